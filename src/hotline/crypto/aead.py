@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from hotline.crypto.errors import CryptoError
 
 KEY_LEN = 32
+NONCE_LEN = 12
 TAG_LEN = 16
 
 
@@ -35,11 +36,18 @@ class CipherKey:
         return self._raw
 
     def seal(self, nonce: bytes, ad: bytes, plaintext: bytes) -> bytes:
-        """Encrypt and authenticate: returns ciphertext with the 16-byte tag appended."""
+        """Encrypt and authenticate: returns ciphertext with the 16-byte tag appended.
+
+        Raises :class:`CryptoError` when the nonce is not 12 bytes.
+        """
+        if len(nonce) != NONCE_LEN:
+            raise CryptoError("a ChaCha20-Poly1305 nonce is 12 bytes")
         return self._aead.encrypt(nonce, plaintext, ad)
 
     def open(self, nonce: bytes, ad: bytes, ciphertext: bytes) -> bytes:
         """Check and decrypt. Raises :class:`CryptoError` on any failure."""
+        if len(nonce) != NONCE_LEN:
+            raise CryptoError("a ChaCha20-Poly1305 nonce is 12 bytes")
         if len(ciphertext) < TAG_LEN:
             raise CryptoError("ciphertext shorter than its tag")
         try:

@@ -11,6 +11,8 @@ from typing import Literal
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hotline.crypto.errors import CryptoError
+
 HashName = Literal["BLAKE2s", "SHA256", "BLAKE2b", "SHA512"]
 
 #: Output length in bytes of each hash (Noise's HASHLEN).
@@ -54,7 +56,12 @@ def blake2b(data: bytes, *, key: bytes = b"", digest_size: int = 64) -> bytes:
 
 
 def hkdf_sha256(ikm: bytes, *, salt: bytes | None, info: bytes, length: int) -> bytes:
-    """HKDF-SHA256 (RFC 5869) extract-and-expand."""
+    """HKDF-SHA256 (RFC 5869) extract-and-expand.
+
+    Raises :class:`CryptoError` unless ``1 <= length <= 255 * 32`` (RFC 5869 §2.3).
+    """
+    if not 1 <= length <= 255 * 32:
+        raise CryptoError("HKDF-SHA256 output is 1 to 8160 bytes")
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
 
 

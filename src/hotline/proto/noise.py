@@ -402,6 +402,10 @@ class HandshakeState:
         except CryptoError as exc:
             raise NoiseError("DH failed") from exc
 
+    def push_psk(self, psk: bytes) -> None:
+        """Add a pre-shared key once it is known (a responder learns the peer from message 1)."""
+        self._psks.append(psk)
+
     def _next_psk(self) -> bytes:
         if not self._psks:
             raise NoiseError("pattern needs a pre-shared key")

@@ -1,0 +1,47 @@
+"""Protocol constants: those fixed by the spec (``docs/protocol.md``) and implementation defaults.
+
+Spec constants change the wire format or the security argument and need a new protocol version;
+implementation constants are defaults a station may tune (compare wireguard-go device/constants.go).
+"""
+
+# -- spec (docs/protocol.md §2, §3, §5) ---------------------------------------------------------------
+
+#: The Noise protocol name of every Hotline handshake (docs/protocol.md §3).
+PROTOCOL_NAME = "Noise_IKpsk2+hfs_25519+MLKEM768_ChaChaPoly_BLAKE2s"
+#: Prologue of a first handshake; in-band rekeys bind the previous handshake hash after it.
+PROLOGUE = b"hotline/1"
+#: Label hashed with the responder's static key into the initiation MAC key.
+MAC1_LABEL = b"hotline mac1----"
+MAC_LEN = 16
+TIMESTAMP_LEN = 8
+
+#: Record header: a 2-byte big-endian length of what follows, then a 1-byte type.
+RECORD_HEADER_LEN = 3
+MAX_RECORD_BODY = 65535 - 1
+AEAD_TAG_LEN = 16
+#: Inside a transport record: 1-byte kind + 2-byte content length, then content, then zero padding.
+PLAINTEXT_HEADER_LEN = 3
+MAX_PLAINTEXT = MAX_RECORD_BODY - AEAD_TAG_LEN
+MAX_CONTENT = MAX_PLAINTEXT - PLAINTEXT_HEADER_LEN
+#: Transport plaintexts are padded up to the first of these sizes (docs/protocol.md §5.2).
+PADDING_BUCKETS = (64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, MAX_PLAINTEXT)
+
+#: Counter limit after which a key is never used again (WireGuard's RejectAfterMessages).
+REJECT_AFTER_MESSAGES = 2**60
+
+# -- implementation defaults --------------------------------------------------------------------------
+
+#: Start an in-band rekey this long after the current keys were made (seconds).
+REKEY_AFTER_TIME = 120.0
+#: Refuse to use keys older than this (seconds); the session ends if no rekey succeeded by then.
+REJECT_AFTER_TIME = 180.0
+#: Start a rekey after this many records under one key, in either direction.
+REKEY_AFTER_RECORDS = 2**20
+#: Start a rekey after this many plaintext bytes under one key.
+REKEY_AFTER_BYTES = 2**30
+#: Send a keepalive ping after this long without sending anything (seconds).
+KEEPALIVE_INTERVAL = 10.0
+#: Declare the peer gone after this many keepalive intervals with nothing received.
+KEEPALIVE_MISSES = 3
+#: A handshake (first or in-band) must finish within this many seconds.
+HANDSHAKE_TIMEOUT = 10.0

@@ -1,0 +1,189 @@
+"""Hotline's handshake: Noise ``IKpsk2+hfs`` with X25519, ML-KEM-768, ChaChaPoly and BLAKE2s,
+plus an initiation MAC and an anti-replay timestamp (docs/protocol.md §3).
+
+    <- s
+    ...
+    -> e, es, e1, s, ss          payload: timestamp        then mac1
+    <- e, ee, ekem1, se, psk     payload: empty
+
+This file holds the only asymmetry between the roles: who creates and who consumes each message.
+It reads top to bottom like the spec (wireguard-go ``device/noise-protocol.go``): one method per
+message per role, one comment per step.
+
+Before authentication nothing here raises anything but :class:`HandshakeFailed`, which the session
+turns into a silent drop. ``mac1`` is checked before any asymmetric operation, so a first message
+from someone who does not know our card costs us one BLAKE2s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from hotline.crypto.hashing import blake2s, constant_time_equal
+from hotline.crypto.mlkem import MLKEM768, Kem
+from hotline.crypto.x25519 import X25519PrivateKey, X25519PublicKey
+from hotline.proto.constants import MAC1_LABEL, MAC_LEN, PROTOCOL_NAME, TIMESTAMP_LEN
+from hotline.proto.noise import CipherState, HandshakeState, KemKeyPair, NoiseError, NoiseProtocol
+from hotline.proto.replay import TimestampGuard
+
+_PROTOCOL = NoiseProtocol.from_name(PROTOCOL_NAME)
+_TAG = 16
+#: Noise message 1: e, e1 (encrypted), s (encrypted), payload (encrypted timestamp).
+NOISE_INIT_LEN = 32 + (1184 + _TAG) + (32 + _TAG) + (TIMESTAMP_LEN + _TAG)
+#: A first-handshake record body: Noise message 1 then mac1.
+INIT_LEN = NOISE_INIT_LEN + MAC_LEN
+#: Noise message 2: e, ekem1 (encrypted), payload (empty, encrypted).
+RESPONSE_LEN = 32 + (1088 + _TAG) + _TAG
+
+
+class HandshakeFailed(Exception):
+    """The handshake cannot go on. Deliberately opaque (see module docstring)."""
+
+
+class PeerDirectory(Protocol):
+    """What a responder needs to know about the initiator it has just decrypted."""
+
+    def line_key(self, peer_static: bytes) -> bytes | None:
+        """The 32-byte line key (Noise PSK) shared with this peer, or None if it is not our peer."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeResult:
+    """The outcome of a completed handshake."""
+
+    #: Our sending CipherState.
+    send: CipherState
+    #: Our receiving CipherState.
+    receive: CipherState
+    #: Final ``h``: binds everything said in the handshake.
+    handshake_hash: bytes
+    #: The peer's static public key.
+    peer_static: bytes
+
+
+def mac1_key(responder_static: bytes) -> bytes:
+    """The initiation MAC key: BLAKE2s(label || responder's static public key)."""
+    return blake2s(MAC1_LABEL + responder_static)
+
+
+def mac1(key: bytes, message: bytes) -> bytes:
+    """The 16-byte keyed-BLAKE2s initiation MAC over Noise message 1."""
+    return blake2s(message, key=key, digest_size=MAC_LEN)
+
+
+class InitiatorHandshake:
+    """The initiator's side: :meth:`create_initiation`, then :meth:`consume_response`."""
+
+    def __init__(
+        self,
+        *,
+        static: X25519PrivateKey,
+        responder_static: bytes,
+        line_key: bytes,
+        prologue: bytes,
+        timestamp_ns: int,
+        ephemeral: X25519PrivateKey | None = None,
+        kem: Kem | None = None,
+        kem_ephemeral: KemKeyPair | None = None,
+    ) -> None:
+        self._responder_static = responder_static
+        self._timestamp_ns = timestamp_ns
+        self._state = HandshakeState(
+            _PROTOCOL,
+            initiator=True,
+            prologue=prologue,
+            s=static,
+            e=ephemeral,
+            rs=X25519PublicKey.from_bytes(responder_static),
+            psks=[line_key],
+            kem=kem if kem is not None else MLKEM768(),
+            e1=kem_ephemeral,
+        )
+
+    def create_initiation(self) -> bytes:
+        """Message 1 with its MAC: ``e, es, e1, s, ss`` + timestamp, then mac1."""
+        # encrypt the timestamp as the payload: replay protection
+        payload = self._timestamp_ns.to_bytes(TIMESTAMP_LEN, "big")
+        message = self._state.write_message(payload)
+        # append mac1 keyed by the responder's public key: cheap rejection of strangers
+        return message + mac1(mac1_key(self._responder_static), message)
+
+    def consume_response(self, body: bytes) -> HandshakeResult:
+        """Consume message 2 (``e, ee, ekem1, se, psk``). Raises :class:`HandshakeFailed`."""
+        if len(body) != RESPONSE_LEN:
+            raise HandshakeFailed("response has the wrong length")
+        try:
+            payload = self._state.read_message(body)
+        except NoiseError as exc:
+            raise HandshakeFailed("response does not authenticate") from exc
+        if payload:
+            raise HandshakeFailed("response payload must be empty")
+        send, receive = self._state.split()
+        return HandshakeResult(send, receive, self._state.handshake_hash, self._responder_static)
+
+
+class ResponderHandshake:
+    """The responder's side: :meth:`consume_initiation` (a constructor), then :meth:`create_response`."""
+
+    def __init__(self, state: HandshakeState, peer_static: bytes) -> None:
+        self._state = state
+        #: The initiator's static public key, authenticated by ``ss``.
+        self.peer_static = peer_static
+
+    @classmethod
+    def consume_initiation(
+        cls,
+        body: bytes,
+        *,
+        static: X25519PrivateKey,
+        mac_key: bytes,
+        peers: PeerDirectory,
+        guard: TimestampGuard,
+        prologue: bytes,
+        ephemeral: X25519PrivateKey | None = None,
+        kem: Kem | None = None,
+    ) -> ResponderHandshake:
+        """Consume a first handshake record body. Raises :class:`HandshakeFailed`."""
+        if len(body) != INIT_LEN:
+            raise HandshakeFailed("initiation has the wrong length")
+        message, tag = body[:NOISE_INIT_LEN], body[NOISE_INIT_LEN:]
+        # check mac1 before any asymmetric work
+        if not constant_time_equal(mac1(mac_key, message), tag):
+            raise HandshakeFailed("bad mac1")
+        state = HandshakeState(
+            _PROTOCOL,
+            initiator=False,
+            prologue=prologue,
+            s=static,
+            e=ephemeral,
+            kem=kem if kem is not None else MLKEM768(),
+        )
+        # e, es, e1, s, ss: decrypt the initiator's identity and authenticate it
+        try:
+            payload = state.read_message(message)
+        except NoiseError as exc:
+            raise HandshakeFailed("initiation does not authenticate") from exc
+        assert state.rs is not None  # the pattern's "s" token set it
+        peer_static = state.rs.raw
+        # look up the line: an unknown initiator gets nothing
+        line_key = peers.line_key(peer_static)
+        if line_key is None:
+            raise HandshakeFailed("initiator is not a known peer")
+        # protect against replay: the timestamp must be newer than any seen from this peer
+        if len(payload) != TIMESTAMP_LEN:
+            raise HandshakeFailed("initiation payload has the wrong length")
+        if not guard.accept(peer_static, int.from_bytes(payload, "big")):
+            raise HandshakeFailed("replayed initiation")
+        state.push_psk(line_key)
+        return cls(state, peer_static)
+
+    def create_response(self) -> tuple[bytes, HandshakeResult]:
+        """Message 2 (``e, ee, ekem1, se, psk``) and the session keys."""
+        try:
+            message = self._state.write_message(b"")
+        except NoiseError as exc:
+            raise HandshakeFailed("cannot build the response") from exc
+        send, receive = self._state.split()
+        return message, HandshakeResult(send, receive, self._state.handshake_hash, self.peer_static)
