@@ -392,13 +392,23 @@ class Session:
             )
             response, result = hs.create_response()
         except HandshakeFailed:
-            # before authentication: no reply, no distinct error, nothing kept
-            self._state = transition(self._state, Trigger.UNAUTHENTICATED_INPUT)
-            self._reader = RecordReader(max_len=0)
+            self._drop()
             return
         self._line_key = self._peers.line_key(hs.peer_static)
         self._write(RecordType.HANDSHAKE_RESPONSE, response)
-        self._established(result, now)
+        # psk2 is only proven by the initiator's first record: hold the keys until it arrives
+        self._state = transition(self._state, Trigger.RESPONDED)
+        self._peer_static = result.peer_static
+        self._install_keys(result, now, flip=False)
+        self._reader.max_len = 65535
+
+    def _drop(self) -> None:
+        # before authentication: no reply, no distinct error, nothing kept
+        self._state = transition(self._state, Trigger.UNAUTHENTICATED_INPUT)
+        self._reader = RecordReader(max_len=0)
+        self._send = self._recv = None
+        self._peer_static = self._line_key = self._handshake_hash = None
+        self._out.clear()
 
     def _consume_response(self, record_type: int, body: bytes, now: float) -> None:
         assert self._initiator_hs is not None
@@ -420,13 +430,19 @@ class Session:
         self._peer_static = result.peer_static
         self._install_keys(result, now, flip=False)
         self._reader.max_len = 65535
+        self._announce(now)
+        # confirm the keys to the responder at once (it holds its side until a record arrives)
+        self._expired_keepalive(now)
+
+    def _announce(self, now: float) -> None:
+        assert self._peer_static is not None and self._handshake_hash is not None
         self._last_received = now
         self._last_sent = now
         self._events.append(
             HandshakeCompleted(
-                peer_static=result.peer_static,
+                peer_static=self._peer_static,
                 protocol_name=PROTOCOL_NAME,
-                handshake_hash=result.handshake_hash,
+                handshake_hash=self._handshake_hash,
                 initiator=self._initiator,
             )
         )
@@ -455,7 +471,14 @@ class Session:
         try:
             plaintext = recv.cipher.decrypt_with_ad(bytes([record_type]), body)
         except NoiseError as exc:
+            if self._state is SessionState.AWAIT_CONFIRMATION:
+                # the initiator does not hold the line key: still a stranger, still no answer
+                self._drop()
+                return
             raise RemoteProtocolError("record failed authentication", ErrorCode.DECRYPT_FAILED) from exc
+        if self._state is SessionState.AWAIT_CONFIRMATION:
+            self._state = transition(self._state, Trigger.AUTHENTICATED)
+            self._announce(now)
         recv.records += 1
         recv.bytes += len(plaintext)
         self._last_received = now
@@ -608,7 +631,12 @@ class Session:
     # -- ending ------------------------------------------------------------------------------------
 
     def _fail(self, exc: ProtocolError, now: float) -> None:
-        self._terminate(exc.code, str(exc), now, notify_peer=True)
+        if self._state in (SessionState.AWAIT_INITIATION, SessionState.AWAIT_CONFIRMATION):
+            self._drop()
+        elif self._state is SessionState.AWAIT_RESPONSE:
+            self._terminate(ErrorCode.HANDSHAKE_FAILED, str(exc), now, notify_peer=False)
+        else:
+            self._terminate(exc.code, str(exc), now, notify_peer=True)
 
     def _terminate(self, code: ErrorCode, reason: str, now: float, *, notify_peer: bool) -> None:
         if self._state is SessionState.CLOSED:

@@ -15,6 +15,9 @@ class SessionState(Enum):
 
     #: Responder: waiting for the first handshake message.
     AWAIT_INITIATION = "await-initiation"
+    #: Responder: response sent; the initiator has proven its static key but not yet the line key.
+    #: The first transport record that authenticates confirms it.
+    AWAIT_CONFIRMATION = "await-confirmation"
     #: Initiator: first message sent, waiting for the response.
     AWAIT_RESPONSE = "await-response"
     #: Authenticated; transport records flow both ways.
@@ -28,7 +31,9 @@ class SessionState(Enum):
 class Trigger(Enum):
     """What moves a session."""
 
-    #: A valid first message arrived (responder) or a valid response arrived (initiator).
+    #: Responder: a valid first message arrived and was answered.
+    RESPONDED = "responded"
+    #: The peer proved every key: a valid response (initiator) or a first valid record (responder).
     AUTHENTICATED = "authenticated"
     #: Input before authentication did not check out.
     UNAUTHENTICATED_INPUT = "unauthenticated-input"
@@ -40,9 +45,12 @@ S, T = SessionState, Trigger
 
 #: (state, trigger) -> next state. Anything not listed is a bug in the caller.
 TRANSITIONS: dict[tuple[SessionState, Trigger], SessionState] = {
-    (S.AWAIT_INITIATION, T.AUTHENTICATED): S.ESTABLISHED,
+    (S.AWAIT_INITIATION, T.RESPONDED): S.AWAIT_CONFIRMATION,
     (S.AWAIT_INITIATION, T.UNAUTHENTICATED_INPUT): S.DROPPED,
     (S.AWAIT_INITIATION, T.TERMINATE): S.CLOSED,
+    (S.AWAIT_CONFIRMATION, T.AUTHENTICATED): S.ESTABLISHED,
+    (S.AWAIT_CONFIRMATION, T.UNAUTHENTICATED_INPUT): S.DROPPED,
+    (S.AWAIT_CONFIRMATION, T.TERMINATE): S.CLOSED,
     (S.AWAIT_RESPONSE, T.AUTHENTICATED): S.ESTABLISHED,
     # an initiator that gets a bad response ends the attempt: it has no one to stay silent for
     (S.AWAIT_RESPONSE, T.UNAUTHENTICATED_INPUT): S.CLOSED,

@@ -1,0 +1,1 @@
+"""asyncio adapters: thin glue that drives the sans-IO core over real sockets."""

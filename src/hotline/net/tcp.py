@@ -1,0 +1,381 @@
+"""A small asyncio TCP adapter around :class:`hotline.proto.session.Session`.
+
+It does only what an adapter must (aioquic ``asyncio/protocol.py``): feed bytes and
+``loop.time()`` in, drain events, write what the session wants written, and keep one timer armed
+at :meth:`Session.get_timer`. Protocol decisions stay in the core.
+
+:func:`connect` dials and returns a :class:`SecureChannel` once the handshake is done;
+:func:`listen` accepts connections and hands out channels only after their peer authenticated.
+Unauthenticated connections never reach the caller: they are read and discarded (nothing is ever
+written back) until the handshake deadline closes them, and there are at most ``max_pending`` of
+them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import assert_never
+
+from hotline.proto.errors import ErrorCode
+from hotline.proto.events import (
+    DataReceived,
+    HandshakeCompleted,
+    RekeyCompleted,
+    RoundTripMeasured,
+    SessionTerminated,
+)
+from hotline.proto.handshake import PeerDirectory
+from hotline.proto.replay import TimestampGuard
+from hotline.proto.session import MAX_DATA_LEN, Session, SessionConfig
+from hotline.proto.states import SessionState
+
+#: Pause reading from the socket when this many received payloads wait to be consumed.
+RECEIVE_HIGH_WATER = 256
+
+
+class ChannelClosed(Exception):
+    """The channel is over; ``code`` and ``reason`` say why."""
+
+    def __init__(self, code: ErrorCode, reason: str) -> None:
+        super().__init__(f"{reason} ({code.name})")
+        self.code = code
+        self.reason = reason
+
+
+class _SessionProtocol(asyncio.Protocol):
+    """Drives one Session over one TCP connection."""
+
+    def __init__(self, make_session: collections.abc.Callable[[float], Session]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._make_session = make_session
+        self.session: Session | None = None
+        self.transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self.established: asyncio.Future[HandshakeCompleted] = self._loop.create_future()
+        self.closed: asyncio.Future[ChannelClosed] = self._loop.create_future()
+        self.received: collections.deque[bytes] = collections.deque()
+        self._data_waiter: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._read_paused = False
+        self.rtt: float | None = None
+        self.rekeys = 0
+        self.on_close: collections.abc.Callable[[_SessionProtocol], None] | None = None
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.session = self._make_session(self._loop.time())
+        self._process()
+
+    def data_received(self, data: bytes) -> None:
+        assert self.session is not None
+        self.session.receive_data(data, self._loop.time())
+        self._process()
+
+    def eof_received(self) -> bool | None:
+        if self.session is not None:
+            self.session.receive_data(b"", self._loop.time())
+            self._process()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.session is not None and self.session.state is not SessionState.CLOSED:
+            self.session.receive_data(b"", self._loop.time())
+            self._process()
+        self._finish(ChannelClosed(ErrorCode.CONNECTION_LOST, str(exc or "connection lost")))
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)
+
+    # -- driving the session --------------------------------------------------------------------------
+
+    def _process(self) -> None:
+        """Drain events, transmit, and re-arm the timer: call after every input to the session."""
+        session = self.session
+        assert session is not None and self.transport is not None
+        while (event := session.next_event()) is not None:
+            match event:
+                case DataReceived(data=data):
+                    self.received.append(data)
+                    if self._data_waiter is not None and not self._data_waiter.done():
+                        self._data_waiter.set_result(None)
+                    if len(self.received) >= RECEIVE_HIGH_WATER and not self._read_paused:
+                        self._read_paused = True
+                        self.transport.pause_reading()
+                case HandshakeCompleted():
+                    if not self.established.done():
+                        self.established.set_result(event)
+                case RekeyCompleted():
+                    self.rekeys += 1
+                case RoundTripMeasured(rtt=rtt):
+                    self.rtt = rtt
+                case SessionTerminated(code=code, reason=reason):
+                    self._finish(ChannelClosed(code, reason))
+                case _:
+                    assert_never(event)
+        out = session.data_to_send()
+        if out and not self.transport.is_closing():
+            self.transport.write(out)
+        if session.state is SessionState.CLOSED:
+            self._cancel_timer()
+            self.transport.close()
+            return
+        self._arm_timer(session.get_timer())
+
+    def _arm_timer(self, at: float | None) -> None:
+        if at == self._timer_at:
+            return
+        self._cancel_timer()
+        if at is not None:
+            self._timer_at = at
+            self._timer = self._loop.call_at(at, self._on_timer)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._timer_at = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        if self.session is not None:
+            self.session.handle_timer(self._loop.time())
+            self._process()
+
+    def _finish(self, closed: ChannelClosed) -> None:
+        if not self.closed.done():
+            self.closed.set_result(closed)
+        if not self.established.done():
+            self.established.set_exception(closed)
+            self.established.exception()  # mark retrieved: a dropped stranger is not an error
+        for waiter in (self._data_waiter, self._drain_waiter):
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        if self.on_close is not None:
+            callback, self.on_close = self.on_close, None
+            callback(self)
+
+    # -- used by SecureChannel ------------------------------------------------------------------------
+
+    async def wait_data(self) -> None:
+        self._data_waiter = self._loop.create_future()
+        await self._data_waiter
+
+    async def drain(self) -> None:
+        if self._write_paused and not self.closed.done():
+            self._drain_waiter = self._loop.create_future()
+            await self._drain_waiter
+
+    def consumed(self) -> None:
+        if self._read_paused and len(self.received) < RECEIVE_HIGH_WATER // 2 and self.transport:
+            self._read_paused = False
+            self.transport.resume_reading()
+
+
+class SecureChannel:
+    """An authenticated Hotline session over TCP. Use from one task at a time per direction."""
+
+    def __init__(self, protocol: _SessionProtocol, handshake: HandshakeCompleted) -> None:
+        self._p = protocol
+        #: The peer's static public key (32 bytes).
+        self.peer_static = handshake.peer_static
+        #: The Noise protocol name.
+        self.protocol_name = handshake.protocol_name
+        #: The first handshake's hash.
+        self.handshake_hash = handshake.handshake_hash
+
+    @property
+    def rtt(self) -> float | None:
+        """Latest keepalive round-trip time in seconds, if measured."""
+        return self._p.rtt
+
+    @property
+    def rekeys(self) -> int:
+        """In-band rekeys completed so far."""
+        return self._p.rekeys
+
+    @property
+    def epoch(self) -> int:
+        """Handshakes completed on this session (1 + rekeys)."""
+        assert self._p.session is not None
+        return self._p.session.epoch
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the session has ended."""
+        return self._p.closed.done()
+
+    def send_nowait(self, data: bytes) -> None:
+        """Queue one payload (at most :data:`MAX_DATA_LEN` bytes) without waiting for the socket.
+
+        Raises:
+            ChannelClosed: the session is over.
+        """
+        p = self._p
+        if p.closed.done():
+            raise p.closed.result()
+        assert p.session is not None
+        p.session.send_data(data, p._loop.time())
+        p._process()
+
+    async def send(self, data: bytes) -> None:
+        """Send one payload, waiting while the socket's write buffer is full."""
+        self.send_nowait(data)
+        await self._p.drain()
+
+    async def receive(self) -> bytes:
+        """The next payload, in order.
+
+        Raises:
+            ChannelClosed: the session ended and every received payload has been returned.
+        """
+        p = self._p
+        while not p.received:
+            if p.closed.done():
+                raise p.closed.result()
+            await p.wait_data()
+        data = p.received.popleft()
+        p.consumed()
+        return data
+
+    async def close(self) -> None:
+        """Close the session (telling the peer) and wait for the connection to end."""
+        p = self._p
+        if p.session is not None and not p.closed.done():
+            p.session.close(p._loop.time(), ErrorCode.LOCAL_CLOSE, "closed")
+            p._process()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(p.closed), 5)
+
+    async def wait_closed(self) -> ChannelClosed:
+        """Wait until the session ends; return why."""
+        return await asyncio.shield(self._p.closed)
+
+
+async def connect(
+    host: str,
+    port: int,
+    *,
+    config: SessionConfig,
+    peer_static: bytes,
+    line_key: bytes,
+) -> SecureChannel:
+    """Dial ``host:port`` and complete the handshake.
+
+    Raises:
+        ChannelClosed: the handshake failed or timed out.
+        OSError: the connection could not be made.
+    """
+    loop = asyncio.get_running_loop()
+
+    def make(now: float) -> Session:
+        return Session.initiator(
+            config, peer_static=peer_static, line_key=line_key, now=now, wall_time_ns=time.time_ns()
+        )
+
+    _, protocol = await loop.create_connection(lambda: _SessionProtocol(make), host, port)
+    handshake = await protocol.established
+    return SecureChannel(protocol, handshake)
+
+
+class Listener:
+    """Accepts connections; :meth:`accept` yields channels whose peer has authenticated."""
+
+    def __init__(
+        self,
+        *,
+        config: SessionConfig,
+        peers: PeerDirectory,
+        guard: TimestampGuard,
+        max_pending: int,
+    ) -> None:
+        self._config = config
+        self._peers = peers
+        self._guard = guard
+        self._max_pending = max_pending
+        self._pending: set[_SessionProtocol] = set()
+        self._accepted: asyncio.Queue[SecureChannel] = asyncio.Queue()
+        self.server: asyncio.Server | None = None
+        #: Connections closed without authenticating (strangers, garbage, timeouts).
+        self.dropped = 0
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port."""
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    @property
+    def pending(self) -> int:
+        """Connections still waiting to authenticate."""
+        return len(self._pending)
+
+    def _protocol(self) -> _SessionProtocol:
+        def make(now: float) -> Session:
+            return Session.responder(self._config, peers=self._peers, guard=self._guard, now=now)
+
+        protocol = _SessionProtocol(make)
+        protocol.on_close = self._on_pending_closed
+        if len(self._pending) >= self._max_pending:
+            # shed the oldest half-open connection rather than grow without bound
+            oldest = next(iter(self._pending))
+            self._pending.discard(oldest)
+            if oldest.transport is not None:
+                oldest.transport.abort()
+        self._pending.add(protocol)
+        protocol.established.add_done_callback(lambda fut: self._on_established(protocol, fut))
+        return protocol
+
+    def _on_established(self, protocol: _SessionProtocol, fut: asyncio.Future[HandshakeCompleted]) -> None:
+        self._pending.discard(protocol)
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        protocol.on_close = None
+        self._accepted.put_nowait(SecureChannel(protocol, fut.result()))
+
+    def _on_pending_closed(self, protocol: _SessionProtocol) -> None:
+        if protocol in self._pending:
+            self._pending.discard(protocol)
+        self.dropped += 1
+
+    async def accept(self) -> SecureChannel:
+        """The next authenticated channel."""
+        return await self._accepted.get()
+
+
+@contextlib.asynccontextmanager
+async def listen(
+    host: str,
+    port: int,
+    *,
+    config: SessionConfig,
+    peers: PeerDirectory,
+    guard: TimestampGuard,
+    max_pending: int = 1024,
+) -> AsyncIterator[Listener]:
+    """Listen on ``host:port`` (port 0 picks one; see :attr:`Listener.port`) until the block exits."""
+    loop = asyncio.get_running_loop()
+    listener = Listener(config=config, peers=peers, guard=guard, max_pending=max_pending)
+    listener.server = await loop.create_server(listener._protocol, host, port)
+    try:
+        yield listener
+    finally:
+        listener.server.close()
+        await listener.server.wait_closed()
+
+
+__all__ = ["MAX_DATA_LEN", "ChannelClosed", "Listener", "SecureChannel", "connect", "listen"]
