@@ -14,9 +14,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run ``async def`` tests with :func:`asyncio.run`, failing on leaked tasks."""
     if not inspect.iscoroutinefunction(pyfuncitem.obj):
         return None
-    kwargs: dict[str, Any] = {
-        name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames
-    }
+    kwargs: dict[str, Any] = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
 
     async def run() -> None:
         await pyfuncitem.obj(**kwargs)

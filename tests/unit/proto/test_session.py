@@ -1,0 +1,303 @@
+"""The Session state machine, driven in memory with explicit time (no sockets, no sleeps)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hotline.crypto.mlkem import MLKEM768PrivateKey
+from hotline.crypto.x25519 import X25519PrivateKey
+from hotline.proto.constants import PADDING_BUCKETS, RECORD_HEADER_LEN
+from hotline.proto.errors import ErrorCode, LocalProtocolError
+from hotline.proto.events import (
+    DataReceived,
+    HandshakeCompleted,
+    RekeyCompleted,
+    RoundTripMeasured,
+    SessionTerminated,
+)
+from hotline.proto.records import RecordReader, RecordType
+from hotline.proto.replay import TimestampGuard
+from hotline.proto.session import MAX_DATA_LEN, Session, SessionConfig
+from hotline.proto.states import SessionState
+from tests.support.pair import WALL_NS, Peers, SessionPair
+
+
+def established(**config: object) -> SessionPair:
+    pair = SessionPair(**config)
+    pair.roundtrip_until_idle()
+    assert pair.i.state is SessionState.ESTABLISHED
+    assert pair.r.state is SessionState.ESTABLISHED
+    return pair
+
+
+def data(events: list) -> list[bytes]:
+    return [e.data for e in events if isinstance(e, DataReceived)]
+
+
+def of(kind: type, events: list) -> list:
+    return [e for e in events if isinstance(e, kind)]
+
+
+def records(wire: bytes) -> list[tuple[int, bytes]]:
+    reader = RecordReader()
+    reader.feed(wire)
+    out = []
+    while (rec := reader.next_record()) is not None:
+        out.append(rec)
+    assert reader.buffered == 0
+    return out
+
+
+def test_handshake_completes_with_matching_hashes() -> None:
+    pair = SessionPair()
+    assert pair.roundtrip_until_idle() <= 3
+    (hi,) = of(HandshakeCompleted, pair.take("i"))
+    (hr,) = of(HandshakeCompleted, pair.take("r"))
+    assert hi.initiator and not hr.initiator
+    assert hi.handshake_hash == hr.handshake_hash
+    assert hi.peer_static == pair.b.public and hr.peer_static == pair.a.public
+    assert hi.protocol_name == "Noise_IKpsk2+hfs_25519+MLKEM768_ChaChaPoly_BLAKE2s"
+    assert pair.i.epoch == pair.r.epoch == 1
+
+
+@pytest.mark.parametrize("direction", ["i->r", "r->i"])
+def test_payloads_arrive_in_order_exactly_once(direction: str) -> None:
+    pair = established()
+    sender, receiver = (pair.i, "r") if direction == "i->r" else (pair.r, "i")
+    payloads = [bytes([n % 256]) * n for n in range(0, 3000, 7)] + [bytes(MAX_DATA_LEN)]
+    for p in payloads:
+        sender.send_data(p, pair.now)
+    pair.roundtrip_until_idle()
+    assert data(pair.take(receiver)) == payloads
+
+
+def test_every_transport_record_is_a_padding_bucket() -> None:
+    pair = established()
+    pair.take("i")
+    for n in (0, 1, 60, 61, 200, 5000, 40000):
+        pair.i.send_data(bytes(n), pair.now)
+    sizes = {len(body) - 16 for _, body in records(pair.i.data_to_send())}
+    assert sizes <= set(PADDING_BUCKETS)
+    assert len(sizes) > 3
+
+
+def test_oversized_payload_is_refused_locally() -> None:
+    pair = established()
+    with pytest.raises(LocalProtocolError) as info:
+        pair.i.send_data(bytes(MAX_DATA_LEN + 1), pair.now)
+    assert info.value.code is ErrorCode.MESSAGE_TOO_LARGE
+
+
+def test_send_before_established_is_a_local_error() -> None:
+    pair = SessionPair()
+    with pytest.raises(LocalProtocolError):
+        pair.i.send_data(b"early", pair.now)
+
+
+def test_rekey_after_time_keeps_order_across_the_switch() -> None:
+    """Records queued on both sides around a time-based rekey all arrive, in order."""
+    pair = established()
+    sent_i, sent_r = [], []
+    for step in range(40):
+        pair.now += 5.0  # 200 s in all: past one rekey at 120 s, never at the 180 s limit
+        for side, log in ((pair.i, sent_i), (pair.r, sent_r)):
+            msg = f"{step}".encode()
+            side.send_data(msg, pair.now)
+            log.append(msg)
+        pair.i.handle_timer(pair.now)
+        pair.r.handle_timer(pair.now)
+        pair.roundtrip_until_idle()
+    ev_i, ev_r = pair.take("i"), pair.take("r")
+    assert data(ev_r) == sent_i and data(ev_i) == sent_r
+    assert len(of(RekeyCompleted, ev_i)) >= 1 and len(of(RekeyCompleted, ev_r)) >= 1
+    assert pair.i.epoch == pair.r.epoch >= 2
+    assert pair.i.handshake_hash == pair.r.handshake_hash
+
+
+def test_rekey_after_volume() -> None:
+    pair = established(rekey_after_records=50)
+    for n in range(500):
+        pair.r.send_data(n.to_bytes(2, "big"), pair.now)
+        pair.roundtrip_until_idle()
+    assert data(pair.take("i")) == [n.to_bytes(2, "big") for n in range(500)]
+    assert pair.i.epoch >= 8  # the responder asked, the initiator rekeyed
+
+
+def test_old_key_records_are_rejected_after_a_rekey() -> None:
+    pair = established()
+    pair.i.send_data(b"before", pair.now)
+    old_record = pair.i.data_to_send()
+    pair.r.receive_data(old_record, pair.now)
+    pair.advance(121)  # time-based rekey
+    assert pair.i.epoch == 2
+    pair.i.send_data(b"after", pair.now)  # the responder switches to the new receive key here
+    pair.roundtrip_until_idle()
+    assert data(pair.take("r")) == [b"before", b"after"]
+    pair.r.receive_data(old_record, pair.now)  # a replay of a record under the old key
+    pair.drain()
+    (term,) = of(SessionTerminated, pair.take("r"))
+    assert term.code is ErrorCode.PROTOCOL_VIOLATION
+    assert data(pair.events["r"]) == []
+
+
+def test_keys_expire_when_no_rekey_succeeds() -> None:
+    """If every rekey is lost, the session ends at the 180 s limit rather than use old keys."""
+    pair = established(keepalive_misses=100)  # so that idleness does not end it first
+    pair.take("i")
+    pair.take("r")
+    t = pair.now
+    # from 120 s on, whatever the initiator sends (its rekey first) is lost
+    while pair.i.state is SessionState.ESTABLISHED and t < 200:
+        t += 1.0
+        pair.now = t
+        pair.i.handle_timer(t)
+        pair.r.handle_timer(t)
+        out_i = pair.i.data_to_send()
+        if out_i and t < 120:
+            pair.r.receive_data(out_i, t)
+        pair.transfer(pair.r)
+        pair.drain()
+    terms = of(SessionTerminated, pair.take("i"))
+    assert terms and terms[0].code is ErrorCode.KEY_EXPIRED
+    assert t == 180.0
+
+
+def test_keepalive_measures_round_trip() -> None:
+    pair = established(keepalive_interval=2.0)
+    pair.take("i")
+    pair.advance(2.5)
+    assert of(RoundTripMeasured, pair.take("i"))
+
+
+def test_silent_peer_ends_in_idle_timeout() -> None:
+    pair = established(keepalive_interval=1.0)
+    pair.take("i")
+    t = pair.now
+    while pair.i.state is SessionState.ESTABLISHED:
+        t = pair.i.get_timer() or t
+        pair.i.handle_timer(t)
+        pair.i.data_to_send()  # lost on the way
+        pair.drain()
+    (term,) = of(SessionTerminated, pair.take("i"))
+    assert term.code is ErrorCode.IDLE_TIMEOUT
+    assert t == pytest.approx(pair.now + 3.0)
+
+
+def test_close_reaches_the_peer_with_its_code() -> None:
+    pair = established()
+    pair.i.close(pair.now, ErrorCode.LOCAL_CLOSE, "operator hung up")
+    pair.roundtrip_until_idle()
+    (term,) = of(SessionTerminated, pair.take("r"))
+    assert term.by_peer and term.code is ErrorCode.LOCAL_CLOSE and term.reason == "operator hung up"
+    assert pair.i.state is pair.r.state is SessionState.CLOSED
+    assert pair.i.get_timer() is None
+
+
+def test_eof_is_data() -> None:
+    pair = established()
+    pair.r.receive_data(b"", pair.now)
+    pair.drain()
+    (term,) = of(SessionTerminated, pair.take("r"))
+    assert term.code is ErrorCode.CONNECTION_LOST
+
+
+def test_tampered_record_ends_the_session_with_a_code() -> None:
+    pair = established()
+    pair.i.send_data(b"hello", pair.now)
+    wire = bytearray(pair.i.data_to_send())
+    wire[-1] ^= 1
+    pair.r.receive_data(bytes(wire), pair.now)
+    pair.drain()
+    (term,) = of(SessionTerminated, pair.take("r"))
+    assert term.code is ErrorCode.DECRYPT_FAILED and not term.by_peer
+    assert not data(pair.events["r"])
+
+
+def test_record_spliced_from_another_line_fails() -> None:
+    one, two = established(), established()
+    one.i.send_data(b"for line one", one.now)
+    two.r.receive_data(one.i.data_to_send(), two.now)
+    two.drain()
+    (term,) = of(SessionTerminated, two.take("r"))
+    assert term.code is ErrorCode.DECRYPT_FAILED
+
+
+def test_responder_says_nothing_until_the_handshake_deadline() -> None:
+    config = SessionConfig(static=X25519PrivateKey.generate(), handshake_timeout=5.0)
+    r = Session.responder(config, peers=Peers(), guard=TimestampGuard(), now=0.0)
+    assert r.get_timer() == 5.0
+    r.receive_data(b"\x00\x10\x01" + bytes(16), 1.0)
+    assert r.state is SessionState.DROPPED and r.data_to_send() == b"" and r.next_event() is None
+    r.handle_timer(5.0)
+    assert r.data_to_send() == b""
+    ev = r.next_event()
+    assert isinstance(ev, SessionTerminated) and ev.code is ErrorCode.HANDSHAKE_TIMEOUT
+
+
+def _initiation(pair: SessionPair) -> bytes:
+    wire = pair.i.data_to_send()
+    ((rtype, _),) = records(wire)
+    assert rtype == RecordType.HANDSHAKE_INIT
+    return wire
+
+
+def test_unknown_initiator_gets_no_answer() -> None:
+    pair = SessionPair()
+    pair.b.peers.keys.clear()
+    pair.r.receive_data(_initiation(pair), pair.now)
+    assert pair.r.data_to_send() == b"" and pair.r.state is SessionState.DROPPED
+
+
+def test_replayed_initiation_gets_no_answer() -> None:
+    pair = SessionPair()
+    wire = _initiation(pair)
+    pair.r.receive_data(wire, pair.now)
+    assert pair.r.data_to_send()  # the first one is answered
+    again = Session.responder(pair.cb, peers=pair.b.peers, guard=pair.b.guard, now=pair.now)
+    again.receive_data(wire, pair.now)
+    assert again.data_to_send() == b"" and again.state is SessionState.DROPPED
+
+
+def test_wrong_line_key_fails_and_the_responder_never_confirms() -> None:
+    pair = SessionPair()
+    pair.b.peers.keys[pair.a.public] = bytes(32)
+    pair.roundtrip_until_idle()
+    (term,) = of(SessionTerminated, pair.take("i"))
+    assert term.code is ErrorCode.HANDSHAKE_FAILED
+    assert not of(HandshakeCompleted, pair.take("r"))
+    assert pair.r.state is SessionState.AWAIT_CONFIRMATION
+
+
+def test_bad_mac_costs_no_asymmetric_operation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first message without a valid mac1 is dropped before any DH or KEM operation."""
+    calls = {"dh": 0, "kem": 0}
+    real_exchange = X25519PrivateKey.exchange
+    real_decaps = MLKEM768PrivateKey.decapsulate
+
+    def counting_exchange(self: X25519PrivateKey, peer: object) -> bytes:
+        calls["dh"] += 1
+        return real_exchange(self, peer)  # type: ignore[arg-type]
+
+    def counting_decaps(self: MLKEM768PrivateKey, ct: bytes) -> bytes:
+        calls["kem"] += 1
+        return real_decaps(self, ct)
+
+    pair = SessionPair()
+    wire = bytearray(_initiation(pair))
+    monkeypatch.setattr(X25519PrivateKey, "exchange", counting_exchange)
+    monkeypatch.setattr(MLKEM768PrivateKey, "decapsulate", counting_decaps)
+    for position in (RECORD_HEADER_LEN, len(wire) // 2, len(wire) - 1):  # ephemeral, body, mac
+        forged = bytearray(wire)
+        forged[position] ^= 0x01
+        r = Session.responder(pair.cb, peers=pair.b.peers, guard=pair.b.guard, now=0.0)
+        r.receive_data(bytes(forged), 0.0)
+        assert r.state is SessionState.DROPPED and r.data_to_send() == b""
+    assert calls == {"dh": 0, "kem": 0}
+    pair.r.receive_data(bytes(wire), 0.0)  # the genuine one does the work
+    assert calls["dh"] >= 2
+
+
+def test_initiation_timestamp_is_the_wall_clock() -> None:
+    pair = SessionPair()
+    pair.r.receive_data(_initiation(pair), pair.now)
+    assert pair.b.guard.latest[pair.a.public] == WALL_NS
