@@ -7,6 +7,8 @@ documented outcomes. Before authentication that means silence; after it, either 
 
 from __future__ import annotations
 
+import contextlib
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -52,10 +54,8 @@ def test_message_round_trip(message: object) -> None:
 
 @given(st.binary(max_size=300))
 def test_message_decoder_only_raises_message_error(blob: bytes) -> None:
-    try:
+    with contextlib.suppress(MessageError):
         decode_message(blob)
-    except MessageError:
-        pass
 
 
 @given(st.binary(max_size=MAX_CONTENT).filter(lambda b: len(b) < 70000))
@@ -68,10 +68,8 @@ def test_padding_round_trip_hits_a_bucket(content: bytes) -> None:
 
 @given(st.binary(max_size=600))
 def test_unpad_only_raises_record_error(blob: bytes) -> None:
-    try:
+    with contextlib.suppress(RecordError):
         unpad(blob)
-    except RecordError:
-        pass
 
 
 @given(st.lists(st.tuples(st.sampled_from(list(RecordType)), st.binary(max_size=300)), max_size=8), st.data())

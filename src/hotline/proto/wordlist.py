@@ -17,6 +17,7 @@ or edit this list; a change needs a new safety number version.
 
 from typing import Final
 
+# fmt: off
 WORDS: Final[tuple[str, ...]] = (
     "acorn",
     "album",
@@ -275,6 +276,7 @@ WORDS: Final[tuple[str, ...]] = (
     "zigzag",
     "zipper",
 )
+# fmt: on
 
 #: Word -> byte value, for reading a safety number typed back in.
 WORD_INDEX: Final[dict[str, int]] = {word: index for index, word in enumerate(WORDS)}

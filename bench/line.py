@@ -1,0 +1,52 @@
+"""Two Hotline stations that know each other, and the settings to dial from one to the other.
+
+This is the benchmark's own tiny stand-in for a station: one static key each, one line key, a peers
+directory with a single entry and one replay guard on the listening side.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from hotline.crypto.x25519 import X25519PrivateKey
+from hotline.proto.replay import TimestampGuard
+from hotline.proto.session import SessionConfig
+
+
+@dataclass
+class Peers:
+    """A static peers directory: peer static key -> line key."""
+
+    keys: dict[bytes, bytes] = field(default_factory=dict)
+
+    def line_key(self, peer_static: bytes) -> bytes | None:
+        return self.keys.get(peer_static)
+
+
+@dataclass
+class Line:
+    """A dialling station (``client``) and a listening one (``server``) sharing a line key."""
+
+    client: SessionConfig
+    server: SessionConfig
+    server_static: bytes
+    line_key: bytes
+    peers: Peers
+    guard: TimestampGuard
+
+
+def make_line() -> Line:
+    """Fresh keys for both stations; the server knows the client."""
+    client_key = X25519PrivateKey.generate()
+    server_key = X25519PrivateKey.generate()
+    line_key = secrets.token_bytes(32)
+    peers = Peers({client_key.public_key().raw: line_key})
+    return Line(
+        client=SessionConfig(static=client_key),
+        server=SessionConfig(static=server_key),
+        server_static=server_key.public_key().raw,
+        line_key=line_key,
+        peers=peers,
+        guard=TimestampGuard(),
+    )
