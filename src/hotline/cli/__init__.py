@@ -1,0 +1,1 @@
+"""The ``hotline`` command: click commands, human messages and exit codes."""
