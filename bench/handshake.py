@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from time import perf_counter
 
 from bench.line import Line, make_line
-from bench.stats import Latencies
+from bench.stats import HOTLINE, TCP, TLS, Latencies
 from bench.tls import SERVER_NAME, TlsContexts
 from hotline.net.tcp import connect, listen
 from hotline.proto.session import Session
@@ -147,43 +147,53 @@ def _advance(end: ssl.SSLObject) -> bool:
     return True
 
 
+def _tls_handshake_in_memory(tls: TlsContexts) -> ssl.SSLObject:
+    to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client_out, server_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = tls.client.wrap_bio(to_client, client_out, server_hostname=SERVER_NAME)
+    server = tls.server.wrap_bio(to_server, server_out, server_side=True)
+    client_done = server_done = False
+    for _ in range(8):
+        client_done = client_done or _advance(client)
+        to_server.write(client_out.read())
+        server_done = server_done or _advance(server)
+        to_client.write(server_out.read())
+        if client_done and server_done:
+            return client
+    raise RuntimeError("in-memory TLS handshake did not complete")
+
+
 def tls_in_memory(n: int, warmup: int, tls: TlsContexts) -> Latencies:
     """``n`` TLS 1.3 mutual-certificate handshakes over memory BIOs: pure protocol and crypto cost."""
     samples: list[float] = []
     for i in range(warmup + n):
         start = perf_counter()
-        to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
-        client_out, server_out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        client = tls.client.wrap_bio(to_client, client_out, server_hostname=SERVER_NAME)
-        server = tls.server.wrap_bio(to_server, server_out, server_side=True)
-        client_done = server_done = False
-        for _ in range(8):
-            client_done = client_done or _advance(client)
-            to_server.write(client_out.read())
-            server_done = server_done or _advance(server)
-            to_client.write(server_out.read())
-            if client_done and server_done:
-                break
-        else:
-            raise RuntimeError("in-memory TLS handshake did not complete")
+        _tls_handshake_in_memory(tls)
         elapsed = perf_counter() - start
         if i >= warmup:
             samples.append(elapsed)
     return Latencies(tuple(samples))
 
 
+def tls_parameters(tls: TlsContexts) -> str:
+    """The protocol version and cipher suite the two TLS contexts negotiate."""
+    client = _tls_handshake_in_memory(tls)
+    cipher = client.cipher()
+    return f"{client.version()} {cipher[0] if cipher else '?'}"
+
+
 def loopback_cases(tls: TlsContexts) -> dict[str, Callable[[int, int], Awaitable[Latencies]]]:
     """The loopback handshake cases by report label, baselines first."""
     return {
-        "TCP connect only": lambda n, w: baseline_loopback(n, w, None),
-        "TLS 1.3 (mutual certs)": lambda n, w: baseline_loopback(n, w, tls),
-        "Hotline": hotline_loopback,
+        TCP: lambda n, w: baseline_loopback(n, w, None),
+        TLS: lambda n, w: baseline_loopback(n, w, tls),
+        HOTLINE: hotline_loopback,
     }
 
 
 def in_memory_cases(tls: TlsContexts) -> dict[str, Callable[[int, int], Latencies]]:
     """The in-memory handshake cases by report label, baseline first."""
     return {
-        "TLS 1.3 (mutual certs)": lambda n, w: tls_in_memory(n, w, tls),
-        "Hotline": hotline_in_memory,
+        TLS: lambda n, w: tls_in_memory(n, w, tls),
+        HOTLINE: hotline_in_memory,
     }

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 #: Repetitions of every case.
 REPEATS = 3
 
+#: Implementation labels, used as keys in results and as row and column names in the report.
+TCP = "TCP"
+TLS = "TLS 1.3"
+HOTLINE = "Hotline"
+
 
 @dataclass(frozen=True)
 class Latencies:

@@ -28,7 +28,7 @@ MESSAGE_LEN = 32
 
 
 def keypair_from_seed(seed: bytes) -> tuple[bytes, bytes]:
-    """ML-KEM-768 KeyGen_internal from a 64-byte ``d || z``: returns (encapsulation key, decapsulation key)."""
+    """ML-KEM-768 KeyGen_internal from a 64-byte seed ``d || z``: returns (encaps key, decaps key)."""
     if len(seed) != SEED_LEN:
         raise ValueError("an ML-KEM-768 seed is 64 bytes")
     ek, dk = ML_KEM_768.key_derive(bytes(seed))

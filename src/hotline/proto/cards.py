@@ -1,7 +1,7 @@
 """Station cards: the signed public half of a station, as bytes and as armored text.
 
 A card carries a station's name, its three public keys, the endpoints to dial and its creation time,
-and is signed by the station's own hybrid key (``docs/protocol.md``, "Station cards"). It travels as a
+and is signed by the station's own hybrid key (``docs/protocol.md`` §8). It travels as a
 file or as armored text pasted into an email, so this module treats every card as hostile input:
 
 * **One encoding.** A card is MessagePack, written and read by msgspec with fixed-shape structs::
@@ -119,42 +119,44 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
     """
     host, sep, port_text = endpoint.rpartition(":")
     if not sep or not host:
-        return _bad(endpoint, "is not host:port")
+        raise _bad(endpoint, "is not host:port")
     if not _PORT.fullmatch(port_text) or int(port_text) > 65535:
-        return _bad(endpoint, "has a port that is not a number from 1 to 65535")
+        raise _bad(endpoint, "has a port that is not a number from 1 to 65535")
     port = int(port_text)
     if host.startswith("["):
         if not host.endswith("]"):
-            return _bad(endpoint, "has an unclosed [")
+            raise _bad(endpoint, "has an unclosed [")
         inner = host[1:-1]
         try:
             address = ipaddress.IPv6Address(inner)
         except ValueError:
-            return _bad(endpoint, "has an invalid IPv6 address")
+            raise _bad(endpoint, "has an invalid IPv6 address") from None
+        if address.scope_id is not None:
+            raise _bad(endpoint, "has an IPv6 zone (%...), which means nothing to the other station")
         if str(address) != inner:
-            return _bad(endpoint, f"should write its IPv6 address as {address}")
+            raise _bad(endpoint, f"should write its IPv6 address as {address}")
         return inner, port
     if ":" in host:
-        return _bad(endpoint, "has an IPv6 address without [brackets]")
+        raise _bad(endpoint, "has an IPv6 address without [brackets]")
     labels = host.split(".")
     if all(label.isdigit() for label in labels):
         try:
             v4 = ipaddress.IPv4Address(host)
         except ValueError:
-            return _bad(endpoint, "has an invalid IPv4 address")
+            raise _bad(endpoint, "has an invalid IPv4 address") from None
         if str(v4) != host:
-            return _bad(endpoint, f"should write its IPv4 address as {v4}")
+            raise _bad(endpoint, f"should write its IPv4 address as {v4}")
         return host, port
     if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        return _bad(endpoint, "has a host name that is not lower-case letters, digits, '-' and '.'")
+        raise _bad(endpoint, "has a host name that is not lower-case letters, digits, '-' and '.'")
     if labels[-1].isdigit():
-        return _bad(endpoint, "has a host name ending in a number")
+        raise _bad(endpoint, "has a host name ending in a number")
     return host, port
 
 
-def _bad(endpoint: str, what: str) -> tuple[str, int]:
+def _bad(endpoint: str, what: str) -> ValueError:
     shown = endpoint if len(endpoint) <= 80 else endpoint[:77] + "..."
-    raise ValueError(f"endpoint {shown!r} {what}")
+    return ValueError(f"endpoint {shown!r} {what}")
 
 
 # -- the card -------------------------------------------------------------------------------------------
@@ -234,9 +236,13 @@ class StationCard:
         return Fingerprint(self.key_digest[:FINGERPRINT_LEN])
 
 
+def _unsupported_version(version: int) -> str:
+    return f"card version {version} is not supported (this station reads version {CARD_VERSION})"
+
+
 def _field_problem(card: StationCard) -> str | None:
     if card.version != CARD_VERSION:
-        return f"card version {card.version} is not supported (this station reads version {CARD_VERSION})"
+        return _unsupported_version(card.version)
     problem = station_name_problem(card.name)
     if problem is not None:
         return f"card name is invalid: {problem}"
@@ -364,7 +370,7 @@ def decode_card(data: bytes) -> StationCard:
     except (msgspec.DecodeError, ValueError) as exc:
         raise _decode_error(exc, "card body") from None
     if version != CARD_VERSION:
-        raise CardError(f"card version {version} is not supported (this station reads version {CARD_VERSION})")
+        raise CardError(_unsupported_version(version))
     try:
         body = _BODY_DECODER.decode(signed.body)
     except (msgspec.DecodeError, ValueError) as exc:
@@ -414,10 +420,10 @@ def _checksum(data: bytes) -> str:
 def armor_card(card: StationCard) -> str:
     """The card as armored text, ending in a newline::
 
-        -----BEGIN HOTLINE STATION CARD-----
-        <base64 of the card, 64 characters a line>
-        =<first 4 bytes of BLAKE2s over the card, lower-case hex>
-        -----END HOTLINE STATION CARD-----
+    -----BEGIN HOTLINE STATION CARD-----
+    <base64 of the card, 64 characters a line>
+    =<first 4 bytes of BLAKE2s over the card, lower-case hex>
+    -----END HOTLINE STATION CARD-----
     """
     data = encode_card(card)
     text = base64.b64encode(data).decode("ascii")

@@ -1,6 +1,6 @@
 """Station identities: the private keys a station holds, and the public half it shows the world.
 
-A station identity is a name and three keys (``docs/protocol.md``, "Keys and identities"):
+A station identity is a name and three keys (``docs/protocol.md`` §8):
 
 * an X25519 static key, the Noise ``s`` of every handshake;
 * an ML-KEM-768 key, to which peers seal line keys (with the X25519 key, as HPKE's hybrid KEM);
@@ -123,6 +123,9 @@ class Fingerprint:
         text = base64.b32encode(self.raw).decode("ascii")
         return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
+    def __repr__(self) -> str:
+        return f"Fingerprint('{self}')"
+
 
 @dataclass(frozen=True, slots=True)
 class PublicIdentity:
@@ -182,7 +185,9 @@ class Identity:
         self.kem_key = kem_key
         #: The hybrid Ed25519 + ML-DSA-65 signing key.
         self.signing_key = signing_key
-        self._public = PublicIdentity(name, static_key.public_key(), kem_key.public_key(), signing_key.public_key())
+        self._public = PublicIdentity(
+            name, static_key.public_key(), kem_key.public_key(), signing_key.public_key()
+        )
 
     @classmethod
     def generate(cls, name: str) -> Identity:

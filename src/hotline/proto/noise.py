@@ -51,7 +51,9 @@ class NoiseProtocol:
         if len(parts) != 5 or parts[0] != "Noise":
             raise ValueError(f"not a Noise protocol name: {name!r}")
         _, pattern_name, dh_part, cipher, hash_name = parts
-        dh, _, kem = dh_part.partition("+")
+        dh, plus, kem = dh_part.partition("+")
+        if plus and not kem:
+            raise ValueError("an empty KEM name after '+'")
         pattern = parse_pattern(pattern_name)
         if dh != "25519":
             raise ValueError(f"unsupported DH {dh!r}")
@@ -255,10 +257,11 @@ class HandshakeState:
                     self.symmetric.mix_key(key)
 
     def _pre_key(self, token: str, ours: bool) -> bytes:
+        # our own pre-message key must be ours: never fall back to the peer's
         if token == "s":
-            key = self.s.public_key() if ours and self.s else self.rs
+            key = (self.s.public_key() if self.s else None) if ours else self.rs
         elif token == "e":
-            key = self.e.public_key() if ours and self.e else self.re
+            key = (self.e.public_key() if self.e else None) if ours else self.re
         else:
             raise ValueError(f"pre-message token {token!r}")
         if key is None:
@@ -324,10 +327,12 @@ class HandshakeState:
                     raise NoiseError("KEM encapsulation failed") from exc
                 out += sym.encrypt_and_hash(ciphertext)
                 sym.mix_key(secret)
+        # the payload is the last thing written, so its size is known before the state moves on
+        tag = 16 if sym.cipher.has_key() else 0
+        if len(out) + len(payload) + tag > MAX_MESSAGE_LEN:
+            raise NoiseError("handshake message too long")
         out += sym.encrypt_and_hash(payload)
         self._index += 1
-        if len(out) > MAX_MESSAGE_LEN:
-            raise NoiseError("handshake message too long")
         return bytes(out)
 
     # -- reading ---------------------------------------------------------------------------------

@@ -150,6 +150,8 @@ def parse_pattern(name: str) -> HandshakePattern:
     init_pre, resp_pre, messages = _parse(BASE_PATTERNS[base])
     modifiers = [m for m in name[len(base) :].split("+") if m]
     has_psk = has_hfs = False
+    if len(set(modifiers)) != len(modifiers):
+        raise ValueError(f"repeated modifier in {name!r}")
     for modifier in modifiers:
         if modifier.startswith("psk") and modifier[3:].isdigit():
             _apply_psk(messages, int(modifier[3:]))

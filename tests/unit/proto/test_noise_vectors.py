@@ -141,3 +141,15 @@ def test_snow_has_no_handshake_hash() -> None:
     """Document the format difference the test above relies on: snow pins messages, not ``h``."""
     assert all("handshake_hash" not in v for _, v in COLLECTED["snow-snow.txt"])
     assert all("handshake_hash" in v for _, v in COLLECTED["cacophony.txt"])
+
+
+@pytest.mark.parametrize(
+    ("name", "initiator"),
+    [("Noise_KK_25519_ChaChaPoly_BLAKE2s", True), ("Noise_KK_25519_ChaChaPoly_BLAKE2s", False)],
+)
+def test_pre_message_needs_our_own_static(name: str, initiator: bool) -> None:
+    """The vectors always supply pre-message keys; without our own static we refuse to start,
+    rather than hashing the peer's key in its place (both are 32 bytes, so nothing else would notice)."""
+    peer = X25519PrivateKey.from_bytes(bytes([0x42]) * 32).public_key()
+    with pytest.raises(ValueError):
+        HandshakeState(NoiseProtocol.from_name(name), initiator=initiator, s=None, rs=peer)

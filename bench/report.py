@@ -1,0 +1,234 @@
+"""Turns :class:`~bench.runner.Results` into tables: rich on the terminal, Markdown for the docs.
+
+Each table is built once as plain strings and rendered twice, so the terminal and
+``docs/benchmarks.md`` can never disagree. Ratios are always Hotline over a baseline, of a rate
+(handshakes/s, MB/s): above 1 means Hotline is faster.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import ssl
+from dataclasses import dataclass
+
+import cryptography
+from cryptography.hazmat.backends.openssl.backend import backend
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from bench.runner import Results
+from bench.stats import HOTLINE, TCP, TLS, Latencies
+from bench.tls import CERTIFICATES
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table of strings; the first column is a label, the rest are numbers."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+def machine(results: Results) -> list[tuple[str, str]]:
+    """Where and with what this run happened."""
+    return [
+        ("Date", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")),
+        ("CPU", _cpu_model()),
+        ("Cores", f"{os.cpu_count()} logical CPUs"),
+        ("OS", platform.platform()),
+        ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
+        ("Event loop", f"asyncio, stdlib {results.event_loop}"),
+        ("cryptography", f"{cryptography.__version__} ({backend.openssl_version_text()}), used by Hotline"),
+        ("Stdlib ssl", f"{ssl.OPENSSL_VERSION}, used by the TLS baseline"),
+        ("TLS baseline", f"{results.tls_parameters}, X25519 key exchange (OpenSSL's default group)"),
+        ("TLS certificates", f"{CERTIFICATES}; client certificate required"),
+    ]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}x"
+
+
+def _latency_rows(cases: dict[str, Latencies], labels: dict[str, str]) -> list[list[str]]:
+    return [
+        [
+            labels[name],
+            f"{run.mean_ms:.3f}",
+            f"{run.p50_ms:.3f}",
+            f"{run.p95_ms:.3f}",
+            f"{run.per_second:,.0f}",
+        ]
+        for name, run in cases.items()
+    ]
+
+
+def _payload(size: int) -> str:
+    if size % 1024 == 0:
+        return f"{size // 1024} KiB"
+    return f"{size} B"
+
+
+def tables(results: Results) -> list[Table]:
+    """The report's tables, in order."""
+    s = results.settings
+    latency_columns = ["", "mean ms", "p50 ms", "p95 ms", "handshakes/s"]
+    loopback = results.loopback
+    in_memory = results.in_memory
+    handshake_labels = {
+        TCP: "TCP connect only (floor)",
+        TLS: "TLS 1.3, mutual certificates",
+        HOTLINE: "Hotline (TCP + hybrid PQ handshake)",
+    }
+    memory_labels = {TLS: "TLS 1.3, mutual certificates", HOTLINE: "Hotline"}
+    out = [
+        Table(
+            f"Handshakes on loopback ({s.handshakes} sequential after {s.warmup} warm-up; "
+            f"best of {s.repeats} runs by mean)",
+            latency_columns,
+            _latency_rows(loopback, handshake_labels),
+        ),
+        Table(
+            f"Handshake CPU cost, in memory without sockets ({s.handshakes} sequential; "
+            f"best of {s.repeats} runs by mean)",
+            latency_columns,
+            _latency_rows(in_memory, memory_labels),
+        ),
+        Table(
+            "Handshake ratios (Hotline / TLS 1.3, handshakes per second)",
+            ["", "Hotline / TLS 1.3"],
+            [
+                ["On loopback", _ratio(loopback[HOTLINE].per_second, loopback[TLS].per_second)],
+                ["In memory", _ratio(in_memory[HOTLINE].per_second, in_memory[TLS].per_second)],
+            ],
+        ),
+    ]
+    mb_rows: list[list[str]] = []
+    record_rows: list[list[str]] = []
+    for row in results.bulk:
+        t = row.transfers
+        mb_rows.append(
+            [
+                _payload(row.payload),
+                f"{t[TCP].mb_per_s:,.1f}",
+                f"{t[TLS].mb_per_s:,.1f}",
+                f"{t[HOTLINE].mb_per_s:,.1f}",
+                _ratio(t[HOTLINE].mb_per_s, t[TLS].mb_per_s),
+                _ratio(t[HOTLINE].mb_per_s, t[TCP].mb_per_s),
+            ]
+        )
+        record_rows.append(
+            [
+                _payload(row.payload),
+                f"{t[TCP].records_per_s:,.0f}",
+                f"{t[TLS].records_per_s:,.0f}",
+                f"{t[HOTLINE].records_per_s:,.0f}",
+                f"{row.tls_wire:,}",
+                f"{row.hotline_wire:,}",
+                f"{t[HOTLINE].count:,}",
+            ]
+        )
+    out += [
+        Table(
+            f"Bulk throughput, one way, payload MB/s (10^6 bytes/s; ~{s.bulk_seconds:g} s per transfer, "
+            f"best of {s.repeats})",
+            ["payload", TCP, TLS, HOTLINE, "Hotline / TLS", "Hotline / TCP"],
+            mb_rows,
+        ),
+        Table(
+            "Bulk records per second (one write or send per payload) and bytes on the wire per payload",
+            ["payload", TCP, TLS, HOTLINE, "TLS wire B", "Hotline wire B", "Hotline payloads sent"],
+            record_rows,
+        ),
+    ]
+    return out
+
+
+def print_rich(console: Console, results: Results) -> None:
+    """Print the machine summary and every table."""
+    info = RichTable(title="Machine", show_header=False)
+    info.add_column(style="bold")
+    info.add_column()
+    for key, value in machine(results):
+        info.add_row(key, value)
+    console.print(info)
+    for table in tables(results):
+        rich = RichTable(title=table.title)
+        for i, column in enumerate(table.columns):
+            rich.add_column(column, justify="left" if i == 0 else "right")
+        for row in table.rows:
+            rich.add_row(*row)
+        console.print(rich)
+
+
+def _markdown_table(table: Table) -> list[str]:
+    align = ["---"] + ["---:"] * (len(table.columns) - 1)
+    lines = [f"### {table.title}", "", "| " + " | ".join(table.columns) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in table.rows]
+    return [*lines, ""]
+
+
+METHOD = """\
+- **Handshakes on loopback** are timed from just before the dial until both ends hold an
+  authenticated connection: Hotline's `connect()` has returned and `Listener.accept()` has handed
+  out the server's channel (after the client's key confirmation); TLS's `create_connection` has
+  returned and the server's protocol got `connection_made`, which asyncio calls only after the
+  server's side of the handshake (client Certificate, CertificateVerify and Finished) is done. The
+  TCP row is a bare connect timed the same way: the floor under both. Connections are closed
+  outside the timed window. Every handshake is a full one: Hotline has no resumption, and the TLS
+  server issues no session tickets (none would be used, so issuing them would only slow it down).
+- **Handshakes in memory** run the same two protocols without sockets or event loop: two Hotline
+  `Session` objects passing their three records (initiation, response, key confirmation), and two
+  `ssl.SSLObject` over `MemoryBIO` pairs.
+- **Bulk** sends the same random payload over a fresh connection, one write per payload, in one
+  process and one event loop, timed from just before the first send until the receiver has
+  counted the last byte. Senders wait only while the transport has paused writing (Hotline's
+  `SecureChannel.send`; `transport.write` plus `pause_writing`/`resume_writing` for the baselines).
+  The TCP and TLS receivers are bare `asyncio.Protocol`s that only count in `data_received`
+  (asyncio reads up to 256 KiB at a time; `BufferedProtocol` was tried and was no faster for TCP
+  and slower for TLS); Hotline's receiver awaits `SecureChannel.receive()` once per payload.
+  Each implementation's transfer size is calibrated to take about the same time.
+- **Repetitions**: every case runs 3 times with the implementations taking turns; the tables keep
+  the best run (lowest mean handshake time, shortest transfer), since noise on a shared machine only
+  ever adds time. Compare ratios within one run, not numbers across runs or machines.
+- **Wire bytes**: Hotline pads every record's plaintext up to a size bucket (64, 128, ..., 32768,
+  65518 bytes) to hide lengths; TLS adds 22 bytes per 16 KiB record and pads nothing.
+"""
+
+
+def markdown(results: Results) -> str:
+    """The whole of ``docs/benchmarks.md``."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "Hotline against stdlib TLS 1.3 and plain TCP, all measured in the same run on loopback.",
+        "This file is written by `make bench`; edit `bench/report.py` rather than this file.",
+        "",
+        "## Machine and run",
+        "",
+        *[f"- **{key}**: {value}" for key, value in machine(results)],
+        "",
+        "## Results",
+        "",
+    ]
+    for table in tables(results):
+        lines += _markdown_table(table)
+    lines += ["## How it was measured", "", METHOD, "## How to re-run", ""]
+    lines += [
+        "`make bench` (a few minutes; rewrites this file); `python -m bench --quick` is a smoke run.",
+        "",
+    ]
+    return "\n".join(lines)

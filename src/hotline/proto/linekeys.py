@@ -1,0 +1,262 @@
+"""Line keys (the "key tape"): a 32-byte secret per line, sealed to the peer station and signed.
+
+The line key is the Noise PSK of every handshake on a line (``docs/protocol.md`` §8). At pairing one
+station creates it, seals it to the other's card and signs the result; the other opens it. The format
+is MessagePack through msgspec, decoded strictly and required to be canonical::
+
+    sealed_line_key = [body: bin, signature: bin]
+    body = [version: int (1), label: str, sender: bin(32), recipient: bin(32),
+            created_at: int, hpke: bin]
+
+``sender`` and ``recipient`` are the two stations' key digests. ``hpke`` is HPKE base mode
+(MLKEM768-X25519, HKDF-SHA256, ChaCha20-Poly1305) to the recipient's ML-KEM-768 and X25519 keys, with
+``info = "hotline line key v1" || 0x00 || sender || recipient || label``, so a key sealed for one
+line, between one pair of stations, opens for that line and pair only. The signature is the sender's
+hybrid signature over the encoded ``body`` under the context ``"hotline line key v1"``.
+
+Opening checks the signature *before* touching anything else in the body, then the addressing,
+then opens the seal. Every refusal is one :class:`LineKeyError` with a reason for the operator.
+
+What this does not do: it does not remember which sealed keys it has opened. A recorded blob can be
+presented again and opens again to the same key; the station compares ``created_at`` with the line
+key it already holds and refuses an older one.
+
+Randomness: :func:`create_line_key` draws the key through :mod:`hotline.crypto.random` and calls
+:func:`create_line_key_from_parts`. HPKE's own encapsulation draws inside pyca, which takes no
+injected randomness, so a sealed blob is never reproducible byte for byte; tests check its
+properties instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+
+from hotline.crypto import hpke
+from hotline.crypto.errors import CryptoError
+from hotline.crypto.random import random_bytes
+from hotline.crypto.sign import SIGNATURE_LEN
+from hotline.proto.cards import StationCard
+from hotline.proto.identity import FINGERPRINT_LEN, KEY_DIGEST_LEN, Fingerprint, Identity, text_problem
+from hotline.proto.identity_errors import LineKeyError
+
+#: Length of a line key.
+LINE_KEY_LEN = 32
+#: The sealed-line-key format this code writes and reads.
+LINE_KEY_VERSION = 1
+#: Signature context of a sealed line key; also the start of the HPKE ``info``.
+LINE_KEY_CONTEXT = b"hotline line key v1"
+#: Longest line label, in characters.
+LABEL_MAX_LEN = 64
+#: Largest sealed line key we read (one is about 4.7 KiB).
+MAX_SEALED_LEN = 8 * 1024
+#: Latest creation time accepted (the signed 64-bit range).
+MAX_CREATED_AT = 2**63 - 1
+
+__all__ = [
+    "LINE_KEY_LEN",
+    "LineKey",
+    "LineKeyError",
+    "create_line_key",
+    "create_line_key_from_parts",
+    "open_line_key",
+    "seal_line_key",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LineKey:
+    """A line key and what was signed with it. Immutable; its ``repr`` hides the key."""
+
+    #: The 32-byte secret (the Noise PSK of the line).
+    key: bytes = field(repr=False)
+    #: The line's label, as both stations name it.
+    label: str
+    #: When the sender created it, whole seconds since the epoch.
+    created_at: int
+    #: The fingerprint of the station that created and sealed it.
+    sender: Fingerprint
+    #: The fingerprint of the station it was sealed to.
+    recipient: Fingerprint
+
+    def __post_init__(self) -> None:
+        if len(self.key) != LINE_KEY_LEN:
+            raise LineKeyError("a line key is 32 bytes")
+
+
+class _Body(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True):
+    version: int
+    label: str
+    sender: bytes
+    recipient: bytes
+    created_at: int
+    hpke: bytes
+
+
+class _Signed(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True):
+    body: bytes
+    signature: bytes
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_SIGNED_DECODER = msgspec.msgpack.Decoder(_Signed)
+_BODY_DECODER = msgspec.msgpack.Decoder(_Body)
+
+
+def _hpke_info(sender: bytes, recipient: bytes, label: str) -> bytes:
+    return LINE_KEY_CONTEXT + b"\x00" + sender + recipient + label.encode("utf-8")
+
+
+def _check_metadata(label: str, created_at: int) -> None:
+    problem = text_problem(label, what="the line label", max_len=LABEL_MAX_LEN)
+    if problem is not None:
+        raise LineKeyError(problem)
+    if (
+        isinstance(created_at, bool)
+        or not isinstance(created_at, int)
+        or not 0 <= created_at <= MAX_CREATED_AT
+    ):
+        raise LineKeyError("the creation time is not a whole number of seconds in range")
+
+
+def seal_line_key(
+    key: bytes, *, sender: Identity, recipient: StationCard, label: str, created_at: int
+) -> bytes:
+    """Seal ``key`` to ``recipient`` and sign the result with ``sender``'s hybrid key.
+
+    Args:
+        key: the 32-byte line key.
+        sender: our identity.
+        recipient: the peer's card (verified by the caller).
+        label: the line's label, 1 to 64 printable characters.
+        created_at: now, whole seconds since the epoch.
+
+    Returns:
+        The sealed line key, ready to carry to the peer.
+
+    Raises:
+        LineKeyError: the key, label or time is invalid.
+    """
+    if len(key) != LINE_KEY_LEN:
+        raise LineKeyError("a line key is 32 bytes")
+    _check_metadata(label, created_at)
+    sender_digest, recipient_digest = sender.key_digest, recipient.key_digest
+    # seal to the recipient's hybrid key, bound to both stations and the line
+    sealed = hpke.seal(
+        key,
+        kem_public=recipient.kem_public,
+        dh_public=recipient.static_public,
+        info=_hpke_info(sender_digest, recipient_digest, label),
+    )
+    # sign the sealed blob with its metadata
+    body = _ENCODER.encode(
+        _Body(LINE_KEY_VERSION, label, sender_digest, recipient_digest, created_at, sealed)
+    )
+    signature = sender.signing_key.sign(body, context=LINE_KEY_CONTEXT)
+    return _ENCODER.encode(_Signed(body, signature))
+
+
+def create_line_key_from_parts(
+    key: bytes, *, sender: Identity, recipient: StationCard, label: str, created_at: int
+) -> tuple[LineKey, bytes]:
+    """:func:`create_line_key` with the key given: returns ``(line_key, sealed)``."""
+    sealed = seal_line_key(key, sender=sender, recipient=recipient, label=label, created_at=created_at)
+    line_key = LineKey(key, label, created_at, sender.fingerprint, recipient.fingerprint)
+    return line_key, sealed
+
+
+def create_line_key(
+    *, sender: Identity, recipient: StationCard, label: str, created_at: int
+) -> tuple[LineKey, bytes]:
+    """Create a fresh line key for the line ``label`` and seal it to ``recipient``.
+
+    Returns:
+        ``(line_key, sealed)``: keep the first, carry the second to the peer.
+
+    Raises:
+        LineKeyError: the label or time is invalid.
+    """
+    return create_line_key_from_parts(
+        random_bytes(LINE_KEY_LEN), sender=sender, recipient=recipient, label=label, created_at=created_at
+    )
+
+
+def _decode_failure(exc: Exception, what: str) -> LineKeyError:
+    message = str(exc)
+    if "truncated" in message:
+        return LineKeyError(f"{what} is truncated")
+    if "trailing characters" in message:
+        return LineKeyError(f"{what} has trailing bytes after its end")
+    return LineKeyError(f"{what} is malformed")
+
+
+def open_line_key(sealed: bytes, my_identity: Identity, sender_card: StationCard) -> LineKey:
+    """Check and open a sealed line key that ``sender_card``'s station made for us.
+
+    Args:
+        sealed: what the sender's :func:`create_line_key` produced.
+        my_identity: our identity, holding the private keys it was sealed to.
+        sender_card: the sender's card (verified by the caller).
+
+    Returns:
+        The line key with its label, time and the two fingerprints.
+
+    Raises:
+        LineKeyError: the blob is malformed, not signed by ``sender_card``'s key, not addressed from
+            that station to us, or does not open.
+    """
+    if not isinstance(sealed, bytes | bytearray | memoryview):
+        raise LineKeyError("sealed line key is not bytes")
+    data = bytes(sealed)
+    if not data:
+        raise LineKeyError("sealed line key is empty")
+    if len(data) > MAX_SEALED_LEN:
+        raise LineKeyError(f"sealed line key is larger than {MAX_SEALED_LEN} bytes")
+    try:
+        signed = _SIGNED_DECODER.decode(data)
+    except (msgspec.DecodeError, ValueError) as exc:
+        raise _decode_failure(exc, "sealed line key") from None
+    if _ENCODER.encode(signed) != data:
+        raise LineKeyError("sealed line key is not in canonical encoding")
+    # verify the sender's signature before reading the body
+    if len(signed.signature) != SIGNATURE_LEN:
+        raise LineKeyError("sealed line key signature has the wrong length")
+    try:
+        sender_card.verify_key.verify(signed.signature, signed.body, context=LINE_KEY_CONTEXT)
+    except CryptoError:
+        raise LineKeyError("sealed line key is not signed by the sender's card") from None
+    # read the body
+    try:
+        body = _BODY_DECODER.decode(signed.body)
+    except (msgspec.DecodeError, ValueError) as exc:
+        raise _decode_failure(exc, "sealed line key body") from None
+    if _ENCODER.encode(body) != signed.body:
+        raise LineKeyError("sealed line key body is not in canonical encoding")
+    if body.version != LINE_KEY_VERSION:
+        raise LineKeyError(f"sealed line key version {body.version} is not supported")
+    _check_metadata(body.label, body.created_at)
+    # check the addressing: from the card's station, to us
+    if len(body.sender) != KEY_DIGEST_LEN or body.sender != sender_card.key_digest:
+        raise LineKeyError("sealed line key names a different sender than the card")
+    if len(body.recipient) != KEY_DIGEST_LEN or body.recipient != my_identity.key_digest:
+        raise LineKeyError("sealed line key is addressed to another station")
+    # open the seal
+    try:
+        key = hpke.open_sealed(
+            body.hpke,
+            kem_private=my_identity.kem_key,
+            dh_private=my_identity.static_key,
+            info=_hpke_info(body.sender, body.recipient, body.label),
+        )
+    except CryptoError:
+        raise LineKeyError("sealed line key does not open with this station's keys") from None
+    if len(key) != LINE_KEY_LEN:
+        raise LineKeyError("sealed line key holds a key of the wrong length")
+    return LineKey(
+        key,
+        body.label,
+        body.created_at,
+        Fingerprint(body.sender[:FINGERPRINT_LEN]),
+        Fingerprint(body.recipient[:FINGERPRINT_LEN]),
+    )
