@@ -59,7 +59,7 @@ from hotline.proto.identity_errors import CardError
 CARD_VERSION = 1
 #: Signature context of a card (both signature halves are bound to it).
 CARD_SIGNATURE_CONTEXT = b"hotline card v1"
-#: Largest encoded card we read. A card is about 6.6 KiB; this leaves room for endpoints.
+#: Largest encoded card we read. A card is about 6.5 KiB; this leaves room for endpoints.
 MAX_CARD_LEN = 16 * 1024
 #: Most endpoints a card may list.
 MAX_ENDPOINTS = 8

@@ -49,7 +49,7 @@ LINE_KEY_VERSION = 1
 LINE_KEY_CONTEXT = b"hotline line key v1"
 #: Longest line label, in characters.
 LABEL_MAX_LEN = 64
-#: Largest sealed line key we read (one is about 4.7 KiB).
+#: Largest sealed line key we read (one is about 4.5 KiB).
 MAX_SEALED_LEN = 8 * 1024
 #: Latest creation time accepted (the signed 64-bit range).
 MAX_CREATED_AT = 2**63 - 1

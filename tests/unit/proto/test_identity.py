@@ -95,7 +95,9 @@ def test_identity_is_not_hashable() -> None:
 )
 def test_from_parts_rejects_wrong_lengths(static: int, kem: int, signing: int) -> None:
     with pytest.raises(IdentityError, match="wrong length"):
-        Identity.from_parts("Paris", static_key=bytes(static), kem_seed=bytes(kem), signing_seed=bytes(signing))
+        Identity.from_parts(
+            "Paris", static_key=bytes(static), kem_seed=bytes(kem), signing_seed=bytes(signing)
+        )
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,7 @@ LINE_KEY, SEALED = create_line_key_from_parts(
 
 
 def test_create_and_open() -> None:
-    assert LINE_KEY == LineKey(KEY, LABEL, NOW, PARIS.fingerprint, MOSCOW.fingerprint)
+    assert LineKey(KEY, LABEL, NOW, PARIS.fingerprint, MOSCOW.fingerprint) == LINE_KEY
     assert open_line_key(SEALED, MOSCOW, PARIS_CARD) == LINE_KEY
     assert open_line_key(bytearray(SEALED), MOSCOW, PARIS_CARD) == LINE_KEY
 
@@ -63,7 +63,9 @@ def test_sealing_is_randomised() -> None:
 
 
 def test_unicode_label() -> None:
-    line_key, sealed = create_line_key(sender=PARIS, recipient=MOSCOW_CARD, label="Élysée–Kremlin", created_at=0)
+    line_key, sealed = create_line_key(
+        sender=PARIS, recipient=MOSCOW_CARD, label="Élysée \u2013 Kremlin", created_at=0
+    )
     assert open_line_key(sealed, MOSCOW, PARIS_CARD) == line_key
 
 
@@ -103,8 +105,12 @@ SEALED_FOR_OTHER_LABEL = hpke.seal(
     KEY, kem_public=MOSCOW.kem_key.public_key(), dh_public=MOSCOW.static_key.public_key(), info=info("x")
 )
 SEALED_SHORT_KEY = hpke.seal(
-    KEY[:16], kem_public=MOSCOW.kem_key.public_key(), dh_public=MOSCOW.static_key.public_key(), info=info(LABEL)
+    KEY[:16],
+    kem_public=MOSCOW.kem_key.public_key(),
+    dh_public=MOSCOW.static_key.public_key(),
+    info=info(LABEL),
 )
+
 
 def _bin32_envelope() -> bytes:
     """SEALED with its body length written as bin32 instead of bin16."""

@@ -106,7 +106,7 @@ def test_matches_what_an_operator_types(typed: str) -> None:
         " ".join(GOLDEN_WORDS.split()[:-1]),
         GOLDEN_WORDS.replace("album", "acorn"),
         GOLDEN_WORDS + " acorn",
-        "８２６７８",  # full-width digits are not ours
+        "\uff18\uff12\uff16\uff17\uff18",  # full-width digits are not ours
         "thimble lötus",
     ],
 )
