@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m hotline.demo
+	$(BIN)/hotline demo
 
 test: $(STAMP) lint typecheck contracts pytest
 

@@ -18,7 +18,9 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="Loopback port (0 picks one).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="Loopback port (0 picks one)."
+)
 def demo(port: int) -> None:
     """Two stations on this machine: identities, cards, safety number and a secure session."""
     from hotline.cli.demo import run_demo

@@ -8,8 +8,10 @@ These describe local input (a file, a pasted card, a sealed blob an operator car
 authenticated peer breaking the protocol, so they stay outside the session's wire error codes.
 """
 
+from hotline.proto.errors import HotlineError
 
-class IdentityError(Exception):
+
+class IdentityError(HotlineError):
     """Something about a station identity, card, line key or key file was refused."""
 
     def __init__(self, reason: str) -> None:
