@@ -264,7 +264,11 @@ ARMOR_REFUSALS = {
     "lower-case-header": (ARMORED.replace("BEGIN HOTLINE", "begin hotline"), "does not start with"),
     "no-checksum": (ARMORED.replace(_CHECKSUM_LINE + "\n", ""), "no checksum line"),
     "wrong-checksum": (ARMORED.replace(_CHECKSUM_LINE, "=00000000"), "checksum does not match"),
-    "upper-case-checksum": (ARMORED.replace(_CHECKSUM_LINE, _CHECKSUM_LINE.upper()), "checksum"),
+    # a checksum of only digits reads the same upper-cased, so force a letter into it
+    "upper-case-checksum": (
+        ARMORED.replace(_CHECKSUM_LINE, (_CHECKSUM_LINE[:-1] + "a").upper()),
+        "checksum",
+    ),
     "only-checksum": (f"{ARMOR_BEGIN}\n{_CHECKSUM_LINE}\n{ARMOR_END}\n", "nothing between"),
     "bad-base64": (ARMORED.replace(_B64[:4], "!!!!", 1), "not valid base64"),
     "missing-char": (ARMORED.replace(_B64[:4], _B64[:3], 1), "not valid base64"),
