@@ -17,6 +17,7 @@ from someone who does not know our card costs us one BLAKE2s.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -143,9 +144,14 @@ class ResponderHandshake:
         guard: TimestampGuard,
         prologue: bytes,
         ephemeral: X25519PrivateKey | None = None,
+        new_ephemeral: Callable[[], X25519PrivateKey] = X25519PrivateKey.generate,
         kem: Kem | None = None,
     ) -> ResponderHandshake:
-        """Consume a first handshake record body. Raises :class:`HandshakeFailed`."""
+        """Consume a first handshake record body. Raises :class:`HandshakeFailed`.
+
+        Our ephemeral is ``ephemeral`` if given (golden tests), else drawn from ``new_ephemeral`` only
+        when the response is written, so a rejected initiation costs no key generation either.
+        """
         if len(body) != INIT_LEN:
             raise HandshakeFailed("initiation has the wrong length")
         message, tag = body[:NOISE_INIT_LEN], body[NOISE_INIT_LEN:]
@@ -159,6 +165,7 @@ class ResponderHandshake:
             s=static,
             e=ephemeral,
             kem=kem if kem is not None else MLKEM768(),
+            new_ephemeral=new_ephemeral,
         )
         # e, es, e1, s, ss: decrypt the initiator's identity and authenticate it
         try:

@@ -387,7 +387,7 @@ class Session:
                 peers=self._peers,
                 guard=self._guard,
                 prologue=PROLOGUE,
-                ephemeral=self._config.new_ephemeral(),
+                new_ephemeral=self._config.new_ephemeral,
                 kem=self._config.kem,
             )
             response, result = hs.create_response()
@@ -567,7 +567,7 @@ class Session:
                 peers=_OnePeer(self._peer_static, self._line_key),
                 guard=self._guard,
                 prologue=self._rekey_prologue(),
-                ephemeral=self._config.new_ephemeral(),
+                new_ephemeral=self._config.new_ephemeral,
                 kem=self._config.kem,
             )
             response, result = hs.create_response()

@@ -270,9 +270,14 @@ def test_wrong_line_key_fails_and_the_responder_never_confirms() -> None:
 
 def test_bad_mac_costs_no_asymmetric_operation(monkeypatch: pytest.MonkeyPatch) -> None:
     """A first message without a valid mac1 is dropped before any DH or KEM operation."""
-    calls = {"dh": 0, "kem": 0}
+    calls = {"dh": 0, "kem": 0, "keygen": 0}
     real_exchange = X25519PrivateKey.exchange
     real_decaps = MLKEM768PrivateKey.decapsulate
+    real_generate = X25519PrivateKey.generate.__func__  # type: ignore[attr-defined]
+
+    def counting_generate(cls: type[X25519PrivateKey]) -> X25519PrivateKey:
+        calls["keygen"] += 1
+        return real_generate(cls)  # type: ignore[no-any-return]
 
     def counting_exchange(self: X25519PrivateKey, peer: object) -> bytes:
         calls["dh"] += 1
@@ -286,15 +291,19 @@ def test_bad_mac_costs_no_asymmetric_operation(monkeypatch: pytest.MonkeyPatch) 
     wire = bytearray(_initiation(pair))
     monkeypatch.setattr(X25519PrivateKey, "exchange", counting_exchange)
     monkeypatch.setattr(MLKEM768PrivateKey, "decapsulate", counting_decaps)
+    monkeypatch.setattr(X25519PrivateKey, "generate", classmethod(counting_generate))
+    config = SessionConfig(static=pair.b.static, new_ephemeral=lambda: X25519PrivateKey.generate())
     for position in (RECORD_HEADER_LEN, len(wire) // 2, len(wire) - 1):  # ephemeral, body, mac
         forged = bytearray(wire)
         forged[position] ^= 0x01
-        r = Session.responder(pair.cb, peers=pair.b.peers, guard=pair.b.guard, now=0.0)
+        r = Session.responder(config, peers=pair.b.peers, guard=pair.b.guard, now=0.0)
         r.receive_data(bytes(forged), 0.0)
         assert r.state is SessionState.DROPPED and r.data_to_send() == b""
-    assert calls == {"dh": 0, "kem": 0}
-    pair.r.receive_data(bytes(wire), 0.0)  # the genuine one does the work
-    assert calls["dh"] >= 2
+    assert calls == {"dh": 0, "kem": 0, "keygen": 0}
+    genuine = Session.responder(config, peers=pair.b.peers, guard=pair.b.guard, now=0.0)
+    genuine.receive_data(bytes(wire), 0.0)  # the genuine one does the work
+    assert genuine.data_to_send()
+    assert calls["dh"] >= 4 and calls["keygen"] == 1
 
 
 def test_initiation_timestamp_is_the_wall_clock() -> None:
