@@ -37,26 +37,43 @@ def machine(results: Results) -> list[tuple[str, str]]:
     return [
         ("Date", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")),
         ("CPU", _cpu_model()),
+        ("CPU features", _cpu_features()),
         ("Cores", f"{os.cpu_count()} logical CPUs"),
         ("OS", platform.platform()),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
         ("Event loop", f"asyncio, stdlib {results.event_loop}"),
         ("cryptography", f"{cryptography.__version__} ({backend.openssl_version_text()}), used by Hotline"),
         ("Stdlib ssl", f"{ssl.OPENSSL_VERSION}, used by the TLS baseline"),
+        ("Hotline cipher", "ChaCha20-Poly1305 (fixed by the protocol name)"),
         ("TLS baseline", f"{results.tls_parameters}, X25519 key exchange (OpenSSL's default group)"),
         ("TLS certificates", f"{CERTIFICATES}; client certificate required"),
     ]
 
 
-def _cpu_model() -> str:
+#: CPU flags that decide how fast the two ciphers run (AES-GCM leans on aes/vaes/vpclmulqdq).
+_FLAGS = ("aes", "vaes", "pclmulqdq", "vpclmulqdq", "avx2", "avx512f")
+
+
+def _cpuinfo(field: str) -> str | None:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
             for line in cpuinfo:
-                if line.startswith("model name"):
+                if line.split(":", 1)[0].strip() == field:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    return None
+
+
+def _cpu_model() -> str:
+    return _cpuinfo("model name") or platform.processor() or "unknown"
+
+
+def _cpu_features() -> str:
+    flags = set((_cpuinfo("flags") or "").split())
+    if not flags:
+        return "unknown"
+    return ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in _FLAGS)
 
 
 def _ratio(ours: float, theirs: float) -> str:
@@ -201,11 +218,14 @@ METHOD = """\
   (asyncio reads up to 256 KiB at a time; `BufferedProtocol` was tried and was no faster for TCP
   and slower for TLS); Hotline's receiver awaits `SecureChannel.receive()` once per payload.
   Each implementation's transfer size is calibrated to take about the same time.
-- **Repetitions**: every case runs 3 times with the implementations taking turns; the tables keep
+- **Repetitions**: every case runs {repeats} times with the implementations taking turns; the tables keep
   the best run (lowest mean handshake time, shortest transfer), since noise on a shared machine only
   ever adds time. Compare ratios within one run, not numbers across runs or machines.
 - **Wire bytes**: Hotline pads every record's plaintext up to a size bucket (64, 128, ..., 32768,
-  65518 bytes) to hide lengths; TLS adds 22 bytes per 16 KiB record and pads nothing.
+  65518 bytes) to hide lengths; TLS adds 22 bytes per 16 KiB record and pads nothing. A payload
+  costs 8 bytes of framing inside the plaintext, so a 16384-byte payload is padded into the
+  32768-byte bucket (twice the bytes to encrypt and send), while 16376 bytes still fit 16384:
+  the 16376 B row is there to show that cliff.
 """
 
 
@@ -226,7 +246,8 @@ def markdown(results: Results) -> str:
     ]
     for table in tables(results):
         lines += _markdown_table(table)
-    lines += ["## How it was measured", "", METHOD, "## How to re-run", ""]
+    lines += ["## How it was measured", "", METHOD.format(repeats=results.settings.repeats)]
+    lines += ["## How to re-run", ""]
     lines += [
         "`make bench` (a few minutes; rewrites this file); `python -m bench --quick` is a smoke run.",
         "",

@@ -20,7 +20,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 #: The name the client checks in the server's certificate.
 SERVER_NAME = "localhost"
@@ -111,8 +111,8 @@ def make_contexts() -> TlsContexts:
     )
     ca = (ca_cert.subject, ca_key)
     ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
-    server = _leaf("hotline bench server", ca, x509.ExtendedKeyUsageOID.SERVER_AUTH)
-    client = _leaf("hotline bench client", ca, x509.ExtendedKeyUsageOID.CLIENT_AUTH)
+    server = _leaf("hotline bench server", ca, ExtendedKeyUsageOID.SERVER_AUTH)
+    client = _leaf("hotline bench client", ca, ExtendedKeyUsageOID.CLIENT_AUTH)
     # load_cert_chain only reads files; they live just long enough to be loaded
     with tempfile.TemporaryDirectory() as tmp:
         server_chain, client_chain = Path(tmp, "server.pem"), Path(tmp, "client.pem")
