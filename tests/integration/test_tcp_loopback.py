@@ -34,6 +34,8 @@ async def test_ten_thousand_records_across_rekeys() -> None:
         async def pump(sender, tag: bytes) -> None:
             for i in range(n):
                 await sender.send(tag + i.to_bytes(4, "big") + bytes(i % 700))
+                # let the adapter flush: one payload per record, so this is 10,000 records
+                await asyncio.sleep(0)
 
         async def collect(receiver, tag: bytes) -> list[int]:
             got = []
@@ -51,6 +53,7 @@ async def test_ten_thousand_records_across_rekeys() -> None:
         assert results[2] == list(range(n))
         assert results[3] == list(range(n))
         assert client.rekeys >= 3 and server.rekeys >= 3
+        assert server.records[1] >= n and client.records[1] >= n
         assert client.epoch == server.epoch
         await client.close()
         closed = await server.wait_closed()

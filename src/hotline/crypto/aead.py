@@ -44,7 +44,13 @@ class CipherKey:
             raise CryptoError("a ChaCha20-Poly1305 nonce is 12 bytes")
         return self._aead.encrypt(nonce, plaintext, ad)
 
-    def open(self, nonce: bytes, ad: bytes, ciphertext: bytes) -> bytes:
+    def seal_into(self, nonce: bytes, ad: bytes, plaintext: bytes, out: memoryview) -> None:
+        """Like :meth:`seal`, writing into ``out``, which must be exactly ``len(plaintext) + 16`` bytes."""
+        if len(nonce) != NONCE_LEN:
+            raise CryptoError("a ChaCha20-Poly1305 nonce is 12 bytes")
+        self._aead.encrypt_into(nonce, plaintext, ad, out)
+
+    def open(self, nonce: bytes, ad: bytes, ciphertext: bytes | memoryview) -> bytes:
         """Check and decrypt. Raises :class:`CryptoError` on any failure."""
         if len(nonce) != NONCE_LEN:
             raise CryptoError("a ChaCha20-Poly1305 nonce is 12 bytes")

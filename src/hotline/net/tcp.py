@@ -66,6 +66,7 @@ class _SessionProtocol(asyncio.Protocol):
         self.rtt: float | None = None
         self.rekeys = 0
         self.on_close: collections.abc.Callable[[_SessionProtocol], None] | None = None
+        self._transmit_scheduled = False
 
     # -- asyncio.Protocol ----------------------------------------------------------------------------
 
@@ -104,6 +105,7 @@ class _SessionProtocol(asyncio.Protocol):
 
     def _process(self) -> None:
         """Drain events, transmit, and re-arm the timer: call after every input to the session."""
+        self._transmit_scheduled = False
         session = self.session
         assert session is not None and self.transport is not None
         while (event := session.next_event()) is not None:
@@ -136,12 +138,16 @@ class _SessionProtocol(asyncio.Protocol):
         self._arm_timer(session.get_timer())
 
     def _arm_timer(self, at: float | None) -> None:
-        if at == self._timer_at:
+        # Deadlines mostly move later (every send pushes the keepalive back): keep an earlier
+        # wake-up armed; when it fires, handle_timer does nothing early and _process re-arms.
+        if at is None:
+            self._cancel_timer()
+            return
+        if self._timer_at is not None and self._timer_at <= at:
             return
         self._cancel_timer()
-        if at is not None:
-            self._timer_at = at
-            self._timer = self._loop.call_at(at, self._on_timer)
+        self._timer_at = at
+        self._timer = self._loop.call_at(at, self._on_timer)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -170,6 +176,19 @@ class _SessionProtocol(asyncio.Protocol):
             callback(self)
 
     # -- used by SecureChannel ------------------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Queue a payload: full records go out now, the rest on the next loop turn, so a burst
+        of small sends shares records (aioquic's ``_transmit_soon``)."""
+        session = self.session
+        assert session is not None and self.transport is not None
+        session.send_data(data, self._loop.time())
+        out = session.data_to_send(flush=False)
+        if out:
+            self.transport.write(out)
+        if not self._transmit_scheduled:
+            self._transmit_scheduled = True
+            self._loop.call_soon(self._process)
 
     async def wait_data(self) -> None:
         self._data_waiter = self._loop.create_future()
@@ -215,6 +234,12 @@ class SecureChannel:
         return self._p.session.epoch
 
     @property
+    def records(self) -> tuple[int, int]:
+        """Transport records (sent, received) so far."""
+        assert self._p.session is not None
+        return self._p.session.records_sent, self._p.session.records_received
+
+    @property
     def is_closed(self) -> bool:
         """Whether the session has ended."""
         return self._p.closed.done()
@@ -228,9 +253,7 @@ class SecureChannel:
         p = self._p
         if p.closed.done():
             raise p.closed.result()
-        assert p.session is not None
-        p.session.send_data(data, p._loop.time())
-        p._process()
+        p.send(data)
 
     async def send(self, data: bytes) -> None:
         """Send one payload, waiting while the socket's write buffer is full."""

@@ -24,7 +24,11 @@ PLAINTEXT_HEADER_LEN = 3
 MAX_PLAINTEXT = MAX_RECORD_BODY - AEAD_TAG_LEN
 MAX_CONTENT = MAX_PLAINTEXT - PLAINTEXT_HEADER_LEN
 #: Transport plaintexts are padded up to the first of these sizes (docs/protocol.md §5.2).
-PADDING_BUCKETS = (64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, MAX_PLAINTEXT)
+#: Powers of two up to 8 KiB, then steps of half a power, so padding costs at most a third above
+#: 8 KiB (a bulk sender fills records to the bucket anyway).
+PADDING_BUCKETS = (
+    64, 128, 256, 512, 1024, 2048, 4096, 8192, 12288, 16384, 24576, 32768, 49152, MAX_PLAINTEXT,
+)  # fmt: skip
 
 #: Counter limit after which a key is never used again (WireGuard's RejectAfterMessages).
 REJECT_AFTER_MESSAGES = 2**60

@@ -102,10 +102,19 @@ class CipherState:
         self.n += 1
         return out
 
-    def decrypt_with_ad(self, ad: bytes, ciphertext: bytes) -> bytes:
+    def encrypt_with_ad_into(self, ad: bytes, plaintext: bytes, out: memoryview) -> None:
+        """EncryptWithAd into ``out`` (exactly ``len(plaintext) + 16`` bytes); needs a key."""
+        if self._key is None:
+            raise NoiseError("no key")
+        if self.n >= MAX_NONCE:
+            raise NoiseError("nonce exhausted")
+        self._key.seal_into(noise_nonce(self.n), ad, plaintext, out)
+        self.n += 1
+
+    def decrypt_with_ad(self, ad: bytes, ciphertext: bytes | memoryview) -> bytes:
         """DecryptWithAd(ad, ciphertext). ``n`` only advances on success (§5.1)."""
         if self._key is None:
-            return ciphertext
+            return bytes(ciphertext)
         if self.n >= MAX_NONCE:
             raise NoiseError("nonce exhausted")
         try:

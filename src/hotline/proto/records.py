@@ -20,6 +20,8 @@ from hotline.proto.constants import (
     RECORD_HEADER_LEN,
 )
 
+_ZEROS = memoryview(bytes(MAX_RECORD_BODY))
+
 
 class RecordType(IntEnum):
     """What a record holds."""
@@ -41,7 +43,7 @@ class RecordError(ValueError):
 class ContentKind(IntEnum):
     """What a transport plaintext's content is."""
 
-    #: A msgspec-encoded :mod:`hotline.proto.messages` message.
+    #: A msgpack array of :mod:`hotline.proto.messages` messages, in order.
     MESSAGE = 1
 
 
@@ -55,44 +57,69 @@ def frame(record_type: RecordType, body: bytes) -> bytes:
 class RecordReader:
     """Cuts a byte stream into records. Holds at most one partial record (bounded by ``max_len``).
 
-    Not safe for concurrent use.
+    Bodies are memoryviews into the fed bytes (no copy); only a record that straddles two feeds is
+    copied, once. Fed data must not change afterwards. Not safe for concurrent use.
     """
 
-    __slots__ = ("_buf", "max_len")
+    __slots__ = ("_partial", "_pos", "_view", "max_len")
 
     def __init__(self, max_len: int = MAX_RECORD_BODY + 1) -> None:
-        self._buf = bytearray()
+        self._view = memoryview(b"")
+        self._pos = 0
+        self._partial = bytearray()
         #: The largest ``length`` field accepted; a larger one is an error before buffering.
         self.max_len = max_len
 
     def feed(self, data: bytes) -> None:
-        """Add bytes from the stream."""
-        self._buf += data
+        """Add bytes from the stream (call after :meth:`next_record` returned None)."""
+        rest = self._view[self._pos :]
+        if rest:  # not all read yet: keep it with the partial record
+            self._partial += rest
+        self._view = memoryview(data if isinstance(data, bytes) else bytes(data))
+        self._pos = 0
 
     @property
     def buffered(self) -> int:
         """Bytes waiting for the rest of their record."""
-        return len(self._buf)
+        return len(self._partial) + len(self._view) - self._pos
 
-    def next_record(self) -> tuple[int, bytes] | None:
+    def _length(self, header: bytes | bytearray | memoryview) -> int:
+        length = int.from_bytes(header[:2], "big")
+        if length == 0 or length > self.max_len:
+            raise RecordError(f"record length {length} out of range")
+        return length
+
+    def next_record(self) -> tuple[int, memoryview] | None:
         """The next complete ``(type, body)``, or None if more bytes are needed.
 
         Raises:
             RecordError: a zero or oversized length field.
         """
-        buf = self._buf
-        if len(buf) < 2:
+        view, pos, partial = self._view, self._pos, self._partial
+        if partial:
+            # finish the record that straddled feeds: copy just its missing bytes
+            if len(partial) < 2:
+                take = min(2 - len(partial), len(view) - pos)
+                partial += view[pos : pos + take]
+                pos = self._pos = pos + take
+                if len(partial) < 2:
+                    return None
+            end = 2 + self._length(partial)
+            take = min(end - len(partial), len(view) - pos)
+            partial += view[pos : pos + take]
+            self._pos = pos + take
+            if len(partial) < end:
+                return None
+            record = memoryview(bytes(partial))
+            partial.clear()
+            return record[2], record[RECORD_HEADER_LEN:end]
+        if len(view) - pos < 2:
             return None
-        length = int.from_bytes(buf[:2], "big")
-        if length == 0 or length > self.max_len:
-            raise RecordError(f"record length {length} out of range")
-        end = 2 + length
-        if len(buf) < end:
+        end = pos + 2 + self._length(view[pos : pos + 2])
+        if len(view) < end:
             return None
-        record_type = buf[2]
-        body = bytes(buf[RECORD_HEADER_LEN:end])
-        del buf[:end]
-        return record_type, body
+        self._pos = end
+        return view[pos + 2], view[pos + RECORD_HEADER_LEN : end]
 
 
 def bucket_for(length: int) -> int:
@@ -103,16 +130,25 @@ def bucket_for(length: int) -> int:
     raise RecordError("plaintext too long")
 
 
-def pad(kind: ContentKind, content: bytes) -> bytes:
-    """Build a padded transport plaintext."""
-    if len(content) > MAX_CONTENT:
+def pad(kind: ContentKind, *parts: bytes | list[bytes]) -> bytes:
+    """Build a padded transport plaintext whose content is the concatenation of ``parts``
+    (each a byte string or a list of them), copying each byte once."""
+    pieces: list[bytes | memoryview] = []
+    for part in parts:
+        if isinstance(part, list):
+            pieces.extend(part)
+        else:
+            pieces.append(part)
+    length = sum(len(p) for p in pieces)
+    if length > MAX_CONTENT:
         raise RecordError("content too long for one record")
-    used = PLAINTEXT_HEADER_LEN + len(content)
+    used = PLAINTEXT_HEADER_LEN + length
     size = bucket_for(used)
-    return bytes([kind]) + len(content).to_bytes(2, "big") + content + bytes(size - used)
+    header = bytes([kind]) + length.to_bytes(2, "big")
+    return b"".join((header, *pieces, _ZEROS[: size - used]))
 
 
-def unpad(plaintext: bytes) -> tuple[int, bytes]:
+def unpad(plaintext: bytes) -> tuple[int, memoryview]:
     """Parse a padded transport plaintext into ``(kind, content)``.
 
     Raises:
@@ -127,6 +163,6 @@ def unpad(plaintext: bytes) -> tuple[int, bytes]:
         raise RecordError("content length past the end of the record")
     if bucket_for(end) != len(plaintext):
         raise RecordError("record padded past its bucket")
-    if plaintext.count(0, end) != len(plaintext) - end:
+    if not plaintext.startswith(_ZEROS[: len(plaintext) - end], end):
         raise RecordError("padding is not zero")
-    return kind, plaintext[PLAINTEXT_HEADER_LEN:end]
+    return kind, memoryview(plaintext)[PLAINTEXT_HEADER_LEN:end]

@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from hotline.crypto.mlkem import MLKEM768, Kem
 from hotline.crypto.x25519 import X25519PrivateKey
 from hotline.proto.constants import (
+    AEAD_TAG_LEN,
     HANDSHAKE_TIMEOUT,
     KEEPALIVE_INTERVAL,
     KEEPALIVE_MISSES,
-    MAX_CONTENT,
     PROLOGUE,
     PROTOCOL_NAME,
+    RECORD_HEADER_LEN,
     REJECT_AFTER_MESSAGES,
     REJECT_AFTER_TIME,
     REKEY_AFTER_BYTES,
@@ -55,6 +56,7 @@ from hotline.proto.handshake import (
     mac1_key,
 )
 from hotline.proto.messages import (
+    MAX_BATCH,
     Close,
     Data,
     Message,
@@ -64,7 +66,8 @@ from hotline.proto.messages import (
     RekeyInit,
     RekeyRequest,
     RekeyResponse,
-    decode_message,
+    array_header,
+    decode_messages,
     encode_message,
 )
 from hotline.proto.noise import CipherState, NoiseError
@@ -82,9 +85,11 @@ from hotline.proto.states import SessionState, Trigger, transition
 
 #: The largest payload :meth:`Session.send_data` takes in one record (msgpack framing of ``Data``
 #: costs at most 8 bytes).
-MAX_DATA_LEN = MAX_CONTENT - 8
+MAX_DATA_LEN = MAX_BATCH - 8
 
 _TRANSPORT_TYPES = (RecordType.TRANSPORT_PHASE0, RecordType.TRANSPORT_PHASE1)
+#: The associated data of each transport record type (its type byte), built once.
+_AD = {int(t): bytes([t]) for t in _TRANSPORT_TYPES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +148,13 @@ class Session:
         self._initiator = initiator
         self._state = SessionState.AWAIT_RESPONSE if initiator else SessionState.AWAIT_INITIATION
         self._events: deque[SessionEvent] = deque()
-        self._out = bytearray()
+        self._out: list[bytes | bytearray] = []
+        # encoded messages waiting to be sealed into the next record (docs/protocol.md §5.3)
+        self._pending: deque[bytes] = deque()
+        self._pending_len = 0
+        #: Transport records sealed and read on this session (all epochs).
+        self.records_sent = 0
+        self.records_received = 0
         self._reader = RecordReader(max_len=(RESPONSE_LEN if initiator else INIT_LEN) + 1)
         self._started_at = now
         # after the handshake
@@ -247,11 +258,20 @@ class Session:
 
     # -- outputs -----------------------------------------------------------------------------------
 
-    def data_to_send(self) -> bytes:
-        """Bytes to write to the stream now (empties the buffer)."""
-        out = bytes(self._out)
-        self._out.clear()
-        return out
+    def data_to_send(self, *, flush: bool = True) -> bytes | bytearray:
+        """Bytes to write to the stream now (empties the buffer).
+
+        Messages are batched: several fit in one record. With ``flush=False`` only records that are
+        already full are returned, and smaller messages wait for a later call (the adapter uses this
+        to coalesce a burst of sends into few records and flushes on the next loop turn).
+        """
+        if flush:
+            self._flush()
+        out = self._out
+        if not out:
+            return b""
+        self._out = []
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def next_event(self) -> SessionEvent | None:
         """The next event, or None when there are no more."""
@@ -366,7 +386,7 @@ class Session:
 
     # -- records -----------------------------------------------------------------------------------
 
-    def _handle_record(self, record_type: int, body: bytes, now: float) -> None:
+    def _handle_record(self, record_type: int, body: bytes | memoryview, now: float) -> None:
         state = self._state
         if state is SessionState.AWAIT_INITIATION:
             self._consume_initiation(record_type, body, now)
@@ -375,13 +395,13 @@ class Session:
         else:
             self._consume_transport(record_type, body, now)
 
-    def _consume_initiation(self, record_type: int, body: bytes, now: float) -> None:
+    def _consume_initiation(self, record_type: int, body: bytes | memoryview, now: float) -> None:
         assert self._peers is not None and self._guard is not None
         try:
             if record_type != RecordType.HANDSHAKE_INIT:
                 raise HandshakeFailed("expected an initiation")
             hs = ResponderHandshake.consume_initiation(
-                body,
+                bytes(body),
                 static=self._config.static,
                 mac_key=self._mac_key,
                 peers=self._peers,
@@ -409,13 +429,15 @@ class Session:
         self._send = self._recv = None
         self._peer_static = self._line_key = self._handshake_hash = None
         self._out.clear()
+        self._pending.clear()
+        self._pending_len = 0
 
-    def _consume_response(self, record_type: int, body: bytes, now: float) -> None:
+    def _consume_response(self, record_type: int, body: bytes | memoryview, now: float) -> None:
         assert self._initiator_hs is not None
         try:
             if record_type != RecordType.HANDSHAKE_RESPONSE:
                 raise HandshakeFailed("expected a response")
-            result = self._initiator_hs.consume_response(body)
+            result = self._initiator_hs.consume_response(bytes(body))
         except HandshakeFailed as exc:
             self._initiator_hs = None
             self._state = transition(self._state, Trigger.UNAUTHENTICATED_INPUT)
@@ -454,7 +476,7 @@ class Session:
         self._handshake_hash = result.handshake_hash
         self._epoch += 1
 
-    def _consume_transport(self, record_type: int, body: bytes, now: float) -> None:
+    def _consume_transport(self, record_type: int, body: bytes | memoryview, now: float) -> None:
         if record_type not in _TRANSPORT_TYPES:
             raise RemoteProtocolError(f"unexpected record type {record_type} after the handshake")
         phase = record_type - RecordType.TRANSPORT_PHASE0
@@ -469,7 +491,7 @@ class Session:
         if now >= recv.created_at + self._config.reject_after_time:
             raise RemoteProtocolError("record under an expired key", ErrorCode.KEY_EXPIRED)
         try:
-            plaintext = recv.cipher.decrypt_with_ad(bytes([record_type]), body)
+            plaintext = recv.cipher.decrypt_with_ad(_AD[record_type], body)
         except NoiseError as exc:
             if self._state is SessionState.AWAIT_CONFIRMATION:
                 # the initiator does not hold the line key: still a stranger, still no answer
@@ -481,18 +503,23 @@ class Session:
             self._announce(now)
         recv.records += 1
         recv.bytes += len(plaintext)
+        self.records_received += 1
         self._last_received = now
         try:
             kind, content = unpad(plaintext)
             if kind != ContentKind.MESSAGE:
                 raise RemoteProtocolError(f"unknown content kind {kind}")
-            message = decode_message(content)
+            messages = decode_messages(content)
         except (RecordError, MessageError) as exc:
             raise RemoteProtocolError(f"malformed record content: {exc}") from exc
-        self._dispatch(message, now)
+        for message in messages:
+            if self._state is SessionState.CLOSED:
+                break  # nothing counts after the peer's Close
+            self._dispatch(message, now)
         if recv.records >= REJECT_AFTER_MESSAGES:
             raise RemoteProtocolError("peer exceeded the record limit of a key", ErrorCode.KEY_EXPIRED)
-        self._check_volume(recv, now)
+        if recv is self._recv and self._volume_exceeded(recv):  # not a key this record retired
+            self._volume_reached(now)
 
     def _dispatch(self, message: Message, now: float) -> None:
         match message:
@@ -576,6 +603,7 @@ class Session:
         # answer under the old keys, then switch our sending side at once; our receiving side
         # switches when the initiator's first record under the new phase arrives
         self._send_message(RekeyResponse(response), now)
+        self._flush(before_switch=True)
         assert self._send is not None
         new_phase = self._send.phase ^ 1
         self._send = _DirectionKey(result.send, new_phase, now)
@@ -597,10 +625,12 @@ class Session:
         self._install_keys(result, now, flip=True)
         self._events.append(RekeyCompleted(self._epoch, result.handshake_hash))
 
-    def _check_volume(self, key: _DirectionKey, now: float) -> None:
+    def _volume_exceeded(self, key: _DirectionKey) -> bool:
         cfg = self._config
-        if key.records < cfg.rekey_after_records and key.bytes < cfg.rekey_after_bytes:
-            return
+        return key.records >= cfg.rekey_after_records or key.bytes >= cfg.rekey_after_bytes
+
+    def _volume_reached(self, now: float) -> None:
+        # the initiator rekeys; the responder asks it to, once per epoch
         if self._initiator:
             if self._rekey is None:
                 self._start_rekey(now)
@@ -611,22 +641,54 @@ class Session:
     # -- sending -----------------------------------------------------------------------------------
 
     def _send_message(self, message: Message, now: float) -> None:
-        send = self._send
-        assert send is not None
-        if send.records >= REJECT_AFTER_MESSAGES:
-            raise LocalProtocolError("key exhausted", ErrorCode.KEY_EXPIRED)
-        plaintext = pad(ContentKind.MESSAGE, encode_message(message))
-        record_type = RecordType.TRANSPORT_PHASE0 + send.phase
-        ciphertext = send.cipher.encrypt_with_ad(bytes([record_type]), plaintext)
-        self._write(RecordType(record_type), ciphertext)
-        send.records += 1
-        send.bytes += len(plaintext)
+        """Queue ``message`` for the next record; seal the current record first if it is full."""
+        encoded = encode_message(message)
+        if self._pending_len + len(encoded) > MAX_BATCH:
+            self._flush()
+        self._pending.append(encoded)
+        self._pending_len += len(encoded)
         self._last_sent = now
-        if not isinstance(message, RekeyInit | RekeyResponse | RekeyRequest | Close):
-            self._check_volume(send, now)
+
+    def _flush(self, *, before_switch: bool = False) -> None:
+        """Seal every queued message into records under the current sending key.
+
+        Reaching the volume limit queues a rekey (or a request for one) after the sealed records,
+        unless ``before_switch``: then the last record sealed must be the last under this key.
+        """
+        exceeded = False
+        while self._pending:
+            send = self._send
+            assert send is not None
+            if send.records >= REJECT_AFTER_MESSAGES:
+                raise LocalProtocolError("key exhausted", ErrorCode.KEY_EXPIRED)
+            # take as many messages as fit in one record, in order
+            batch = [self._pending.popleft()]
+            size = len(batch[0])
+            while self._pending and size + len(self._pending[0]) <= MAX_BATCH:
+                size += len(self._pending[0])
+                batch.append(self._pending.popleft())
+            self._pending_len -= size
+            plaintext = pad(ContentKind.MESSAGE, array_header(len(batch)), batch)
+            record_type = RecordType.TRANSPORT_PHASE0 + send.phase
+            # seal straight into the record: header, then ciphertext and tag
+            body_len = len(plaintext) + AEAD_TAG_LEN
+            record = bytearray(RECORD_HEADER_LEN + body_len)
+            record[0:2] = (body_len + 1).to_bytes(2, "big")
+            record[2] = record_type
+            with memoryview(record) as view:
+                send.cipher.encrypt_with_ad_into(_AD[record_type], plaintext, view[RECORD_HEADER_LEN:])
+            self._out.append(record)
+            self.records_sent += 1
+            send.records += 1
+            send.bytes += len(plaintext)
+            exceeded = exceeded or self._volume_exceeded(send)
+            established = self._state is SessionState.ESTABLISHED
+            if exceeded and not before_switch and not self._pending and established:
+                self._volume_reached(self._last_sent)  # may queue one more message: loop
+                exceeded = False
 
     def _write(self, record_type: RecordType, body: bytes) -> None:
-        self._out += frame(record_type, body)
+        self._out.append(frame(record_type, body))
 
     # -- ending ------------------------------------------------------------------------------------
 

@@ -74,11 +74,35 @@ def test_payloads_arrive_in_order_exactly_once(direction: str) -> None:
 def test_every_transport_record_is_a_padding_bucket() -> None:
     pair = established()
     pair.take("i")
-    for n in (0, 1, 60, 61, 200, 5000, 40000):
+    sizes = set()
+    for n in (0, 1, 60, 61, 200, 5000, 9000, 20000, 40000, MAX_DATA_LEN):
         pair.i.send_data(bytes(n), pair.now)
-    sizes = {len(body) - 16 for _, body in records(pair.i.data_to_send())}
+        sizes |= {len(body) - 16 for _, body in records(pair.i.data_to_send())}
     assert sizes <= set(PADDING_BUCKETS)
-    assert len(sizes) > 3
+    assert len(sizes) >= 8
+
+
+def test_a_burst_of_small_messages_shares_records_in_order() -> None:
+    pair = established()
+    pair.take("r")
+    payloads = [n.to_bytes(4, "big") * 10 for n in range(5000)]
+    for p in payloads:
+        pair.i.send_data(p, pair.now)
+    wire = pair.i.data_to_send()
+    assert 2 < len(records(wire)) < 10  # 5000 messages, a handful of full records
+    pair.r.receive_data(wire, pair.now)
+    pair.drain()
+    assert data(pair.take("r")) == payloads
+
+
+def test_full_records_go_out_before_a_flush() -> None:
+    pair = established()
+    pair.i.data_to_send()
+    pair.i.send_data(b"small", pair.now)
+    assert pair.i.data_to_send(flush=False) == b""  # waits for company
+    pair.i.send_data(bytes(MAX_DATA_LEN), pair.now)  # does not fit beside it: the first is sealed
+    assert len(records(pair.i.data_to_send(flush=False))) == 1
+    assert len(records(pair.i.data_to_send())) == 1
 
 
 def test_oversized_payload_is_refused_locally() -> None:
