@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hotline.crypto.x25519 import X25519PrivateKey
-from hotline.proto.constants import MAX_CONTENT, PADDING_BUCKETS
+from hotline.proto.constants import MAX_CONTENT, MAX_MESSAGE_LEN, PADDING_BUCKETS
 from hotline.proto.errors import ErrorCode
 from hotline.proto.events import DataReceived, SessionTerminated
 from hotline.proto.messages import (
@@ -32,6 +33,7 @@ from hotline.proto.records import ContentKind, RecordError, RecordReader, Record
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import Session, SessionConfig
 from hotline.proto.states import SessionState
+from hotline.proto.stream import IncomingStream, OutgoingStream
 from tests.support.pair import Peers, SessionPair
 
 _CONFIG = SessionConfig(static=X25519PrivateKey.generate())
@@ -61,9 +63,9 @@ def test_message_decoder_only_raises_message_error(blob: bytes) -> None:
 @given(st.binary(max_size=MAX_CONTENT).filter(lambda b: len(b) < 70000))
 @settings(max_examples=50)
 def test_padding_round_trip_hits_a_bucket(content: bytes) -> None:
-    padded = pad(ContentKind.MESSAGE, content)
+    padded = pad(ContentKind.STREAM, content)
     assert len(padded) in PADDING_BUCKETS
-    assert unpad(padded) == (ContentKind.MESSAGE, content)
+    assert unpad(padded) == (ContentKind.STREAM, content)
 
 
 @given(st.binary(max_size=600))
@@ -87,6 +89,29 @@ def test_record_reader_reassembles_any_split(
         while (rec := reader.next_record()) is not None:
             out.append(rec)
     assert out == [(int(t), b) for t, b in recs]
+
+
+@given(st.lists(messages, min_size=1, max_size=20), st.data())
+def test_message_stream_survives_any_cut(msgs: list, draw: st.DataObject) -> None:
+    out = OutgoingStream()
+    for m in msgs:
+        out.push(m)
+    incoming = IncomingStream()
+    got = []
+    while out.pending:
+        got += incoming.feed(b"".join(out.take(draw.draw(st.integers(1, 5000)))))
+    assert got == msgs and incoming.buffered == 0
+
+
+@given(st.binary(max_size=600))
+def test_incoming_stream_only_raises_message_error(blob: bytes) -> None:
+    with contextlib.suppress(MessageError):
+        IncomingStream().feed(blob)
+
+
+def test_oversized_frame_is_refused_before_buffering() -> None:
+    with pytest.raises(MessageError):
+        IncomingStream().feed((MAX_MESSAGE_LEN + 1).to_bytes(4, "big") + b"x")
 
 
 def _stranger_outcome(chunks: list[bytes]) -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import msgspec
 
-from hotline.proto.constants import MAX_CONTENT
-
 
 class _Message(msgspec.Struct, frozen=True, array_like=True, tag_field="t", forbid_unknown_fields=True):
     pass
@@ -63,26 +61,13 @@ class MessageError(ValueError):
     """A record's content is not a well-formed message."""
 
 
-#: The most encoded message bytes one record carries: its content less a 3-byte array header.
-MAX_BATCH = MAX_CONTENT - 3
-
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
-_batch_decoder: msgspec.msgpack.Decoder[list[Message]] = msgspec.msgpack.Decoder(list[Message])
 
 
 def encode_message(message: Message) -> bytes:
     """Encode a message to its wire bytes."""
     return _encoder.encode(message)
-
-
-def array_header(count: int) -> bytes:
-    """The msgpack header of an array of ``count`` elements (a record's batch of messages)."""
-    if count < 16:
-        return bytes([0x90 | count])
-    if count < 2**16:
-        return b"\xdc" + count.to_bytes(2, "big")
-    raise MessageError("too many messages for one record")
 
 
 def decode_message(data: bytes | memoryview) -> Message:
@@ -93,19 +78,6 @@ def decode_message(data: bytes | memoryview) -> Message:
         raise MessageError(str(exc)) from exc
     _check(message)
     return message
-
-
-def decode_messages(data: bytes | memoryview) -> list[Message]:
-    """Strictly decode a record's content: a non-empty array of messages. Raises :class:`MessageError`."""
-    try:
-        messages = _batch_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise MessageError(str(exc)) from exc
-    if not messages:
-        raise MessageError("a record carries at least one message")
-    for message in messages:
-        _check(message)
-    return messages
 
 
 def _check(message: Message) -> None:

@@ -43,8 +43,8 @@ class RecordError(ValueError):
 class ContentKind(IntEnum):
     """What a transport plaintext's content is."""
 
-    #: A msgpack array of :mod:`hotline.proto.messages` messages, in order.
-    MESSAGE = 1
+    #: The next slice of the direction's message stream (:mod:`hotline.proto.stream`).
+    STREAM = 1
 
 
 def frame(record_type: RecordType, body: bytes) -> bytes:
@@ -130,7 +130,7 @@ def bucket_for(length: int) -> int:
     raise RecordError("plaintext too long")
 
 
-def pad(kind: ContentKind, *parts: bytes | list[bytes]) -> bytes:
+def pad(kind: ContentKind, *parts: bytes | memoryview | list[bytes | memoryview]) -> bytes:
     """Build a padded transport plaintext whose content is the concatenation of ``parts``
     (each a byte string or a list of them), copying each byte once."""
     pieces: list[bytes | memoryview] = []

@@ -27,6 +27,8 @@ from hotline.proto.constants import (
     HANDSHAKE_TIMEOUT,
     KEEPALIVE_INTERVAL,
     KEEPALIVE_MISSES,
+    MAX_CONTENT,
+    MAX_MESSAGE_LEN,
     PROLOGUE,
     PROTOCOL_NAME,
     RECORD_HEADER_LEN,
@@ -56,7 +58,6 @@ from hotline.proto.handshake import (
     mac1_key,
 )
 from hotline.proto.messages import (
-    MAX_BATCH,
     Close,
     Data,
     Message,
@@ -66,9 +67,6 @@ from hotline.proto.messages import (
     RekeyInit,
     RekeyRequest,
     RekeyResponse,
-    array_header,
-    decode_messages,
-    encode_message,
 )
 from hotline.proto.noise import CipherState, NoiseError
 from hotline.proto.records import (
@@ -82,10 +80,11 @@ from hotline.proto.records import (
 )
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.states import SessionState, Trigger, transition
+from hotline.proto.stream import IncomingStream, OutgoingStream
 
 #: The largest payload :meth:`Session.send_data` takes in one record (msgpack framing of ``Data``
 #: costs at most 8 bytes).
-MAX_DATA_LEN = MAX_BATCH - 8
+MAX_DATA_LEN = MAX_MESSAGE_LEN - 16
 
 _TRANSPORT_TYPES = (RecordType.TRANSPORT_PHASE0, RecordType.TRANSPORT_PHASE1)
 #: The associated data of each transport record type (its type byte), built once.
@@ -149,9 +148,9 @@ class Session:
         self._state = SessionState.AWAIT_RESPONSE if initiator else SessionState.AWAIT_INITIATION
         self._events: deque[SessionEvent] = deque()
         self._out: list[bytes | bytearray] = []
-        # encoded messages waiting to be sealed into the next record (docs/protocol.md §5.3)
-        self._pending: deque[bytes] = deque()
-        self._pending_len = 0
+        # each direction is one stream of framed messages cut into records (docs/protocol.md §5.3)
+        self._stream_out = OutgoingStream()
+        self._stream_in = IncomingStream()
         #: Transport records sealed and read on this session (all epochs).
         self.records_sent = 0
         self.records_received = 0
@@ -261,12 +260,11 @@ class Session:
     def data_to_send(self, *, flush: bool = True) -> bytes | bytearray:
         """Bytes to write to the stream now (empties the buffer).
 
-        Messages are batched: several fit in one record. With ``flush=False`` only records that are
-        already full are returned, and smaller messages wait for a later call (the adapter uses this
-        to coalesce a burst of sends into few records and flushes on the next loop turn).
+        Messages share records: with ``flush=False`` only full records are sealed and returned, and
+        the rest waits for a later call (the adapter uses this to coalesce a burst of sends into
+        few records, and flushes on the next loop turn).
         """
-        if flush:
-            self._flush()
+        self._flush(full_only=not flush)
         out = self._out
         if not out:
             return b""
@@ -429,8 +427,7 @@ class Session:
         self._send = self._recv = None
         self._peer_static = self._line_key = self._handshake_hash = None
         self._out.clear()
-        self._pending.clear()
-        self._pending_len = 0
+        self._stream_out.clear()
 
     def _consume_response(self, record_type: int, body: bytes | memoryview, now: float) -> None:
         assert self._initiator_hs is not None
@@ -507,9 +504,9 @@ class Session:
         self._last_received = now
         try:
             kind, content = unpad(plaintext)
-            if kind != ContentKind.MESSAGE:
+            if kind != ContentKind.STREAM:
                 raise RemoteProtocolError(f"unknown content kind {kind}")
-            messages = decode_messages(content)
+            messages = self._stream_in.feed(content)
         except (RecordError, MessageError) as exc:
             raise RemoteProtocolError(f"malformed record content: {exc}") from exc
         for message in messages:
@@ -641,34 +638,24 @@ class Session:
     # -- sending -----------------------------------------------------------------------------------
 
     def _send_message(self, message: Message, now: float) -> None:
-        """Queue ``message`` for the next record; seal the current record first if it is full."""
-        encoded = encode_message(message)
-        if self._pending_len + len(encoded) > MAX_BATCH:
-            self._flush()
-        self._pending.append(encoded)
-        self._pending_len += len(encoded)
+        """Queue ``message`` on the outgoing stream."""
+        self._stream_out.push(message)
         self._last_sent = now
 
-    def _flush(self, *, before_switch: bool = False) -> None:
-        """Seal every queued message into records under the current sending key.
+    def _flush(self, *, full_only: bool = False, before_switch: bool = False) -> None:
+        """Seal the outgoing stream into records under the current sending key.
 
-        Reaching the volume limit queues a rekey (or a request for one) after the sealed records,
-        unless ``before_switch``: then the last record sealed must be the last under this key.
+        With ``full_only``, only whole records' worth. Reaching the volume limit queues a rekey (or
+        a request for one) on the stream, unless ``before_switch``: then the last record sealed must
+        be the last under this key.
         """
-        exceeded = False
-        while self._pending:
+        stream = self._stream_out
+        while stream.pending >= MAX_CONTENT or (stream.pending and not full_only):
             send = self._send
             assert send is not None
             if send.records >= REJECT_AFTER_MESSAGES:
                 raise LocalProtocolError("key exhausted", ErrorCode.KEY_EXPIRED)
-            # take as many messages as fit in one record, in order
-            batch = [self._pending.popleft()]
-            size = len(batch[0])
-            while self._pending and size + len(self._pending[0]) <= MAX_BATCH:
-                size += len(self._pending[0])
-                batch.append(self._pending.popleft())
-            self._pending_len -= size
-            plaintext = pad(ContentKind.MESSAGE, array_header(len(batch)), batch)
+            plaintext = pad(ContentKind.STREAM, stream.take(MAX_CONTENT))
             record_type = RecordType.TRANSPORT_PHASE0 + send.phase
             # seal straight into the record: header, then ciphertext and tag
             body_len = len(plaintext) + AEAD_TAG_LEN
@@ -681,11 +668,8 @@ class Session:
             self.records_sent += 1
             send.records += 1
             send.bytes += len(plaintext)
-            exceeded = exceeded or self._volume_exceeded(send)
-            established = self._state is SessionState.ESTABLISHED
-            if exceeded and not before_switch and not self._pending and established:
-                self._volume_reached(self._last_sent)  # may queue one more message: loop
-                exceeded = False
+            if self._volume_exceeded(send) and not before_switch and self._state is SessionState.ESTABLISHED:
+                self._volume_reached(self._last_sent)  # idempotent within an epoch
 
     def _write(self, record_type: RecordType, body: bytes) -> None:
         self._out.append(frame(record_type, body))

@@ -15,7 +15,7 @@ from hotline.proto.events import (
     RoundTripMeasured,
     SessionTerminated,
 )
-from hotline.proto.records import RecordReader, RecordType
+from hotline.proto.records import RecordReader, RecordType, frame
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import MAX_DATA_LEN, Session, SessionConfig
 from hotline.proto.states import SessionState
@@ -98,11 +98,19 @@ def test_a_burst_of_small_messages_shares_records_in_order() -> None:
 def test_full_records_go_out_before_a_flush() -> None:
     pair = established()
     pair.i.data_to_send()
+    pair.take("r")
     pair.i.send_data(b"small", pair.now)
     assert pair.i.data_to_send(flush=False) == b""  # waits for company
-    pair.i.send_data(bytes(MAX_DATA_LEN), pair.now)  # does not fit beside it: the first is sealed
-    assert len(records(pair.i.data_to_send(flush=False))) == 1
-    assert len(records(pair.i.data_to_send())) == 1
+    big = bytes(range(256)) * 800  # 204,800 bytes: spans records
+    pair.i.send_data(big, pair.now)
+    full = records(pair.i.data_to_send(flush=False))
+    assert len(full) == 3
+    assert {len(body) - 16 for _, body in full} == {max(PADDING_BUCKETS)}
+    rest = pair.i.data_to_send()
+    assert len(records(rest)) == 1
+    pair.r.receive_data(b"".join(frame(RecordType(t), bytes(b)) for t, b in full) + rest, pair.now)
+    pair.drain()
+    assert data(pair.take("r")) == [b"small", big]
 
 
 def test_oversized_payload_is_refused_locally() -> None:

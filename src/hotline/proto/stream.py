@@ -1,0 +1,119 @@
+"""The message stream inside a session's records (docs/protocol.md §5.3).
+
+Messages are not tied to records: each direction of a session carries one ordered stream of framed
+messages, ``u32be(length) || msgpack(message)``, and records carry consecutive slices of it. A
+burst of small messages shares a record; a large message spans several; a bulk sender fills every
+record to the largest padding bucket, so padding costs nothing where volume is. The receiver
+reassembles, bounded by :data:`MAX_MESSAGE_LEN`.
+
+Both classes are plain buffers: no keys, no records, no time.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from hotline.proto.constants import MAX_MESSAGE_LEN
+from hotline.proto.messages import Message, MessageError, decode_message, encode_message
+
+FRAME_HEADER_LEN = 4
+
+
+class OutgoingStream:
+    """Framed messages waiting to be cut into records. Not safe for concurrent use."""
+
+    __slots__ = ("_chunks", "_head", "pending")
+
+    def __init__(self) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._head = 0  # bytes of the first chunk already taken
+        #: Bytes waiting to be taken.
+        self.pending = 0
+
+    def push(self, message: Message) -> None:
+        """Frame ``message`` and queue it.
+
+        Raises:
+            MessageError: the encoded message is longer than :data:`MAX_MESSAGE_LEN`.
+        """
+        encoded = encode_message(message)
+        if len(encoded) > MAX_MESSAGE_LEN:
+            raise MessageError("message too long")
+        self._chunks.append(len(encoded).to_bytes(FRAME_HEADER_LEN, "big"))
+        self._chunks.append(encoded)
+        self.pending += FRAME_HEADER_LEN + len(encoded)
+
+    def take(self, limit: int) -> list[bytes | memoryview]:
+        """Take up to ``limit`` bytes from the front, as pieces to join (no copy here)."""
+        pieces: list[bytes | memoryview] = []
+        room = limit
+        chunks = self._chunks
+        while room and chunks:
+            first = chunks[0]
+            available = len(first) - self._head
+            if available <= room:
+                pieces.append(memoryview(first)[self._head :] if self._head else first)
+                chunks.popleft()
+                self._head = 0
+                room -= available
+            else:
+                pieces.append(memoryview(first)[self._head : self._head + room])
+                self._head += room
+                room = 0
+        self.pending -= limit - room
+        return pieces
+
+    def clear(self) -> None:
+        """Forget everything queued."""
+        self._chunks.clear()
+        self._head = 0
+        self.pending = 0
+
+
+class IncomingStream:
+    """Reassembles framed messages from record contents. Not safe for concurrent use.
+
+    Holds at most one partial message (bounded by :data:`MAX_MESSAGE_LEN`) plus the rest of the
+    record it came in.
+    """
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete message held."""
+        return len(self._buf)
+
+    def feed(self, content: bytes | memoryview) -> list[Message]:
+        """Add one record's content; return the messages it completes, in order.
+
+        Raises:
+            MessageError: a frame longer than allowed, or a message that does not decode.
+        """
+        if self._buf:
+            self._buf += content
+            data: bytes | bytearray | memoryview = self._buf
+        else:
+            data = content  # the common case: parse in place, copy only a trailing partial
+        view = memoryview(data)
+        messages: list[Message] = []
+        pos = 0
+        end = len(view)
+        try:
+            while end - pos >= FRAME_HEADER_LEN:
+                length = int.from_bytes(view[pos : pos + FRAME_HEADER_LEN], "big")
+                if length == 0 or length > MAX_MESSAGE_LEN:
+                    raise MessageError(f"message frame length {length} out of range")
+                stop = pos + FRAME_HEADER_LEN + length
+                if stop > end:
+                    break
+                messages.append(decode_message(view[pos + FRAME_HEADER_LEN : stop]))
+                pos = stop
+            rest = bytes(view[pos:])
+        finally:
+            view.release()
+        self._buf = bytearray(rest)
+        return messages
