@@ -11,12 +11,15 @@ Both classes are plain buffers: no keys, no records, no time.
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 
 from hotline.proto.constants import MAX_MESSAGE_LEN
 from hotline.proto.messages import Message, MessageError, decode_message, encode_message
 
 FRAME_HEADER_LEN = 4
+_HEADER = struct.Struct(">I")
+_SMALL = 4096
 
 
 class OutgoingStream:
@@ -37,11 +40,15 @@ class OutgoingStream:
             MessageError: the encoded message is longer than :data:`MAX_MESSAGE_LEN`.
         """
         encoded = encode_message(message)
-        if len(encoded) > MAX_MESSAGE_LEN:
+        size = len(encoded)
+        if size > MAX_MESSAGE_LEN:
             raise MessageError("message too long")
-        self._chunks.append(len(encoded).to_bytes(FRAME_HEADER_LEN, "big"))
-        self._chunks.append(encoded)
-        self.pending += FRAME_HEADER_LEN + len(encoded)
+        if size < _SMALL:  # one chunk: cheaper to copy a few bytes than to handle two pieces
+            self._chunks.append(_HEADER.pack(size) + encoded)
+        else:
+            self._chunks.append(_HEADER.pack(size))
+            self._chunks.append(encoded)
+        self.pending += FRAME_HEADER_LEN + size
 
     def take(self, limit: int) -> list[bytes | memoryview]:
         """Take up to ``limit`` bytes from the front, as pieces to join (no copy here)."""
@@ -77,10 +84,11 @@ class IncomingStream:
     record it came in.
     """
 
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "_need")
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._need = 0  # bytes the partial message in _buf needs in all
 
     @property
     def buffered(self) -> int:
@@ -93,27 +101,30 @@ class IncomingStream:
         Raises:
             MessageError: a frame longer than allowed, or a message that does not decode.
         """
-        if self._buf:
-            self._buf += content
-            data: bytes | bytearray | memoryview = self._buf
+        buf = self._buf
+        if buf:
+            buf += content
+            if len(buf) < self._need:
+                return []  # still inside one long message: no parsing, no copying
+            data: bytearray | bytes | memoryview = buf
         else:
             data = content  # the common case: parse in place, copy only a trailing partial
-        view = memoryview(data)
         messages: list[Message] = []
         pos = 0
-        end = len(view)
-        try:
+        with memoryview(data) as view:
+            end = len(view)
             while end - pos >= FRAME_HEADER_LEN:
-                length = int.from_bytes(view[pos : pos + FRAME_HEADER_LEN], "big")
+                (length,) = _HEADER.unpack_from(view, pos)
                 if length == 0 or length > MAX_MESSAGE_LEN:
                     raise MessageError(f"message frame length {length} out of range")
                 stop = pos + FRAME_HEADER_LEN + length
                 if stop > end:
+                    self._need = stop - pos
                     break
                 messages.append(decode_message(view[pos + FRAME_HEADER_LEN : stop]))
                 pos = stop
-            rest = bytes(view[pos:])
-        finally:
-            view.release()
-        self._buf = bytearray(rest)
+            if data is not buf:
+                self._buf = bytearray(view[pos:])
+        if data is buf and pos:
+            del buf[:pos]
         return messages
