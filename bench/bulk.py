@@ -160,11 +160,13 @@ def cases(tls: TlsContexts) -> dict[str, Case]:
     }
 
 
-def hotline_wire_bytes(payload: int) -> int:
-    """Bytes Hotline puts on the stream for one payload of this size (framing, padding, tag)."""
+def hotline_wire_bytes(payload: int, burst: int = 64) -> int:
+    """Bytes Hotline puts on the stream per payload of this size in a burst of ``burst`` payloads
+    (message framing, record header, padding and tag; messages share records)."""
     client, _ = establish_in_memory(make_line())
-    client.send_data(bytes(payload), 0.0)
-    return len(client.data_to_send())
+    for _ in range(burst):
+        client.send_data(bytes(payload), 0.0)
+    return round(len(client.data_to_send()) / burst)
 
 
 def tls_wire_bytes(payload: int) -> int:

@@ -18,10 +18,8 @@ from bench.stats import REPEATS, Latencies, Transfer, best_latencies, best_trans
 from bench.tls import TlsContexts
 from hotline.net.tcp import MAX_DATA_LEN
 
-#: Payload sizes of the bulk cases; the largest is the most Hotline takes in one record. 16 KiB - 8
-#: is there to show the padding cliff: it is the largest payload whose record fits the 16 KiB bucket,
-#: while a 16 KiB payload is padded to 32 KiB.
-PAYLOADS = (64, 1024, 16 * 1024 - 8, 16 * 1024, MAX_DATA_LEN)
+#: Payload sizes of the bulk cases; the largest is the longest message Hotline takes (it spans records).
+PAYLOADS = (64, 1024, 16 * 1024, 64 * 1024, MAX_DATA_LEN)
 
 
 @dataclass(frozen=True)
