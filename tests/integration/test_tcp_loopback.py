@@ -80,3 +80,25 @@ async def test_stranger_gets_no_answer() -> None:
         await asyncio.sleep(0.1)
         assert listener._accepted.empty()
         assert listener.dropped >= 2
+
+
+async def test_half_open_connections_are_bounded_and_the_line_still_works() -> None:
+    """A flood of silent connections never holds more than ``max_pending`` sessions, and a real
+    peer still gets through during it."""
+    a, b, key, ca, cb = _configs(handshake_timeout=5.0)
+    async with listen("127.0.0.1", 0, config=cb, peers=b.peers, guard=b.guard, max_pending=16) as listener:
+        writers = []
+        for _ in range(60):
+            _, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+            writer.write(bytes(100))
+            writers.append(writer)
+        await asyncio.sleep(0.2)
+        assert listener.pending <= 16
+        client = await connect("127.0.0.1", listener.port, config=ca, peer_static=b.public, line_key=key)
+        server = await listener.accept()
+        assert server.peer_static == a.public
+        await client.send(b"through the flood")
+        assert await server.receive() == b"through the flood"
+        await client.close()
+        for writer in writers:
+            writer.close()
