@@ -183,9 +183,8 @@ class _SessionProtocol(asyncio.Protocol):
         session = self.session
         assert session is not None and self.transport is not None
         session.send_data(data, self._loop.time())
-        out = session.data_to_send(flush=False)
-        if out:
-            self.transport.write(out)
+        if session.has_full_record:
+            self.transport.write(session.data_to_send(flush=False))
         if not self._transmit_scheduled:
             self._transmit_scheduled = True
             self._loop.call_soon(self._process)

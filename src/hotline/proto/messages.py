@@ -81,6 +81,8 @@ def decode_message(data: bytes | memoryview) -> Message:
 
 
 def _check(message: Message) -> None:
+    if type(message) is Data:
+        return
     if isinstance(message, Ping | Pong) and not 0 <= message.id < 2**64:
         raise MessageError("ping id out of range")
     if isinstance(message, Close) and (not 0 <= message.code < 2**16 or len(message.reason) > 1024):

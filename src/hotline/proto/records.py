@@ -130,10 +130,10 @@ def bucket_for(length: int) -> int:
     raise RecordError("plaintext too long")
 
 
-def pad(kind: ContentKind, *parts: bytes | memoryview | list[bytes | memoryview]) -> bytes:
+def pad(kind: ContentKind, *parts: bytes | memoryview | list[bytes | bytearray | memoryview]) -> bytes:
     """Build a padded transport plaintext whose content is the concatenation of ``parts``
     (each a byte string or a list of them), copying each byte once."""
-    pieces: list[bytes | memoryview] = []
+    pieces: list[bytes | bytearray | memoryview] = []
     for part in parts:
         if isinstance(part, list):
             pieces.extend(part)

@@ -255,6 +255,11 @@ class Session:
         """The Noise protocol name."""
         return PROTOCOL_NAME
 
+    @property
+    def has_full_record(self) -> bool:
+        """Whether a full record's worth is waiting (``data_to_send(flush=False)`` has output)."""
+        return self._stream_out.pending >= MAX_CONTENT or bool(self._out)
+
     # -- outputs -----------------------------------------------------------------------------------
 
     def data_to_send(self, *, flush: bool = True) -> bytes | bytearray:
@@ -305,7 +310,8 @@ class Session:
             raise LocalProtocolError(f"cannot send in state {self._state.value}")
         if len(data) > MAX_DATA_LEN:
             raise LocalProtocolError("payload too large for one record", ErrorCode.MESSAGE_TOO_LARGE)
-        self._send_message(Data(data), now)
+        self._stream_out.push(Data(data))
+        self._last_sent = now
 
     def close(self, now: float, code: ErrorCode = ErrorCode.LOCAL_CLOSE, reason: str = "closed") -> None:
         """End the session; tells an authenticated peer why. Idempotent."""

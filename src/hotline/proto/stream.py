@@ -20,16 +20,21 @@ from hotline.proto.messages import Message, MessageError, decode_message, encode
 FRAME_HEADER_LEN = 4
 _HEADER = struct.Struct(">I")
 _SMALL = 4096
+_TAIL_MAX = 65536
 
 
 class OutgoingStream:
-    """Framed messages waiting to be cut into records. Not safe for concurrent use."""
+    """Framed messages waiting to be cut into records. Not safe for concurrent use.
+
+    Small messages are appended to a growing tail buffer (one C-level copy each, and few pieces to
+    cut); a large one is kept as its own chunk and never copied here.
+    """
 
     __slots__ = ("_chunks", "_head", "pending")
 
     def __init__(self) -> None:
-        self._chunks: deque[bytes] = deque()
-        self._head = 0  # bytes of the first chunk already taken
+        self._chunks: deque[bytes | bytearray] = deque()
+        self._head = 0  # bytes already taken from the first chunk, when it is immutable
         #: Bytes waiting to be taken.
         self.pending = 0
 
@@ -43,20 +48,36 @@ class OutgoingStream:
         size = len(encoded)
         if size > MAX_MESSAGE_LEN:
             raise MessageError("message too long")
-        if size < _SMALL:  # one chunk: cheaper to copy a few bytes than to handle two pieces
-            self._chunks.append(_HEADER.pack(size) + encoded)
+        chunks = self._chunks
+        if size < _SMALL:
+            tail = chunks[-1] if chunks else None
+            if type(tail) is bytearray and len(tail) < _TAIL_MAX:
+                tail += _HEADER.pack(size)
+                tail += encoded
+            else:
+                chunks.append(bytearray(_HEADER.pack(size) + encoded))
         else:
-            self._chunks.append(_HEADER.pack(size))
-            self._chunks.append(encoded)
+            chunks.append(_HEADER.pack(size))
+            chunks.append(encoded)
         self.pending += FRAME_HEADER_LEN + size
 
-    def take(self, limit: int) -> list[bytes | memoryview]:
-        """Take up to ``limit`` bytes from the front, as pieces to join (no copy here)."""
-        pieces: list[bytes | memoryview] = []
+    def take(self, limit: int) -> list[bytes | bytearray | memoryview]:
+        """Take up to ``limit`` bytes from the front, as pieces to join at once."""
+        pieces: list[bytes | bytearray | memoryview] = []
         room = limit
         chunks = self._chunks
         while room and chunks:
             first = chunks[0]
+            if type(first) is bytearray:
+                # a tail of small messages: hand it over whole, or cut its front off
+                if len(first) <= room:
+                    pieces.append(chunks.popleft())
+                    room -= len(first)
+                else:
+                    pieces.append(bytes(first[:room]))
+                    del first[:room]
+                    room = 0
+                continue
             available = len(first) - self._head
             if available <= room:
                 pieces.append(memoryview(first)[self._head :] if self._head else first)
