@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 
 import pytest
@@ -102,3 +103,35 @@ async def test_half_open_connections_are_bounded_and_the_line_still_works() -> N
         await client.close()
         for writer in writers:
             writer.close()
+
+
+async def test_a_slow_reader_holds_bounded_memory_and_pushes_back() -> None:
+    """When the application stops reading, the channel stops reading the socket: buffered payloads
+    stay under the high-water mark and the sender's ``send`` blocks instead of growing memory."""
+    from hotline.net.tcp import RECEIVE_HIGH_WATER
+
+    _, b, key, ca, cb = _configs()
+    async with listen("127.0.0.1", 0, config=cb, peers=b.peers, guard=b.guard) as listener:
+        client = await connect("127.0.0.1", listener.port, config=ca, peer_static=b.public, line_key=key)
+        server = await listener.accept()
+        chunk = bytes(60_000)
+        sent = 0
+
+        async def flood() -> None:
+            nonlocal sent
+            while True:
+                await client.send(chunk)
+                sent += len(chunk)
+
+        task = asyncio.ensure_future(flood())
+        await asyncio.sleep(1.0)
+        held = server._p.received_bytes
+        assert 0 < held <= RECEIVE_HIGH_WATER + 2**20
+        assert sent < 200 * 2**20  # the sender was held back, not buffering without end
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        total = 0
+        while total < held:
+            total += len(await server.receive())
+        await client.close()

@@ -33,8 +33,9 @@ from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import MAX_DATA_LEN, Session, SessionConfig
 from hotline.proto.states import SessionState
 
-#: Pause reading from the socket when this many received payloads wait to be consumed.
-RECEIVE_HIGH_WATER = 256
+#: Pause reading from the socket when this many bytes of received payloads wait to be consumed;
+#: resume below half of it. Memory per channel stays bounded whatever the peer sends.
+RECEIVE_HIGH_WATER = 4 * 2**20
 
 
 class ChannelClosed(Exception):
@@ -59,6 +60,7 @@ class _SessionProtocol(asyncio.Protocol):
         self.established: asyncio.Future[HandshakeCompleted] = self._loop.create_future()
         self.closed: asyncio.Future[ChannelClosed] = self._loop.create_future()
         self.received: collections.deque[bytes] = collections.deque()
+        self.received_bytes = 0
         self._data_waiter: asyncio.Future[None] | None = None
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -112,9 +114,10 @@ class _SessionProtocol(asyncio.Protocol):
             match event:
                 case DataReceived(data=data):
                     self.received.append(data)
+                    self.received_bytes += len(data)
                     if self._data_waiter is not None and not self._data_waiter.done():
                         self._data_waiter.set_result(None)
-                    if len(self.received) >= RECEIVE_HIGH_WATER and not self._read_paused:
+                    if self.received_bytes >= RECEIVE_HIGH_WATER and not self._read_paused:
                         self._read_paused = True
                         self.transport.pause_reading()
                 case HandshakeCompleted():
@@ -198,10 +201,13 @@ class _SessionProtocol(asyncio.Protocol):
             self._drain_waiter = self._loop.create_future()
             await self._drain_waiter
 
-    def consumed(self) -> None:
-        if self._read_paused and len(self.received) < RECEIVE_HIGH_WATER // 2 and self.transport:
+    def take(self) -> bytes:
+        data = self.received.popleft()
+        self.received_bytes -= len(data)
+        if self._read_paused and self.received_bytes < RECEIVE_HIGH_WATER // 2 and self.transport:
             self._read_paused = False
             self.transport.resume_reading()
+        return data
 
 
 class SecureChannel:
@@ -270,9 +276,7 @@ class SecureChannel:
             if p.closed.done():
                 raise p.closed.result()
             await p.wait_data()
-        data = p.received.popleft()
-        p.consumed()
-        return data
+        return p.take()
 
     async def close(self) -> None:
         """Close the session (telling the peer) and wait for the connection to end."""
