@@ -155,7 +155,7 @@ async def _demo(console: Console, home: Path, port: int) -> None:
         got = await client.receive()
         console.print(f"  moscow received:    [green]{got.decode()}[/]")
 
-        console.print("\n[bold]6. A stranger without the line key dials jerusalem[/]")
+        console.print("\n[bold]6. A stranger with keys of its own and no line key dials jerusalem[/]")
         stranger = Identity.generate("stranger")
         try:
             await connect(

@@ -82,8 +82,8 @@ from hotline.proto.replay import TimestampGuard
 from hotline.proto.states import SessionState, Trigger, transition
 from hotline.proto.stream import IncomingStream, OutgoingStream
 
-#: The largest payload :meth:`Session.send_data` takes in one record (msgpack framing of ``Data``
-#: costs at most 8 bytes).
+#: The largest payload :meth:`Session.send_data` takes: one message (it may span records), less
+#: the msgpack framing of ``Data``.
 MAX_DATA_LEN = MAX_MESSAGE_LEN - 16
 
 _TRANSPORT_TYPES = (RecordType.TRANSPORT_PHASE0, RecordType.TRANSPORT_PHASE1)
