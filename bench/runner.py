@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
-from bench import bulk, handshake
+from bench import aead, bulk, handshake
 from bench.stats import REPEATS, Latencies, Transfer, best_latencies, best_transfer
 from bench.tls import TlsContexts
 from hotline.net.tcp import MAX_DATA_LEN
@@ -56,6 +56,8 @@ class Results:
     loopback: dict[str, Latencies] = field(default_factory=dict)
     in_memory: dict[str, Latencies] = field(default_factory=dict)
     bulk: list[BulkRow] = field(default_factory=list)
+    #: Cipher name -> microseconds to seal and open one full record.
+    aead_us: dict[str, float] = field(default_factory=dict)
 
 
 async def run_all(settings: Settings, tls: TlsContexts, console: Console) -> Results:
@@ -89,6 +91,9 @@ async def run_all(settings: Settings, tls: TlsContexts, console: Console) -> Res
                 runs[name].append(Transfer(payload, counts[name], seconds))
         row.transfers = {name: best_transfer(transfers) for name, transfers in runs.items()}
         results.bulk.append(row)
+
+    console.log("AEAD: seal and open of one full record")
+    results.aead_us = {name: aead.seal_open_us(name) for name in aead.CIPHERS}
     return results
 
 
