@@ -7,21 +7,12 @@ directory with a single entry and one replay guard on the listening side.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hotline.crypto.x25519 import X25519PrivateKey
+from hotline.proto.handshake import PeerTable as Peers
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import SessionConfig
-
-
-@dataclass
-class Peers:
-    """A static peers directory: peer static key -> line key."""
-
-    keys: dict[bytes, bytes] = field(default_factory=dict)
-
-    def line_key(self, peer_static: bytes) -> bytes | None:
-        return self.keys.get(peer_static)
 
 
 @dataclass

@@ -92,6 +92,7 @@ def test_record_reader_reassembles_any_split(
 
 
 @given(st.lists(messages, min_size=1, max_size=20), st.data())
+@settings(max_examples=300)
 def test_message_stream_survives_any_cut(msgs: list, draw: st.DataObject) -> None:
     out = OutgoingStream()
     for m in msgs:
@@ -107,6 +108,19 @@ def test_message_stream_survives_any_cut(msgs: list, draw: st.DataObject) -> Non
 def test_incoming_stream_only_raises_message_error(blob: bytes) -> None:
     with contextlib.suppress(MessageError):
         IncomingStream().feed(blob)
+
+
+def test_a_frame_header_cut_after_a_long_partial_is_still_read() -> None:
+    """Regression: after finishing a message that spanned feeds, a next frame whose header was cut
+    must not wait for the old message's length."""
+    out = OutgoingStream()
+    out.push(Data(b"\x00"))
+    out.push(Data(b""))
+    wire = b"".join(out.take(100))
+    incoming = IncomingStream()
+    assert incoming.feed(wire[:5]) == []  # inside the first frame
+    assert incoming.feed(wire[5:11]) == [Data(b"\x00")]  # finishes it, cuts the next header
+    assert incoming.feed(wire[11:]) == [Data(b"")]
 
 
 def test_oversized_frame_is_refused_before_buffering() -> None:

@@ -3,25 +3,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hotline.crypto.random import random_bytes
 from hotline.crypto.x25519 import X25519PrivateKey
 from hotline.proto.events import SessionEvent
+from hotline.proto.handshake import PeerTable as Peers
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import Session, SessionConfig
 
 WALL_NS = 1_700_000_000 * 10**9
-
-
-@dataclass
-class Peers:
-    """A static directory: peer static key -> line key."""
-
-    keys: dict[bytes, bytes] = field(default_factory=dict)
-
-    def line_key(self, peer_static: bytes) -> bytes | None:
-        return self.keys.get(peer_static)
 
 
 @dataclass

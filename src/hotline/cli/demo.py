@@ -18,6 +18,7 @@ from rich.panel import Panel
 
 from hotline.net.tcp import ChannelClosed, connect, listen
 from hotline.proto.cards import armor_card, dearmor_card, issue_card
+from hotline.proto.handshake import PeerTable
 from hotline.proto.identity import Identity
 from hotline.proto.identity_errors import WrongPassphrase
 from hotline.proto.keyfile import open_identity, seal_identity
@@ -27,16 +28,6 @@ from hotline.proto.safety import safety_number
 from hotline.proto.session import SessionConfig
 
 PASSPHRASE = "correct horse battery staple"  # a demo passphrase; a real station prompts for one
-
-
-class _Directory:
-    """The responder's view of its lines: peer static key -> line key."""
-
-    def __init__(self) -> None:
-        self.keys: dict[bytes, bytes] = {}
-
-    def line_key(self, peer_static: bytes) -> bytes | None:
-        return self.keys.get(peer_static)
 
 
 def _create_station(console: Console, home: Path, name: str) -> Identity:
@@ -74,13 +65,13 @@ async def _demo(console: Console, home: Path, port: int) -> None:
     except WrongPassphrase as exc:
         console.print(f"  a wrong passphrase is refused: [italic]{exc.reason}[/]")
 
-    directory = _Directory()
+    directory = PeerTable()
     guard = TimestampGuard()
     server_config = SessionConfig(static=jerusalem.static_key)
     moscow_config = SessionConfig(static=moscow.static_key)
     async with (
         listen("127.0.0.1", port, config=server_config, peers=directory, guard=guard) as listener,
-        listen("127.0.0.1", 0, config=moscow_config, peers=_Directory(), guard=TimestampGuard()) as m,
+        listen("127.0.0.1", 0, config=moscow_config, peers=PeerTable(), guard=TimestampGuard()) as m,
     ):
         now = int(time.time())
         cards = {

@@ -166,9 +166,9 @@ def _bad(endpoint: str, what: str) -> ValueError:
 class StationCard:
     """A station card: the public keys, endpoints and creation time of a station, with its signature.
 
-    Immutable; compares by value. Constructing one checks every field but not the signature: cards
-    from outside come through :func:`decode_card` or :func:`dearmor_card`, which do; :meth:`verify`
-    checks one built by hand.
+    Immutable; compares by value. Constructing one checks every field but not the signature: a card
+    read from a file or a paste comes through :func:`decode_card` or :func:`dearmor_card`, which
+    do; :meth:`verify` checks one built by hand.
 
     Raises:
         CardError: a field is invalid (the reason says which).

@@ -12,7 +12,7 @@ message per role, one comment per step.
 
 Before authentication nothing here raises anything but :class:`HandshakeFailed`, which the session
 turns into a silent drop. ``mac1`` is checked before any asymmetric operation, so a first message
-from someone who does not know our card costs us one BLAKE2s.
+sent by someone who does not know our card costs us one BLAKE2s.
 """
 
 from __future__ import annotations
@@ -48,6 +48,20 @@ class PeerDirectory(Protocol):
     def line_key(self, peer_static: bytes) -> bytes | None:
         """The 32-byte line key (Noise PSK) shared with this peer, or None if it is not our peer."""
         ...
+
+
+class PeerTable:
+    """A :class:`PeerDirectory` held in a dict: peer static key -> line key. Not thread-safe."""
+
+    __slots__ = ("keys",)
+
+    def __init__(self, keys: dict[bytes, bytes] | None = None) -> None:
+        #: Peer static public key (32 bytes) -> line key (32 bytes).
+        self.keys: dict[bytes, bytes] = dict(keys or {})
+
+    def line_key(self, peer_static: bytes) -> bytes | None:
+        """The line key shared with ``peer_static``, or None."""
+        return self.keys.get(peer_static)
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,6 +132,7 @@ class IncomingStream:
             data = content  # the common case: parse in place, copy only a trailing partial
         messages: list[Message] = []
         pos = 0
+        self._need = FRAME_HEADER_LEN  # until a whole frame header says more
         with memoryview(data) as view:
             end = len(view)
             while end - pos >= FRAME_HEADER_LEN:
