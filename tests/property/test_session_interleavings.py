@@ -13,7 +13,10 @@ from tests.support.pair import SessionPair
 
 ops = st.lists(
     st.one_of(
-        st.tuples(st.sampled_from(["send-i", "send-r"]), st.integers(0, 3000)),
+        st.tuples(
+            st.sampled_from(["send-i", "send-r"]),
+            st.one_of(st.integers(0, 3000), st.integers(60_000, 140_000)),  # small, or spanning records
+        ),
         st.tuples(st.sampled_from(["deliver-i", "deliver-r", "flush-i", "flush-r"]), st.just(0)),
         st.tuples(st.just("time"), st.integers(1, 40)),
     ),
