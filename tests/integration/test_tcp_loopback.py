@@ -88,13 +88,26 @@ async def test_half_open_connections_are_bounded_and_the_line_still_works() -> N
     peer still gets through during it."""
     a, b, key, ca, cb = _configs(handshake_timeout=5.0)
     async with listen("127.0.0.1", 0, config=cb, peers=b.peers, guard=b.guard, max_pending=16) as listener:
-        writers = []
+        conns = []
         for _ in range(60):
-            _, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+            reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
             writer.write(bytes(100))
-            writers.append(writer)
+            conns.append((reader, writer))
+            await asyncio.sleep(0.005)
         await asyncio.sleep(0.2)
         assert listener.pending <= 16
+
+        async def shed(reader: asyncio.StreamReader) -> bool:
+            try:
+                return await asyncio.wait_for(reader.read(1), 0.05) == b""
+            except ConnectionResetError:
+                return True
+            except TimeoutError:
+                return False
+
+        states = [await shed(reader) for reader, _ in conns]
+        assert states == [True] * 44 + [False] * 16  # the oldest were shed, the newest kept
+        writers = [writer for _, writer in conns]
         client = await connect("127.0.0.1", listener.port, config=ca, peer_static=b.public, line_key=key)
         server = await listener.accept()
         assert server.peer_static == a.public
@@ -135,3 +148,46 @@ async def test_a_slow_reader_holds_bounded_memory_and_pushes_back() -> None:
         while total < held:
             total += len(await server.receive())
         await client.close()
+
+
+async def test_a_ping_flood_from_a_peer_that_never_reads_holds_bounded_memory() -> None:
+    """An authenticated peer that sends keepalive pings as fast as it can and never reads our
+    answers: we stop reading it while our answers cannot be written, so our buffer stays small."""
+    import socket
+    import time
+
+    from hotline.proto.messages import Ping
+    from hotline.proto.session import Session
+
+    _, b, key, ca, cb = _configs()
+    async with listen("127.0.0.1", 0, config=cb, peers=b.peers, guard=b.guard) as listener:
+        loop = asyncio.get_running_loop()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", listener.port))
+        peer = Session.initiator(
+            ca, peer_static=b.public, line_key=key, now=loop.time(), wall_time_ns=time.time_ns()
+        )
+        await loop.sock_sendall(sock, peer.data_to_send())
+        while peer.state.value != "established":
+            peer.receive_data(await loop.sock_recv(sock, 65536), loop.time())
+        await loop.sock_sendall(sock, peer.data_to_send())
+        server = await listener.accept()
+        transport = server._p.transport
+        assert transport is not None
+        ping = 0
+        for _ in range(8):
+            for _ in range(10):
+                for _ in range(5900):  # about one full record of pings
+                    ping += 1
+                    peer._send_message(Ping(ping), loop.time())
+                try:
+                    await asyncio.wait_for(loop.sock_sendall(sock, peer.data_to_send()), 0.5)
+                except TimeoutError:
+                    break  # we stopped reading it: its own socket is full
+            await asyncio.sleep(0.02)
+        assert transport.get_write_buffer_size() < 2 * 2**20  # without the fix: 4 MiB and growing
+        assert not transport.is_reading()
+        sock.close()
+        await server.wait_closed()

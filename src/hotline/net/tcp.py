@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import assert_never
 
+from hotline.proto.constants import MAX_DATA_LEN
 from hotline.proto.errors import ErrorCode
 from hotline.proto.events import (
     DataReceived,
@@ -30,9 +31,11 @@ from hotline.proto.events import (
 )
 from hotline.proto.handshake import PeerDirectory
 from hotline.proto.replay import TimestampGuard
-from hotline.proto.session import MAX_DATA_LEN, Session, SessionConfig
+from hotline.proto.session import Session, SessionConfig
 from hotline.proto.states import SessionState
 
+#: Seconds a closed session's socket may take to flush before it is aborted.
+CLOSE_GRACE = 5.0
 #: Pause reading from the socket when this many bytes of received payloads wait to be consumed;
 #: resume below half of it. Memory per channel stays bounded whatever the peer sends.
 RECEIVE_HIGH_WATER = 4 * 2**20
@@ -64,7 +67,13 @@ class _SessionProtocol(asyncio.Protocol):
         self._data_waiter: asyncio.Future[None] | None = None
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
+        # reading stops while the application has too much unread (``_read_paused``) or while the
+        # socket will not take what we write (``_write_paused``): a peer that floods us with pings
+        # and never reads cannot make our answers pile up
         self._read_paused = False
+        #: Set by the listener when it sheds this connection before it was even made.
+        self.evicted = False
+        self._reading_stopped = False
         self.rtt: float | None = None
         self.rekeys = 0
         self.on_close: collections.abc.Callable[[_SessionProtocol], None] | None = None
@@ -75,6 +84,9 @@ class _SessionProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        if self.evicted:
+            transport.abort()
+            return
         self.session = self._make_session(self._loop.time())
         self._process()
 
@@ -97,11 +109,28 @@ class _SessionProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        self._update_reading()
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self._update_reading()
         if self._drain_waiter is not None and not self._drain_waiter.done():
             self._drain_waiter.set_result(None)
+
+    def _update_reading(self) -> None:
+        transport, session = self.transport, self.session
+        if transport is None or session is None or transport.is_closing():
+            return
+        stop = self._read_paused or self._write_paused
+        if stop != self._reading_stopped:
+            self._reading_stopped = stop
+            if stop:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+            # not reading must not look like the peer's silence (the timer re-arms on the next
+            # turn of _process; an earlier wake-up that finds nothing due is harmless)
+            session.pause_reading(stop, self._loop.time())
 
     # -- driving the session --------------------------------------------------------------------------
 
@@ -119,7 +148,7 @@ class _SessionProtocol(asyncio.Protocol):
                         self._data_waiter.set_result(None)
                     if self.received_bytes >= RECEIVE_HIGH_WATER and not self._read_paused:
                         self._read_paused = True
-                        self.transport.pause_reading()
+                        self._update_reading()
                 case HandshakeCompleted():
                     if not self.established.done():
                         self.established.set_result(event)
@@ -137,6 +166,8 @@ class _SessionProtocol(asyncio.Protocol):
         if session.state is SessionState.CLOSED:
             self._cancel_timer()
             self.transport.close()
+            # a peer that stops reading must not keep a closed session's socket open for ever
+            self._loop.call_later(CLOSE_GRACE, self.transport.abort)
             return
         self._arm_timer(session.get_timer())
 
@@ -204,9 +235,9 @@ class _SessionProtocol(asyncio.Protocol):
     def take(self) -> bytes:
         data = self.received.popleft()
         self.received_bytes -= len(data)
-        if self._read_paused and self.received_bytes < RECEIVE_HIGH_WATER // 2 and self.transport:
+        if self._read_paused and self.received_bytes < RECEIVE_HIGH_WATER // 2:
             self._read_paused = False
-            self.transport.resume_reading()
+            self._update_reading()
         return data
 
 
@@ -333,7 +364,7 @@ class Listener:
         self._peers = peers
         self._guard = guard
         self._max_pending = max_pending
-        self._pending: set[_SessionProtocol] = set()
+        self._pending: dict[_SessionProtocol, None] = {}  # insertion-ordered: oldest first
         self._accepted: asyncio.Queue[SecureChannel] = asyncio.Queue()
         self.server: asyncio.Server | None = None
         #: Connections closed without authenticating (strangers, garbage, timeouts).
@@ -359,23 +390,23 @@ class Listener:
         if len(self._pending) >= self._max_pending:
             # shed the oldest half-open connection rather than grow without bound
             oldest = next(iter(self._pending))
-            self._pending.discard(oldest)
+            del self._pending[oldest]
+            oldest.evicted = True  # aborted in connection_made if that has not happened yet
             if oldest.transport is not None:
                 oldest.transport.abort()
-        self._pending.add(protocol)
+        self._pending[protocol] = None
         protocol.established.add_done_callback(lambda fut: self._on_established(protocol, fut))
         return protocol
 
     def _on_established(self, protocol: _SessionProtocol, fut: asyncio.Future[HandshakeCompleted]) -> None:
-        self._pending.discard(protocol)
+        self._pending.pop(protocol, None)
         if fut.cancelled() or fut.exception() is not None:
             return
         protocol.on_close = None
         self._accepted.put_nowait(SecureChannel(protocol, fut.result()))
 
     def _on_pending_closed(self, protocol: _SessionProtocol) -> None:
-        if protocol in self._pending:
-            self._pending.discard(protocol)
+        self._pending.pop(protocol, None)
         self.dropped += 1
 
     async def accept(self) -> SecureChannel:

@@ -25,6 +25,8 @@ MAX_PLAINTEXT = MAX_RECORD_BODY - AEAD_TAG_LEN
 MAX_CONTENT = MAX_PLAINTEXT - PLAINTEXT_HEADER_LEN
 #: The longest single message in the stream of a session direction (docs/protocol.md §5.3).
 MAX_MESSAGE_LEN = 2**20
+#: The longest ``Data`` body: one message less its msgpack framing.
+MAX_DATA_LEN = MAX_MESSAGE_LEN - 16
 #: Transport plaintexts are padded up to the first of these sizes (docs/protocol.md §5.2).
 #: Powers of two up to 8 KiB, then steps of half a power, so padding costs at most a third above
 #: 8 KiB (a bulk sender fills records to the bucket anyway).

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import msgspec
 
+from hotline.proto.constants import MAX_DATA_LEN
+
 
 class _Message(msgspec.Struct, frozen=True, array_like=True, tag_field="t", forbid_unknown_fields=True):
     pass
@@ -82,6 +84,8 @@ def decode_message(data: bytes | memoryview) -> Message:
 
 def _check(message: Message) -> None:
     if type(message) is Data:
+        if len(message.body) > MAX_DATA_LEN:
+            raise MessageError("data body too long")
         return
     if isinstance(message, Ping | Pong) and not 0 <= message.id < 2**64:
         raise MessageError("ping id out of range")

@@ -28,7 +28,7 @@ from hotline.proto.constants import (
     KEEPALIVE_INTERVAL,
     KEEPALIVE_MISSES,
     MAX_CONTENT,
-    MAX_MESSAGE_LEN,
+    MAX_DATA_LEN,
     PROLOGUE,
     PROTOCOL_NAME,
     RECORD_HEADER_LEN,
@@ -81,10 +81,6 @@ from hotline.proto.records import (
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.states import SessionState, Trigger, transition
 from hotline.proto.stream import IncomingStream, OutgoingStream
-
-#: The largest payload :meth:`Session.send_data` takes: one message (it may span records), less
-#: the msgpack framing of ``Data``.
-MAX_DATA_LEN = MAX_MESSAGE_LEN - 16
 
 _TRANSPORT_TYPES = (RecordType.TRANSPORT_PHASE0, RecordType.TRANSPORT_PHASE1)
 #: The associated data of each transport record type (its type byte), built once.
@@ -168,6 +164,12 @@ class Session:
         self._last_received = now
         # rekeys
         self._rekey: InitiatorHandshake | None = None
+        self._rekey_started = 0.0
+        # rekey initiations are checked per session: they travel inside the encrypted stream and
+        # bind the previous handshake hash, so they cannot be replayed from elsewhere
+        self._rekey_guard = TimestampGuard()
+        # the adapter stopped reading (its application is slow): the peer is not idle, we are
+        self._reading_paused = False
         self._rekey_requested = False
         # keepalive pings: id -> time sent
         self._ping_id = 0
@@ -294,9 +296,21 @@ class Session:
             self._last_received + cfg.keepalive_interval * cfg.keepalive_misses,
             min(self._send.created_at, self._recv.created_at) + cfg.reject_after_time,
         ]
+        if self._reading_paused:
+            deadlines.remove(self._last_received + cfg.keepalive_interval * cfg.keepalive_misses)
         if self._initiator and self._rekey is None:
             deadlines.append(self._send.created_at + cfg.rekey_after_time)
+        if self._rekey is not None:
+            deadlines.append(self._rekey_started + cfg.handshake_timeout)
         return min(deadlines)
+
+    def pause_reading(self, paused: bool, now: float) -> None:
+        """Tell the session whether the adapter has stopped reading the stream (its application
+        is slow to consume). While paused, silence from the peer is ours, not the peer's, so it
+        does not count towards the idle timeout."""
+        if self._reading_paused and not paused:
+            self._last_received = max(self._last_received, now)
+        self._reading_paused = paused
 
     # -- inputs ------------------------------------------------------------------------------------
 
@@ -358,11 +372,21 @@ class Session:
                 self._expired_handshake(now)
             return
         assert self._send is not None and self._recv is not None
+        if self._next_recv is not None and now >= self._recv.created_at + cfg.reject_after_time:
+            # a superseded key that reaches its age limit is retired, not a reason to end:
+            # from now on a record under the old phase is a protocol violation
+            self._recv, self._next_recv = self._next_recv, None
         if now >= min(self._send.created_at, self._recv.created_at) + cfg.reject_after_time:
             self._expired_keys(now)
             return
-        if now >= self._last_received + cfg.keepalive_interval * cfg.keepalive_misses:
+        if (
+            not self._reading_paused
+            and now >= self._last_received + cfg.keepalive_interval * cfg.keepalive_misses
+        ):
             self._expired_idle(now)
+            return
+        if self._rekey is not None and now >= self._rekey_started + cfg.handshake_timeout:
+            self._expired_rekey(now)
             return
         if self._initiator and self._rekey is None and now >= self._send.created_at + cfg.rekey_after_time:
             self._start_rekey(now)
@@ -377,6 +401,9 @@ class Session:
 
     def _expired_keys(self, now: float) -> None:
         self._terminate(ErrorCode.KEY_EXPIRED, "keys expired before a rekey succeeded", now, notify_peer=True)
+
+    def _expired_rekey(self, now: float) -> None:
+        self._terminate(ErrorCode.HANDSHAKE_TIMEOUT, "the peer did not answer a rekey", now, notify_peer=True)
 
     def _expired_idle(self, now: float) -> None:
         self._terminate(ErrorCode.IDLE_TIMEOUT, "nothing received from the peer", now, notify_peer=True)
@@ -516,9 +543,9 @@ class Session:
         except (RecordError, MessageError) as exc:
             raise RemoteProtocolError(f"malformed record content: {exc}") from exc
         for message in messages:
-            if self._state is SessionState.CLOSED:
-                break  # nothing counts after the peer's Close
             self._dispatch(message, now)
+            if self._state is SessionState.CLOSED:
+                return  # nothing counts after the peer's Close, and we say nothing more
         if recv.records >= REJECT_AFTER_MESSAGES:
             raise RemoteProtocolError("peer exceeded the record limit of a key", ErrorCode.KEY_EXPIRED)
         if recv is self._recv and self._volume_exceeded(recv):  # not a key this record retired
@@ -581,6 +608,7 @@ class Session:
     def _start_rekey(self, now: float) -> None:
         hs = self._new_initiation(self._rekey_prologue(), now)
         self._rekey = hs
+        self._rekey_started = now
         self._send_message(RekeyInit(hs.create_initiation()), now)
 
     def _answer_rekey(self, handshake: bytes, now: float) -> None:
@@ -595,7 +623,7 @@ class Session:
                 static=self._config.static,
                 mac_key=self._mac_key,
                 peers=_OnePeer(self._peer_static, self._line_key),
-                guard=self._guard,
+                guard=self._rekey_guard,
                 prologue=self._rekey_prologue(),
                 new_ephemeral=self._config.new_ephemeral,
                 kem=self._config.kem,
@@ -634,6 +662,8 @@ class Session:
 
     def _volume_reached(self, now: float) -> None:
         # the initiator rekeys; the responder asks it to, once per epoch
+        if self._state is not SessionState.ESTABLISHED:
+            return
         if self._initiator:
             if self._rekey is None:
                 self._start_rekey(now)
@@ -660,7 +690,14 @@ class Session:
             send = self._send
             assert send is not None
             if send.records >= REJECT_AFTER_MESSAGES:
-                raise LocalProtocolError("key exhausted", ErrorCode.KEY_EXPIRED)
+                # never reached in practice (2^60 records); end rather than reuse a nonce
+                stream.clear()
+                if self._state is not SessionState.CLOSED:
+                    self._state = transition(self._state, Trigger.TERMINATE)
+                    self._events.append(
+                        SessionTerminated(ErrorCode.KEY_EXPIRED, "key exhausted", by_peer=False)
+                    )
+                return
             plaintext = pad(ContentKind.STREAM, stream.take(MAX_CONTENT))
             record_type = RecordType.TRANSPORT_PHASE0 + send.phase
             # seal straight into the record: header, then ciphertext and tag

@@ -6,7 +6,7 @@ import pytest
 
 from hotline.crypto.mlkem import MLKEM768PrivateKey
 from hotline.crypto.x25519 import X25519PrivateKey
-from hotline.proto.constants import PADDING_BUCKETS, RECORD_HEADER_LEN
+from hotline.proto.constants import MAX_DATA_LEN, PADDING_BUCKETS, RECORD_HEADER_LEN
 from hotline.proto.errors import ErrorCode, LocalProtocolError
 from hotline.proto.events import (
     DataReceived,
@@ -17,7 +17,7 @@ from hotline.proto.events import (
 )
 from hotline.proto.records import RecordReader, RecordType, frame
 from hotline.proto.replay import TimestampGuard
-from hotline.proto.session import MAX_DATA_LEN, Session, SessionConfig
+from hotline.proto.session import Session, SessionConfig
 from hotline.proto.states import SessionState
 from tests.support.pair import WALL_NS, Peers, SessionPair
 
@@ -172,26 +172,76 @@ def test_old_key_records_are_rejected_after_a_rekey() -> None:
     assert data(pair.events["r"]) == []
 
 
-def test_keys_expire_when_no_rekey_succeeds() -> None:
-    """If every rekey is lost, the session ends at the 180 s limit rather than use old keys."""
-    pair = established(keepalive_misses=100)  # so that idleness does not end it first
-    pair.take("i")
-    pair.take("r")
+def _lose_initiator_output_after(pair: SessionPair, cutoff: float, until: float) -> None:
+    """Step time by 1 s; from ``cutoff`` on, whatever the initiator sends (its rekey first) is lost."""
     t = pair.now
-    # from 120 s on, whatever the initiator sends (its rekey first) is lost
-    while pair.i.state is SessionState.ESTABLISHED and t < 200:
+    while pair.i.state is SessionState.ESTABLISHED and t < until:
         t += 1.0
         pair.now = t
         pair.i.handle_timer(t)
         pair.r.handle_timer(t)
         out_i = pair.i.data_to_send()
-        if out_i and t < 120:
+        if out_i and t < cutoff:
             pair.r.receive_data(out_i, t)
         pair.transfer(pair.r)
         pair.drain()
-    terms = of(SessionTerminated, pair.take("i"))
-    assert terms and terms[0].code is ErrorCode.KEY_EXPIRED
-    assert t == 180.0
+
+
+def test_an_unanswered_rekey_ends_the_session() -> None:
+    pair = established(keepalive_misses=100)  # so that idleness does not end it first
+    pair.take("i")
+    _lose_initiator_output_after(pair, cutoff=120, until=200)
+    (term,) = of(SessionTerminated, pair.take("i"))
+    assert term.code is ErrorCode.HANDSHAKE_TIMEOUT
+    assert pair.now == 130.0  # rekey started at 120, handshake timeout 10 s
+
+
+def test_keys_expire_when_no_rekey_succeeds() -> None:
+    """If every rekey is lost, the session ends at the 180 s limit rather than use old keys."""
+    pair = established(keepalive_misses=100, handshake_timeout=100.0)
+    pair.take("i")
+    _lose_initiator_output_after(pair, cutoff=120, until=250)
+    (term,) = of(SessionTerminated, pair.take("i"))
+    assert term.code is ErrorCode.KEY_EXPIRED
+    assert pair.now == 180.0
+
+
+def test_a_superseded_receive_key_is_retired_at_its_age_limit() -> None:
+    """The responder holds its old receiving key until the initiator's first new-phase record; if
+    that record is late, the old key is retired at 180 s instead of ending the session."""
+    pair = established(keepalive_interval=1000.0, keepalive_misses=10)
+    pair.advance(121)  # time-based rekey; the initiator says nothing afterwards
+    assert pair.r.epoch == 2
+    old_then = pair.r._next_recv is not None
+    pair.advance(70)  # past 180 s of the first keys
+    assert old_then and pair.r._next_recv is None
+    assert pair.r.state is SessionState.ESTABLISHED and pair.i.state is SessionState.ESTABLISHED
+    pair.i.send_data(b"still here", pair.now)
+    pair.roundtrip_until_idle()
+    assert data(pair.take("r")) == [b"still here"]
+
+
+def test_nothing_is_sent_after_the_peers_close() -> None:
+    """Regression: a Close that crosses the volume limit must not start a rekey."""
+    pair = established(rekey_after_records=3)
+    pair.take("i")
+    pair.r.close(pair.now, ErrorCode.LOCAL_CLOSE, "bye")
+    pair.i.receive_data(pair.r.data_to_send(), pair.now)
+    assert pair.i.state is SessionState.CLOSED
+    assert pair.i.data_to_send() == b""
+
+
+def test_paused_reading_does_not_count_as_the_peer_being_idle() -> None:
+    pair = established(keepalive_interval=1.0)
+    pair.r.pause_reading(True, pair.now)
+    t = pair.now
+    for _ in range(10):  # ten seconds in which we do not read what the peer sends
+        t += 1.0
+        pair.r.handle_timer(t)
+        pair.r.data_to_send()
+    assert pair.r.state is SessionState.ESTABLISHED
+    pair.r.pause_reading(False, t)
+    assert pair.r.get_timer() is not None and pair.r.get_timer() >= t + 1.0
 
 
 def test_keepalive_measures_round_trip() -> None:
