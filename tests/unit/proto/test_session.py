@@ -15,6 +15,7 @@ from hotline.proto.events import (
     RoundTripMeasured,
     SessionTerminated,
 )
+from hotline.proto.messages import Data
 from hotline.proto.records import RecordReader, RecordType, frame
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import Session, SessionConfig
@@ -392,3 +393,33 @@ def test_initiation_timestamp_is_the_wall_clock() -> None:
     pair = SessionPair()
     pair.r.receive_data(_initiation(pair), pair.now)
     assert pair.b.guard.latest[pair.a.public] == WALL_NS
+
+
+def test_rekeys_do_not_depend_on_other_sessions_timestamps() -> None:
+    """Regression: a second session between the same stations, started with a later wall clock,
+    must not make the first session's next rekey look like a replay."""
+    pair = established()
+    later = Session.initiator(
+        pair.ca,
+        peer_static=pair.b.public,
+        line_key=pair.line_key,
+        now=pair.now,
+        wall_time_ns=WALL_NS + 10**12,
+    )
+    other = Session.responder(pair.cb, peers=pair.b.peers, guard=pair.b.guard, now=pair.now)
+    other.receive_data(later.data_to_send(), pair.now)
+    later.receive_data(other.data_to_send(), pair.now)
+    assert later.state is SessionState.ESTABLISHED
+    pair.advance(121)
+    assert pair.i.epoch == pair.r.epoch == 2
+    assert pair.i.state is SessionState.ESTABLISHED
+
+
+def test_an_oversized_data_body_from_the_peer_is_a_violation() -> None:
+    pair = established()
+    pair.take("r")
+    pair.i._stream_out.push(Data(bytes(MAX_DATA_LEN + 1)))  # around send_data's own check
+    pair.r.receive_data(pair.i.data_to_send(), pair.now)
+    pair.drain()
+    (term,) = of(SessionTerminated, pair.take("r"))
+    assert term.code is ErrorCode.PROTOCOL_VIOLATION
