@@ -45,12 +45,11 @@ from hotline.crypto.sign import PUBLIC_KEY_LEN as VERIFY_KEY_LEN
 from hotline.crypto.sign import SIGNATURE_LEN, HybridVerifyKey
 from hotline.crypto.x25519 import KEY_LEN as STATIC_PUBLIC_LEN
 from hotline.crypto.x25519 import X25519PublicKey
+from hotline.proto.canonical import decode_canonical, decode_failure
 from hotline.proto.identity import (
-    FINGERPRINT_LEN,
     Fingerprint,
     Identity,
     PublicIdentity,
-    key_digest,
     station_name_problem,
 )
 from hotline.proto.identity_errors import CardError
@@ -228,12 +227,12 @@ class StationCard:
     @property
     def key_digest(self) -> bytes:
         """The 32-byte key digest (see :func:`hotline.proto.identity.key_digest`)."""
-        return key_digest(self.static_public, self.kem_public, self.verify_key)
+        return self.public_identity().key_digest
 
     @property
     def fingerprint(self) -> Fingerprint:
         """The fingerprint to read aloud."""
-        return Fingerprint(self.key_digest[:FINGERPRINT_LEN])
+        return self.public_identity().fingerprint
 
 
 def _unsupported_version(version: int) -> str:
@@ -332,17 +331,6 @@ def encode_card(card: StationCard) -> bytes:
     return _ENCODER.encode(_SignedCard(card.body_bytes(), card.signature))
 
 
-def _decode_error(exc: Exception, what: str) -> CardError:
-    message = str(exc)
-    if "truncated" in message:
-        return CardError(f"{what} is truncated")
-    if "trailing characters" in message:
-        return CardError(f"{what} has trailing bytes after its end")
-    if isinstance(exc, msgspec.ValidationError):
-        return CardError(f"{what} has the wrong structure ({message})")
-    return CardError(f"{what} is not a valid encoding")
-
-
 def decode_card(data: bytes) -> StationCard:
     """Read a card from bytes and check it completely, signature included.
 
@@ -358,25 +346,15 @@ def decode_card(data: bytes) -> StationCard:
     if len(data) > MAX_CARD_LEN:
         raise CardError(f"card is larger than {MAX_CARD_LEN} bytes")
     # parse the envelope
-    try:
-        signed = _SIGNED_DECODER.decode(data)
-    except (msgspec.DecodeError, ValueError) as exc:  # invalid UTF-8 surfaces as UnicodeDecodeError
-        raise _decode_error(exc, "card") from None
-    if _ENCODER.encode(signed) != data:
-        raise CardError("card is not in canonical encoding")
+    signed = decode_canonical(_SIGNED_DECODER, data, what="card", error=CardError)
     # read the version before the rest, so a newer card gets a clear reason
     try:
         version = _VERSION_DECODER.decode(signed.body).version
     except (msgspec.DecodeError, ValueError) as exc:
-        raise _decode_error(exc, "card body") from None
+        raise decode_failure(exc, "card body", CardError) from None
     if version != CARD_VERSION:
         raise CardError(_unsupported_version(version))
-    try:
-        body = _BODY_DECODER.decode(signed.body)
-    except (msgspec.DecodeError, ValueError) as exc:
-        raise _decode_error(exc, "card body") from None
-    if _ENCODER.encode(body) != signed.body:
-        raise CardError("card body is not in canonical encoding")
+    body = decode_canonical(_BODY_DECODER, signed.body, what="card body", error=CardError)
     # check the key lengths, then load the keys (ML-KEM-768 runs FIPS 203's modulus check)
     for raw, expected, what in (
         (body.static_public, STATIC_PUBLIC_LEN, "X25519 key"),

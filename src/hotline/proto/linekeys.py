@@ -37,6 +37,7 @@ from hotline.crypto import hpke
 from hotline.crypto.errors import CryptoError
 from hotline.crypto.random import random_bytes
 from hotline.crypto.sign import SIGNATURE_LEN
+from hotline.proto.canonical import decode_canonical
 from hotline.proto.cards import StationCard
 from hotline.proto.identity import FINGERPRINT_LEN, KEY_DIGEST_LEN, Fingerprint, Identity, text_problem
 from hotline.proto.identity_errors import LineKeyError
@@ -182,15 +183,6 @@ def create_line_key(
     )
 
 
-def _decode_failure(exc: Exception, what: str) -> LineKeyError:
-    message = str(exc)
-    if "truncated" in message:
-        return LineKeyError(f"{what} is truncated")
-    if "trailing characters" in message:
-        return LineKeyError(f"{what} has trailing bytes after its end")
-    return LineKeyError(f"{what} is malformed")
-
-
 def open_line_key(sealed: bytes, my_identity: Identity, sender_card: StationCard) -> LineKey:
     """Check and open a sealed line key that ``sender_card``'s station made for us.
 
@@ -213,12 +205,7 @@ def open_line_key(sealed: bytes, my_identity: Identity, sender_card: StationCard
         raise LineKeyError("sealed line key is empty")
     if len(data) > MAX_SEALED_LEN:
         raise LineKeyError(f"sealed line key is larger than {MAX_SEALED_LEN} bytes")
-    try:
-        signed = _SIGNED_DECODER.decode(data)
-    except (msgspec.DecodeError, ValueError) as exc:
-        raise _decode_failure(exc, "sealed line key") from None
-    if _ENCODER.encode(signed) != data:
-        raise LineKeyError("sealed line key is not in canonical encoding")
+    signed = decode_canonical(_SIGNED_DECODER, data, what="sealed line key", error=LineKeyError)
     # verify the sender's signature before reading the body
     if len(signed.signature) != SIGNATURE_LEN:
         raise LineKeyError("sealed line key signature has the wrong length")
@@ -227,12 +214,7 @@ def open_line_key(sealed: bytes, my_identity: Identity, sender_card: StationCard
     except CryptoError:
         raise LineKeyError("sealed line key is not signed by the sender's card") from None
     # read the body
-    try:
-        body = _BODY_DECODER.decode(signed.body)
-    except (msgspec.DecodeError, ValueError) as exc:
-        raise _decode_failure(exc, "sealed line key body") from None
-    if _ENCODER.encode(body) != signed.body:
-        raise LineKeyError("sealed line key body is not in canonical encoding")
+    body = decode_canonical(_BODY_DECODER, signed.body, what="sealed line key body", error=LineKeyError)
     if body.version != LINE_KEY_VERSION:
         raise LineKeyError(f"sealed line key version {body.version} is not supported")
     _check_metadata(body.label, body.created_at)
