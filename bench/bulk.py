@@ -25,10 +25,10 @@ from collections.abc import Awaitable, Callable
 from time import perf_counter
 
 from bench.handshake import HOST, establish_in_memory
-from bench.line import make_line
+from bench.line import dial, make_line
 from bench.stats import HOTLINE, TCP, TLS
 from bench.tls import SERVER_NAME, TlsContexts
-from hotline.net.tcp import connect, listen
+from hotline.net.tcp import listen
 
 CLOSE_TIMEOUT = 5.0
 
@@ -122,16 +122,7 @@ async def _hotline(payload: int, count: int) -> float:
     chunk = secrets.token_bytes(payload)
     total = payload * count
     async with listen(HOST, 0, config=line.server, peers=line.peers, guard=line.guard) as listener:
-        client, server = await asyncio.gather(
-            connect(
-                HOST,
-                listener.port,
-                config=line.client,
-                peer_static=line.server_static,
-                line_key=line.line_key,
-            ),
-            listener.accept(),
-        )
+        client, server = await dial(line, listener)
 
         async def consume() -> float:
             received = 0

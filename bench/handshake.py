@@ -21,10 +21,10 @@ import time
 from collections.abc import Awaitable, Callable
 from time import perf_counter
 
-from bench.line import Line, make_line
+from bench.line import Line, dial, make_line
 from bench.stats import HOTLINE, TCP, TLS, Latencies
 from bench.tls import SERVER_NAME, TlsContexts
-from hotline.net.tcp import connect, listen
+from hotline.net.tcp import listen
 from hotline.proto.session import Session
 from hotline.proto.states import SessionState
 
@@ -89,16 +89,7 @@ async def hotline_loopback(n: int, warmup: int) -> Latencies:
     async with listen(HOST, 0, config=line.server, peers=line.peers, guard=line.guard) as listener:
         for i in range(warmup + n):
             start = perf_counter()
-            client, server = await asyncio.gather(
-                connect(
-                    HOST,
-                    listener.port,
-                    config=line.client,
-                    peer_static=line.server_static,
-                    line_key=line.line_key,
-                ),
-                listener.accept(),
-            )
+            client, server = await dial(line, listener)
             elapsed = perf_counter() - start
             if i >= warmup:
                 samples.append(elapsed)

@@ -6,10 +6,12 @@ directory with a single entry and one replay guard on the listening side.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 
 from hotline.crypto.x25519 import X25519PrivateKey
+from hotline.net.tcp import Listener, SecureChannel, connect
 from hotline.proto.handshake import PeerTable as Peers
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import SessionConfig
@@ -40,4 +42,18 @@ def make_line() -> Line:
         line_key=line_key,
         peers=peers,
         guard=TimestampGuard(),
+    )
+
+
+async def dial(line: Line, listener: Listener) -> tuple[SecureChannel, SecureChannel]:
+    """Dial ``listener`` as the line's client; return (client, server) once both are authenticated."""
+    return await asyncio.gather(
+        connect(
+            "127.0.0.1",
+            listener.port,
+            config=line.client,
+            peer_static=line.server_static,
+            line_key=line.line_key,
+        ),
+        listener.accept(),
     )

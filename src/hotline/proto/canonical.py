@@ -32,13 +32,30 @@ def decode_failure(exc: Exception, what: str, error: type[IdentityError]) -> Ide
 
 
 def decode_canonical(
-    decoder: msgspec.msgpack.Decoder[T], data: bytes, *, what: str, error: type[IdentityError]
+    decoder: msgspec.msgpack.Decoder[T],
+    data: object,
+    *,
+    what: str,
+    error: type[IdentityError],
+    max_len: int | None = None,
 ) -> T:
     """Decode ``data`` and insist that it was the canonical encoding.
+
+    With ``max_len``, ``data`` is outside input: it must also be bytes-like, non-empty and no longer
+    than that, checked before any parsing.
 
     Raises:
         IdentityError: of type ``error``, naming ``what`` and the problem.
     """
+    if max_len is not None:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise error(f"{what} is not bytes")
+        data = bytes(data)
+        if not data:
+            raise error(f"{what} is empty")
+        if len(data) > max_len:
+            raise error(f"{what} is larger than {max_len} bytes")
+    assert isinstance(data, bytes)
     try:
         value = decoder.decode(data)
     except (msgspec.DecodeError, ValueError) as exc:  # invalid UTF-8 surfaces as UnicodeDecodeError

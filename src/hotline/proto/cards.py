@@ -338,15 +338,8 @@ def decode_card(data: bytes) -> StationCard:
         CardError: the bytes are not a valid, correctly signed card of a version we read; the reason
             says what is wrong.
     """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise CardError("card is not bytes")
-    data = bytes(data)
-    if not data:
-        raise CardError("card is empty")
-    if len(data) > MAX_CARD_LEN:
-        raise CardError(f"card is larger than {MAX_CARD_LEN} bytes")
     # parse the envelope
-    signed = decode_canonical(_SIGNED_DECODER, data, what="card", error=CardError)
+    signed = decode_canonical(_SIGNED_DECODER, data, what="card", error=CardError, max_len=MAX_CARD_LEN)
     # read the version before the rest, so a newer card gets a clear reason
     try:
         version = _VERSION_DECODER.decode(signed.body).version

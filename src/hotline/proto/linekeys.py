@@ -198,14 +198,9 @@ def open_line_key(sealed: bytes, my_identity: Identity, sender_card: StationCard
         LineKeyError: the blob is malformed, not signed by ``sender_card``'s key, not addressed from
             that station to us, or does not open.
     """
-    if not isinstance(sealed, bytes | bytearray | memoryview):
-        raise LineKeyError("sealed line key is not bytes")
-    data = bytes(sealed)
-    if not data:
-        raise LineKeyError("sealed line key is empty")
-    if len(data) > MAX_SEALED_LEN:
-        raise LineKeyError(f"sealed line key is larger than {MAX_SEALED_LEN} bytes")
-    signed = decode_canonical(_SIGNED_DECODER, data, what="sealed line key", error=LineKeyError)
+    signed = decode_canonical(
+        _SIGNED_DECODER, sealed, what="sealed line key", error=LineKeyError, max_len=MAX_SEALED_LEN
+    )
     # verify the sender's signature before reading the body
     if len(signed.signature) != SIGNATURE_LEN:
         raise LineKeyError("sealed line key signature has the wrong length")

@@ -70,7 +70,7 @@ class RecordReader:
         #: The largest ``length`` field accepted; a larger one is an error before buffering.
         self.max_len = max_len
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         """Add bytes from the stream (call after :meth:`next_record` returned None)."""
         rest = self._view[self._pos :]
         if rest:  # not all read yet: keep it with the partial record

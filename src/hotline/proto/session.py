@@ -333,7 +333,7 @@ class Session:
             return
         self._terminate(code, reason, now, notify_peer=True)
 
-    def receive_data(self, data: bytes, now: float) -> None:
+    def receive_data(self, data: bytes | bytearray, now: float) -> None:
         """Feed bytes read from the stream; ``b""`` means the peer closed it.
 
         Never raises for anything the network sends: before authentication bad input is dropped

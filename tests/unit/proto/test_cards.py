@@ -26,14 +26,8 @@ from hotline.proto.cards import (
     parse_endpoint,
 )
 from hotline.proto.identity import Identity
+from tests.support.identities import fixed_identity
 from tests.support.vectors import load_lines
-
-
-def fixed_identity(name: str, n: int) -> Identity:
-    return Identity.from_parts(
-        name, static_key=bytes([n]) * 32, kem_seed=bytes([n + 1]) * 64, signing_seed=bytes([n + 2]) * 64
-    )
-
 
 PARIS = fixed_identity("Paris", 1)
 MOSCOW = fixed_identity("Moscow", 11)

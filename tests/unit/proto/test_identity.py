@@ -7,14 +7,7 @@ import pytest
 from hotline.crypto.random import random_bytes
 from hotline.proto.identity import Fingerprint, Identity, PublicIdentity, station_name_problem
 from hotline.proto.identity_errors import IdentityError
-
-
-def fixed_identity(name: str, n: int) -> Identity:
-    """A reproducible identity: every secret part is one repeated byte."""
-    return Identity.from_parts(
-        name, static_key=bytes([n]) * 32, kem_seed=bytes([n + 1]) * 64, signing_seed=bytes([n + 2]) * 64
-    )
-
+from tests.support.identities import fixed_identity
 
 PARIS = fixed_identity("Paris", 1)
 

@@ -14,7 +14,6 @@ import pytest
 from hotline.crypto.aead import CipherKey
 from hotline.crypto.hashing import blake2s
 from hotline.crypto.passphrase import Argon2Params, derive_key
-from hotline.proto.identity import Identity
 from hotline.proto.keyfile import (
     CHECKSUM_LEN,
     DEFAULT_PARAMS,
@@ -26,13 +25,7 @@ from hotline.proto.keyfile import (
     open_identity,
     seal_identity,
 )
-
-
-def fixed_identity(name: str, n: int) -> Identity:
-    return Identity.from_parts(
-        name, static_key=bytes([n]) * 32, kem_seed=bytes([n + 1]) * 64, signing_seed=bytes([n + 2]) * 64
-    )
-
+from tests.support.identities import fixed_identity
 
 PARIS = fixed_identity("Paris", 1)
 CHEAP = Argon2Params(memory_kib=64, iterations=1, lanes=1)

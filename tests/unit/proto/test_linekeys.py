@@ -20,13 +20,7 @@ from hotline.proto.linekeys import (
     open_line_key,
     seal_line_key,
 )
-
-
-def fixed_identity(name: str, n: int) -> Identity:
-    return Identity.from_parts(
-        name, static_key=bytes([n]) * 32, kem_seed=bytes([n + 1]) * 64, signing_seed=bytes([n + 2]) * 64
-    )
-
+from tests.support.identities import fixed_identity
 
 PARIS = fixed_identity("Paris", 1)
 MOSCOW = fixed_identity("Moscow", 11)

@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 from hotline.proto.cards import issue_card
-from hotline.proto.identity import Identity
 from hotline.proto.safety import SafetyNumber, safety_number
 from hotline.proto.wordlist import WORD_INDEX, WORDS
-
-
-def fixed_identity(name: str, n: int) -> Identity:
-    return Identity.from_parts(
-        name, static_key=bytes([n]) * 32, kem_seed=bytes([n + 1]) * 64, signing_seed=bytes([n + 2]) * 64
-    )
-
+from tests.support.identities import fixed_identity
 
 PARIS = fixed_identity("Paris", 1)
 MOSCOW = fixed_identity("Moscow", 11)
