@@ -296,6 +296,17 @@ class SecureChannel:
         self.send_nowait(data)
         await self._p.drain()
 
+    async def drain(self) -> None:
+        """Wait while the socket's write buffer is full (after :meth:`send_nowait` calls)."""
+        await self._p.drain()
+
+    @property
+    def peer_address(self) -> str:
+        """``host:port`` of the other end, as the socket sees it."""
+        transport = self._p.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        return f"{peer[0]}:{peer[1]}" if peer else "?"
+
     async def receive(self) -> bytes:
         """The next payload, in order.
 

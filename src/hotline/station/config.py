@@ -1,0 +1,90 @@
+"""The station's settings, ``station.toml`` in the station directory.
+
+Strictly read: an unknown key, a wrong type or a value out of range is refused with a message that
+names the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from hotline.proto.cards import parse_endpoint
+from hotline.station.errors import StationError
+
+
+class StationConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What ``hotline init`` writes and ``hotline up`` reads."""
+
+    #: The station's name (also inside its identity and card).
+    name: str
+    #: Where the daemon listens, ``host:port``.
+    listen: str
+    #: Where peers dial us, in order; put in our card. Defaults to ``[listen]``.
+    endpoints: list[str] = []
+    #: Seconds between heartbeats; a line is declared dead after 3 missed ones.
+    heartbeat: float = 10.0
+    #: Seconds between scheduled line tests.
+    line_test_interval: float = 3600.0
+    #: Seconds a line test may take before it counts as missed.
+    line_test_timeout: float = 30.0
+    #: Redial backoff bounds, seconds.
+    redial_min: float = 0.5
+    redial_max: float = 30.0
+    #: Half-open connections we keep before shedding the oldest.
+    max_pending: int = 1024
+    #: Cap the store at this many pages (SQLite ``max_page_count``); 0 means no cap.
+    store_max_pages: int = 0
+
+    def __post_init__(self) -> None:
+        problem = _problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+
+    @property
+    def advertised(self) -> list[str]:
+        """The endpoints peers should dial."""
+        return list(self.endpoints) or [self.listen]
+
+
+def _problem(config: StationConfig) -> str | None:
+    for endpoint in (config.listen, *config.endpoints):
+        try:
+            parse_endpoint(endpoint)
+        except ValueError as exc:
+            return f"endpoint {endpoint!r}: {exc}"
+    positive = ("heartbeat", "line_test_interval", "line_test_timeout", "redial_min", "redial_max")
+    for name in positive:
+        if not getattr(config, name) > 0:
+            return f"`{name}` must be a positive number of seconds"
+    if config.redial_max < config.redial_min:
+        return "`redial_max` must be at least `redial_min`"
+    if config.max_pending < 1 or config.store_max_pages < 0:
+        return "`max_pending` must be at least 1 and `store_max_pages` at least 0"
+    return None
+
+
+def load_config(path: Path) -> StationConfig:
+    """Read ``station.toml``.
+
+    Raises:
+        StationError: ``bad-config`` naming the file and the problem.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StationError("bad-config", f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return msgspec.toml.decode(data, type=StationConfig)
+    except (msgspec.DecodeError, ValueError) as exc:
+        raise StationError("bad-config", f"{path} is not a valid station config: {exc}") from None
+
+
+def save_config(path: Path, config: StationConfig) -> None:
+    """Write ``station.toml`` (owner-only)."""
+    path.write_bytes(msgspec.toml.encode(config))
+    path.chmod(0o600)
+
+
+__all__ = ["StationConfig", "load_config", "save_config"]

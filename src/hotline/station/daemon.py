@@ -1,0 +1,48 @@
+"""``hotline up``: run the station in the foreground until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from pathlib import Path
+
+from hotline.station.logs import setup_logging
+from hotline.station.service import Station
+
+log = logging.getLogger("hotline.station")
+
+
+async def _main(home: Path, passphrase: str) -> None:
+    station = await Station.open(home, passphrase)
+    loop = asyncio.get_running_loop()
+    serving = asyncio.ensure_future(station.serve())
+
+    def stop() -> None:
+        station.stopping = True
+        serving.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+    finally:
+        log.info("station stopping", extra={"station": station.identity.name, "pid": os.getpid()})
+        await station.close()
+
+
+def run_daemon(home: Path, passphrase: str) -> None:
+    """Run the station at ``home`` until SIGINT or SIGTERM.
+
+    Raises:
+        StationError: the station cannot start (no station, wrong passphrase, busy, bad store).
+        OSError: the listening address cannot be bound.
+    """
+    setup_logging(logging.DEBUG if os.environ.get("HOTLINE_DEBUG") else logging.INFO)
+    asyncio.run(_main(home, passphrase))
+
+
+__all__ = ["run_daemon"]

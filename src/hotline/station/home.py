@@ -1,0 +1,168 @@
+"""The station directory: what lives in it, creating it, and unlocking it.
+
+```
+HOME/                 0700
+  station.toml        settings (:mod:`hotline.station.config`)
+  identity.key        the identity, sealed under the passphrase (Argon2id)
+  store.sqlite        the store (+ -wal, -shm), bodies and line keys sealed at rest
+  station.lock        held (flock) by whichever process has the store open
+  control.sock        the daemon's control socket, 0600
+```
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotline.crypto.passphrase import Argon2Params
+from hotline.proto.identity import Identity
+from hotline.proto.identity_errors import IdentityError, KeyFileError, WrongPassphrase
+from hotline.proto.keyfile import DEFAULT_PARAMS, open_identity, seal_identity
+from hotline.station.config import StationConfig, load_config, save_config
+from hotline.station.errors import StationError
+
+#: Argon2id costs by name: ``standard`` is RFC 9106's second recommendation; ``light`` is for test
+#: stations and small machines, and says so in the key file's header.
+KDF_PROFILES = {
+    "standard": DEFAULT_PARAMS,
+    "light": Argon2Params(memory_kib=8 * 1024, iterations=1, lanes=1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StationPaths:
+    """The files of one station directory."""
+
+    home: Path
+
+    @property
+    def config(self) -> Path:
+        return self.home / "station.toml"
+
+    @property
+    def keyfile(self) -> Path:
+        return self.home / "identity.key"
+
+    @property
+    def store(self) -> Path:
+        return self.home / "store.sqlite"
+
+    @property
+    def lock(self) -> Path:
+        return self.home / "station.lock"
+
+    @property
+    def control(self) -> Path:
+        return self.home / "control.sock"
+
+
+def create_station(
+    home: Path,
+    name: str,
+    listen: str,
+    passphrase: str,
+    *,
+    endpoints: list[str] | None = None,
+    kdf: str = "standard",
+) -> dict[str, object]:
+    """Create a station directory with a new identity (``hotline init``).
+
+    Returns:
+        The ``station`` description (docs/control.md).
+
+    Raises:
+        StationError: the directory already holds a station, or an argument is invalid.
+    """
+    paths = StationPaths(home)
+    if paths.keyfile.exists() or paths.config.exists():
+        raise StationError("station-exists", f"{home} already holds a station")
+    if kdf not in KDF_PROFILES:
+        raise StationError("bad-request", f"unknown key derivation profile {kdf!r}")
+    try:
+        config = StationConfig(name=name, listen=listen, endpoints=list(endpoints or []))
+    except ValueError as exc:
+        raise StationError("bad-request", str(exc)) from None
+    try:
+        identity = Identity.generate(name)
+        sealed = seal_identity(identity, passphrase, KDF_PROFILES[kdf])
+    except IdentityError as exc:
+        raise StationError("bad-request", exc.reason) from None
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        home.chmod(0o700)
+        save_config(paths.config, config)
+        fd = os.open(paths.keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(sealed)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise StationError("bad-request", f"cannot create the station in {home}: {exc.strerror}") from None
+    return {
+        "name": name,
+        "fingerprint": str(identity.fingerprint),
+        "listen": config.listen,
+        "endpoints": config.advertised,
+        "home": str(home),
+    }
+
+
+def unlock(home: Path, passphrase: str) -> tuple[StationConfig, Identity]:
+    """Read the settings and open the identity.
+
+    Raises:
+        StationError: ``no-station``, ``bad-config``, ``wrong-passphrase`` or ``bad-keyfile``.
+    """
+    paths = StationPaths(home)
+    if not paths.config.exists() or not paths.keyfile.exists():
+        raise StationError("no-station", f"no station at {home}: create one with `hotline init`")
+    config = load_config(paths.config)
+    try:
+        identity = open_identity(paths.keyfile.read_bytes(), passphrase)
+    except KeyFileError as exc:
+        code = "wrong-passphrase" if isinstance(exc, WrongPassphrase) else "bad-keyfile"
+        raise StationError(code, f"{paths.keyfile}: {exc.reason}") from None
+    except OSError as exc:
+        raise StationError("bad-keyfile", f"cannot read {paths.keyfile}: {exc.strerror}") from None
+    if identity.name != config.name:
+        raise StationError(
+            "bad-config", f"{paths.config} names {config.name!r}, the key file {identity.name!r}"
+        )
+    return config, identity
+
+
+class StationLock:
+    """An exclusive ``flock`` on ``station.lock``: one process at a time holds the store."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock now or fail.
+
+        Raises:
+            StationError: ``busy`` when another process holds it.
+        """
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StationError(
+                "busy",
+                f"another process has the station at {self._path.parent} open (is `hotline up` running?)",
+            ) from None
+        self._fd = fd
+
+    def release(self) -> None:
+        """Let go of the lock."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+__all__ = ["KDF_PROFILES", "StationLock", "StationPaths", "create_station", "unlock"]

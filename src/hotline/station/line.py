@@ -1,0 +1,694 @@
+"""One line at run time: its sessions, its supervision and reliable delivery over it.
+
+Theory of operation (docs/protocol.md §10):
+- Every operator message, acknowledgement and line test is an entry in the store *before* anything
+  is sent. Queued entries get their sequence number and chain head when they are first sent, in
+  precedence order, so FLASH overtakes what waits; within a precedence the queue order holds. At
+  most :data:`WINDOW` entries are in flight (sent, not receipted), which keeps overtaking meaningful.
+- A new session starts with a ``Hello`` each way saying how far our inbound transcript goes; each side
+  then resends everything after that, in order. The receiver accepts only the next entry whose chain
+  head matches its own computation (:func:`hotline.proto.delivery.classify`), stores batches of them in
+  one transaction, and only then sends a ``Receipt``. So after any fault every entry arrives exactly
+  once, in order, and a gap or alteration raises an alert instead of passing silently.
+- The supervisor dials the endpoints in order with exponential backoff and jitter whenever the line
+  is verified, keyed and down. When both stations dial at once, the session started by the station
+  with the lower static key wins (both sides apply the same rule); outside that short window the
+  newest session wins, because the peer evidently restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hotline.crypto.hashing import constant_time_equal
+from hotline.crypto.random import random_bytes
+from hotline.net.tcp import ChannelClosed, SecureChannel, connect
+from hotline.proto import linemsg
+from hotline.proto.cards import parse_endpoint
+from hotline.proto.delivery import Accept, ChainMismatch, Duplicate, Gap, chain_next, classify
+from hotline.proto.linemsg import Entry, Hello, Kind, Precedence, Receipt, TestProbe
+from hotline.store.db import LineRow, MessageRow, Store
+from hotline.store.errors import StoreError
+from hotline.store.schema import IN, OUT
+
+if TYPE_CHECKING:
+    from hotline.station.service import Station
+
+log = logging.getLogger("hotline.line")
+
+#: Entries sent and not yet receipted, at most.
+WINDOW = 1024
+#: Sessions established this close together count as "both dialled at once".
+TIE_WINDOW = 3.0
+#: Entries read back from the store per resend step.
+RESEND_BATCH = 256
+
+
+def new_message_id() -> bytes:
+    """A fresh random message id."""
+    return random_bytes(linemsg.MESSAGE_ID_LEN)
+
+
+@dataclass(eq=False)
+class LinkSession:
+    """One authenticated session carrying a line."""
+
+    channel: SecureChannel
+    initiated: bool
+    endpoint: str
+    started: float
+    started_wall: float
+    hello: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The highest sequence number sent on this session.
+    cursor: int = 0
+
+
+@dataclass
+class TestResult:
+    """The outcome of one line test."""
+
+    at: float
+    ok: bool
+    detail: str
+    rtt_ms: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"at": self.at, "ok": self.ok, "detail": self.detail, "rtt_ms": self.rtt_ms}
+
+
+class LineRuntime:
+    """A line's live state. Belongs to one event loop; its store calls go through the station's worker."""
+
+    def __init__(
+        self, station: Station, row: LineRow, inbound: tuple[int, bytes], outbound: tuple[int, bytes]
+    ):
+        self.station = station
+        self.row = row
+        #: The line key in the clear (kept in memory for handshakes), or None.
+        self.key: bytes | None = None
+        self.in_seq, self.in_head = inbound
+        self.committed_in = inbound
+        self.out_seq, self.out_head = outbound
+        #: The highest of our sequence numbers the peer has receipted.
+        self.peer_seq = 0
+        self.current: LinkSession | None = None
+        self.state_since = time.time()
+        self.was_up = False
+        self.alerts: list[dict[str, object]] = []
+        self.last_test: TestResult | None = None
+        self._pending_in: list[Entry] = []
+        self._receipt_due = False
+        self._committing = False
+        self._marking = False
+        self._marked_seq = 0
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._assign_lock = asyncio.Lock()
+        self._waiters: dict[bytes, list[asyncio.Future[None]]] = {}
+        self._tests: dict[bytes, tuple[float, asyncio.Future[TestResult]]] = {}
+        self._chains: dict[int, bytes] = {}
+        self._tg: asyncio.TaskGroup | None = None
+        self._down_alerted = False
+
+    # -- what the line is
+
+    @property
+    def peer(self) -> str:
+        return self.row.peer
+
+    @property
+    def ready(self) -> bool:
+        """Verified and keyed: allowed to carry traffic."""
+        return self.row.verified and self.row.has_key
+
+    @property
+    def up(self) -> bool:
+        session = self.current
+        return session is not None and session.hello.is_set() and not session.channel.is_closed
+
+    @property
+    def state(self) -> str:
+        if not self.row.verified:
+            return "unverified"
+        if not self.row.has_key:
+            return "no-key"
+        if self.up:
+            return "up"
+        if self.current is not None:
+            return "connecting"
+        return "down"
+
+    def refresh(self, row: LineRow, key: bytes | None) -> None:
+        """The line's row or key changed (card, key, verification): re-evaluate."""
+        self.row = row
+        self.key = key
+        if not self.ready and self.current is not None:
+            self._close(self.current, "the line is no longer verified and keyed")
+        self._changed.set()
+
+    # -- supervision
+
+    async def run(self) -> None:
+        """Supervise the line until cancelled: dial, test on schedule, raise alerts."""
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            tg.create_task(self._test_schedule())
+            await self._dial_loop()
+
+    def _backoff(self, failures: int) -> float:
+        config = self.station.config
+        delay = min(config.redial_max, config.redial_min * 2 ** min(failures, 16))
+        return float(delay * random.uniform(0.5, 1.0))
+
+    async def _wait_changed(self, timeout: float | None) -> None:
+        self._changed.clear()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
+        except TimeoutError:
+            pass
+
+    async def _dial_loop(self) -> None:
+        failures = 0
+        down_since = time.monotonic()
+        while True:
+            if not self.ready or self.current is not None:
+                await self._wait_changed(self.station.config.heartbeat)
+                down_since = time.monotonic()
+                failures = 0
+                continue
+            if not self.station.running:
+                await self._wait_changed(None)
+                continue
+            for endpoint in self.row.endpoints:
+                if self.current is not None:
+                    break
+                channel = await self._dial(endpoint)
+                if channel is not None:
+                    self.attach(channel, initiated=True, endpoint=endpoint)
+                    failures = 0
+                    break
+            else:
+                failures += 1
+            if self.current is None:
+                if (
+                    not self._down_alerted
+                    and time.monotonic() - down_since > 3 * self.station.config.heartbeat
+                ):
+                    self._down_alerted = True
+                    self.alert(
+                        "line-down", f"no session with {self.peer} for {time.monotonic() - down_since:.0f} s"
+                    )
+                await self._wait_changed(self._backoff(failures))
+
+    async def _dial(self, endpoint: str) -> SecureChannel | None:
+        key = self.key
+        if key is None or not self.ready:
+            return None
+        host, port = parse_endpoint(endpoint)
+        config = self.station.session_config
+        try:
+            async with asyncio.timeout(config.handshake_timeout + 1):
+                return await connect(
+                    host, port, config=config, peer_static=self.row.static_public, line_key=key
+                )
+        except (OSError, ChannelClosed, TimeoutError) as exc:
+            log.debug("dial failed", extra={"peer": self.peer, "endpoint": endpoint, "error": str(exc)})
+            return None
+
+    def attach(self, channel: SecureChannel, *, initiated: bool, endpoint: str) -> None:
+        """Take a new authenticated session for this line, or refuse it by the tie-break rule."""
+        assert self._tg is not None
+        now = time.monotonic()
+        current = self.current
+        if current is not None and not current.channel.is_closed:
+            we_win = self.station.static_public < self.row.static_public
+            if now - current.started < TIE_WINDOW:
+                # simultaneous dials: keep the one the lower-keyed station started, on both sides
+                keep_new = initiated == we_win and current.initiated != we_win
+            else:
+                keep_new = True  # the peer restarted: the old session is stale
+            if not keep_new:
+                self._spawn(channel.close())
+                return
+            self._close(current, "replaced by a newer session")
+        session = LinkSession(channel, initiated, endpoint, now, time.time())
+        self.current = session
+        self._changed.set()
+        self._tg.create_task(self._serve(session))
+
+    def _close(self, session: LinkSession, why: str) -> None:
+        log.info("closing session", extra={"peer": self.peer, "why": why})
+        self._spawn(session.channel.close())
+
+    async def _serve(self, session: LinkSession) -> None:
+        channel = session.channel
+        try:
+            channel.send_nowait(linemsg.encode(Hello(self.in_seq, self.in_head, self.out_seq)))
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._sender(session))
+                await self._reader(session)
+                raise _SessionOver
+        except* _SessionOver:
+            pass
+        except* (ChannelClosed, ConnectionError) as group:
+            log.debug("session ended", extra={"peer": self.peer, "why": str(group.exceptions[0])})
+        finally:
+            await channel.close()
+            if self.current is session:
+                self.current = None
+                self.state_since = time.time()
+                if self.was_up and not self.station.stopping:
+                    self.was_up = False
+                    self._down_alerted = True
+                    self.alert("line-down", f"the session with {self.peer} ended")
+                self._changed.set()
+
+    async def _reader(self, session: LinkSession) -> None:
+        channel = session.channel
+        while True:
+            try:
+                data = await channel.receive()
+            except ChannelClosed:
+                return
+            if self.current is not session:
+                return
+            try:
+                message = linemsg.decode(data)
+            except linemsg.LineMessageError as exc:
+                self.alert("protocol", f"{self.peer} sent a malformed message: {exc}")
+                return
+            match message:
+                case Hello():
+                    if not await self._on_hello(session, message):
+                        return
+                case Entry():
+                    if not self._on_entry(message):
+                        return
+                case Receipt():
+                    if not self._on_receipt(message):
+                        return
+
+    # -- inbound
+
+    async def _on_hello(self, session: LinkSession, hello: Hello) -> bool:
+        received = hello.received_seq
+        if received > self.out_seq:
+            self.alert(
+                "chain-mismatch",
+                f"{self.peer} holds {received} of our entries but we sent only {self.out_seq}: "
+                "was our store restored from an old copy?",
+            )
+            return False
+        ours = await self._out_chain(received)
+        if ours is None or not constant_time_equal(ours, hello.received_head):
+            self.alert("chain-mismatch", f"{self.peer}'s copy of our transcript differs at entry {received}")
+            return False
+        if hello.sent_seq < self.in_seq:
+            self.alert(
+                "chain-mismatch",
+                f"{self.peer} says it sent {hello.sent_seq} entries but we hold {self.in_seq}",
+            )
+        self._note_receipt(received)
+        session.cursor = received
+        session.hello.set()
+        self.state_since = time.time()
+        self.was_up = True
+        if self._down_alerted or any(a["kind"] == "line-down" for a in self.alerts):
+            self.alerts = [a for a in self.alerts if a["kind"] not in ("line-down",)]
+            self.alert("line-up", f"session with {self.peer} via {session.endpoint}", active=False)
+        self._down_alerted = False
+        log.info("line up", extra={"peer": self.peer, "endpoint": session.endpoint})
+        self._wake.set()
+        return True
+
+    def _on_entry(self, entry: Entry) -> bool:
+        verdict = classify(self.in_seq, self.in_head, entry)
+        match verdict:
+            case Accept(head):
+                self.in_seq, self.in_head = entry.seq, head
+                self._pending_in.append(entry)
+            case Duplicate():
+                self._receipt_due = True
+            case Gap(expected):
+                self.alert("gap", f"{self.peer} sent entry {entry.seq} where {expected} was due")
+                return False
+            case ChainMismatch():
+                self.alert("chain-mismatch", f"entry {entry.seq} from {self.peer} does not extend our chain")
+                return False
+        if not self._committing:
+            self._committing = True
+            self._spawn(self._commit_inbound())
+        return True
+
+    def _spawn(self, coro: Any) -> None:
+        if self._tg is None:
+            coro.close()
+            return
+        try:
+            self._tg.create_task(coro)
+        except RuntimeError:
+            coro.close()  # the line is being stopped
+
+    async def _commit_inbound(self) -> None:
+        try:
+            while self._pending_in or self._receipt_due:
+                batch, self._pending_in = self._pending_in, []
+                self._receipt_due = False
+                if batch:
+                    try:
+                        outcome = await self.station.worker.call(
+                            functools.partial(self._store_inbound, batch=batch)
+                        )
+                    except StoreError as exc:
+                        # forget what we did not store; the peer resends it on the next session
+                        self.alert("store-error", f"could not store entries from {self.peer}: {exc.reason}")
+                        self.in_seq, self.in_head = self.committed_in
+                        self._pending_in = []
+                        if self.current is not None:
+                            self._close(self.current, "store failure")
+                        return
+                    self.committed_in = (batch[-1].seq, batch[-1].chain)
+                    self._after_inbound(outcome)
+                session = self.current
+                if session is not None and not session.channel.is_closed:
+                    seq, head = self.committed_in
+                    session.channel.send_nowait(linemsg.encode(Receipt(seq, head)))
+        finally:
+            self._committing = False
+
+    def _store_inbound(self, store: Store, *, batch: list[Entry]) -> list[tuple[MessageRow, Any]]:
+        now = time.time()
+        out: list[tuple[MessageRow, Any]] = []
+        line_id = self.row.id
+        for entry in batch:
+            rowid = store.store_incoming(
+                line_id,
+                id=entry.id,
+                seq=entry.seq,
+                kind=entry.kind,
+                precedence=entry.precedence,
+                created_ms=entry.created_ms,
+                ref=entry.ref,
+                body=entry.body,
+                chain=entry.chain,
+                now=now,
+            )
+            extra: Any = None
+            if entry.kind == Kind.ACK:
+                extra = store.mark_acked(line_id, OUT, entry.ref, now)
+            elif entry.kind in (Kind.TEST, Kind.TEST_REPLY):
+                extra = self._check_probe(store, entry)
+                if entry.kind == Kind.TEST:
+                    reply = linemsg.encode(TestProbe(entry.seq, entry.chain))
+                    store.queue(
+                        line_id,
+                        id=new_message_id(),
+                        kind=Kind.TEST_REPLY,
+                        precedence=Precedence.FLASH,
+                        created_ms=int(now * 1000),
+                        ref=entry.id,
+                        body=reply,
+                        now=now,
+                    )
+            row = MessageRow(
+                rowid,
+                line_id,
+                IN,
+                entry.id,
+                entry.seq,
+                entry.kind,
+                entry.precedence,
+                entry.created_ms,
+                entry.ref,
+                entry.body,
+                entry.chain,
+                now,
+                None,
+                None,
+            )
+            out.append((row, extra))
+        return out
+
+    def _check_probe(self, store: Store, entry: Entry) -> str | None:
+        """Compare the peer's view of our outbound transcript with ours; a problem, or None."""
+        try:
+            probe = linemsg.decode_probe(entry.body)
+        except linemsg.LineMessageError as exc:
+            return str(exc)
+        if probe.received_seq == 0:
+            ours: bytes | None = self.row.chain_out0
+        else:
+            ours = store.chain_at(self.row.id, OUT, probe.received_seq)
+        if ours is None:
+            return f"{self.peer} holds entry {probe.received_seq} of ours, which we never sent"
+        if not constant_time_equal(ours, probe.received_head):
+            return f"{self.peer}'s chain head at our entry {probe.received_seq} differs from ours"
+        return None
+
+    def _after_inbound(self, outcome: list[tuple[MessageRow, Any]]) -> None:
+        for row, extra in outcome:
+            if row.kind == Kind.TEXT:
+                self.station.publish({"message": self.station.describe(row, self)})
+            elif row.kind == Kind.ACK and extra:
+                self.station.publish({"acked": {"peer": self.peer, "id": self.station.show_id(row.ref)}})
+            elif row.kind == Kind.TEST:
+                if extra is not None:
+                    self.alert("chain-mismatch", extra)
+                self._wake.set()  # our reply is queued
+            elif row.kind == Kind.TEST_REPLY:
+                pending = self._tests.pop(row.ref, None)
+                if pending is not None:
+                    started, future = pending
+                    ok = extra is None
+                    detail = "chain heads match in both stores" if ok else str(extra)
+                    rtt = (time.monotonic() - started) * 1000
+                    if not future.done():
+                        future.set_result(TestResult(time.time(), ok, detail, rtt))
+
+    # -- outbound
+
+    async def _out_chain(self, seq: int) -> bytes | None:
+        if seq == 0:
+            return self.row.chain_out0
+        if seq in self._chains:
+            return self._chains[seq]
+        return await self.station.worker.call(lambda store: store.chain_at(self.row.id, OUT, seq))
+
+    def _on_receipt(self, receipt: Receipt) -> bool:
+        if receipt.seq > self.out_seq:
+            self.alert("chain-mismatch", f"{self.peer} receipted entry {receipt.seq}; we sent {self.out_seq}")
+            return False
+        ours = self._chains.get(receipt.seq)
+        if receipt.seq == 0:
+            ours = self.row.chain_out0
+        if ours is not None and not constant_time_equal(ours, receipt.head):
+            self.alert(
+                "chain-mismatch", f"{self.peer}'s receipt for entry {receipt.seq} has another chain head"
+            )
+            return False
+        self._note_receipt(receipt.seq)
+        return True
+
+    def _note_receipt(self, seq: int) -> None:
+        if seq <= self.peer_seq:
+            return
+        self.peer_seq = seq
+        for old in [s for s in self._chains if s <= seq]:
+            del self._chains[old]
+        self._wake.set()
+        if not self._marking:
+            self._marking = True
+            self._spawn(self._mark_delivered())
+
+    async def _mark_delivered(self) -> None:
+        try:
+            while self._marked_seq < self.peer_seq:
+                upto = self.peer_seq
+                try:
+                    ids = await self.station.worker.call(
+                        functools.partial(
+                            Store.mark_delivered, line_id=self.row.id, upto=upto, now=time.time()
+                        )
+                    )
+                except StoreError as exc:
+                    self.alert("store-error", f"could not record receipts from {self.peer}: {exc.reason}")
+                    return
+                self._marked_seq = upto
+                for message_id in ids:
+                    for waiter in self._waiters.pop(message_id, []):
+                        if not waiter.done():
+                            waiter.set_result(None)
+        finally:
+            self._marking = False
+
+    async def _sender(self, session: LinkSession) -> None:
+        channel = session.channel
+        await session.hello.wait()
+        while self.current is session and not channel.is_closed:
+            if session.cursor < self.out_seq:
+                after = session.cursor
+                rows = await self.station.worker.call(
+                    functools.partial(Store.sent_after, line_id=self.row.id, seq=after, limit=RESEND_BATCH)
+                )
+                for row in rows:
+                    assert row.seq is not None and row.chain is not None
+                    channel.send_nowait(linemsg.encode(_entry(row)))
+                    session.cursor = row.seq
+                await channel.drain()
+                continue
+            room = WINDOW - (self.out_seq - self.peer_seq)
+            self._wake.clear()
+            if room > 0:
+                assigned = await self._assign(room)
+                if assigned:
+                    for row in assigned:
+                        channel.send_nowait(linemsg.encode(_entry(row)))
+                        assert row.seq is not None
+                        session.cursor = row.seq
+                    await channel.drain()
+                    continue
+            await self._wake.wait()
+
+    async def _assign(self, room: int) -> list[MessageRow]:
+        async with self._assign_lock:
+            line_id, start = self.row.id, self.row.chain_out0
+
+            def assign(store: Store) -> list[MessageRow]:
+                seq, head = store.position(line_id, OUT)
+                chain = head or start
+                done: list[MessageRow] = []
+                for row in store.next_queued(line_id, room):
+                    seq += 1
+                    chain = chain_next(
+                        chain,
+                        seq=seq,
+                        id=row.id,
+                        kind=row.kind,
+                        precedence=row.precedence,
+                        created_ms=row.created_ms,
+                        ref=row.ref,
+                        body=row.body,
+                    )
+                    store.assign(row.rowid, seq, chain)
+                    done.append(_with_place(row, seq, chain))
+                return done
+
+            try:
+                rows = await self.station.worker.call(assign)
+            except StoreError as exc:
+                self.alert("store-error", f"could not number entries for {self.peer}: {exc.reason}")
+                return []
+            for row in rows:
+                assert row.seq is not None and row.chain is not None
+                self.out_seq, self.out_head = row.seq, row.chain
+                self._chains[row.seq] = row.chain
+            return rows
+
+    # -- what operators ask for
+
+    def wake(self) -> None:
+        """Something was queued: send it if the line is up."""
+        self._wake.set()
+
+    def waiter(self, message_id: bytes) -> asyncio.Future[None]:
+        """A future set when ``message_id`` (outbound) is receipted."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(message_id, []).append(future)
+        return future
+
+    async def run_test(self, timeout: float) -> TestResult:
+        """Send a line test through both stores and compare chain heads; raise an alert if it fails."""
+        test_id = new_message_id()
+        future: asyncio.Future[TestResult] = asyncio.get_running_loop().create_future()
+        self._tests[test_id] = (time.monotonic(), future)
+        probe = linemsg.encode(TestProbe(*self.committed_in))
+        now = time.time()
+        try:
+            await self.station.worker.call(
+                lambda store: store.queue(
+                    self.row.id,
+                    id=test_id,
+                    kind=Kind.TEST,
+                    precedence=Precedence.FLASH,
+                    created_ms=int(now * 1000),
+                    ref=b"",
+                    body=probe,
+                    now=now,
+                )
+            )
+        except StoreError as exc:
+            self._tests.pop(test_id, None)
+            result = TestResult(time.time(), False, f"could not queue the test: {exc.reason}")
+        else:
+            self._wake.set()
+            try:
+                async with asyncio.timeout(timeout):
+                    result = await future
+            except TimeoutError:
+                self._tests.pop(test_id, None)
+                result = TestResult(time.time(), False, f"no answer from {self.peer} within {timeout:g} s")
+        self.last_test = result
+        self.station.record(self, "test", result.as_dict())
+        if not result.ok:
+            kind = "test-missed" if "no answer" in result.detail else "test-failed"
+            self.alert(kind, result.detail)
+        else:
+            self.alerts = [a for a in self.alerts if a["kind"] not in ("test-missed", "test-failed")]
+        return result
+
+    async def _test_schedule(self) -> None:
+        config = self.station.config
+        while True:
+            await asyncio.sleep(config.line_test_interval)
+            if self.ready and self.station.running:
+                await self.run_test(config.line_test_timeout)
+
+    def alert(self, kind: str, detail: str, *, active: bool = True) -> None:
+        """Raise an alert: logged, stored, shown by ``status``, ``inbox --follow`` and ``log``."""
+        alert: dict[str, object] = {"at": time.time(), "peer": self.peer, "kind": kind, "detail": detail}
+        if active:
+            self.alerts = [*self.alerts[-19:], alert]
+            log.warning(detail, extra={"peer": self.peer, "alert": kind})
+        self.station.publish({"alert": alert})
+        self.station.record(self, kind, {"detail": detail})
+
+
+class _SessionOver(Exception):
+    pass
+
+
+def _entry(row: MessageRow) -> Entry:
+    assert row.seq is not None and row.chain is not None
+    return Entry(row.seq, row.id, row.kind, row.precedence, row.created_ms, row.ref, row.body, row.chain)
+
+
+def _with_place(row: MessageRow, seq: int, chain: bytes) -> MessageRow:
+    return MessageRow(
+        row.rowid,
+        row.line_id,
+        row.direction,
+        row.id,
+        seq,
+        row.kind,
+        row.precedence,
+        row.created_ms,
+        row.ref,
+        row.body,
+        chain,
+        row.stored_at,
+        row.delivered_at,
+        row.acked_at,
+    )
+
+
+Callback = Callable[[], None]
+
+__all__ = ["TIE_WINDOW", "WINDOW", "LineRuntime", "LinkSession", "TestResult", "new_message_id"]

@@ -1,0 +1,549 @@
+"""What the control socket (and the CLI's offline mode) can ask of a station: docs/control.md.
+
+Each request's arguments are a strict msgspec struct: unknown or mistyped arguments are refused
+with ``bad-request`` before anything happens. Every handler returns a JSON-ready dict or raises
+:class:`~hotline.station.errors.StationError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from hotline.proto.cards import armor_card, dearmor_card, decode_card, encode_card, parse_endpoint
+from hotline.proto.delivery import chain_start
+from hotline.proto.identity_errors import CardError, LineKeyError
+from hotline.proto.linekeys import create_line_key, open_line_key
+from hotline.proto.linemsg import MAX_TEXT_LEN, Kind, Precedence
+from hotline.proto.safety import safety_number
+from hotline.station.errors import StationError
+from hotline.station.line import LineRuntime, new_message_id
+from hotline.station.service import Station, parse_id, show_id
+from hotline.store.db import Store
+from hotline.store.errors import StoreError, StoreFull
+from hotline.store.schema import IN, OUT
+
+Emit = Callable[[dict[str, object]], Awaitable[None]]
+
+
+class _Args(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class NoArgs(_Args):
+    pass
+
+
+class PeerArgs(_Args):
+    peer: str
+
+
+class LineAddArgs(_Args):
+    peer: str
+    card: str
+    endpoints: list[str] = []
+
+
+class LineAcceptArgs(_Args):
+    peer: str
+    sealed: str
+
+
+class LineVerifyArgs(_Args):
+    peer: str
+    confirm: bool = False
+
+
+class SendArgs(_Args):
+    peer: str
+    text: str
+    precedence: str = "routine"
+
+
+class WaitArgs(_Args):
+    id: str
+    timeout: float = 60.0
+
+
+class InboxArgs(_Args):
+    peer: str | None = None
+    unacked: bool = False
+    follow: bool = False
+    since: int = 0
+
+
+class AckArgs(_Args):
+    id: str
+
+
+class LogArgs(_Args):
+    peer: str
+    limit: int = 100
+
+
+class TestArgs(_Args):
+    peer: str
+    timeout: float | None = None
+
+
+def _store_failure(exc: StoreError) -> StationError:
+    return StationError("store-full" if isinstance(exc, StoreFull) else "store-error", exc.reason)
+
+
+def _need_running(station: Station, what: str) -> None:
+    if not station.running:
+        raise StationError("not-running", f"{what} needs the station running: start it with `hotline up`")
+
+
+class Requests:
+    """The request handlers of one station."""
+
+    def __init__(self, station: Station) -> None:
+        self.station = station
+        self._handlers: dict[str, tuple[type[_Args], Callable[[Any, Emit], Awaitable[dict[str, object]]]]] = {
+            "station": (NoArgs, self.station_info),
+            "card": (NoArgs, self.card),
+            "status": (NoArgs, self.status),
+            "line.add": (LineAddArgs, self.line_add),
+            "line.grant": (PeerArgs, self.line_grant),
+            "line.accept": (LineAcceptArgs, self.line_accept),
+            "line.verify": (LineVerifyArgs, self.line_verify),
+            "line.list": (NoArgs, self.line_list),
+            "line.remove": (PeerArgs, self.line_remove),
+            "send": (SendArgs, self.send),
+            "wait": (WaitArgs, self.wait),
+            "inbox": (InboxArgs, self.inbox),
+            "ack": (AckArgs, self.ack),
+            "log": (LogArgs, self.log),
+            "test": (TestArgs, self.test),
+        }
+
+    async def handle(self, op: object, args: object, emit: Emit) -> dict[str, object]:
+        """Run one request.
+
+        Raises:
+            StationError: anything the operator should hear about.
+        """
+        if not isinstance(op, str) or op not in self._handlers:
+            raise StationError("bad-request", f"unknown request {op!r}")
+        kind, handler = self._handlers[op]
+        try:
+            parsed = msgspec.convert(args if args is not None else {}, type=kind)
+        except msgspec.ValidationError as exc:
+            raise StationError("bad-request", f"{op}: {exc}") from None
+        try:
+            return await handler(parsed, emit)
+        except StoreError as exc:
+            raise _store_failure(exc) from None
+
+    async def _call(self, fn: Callable[[Store], Any]) -> Any:
+        return await self.station.worker.call(fn)
+
+    # -- the station
+
+    async def station_info(self, _: NoArgs, emit: Emit) -> dict[str, object]:
+        s = self.station
+        return {
+            "name": s.identity.name,
+            "fingerprint": str(s.identity.fingerprint),
+            "listen": s.config.listen
+            if s.listen_port is None
+            else f"{_host(s.config.listen)}:{s.listen_port}",
+            "endpoints": s.config.advertised,
+            "running": s.running,
+            "pid": os.getpid() if s.running else None,
+            "started_at": s.started_at if s.running else None,
+        }
+
+    async def card(self, _: NoArgs, emit: Emit) -> dict[str, object]:
+        card = self.station.card()
+        return {
+            "name": card.name,
+            "fingerprint": str(card.fingerprint),
+            "armored": armor_card(card),
+            "endpoints": list(card.endpoints),
+        }
+
+    def _line_info(self, line: LineRuntime) -> dict[str, object]:
+        row = line.row
+        card = decode_card(row.card)
+        return {
+            "peer": line.peer,
+            "station": card.name,
+            "fingerprint": str(card.fingerprint),
+            "endpoints": list(row.endpoints),
+            "verified": row.verified,
+            "has_key": row.has_key,
+            "key_created_at": row.key_created_at,
+            "state": line.state
+            if self.station.running or line.state in ("unverified", "no-key")
+            else "stopped",
+            "added_at": row.added_at,
+        }
+
+    async def status(self, _: NoArgs, emit: Emit) -> dict[str, object]:
+        station = self.station
+        counts = await self._call(
+            lambda store: {ln.row.id: store.count_queued(ln.row.id) for ln in station.lines.values()}
+        )
+        lines = []
+        now = time.time()
+        for line in sorted(station.lines.values(), key=lambda line: line.peer):
+            info = self._line_info(line)
+            session = line.current if line.up else None
+            queued, in_flight = counts.get(line.row.id, (0, 0))
+            rtt = session.channel.rtt if session is not None else None
+            info.update(
+                since=line.state_since,
+                endpoint=session.endpoint if session is not None else None,
+                rtt_ms=None if rtt is None else rtt * 1000,
+                session_age=None if session is None else now - session.started_wall,
+                queued=queued,
+                in_flight=in_flight,
+                last_test=None if line.last_test is None else line.last_test.as_dict(),
+                alerts=list(line.alerts),
+            )
+            lines.append(info)
+        return {"station": await self.station_info(NoArgs(), emit), "lines": lines}
+
+    # -- lines
+
+    async def line_add(self, args: LineAddArgs, emit: Emit) -> dict[str, object]:
+        station = self.station
+        _check_peer_name(args.peer)
+        try:
+            card = dearmor_card(args.card)
+        except CardError as exc:
+            raise StationError("bad-card", f"the card for {args.peer!r} is not valid: {exc.reason}") from None
+        if card.key_digest == station.identity.key_digest:
+            raise StationError("bad-card", "that is this station's own card")
+        endpoints = list(args.endpoints) or list(card.endpoints)
+        for endpoint in endpoints:
+            try:
+                parse_endpoint(endpoint)
+            except ValueError as exc:
+                raise StationError("bad-request", f"endpoint {endpoint!r}: {exc}") from None
+        static = card.static_public.raw
+        other = station.line_by_static(static)
+        if other is not None and other.peer != args.peer:
+            raise StationError("line-exists", f"the line {other.peer!r} already goes to that station")
+        ours, theirs = station.identity.key_digest, card.key_digest
+        existing = station.lines.get(args.peer)
+        if existing is None:
+            row = await self._call(
+                lambda store: store.add_line(
+                    peer=args.peer,
+                    card=encode_card(card),
+                    key_digest=theirs,
+                    static_public=static,
+                    endpoints=endpoints,
+                    now=time.time(),
+                    chain_out0=chain_start(ours, theirs),
+                    chain_in0=chain_start(theirs, ours),
+                )
+            )
+            line = await station.add_line(row)
+            return self._line_info(line)
+        if existing.row.key_digest != theirs:
+            # a key change: the line stops until the operators compare the new safety number
+            raise StationError(
+                "line-exists",
+                f"the line {args.peer!r} has a card with other keys: if the peer really changed keys, "
+                f"`hotline line remove {args.peer}` and add it again, then verify",
+            )
+        line_id = existing.row.id
+
+        def update(store: Store) -> Any:
+            store.update_line(
+                line_id, card=encode_card(card), key_digest=theirs, static_public=static, endpoints=endpoints
+            )
+            return store.line_by_id(line_id), store.line_key(line_id)
+
+        row, key = await self._call(update)
+        existing.refresh(row, key)
+        return self._line_info(existing)
+
+    async def line_grant(self, args: PeerArgs, emit: Emit) -> dict[str, object]:
+        station = self.station
+        line = station.line(args.peer)
+        card = decode_card(line.row.card)
+        created = int(time.time())
+        label = f"{station.identity.name}-{card.name}"[:64]
+        try:
+            key, sealed = create_line_key(
+                sender=station.identity, recipient=card, label=label, created_at=created
+            )
+        except LineKeyError as exc:
+            raise StationError("bad-line-key", exc.reason) from None
+        line_id = line.row.id
+
+        def store_key(store: Store) -> Any:
+            store.set_line_key(line_id, key.key, created)
+            return store.line_by_id(line_id)
+
+        line.refresh(await self._call(store_key), key.key)
+        return {"peer": line.peer, "sealed": base64.b64encode(sealed).decode("ascii"), "created_at": created}
+
+    async def line_accept(self, args: LineAcceptArgs, emit: Emit) -> dict[str, object]:
+        station = self.station
+        line = station.line(args.peer)
+        try:
+            sealed = base64.b64decode(args.sealed, validate=True)
+        except (binascii.Error, ValueError):
+            raise StationError("bad-line-key", "the sealed line key is not base64") from None
+        try:
+            key = open_line_key(sealed, station.identity, decode_card(line.row.card))
+        except LineKeyError as exc:
+            raise StationError(
+                "bad-line-key", f"the line key from {args.peer!r} does not open: {exc.reason}"
+            ) from None
+        current = line.row.key_created_at
+        if current is not None and key.created_at < current:
+            raise StationError(
+                "bad-line-key",
+                f"this line key was made before the one the line {args.peer!r} holds: it is stale or replayed",
+            )
+        line_id = line.row.id
+
+        def store_key(store: Store) -> Any:
+            store.set_line_key(line_id, key.key, key.created_at)
+            return store.line_by_id(line_id)
+
+        line.refresh(await self._call(store_key), key.key)
+        return self._line_info(line)
+
+    async def line_verify(self, args: LineVerifyArgs, emit: Emit) -> dict[str, object]:
+        station = self.station
+        line = station.line(args.peer)
+        number = safety_number(station.identity.public(), decode_card(line.row.card))
+        if args.confirm and not line.row.verified:
+            line_id, digest = line.row.id, line.row.key_digest
+
+            def verify(store: Store) -> Any:
+                store.set_verified(line_id, digest)
+                return store.line_by_id(line_id)
+
+            line.refresh(await self._call(verify), line.key)
+        return {
+            "peer": line.peer,
+            "digits": number.digits,
+            "groups": list(number.groups),
+            "words": list(number.words),
+            "verified": line.row.verified,
+        }
+
+    async def line_list(self, _: NoArgs, emit: Emit) -> dict[str, object]:
+        lines = sorted(self.station.lines.values(), key=lambda line: line.peer)
+        return {"lines": [self._line_info(line) for line in lines]}
+
+    async def line_remove(self, args: PeerArgs, emit: Emit) -> dict[str, object]:
+        line = self.station.line(args.peer)
+        line_id = line.row.id
+        await self._call(lambda store: store.remove_line(line_id))
+        self.station.drop_line(args.peer)
+        return {"peer": args.peer, "removed": True}
+
+    # -- messages
+
+    async def send(self, args: SendArgs, emit: Emit) -> dict[str, object]:
+        line = self.station.line(args.peer)
+        if not line.row.verified:
+            raise StationError(
+                "not-verified",
+                f"the line {args.peer!r} is not verified: compare the safety number "
+                f"(`hotline line verify {args.peer}`), then confirm it",
+            )
+        try:
+            precedence = Precedence[args.precedence.upper()]
+        except KeyError:
+            raise StationError("bad-request", f"unknown precedence {args.precedence!r}") from None
+        body = args.text.encode("utf-8")
+        if not body:
+            raise StationError("bad-request", "the message is empty")
+        if len(body) > MAX_TEXT_LEN:
+            raise StationError("bad-request", f"the message is {len(body)} bytes; at most {MAX_TEXT_LEN} fit")
+        message_id = new_message_id()
+        now = time.time()
+        line_id = line.row.id
+
+        def queue(store: Store) -> Any:
+            store.queue(
+                line_id,
+                id=message_id,
+                kind=Kind.TEXT,
+                precedence=precedence,
+                created_ms=int(now * 1000),
+                ref=b"",
+                body=body,
+                now=now,
+            )
+            return store.message(message_id, OUT)
+
+        row = await self._call(queue)
+        line.wake()
+        return self.station.describe(row, line)
+
+    async def wait(self, args: WaitArgs, emit: Emit) -> dict[str, object]:
+        _need_running(self.station, "waiting for a receipt")
+        message_id = parse_id(args.id)
+        row = await self._call(lambda store: store.message(message_id, OUT))
+        if row is None:
+            raise StationError("no-such-message", f"no message {args.id} was sent from this station")
+        line = self.station.lines.get(self.station.describe(row)["peer"])  # type: ignore[call-overload]
+        if row.delivered_at is None and line is not None:
+            waiter = line.waiter(message_id)
+            row = await self._call(lambda store: store.message(message_id, OUT))
+            if row is not None and row.delivered_at is None:
+                try:
+                    async with asyncio.timeout(args.timeout):
+                        await waiter
+                except TimeoutError:
+                    raise StationError(
+                        "timeout", f"no receipt for {args.id} within {args.timeout:g} s (it stays queued)"
+                    ) from None
+            row = await self._call(lambda store: store.message(message_id, OUT))
+        assert row is not None
+        described = self.station.describe(row)
+        await emit({"message": described})
+        return described
+
+    async def inbox(self, args: InboxArgs, emit: Emit) -> dict[str, object]:
+        station = self.station
+        line_id = None if args.peer is None else station.line(args.peer).row.id
+        if args.follow:
+            _need_running(station, "following the inbox")
+            queue = station.follow()
+            try:
+                rows = await self._call(
+                    lambda store: store.messages(
+                        line_id=line_id,
+                        direction=IN,
+                        kinds=(Kind.TEXT,),
+                        after_rowid=args.since,
+                        unacked=args.unacked,
+                    )
+                )
+                for row in rows:
+                    await emit({"message": station.describe(row)})
+                while True:
+                    event = await queue.get()
+                    message = event.get("message")
+                    if (
+                        isinstance(message, dict)
+                        and args.peer is not None
+                        and message.get("peer") != args.peer
+                    ):
+                        continue
+                    await emit(event)
+            finally:
+                station.unfollow(queue)
+        rows = await self._call(
+            lambda store: store.messages(
+                line_id=line_id,
+                direction=IN,
+                kinds=(Kind.TEXT,),
+                after_rowid=args.since,
+                unacked=args.unacked,
+            )
+        )
+        return {"messages": [station.describe(row) for row in rows]}
+
+    async def ack(self, args: AckArgs, emit: Emit) -> dict[str, object]:
+        station = self.station
+        message_id = parse_id(args.id)
+        row = await self._call(lambda store: store.message(message_id, IN))
+        if row is None or row.kind != Kind.TEXT:
+            raise StationError("no-such-message", f"no received message {args.id}")
+        peer = station.describe(row)["peer"]
+        line = station.line(str(peer))
+        if row.acked_at is None:
+            now = time.time()
+            line_id = line.row.id
+
+            def ack(store: Store) -> Any:
+                if store.mark_acked(line_id, IN, message_id, now):
+                    store.queue(
+                        line_id,
+                        id=new_message_id(),
+                        kind=Kind.ACK,
+                        precedence=Precedence.IMMEDIATE,
+                        created_ms=int(now * 1000),
+                        ref=message_id,
+                        body=b"",
+                        now=now,
+                    )
+                return store.message(message_id, IN)
+
+            row = await self._call(ack)
+            line.wake()
+        return station.describe(row, line)
+
+    async def log(self, args: LogArgs, emit: Emit) -> dict[str, object]:
+        station = self.station
+        line = station.line(args.peer)
+        line_id, limit = line.row.id, max(1, min(args.limit, 10_000))
+
+        def read(store: Store) -> Any:
+            return store.messages(line_id=line_id, limit=limit, newest=True), store.events(
+                line_id=line_id, limit=limit
+            )
+
+        rows, events = await self._call(read)
+        entries: list[dict[str, object]] = []
+        for row in rows:
+            described = station.describe(row, line)
+            entries.append({"at": row.stored_at, "kind": "message", "message": described})
+            if row.direction == OUT and row.delivered_at is not None:
+                entries.append({"at": row.delivered_at, "kind": "receipt", "id": described["id"]})
+            if row.acked_at is not None:
+                entries.append(
+                    {
+                        "at": row.acked_at,
+                        "kind": "ack",
+                        "id": described["id"],
+                        "direction": described["direction"],
+                    }
+                )
+        for event in events:
+            kind = "test" if event.kind == "test" else "alert"
+            entries.append({"at": event.at, "kind": kind, "event": event.kind, **event.detail})
+        entries.sort(key=lambda entry: float(entry["at"]))  # type: ignore[arg-type]
+        return {"peer": line.peer, "entries": entries[-limit:]}
+
+    async def test(self, args: TestArgs, emit: Emit) -> dict[str, object]:
+        station = self.station
+        _need_running(station, "a line test")
+        line = station.line(args.peer)
+        if not line.ready:
+            raise StationError("not-verified", f"the line {args.peer!r} is {line.state}: it cannot be tested")
+        started = time.time()
+        result = await line.run_test(args.timeout or station.config.line_test_timeout)
+        return {
+            "peer": line.peer,
+            "ok": result.ok,
+            "started_at": started,
+            "finished_at": result.at,
+            "rtt_ms": result.rtt_ms,
+            "detail": result.detail,
+        }
+
+
+def _host(endpoint: str) -> str:
+    return parse_endpoint(endpoint)[0]
+
+
+def _check_peer_name(peer: str) -> None:
+    if not peer or len(peer) > 64 or not all(c.isalnum() or c in "-_." for c in peer):
+        raise StationError(
+            "bad-request", f"{peer!r} is not a line name: use 1 to 64 letters, digits, '-', '_', '.'"
+        )
+
+
+__all__ = ["Requests", "show_id"]

@@ -1,0 +1,525 @@
+"""The station's SQLite store: lines, both directions of every transcript, and events.
+
+Synchronous and single-threaded by design: the daemon owns one :class:`Store` and calls it from one
+worker thread, which wraps a batch of calls in one transaction (:meth:`Store.transaction`), so many
+messages share one fsync (group commit). Methods never commit on their own.
+
+Durability: WAL with ``synchronous=FULL``, so a committed transaction survives a killed process and
+a power cut. Message bodies and line keys are sealed at rest (:mod:`hotline.store.sealing`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hotline.store.errors import StoreCorrupt, StoreError, StoreFull
+from hotline.store.schema import IN, OUT, SCHEMA, SCHEMA_VERSION
+from hotline.store.sealing import Sealer
+
+
+@dataclass(frozen=True, slots=True)
+class LineRow:
+    """A line as stored (without its key, which :meth:`Store.line_key` opens on demand)."""
+
+    id: int
+    peer: str
+    card: bytes
+    key_digest: bytes
+    static_public: bytes
+    endpoints: tuple[str, ...]
+    has_key: bool
+    key_created_at: int | None
+    verified_digest: bytes | None
+    added_at: float
+    chain_out0: bytes
+    chain_in0: bytes
+
+    @property
+    def verified(self) -> bool:
+        """The operators confirmed the safety number of the card we hold now."""
+        return self.verified_digest is not None and self.verified_digest == self.key_digest
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """One transcript entry, body opened."""
+
+    rowid: int
+    line_id: int
+    direction: int
+    id: bytes
+    seq: int | None
+    kind: int
+    precedence: int
+    created_ms: int
+    ref: bytes
+    body: bytes
+    chain: bytes | None
+    stored_at: float
+    delivered_at: float | None
+    acked_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """Something that happened on a line or the station (alerts, tests, sessions)."""
+
+    rowid: int
+    line_id: int | None
+    at: float
+    kind: str
+    detail: dict[str, object]
+
+
+_MESSAGE_COLUMNS = (
+    "rowid, line_id, direction, id, seq, kind, precedence, created_ms, ref, body, chain, "
+    "stored_at, delivered_at, acked_at"
+)
+_LINE_COLUMNS = (
+    "id, peer, card, key_digest, static_public, endpoints, line_key IS NOT NULL, key_created_at, "
+    "verified_digest, added_at, chain_out0, chain_in0"
+)
+
+
+def _translate(exc: sqlite3.Error) -> StoreError:
+    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+        return StoreFull(
+            "the store is full (disk or size limit): free space, then retry; nothing stored was lost"
+        )
+    if isinstance(exc, sqlite3.DatabaseError) and "malformed" in str(exc):
+        return StoreCorrupt(f"the store file is damaged: {exc}")
+    return StoreError(f"store error: {exc}")
+
+
+class Store:
+    """The station's durable state in one SQLite file. Not thread-safe: use it from one thread."""
+
+    def __init__(self, conn: sqlite3.Connection, sealer: Sealer) -> None:
+        self._conn = conn
+        self._sealer = sealer
+
+    @classmethod
+    def open(cls, path: Path, key: bytes, *, max_page_count: int | None = None) -> Store:
+        """Open (creating if needed) the store at ``path`` with the store ``key``.
+
+        Args:
+            path: the SQLite file.
+            key: the 32-byte store key (:func:`hotline.store.sealing.derive_store_key`).
+            max_page_count: cap the file size in pages (tests use it to fill the "disk").
+
+        Raises:
+            StoreError: not a Hotline store, another schema version, or the key does not fit it.
+        """
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store {path}: {exc}") from None
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            if max_page_count is not None:
+                conn.execute(f"PRAGMA max_page_count={int(max_page_count)}")
+            store = cls(conn, Sealer(key))
+            store._prepare()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _translate(exc) from None
+        except StoreError:
+            conn.close()
+            raise
+        return store
+
+    def _prepare(self) -> None:
+        tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            with self.transaction():
+                # one statement at a time: executescript() would commit half-way
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._set_meta("schema", str(SCHEMA_VERSION).encode())
+                self._set_meta("key_check", self._sealer.seal(b"key_check", b"hotline"))
+            return
+        if "meta" not in tables:
+            raise StoreError("this file is not a Hotline store")
+        version = self._meta("schema")
+        if version != str(SCHEMA_VERSION).encode():
+            raise StoreError(f"the store has schema version {version!r}; this Hotline reads {SCHEMA_VERSION}")
+        check = self._meta("key_check")
+        if check is None or self._sealer.open(b"key_check", check) != b"hotline":
+            raise StoreError("the store was made by another station identity")
+
+    def close(self) -> None:
+        """Close the file (a WAL checkpoint happens on the way)."""
+        self._conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One durable transaction: everything inside commits together, or nothing does.
+
+        Raises:
+            StoreFull: the disk or size limit is reached (rolled back; nothing stored before is lost).
+            StoreError: any other SQLite failure.
+        """
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _translate(exc) from None
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise _translate(exc) from None
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested unit inside :meth:`transaction` that can fail alone."""
+        self._conn.execute("SAVEPOINT op")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK TO op")
+            self._conn.execute("RELEASE op")
+            raise
+        self._conn.execute("RELEASE op")
+
+    def execute_checked(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        """Run one statement, turning SQLite errors into :class:`StoreError`."""
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from None
+
+    # -- meta
+
+    def _meta(self, key: str) -> bytes | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def _set_meta(self, key: str, value: bytes) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def meta(self, key: str) -> bytes | None:
+        """A station-level value (e.g. the last handshake timestamp seen per peer)."""
+        return self._meta(key)
+
+    def set_meta(self, key: str, value: bytes) -> None:
+        """Set a station-level value."""
+        self._set_meta(key, value)
+
+    # -- lines
+
+    def _line(self, row: Any) -> LineRow:
+        return LineRow(
+            id=int(row[0]),
+            peer=str(row[1]),
+            card=bytes(row[2]),
+            key_digest=bytes(row[3]),
+            static_public=bytes(row[4]),
+            endpoints=tuple(json.loads(str(row[5]))),
+            has_key=bool(row[6]),
+            key_created_at=None if row[7] is None else int(row[7]),
+            verified_digest=None if row[8] is None else bytes(row[8]),
+            added_at=float(row[9]),
+            chain_out0=bytes(row[10]),
+            chain_in0=bytes(row[11]),
+        )
+
+    def lines(self) -> list[LineRow]:
+        """Every line, by name."""
+        rows = self.execute_checked(f"SELECT {_LINE_COLUMNS} FROM lines ORDER BY peer").fetchall()
+        return [self._line(row) for row in rows]
+
+    def line(self, peer: str) -> LineRow | None:
+        """The line to ``peer``, if there is one."""
+        row = self.execute_checked(f"SELECT {_LINE_COLUMNS} FROM lines WHERE peer = ?", (peer,)).fetchone()
+        return None if row is None else self._line(row)
+
+    def line_by_id(self, line_id: int) -> LineRow | None:
+        """The line with ``line_id``."""
+        row = self.execute_checked(f"SELECT {_LINE_COLUMNS} FROM lines WHERE id = ?", (line_id,)).fetchone()
+        return None if row is None else self._line(row)
+
+    def add_line(
+        self,
+        *,
+        peer: str,
+        card: bytes,
+        key_digest: bytes,
+        static_public: bytes,
+        endpoints: list[str],
+        now: float,
+        chain_out0: bytes,
+        chain_in0: bytes,
+    ) -> LineRow:
+        """Create a line (unverified, without a key)."""
+        cursor = self.execute_checked(
+            "INSERT INTO lines (peer, card, key_digest, static_public, endpoints, added_at, chain_out0,"
+            " chain_in0) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (peer, card, key_digest, static_public, json.dumps(endpoints), now, chain_out0, chain_in0),
+        )
+        line = self.line_by_id(int(cursor.lastrowid or 0))
+        assert line is not None
+        return line
+
+    def update_line(
+        self, line_id: int, *, card: bytes, key_digest: bytes, static_public: bytes, endpoints: list[str]
+    ) -> None:
+        """Replace a line's card and endpoints (a changed key digest leaves it unverified)."""
+        self.execute_checked(
+            "UPDATE lines SET card = ?, key_digest = ?, static_public = ?, endpoints = ? WHERE id = ?",
+            (card, key_digest, static_public, json.dumps(endpoints), line_id),
+        )
+
+    def set_verified(self, line_id: int, digest: bytes | None) -> None:
+        """Pin the key digest the operators confirmed (``None`` clears it)."""
+        self.execute_checked("UPDATE lines SET verified_digest = ? WHERE id = ?", (digest, line_id))
+
+    def set_line_key(self, line_id: int, key: bytes, created_at: int) -> None:
+        """Store the line key, sealed at rest."""
+        sealed = self._sealer.seal(b"line-key" + line_id.to_bytes(8, "big"), key)
+        self.execute_checked(
+            "UPDATE lines SET line_key = ?, key_created_at = ? WHERE id = ?", (sealed, created_at, line_id)
+        )
+
+    def line_key(self, line_id: int) -> bytes | None:
+        """The line key in the clear, or ``None`` when the line has none yet."""
+        row = self.execute_checked("SELECT line_key FROM lines WHERE id = ?", (line_id,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return self._sealer.open(b"line-key" + line_id.to_bytes(8, "big"), bytes(row[0]))
+
+    def remove_line(self, line_id: int) -> None:
+        """Delete a line with its transcript and events."""
+        self.execute_checked("DELETE FROM lines WHERE id = ?", (line_id,))
+
+    # -- transcripts
+
+    @staticmethod
+    def _body_ad(line_id: int, direction: int, message_id: bytes) -> bytes:
+        return b"body" + line_id.to_bytes(8, "big") + bytes([direction]) + message_id
+
+    def _message(self, row: Any) -> MessageRow:
+        line_id, direction, message_id = int(row[1]), int(row[2]), bytes(row[3])
+        return MessageRow(
+            rowid=int(row[0]),
+            line_id=line_id,
+            direction=direction,
+            id=message_id,
+            seq=None if row[4] is None else int(row[4]),
+            kind=int(row[5]),
+            precedence=int(row[6]),
+            created_ms=int(row[7]),
+            ref=bytes(row[8]),
+            body=self._sealer.open(self._body_ad(line_id, direction, message_id), bytes(row[9])),
+            chain=None if row[10] is None else bytes(row[10]),
+            stored_at=float(row[11]),
+            delivered_at=None if row[12] is None else float(row[12]),
+            acked_at=None if row[13] is None else float(row[13]),
+        )
+
+    def queue(
+        self,
+        line_id: int,
+        *,
+        id: bytes,
+        kind: int,
+        precedence: int,
+        created_ms: int,
+        ref: bytes,
+        body: bytes,
+        now: float,
+    ) -> int:
+        """Put an outbound entry in the line's queue (no sequence number yet); returns its rowid."""
+        sealed = self._sealer.seal(self._body_ad(line_id, OUT, id), body)
+        cursor = self.execute_checked(
+            "INSERT INTO messages (line_id, direction, id, kind, precedence, created_ms, ref, body,"
+            " stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (line_id, OUT, id, kind, precedence, created_ms, ref, sealed, now),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def position(self, line_id: int, direction: int) -> tuple[int, bytes | None]:
+        """``(seq, chain head)`` at the end of one direction's transcript (``(0, None)`` when empty)."""
+        row = self.execute_checked(
+            "SELECT seq, chain FROM messages WHERE line_id = ? AND direction = ? AND seq IS NOT NULL"
+            " ORDER BY seq DESC LIMIT 1",
+            (line_id, direction),
+        ).fetchone()
+        return (0, None) if row is None else (int(row[0]), bytes(row[1]))
+
+    def chain_at(self, line_id: int, direction: int, seq: int) -> bytes | None:
+        """The chain head right after entry ``seq`` of one direction."""
+        row = self.execute_checked(
+            "SELECT chain FROM messages WHERE line_id = ? AND direction = ? AND seq = ?",
+            (line_id, direction, seq),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def next_queued(self, line_id: int, limit: int) -> list[MessageRow]:
+        """The next ``limit`` queued outbound entries: by precedence, then in the order queued."""
+        rows = self.execute_checked(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE line_id = ? AND direction = {OUT} AND seq IS NULL"
+            " ORDER BY precedence, rowid LIMIT ?",
+            (line_id, limit),
+        ).fetchall()
+        return [self._message(row) for row in rows]
+
+    def assign(self, rowid: int, seq: int, chain: bytes) -> None:
+        """Fix a queued entry's place in the outbound transcript."""
+        self.execute_checked("UPDATE messages SET seq = ?, chain = ? WHERE rowid = ?", (seq, chain, rowid))
+
+    def sent_after(self, line_id: int, seq: int, limit: int) -> list[MessageRow]:
+        """Outbound entries with a sequence number above ``seq``, in order (what to resend)."""
+        rows = self.execute_checked(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE line_id = ? AND direction = {OUT} AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (line_id, seq, limit),
+        ).fetchall()
+        return [self._message(row) for row in rows]
+
+    def mark_delivered(self, line_id: int, upto: int, now: float) -> list[bytes]:
+        """Outbound entries up to ``upto`` are stored at the peer; returns the ids newly marked."""
+        rows = self.execute_checked(
+            f"SELECT id FROM messages WHERE line_id = ? AND direction = {OUT} AND seq <= ?"
+            " AND delivered_at IS NULL",
+            (line_id, upto),
+        ).fetchall()
+        if rows:
+            self.execute_checked(
+                f"UPDATE messages SET delivered_at = ? WHERE line_id = ? AND direction = {OUT} AND seq <= ?"
+                " AND delivered_at IS NULL",
+                (now, line_id, upto),
+            )
+        return [bytes(row[0]) for row in rows]
+
+    def store_incoming(
+        self,
+        line_id: int,
+        *,
+        id: bytes,
+        seq: int,
+        kind: int,
+        precedence: int,
+        created_ms: int,
+        ref: bytes,
+        body: bytes,
+        chain: bytes,
+        now: float,
+    ) -> int:
+        """Append a received entry to the inbound transcript; returns its rowid."""
+        sealed = self._sealer.seal(self._body_ad(line_id, IN, id), body)
+        cursor = self.execute_checked(
+            "INSERT INTO messages (line_id, direction, id, seq, kind, precedence, created_ms, ref, body,"
+            " chain, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (line_id, IN, id, seq, kind, precedence, created_ms, ref, sealed, chain, now),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def mark_acked(self, line_id: int, direction: int, message_id: bytes, now: float) -> bool:
+        """Record an operator's acknowledgement of one entry; False if unknown or already acked."""
+        cursor = self.execute_checked(
+            "UPDATE messages SET acked_at = ? WHERE line_id = ? AND direction = ? AND id = ?"
+            " AND acked_at IS NULL",
+            (now, line_id, direction, message_id),
+        )
+        return cursor.rowcount > 0
+
+    def message(self, message_id: bytes, direction: int | None = None) -> MessageRow | None:
+        """The entry with ``message_id`` (inbound first when ``direction`` is not given)."""
+        if direction is None:
+            sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ? ORDER BY direction DESC LIMIT 1"
+            row = self.execute_checked(sql, (message_id,)).fetchone()
+        else:
+            sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ? AND direction = ? LIMIT 1"
+            row = self.execute_checked(sql, (message_id, direction)).fetchone()
+        return None if row is None else self._message(row)
+
+    def messages(
+        self,
+        *,
+        line_id: int | None = None,
+        direction: int | None = None,
+        kinds: tuple[int, ...] | None = None,
+        after_rowid: int = 0,
+        unacked: bool = False,
+        limit: int = 1000,
+        newest: bool = False,
+    ) -> list[MessageRow]:
+        """Entries matching the filters, oldest first (the newest ``limit`` with ``newest``)."""
+        where, params = ["rowid > ?"], [after_rowid]
+        if line_id is not None:
+            where.append("line_id = ?")
+            params.append(line_id)
+        if direction is not None:
+            where.append("direction = ?")
+            params.append(direction)
+        if kinds is not None:
+            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            params.extend(kinds)
+        if unacked:
+            where.append("acked_at IS NULL")
+        order = "DESC" if newest else "ASC"
+        clause = " AND ".join(where)
+        sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {clause} ORDER BY rowid {order} LIMIT ?"
+        rows = self.execute_checked(sql, (*params, limit)).fetchall()
+        found = [self._message(row) for row in rows]
+        return found[::-1] if newest else found
+
+    def count_queued(self, line_id: int) -> tuple[int, int]:
+        """``(queued, in flight)``: outbound entries not yet sent, and sent but not yet receipted."""
+        row = self.execute_checked(
+            "SELECT COALESCE(SUM(seq IS NULL), 0), COALESCE(SUM(seq IS NOT NULL AND delivered_at IS NULL), 0)"
+            f" FROM messages WHERE line_id = ? AND direction = {OUT}"
+            " AND (seq IS NULL OR delivered_at IS NULL)",
+            (line_id,),
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    # -- events
+
+    def add_event(self, line_id: int | None, kind: str, detail: dict[str, object], now: float) -> EventRow:
+        """Record an event; returns it."""
+        cursor = self.execute_checked(
+            "INSERT INTO events (line_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+            (line_id, now, kind, json.dumps(detail)),
+        )
+        return EventRow(int(cursor.lastrowid or 0), line_id, now, kind, detail)
+
+    def events(
+        self, *, line_id: int | None = None, kinds: tuple[str, ...] | None = None, limit: int = 1000
+    ) -> list[EventRow]:
+        """The newest ``limit`` events matching the filters, oldest first."""
+        where: list[str] = []
+        params: list[object] = []
+        if line_id is not None:
+            where.append("line_id = ?")
+            params.append(line_id)
+        if kinds is not None:
+            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            params.extend(kinds)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self.execute_checked(
+            f"SELECT rowid, line_id, at, kind, detail FROM events {clause} ORDER BY rowid DESC LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [
+            EventRow(int(r[0]), None if r[1] is None else int(r[1]), float(r[2]), str(r[3]), json.loads(r[4]))
+            for r in reversed(rows)
+        ]
+
+
+__all__ = ["EventRow", "LineRow", "MessageRow", "Store"]

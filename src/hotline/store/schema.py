@@ -1,0 +1,65 @@
+"""The store's tables. One version number; a store of another version is refused, never guessed at."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+#: Directions of a line's transcript, as stored.
+OUT = 0
+IN = 1
+
+SCHEMA = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+
+CREATE TABLE lines (
+    id INTEGER PRIMARY KEY,
+    peer TEXT NOT NULL UNIQUE,
+    card BLOB NOT NULL,              -- the peer's signed card, as received (public)
+    key_digest BLOB NOT NULL,        -- of the card's keys: what verification pins
+    static_public BLOB NOT NULL,     -- the peer's Noise static key, for the handshake directory
+    endpoints TEXT NOT NULL,         -- JSON list, tried in order
+    line_key BLOB,                   -- sealed at rest
+    key_created_at INTEGER,
+    verified_digest BLOB,            -- the key digest the operators confirmed, NULL until then
+    added_at REAL NOT NULL,
+    chain_out0 BLOB NOT NULL,        -- empty-transcript heads, per direction
+    chain_in0 BLOB NOT NULL
+);
+
+-- One row per transcript entry, both directions. For outbound rows, seq and chain are NULL while
+-- the entry waits in the queue, and are fixed when it is first sent (so FLASH can overtake).
+CREATE TABLE messages (
+    rowid INTEGER PRIMARY KEY,
+    line_id INTEGER NOT NULL REFERENCES lines(id) ON DELETE CASCADE,
+    direction INTEGER NOT NULL,
+    id BLOB NOT NULL,
+    seq INTEGER,
+    kind INTEGER NOT NULL,
+    precedence INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    ref BLOB NOT NULL,
+    body BLOB NOT NULL,              -- sealed at rest
+    chain BLOB,
+    stored_at REAL NOT NULL,
+    delivered_at REAL,
+    acked_at REAL,
+    UNIQUE (line_id, direction, id),
+    UNIQUE (line_id, direction, seq)
+);
+CREATE INDEX messages_queue ON messages (line_id, precedence, rowid) WHERE direction = 0 AND seq IS NULL;
+CREATE INDEX messages_id ON messages (id);
+
+CREATE TABLE events (
+    rowid INTEGER PRIMARY KEY,
+    line_id INTEGER REFERENCES lines(id) ON DELETE CASCADE,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX events_line ON events (line_id, rowid);
+"""
+
+__all__ = ["IN", "OUT", "SCHEMA", "SCHEMA_VERSION"]
