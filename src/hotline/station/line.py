@@ -225,7 +225,9 @@ class LineRuntime:
 
     def attach(self, channel: SecureChannel, *, initiated: bool, endpoint: str) -> None:
         """Take a new authenticated session for this line, or refuse it by the tie-break rule."""
-        assert self._tg is not None
+        if self._tg is None:  # the supervisor has not started yet: the peer will redial
+            self.station.spawn(channel.close())
+            return
         now = time.monotonic()
         current = self.current
         if current is not None and not current.channel.is_closed:
@@ -260,6 +262,10 @@ class LineRuntime:
             pass
         except* (ChannelClosed, ConnectionError) as group:
             log.debug("session ended", extra={"peer": self.peer, "why": str(group.exceptions[0])})
+        except* Exception as group:
+            # a bug of ours must cost this session, never the line or the daemon
+            log.error("session failed", extra={"peer": self.peer}, exc_info=group.exceptions[0])
+            self.alert("internal", f"the session with {self.peer} failed: {group.exceptions[0]!r}")
         finally:
             await channel.close()
             if self.current is session:
@@ -359,6 +365,18 @@ class LineRuntime:
 
     async def _commit_inbound(self) -> None:
         try:
+            await self._commit_inbound_loop()
+        except Exception as exc:
+            log.error("storing entries failed", extra={"peer": self.peer}, exc_info=exc)
+            self.in_seq, self.in_head = self.committed_in
+            self._pending_in = []
+            if self.current is not None:
+                self._close(self.current, "internal error while storing")
+        finally:
+            self._committing = False
+
+    async def _commit_inbound_loop(self) -> None:
+        if True:
             while self._pending_in or self._receipt_due:
                 batch, self._pending_in = self._pending_in, []
                 self._receipt_due = False
@@ -381,8 +399,6 @@ class LineRuntime:
                 if session is not None and not session.channel.is_closed:
                     seq, head = self.committed_in
                     session.channel.send_nowait(linemsg.encode(Receipt(seq, head)))
-        finally:
-            self._committing = False
 
     def _store_inbound(self, store: Store, *, batch: list[Entry]) -> list[tuple[MessageRow, Any]]:
         now = time.time()
@@ -456,6 +472,8 @@ class LineRuntime:
     def _after_inbound(self, outcome: list[tuple[MessageRow, Any]]) -> None:
         for row, extra in outcome:
             if row.kind == Kind.TEXT:
+                if not self.station.has_followers:
+                    continue
                 self.station.publish({"message": self.station.describe(row, self)})
             elif row.kind == Kind.ACK and extra:
                 self.station.publish({"acked": {"peer": self.peer, "id": self.station.show_id(row.ref)}})

@@ -430,17 +430,19 @@ class Requests:
                         unacked=args.unacked,
                     )
                 )
+                shown = args.since
                 for row in rows:
                     await emit({"message": station.describe(row)})
+                    shown = row.rowid
                 while True:
                     event = await queue.get()
                     message = event.get("message")
-                    if (
-                        isinstance(message, dict)
-                        and args.peer is not None
-                        and message.get("peer") != args.peer
-                    ):
-                        continue
+                    if isinstance(message, dict):
+                        # skip what the query above already showed, and other lines when filtered
+                        if int(message["inbox"]) <= shown:
+                            continue
+                        if args.peer is not None and message.get("peer") != args.peer:
+                            continue
                     await emit(event)
             finally:
                 station.unfollow(queue)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import os
 import time
@@ -149,7 +150,7 @@ class Station:
         line = LineRuntime(self, row, inbound, outbound)
         self.lines[row.peer] = line
         if self._tg is not None:
-            self._tasks[row.peer] = self._tg.create_task(line.run())
+            self._tasks[row.peer] = self._tg.create_task(self._supervise(line))
         return line
 
     async def add_line(self, row: LineRow) -> LineRuntime:
@@ -220,6 +221,10 @@ class Station:
         for queue in self._followers:
             queue.put_nowait(event)
 
+    @property
+    def has_followers(self) -> bool:
+        return bool(self._followers)
+
     def follow(self) -> asyncio.Queue[dict[str, object]]:
         queue: asyncio.Queue[dict[str, object]] = asyncio.Queue()
         self._followers.add(queue)
@@ -287,20 +292,29 @@ class Station:
         from hotline.station.control import serve_control  # the control server needs the requests
 
         host, port = _split(self.config.listen)
-        self.running = True
-        async with asyncio.TaskGroup() as tg:
-            self._tg = tg
-            for peer, line in self.lines.items():
-                self._tasks[peer] = tg.create_task(line.run())
-            async with listen(
-                host,
-                port,
-                config=self.session_config,
-                peers=_Directory(self),
-                guard=TimestampGuard(),
-                max_pending=self.config.max_pending,
-            ) as listener:
-                self.listen_port = listener.port
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                listener = await stack.enter_async_context(
+                    listen(
+                        host,
+                        port,
+                        config=self.session_config,
+                        peers=_Directory(self),
+                        guard=TimestampGuard(),
+                        max_pending=self.config.max_pending,
+                    )
+                )
+            except OSError as exc:
+                raise StationError(
+                    "bad-config", f"cannot listen on {self.config.listen}: {exc.strerror or exc}"
+                ) from None
+            self.running = True
+            self.listen_port = listener.port
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                for peer, line in self.lines.items():
+                    self._tasks[peer] = tg.create_task(self._supervise(line))
+                tg.create_task(serve_control(self))
                 log.info(
                     "station up",
                     extra={
@@ -309,12 +323,20 @@ class Station:
                         "pid": os.getpid(),
                     },
                 )
-                tg.create_task(serve_control(self))
                 if ready is not None:
                     ready.set()
                 while True:
                     channel = await listener.accept()
                     self._route(channel)
+
+    async def _supervise(self, line: LineRuntime) -> None:
+        # a line's supervisor that fails (a bug) is logged and restarted; the other lines go on
+        while True:
+            try:
+                await line.run()
+            except Exception as exc:
+                log.error("line supervisor failed", extra={"peer": line.peer}, exc_info=exc)
+                await asyncio.sleep(1.0)
 
     def _route(self, channel: SecureChannel) -> None:
         line = self.line_by_static(channel.peer_static)
