@@ -19,15 +19,21 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     out = run("demo")
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 0, out.stdout + out.stderr
     text = out.stdout
-    assert "Noise_IKpsk2+hfs_25519+MLKEM768_ChaChaPoly_BLAKE2s" in text
-    assert "they match" in text
-    assert "jerusalem received: FLASH: this is moscow" in text
-    assert "moscow received:    jerusalem here" in text
-    assert "authenticated its caller as moscow" in text
-    assert "the stranger got no answer" in text
-    assert "Traceback" not in out.stderr
+    # three stations, each a process driven by the CLI
+    for station in ("moscow", "jerusalem", "washington"):
+        assert f"hotline --home {station} up &" in text
+    assert "a wrong passphrase is refused (exit 1)" in text
+    assert "the same at both stations" in text and "DIFFERENT" not in text
+    # the FLASH message and the reply were delivered, read and acknowledged
+    assert text.count("delivered at") >= 3
+    assert "acknowledged" in text and "from moscow" in text and "from jerusalem" in text
+    assert "This is Moscow. Please confirm you are receiving this line." in text
+    assert "test ok" in text
+    assert "moscow still holds only its own line (jerusalem)" in text
+    assert "jerusalem answered 0 bytes" in text
+    assert "Traceback" not in out.stdout + out.stderr
 
 
 def test_version_and_usage_errors() -> None:

@@ -1,171 +1,243 @@
-"""``hotline demo``: two stations on this machine, from nothing to a secure session.
+"""``hotline demo``: three stations on this machine, each its own process, driven by the real CLI.
 
-Everything here is real: identities with passphrase-encrypted key files on disk, signed cards,
-a line key sealed with HPKE and carried across, and a hybrid post-quantum Noise session over
-loopback TCP. Only the two stations share a process, which later versions of the demo split into
-daemons.
+Every step is a ``hotline`` command run exactly as an operator would type it (printed before its
+output), against station directories in a temporary folder: create stations, exchange cards, carry
+the sealed line key, compare safety numbers, start the daemons, send a FLASH message and a reply with
+receipts and acknowledgements, test the line, show the status of both, then add a third station
+with its own line to show that lines are separate. Everything is real: key files under a passphrase,
+SQLite stores, loopback TCP with the hybrid post-quantum handshake, daemons stopped with SIGTERM.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
 
-from hotline.net.tcp import ChannelClosed, connect, listen
-from hotline.proto.cards import armor_card, dearmor_card, issue_card
-from hotline.proto.handshake import PeerTable
-from hotline.proto.identity import Identity
-from hotline.proto.identity_errors import WrongPassphrase
-from hotline.proto.keyfile import open_identity, seal_identity
-from hotline.proto.linekeys import create_line_key, open_line_key
-from hotline.proto.replay import TimestampGuard
-from hotline.proto.safety import safety_number
-from hotline.proto.session import SessionConfig
-
-PASSPHRASE = "correct horse battery staple"  # a demo passphrase; a real station prompts for one
+PASSPHRASE = "correct horse battery staple"  # a demo passphrase; a real operator types their own
 
 
-def _create_station(console: Console, home: Path, name: str) -> Identity:
-    started = time.perf_counter()
-    identity = Identity.generate(name)
-    keyfile = home / name / "identity.key"
-    keyfile.parent.mkdir(parents=True)
-    keyfile.write_bytes(seal_identity(identity, PASSPHRASE))
-    keyfile.chmod(0o600)
-    # read it back the way a daemon would at start
-    reopened = open_identity(keyfile.read_bytes(), PASSPHRASE)
-    assert reopened.fingerprint == identity.fingerprint
-    took = time.perf_counter() - started
-    console.print(
-        f"  [bold]{name}[/]: keys made and sealed under the passphrase with Argon2id "
-        f"(64 MiB, 3 passes) into {keyfile.relative_to(home)}  [dim]{took:.2f} s[/]"
-    )
-    return reopened
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Demo:
+    def __init__(self, console: Console, root: Path) -> None:
+        self.console = console
+        self.root = root
+        # the stations' output is laid out for our width, less the indent we print it with
+        width = str(max(console.width - 2, 60))
+        self.env = dict(os.environ, HOTLINE_PASSPHRASE=PASSPHRASE, COLUMNS=width, NO_COLOR="1")
+        self.env.pop("HOTLINE_HOME", None)
+        self.daemons: dict[str, subprocess.Popen[bytes]] = {}
+        self.ports: dict[str, int] = {}
+
+    def home(self, station: str) -> Path:
+        return self.root / station
+
+    def hotline(self, station: str, *args: str, show: bool = True, check: bool = True) -> str:
+        """Run ``hotline --home STATION ARGS`` and print the command line and its output."""
+        command = [sys.executable, "-m", "hotline", "--home", str(self.home(station)), *args]
+        shown = "hotline --home " + station + " " + " ".join(shlex.quote(a) for a in args)
+        result = subprocess.run(
+            command, env=self.env, capture_output=True, text=True, cwd=self.root, timeout=120
+        )
+        output = (result.stdout + result.stderr).rstrip()
+        if show:
+            self.console.print(f"[bold cyan]$ {shown}[/]", highlight=False, soft_wrap=True)
+            if output:
+                self.console.print(
+                    "  " + output.replace("\n", "\n  "), highlight=False, markup=False, soft_wrap=True
+                )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"`{shown}` failed ({result.returncode}): {output}")
+        return result.stdout
+
+    def json(self, station: str, *args: str) -> dict[str, object]:
+        out = self.hotline(station, "--json", *args, show=False)
+        return dict(json.loads(out))
+
+    def create(self, station: str) -> None:
+        self.ports.setdefault(station, _free_port())
+        self.hotline(station, "init", station, "--listen", f"127.0.0.1:{self.ports[station]}")
+
+    def link(self, a: str, b: str) -> None:
+        """Exchange cards, carry a sealed line key from ``a`` to ``b``, compare and confirm the safety number."""
+        for x, y in ((a, b), (b, a)):
+            card = self.root / f"{x}.card"
+            self.hotline(x, "card", "--out", str(card))
+            self.hotline(y, "line", "add", x, str(card), "--endpoint", f"127.0.0.1:{self.ports[x]}")
+        sealed = self.root / f"{a}-to-{b}.linekey"
+        self.hotline(a, "line", "grant", b, "--out", str(sealed))
+        self.hotline(b, "line", "accept", a, str(sealed))
+        self.hotline(a, "line", "verify", b)
+        number_a = self.json(a, "line", "verify", b)["digits"]
+        number_b = self.json(b, "line", "verify", a)["digits"]
+        verdict = "the same at both stations" if number_a == number_b else "DIFFERENT: stop here"
+        self.console.print(f"  [green]the operators read the numbers to each other: {verdict}[/]")
+        self.hotline(a, "line", "verify", b, "--confirm")
+        self.hotline(b, "line", "verify", a, "--confirm")
+
+    def up(self, station: str) -> None:
+        log = (self.home(station) / "daemon.log").open("wb")
+        command = [sys.executable, "-m", "hotline", "--home", str(self.home(station)), "up"]
+        self.console.print(
+            f"[bold cyan]$ hotline --home {station} up &[/]  [dim](logs in {station}/daemon.log)[/]"
+        )
+        self.daemons[station] = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+
+    def wait_up(self, station: str, peer: str, timeout: float = 30.0) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            with contextlib.suppress(RuntimeError, ValueError):
+                status = self.json(station, "status")
+                lines = status["lines"]
+                assert isinstance(lines, list)
+                if any(line["peer"] == peer and line["state"] == "up" for line in lines):
+                    return time.monotonic() - started
+            time.sleep(0.2)
+        raise RuntimeError(f"the line {station} → {peer} did not come up within {timeout:g} s")
+
+    def newest_inbox_id(self, station: str, peer: str) -> str:
+        inbox = self.json(station, "inbox", "--peer", peer)
+        messages = inbox["messages"]
+        assert isinstance(messages, list) and messages
+        return str(messages[-1]["id"])
+
+    def stop_all(self) -> None:
+        for process in self.daemons.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.daemons.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def run_demo(port: int = 0) -> None:
-    """Run the demo and print what happens."""
+    """Run the demo and print what happens (``port``, when given, is jerusalem's)."""
     console = Console(highlight=False)
     with tempfile.TemporaryDirectory(prefix="hotline-demo-") as tmp:
-        asyncio.run(_demo(console, Path(tmp), port))
-
-
-async def _demo(console: Console, home: Path, port: int) -> None:
-    console.rule("[bold]Hotline demo: moscow ⇄ jerusalem")
-    console.print("\n[bold]1. Two stations are created[/] (in a temporary directory)")
-    moscow = _create_station(console, home, "moscow")
-    jerusalem = _create_station(console, home, "jerusalem")
-    try:
-        open_identity((home / "moscow" / "identity.key").read_bytes(), "wrong passphrase")
-    except WrongPassphrase as exc:
-        console.print(f"  a wrong passphrase is refused: [italic]{exc.reason}[/]")
-
-    directory = PeerTable()
-    guard = TimestampGuard()
-    server_config = SessionConfig(static=jerusalem.static_key)
-    moscow_config = SessionConfig(static=moscow.static_key)
-    async with (
-        listen("127.0.0.1", port, config=server_config, peers=directory, guard=guard) as listener,
-        listen("127.0.0.1", 0, config=moscow_config, peers=PeerTable(), guard=TimestampGuard()) as m,
-    ):
-        now = int(time.time())
-        cards = {
-            "moscow": issue_card(moscow, endpoints=[f"127.0.0.1:{m.port}"], created_at=now),
-            "jerusalem": issue_card(jerusalem, endpoints=[f"127.0.0.1:{listener.port}"], created_at=now),
-        }
-        console.print("\n[bold]2. Each station exports its signed card[/] (Ed25519 + ML-DSA-65)")
-        for name, card in cards.items():
-            armored = armor_card(card)
-            path = home / name / "card.txt"
-            path.write_text(armored, encoding="utf-8")
-            lines = armored.splitlines()
-            console.print(
-                f"  [bold]{name}[/]  fingerprint [cyan]{card.fingerprint}[/]  "
-                f"endpoints {', '.join(card.endpoints)}  ({len(lines)} lines of armor)"
-            )
-            console.print(f"    [dim]{lines[0]}\n    {lines[1][:64]}\n    …\n    {lines[-1]}[/]")
-        # each side reads the other's card back from its file: signature and keys are checked
-        jerusalem_card_at_moscow = dearmor_card((home / "jerusalem" / "card.txt").read_text("utf-8"))
-        moscow_card_at_jerusalem = dearmor_card((home / "moscow" / "card.txt").read_text("utf-8"))
-
-        console.print("\n[bold]3. The operators compare the safety number[/] over a trusted channel")
-        at_moscow = safety_number(cards["moscow"], jerusalem_card_at_moscow)
-        at_jerusalem = safety_number(cards["jerusalem"], moscow_card_at_jerusalem)
-        for name, number in (("moscow", at_moscow), ("jerusalem", at_jerusalem)):
-            groups = number.groups
-            words = number.words
-            console.print(f"  at [bold]{name}[/]:")
-            console.print(f"    digits [bold cyan]{' '.join(groups[:6])}[/]")
-            console.print(f"           [bold cyan]{' '.join(groups[6:])}[/]")
-            for row in range(0, len(words), 8):
-                label = "words " if row == 0 else "      "
-                console.print(f"    {label} [cyan]{' '.join(words[row : row + 8])}[/]")
-        verdict = "[green]they match[/]" if at_moscow == at_jerusalem else "[red]MISMATCH[/]"
-        console.print(f"  {verdict}: the line is verified on both sides")
-
-        console.print(
-            "\n[bold]4. moscow makes the line key and seals it to jerusalem[/] (HPKE, MLKEM768-X25519)"
-        )
-        line_key, sealed = create_line_key(
-            sender=moscow, recipient=jerusalem_card_at_moscow, label="moscow-jerusalem", created_at=now
-        )
-        opened = open_line_key(sealed, jerusalem, moscow_card_at_jerusalem)
-        assert opened.key == line_key.key
-        console.print(
-            f"  sealed line key: {len(sealed)} bytes, signed by moscow; jerusalem checked the signature "
-            f"and opened it (label [bold]{opened.label}[/])"
-        )
-        directory.keys[moscow.static_key.public_key().raw] = opened.key
-
-        console.print("\n[bold]5. moscow dials jerusalem[/] over loopback TCP")
-        started = time.perf_counter()
-        client = await connect(
-            "127.0.0.1",
-            listener.port,
-            config=moscow_config,
-            peer_static=jerusalem_card_at_moscow.static_public.raw,
-            line_key=line_key.key,
-        )
-        server = await listener.accept()
-        took = (time.perf_counter() - started) * 1000
-        console.print(f"  handshake: [bold cyan]{client.protocol_name}[/]  [dim]{took:.1f} ms[/]")
-        same = "the same on both sides" if client.handshake_hash == server.handshake_hash else "DIFFERENT"
-        console.print(f"  handshake hash {client.handshake_hash.hex()[:32]}… ({same})")
-        who = "moscow" if server.peer_static == moscow.static_key.public_key().raw else "unknown"
-        console.print(f"  jerusalem authenticated its caller as [bold]{who}[/]")
-
-        await client.send(b"FLASH: this is moscow, do you read me?")
-        got = await server.receive()
-        console.print(f"  jerusalem received: [green]{got.decode()}[/]")
-        await server.send(b"jerusalem here, reading you five by five.")
-        got = await client.receive()
-        console.print(f"  moscow received:    [green]{got.decode()}[/]")
-
-        console.print("\n[bold]6. A stranger with keys of its own and no line key dials jerusalem[/]")
-        stranger = Identity.generate("stranger")
+        demo = _Demo(console, Path(tmp))
+        if port:
+            demo.ports["jerusalem"] = port
         try:
-            await connect(
-                "127.0.0.1",
-                listener.port,
-                config=SessionConfig(static=stranger.static_key, handshake_timeout=1.0),
-                peer_static=jerusalem_card_at_moscow.static_public.raw,
-                line_key=bytes(32),
-            )
-        except ChannelClosed as exc:
-            console.print(f"  the stranger got no answer at all ({exc.code.name}); nothing was revealed")
-        await client.close()
-        await server.wait_closed()
+            _script(demo)
+        finally:
+            demo.stop_all()
+
+
+def _step(console: Console, text: str) -> None:
+    console.print(f"\n[bold]{text}[/]")
+
+
+def _script(demo: _Demo) -> None:
+    console = demo.console
+    console.rule("[bold]Hotline demo: moscow ⇄ jerusalem, then washington")
     console.print(
-        Panel.fit(
-            "Two stations, one verified line, one post-quantum hybrid session, a record each way.",
-            title="done",
-        )
+        f"Three stations in {demo.root}, each driven by the `hotline` command; the passphrase comes from "
+        "HOTLINE_PASSPHRASE."
     )
 
+    _step(console, "1. moscow and jerusalem create their stations (keys sealed under the passphrase)")
+    demo.create("moscow")
+    demo.create("jerusalem")
+    wrong = subprocess.run(
+        [sys.executable, "-m", "hotline", "--home", str(demo.home("moscow")), "line", "list"],
+        env=dict(demo.env, HOTLINE_PASSPHRASE="wrong passphrase"),
+        capture_output=True,
+        text=True,
+    )
+    console.print(
+        f"  a wrong passphrase is refused (exit {wrong.returncode}): {wrong.stderr.strip()}", markup=False
+    )
 
-__all__ = ["run_demo"]
+    _step(console, "2. They exchange cards, carry the sealed line key, and confirm the safety number")
+    demo.link("moscow", "jerusalem")
+
+    _step(console, "3. Both stations go on duty (separate daemon processes)")
+    demo.up("moscow")
+    demo.up("jerusalem")
+    took = demo.wait_up("moscow", "jerusalem")
+    demo.wait_up("jerusalem", "moscow")
+    console.print(f"  [green]the line is up[/] after {took:.1f} s (hybrid X25519 + ML-KEM-768 handshake)")
+
+    _step(console, "4. moscow sends a FLASH message and waits for the delivery receipt")
+    demo.hotline(
+        "moscow", "send", "jerusalem", "--precedence", "flash", "--wait",
+        "This is Moscow. Please confirm you are receiving this line.",
+    )  # fmt: skip
+    demo.hotline("jerusalem", "inbox")
+    first = demo.newest_inbox_id("jerusalem", "moscow")
+    demo.hotline("jerusalem", "ack", first)
+
+    _step(console, "5. jerusalem replies; moscow reads and acknowledges")
+    demo.hotline(
+        "jerusalem", "send", "moscow", "--precedence", "immediate", "--wait",
+        "Jerusalem receiving you clearly. Standing by.",
+    )  # fmt: skip
+    reply = demo.newest_inbox_id("moscow", "jerusalem")
+    demo.hotline("moscow", "ack", reply)
+    time.sleep(0.3)  # the acknowledgement crosses the line
+    demo.hotline("moscow", "log", "jerusalem")
+
+    _step(console, "6. A line test crosses both stores and compares the transcripts' hash chains")
+    demo.hotline("moscow", "test", "jerusalem")
+
+    _step(console, "7. Status at both stations")
+    demo.hotline("moscow", "status")
+    demo.hotline("jerusalem", "status")
+
+    _step(console, "8. washington sets up its own line to jerusalem")
+    demo.create("washington")
+    demo.link("washington", "jerusalem")
+    demo.up("washington")
+    demo.wait_up("washington", "jerusalem")
+    demo.wait_up("jerusalem", "washington")
+    demo.hotline("washington", "send", "jerusalem", "--wait", "Washington here. Routine check of our line.")
+    demo.hotline("jerusalem", "inbox")
+    demo.hotline("jerusalem", "status")
+    moscow_lines = demo.json("moscow", "line", "list")["lines"]
+    assert isinstance(moscow_lines, list)
+    names = ", ".join(str(line["peer"]) for line in moscow_lines)
+    console.print(
+        f"  moscow still holds only its own line ({names}): lines are separate, each with its own keys"
+    )
+
+    _step(console, "9. A stranger connects to jerusalem's port and sends garbage")
+    with socket.create_connection(("127.0.0.1", demo.ports["jerusalem"]), timeout=2) as stranger:
+        stranger.sendall(os.urandom(1500))
+        stranger.settimeout(1.0)
+        try:
+            answer = stranger.recv(1024)
+        except TimeoutError:
+            answer = b""
+    console.print(f"  jerusalem answered {len(answer)} bytes: a station says nothing to the unauthenticated")
+
+    demo.stop_all()
+    console.print()
+    console.print(
+        Panel.fit(
+            "Two stations paired and verified, a FLASH message and a reply delivered with receipts\n"
+            "and acknowledgements, a line test through both stores, and a third station on its own\n"
+            "line. Stores, keys and logs were in the temporary directory, removed now.",
+            title="What happened",
+        )
+    )
