@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -76,7 +75,7 @@ class _Demo:
         self.hotline(station, "init", station, "--listen", f"127.0.0.1:{self.ports[station]}")
 
     def link(self, a: str, b: str) -> None:
-        """Exchange cards, carry a sealed line key from ``a`` to ``b``, compare and confirm the safety number."""
+        """Exchange cards, carry a line key from ``a`` to ``b``, compare and confirm the safety number."""
         for x, y in ((a, b), (b, a)):
             card = self.root / f"{x}.card"
             self.hotline(x, "card", "--out", str(card))
