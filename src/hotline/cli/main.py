@@ -1,20 +1,64 @@
 """Entry point of the ``hotline`` command.
 
 Only this package turns exceptions into wording and exit codes: 0 for success, 1 for a failure the
-user can act on (the message says what to do), 2 for a usage error (click's own).
+user can act on (the message says what to do), 2 for a usage error (click's own). The root group
+catches what a command raises and hands it to :func:`hotline.cli.errors.describe`, so commands raise
+freely and no command prints a traceback.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Any
+
 import click
 
 from hotline import __version__
+from hotline.cli import lines, messages, stations
+from hotline.cli.errors import DEBUG_ENV, Failure, describe
+from hotline.cli.options import DEFAULT_HOME, Settings, settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Hotline(click.Group):
+    """The root group: maps exceptions escaping any command to one-line failures."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            failure = describe(exc, settings(ctx).home)
+            if failure is None:
+                if os.environ.get(DEBUG_ENV):
+                    raise
+                failure = Failure(
+                    f"internal error ({type(exc).__name__}: {exc}); set {DEBUG_ENV}=1 for the traceback"
+                )
+            raise failure from exc
+
+
+@click.group(cls=_Hotline, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hotline")
-def cli() -> None:
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="HOTLINE_HOME",
+    help=f"Station directory [env HOTLINE_HOME; default {DEFAULT_HOME}].",
+)
+@click.option(
+    "--passphrase-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the passphrase from the first line of FILE [else env HOTLINE_PASSPHRASE, else ask].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON instead of text.")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, passphrase_file: Path | None, as_json: bool) -> None:
     """Hotline: a secure direct line between two stations."""
+    ctx.obj = Settings(
+        home=(home or Path(DEFAULT_HOME)).expanduser(), passphrase_file=passphrase_file, json=as_json
+    )
 
 
 @cli.command()
@@ -26,6 +70,21 @@ def demo(port: int) -> None:
     from hotline.cli.demo import run_demo
 
     run_demo(port=port)
+
+
+for _command in (
+    stations.init,
+    stations.up,
+    stations.card,
+    stations.status,
+    lines.line,
+    messages.send,
+    messages.inbox,
+    messages.ack,
+    messages.log,
+    messages.test,
+):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -1,0 +1,293 @@
+"""How results look: rich text for people, one JSON object per result for scripts.
+
+Renderers take the result dicts of docs/control.md as they come and read fields with ``.get``: a view
+should still show what it can when a field is missing, and the JSON form is there for anyone who needs
+the exact data. Every string that came from a station (names, message text, details) goes through
+:func:`text`, which escapes control characters and rich markup, because the other station wrote some of
+them.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import click
+import msgspec
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hotline.cli.errors import printable
+
+__all__ = [
+    "ago",
+    "alert_line",
+    "console",
+    "emit_json",
+    "line_table",
+    "log_table",
+    "message_line",
+    "message_table",
+    "qr_code",
+    "safety_number",
+    "status_view",
+    "text",
+    "when",
+]
+
+Result = Mapping[str, Any]
+
+_STATE_STYLE = {
+    "up": "bold green",
+    "connecting": "yellow",
+    "down": "bold red",
+    "no-key": "yellow",
+    "unverified": "magenta",
+    "stopped": "dim",
+}
+_PRECEDENCE_STYLE = {
+    "flash": "bold white on red",
+    "immediate": "bold red",
+    "priority": "yellow",
+    "routine": "",
+}
+_NONE = "—"
+
+
+def console() -> Console:
+    """A console on the current stdout (made per call, so test runners that swap stdout see the output)."""
+    return Console(highlight=False)
+
+
+def emit_json(value: Any) -> None:
+    """Print ``value`` as one line of JSON."""
+    click.echo(msgspec.json.encode(value).decode())
+
+
+def text(value: Any, style: str = "") -> Text:
+    """``value`` as literal text (no markup), control characters escaped."""
+    if value is None:
+        return Text(_NONE, style="dim")
+    return Text(printable(str(value)), style=style)
+
+
+def when(at: Any) -> str:
+    """A Unix time as local ``YYYY-MM-DD HH:MM:SS``."""
+    if not isinstance(at, int | float):
+        return _NONE
+    return datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(seconds: Any) -> str:
+    """A length of time, coarsely: ``42s``, ``5m``, ``3h 10m``, ``2d 4h``."""
+    if not isinstance(seconds, int | float):
+        return _NONE
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+def ago(at: Any, now: float | None = None) -> str:
+    """How long ago a Unix time was, e.g. ``5m ago``."""
+    if not isinstance(at, int | float):
+        return _NONE
+    return f"{duration((time.time() if now is None else now) - at)} ago"
+
+
+def _table(*columns: str, wrap: tuple[str, ...] = ()) -> Table:
+    # No box and no outer padding: rows start at the left margin, so they read (and grep) as lines.
+    # Only the ``wrap`` columns (free text) may wrap on a narrow terminal; ids and times stay whole.
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, no_wrap=column not in wrap)
+    return table
+
+
+def _state(line: Result) -> Text:
+    state = line.get("state")
+    return text(state, _STATE_STYLE.get(str(state), ""))
+
+
+def _precedence(value: Any) -> Text:
+    return text(value, _PRECEDENCE_STYLE.get(str(value), ""))
+
+
+def line_table(lines: Iterable[Result]) -> Table:
+    """The ``line.list`` view: one row per line (``--json`` has every field, e.g. when it was added)."""
+    table = _table("peer", "state", "verified", "key", "endpoints", "fingerprint", wrap=("fingerprint",))
+    for line in lines:
+        key_at = line.get("key_created_at")
+        key = when(key_at)[:10] if line.get("has_key") and key_at is not None else "none"
+        table.add_row(
+            text(line.get("peer"), "bold"),
+            _state(line),
+            Text("yes", style="green") if line.get("verified") else Text("no", style="magenta"),
+            text(key),
+            text(", ".join(map(str, line.get("endpoints") or [])) or None),
+            text(line.get("fingerprint")),
+        )
+    return table
+
+
+def status_view(out: Console, result: Result) -> None:
+    """The ``status`` view: the station, a table of its lines, then the alerts still standing."""
+    station = result.get("station") or {}
+    running = station.get("running")
+    state = (
+        Text(f"running (pid {station.get('pid')}, up {ago(station.get('started_at'))[:-4]})", style="green")
+        if running
+        else Text("not running", style="yellow")
+    )
+    header = Text.assemble(
+        "station ", text(station.get("name"), "bold"), "  ", state, "\n",
+        "fingerprint ", text(station.get("fingerprint")), "\n",
+        "listening on ", text(station.get("listen")),
+        "  endpoints ", text(", ".join(map(str, station.get("endpoints") or [])) or None),
+    )  # fmt: skip
+    out.print(header)
+    lines = list(result.get("lines") or [])
+    if not lines:
+        out.print("no lines yet: add one with `hotline line add PEER CARD_FILE`")
+        return
+    table = _table(
+        "peer", "state", "since", "endpoint", "rtt ms", "last test", "session", "queued",
+        wrap=("last test", "queued"),
+    )  # fmt: skip
+    alerts: list[Result] = []
+    for line in lines:
+        test = line.get("last_test")
+        if test:
+            verdict = Text("ok", "green") if test.get("ok") else Text("FAILED", "bold red")
+            last_test = Text.assemble(verdict, " ", ago(test.get("at")))
+        else:
+            last_test = text(None)
+        rtt = line.get("rtt_ms")
+        queued = f"{line.get('queued', 0)}"
+        if line.get("in_flight"):
+            queued += f" (+{line['in_flight']} in flight)"
+        table.add_row(
+            text(line.get("peer"), "bold"),
+            _state(line),
+            text(ago(line.get("since"))),
+            text(line.get("endpoint")),
+            text(f"{rtt:.1f}" if isinstance(rtt, int | float) else None),
+            last_test,
+            text(duration(line.get("session_age"))),
+            text(queued),
+        )
+        alerts.extend(line.get("alerts") or [])
+    out.print(table)
+    if alerts:
+        out.print(Text("alerts", style="bold red"))
+        for alert in sorted(alerts, key=lambda a: a.get("at") or 0):
+            out.print(Text("  ").append_text(alert_line(alert)))
+
+
+def alert_line(alert: Result) -> Text:
+    """One alert on one line: time, peer, kind and detail."""
+    return Text.assemble(
+        when(alert.get("at")), " ",
+        Text("ALERT ", style="bold red"),
+        text(alert.get("kind"), "red"), " ",
+        text(alert.get("peer"), "bold"), ": ",
+        text(alert.get("detail") or ""),
+    )  # fmt: skip
+
+
+def message_line(message: Result) -> Text:
+    """One message as a follow line: time, precedence, peer, id, then the text on the next lines."""
+    arrow = "from" if message.get("direction") == "in" else "to"
+    return Text.assemble(
+        when(message.get("created_at")), " ",
+        _precedence(str(message.get("precedence", "")).upper()), " ",
+        f"{arrow} ", text(message.get("peer"), "bold"), " ",
+        text(f"[{message.get('id')}]", "dim"), "\n",
+        text(message.get("text") or ""),
+    )  # fmt: skip
+
+
+def message_table(messages: Iterable[Result]) -> Table:
+    """Messages as a table (``inbox``)."""
+    table = _table("id", "from", "precedence", "received", "state", "text", wrap=("text",))
+    for message in messages:
+        table.add_row(
+            text(message.get("id"), "dim"),
+            text(message.get("peer"), "bold"),
+            _precedence(message.get("precedence")),
+            text(when(message.get("created_at"))),
+            text(message.get("state")),
+            text(message.get("text") or ""),
+        )
+    return table
+
+
+def log_table(entries: Iterable[Result]) -> Table:
+    """The ``log`` view: what happened on a line, oldest first as the station gives it."""
+    table = _table("at", "kind", "what", wrap=("what",))
+    for entry in entries:
+        kind = entry.get("kind")
+        table.add_row(text(when(entry.get("at"))), text(kind), _log_detail(entry))
+    return table
+
+
+def _log_detail(entry: Result) -> Text:
+    # Entries beyond ``at`` and ``kind`` differ by kind (docs/control.md "entry"): a message is nested
+    # under "message"; receipts and acks name an "id"; tests and alerts carry their fields beside the kind.
+    kind = entry.get("kind")
+    message = entry.get("message")
+    if kind == "message" and isinstance(message, Mapping):
+        arrow = "←" if message.get("direction") == "in" else "→"
+        what = message.get("kind")
+        return Text.assemble(
+            f"{arrow} ", _precedence(message.get("precedence")), " ",
+            text(message.get("state")), " ",
+            text(f"{what} " if what not in (None, "text") else ""),
+            text(f"[{message.get('id')}] ", "dim"),
+            text(message.get("text") or ""),
+        )  # fmt: skip
+    if kind == "receipt":
+        return Text.assemble("receipt for ", text(f"[{entry.get('id')}]", "dim"))
+    if kind == "ack":
+        who = "they" if entry.get("direction") == "out" else "we"
+        return Text.assemble(f"{who} acknowledged ", text(f"[{entry.get('id')}]", "dim"))
+    if kind == "test":
+        rtt = entry.get("rtt_ms")
+        verdict = Text("ok", "green") if entry.get("ok") else Text("FAILED", "bold red")
+        timing = f" {rtt:.1f} ms" if isinstance(rtt, int | float) else ""
+        return Text.assemble(verdict, timing, ": ", text(entry.get("detail") or ""))
+    rest = {k: v for k, v in entry.items() if k not in ("at", "kind", "event")}
+    label = entry.get("event")
+    return Text.assemble(
+        text(f"{label} " if label else "", "red" if kind == "alert" else ""),
+        text(" ".join(f"{k}={v}" for k, v in rest.items())),
+    )
+
+
+def safety_number(out: Console, result: Result) -> None:
+    """The safety number: the 12 digit groups in two rows of six, then the 24 words in rows of eight."""
+    groups = [str(g) for g in result.get("groups") or str(result.get("digits", "")).split()]
+    words = [str(w) for w in result.get("words") or []]
+    out.print(Text.assemble("safety number of the line to ", text(result.get("peer"), "bold")))
+    for row in range(0, len(groups), 6):
+        out.print(text("    " + " ".join(groups[row : row + 6]), "bold cyan"))
+    for row in range(0, len(words), 8):
+        label = "  words " if row == 0 else "        "
+        out.print(Text(label).append_text(text(" ".join(words[row : row + 8]), "cyan")))
+
+
+def qr_code(data: str) -> str:
+    """``data`` as a QR code drawn with terminal characters (two modules per character cell)."""
+    import segno  # only ``card --qr`` needs it
+
+    buffer = io.StringIO()
+    segno.make(data, error="m").terminal(out=buffer, compact=True)
+    return buffer.getvalue()
