@@ -47,6 +47,8 @@ log = logging.getLogger("hotline.line")
 WINDOW = 1024
 #: Sessions established this close together count as "both dialled at once".
 TIE_WINDOW = 3.0
+#: A session that lasted this long counts as healthy: the redial backoff starts over.
+STABLE_AFTER = 10.0
 #: Entries read back from the store per resend step.
 RESEND_BATCH = 256
 
@@ -68,6 +70,8 @@ class LinkSession:
     hello: asyncio.Event = field(default_factory=asyncio.Event)
     #: The highest sequence number sent on this session.
     cursor: int = 0
+    #: We are closing it: what it still delivers is ignored.
+    closing: bool = False
 
 
 @dataclass
@@ -116,6 +120,8 @@ class LineRuntime:
         self._chains: dict[int, bytes] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._down_alerted = False
+        self._failures = 0
+        self._retry_at = 0.0
 
     # -- what the line is
 
@@ -176,16 +182,18 @@ class LineRuntime:
             pass
 
     async def _dial_loop(self) -> None:
-        failures = 0
         down_since = time.monotonic()
         while True:
             if not self.ready or self.current is not None:
                 await self._wait_changed(self.station.config.heartbeat)
                 down_since = time.monotonic()
-                failures = 0
                 continue
             if not self.station.running:
                 await self._wait_changed(None)
+                continue
+            wait = self._retry_at - time.monotonic()
+            if wait > 0:
+                await self._wait_changed(wait)
                 continue
             for endpoint in self.row.endpoints:
                 if self.current is not None:
@@ -193,20 +201,19 @@ class LineRuntime:
                 channel = await self._dial(endpoint)
                 if channel is not None:
                     self.attach(channel, initiated=True, endpoint=endpoint)
-                    failures = 0
                     break
             else:
-                failures += 1
+                self._failed()
             if self.current is None:
-                if (
-                    not self._down_alerted
-                    and time.monotonic() - down_since > 3 * self.station.config.heartbeat
-                ):
+                down_for = time.monotonic() - down_since
+                if not self._down_alerted and down_for > 3 * self.station.config.heartbeat:
                     self._down_alerted = True
-                    self.alert(
-                        "line-down", f"no session with {self.peer} for {time.monotonic() - down_since:.0f} s"
-                    )
-                await self._wait_changed(self._backoff(failures))
+                    self.alert("line-down", f"no session with {self.peer} for {down_for:.0f} s")
+
+    def _failed(self) -> None:
+        """A dial round or a short-lived session failed: back off before the next try."""
+        self._failures += 1
+        self._retry_at = time.monotonic() + self._backoff(self._failures)
 
     async def _dial(self, endpoint: str) -> SecureChannel | None:
         key = self.key
@@ -248,6 +255,7 @@ class LineRuntime:
 
     def _close(self, session: LinkSession, why: str) -> None:
         log.info("closing session", extra={"peer": self.peer, "why": why})
+        session.closing = True
         self._spawn(session.channel.close())
 
     async def _serve(self, session: LinkSession) -> None:
@@ -268,6 +276,10 @@ class LineRuntime:
             self.alert("internal", f"the session with {self.peer} failed: {group.exceptions[0]!r}")
         finally:
             await channel.close()
+            if time.monotonic() - session.started < STABLE_AFTER:
+                self._failed()  # a session that dies young (refused, store full) must not spin
+            else:
+                self._failures = 0
             if self.current is session:
                 self.current = None
                 self.state_since = time.time()
@@ -284,7 +296,7 @@ class LineRuntime:
                 data = await channel.receive()
             except ChannelClosed:
                 return
-            if self.current is not session:
+            if self.current is not session or session.closing:
                 return
             try:
                 message = linemsg.decode(data)

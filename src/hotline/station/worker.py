@@ -36,6 +36,12 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
+class _BatchLost(Exception):
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
 class StoreWorker:
     """Runs store calls on one thread. Start with :meth:`start`, end with :meth:`stop`."""
 
@@ -89,18 +95,36 @@ class StoreWorker:
                 return
 
     def _run_batch(self, batch: list[_Job]) -> None:
-        outcomes: list[tuple[Any, BaseException | None]] = []
-        try:
-            with self._store.transaction():
-                for fn, _, _ in batch:
-                    try:
-                        with self._store.savepoint():
-                            outcomes.append((fn(self._store), None))
-                    except Exception as exc:
-                        outcomes.append((None, exc))
-        except StoreError as exc:
-            # the commit itself failed: nothing of this batch is stored
-            outcomes = [(None, exc) for _ in batch]
+        outcomes: list[tuple[Any, BaseException | None]] = [(None, None)] * len(batch)
+        pending = list(range(len(batch)))
+        while pending:
+            done: dict[int, tuple[Any, BaseException | None]] = {}
+            try:
+                with self._store.transaction():
+                    for index in pending:
+                        fn = batch[index][0]
+                        try:
+                            with self._store.savepoint():
+                                done[index] = (fn(self._store), None)
+                        except Exception as exc:
+                            done[index] = (None, exc)
+                            if not self._store.in_transaction:
+                                # SQLite rolled the whole transaction back (a full disk does that)
+                                raise _BatchLost(index) from exc
+            except _BatchLost as lost:
+                # that call failed for good; the others run again in a fresh transaction (store
+                # calls only read and write the store, so running one again is safe)
+                outcomes[lost.index] = done[lost.index]
+                pending.remove(lost.index)
+                continue
+            except StoreError as exc:
+                # the commit itself failed: nothing of this batch is stored
+                for index in pending:
+                    outcomes[index] = (None, exc)
+                break
+            for index in pending:
+                outcomes[index] = done[index]
+            break
         self.commits += 1
         self.calls += len(batch)
         for (_, future, loop), (result, error) in zip(batch, outcomes, strict=True):

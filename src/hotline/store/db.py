@@ -174,6 +174,10 @@ class Store:
             raise _translate(exc) from None
         try:
             yield
+            if not self._conn.in_transaction:
+                raise StoreFull(
+                    "the store is full (disk or size limit): free space, then retry; nothing stored was lost"
+                )
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -191,10 +195,17 @@ class Store:
         try:
             yield
         except BaseException:
-            self._conn.execute("ROLLBACK TO op")
-            self._conn.execute("RELEASE op")
+            # after SQLITE_FULL, SQLite may have rolled back the whole transaction already
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK TO op")
+                self._conn.execute("RELEASE op")
             raise
         self._conn.execute("RELEASE op")
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (SQLite ends one by itself on some errors, e.g. a full disk)."""
+        return self._conn.in_transaction
 
     def execute_checked(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
         """Run one statement, turning SQLite errors into :class:`StoreError`."""
