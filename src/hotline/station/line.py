@@ -611,16 +611,25 @@ class LineRuntime:
                     done.append(_with_place(row, seq, chain))
                 return done
 
+            # The numbering commits even if this session is cancelled while we wait (it closed):
+            # our count of what we sent must follow the store, or the next session would skip
+            # the entries numbered here. So the bookkeeping rides on the future, not on us.
+            numbering = asyncio.ensure_future(self.station.worker.call(assign))
+            numbering.add_done_callback(self._numbered)
             try:
-                rows = await self.station.worker.call(assign)
+                return await asyncio.shield(numbering)
             except StoreError as exc:
                 self.alert("store-error", f"could not number entries for {self.peer}: {exc.reason}")
                 return []
-            for row in rows:
-                assert row.seq is not None and row.chain is not None
+
+    def _numbered(self, numbering: asyncio.Future[list[MessageRow]]) -> None:
+        if numbering.cancelled() or numbering.exception() is not None:
+            return
+        for row in numbering.result():
+            assert row.seq is not None and row.chain is not None
+            if row.seq > self.out_seq:
                 self.out_seq, self.out_head = row.seq, row.chain
                 self._chains[row.seq] = row.chain
-            return rows
 
     # -- what operators ask for
 
