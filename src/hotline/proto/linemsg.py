@@ -87,6 +87,8 @@ class Receipt(_LineMessage, frozen=True, tag=2):
 class TestProbe(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """The body of TEST and TEST_REPLY entries: the sender's view of the other direction."""
 
+    __test__ = False  # not a pytest test class, whatever its name says
+
     received_seq: int
     received_head: bytes
 
@@ -155,8 +157,10 @@ def _problem(message: LineMessage) -> str | None:
                 return f"unknown precedence {message.precedence}"
             if message.ref and len(message.ref) != MESSAGE_ID_LEN:
                 return "entry reference has the wrong length"
-            if len(message.body) > MAX_TEXT_LEN or message.created_ms < 0:
+            if len(message.body) > MAX_TEXT_LEN:
                 return "entry body too long"
+            if message.created_ms < 0:
+                return "entry creation time out of range"
     return None
 
 

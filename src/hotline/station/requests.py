@@ -123,6 +123,8 @@ class Requests:
             "ack": (AckArgs, self.ack),
             "log": (LogArgs, self.log),
             "test": (TestArgs, self.test),
+            "pair.listen": (Requests.PairListenArgs, self.pair_listen),
+            "pair.connect": (Requests.PairConnectArgs, self.pair_connect),
         }
 
     async def handle(self, op: object, args: object, emit: Emit) -> dict[str, object]:
@@ -534,6 +536,63 @@ class Requests:
             "finished_at": result.at,
             "rtt_ms": result.rtt_ms,
             "detail": result.detail,
+        }
+
+    # -- pairing by code (docs/protocol.md §11; the work is in hotline.station.pairing)
+
+    class PairListenArgs(_Args):
+        peer: str
+        listen: str
+        endpoints: list[str] = []
+        timeout: float = 600.0
+
+    class PairConnectArgs(_Args):
+        peer: str
+        connect: str
+        code: str
+        endpoints: list[str] = []
+        timeout: float = 600.0
+
+    async def pair_listen(self, args: Requests.PairListenArgs, emit: Emit) -> dict[str, object]:
+        from hotline.station.pairing import pair_listen
+
+        self._check_pair_timeout(args.timeout)
+        line = await pair_listen(
+            self.station,
+            peer=args.peer,
+            listen=args.listen,
+            endpoints=list(args.endpoints),
+            timeout=args.timeout,
+            emit=emit,
+        )
+        return self._paired(line)
+
+    async def pair_connect(self, args: Requests.PairConnectArgs, emit: Emit) -> dict[str, object]:
+        from hotline.station.pairing import pair_connect
+
+        self._check_pair_timeout(args.timeout)
+        line = await pair_connect(
+            self.station,
+            peer=args.peer,
+            connect=args.connect,
+            code=args.code,
+            endpoints=list(args.endpoints),
+            timeout=args.timeout,
+        )
+        return self._paired(line)
+
+    @staticmethod
+    def _check_pair_timeout(timeout: float) -> None:
+        if not 0 < timeout <= 86_400:
+            raise StationError("bad-request", "the pairing timeout is 0 to 86400 seconds")
+
+    def _paired(self, line: LineRuntime) -> dict[str, object]:
+        number = safety_number(self.station.identity.public(), decode_card(line.row.card))
+        return {
+            **self._line_info(line),
+            "digits": number.digits,
+            "groups": list(number.groups),
+            "words": list(number.words),
         }
 
 

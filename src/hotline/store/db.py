@@ -121,6 +121,10 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store {path}: {exc}") from None
         try:
+            # look before touching: a file that is not ours is refused unchanged (no WAL switch)
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and "meta" not in tables:
+                raise StoreError(f"{path} is not a Hotline store")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -153,7 +157,11 @@ class Store:
         if version != str(SCHEMA_VERSION).encode():
             raise StoreError(f"the store has schema version {version!r}; this Hotline reads {SCHEMA_VERSION}")
         check = self._meta("key_check")
-        if check is None or self._sealer.open(b"key_check", check) != b"hotline":
+        try:
+            ours = check is not None and self._sealer.open(b"key_check", check) == b"hotline"
+        except StoreCorrupt:
+            ours = False
+        if not ours:
             raise StoreError("the store was made by another station identity")
 
     def close(self) -> None:

@@ -25,7 +25,7 @@ def derive_store_key(secret_parts: tuple[bytes, ...]) -> bytes:
 
 
 class Sealer:
-    """Seals and opens stored values under the store key. Stateless apart from the key; thread-safe."""
+    """Seals and opens stored values under the store key. Use it from one thread (the store's)."""
 
     __slots__ = ("_key",)
 

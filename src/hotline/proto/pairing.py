@@ -1,0 +1,621 @@
+"""Pairing by code phrase: two stations make a verified, keyed line in one step (docs/protocol.md §11).
+
+Theory of operation. The listening station shows a short code (``7-hobby-beach-donkey``); its operator
+reads it to the other operator over a channel they trust; the dialling station connects with it. Both
+run symmetric SPAKE2 on the code, prove to each other that they got the same key (key confirmation),
+and only then reveal anything: their cards, encrypted under keys derived from the SPAKE2 key, then the
+sealed line key (listener to dialer), then "done" (dialer to listener). Because the code, checked by
+key confirmation, proves that each card came from the station the operators spoke about, it does the
+job of comparing safety numbers, and the line ends verified.
+
+The line key itself is sealed to the peer's card with HPKE (ML-KEM-768 + X25519) and signed
+(:mod:`hotline.proto.linekeys`), so it is post-quantum even though SPAKE2 is classical: SPAKE2 only
+authenticates the cards. A future quantum attacker who recorded a pairing learns the cards (public
+anyway) and nothing about the line key.
+
+This module owns the code format, the frames, the key schedule and :class:`PairingMachine`, one
+sans-IO machine per connection with a role. It refuses to know about sockets, clocks, stores or which
+names the operators gave the line: the adapter (:mod:`hotline.station.pairing`) decides what to do
+with a peer's card and does the storing. Randomness comes in as an ``entropy`` function and time as
+``now`` arguments.
+
+Rules it keeps:
+
+* Every change of state goes through :data:`TRANSITIONS` (one table, keyed by role, state and
+  trigger); a frame whose trigger is not in the table for the current state is a protocol failure.
+* Nothing but the PAKE message and the key confirmation goes out before the peer's confirmation has
+  been checked (in constant time), so a side with the wrong code learns nothing but "wrong code".
+* Anything malformed, unexpected, unauthenticated or late ends the machine with one
+  :class:`PairingFailed` event; :meth:`PairingMachine.receive_data` never raises.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+
+from hotline.crypto.aead import CipherKey, noise_nonce
+from hotline.crypto.errors import CryptoError
+from hotline.crypto.hashing import blake2s, constant_time_equal, hkdf_sha256
+from hotline.crypto.spake import MESSAGE_LEN as PAKE_MESSAGE_LEN
+from hotline.crypto.spake import SymmetricPake
+from hotline.proto.cards import StationCard, decode_card, encode_card
+from hotline.proto.errors import LocalProtocolError
+from hotline.proto.identity_errors import CardError
+from hotline.proto.linekeys import MAX_SEALED_LEN
+from hotline.proto.wordlist import WORDS
+
+__all__ = [
+    "CODE_NUMBER_MAX",
+    "CODE_WORDS",
+    "EXCHANGE_TIMEOUT",
+    "MAX_FRAME",
+    "PAKE_CONTEXT",
+    "TRANSITIONS",
+    "CodeConfirmed",
+    "CodeError",
+    "FailureKind",
+    "FrameType",
+    "LineKeyReceived",
+    "PairingDone",
+    "PairingEvent",
+    "PairingFailed",
+    "PairingMachine",
+    "PairingState",
+    "PeerCardReceived",
+    "Role",
+    "Trigger",
+    "code_entropy_bits",
+    "new_code",
+    "normalise_code",
+]
+
+# -- constants (docs/protocol.md §11) ----------------------------------------------------------------
+
+#: SPAKE2's ``idSymmetric``: binds the exchange to this protocol and version.
+PAKE_CONTEXT = b"hotline pairing v1"
+#: HKDF ``info`` labels; one per role and use, so no key or MAC can be reflected back at its sender.
+LABEL_CONFIRM_LISTENER = b"hotline pairing v1 confirm listener"
+LABEL_CONFIRM_DIALER = b"hotline pairing v1 confirm dialer"
+LABEL_SEAL_LISTENER = b"hotline pairing v1 seal listener"
+LABEL_SEAL_DIALER = b"hotline pairing v1 seal dialer"
+#: Length of a key confirmation (keyed BLAKE2s-256).
+CONFIRM_LEN = 32
+#: Largest frame body (type byte included), and so the most a peer can make us buffer.
+MAX_FRAME = 64 * 1024
+#: Longest reason an ``Abort`` carries, in bytes.
+MAX_REASON = 256
+#: Words in a code, after the number.
+CODE_WORDS = 3
+#: Codes start with a number from 1 to this.
+CODE_NUMBER_MAX = 999
+#: Seconds the exchange may take once connected (implementation constant: it takes well under one).
+EXCHANGE_TIMEOUT = 60.0
+
+_LENGTH_LEN = 4
+_TAG_LEN = 16
+
+
+# -- codes ----------------------------------------------------------------------------------------------
+
+
+class CodeError(ValueError):
+    """A code as typed is not a code: wrong shape, a number out of range or an unknown word."""
+
+
+_SEPARATORS = re.compile(r"[\s\-_.,]+")
+_BY_PREFIX: dict[str, str] = {word[:3]: word for word in WORDS}
+
+
+def code_entropy_bits() -> float:
+    """How many bits of entropy a fresh code carries (about 34)."""
+    return math.log2(CODE_NUMBER_MAX) + CODE_WORDS * math.log2(len(WORDS))
+
+
+def new_code(random_bytes: Callable[[int], bytes]) -> str:
+    """A fresh code, e.g. ``7-hobby-beach-donkey``: a number from 1 to 999 and three words.
+
+    Args:
+        random_bytes: returns that many uniformly random bytes (:func:`hotline.crypto.random.random_bytes`).
+
+    The number is drawn by rejection (10 bits, kept when 1 to 999), the words one byte each, so the code
+    is uniform over about 2**34 values.
+    """
+    while True:
+        number = int.from_bytes(random_bytes(2), "big") >> 6
+        if 1 <= number <= CODE_NUMBER_MAX:
+            break
+    words = [WORDS[b] for b in random_bytes(CODE_WORDS)]
+    return "-".join([str(number), *words])
+
+
+def normalise_code(text: str) -> str:
+    """The one spelling of a code as typed: ``"07 Hobby-BEA donkey "`` → ``7-hobby-beach-donkey``.
+
+    Case does not matter; spaces, dashes, dots, commas and underscores all separate; leading zeros of
+    the number are dropped; a word may be shortened to its first three letters or more (no two words of
+    the list share their first three letters).
+
+    Raises:
+        CodeError: with a sentence saying what is wrong.
+    """
+    tokens = [t for t in _SEPARATORS.split(text.strip().lower()) if t]
+    if len(tokens) != 1 + CODE_WORDS:
+        raise CodeError(f"a code is a number and {CODE_WORDS} words, like 7-hobby-beach-donkey")
+    number, words = tokens[0], tokens[1:]
+    if (
+        not (number.isascii() and number.isdigit())
+        or len(number) > 6
+        or not 1 <= int(number) <= CODE_NUMBER_MAX
+    ):
+        raise CodeError(f"a code starts with a number from 1 to {CODE_NUMBER_MAX}, like 7-hobby-beach-donkey")
+    spelled = [str(int(number))]
+    for word in words:
+        full = _BY_PREFIX.get(word[:3]) if len(word) >= 3 else None
+        if full is None or not full.startswith(word):
+            shown = word if len(word) <= 20 else word[:17] + "..."
+            raise CodeError(f"{shown!r} is not a word of a code: check the spelling with the other operator")
+        spelled.append(full)
+    return "-".join(spelled)
+
+
+# -- states and the one transition table ---------------------------------------------------------------
+
+
+class Role(Enum):
+    """Which end of the pairing a machine is."""
+
+    #: Showed the code and accepted the connection; creates and sends the line key.
+    LISTENER = "listener"
+    #: Typed the code and connected; receives the line key and says "done".
+    DIALER = "dialer"
+
+
+class PairingState(Enum):
+    """Where a pairing is."""
+
+    #: Our PAKE message is sent; waiting for the peer's.
+    AWAIT_PAKE = "await-pake"
+    #: Our key confirmation is sent; waiting for the peer's.
+    AWAIT_CONFIRM = "await-confirm"
+    #: The code matched and our card is sent; waiting for the peer's card.
+    AWAIT_CARD = "await-card"
+    #: Listener: the peer's card is reported; waiting for the application to send a line key or abort.
+    CHECK_CARD = "check-card"
+    #: Listener: the line key is sent; waiting for "done".
+    AWAIT_DONE = "await-done"
+    #: Dialer: the peer's card is reported; waiting for the line key.
+    AWAIT_LINE_KEY = "await-line-key"
+    #: Dialer: the line key is reported; waiting for the application to store it and finish, or abort.
+    STORE_KEY = "store-key"
+    #: Paired. Terminal.
+    DONE = "done"
+    #: Failed; nothing more is sent or read. Terminal.
+    FAILED = "failed"
+
+
+class Trigger(Enum):
+    """What moves a pairing."""
+
+    #: The peer's PAKE message arrived and our confirmation went out.
+    PAKE_RECEIVED = "pake-received"
+    #: The peer's confirmation matched ours and our card went out.
+    CODE_CONFIRMED = "code-confirmed"
+    #: The peer's card arrived, decrypted and checked.
+    CARD_RECEIVED = "card-received"
+    #: Listener (local): the application sent the line key.
+    LINE_KEY_SENT = "line-key-sent"
+    #: Dialer: the line key arrived.
+    LINE_KEY_RECEIVED = "line-key-received"
+    #: Dialer (local): the application stored the line and said "done".
+    DONE_SENT = "done-sent"
+    #: Listener: the dialer said "done".
+    DONE_RECEIVED = "done-received"
+    #: Anything that ends it badly: wrong code, malformed or unexpected input, abort, EOF, timeout.
+    FAIL = "fail"
+
+
+L, D, S, T = Role.LISTENER, Role.DIALER, PairingState, Trigger
+
+#: (role, state, trigger) -> next state. A received frame whose trigger is not listed for the current
+#: state is a protocol failure; a local call not listed is a bug in the caller (LocalProtocolError).
+TRANSITIONS: dict[tuple[Role, PairingState, Trigger], PairingState] = {
+    # both roles: PAKE, then key confirmation, then cards
+    (L, S.AWAIT_PAKE, T.PAKE_RECEIVED): S.AWAIT_CONFIRM,
+    (D, S.AWAIT_PAKE, T.PAKE_RECEIVED): S.AWAIT_CONFIRM,
+    (L, S.AWAIT_CONFIRM, T.CODE_CONFIRMED): S.AWAIT_CARD,
+    (D, S.AWAIT_CONFIRM, T.CODE_CONFIRMED): S.AWAIT_CARD,
+    # the listener creates the line key once it has the dialer's card, then waits for "done"
+    (L, S.AWAIT_CARD, T.CARD_RECEIVED): S.CHECK_CARD,
+    (L, S.CHECK_CARD, T.LINE_KEY_SENT): S.AWAIT_DONE,
+    (L, S.AWAIT_DONE, T.DONE_RECEIVED): S.DONE,
+    # the dialer takes the listener's card, then the line key, stores both, and says "done"
+    (D, S.AWAIT_CARD, T.CARD_RECEIVED): S.AWAIT_LINE_KEY,
+    (D, S.AWAIT_LINE_KEY, T.LINE_KEY_RECEIVED): S.STORE_KEY,
+    (D, S.STORE_KEY, T.DONE_SENT): S.DONE,
+}
+# The one special case, written as data too: every role fails from every state that is not terminal.
+TERMINAL = frozenset({S.DONE, S.FAILED})
+TRANSITIONS.update({(role, state, T.FAIL): S.FAILED for role in Role for state in S if state not in TERMINAL})
+
+
+def transition(role: Role, state: PairingState, trigger: Trigger) -> PairingState:
+    """The state after ``trigger``. Raises :class:`KeyError` for a move not in the table."""
+    return TRANSITIONS[(role, state, trigger)]
+
+
+# -- frames ----------------------------------------------------------------------------------------------
+
+
+class FrameType(IntEnum):
+    """The first byte of a frame body (docs/protocol.md §11)."""
+
+    PAKE = 1
+    CONFIRM = 2
+    CARD = 3
+    LINE_KEY = 4
+    DONE = 5
+    ABORT = 6
+
+
+_TRIGGER_OF = {
+    FrameType.PAKE: T.PAKE_RECEIVED,
+    FrameType.CONFIRM: T.CODE_CONFIRMED,
+    FrameType.CARD: T.CARD_RECEIVED,
+    FrameType.LINE_KEY: T.LINE_KEY_RECEIVED,
+    FrameType.DONE: T.DONE_RECEIVED,
+}
+
+
+def encode_frame(kind: FrameType, body: bytes) -> bytes:
+    """``u32be(1 + len(body)) || kind || body``."""
+    size = 1 + len(body)
+    if size > MAX_FRAME:
+        raise LocalProtocolError(f"a pairing frame is at most {MAX_FRAME} bytes")
+    return size.to_bytes(_LENGTH_LEN, "big") + bytes([kind]) + body
+
+
+# -- events ------------------------------------------------------------------------------------------------
+
+
+class FailureKind(Enum):
+    """Why a pairing failed, for the adapter to word."""
+
+    #: The key confirmation did not match: the two operators have different codes (or an attacker guessed).
+    WRONG_CODE = "wrong-code"
+    #: The peer sent something that is not this protocol (malformed, unexpected, failed authentication).
+    MALFORMED = "malformed"
+    #: The peer gave up and said why (an ``Abort`` frame).
+    PEER_ABORTED = "peer-aborted"
+    #: The connection ended before the pairing did.
+    PEER_GONE = "peer-gone"
+    #: The exchange did not finish by its deadline.
+    TIMEOUT = "timeout"
+    #: We gave up (:meth:`PairingMachine.abort`).
+    ABORTED = "aborted"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeConfirmed:
+    """The peer proved it has the same code; our card is on its way."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerCardReceived:
+    """The peer's card arrived, decrypted, decoded and its signature checked.
+
+    Listener: answer with :meth:`PairingMachine.send_line_key` or :meth:`PairingMachine.abort`.
+    """
+
+    #: The peer station's card; the code vouches that it is the station the operators spoke about.
+    card: StationCard
+
+
+@dataclass(frozen=True, slots=True)
+class LineKeyReceived:
+    """Dialer: the sealed line key arrived. Open it with the peer's card, store the line, then
+    :meth:`PairingMachine.finish` (or :meth:`PairingMachine.abort`)."""
+
+    #: The sealed line key (docs/protocol.md §8.5), not yet opened.
+    sealed: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PairingDone:
+    """Paired: the listener got "done" (store the line now); the dialer sent it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PairingFailed:
+    """The pairing is over without a line; close the connection after flushing :meth:`data_to_send`."""
+
+    #: What kind of failure.
+    kind: FailureKind
+    #: One sentence for the operator.
+    reason: str
+
+
+PairingEvent = CodeConfirmed | PeerCardReceived | LineKeyReceived | PairingDone | PairingFailed
+
+
+class _Malformed(Exception):
+    """Internal: the peer broke the protocol; becomes PairingFailed(MALFORMED) at the receive boundary."""
+
+
+# -- the machine -----------------------------------------------------------------------------------------
+
+
+class PairingMachine:
+    """One end of one pairing connection, sans-IO. Not safe for concurrent use; single use.
+
+    Inputs: :meth:`receive_data` (``b""`` is EOF), :meth:`handle_timer`, and the application's answers
+    :meth:`send_line_key` (listener), :meth:`finish` (dialer) and :meth:`abort`. Outputs:
+    :meth:`data_to_send`, :meth:`next_event` and :meth:`get_timer`. After any input, drain events and
+    send. Our PAKE message is ready to send as soon as the machine exists.
+    """
+
+    def __init__(
+        self,
+        role: Role,
+        code: str,
+        *,
+        card: StationCard,
+        now: float,
+        entropy: Callable[[int], bytes],
+        timeout: float = EXCHANGE_TIMEOUT,
+    ) -> None:
+        """Start one end of a pairing.
+
+        Args:
+            role: listener or dialer.
+            code: the code as typed; it is normalised here.
+            card: our own card, sent once the peer proved the code.
+            now: the current time (any monotonic clock; the deadline is ``now + timeout``).
+            entropy: returns that many random bytes (for the SPAKE2 scalar).
+            timeout: seconds the exchange may take.
+
+        Raises:
+            CodeError: ``code`` is not a code.
+        """
+        self._role = role
+        self._card = encode_card(card)
+        self._state = S.AWAIT_PAKE
+        self._deadline = now + timeout
+        self._timeout = timeout
+        self._buffer = bytearray()
+        self._out: list[bytes] = []
+        self._events: deque[PairingEvent] = deque()
+        self._confirm_theirs = b""
+        self._send_key: CipherKey | None = None
+        self._recv_key: CipherKey | None = None
+        self._send_n = 0
+        self._recv_n = 0
+        self._confirmed = False
+        # start the exchange: the PAKE message is our first frame
+        self._pake = SymmetricPake(normalise_code(code).encode("ascii"), PAKE_CONTEXT, entropy=entropy)
+        self._pake_ours = self._pake.start()
+        self._out.append(encode_frame(FrameType.PAKE, self._pake_ours))
+
+    # -- what it is
+
+    @property
+    def role(self) -> Role:
+        return self._role
+
+    @property
+    def state(self) -> PairingState:
+        return self._state
+
+    @property
+    def finished(self) -> bool:
+        """Done or failed: nothing more will be sent or read."""
+        return self._state in TERMINAL
+
+    # -- outputs
+
+    def data_to_send(self) -> bytes:
+        """Bytes to write now (empties the buffer)."""
+        out, self._out = self._out, []
+        return b"".join(out)
+
+    def next_event(self) -> PairingEvent | None:
+        """The next event, or None when there are no more."""
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        """The deadline at which :meth:`handle_timer` must be called, or None once finished."""
+        return None if self.finished else self._deadline
+
+    # -- inputs
+
+    def receive_data(self, data: bytes | bytearray) -> None:
+        """Feed bytes read from the connection; ``b""`` means the peer closed it.
+
+        The exchange deadline was fixed at construction, so receiving needs no clock. Never raises for
+        anything the network sends: a failure is a :class:`PairingFailed` event, and input after the
+        machine finished is ignored.
+        """
+        if self.finished:
+            return
+        if not data:
+            self._fail(FailureKind.PEER_GONE, "the other station closed the connection")
+            return
+        self._buffer += data
+        try:
+            while not self.finished:
+                frame = self._next_frame()
+                if frame is None:
+                    break
+                self._handle(*frame)
+        except _Malformed as exc:
+            self._fail(FailureKind.MALFORMED, f"the other station broke the pairing protocol: {exc}")
+
+    def handle_timer(self, now: float) -> None:
+        """Call at :meth:`get_timer`: fails the pairing once its deadline passed (early calls are safe)."""
+        if not self.finished and now >= self._deadline:
+            self._fail(FailureKind.TIMEOUT, f"the exchange did not finish within {self._timeout:g} s")
+
+    def send_line_key(self, sealed: bytes) -> None:
+        """Listener: send the sealed line key, after checking the peer's card (:class:`PeerCardReceived`).
+
+        Raises:
+            LocalProtocolError: not a listener holding a peer's card, or the blob is too large.
+        """
+        if len(sealed) > MAX_SEALED_LEN:
+            raise LocalProtocolError("a sealed line key is at most 8 KiB")
+        self._local(T.LINE_KEY_SENT)
+        self._send_sealed(FrameType.LINE_KEY, bytes(sealed))
+
+    def finish(self) -> None:
+        """Dialer: say "done", after storing the line (:class:`LineKeyReceived`); emits :class:`PairingDone`.
+
+        Raises:
+            LocalProtocolError: not a dialer holding a line key.
+        """
+        self._local(T.DONE_SENT)
+        self._send_sealed(FrameType.DONE, b"")
+        self._events.append(PairingDone())
+
+    def abort(self, reason: str) -> None:
+        """Give up with ``reason``; the peer hears it if the code was confirmed. No-op once finished."""
+        if self.finished:
+            return
+        if self._confirmed:
+            text = reason.encode("utf-8")[:MAX_REASON].decode("utf-8", "ignore")
+            self._send_sealed(FrameType.ABORT, text.encode("utf-8"))
+        self._fail(FailureKind.ABORTED, reason)
+
+    # -- internals
+
+    def _local(self, trigger: Trigger) -> None:
+        try:
+            self._state = transition(self._role, self._state, trigger)
+        except KeyError:
+            raise LocalProtocolError(
+                f"a {self._role.value} cannot do {trigger.value} in state {self._state.value}"
+            ) from None
+
+    def _fail(self, kind: FailureKind, reason: str) -> None:
+        self._state = transition(self._role, self._state, T.FAIL)
+        self._buffer.clear()
+        self._events.append(PairingFailed(kind, reason))
+
+    def _next_frame(self) -> tuple[FrameType, bytes] | None:
+        buffer = self._buffer
+        if len(buffer) < _LENGTH_LEN:
+            return None
+        size = int.from_bytes(buffer[:_LENGTH_LEN], "big")
+        if not 1 <= size <= MAX_FRAME:
+            raise _Malformed(f"a frame of {size} bytes (1 to {MAX_FRAME} allowed)")
+        if len(buffer) < _LENGTH_LEN + size:
+            return None
+        body = bytes(buffer[_LENGTH_LEN : _LENGTH_LEN + size])
+        del buffer[: _LENGTH_LEN + size]
+        try:
+            kind = FrameType(body[0])
+        except ValueError:
+            raise _Malformed(f"unknown frame type {body[0]}") from None
+        return kind, body[1:]
+
+    def _handle(self, kind: FrameType, body: bytes) -> None:
+        if kind is FrameType.ABORT:
+            if not self._confirmed:
+                raise _Malformed("an abort before the code was confirmed")
+            reason = self._open(kind, body)[:MAX_REASON].decode("utf-8", "replace")
+            self._fail(FailureKind.PEER_ABORTED, f"the other station gave up: {reason}")
+            return
+        trigger = _TRIGGER_OF[kind]
+        following = TRANSITIONS.get((self._role, self._state, trigger))
+        if following is None:
+            raise _Malformed(f"an unexpected {kind.name} frame while in {self._state.value}")
+        if kind is FrameType.PAKE:
+            self._consume_pake(body)
+        elif kind is FrameType.CONFIRM:
+            if not self._consume_confirm(body):
+                return
+        elif kind is FrameType.CARD:
+            card = self._consume_card(body)
+            self._state = following
+            self._events.append(PeerCardReceived(card))
+            return
+        elif kind is FrameType.LINE_KEY:
+            sealed = self._open(kind, body)
+            if len(sealed) > MAX_SEALED_LEN:
+                raise _Malformed("a sealed line key larger than 8 KiB")
+            self._state = following
+            self._events.append(LineKeyReceived(sealed))
+            return
+        else:
+            if self._open(kind, body):
+                raise _Malformed("a DONE frame with content")
+            self._state = following
+            self._events.append(PairingDone())
+            return
+        self._state = following
+
+    def _consume_pake(self, body: bytes) -> None:
+        if len(body) != PAKE_MESSAGE_LEN:
+            raise _Malformed("a PAKE message of the wrong length")
+        # finish SPAKE2: the key is the same on both sides only if the codes are
+        try:
+            shared = self._pake.finish(body)
+        except CryptoError:
+            raise _Malformed("an invalid PAKE message") from None
+        # bind the roles: the transcript is the listener's message, then the dialer's
+        if self._role is L:
+            transcript = self._pake_ours + body
+        else:
+            transcript = body + self._pake_ours
+        # derive one confirmation key and one sealing key per role
+        confirm_l = hkdf_sha256(shared, salt=None, info=LABEL_CONFIRM_LISTENER, length=32)
+        confirm_d = hkdf_sha256(shared, salt=None, info=LABEL_CONFIRM_DIALER, length=32)
+        seal_l = CipherKey(hkdf_sha256(shared, salt=None, info=LABEL_SEAL_LISTENER, length=32))
+        seal_d = CipherKey(hkdf_sha256(shared, salt=None, info=LABEL_SEAL_DIALER, length=32))
+        mac_l = blake2s(transcript, key=confirm_l)
+        mac_d = blake2s(transcript, key=confirm_d)
+        if self._role is L:
+            ours, self._confirm_theirs = mac_l, mac_d
+            self._send_key, self._recv_key = seal_l, seal_d
+        else:
+            ours, self._confirm_theirs = mac_d, mac_l
+            self._send_key, self._recv_key = seal_d, seal_l
+        # send our confirmation; nothing else goes out until theirs checks
+        self._out.append(encode_frame(FrameType.CONFIRM, ours))
+
+    def _consume_confirm(self, body: bytes) -> bool:
+        # compare in constant time before anything else is revealed
+        if len(body) != CONFIRM_LEN or not constant_time_equal(body, self._confirm_theirs):
+            self._fail(FailureKind.WRONG_CODE, "the code did not match")
+            return False
+        self._confirmed = True
+        self._events.append(CodeConfirmed())
+        # the peer proved the code: our card may go
+        self._send_sealed(FrameType.CARD, self._card)
+        return True
+
+    def _consume_card(self, body: bytes) -> StationCard:
+        try:
+            return decode_card(self._open(FrameType.CARD, body))
+        except CardError as exc:
+            raise _Malformed(f"its card is not valid: {exc.reason}") from None
+
+    def _send_sealed(self, kind: FrameType, plaintext: bytes) -> None:
+        assert self._send_key is not None
+        sealed = self._send_key.seal(noise_nonce(self._send_n), bytes([kind]), plaintext)
+        self._send_n += 1
+        self._out.append(encode_frame(kind, sealed))
+
+    def _open(self, kind: FrameType, body: bytes) -> bytes:
+        assert self._recv_key is not None
+        if len(body) < _TAG_LEN:
+            raise _Malformed(f"a {kind.name} frame shorter than its tag")
+        try:
+            plaintext = self._recv_key.open(noise_nonce(self._recv_n), bytes([kind]), body)
+        except CryptoError:
+            raise _Malformed(f"a {kind.name} frame failed authentication") from None
+        self._recv_n += 1
+        return plaintext

@@ -1,0 +1,493 @@
+"""Pairing by code over one TCP connection: the asyncio side of :mod:`hotline.proto.pairing`.
+
+``pair.listen`` opens a port, shows a fresh code and takes the *first* connection only: the listening
+socket is closed the moment it is accepted, so anyone else is refused and a code gets exactly one
+attempt (a wrong guess, or any stray connection, burns it). ``pair.connect`` checks the code's spelling
+locally first (a typo must not burn the other side's code), then dials.
+
+Both drive a :class:`~hotline.proto.pairing.PairingMachine` and answer its events; the protocol
+decisions are the machine's. What this module decides is the station's part:
+
+* before anything is sent: the line name must be free (``line-exists``) and the endpoints valid;
+* on the peer's card: refuse our own card and a station we already have a line to (``line-exists``);
+* storing: the line, its key and its verification go into the store in **one** store call (one
+  savepoint), then the runtime learns about it as ``line.add`` / ``line.accept`` would. The dialer
+  stores when the line key arrives and then says "done"; the listener stores when "done" arrives. So a
+  wrong code, a malformed frame or a timeout changes nothing on either side, and the one window where
+  the two stores can disagree is a connection cut right after the dialer stored: its "done" is lost,
+  the listener says so and tells its operator what to check.
+
+A newer pairing for the same line name on the same station replaces one that is still waiting (the
+operator pressed Ctrl-C, the daemon could not tell, and they run the command again): the old one ends
+with ``pairing-failed`` and its port closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar, assert_never
+
+from hotline.crypto.random import random_bytes
+from hotline.proto.cards import StationCard, encode_card, parse_endpoint
+from hotline.proto.delivery import chain_start
+from hotline.proto.identity_errors import LineKeyError
+from hotline.proto.linekeys import LineKey, create_line_key, open_line_key
+from hotline.proto.pairing import (
+    EXCHANGE_TIMEOUT,
+    CodeConfirmed,
+    CodeError,
+    FailureKind,
+    LineKeyReceived,
+    PairingDone,
+    PairingEvent,
+    PairingFailed,
+    PairingMachine,
+    PeerCardReceived,
+    Role,
+    new_code,
+    normalise_code,
+)
+from hotline.station.errors import StationError
+from hotline.store.db import LineRow, Store
+
+if TYPE_CHECKING:
+    from hotline.station.line import LineRuntime
+    from hotline.station.service import Station
+
+log = logging.getLogger("hotline.pairing")
+
+Emit = Callable[[dict[str, object]], Awaitable[None]]
+T = TypeVar("T")
+
+#: Bytes read from the connection at a time (a frame is at most 64 KiB).
+READ_SIZE = 64 * 1024
+#: Seconds a dial may take before we give up on the address.
+CONNECT_TIMEOUT = 15.0
+#: What a failure that changed nothing adds for the operator.
+NOTHING_CHANGED = "nothing was changed"
+
+__all__ = ["pair_connect", "pair_listen", "split_address"]
+
+
+# -- arguments -------------------------------------------------------------------------------------------
+
+
+def split_address(text: str, *, allow_zero: bool) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) → ``(host, port)``, host without brackets.
+
+    Raises:
+        StationError: ``bad-request`` naming what is wrong.
+    """
+    host, sep, port = text.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        host = ""
+    lowest = 0 if allow_zero else 1
+    if not sep or not host or not port.isascii() or not port.isdigit() or not lowest <= int(port) <= 65535:
+        raise StationError(
+            "bad-request", f"{text!r} is not HOST:PORT (e.g. 192.0.2.10:7444 or [2001:db8::1]:7444)"
+        )
+    return host, int(port)
+
+
+def _show_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _check_new_line(station: Station, peer: str, endpoints: list[str]) -> None:
+    if not peer or len(peer) > 64 or not all(c.isalnum() or c in "-_." for c in peer):
+        raise StationError(
+            "bad-request", f"{peer!r} is not a line name: use 1 to 64 letters, digits, '-', '_', '.'"
+        )
+    if peer in station.lines:
+        raise StationError(
+            "line-exists",
+            f"there is already a line {peer!r}: to pair again, `hotline line remove {peer}` first",
+        )
+    for endpoint in endpoints:
+        try:
+            parse_endpoint(endpoint)
+        except ValueError as exc:
+            raise StationError("bad-request", f"endpoint {endpoint!r}: {exc}") from None
+
+
+# -- one pairing per line name ---------------------------------------------------------------------------
+
+_ACTIVE: weakref.WeakKeyDictionary[Station, dict[str, asyncio.Event]] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def _claim(station: Station, peer: str) -> AsyncIterator[asyncio.Event]:
+    """Register a pairing for ``peer``; tell one already waiting for that name to give up."""
+    active = _ACTIVE.setdefault(station, {})
+    previous = active.get(peer)
+    if previous is not None:
+        previous.set()
+    superseded = asyncio.Event()
+    active[peer] = superseded
+    try:
+        yield superseded
+    finally:
+        if active.get(peer) is superseded:
+            del active[peer]
+
+
+async def _unless_superseded(work: Coroutine[Any, Any, T], superseded: asyncio.Event, peer: str) -> T:
+    task = asyncio.ensure_future(work)
+    stop = asyncio.ensure_future(superseded.wait())
+    try:
+        done, _ = await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stop):
+            pending.cancel()
+        await asyncio.gather(task, stop, return_exceptions=True)
+    if task in done:
+        return task.result()
+    raise StationError("pairing-failed", f"a newer pairing for {peer!r} replaced this one: {NOTHING_CHANGED}")
+
+
+# -- the entry points ----------------------------------------------------------------------------------
+
+
+async def pair_listen(
+    station: Station, *, peer: str, listen: str, endpoints: list[str], timeout: float, emit: Emit
+) -> LineRuntime:
+    """Show a code, take the first connection on ``listen`` and pair over it (``pair.listen``).
+
+    Emits ``{"code", "listen", "station"}`` once the port is open, then ``{"connected": address}``.
+
+    Returns:
+        The new line: verified and keyed.
+
+    Raises:
+        StationError: ``bad-request``, ``line-exists`` or ``pairing-failed``.
+    """
+    _check_new_line(station, peer, endpoints)
+    host, port = split_address(listen, allow_zero=True)
+    async with _claim(station, peer) as superseded:
+        return await _unless_superseded(
+            _listen(station, peer, host, port, endpoints, timeout, emit), superseded, peer
+        )
+
+
+async def pair_connect(
+    station: Station, *, peer: str, connect: str, code: str, endpoints: list[str], timeout: float
+) -> LineRuntime:
+    """Connect to a listening station and pair with ``code`` (``pair.connect``).
+
+    Returns:
+        The new line: verified and keyed.
+
+    Raises:
+        StationError: ``bad-request`` (including a code that is not spelled like one, checked before
+            dialling), ``line-exists`` or ``pairing-failed``.
+    """
+    _check_new_line(station, peer, endpoints)
+    host, port = split_address(connect, allow_zero=False)
+    try:
+        code = normalise_code(code)
+    except CodeError as exc:
+        raise StationError("bad-request", str(exc)) from None
+    async with _claim(station, peer) as superseded:
+        return await _unless_superseded(
+            _connect(station, peer, host, port, code, endpoints, timeout), superseded, peer
+        )
+
+
+async def _listen(
+    station: Station, peer: str, host: str, port: int, endpoints: list[str], timeout: float, emit: Emit
+) -> LineRuntime:
+    code = new_code(random_bytes)
+    where = _show_address(host, port)
+    sock = await _listening_socket(host, port)
+    try:
+        bound = _show_address(host, int(sock.getsockname()[1]))
+        await emit({"code": code, "listen": bound, "station": station.identity.name})
+        log.info("pairing: waiting for a connection", extra={"peer": peer, "listen": bound})
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                conn, address = await loop.sock_accept(sock)
+        except TimeoutError:
+            raise StationError(
+                "pairing-failed",
+                f"nobody connected to {where} within {timeout:g} s; the code is no longer valid: "
+                f"{NOTHING_CHANGED}",
+            ) from None
+    finally:
+        # one attempt per code: nobody else gets in, even while this one runs
+        sock.close()
+    shown = _show_address(str(address[0]), int(address[1]))
+    log.info("pairing: connection", extra={"peer": peer, "from": shown})
+    try:
+        reader, writer = await asyncio.open_connection(sock=conn)
+    except OSError as exc:
+        conn.close()
+        raise StationError("pairing-failed", f"the connection from {shown} failed: {_why(exc)}") from None
+    await emit({"connected": shown})
+    pairing = _Pairing(station, Role.LISTENER, peer, endpoints)
+    return await pairing.run(code, reader, writer, timeout)
+
+
+async def _connect(
+    station: Station, peer: str, host: str, port: int, code: str, endpoints: list[str], timeout: float
+) -> LineRuntime:
+    where = _show_address(host, port)
+    try:
+        async with asyncio.timeout(min(timeout, CONNECT_TIMEOUT)):
+            reader, writer = await asyncio.open_connection(host, port)
+    except TimeoutError:
+        raise StationError("pairing-failed", f"cannot connect to {where}: no answer") from None
+    except OSError as exc:
+        raise StationError("pairing-failed", f"cannot connect to {where}: {_why(exc)}") from None
+    log.info("pairing: connected", extra={"peer": peer, "to": where})
+    pairing = _Pairing(station, Role.DIALER, peer, endpoints)
+    return await pairing.run(code, reader, writer, timeout)
+
+
+async def _listening_socket(host: str, port: int) -> socket.socket:
+    loop = asyncio.get_running_loop()
+    where = _show_address(host, port)
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise StationError("pairing-failed", f"cannot listen on {where}: {_why(exc)}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise StationError("pairing-failed", f"cannot listen on {where}: {_why(exc)}") from None
+    return sock
+
+
+def _why(exc: OSError) -> str:
+    return (exc.strerror or str(exc) or type(exc).__name__).lower()
+
+
+# -- one exchange ----------------------------------------------------------------------------------------
+
+
+class _Refusal(Exception):
+    """We refuse to go on: ``message`` for our operator, ``reason`` for the peer's."""
+
+    def __init__(self, code: str, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.reason = reason
+
+
+class _Pairing:
+    """One end of one pairing connection: drives the machine and does the station's part."""
+
+    def __init__(self, station: Station, role: Role, peer: str, endpoints: list[str]) -> None:
+        self.station = station
+        self.role = role
+        self.peer = peer
+        self.endpoints = endpoints
+        self.card: StationCard | None = None
+        self.key: LineKey | None = None
+        self.line: LineRuntime | None = None
+        self.machine: PairingMachine | None = None
+
+    async def run(
+        self, code: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float
+    ) -> LineRuntime:
+        """Pair over the connection; the machine's deadline (at most ``timeout`` s) bounds the exchange."""
+        loop = asyncio.get_running_loop()
+        try:
+            machine = PairingMachine(
+                self.role,
+                code,
+                card=self.station.card(),
+                now=loop.time(),
+                entropy=random_bytes,
+                timeout=min(timeout, EXCHANGE_TIMEOUT),
+            )
+            self.machine = machine
+            await self._drive(machine, reader, writer)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        assert self.line is not None
+        log.info("pairing: line added and verified", extra={"peer": self.peer})
+        return self.line
+
+    async def _drive(
+        self, machine: PairingMachine, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await _send(machine, writer)
+            while (event := machine.next_event()) is not None:
+                try:
+                    await self._on_event(event)
+                except _Refusal as refusal:
+                    machine.abort(refusal.reason)
+                    _send_now(machine, writer)
+                    raise StationError(refusal.code, refusal.message) from None
+                except BaseException:
+                    machine.abort("the other station could not finish")
+                    _send_now(machine, writer)
+                    raise
+                await _send(machine, writer)
+            if machine.finished:
+                return
+            deadline = machine.get_timer()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    data = await reader.read(READ_SIZE)
+            except TimeoutError:
+                machine.handle_timer(loop.time())
+                continue
+            except OSError:
+                data = b""
+            machine.receive_data(data)
+
+    async def _on_event(self, event: PairingEvent) -> None:
+        machine = self.machine
+        assert machine is not None
+        match event:
+            case CodeConfirmed():
+                log.info("pairing: the code matched", extra={"peer": self.peer})
+            case PeerCardReceived(card):
+                self._check_card(card)
+                self.card = card
+                if self.role is Role.LISTENER:
+                    machine.send_line_key(self._create_key(card))
+            case LineKeyReceived(sealed):
+                assert self.card is not None
+                try:
+                    self.key = open_line_key(sealed, self.station.identity, self.card)
+                except LineKeyError as exc:
+                    raise _Refusal(
+                        "pairing-failed",
+                        f"the line key from the other station does not open: {exc.reason}: {NOTHING_CHANGED}",
+                        "the line key did not open",
+                    ) from None
+                await self._store()
+                machine.finish()
+            case PairingDone():
+                if self.role is Role.LISTENER:
+                    await self._store()
+            case PairingFailed(kind, reason):
+                raise StationError("pairing-failed", self._wording(kind, reason))
+            case _:
+                assert_never(event)
+
+    def _wording(self, kind: FailureKind, reason: str) -> str:
+        if kind is FailureKind.WRONG_CODE:
+            return f"the code did not match: {NOTHING_CHANGED}"
+        if (
+            self.role is Role.LISTENER
+            and self.key is not None
+            and self.line is None
+            and kind is not FailureKind.PEER_ABORTED
+        ):
+            # the dialer may have stored the line and said "done" into a cut connection
+            return (
+                f"{reason}, after this station sent the line key: nothing was changed here, but the other "
+                f"station may have added the line; its operator should check `hotline line list` and "
+                f"remove it before pairing again"
+            )
+        if kind is FailureKind.TIMEOUT:
+            return f"the pairing did not finish in time ({reason}): {NOTHING_CHANGED}"
+        return f"{reason}: {NOTHING_CHANGED}"
+
+    def _check_card(self, card: StationCard) -> None:
+        station = self.station
+        if card.key_digest == station.identity.key_digest:
+            raise _Refusal(
+                "pairing-failed",
+                f"that is this station itself: {NOTHING_CHANGED}",
+                "a station cannot pair with itself",
+            )
+        other = station.line_by_static(card.static_public.raw)
+        if other is not None:
+            raise _Refusal(
+                "line-exists",
+                f"the line {other.peer!r} already goes to the station {card.name!r}: {NOTHING_CHANGED}",
+                f"{station.identity.name} already has a line to this station",
+            )
+        if self.peer in station.lines:
+            raise _Refusal(
+                "line-exists",
+                f"a line {self.peer!r} was added meanwhile: {NOTHING_CHANGED}",
+                f"{station.identity.name} already has a line by that name",
+            )
+
+    def _create_key(self, card: StationCard) -> bytes:
+        identity = self.station.identity
+        label = f"{identity.name}-{card.name}"[:64]
+        try:
+            key, sealed = create_line_key(
+                sender=identity, recipient=card, label=label, created_at=int(time.time())
+            )
+        except LineKeyError as exc:
+            raise _Refusal("pairing-failed", f"cannot make a line key: {exc.reason}", "no line key") from None
+        self.key = key
+        return sealed
+
+    async def _store(self) -> None:
+        """Add the line with its key, verified, in one store call; then start supervising it."""
+        station, card, key, peer = self.station, self.card, self.key, self.peer
+        assert card is not None and key is not None
+        endpoints = list(self.endpoints) or list(card.endpoints)
+        ours, theirs = station.identity.key_digest, card.key_digest
+
+        def store(s: Store) -> LineRow:
+            if s.line(peer) is not None:
+                raise _Refusal(
+                    "line-exists",
+                    f"a line {peer!r} was added meanwhile: {NOTHING_CHANGED}",
+                    "the other station already has a line by that name",
+                )
+            row = s.add_line(
+                peer=peer,
+                card=encode_card(card),
+                key_digest=theirs,
+                static_public=card.static_public.raw,
+                endpoints=endpoints,
+                now=time.time(),
+                chain_out0=chain_start(ours, theirs),
+                chain_in0=chain_start(theirs, ours),
+            )
+            s.set_line_key(row.id, key.key, key.created_at)
+            s.set_verified(row.id, theirs)
+            stored = s.line_by_id(row.id)
+            assert stored is not None
+            return stored
+
+        row = await station.worker.call(store)
+        line = await station.add_line(row)
+        line.refresh(row, key.key)
+        self.line = line
+
+
+async def _send(machine: PairingMachine, writer: asyncio.StreamWriter) -> None:
+    data = machine.data_to_send()
+    if data:
+        writer.write(data)
+        with contextlib.suppress(OSError):
+            await writer.drain()
+
+
+def _send_now(machine: PairingMachine, writer: asyncio.StreamWriter) -> None:
+    # on the way out (maybe cancelled): write what the machine has, without waiting for the peer
+    data = machine.data_to_send()
+    if data and not writer.is_closing():
+        with contextlib.suppress(OSError):
+            writer.write(data)

@@ -1,0 +1,23 @@
+"""Shared helpers for the store and store-worker tests."""
+
+from __future__ import annotations
+
+from hotline.store.db import LineRow, Store
+
+KEY = bytes(range(32))
+OTHER_KEY = bytes(range(1, 33))
+
+
+def add_line(store: Store, peer: str = "bravo", now: float = 100.0) -> LineRow:
+    """A line with recognisable fields, added in its own transaction."""
+    with store.transaction():
+        return store.add_line(
+            peer=peer,
+            card=b"card:" + peer.encode(),
+            key_digest=b"\xd1" * 32,
+            static_public=b"\x5a" * 32,
+            endpoints=[f"{peer}.example:7000", "127.0.0.1:7001"],
+            now=now,
+            chain_out0=b"\x00" * 32,
+            chain_in0=b"\x01" * 32,
+        )

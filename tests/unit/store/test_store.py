@@ -1,0 +1,692 @@
+"""The station store (hotline.store.db) against real SQLite files in ``tmp_path``.
+
+Every write goes through :meth:`Store.transaction`, as the daemon's worker does; a test that
+reopens the file checks what actually reached the disk.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hotline.store.db import LineRow, Store
+from hotline.store.errors import StoreCorrupt, StoreError, StoreFull
+from hotline.store.schema import IN, OUT, SCHEMA_VERSION
+from tests.unit.store.helpers import KEY, OTHER_KEY, add_line
+
+ROUTINE, PRIORITY, IMMEDIATE, FLASH = 3, 2, 1, 0
+
+
+def mid(n: int) -> bytes:
+    """A 10-byte message id."""
+    return n.to_bytes(10, "big")
+
+
+def queue(store: Store, line_id: int, n: int, *, precedence: int = ROUTINE, body: bytes | None = None) -> int:
+    return store.queue(
+        line_id,
+        id=mid(n),
+        kind=0,
+        precedence=precedence,
+        created_ms=1000 + n,
+        ref=b"",
+        body=body if body is not None else f"out {n}".encode(),
+        now=float(n),
+    )
+
+
+def incoming(store: Store, line_id: int, seq: int, *, kind: int = 0, body: bytes | None = None) -> int:
+    return store.store_incoming(
+        line_id,
+        id=mid(1000 + seq),
+        seq=seq,
+        kind=kind,
+        precedence=ROUTINE,
+        created_ms=2000 + seq,
+        ref=b"",
+        body=body if body is not None else f"in {seq}".encode(),
+        chain=bytes([seq]) * 32,
+        now=float(seq),
+    )
+
+
+def file_bytes(path: Path) -> bytes:
+    """The store file and its WAL, as they are on disk right now."""
+    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+
+# -- opening
+
+
+def test_open_creates_the_schema(store: Store, path: Path) -> None:
+    assert path.exists()
+    tables = {r[0] for r in store.execute_checked("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"meta", "lines", "messages", "events"} <= tables
+    assert store.meta("schema") == str(SCHEMA_VERSION).encode()
+    assert store.lines() == []
+
+
+def test_open_uses_wal_and_full_sync(store: Store) -> None:
+    assert store.execute_checked("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.execute_checked("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.execute_checked("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_reopen_with_the_same_key_keeps_the_data(path: Path) -> None:
+    store = Store.open(path, KEY)
+    line = add_line(store)
+    with store.transaction():
+        queue(store, line.id, 1)
+    store.close()
+
+    again = Store.open(path, KEY)
+    try:
+        assert again.line("bravo") == line
+        assert [m.body for m in again.messages()] == [b"out 1"]
+    finally:
+        again.close()
+
+
+def test_reopen_with_another_key_is_refused(path: Path) -> None:
+    Store.open(path, KEY).close()
+    with pytest.raises(StoreError, match="another station identity"):
+        Store.open(path, OTHER_KEY)
+
+
+def test_reopen_with_another_key_is_refused_as_a_store_error(path: Path) -> None:
+    """Whatever the wording, the refusal is a StoreError and the file stays usable with the right key."""
+    Store.open(path, KEY).close()
+    with pytest.raises(StoreError):
+        Store.open(path, OTHER_KEY)
+    Store.open(path, KEY).close()
+
+
+def test_a_non_hotline_sqlite_file_is_refused(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.execute("INSERT INTO notes VALUES ('keep me')")
+    conn.commit()
+    conn.close()
+
+    with pytest.raises(StoreError, match="not a Hotline store"):
+        Store.open(path, KEY)
+
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT text FROM notes").fetchall() == [("keep me",)]
+    conn.close()
+
+
+def test_a_refused_file_is_left_as_it_was(path: Path) -> None:
+    """Refusing someone else's database must not change it (here: switching it to WAL for good)."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.commit()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
+
+    with pytest.raises(StoreError):
+        Store.open(path, KEY)
+
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    finally:
+        conn.close()
+
+
+def test_a_file_that_is_not_sqlite_is_refused(path: Path) -> None:
+    path.write_bytes(b"this is not a database, just some text\n" * 200)
+    with pytest.raises(StoreError):
+        Store.open(path, KEY)
+
+
+def test_another_schema_version_is_refused(path: Path) -> None:
+    store = Store.open(path, KEY)
+    with store.transaction():
+        store.set_meta("schema", b"999")
+    store.close()
+    with pytest.raises(StoreError, match="schema version"):
+        Store.open(path, KEY)
+
+
+def test_store_error_carries_its_reason() -> None:
+    error = StoreFull("disk full")
+    assert isinstance(error, StoreError)
+    assert error.reason == "disk full" == str(error)
+    assert issubclass(StoreCorrupt, StoreError)
+
+
+# -- meta
+
+
+def test_meta_round_trip(store: Store) -> None:
+    assert store.meta("handshake/bravo") is None
+    with store.transaction():
+        store.set_meta("handshake/bravo", b"\x01\x02")
+    assert store.meta("handshake/bravo") == b"\x01\x02"
+    with store.transaction():
+        store.set_meta("handshake/bravo", b"\x03")
+    assert store.meta("handshake/bravo") == b"\x03"
+
+
+# -- lines
+
+
+def test_add_and_get_line(store: Store) -> None:
+    line = add_line(store)
+    assert line.peer == "bravo"
+    assert line.card == b"card:bravo"
+    assert line.key_digest == b"\xd1" * 32
+    assert line.static_public == b"\x5a" * 32
+    assert line.endpoints == ("bravo.example:7000", "127.0.0.1:7001")
+    assert line.added_at == 100.0
+    assert (line.chain_out0, line.chain_in0) == (b"\x00" * 32, b"\x01" * 32)
+    assert not line.has_key
+    assert line.key_created_at is None
+    assert line.verified_digest is None
+    assert not line.verified
+    assert store.line("bravo") == line == store.line_by_id(line.id)
+    assert store.line("nobody") is None
+    assert store.line_by_id(line.id + 100) is None
+
+
+def test_lines_are_listed_by_name(store: Store) -> None:
+    for peer in ("charlie", "alpha", "bravo"):
+        add_line(store, peer)
+    assert [line.peer for line in store.lines()] == ["alpha", "bravo", "charlie"]
+
+
+def test_peer_names_are_unique(store: Store) -> None:
+    add_line(store, "bravo")
+    with pytest.raises(StoreError):
+        add_line(store, "bravo")
+    assert len(store.lines()) == 1
+
+
+def test_update_line_replaces_card_and_endpoints(store: Store) -> None:
+    line = add_line(store)
+    with store.transaction():
+        store.update_line(
+            line.id,
+            card=b"new card",
+            key_digest=b"\xd1" * 32,
+            static_public=b"\x5b" * 32,
+            endpoints=["x.example:1"],
+        )
+    updated = store.line_by_id(line.id)
+    assert updated is not None
+    assert (updated.card, updated.static_public, updated.endpoints) == (
+        b"new card",
+        b"\x5b" * 32,
+        ("x.example:1",),
+    )
+
+
+def test_verification_pins_the_key_digest(store: Store) -> None:
+    line = add_line(store)
+    with store.transaction():
+        store.set_verified(line.id, line.key_digest)
+    verified = store.line_by_id(line.id)
+    assert verified is not None and verified.verified
+
+    # a new card with other keys leaves the line unverified until the operators check again
+    with store.transaction():
+        store.update_line(line.id, card=b"c2", key_digest=b"\xd2" * 32, static_public=b"s" * 32, endpoints=[])
+    changed = store.line_by_id(line.id)
+    assert changed is not None
+    assert changed.verified_digest == line.key_digest
+    assert not changed.verified
+
+    with store.transaction():
+        store.set_verified(line.id, None)
+    cleared = store.line_by_id(line.id)
+    assert cleared is not None and cleared.verified_digest is None
+
+
+def test_line_key_round_trip(store: Store) -> None:
+    line = add_line(store)
+    assert store.line_key(line.id) is None
+    with store.transaction():
+        store.set_line_key(line.id, b"\x42" * 32, created_at=1234)
+    assert store.line_key(line.id) == b"\x42" * 32
+    keyed = store.line_by_id(line.id)
+    assert keyed is not None
+    assert keyed.has_key
+    assert keyed.key_created_at == 1234
+    assert store.line_key(line.id + 100) is None
+
+
+def test_line_key_survives_reopening(path: Path) -> None:
+    store = Store.open(path, KEY)
+    line = add_line(store)
+    with store.transaction():
+        store.set_line_key(line.id, b"\x43" * 32, created_at=1)
+    store.close()
+    again = Store.open(path, KEY)
+    try:
+        assert again.line_key(line.id) == b"\x43" * 32
+    finally:
+        again.close()
+
+
+def test_line_key_is_not_in_the_file_in_the_clear(store: Store, path: Path) -> None:
+    line = add_line(store)
+    secret = b"LINE-KEY-SECRET!" * 2
+    with store.transaction():
+        store.set_line_key(line.id, secret, created_at=1)
+    assert path.with_name(path.name + "-wal").exists()
+    assert secret[:16] not in file_bytes(path)
+    store.execute_checked("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert secret[:16] not in file_bytes(path)
+
+
+def test_a_line_key_moved_to_another_line_does_not_open(store: Store) -> None:
+    first, second = add_line(store, "alpha"), add_line(store, "bravo")
+    with store.transaction():
+        store.set_line_key(first.id, b"\x44" * 32, created_at=1)
+        store.execute_checked(
+            "UPDATE lines SET line_key = (SELECT line_key FROM lines WHERE id = ?) WHERE id = ?",
+            (first.id, second.id),
+        )
+    with pytest.raises(StoreCorrupt):
+        store.line_key(second.id)
+
+
+def test_remove_line_takes_its_transcript_and_events(store: Store) -> None:
+    line, other = add_line(store, "bravo"), add_line(store, "charlie")
+    with store.transaction():
+        queue(store, line.id, 1)
+        incoming(store, line.id, 1)
+        store.add_event(line.id, "alert", {}, 1.0)
+        queue(store, other.id, 2)
+        store.add_event(None, "station", {}, 2.0)
+    with store.transaction():
+        store.remove_line(line.id)
+    assert store.line("bravo") is None
+    assert store.messages(line_id=line.id) == []
+    assert [m.id for m in store.messages()] == [mid(2)]
+    assert [e.kind for e in store.events()] == ["station"]
+
+
+# -- the outbound queue
+
+
+def test_next_queued_orders_by_precedence_then_queue_order(store: Store, line: LineRow) -> None:
+    with store.transaction():
+        queue(store, line.id, 1, precedence=ROUTINE)
+        queue(store, line.id, 2, precedence=FLASH)
+        queue(store, line.id, 3, precedence=ROUTINE)
+        queue(store, line.id, 4, precedence=PRIORITY)
+        queue(store, line.id, 5, precedence=FLASH)
+        queue(store, line.id, 6, precedence=IMMEDIATE)
+    assert [m.id for m in store.next_queued(line.id, 10)] == [mid(n) for n in (2, 5, 6, 4, 1, 3)]
+    assert [m.id for m in store.next_queued(line.id, 2)] == [mid(2), mid(5)]
+
+
+def test_queued_row_reads_back(store: Store, line: LineRow) -> None:
+    with store.transaction():
+        rowid = queue(store, line.id, 7, precedence=PRIORITY)
+    (row,) = store.next_queued(line.id, 10)
+    assert row.rowid == rowid
+    assert (row.line_id, row.direction, row.id) == (line.id, OUT, mid(7))
+    assert (row.kind, row.precedence, row.created_ms, row.ref, row.body) == (0, PRIORITY, 1007, b"", b"out 7")
+    assert (row.seq, row.chain, row.delivered_at, row.acked_at) == (None, None, None, None)
+    assert row.stored_at == 7.0
+
+
+def test_queue_is_per_line(store: Store) -> None:
+    a, b = add_line(store, "alpha"), add_line(store, "bravo")
+    with store.transaction():
+        queue(store, a.id, 1)
+        queue(store, b.id, 2)
+    assert [m.id for m in store.next_queued(a.id, 10)] == [mid(1)]
+    assert [m.id for m in store.next_queued(b.id, 10)] == [mid(2)]
+
+
+def test_message_ids_are_unique_per_line_and_direction(store: Store, line: LineRow) -> None:
+    with store.transaction():
+        queue(store, line.id, 1)
+    with pytest.raises(StoreError), store.transaction():
+        queue(store, line.id, 1)
+    # the same id inbound is another row
+    with store.transaction():
+        store.store_incoming(
+            line.id,
+            id=mid(1),
+            seq=1,
+            kind=0,
+            precedence=3,
+            created_ms=0,
+            ref=b"",
+            body=b"",
+            chain=b"c" * 32,
+            now=0,
+        )
+
+
+def test_assign_then_position_chain_at_and_sent_after(store: Store, line: LineRow) -> None:
+    assert store.position(line.id, OUT) == (0, None)
+    with store.transaction():
+        rowids = [queue(store, line.id, n) for n in range(1, 5)]
+    with store.transaction():
+        for seq, rowid in enumerate(rowids[:3], start=1):
+            store.assign(rowid, seq, bytes([seq]) * 32)
+
+    assert store.position(line.id, OUT) == (3, b"\x03" * 32)
+    assert store.position(line.id, IN) == (0, None)
+    assert store.chain_at(line.id, OUT, 2) == b"\x02" * 32
+    assert store.chain_at(line.id, OUT, 4) is None
+    assert store.chain_at(line.id, IN, 1) is None
+    assert [m.seq for m in store.sent_after(line.id, 0, 10)] == [1, 2, 3]
+    assert [m.seq for m in store.sent_after(line.id, 1, 10)] == [2, 3]
+    assert [m.seq for m in store.sent_after(line.id, 1, 1)] == [2]
+    assert store.sent_after(line.id, 3, 10) == []
+    # assigned entries leave the queue
+    assert [m.id for m in store.next_queued(line.id, 10)] == [mid(4)]
+
+
+def test_sequence_numbers_are_unique_per_direction(store: Store, line: LineRow) -> None:
+    with store.transaction():
+        a, b = queue(store, line.id, 1), queue(store, line.id, 2)
+        store.assign(a, 1, b"\x01" * 32)
+    with pytest.raises(StoreError), store.transaction():
+        store.assign(b, 1, b"\x02" * 32)
+
+
+def test_mark_delivered_returns_newly_delivered_ids_once(store: Store, line: LineRow) -> None:
+    with store.transaction():
+        rowids = [queue(store, line.id, n) for n in range(1, 5)]
+        for seq, rowid in enumerate(rowids[:3], start=1):
+            store.assign(rowid, seq, bytes([seq]) * 32)
+    with store.transaction():
+        assert store.mark_delivered(line.id, 2, now=50.0) == [mid(1), mid(2)]
+    with store.transaction():
+        assert store.mark_delivered(line.id, 2, now=51.0) == []
+        assert store.mark_delivered(line.id, 3, now=52.0) == [mid(3)]
+        # the queued (unsent) entry is never "delivered", whatever the receipt says
+        assert store.mark_delivered(line.id, 99, now=53.0) == []
+    delivered = {m.id: m.delivered_at for m in store.messages(line_id=line.id)}
+    assert delivered == {mid(1): 50.0, mid(2): 50.0, mid(3): 52.0, mid(4): None}
+
+
+def test_count_queued(store: Store, line: LineRow) -> None:
+    assert store.count_queued(line.id) == (0, 0)
+    with store.transaction():
+        rowids = [queue(store, line.id, n) for n in range(1, 6)]
+        incoming(store, line.id, 1)
+    assert store.count_queued(line.id) == (5, 0)
+    with store.transaction():
+        for seq, rowid in enumerate(rowids[:3], start=1):
+            store.assign(rowid, seq, bytes([seq]) * 32)
+    assert store.count_queued(line.id) == (2, 3)
+    with store.transaction():
+        store.mark_delivered(line.id, 2, now=1.0)
+    assert store.count_queued(line.id) == (2, 1)
+
+
+# -- the inbound transcript
+
+
+def test_store_incoming_and_position(store: Store, line: LineRow) -> None:
+    with store.transaction():
+        rowid = incoming(store, line.id, 1)
+        incoming(store, line.id, 2)
+    assert store.position(line.id, IN) == (2, b"\x02" * 32)
+    row = store.message(mid(1001))
+    assert row is not None
+    assert (row.rowid, row.direction, row.seq, row.body, row.chain) == (rowid, IN, 1, b"in 1", b"\x01" * 32)
+    assert row.created_ms == 2001
+
+
+def test_mark_acked_once(store: Store, line: LineRow) -> None:
+    with store.transaction():
+        incoming(store, line.id, 1)
+    with store.transaction():
+        assert store.mark_acked(line.id, IN, mid(1001), now=9.0)
+        assert not store.mark_acked(line.id, IN, mid(1001), now=10.0)
+        assert not store.mark_acked(line.id, OUT, mid(1001), now=10.0)
+        assert not store.mark_acked(line.id, IN, mid(4242), now=10.0)
+    row = store.message(mid(1001), IN)
+    assert row is not None and row.acked_at == 9.0
+
+
+def test_message_prefers_inbound_without_a_direction(store: Store, line: LineRow) -> None:
+    with store.transaction():
+        queue(store, line.id, 1001, body=b"ours")
+        incoming(store, line.id, 1, body=b"theirs")
+    any_direction = store.message(mid(1001))
+    assert any_direction is not None and any_direction.body == b"theirs"
+    ours = store.message(mid(1001), OUT)
+    assert ours is not None and ours.body == b"ours"
+    assert store.message(mid(9999)) is None
+
+
+def test_messages_filters(store: Store) -> None:
+    line, other = add_line(store, "bravo"), add_line(store, "charlie")
+    with store.transaction():
+        out1 = queue(store, line.id, 1)
+        in1 = incoming(store, line.id, 1, kind=0)
+        in2 = incoming(store, line.id, 2, kind=1)
+        out2 = queue(store, line.id, 2)
+        in3 = incoming(store, line.id, 3, kind=2)
+        elsewhere = queue(store, other.id, 3)
+        store.mark_acked(line.id, IN, mid(1001), now=1.0)
+
+    def rowids(**filters: object) -> list[int]:
+        return [m.rowid for m in store.messages(**filters)]  # type: ignore[arg-type]
+
+    assert rowids() == [out1, in1, in2, out2, in3, elsewhere]
+    assert rowids(line_id=line.id) == [out1, in1, in2, out2, in3]
+    assert rowids(line_id=line.id, direction=IN) == [in1, in2, in3]
+    assert rowids(direction=OUT) == [out1, out2, elsewhere]
+    assert rowids(kinds=(1, 2)) == [in2, in3]
+    assert rowids(kinds=(2,), direction=OUT) == []
+    assert rowids(after_rowid=in2) == [out2, in3, elsewhere]
+    assert rowids(direction=IN, unacked=True) == [in2, in3]
+    assert rowids(limit=2) == [out1, in1]
+    assert rowids(limit=2, newest=True) == [in3, elsewhere]
+    assert rowids(line_id=line.id, newest=True, limit=3) == [in2, out2, in3]
+    assert rowids(after_rowid=elsewhere) == []
+
+
+# -- events
+
+
+def test_events_round_trip_and_filters(store: Store) -> None:
+    line = add_line(store)
+    with store.transaction():
+        first = store.add_event(line.id, "alert", {"what": "gap", "expected": 3}, 1.0)
+        store.add_event(None, "station", {"up": True}, 2.0)
+        store.add_event(line.id, "test", {"ok": True}, 3.0)
+        store.add_event(line.id, "alert", {"what": "mismatch"}, 4.0)
+    assert (
+        first.kind == "alert" and first.detail == {"what": "gap", "expected": 3} and first.line_id == line.id
+    )
+
+    everything = store.events()
+    assert [e.at for e in everything] == [1.0, 2.0, 3.0, 4.0]
+    assert everything[0] == first
+    assert everything[1].line_id is None
+    assert [e.at for e in store.events(line_id=line.id)] == [1.0, 3.0, 4.0]
+    assert [e.at for e in store.events(kinds=("alert",))] == [1.0, 4.0]
+    assert [e.at for e in store.events(kinds=("alert", "station"))] == [1.0, 2.0, 4.0]
+    assert [e.at for e in store.events(limit=2)] == [3.0, 4.0]
+    assert store.events(kinds=("nothing",)) == []
+
+
+# -- transactions
+
+
+def test_transaction_rolls_back_on_exception(store: Store, line: LineRow) -> None:
+    with pytest.raises(RuntimeError, match="operator pulled the plug"), store.transaction():
+        queue(store, line.id, 1)
+        store.add_event(line.id, "alert", {}, 1.0)
+        raise RuntimeError("operator pulled the plug")
+    assert store.messages() == []
+    assert store.events() == []
+    # and the store is usable afterwards
+    with store.transaction():
+        queue(store, line.id, 2)
+    assert [m.id for m in store.messages()] == [mid(2)]
+
+
+def test_uncommitted_writes_are_not_on_disk(path: Path) -> None:
+    store = Store.open(path, KEY)
+    line = add_line(store)
+    with pytest.raises(KeyboardInterrupt), store.transaction():
+        queue(store, line.id, 1)
+        raise KeyboardInterrupt
+    store.close()
+    again = Store.open(path, KEY)
+    try:
+        assert again.messages() == []
+    finally:
+        again.close()
+
+
+def test_savepoint_isolates_a_failing_op(store: Store, line: LineRow) -> None:
+    with store.transaction():
+        queue(store, line.id, 1)
+    with store.transaction():
+        with store.savepoint():
+            queue(store, line.id, 2)
+        with pytest.raises(StoreError), store.savepoint():
+            queue(store, line.id, 3)
+            queue(store, line.id, 1)  # duplicate id: this op fails, and takes its id 3 with it
+        with pytest.raises(ValueError), store.savepoint():
+            queue(store, line.id, 4)
+            raise ValueError("not a store error")
+        with store.savepoint():
+            queue(store, line.id, 5)
+    assert [m.id for m in store.messages()] == [mid(1), mid(2), mid(5)]
+
+
+# -- a full disk
+
+
+def _fill(store: Store, line_id: int, start: int) -> int:
+    """Queue large messages one transaction at a time until the store is full; returns how many fit."""
+    stored = 0
+    with pytest.raises(StoreFull):
+        for n in range(start, start + 10_000):
+            with store.transaction():
+                queue(store, line_id, n, body=bytes([n % 256]) * 600)
+            stored += 1
+    return stored
+
+
+def _capped(path: Path) -> Store:
+    """Reopen ``path`` with a cap just above what it holds now."""
+    probe = Store.open(path, KEY)
+    pages = probe.execute_checked("PRAGMA page_count").fetchone()[0]
+    probe.close()
+    return Store.open(path, KEY, max_page_count=pages + 4)
+
+
+def test_store_full_keeps_what_was_committed(path: Path) -> None:
+    store = Store.open(path, KEY)
+    line = add_line(store)
+    with store.transaction():
+        queue(store, line.id, 1, body=b"before the disk filled")
+    store.close()
+
+    capped = _capped(path)
+    stored = _fill(capped, line.id, 100)
+    assert stored >= 1
+    # the store still works for reads after the failure, and refuses further writes the same way
+    assert len(capped.messages()) == 1 + stored
+    with pytest.raises(StoreFull), capped.transaction():
+        queue(capped, line.id, 99_999, body=b"\x00" * 4000)
+    capped.close()
+
+    again = Store.open(path, KEY)
+    try:
+        bodies = [m.body for m in again.messages()]
+        assert bodies[0] == b"before the disk filled"
+        assert len(bodies) == 1 + stored
+        assert bodies[1:] == [bytes([n % 256]) * 600 for n in range(100, 100 + stored)]
+        # with the cap lifted, writing works again
+        with again.transaction():
+            queue(again, line.id, 99_999)
+    finally:
+        again.close()
+
+
+def test_store_full_inside_a_savepoint_is_reported_as_store_full(path: Path) -> None:
+    """A full disk in the middle of a batch (the worker's savepoints) must still say "full".
+
+    SQLite rolls back the whole transaction on SQLITE_FULL; ``savepoint()`` must not then hide the
+    StoreFull behind an error about the savepoint it can no longer roll back to.
+    """
+    store = Store.open(path, KEY)
+    line = add_line(store)
+    store.close()
+    capped = _capped(path)
+    try:
+        with pytest.raises(StoreFull), capped.transaction():
+            for n in range(10_000):
+                with capped.savepoint():
+                    queue(capped, line.id, n, body=b"\x00" * 600)
+        assert capped.messages() == []
+        with capped.transaction():
+            capped.add_event(None, "after", {}, 1.0)
+    finally:
+        capped.close()
+
+
+# -- sealing at rest
+
+
+def test_message_bodies_are_not_in_the_file_in_the_clear(store: Store, path: Path, line: LineRow) -> None:
+    out_text, in_text = b"ZEBRA CROSSING AT DAWN", b"PELICAN CROSSING AT DUSK"
+    with store.transaction():
+        queue(store, line.id, 1, body=out_text)
+        incoming(store, line.id, 1, body=in_text)
+    for stage in ("wal", "checkpointed"):
+        data = file_bytes(path)
+        assert out_text not in data, stage
+        assert in_text not in data, stage
+        store.execute_checked("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert [m.body for m in store.messages()] == [out_text, in_text]
+
+
+def test_a_sealed_body_moved_to_another_row_does_not_open(store: Store, line: LineRow) -> None:
+    with store.transaction():
+        a = queue(store, line.id, 1, body=b"first")
+        b = queue(store, line.id, 2, body=b"second")
+        store.execute_checked(
+            "UPDATE messages SET body = (SELECT body FROM messages WHERE rowid = ?) WHERE rowid = ?", (a, b)
+        )
+    with pytest.raises(StoreCorrupt):
+        store.messages()
+    first = store.message(mid(1))
+    assert first is not None and first.body == b"first"
+    with pytest.raises(StoreCorrupt):
+        store.message(mid(2))
+
+
+def test_a_sealed_body_moved_to_the_other_direction_does_not_open(store: Store, line: LineRow) -> None:
+    with store.transaction():
+        queue(store, line.id, 1, body=b"ours")
+        incoming(store, line.id, 1)
+        # same id, other direction: only the direction byte of the binding differs
+        store.execute_checked("UPDATE messages SET id = ? WHERE direction = ?", (mid(1), IN))
+        store.execute_checked(
+            "UPDATE messages SET body = (SELECT body FROM messages WHERE direction = ?) WHERE direction = ?",
+            (OUT, IN),
+        )
+    with pytest.raises(StoreCorrupt):
+        store.message(mid(1), IN)
+
+
+def test_a_flipped_bit_in_a_body_is_store_corrupt(store: Store, line: LineRow) -> None:
+    with store.transaction():
+        rowid = queue(store, line.id, 1, body=b"text")
+        sealed = store.execute_checked("SELECT body FROM messages WHERE rowid = ?", (rowid,)).fetchone()[0]
+        store.execute_checked(
+            "UPDATE messages SET body = ? WHERE rowid = ?", (sealed[:-1] + bytes([sealed[-1] ^ 1]), rowid)
+        )
+    with pytest.raises(StoreCorrupt):
+        store.message(mid(1))
