@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from hotline import __version__
-from hotline.cli import lines, messages, stations
+from hotline.cli import lines, messages, pairing, stations
 from hotline.cli.errors import DEBUG_ENV, Failure, describe
 from hotline.cli.options import DEFAULT_HOME, Settings, settings
 
@@ -66,7 +66,7 @@ def cli(ctx: click.Context, home: Path | None, passphrase_file: Path | None, as_
     "--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="Loopback port (0 picks one)."
 )
 def demo(port: int) -> None:
-    """Two stations on this machine: identities, cards, safety number and a secure session."""
+    """Three stations on this machine as separate daemons: pair, verify, talk, test, status."""
     from hotline.cli.demo import run_demo
 
     run_demo(port=port)
@@ -78,6 +78,7 @@ for _command in (
     stations.card,
     stations.status,
     lines.line,
+    pairing.pair,
     messages.send,
     messages.inbox,
     messages.ack,

@@ -145,7 +145,7 @@ def normalise_code(text: str) -> str:
     """
     tokens = [t for t in _SEPARATORS.split(text.strip().lower()) if t]
     if len(tokens) != 1 + CODE_WORDS:
-        raise CodeError(f"a code is a number and {CODE_WORDS} words, like 7-hobby-beach-donkey")
+        raise CodeError("a code is a number and three words, like 7-hobby-beach-donkey")
     number, words = tokens[0], tokens[1:]
     if (
         not (number.isascii() and number.isdigit())
@@ -587,8 +587,10 @@ class PairingMachine:
         self._out.append(encode_frame(FrameType.CONFIRM, ours))
 
     def _consume_confirm(self, body: bytes) -> bool:
+        if len(body) != CONFIRM_LEN:
+            raise _Malformed("a key confirmation of the wrong length")
         # compare in constant time before anything else is revealed
-        if len(body) != CONFIRM_LEN or not constant_time_equal(body, self._confirm_theirs):
+        if not constant_time_equal(body, self._confirm_theirs):
             self._fail(FailureKind.WRONG_CODE, "the code did not match")
             return False
         self._confirmed = True

@@ -98,7 +98,8 @@ async def _handle_until_gone(
 ) -> dict[str, object] | None:
     """Run the request; stop it if the client goes away (for ``follow``, the only way it ends)."""
     work = asyncio.ensure_future(requests.handle(request.op, request.args, emit))  # type: ignore[arg-type]
-    if not request.args.get("follow"):
+    # follow streams and pairings wait on others: when the client goes, they must end too
+    if not (request.args.get("follow") or request.op.startswith("pair.")):
         return await work
     gone = asyncio.ensure_future(reader.read(1))
     try:

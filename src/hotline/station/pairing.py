@@ -120,37 +120,57 @@ def _check_new_line(station: Station, peer: str, endpoints: list[str]) -> None:
 
 # -- one pairing per line name ---------------------------------------------------------------------------
 
-_ACTIVE: weakref.WeakKeyDictionary[Station, dict[str, asyncio.Event]] = weakref.WeakKeyDictionary()
+
+class _Claim:
+    """A pairing registered for one line name. ``superseded`` is set when a newer one wants the name."""
+
+    def __init__(self) -> None:
+        self.superseded = asyncio.Event()
+        #: Connected: from here on the exchange runs to its end (60 s at most) and is not replaced.
+        self.connected = False
+
+
+_ACTIVE: weakref.WeakKeyDictionary[Station, dict[str, _Claim]] = weakref.WeakKeyDictionary()
 
 
 @contextlib.asynccontextmanager
-async def _claim(station: Station, peer: str) -> AsyncIterator[asyncio.Event]:
+async def _claim(station: Station, peer: str) -> AsyncIterator[_Claim]:
     """Register a pairing for ``peer``; tell one already waiting for that name to give up."""
     active = _ACTIVE.setdefault(station, {})
     previous = active.get(peer)
     if previous is not None:
-        previous.set()
-    superseded = asyncio.Event()
-    active[peer] = superseded
+        previous.superseded.set()
+    claim = _Claim()
+    active[peer] = claim
     try:
-        yield superseded
+        yield claim
     finally:
-        if active.get(peer) is superseded:
+        if active.get(peer) is claim:
             del active[peer]
 
 
-async def _unless_superseded(work: Coroutine[Any, Any, T], superseded: asyncio.Event, peer: str) -> T:
+async def _unless_superseded(work: Coroutine[Any, Any, T], claim: _Claim, peer: str) -> T:
+    """Run ``work``, cancelling it if a newer pairing claims the name before this one connected.
+
+    Once connected it is never cancelled from here: a cancel in the middle of storing would leave the
+    store and the running station disagreeing about the line.
+    """
     task = asyncio.ensure_future(work)
-    stop = asyncio.ensure_future(superseded.wait())
+    stop = asyncio.ensure_future(claim.superseded.wait())
     try:
-        done, _ = await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done() and claim.connected:
+            await asyncio.wait({task})
     finally:
-        for pending in (task, stop):
-            pending.cancel()
+        stop.cancel()
+        if not task.done():
+            task.cancel()
         await asyncio.gather(task, stop, return_exceptions=True)
-    if task in done:
-        return task.result()
-    raise StationError("pairing-failed", f"a newer pairing for {peer!r} replaced this one: {NOTHING_CHANGED}")
+    if task.cancelled() and claim.superseded.is_set():
+        raise StationError(
+            "pairing-failed", f"a newer pairing for {peer!r} replaced this one: {NOTHING_CHANGED}"
+        )
+    return task.result()
 
 
 # -- the entry points ----------------------------------------------------------------------------------
@@ -171,9 +191,9 @@ async def pair_listen(
     """
     _check_new_line(station, peer, endpoints)
     host, port = split_address(listen, allow_zero=True)
-    async with _claim(station, peer) as superseded:
+    async with _claim(station, peer) as claim:
         return await _unless_superseded(
-            _listen(station, peer, host, port, endpoints, timeout, emit), superseded, peer
+            _listen(station, claim, peer, host, port, endpoints, timeout, emit), claim, peer
         )
 
 
@@ -195,14 +215,21 @@ async def pair_connect(
         code = normalise_code(code)
     except CodeError as exc:
         raise StationError("bad-request", str(exc)) from None
-    async with _claim(station, peer) as superseded:
+    async with _claim(station, peer) as claim:
         return await _unless_superseded(
-            _connect(station, peer, host, port, code, endpoints, timeout), superseded, peer
+            _connect(station, claim, peer, host, port, code, endpoints, timeout), claim, peer
         )
 
 
 async def _listen(
-    station: Station, peer: str, host: str, port: int, endpoints: list[str], timeout: float, emit: Emit
+    station: Station,
+    claim: _Claim,
+    peer: str,
+    host: str,
+    port: int,
+    endpoints: list[str],
+    timeout: float,
+    emit: Emit,
 ) -> LineRuntime:
     code = new_code(random_bytes)
     where = _show_address(host, port)
@@ -224,6 +251,7 @@ async def _listen(
     finally:
         # one attempt per code: nobody else gets in, even while this one runs
         sock.close()
+    claim.connected = True
     shown = _show_address(str(address[0]), int(address[1]))
     log.info("pairing: connection", extra={"peer": peer, "from": shown})
     try:
@@ -231,13 +259,23 @@ async def _listen(
     except OSError as exc:
         conn.close()
         raise StationError("pairing-failed", f"the connection from {shown} failed: {_why(exc)}") from None
+    except BaseException:
+        conn.close()
+        raise
     await emit({"connected": shown})
     pairing = _Pairing(station, Role.LISTENER, peer, endpoints)
     return await pairing.run(code, reader, writer, timeout)
 
 
 async def _connect(
-    station: Station, peer: str, host: str, port: int, code: str, endpoints: list[str], timeout: float
+    station: Station,
+    claim: _Claim,
+    peer: str,
+    host: str,
+    port: int,
+    code: str,
+    endpoints: list[str],
+    timeout: float,
 ) -> LineRuntime:
     where = _show_address(host, port)
     try:
@@ -247,6 +285,7 @@ async def _connect(
         raise StationError("pairing-failed", f"cannot connect to {where}: no answer") from None
     except OSError as exc:
         raise StationError("pairing-failed", f"cannot connect to {where}: {_why(exc)}") from None
+    claim.connected = True
     log.info("pairing: connected", extra={"peer": peer, "to": where})
     pairing = _Pairing(station, Role.DIALER, peer, endpoints)
     return await pairing.run(code, reader, writer, timeout)

@@ -310,7 +310,7 @@ class Requests:
         if current is not None and key.created_at < current:
             raise StationError(
                 "bad-line-key",
-                f"this line key was made before the one the line {args.peer!r} holds: it is stale or replayed",
+                f"this line key is older than the one the line {args.peer!r} holds: stale or replayed",
             )
         line_id = line.row.id
 

@@ -77,7 +77,7 @@ class _Directory:
 
 
 class Station:
-    """A station opened from its directory. Use :meth:`open`, then :meth:`serve` or requests, then :meth:`close`."""
+    """A station opened from its directory: :meth:`open`, then :meth:`serve` or requests, :meth:`close`."""
 
     def __init__(
         self, paths: StationPaths, config: StationConfig, identity: Identity, store: Store, lock: StationLock
