@@ -261,7 +261,9 @@ class LineRuntime:
     async def _serve(self, session: LinkSession) -> None:
         channel = session.channel
         try:
-            channel.send_nowait(linemsg.encode(Hello(self.in_seq, self.in_head, self.out_seq)))
+            # what is on our disk, not what is still being stored: the peer counts it as delivered
+            received_seq, received_head = self.committed_in
+            channel.send_nowait(linemsg.encode(Hello(received_seq, received_head, self.out_seq)))
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._sender(session))
                 await self._reader(session)
@@ -578,6 +580,8 @@ class LineRuntime:
             self._wake.clear()
             if room > 0:
                 assigned = await self._assign(room)
+                if assigned and assigned[0].seq != session.cursor + 1:
+                    continue  # another numbering landed first: resend in order from the store
                 if assigned:
                     for row in assigned:
                         channel.send_nowait(linemsg.encode(_entry(row)))

@@ -254,7 +254,8 @@ class Requests:
             line = await station.add_line(row)
             return self._line_info(line)
         if existing.row.key_digest != theirs:
-            # a key change: the line stops until the operators compare the new safety number
+            # a key change is loud: the verified line keeps its pinned keys and the attempt is logged
+            existing.alert("key-changed", f"a card for {args.peer} with other keys was refused")
             raise StationError(
                 "line-exists",
                 f"the line {args.peer!r} has a card with other keys: if the peer really changed keys, "

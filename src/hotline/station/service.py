@@ -115,9 +115,7 @@ class Station:
         lock.acquire()
         try:
             key = derive_store_key(identity.secret_parts)
-            store = await asyncio.to_thread(
-                Store.open, paths.store, key, max_page_count=config.store_max_pages or None
-            )
+            store = await asyncio.to_thread(_open_private, paths.store, key, config.store_max_pages or None)
         except StoreError as exc:
             lock.release()
             raise StationError("store-error", exc.reason) from None
@@ -355,6 +353,19 @@ class Station:
             self._tg.create_task(coro)
         except RuntimeError:
             coro.close()  # the station is stopping: what it would record no longer matters
+
+
+def _open_private(path: Path, key: bytes, max_page_count: int | None) -> Store:
+    # the store and its -wal/-shm files are the owner's only, whatever the caller's umask
+    old = os.umask(0o077)
+    try:
+        store = Store.open(path, key, max_page_count=max_page_count)
+    finally:
+        os.umask(old)
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            path.with_name(path.name + suffix).chmod(0o600)
+    return store
 
 
 def _split(endpoint: str) -> tuple[str, int]:
