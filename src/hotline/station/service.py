@@ -303,8 +303,10 @@ class Station:
                     )
                 )
             except OSError as exc:
+                why = os.strerror(exc.errno).lower() if exc.errno else str(exc)
                 raise StationError(
-                    "bad-config", f"cannot listen on {self.config.listen}: {exc.strerror or exc}"
+                    "bad-config",
+                    f"cannot listen on {self.config.listen}: {why} (see `listen` in station.toml)",
                 ) from None
             self.running = True
             self.listen_port = listener.port
