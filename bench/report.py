@@ -1,8 +1,9 @@
-"""Turns :class:`~bench.runner.Results` into tables: rich on the terminal, Markdown for the docs.
+"""Turns the benchmarks' results into tables: rich on the terminal, Markdown for the docs.
 
 Each table is built once as plain strings and rendered twice, so the terminal and
-``docs/benchmarks.md`` can never disagree. Ratios are always Hotline over a baseline, of a rate
-(handshakes/s, MB/s): above 1 means Hotline is faster.
+``docs/benchmarks.md`` can never disagree. Ratios of the protocol benchmarks are always Hotline over
+a baseline, of a rate (handshakes/s, MB/s): above 1 means Hotline is faster. The station and hub
+benchmarks (:mod:`bench.station`, :mod:`bench.hub`) are checked against their goals.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from cryptography.hazmat.backends.openssl.backend import backend
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from bench import hub as hub_bench
+from bench import station as station_bench
 from bench.runner import Results
 from bench.stats import HOTLINE, TCP, TLS, Latencies
 from bench.tls import CERTIFICATES
@@ -30,24 +33,35 @@ class Table:
     title: str
     columns: list[str]
     rows: list[list[str]]
+    #: How it was measured, in a sentence or two, shown under the table.
+    note: str = ""
 
 
-def machine(results: Results) -> list[tuple[str, str]]:
+def machine(results: Results | None, stations: station_bench.Results | None = None) -> list[tuple[str, str]]:
     """Where and with what this run happened."""
-    return [
+    rows = [
         ("Date", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")),
         ("CPU", _cpu_model()),
         ("CPU features", _cpu_features()),
         ("Cores", f"{os.cpu_count()} logical CPUs"),
         ("OS", platform.platform()),
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
-        ("Event loop", f"asyncio, stdlib {results.event_loop}"),
+    ]
+    if results is not None:
+        rows.append(("Event loop", f"asyncio, stdlib {results.event_loop}"))
+    rows += [
         ("cryptography", f"{cryptography.__version__} ({backend.openssl_version_text()}), used by Hotline"),
         ("Stdlib ssl", f"{ssl.OPENSSL_VERSION}, used by the TLS baseline"),
         ("Hotline cipher", "ChaCha20-Poly1305 (fixed by the protocol name)"),
-        ("TLS baseline", f"{results.tls_parameters}, X25519 key exchange (OpenSSL's default group)"),
-        ("TLS certificates", f"{CERTIFICATES}; client certificate required"),
     ]
+    if results is not None:
+        rows += [
+            ("TLS baseline", f"{results.tls_parameters}, X25519 key exchange (OpenSSL's default group)"),
+            ("TLS certificates", f"{CERTIFICATES}; client certificate required"),
+        ]
+    if stations is not None:
+        rows.append(("Station stores", stations.storage))
+    return rows
 
 
 #: CPU flags that decide how fast the two ciphers run (AES-GCM leans on aes/vaes/vpclmulqdq).
@@ -212,16 +226,227 @@ def _gap_table(results: Results) -> list[Table]:
     ]
 
 
-def print_rich(console: Console, results: Results) -> None:
+#: The goals the station benchmarks are held to.
+ROUND_TRIP_GOAL = 3.0  # p99 over the floor's p99, at most
+RATE_GOAL = 5_000  # durable messages per second on one line, at least
+LINE_MEMORY_GOAL_KIB = 256  # hub memory per idle line, less than
+
+
+def _verdict(ok: bool) -> str:
+    return "pass" if ok else "FAIL"
+
+
+def _ms(run: Latencies, p: int) -> str:
+    return f"{station_bench.percentile_ms(run, p):.3f}"
+
+
+def goal_table(stations: station_bench.Results | None, hub: hub_bench.Results | None) -> list[Table]:
+    """One row per goal: what we measured, the goal, pass or fail."""
+    rows: list[list[str]] = []
+    if stations is not None:
+        ours, floor = (station_bench.percentile_ms(run, 99) for run in (stations.durable, stations.floor))
+        rows += [
+            [
+                "Durable round trip p99, over the floor's p99",
+                f"{ours / floor:.1f}x ({ours:.2f} ms vs {floor:.2f} ms)",
+                f"< {ROUND_TRIP_GOAL:g}x",
+                _verdict(ours < ROUND_TRIP_GOAL * floor),
+            ],
+            [
+                "Durable round trip p50, over the floor's p50",
+                f"{stations.durable.p50_ms / stations.floor.p50_ms:.1f}x "
+                f"({stations.durable.p50_ms:.2f} ms vs {stations.floor.p50_ms:.2f} ms)",
+                "(none set)",
+                "-",
+            ],
+            [
+                "Sustained durable messages/s on one line",
+                f"{stations.rate:,.0f}",
+                f">= {RATE_GOAL:,}",
+                _verdict(stations.rate >= RATE_GOAL),
+            ],
+        ]
+    if hub is not None:
+        rows += [
+            [
+                f"Hub memory per idle line ({hub.settings.lines} lines up)",
+                f"{hub.per_line_kib:.1f} KiB",
+                f"< {LINE_MEMORY_GOAL_KIB} KiB",
+                _verdict(hub.per_line_kib < LINE_MEMORY_GOAL_KIB),
+            ],
+            [
+                f"Hub idle CPU ({hub.settings.lines} lines up, {hub.settings.idle_seconds:g} s)",
+                f"{hub.cpu_percent:.2f}% of one core",
+                "(none set)",
+                "-",
+            ],
+        ]
+    if not rows:
+        return []
+    return [Table("Station goals", ["", "measured", "goal", "result"], rows)]
+
+
+def station_tables(r: station_bench.Results) -> list[Table]:
+    """The station daemons: round trip against its floor, where the time goes, sustained rate."""
+    s = r.settings
+    floor_p99 = station_bench.percentile_ms(r.floor, 99)
+    runs: list[tuple[str, Latencies]] = [
+        ("Floor: TCP round trip between two processes + one fsync on each side", r.floor),
+        ("Hotline: `send`, stored at the far end, receipt back (`wait` answers)", r.durable),
+        ("of which the `send` request alone (queued, committed at the sender)", r.send),
+        ("Control socket round trip alone (`station` request)", r.control),
+    ]
+    out = [
+        Table(
+            f"Durable message round trip on loopback ({s.messages} sequential messages of "
+            f"{len(station_bench.TEXT)} bytes after {s.warmup} warm-up; best of {s.repeats} runs by p99)",
+            ["", "mean ms", "p50 ms", "p99 ms", "p99 / floor p99"],
+            [
+                [
+                    label,
+                    f"{run.mean_ms:.3f}",
+                    f"{run.p50_ms:.3f}",
+                    _ms(run, 99),
+                    f"{station_bench.percentile_ms(run, 99) / floor_p99:.2f}x",
+                ]
+                for label, run in runs
+            ],
+            note=(
+                "Two station daemons (`run_daemon`, one process each) with one verified line; the client "
+                "sends `send` then `wait` on one control connection, and `wait` answers once the receipt is "
+                "back, i.e. once the far end has committed the entry (SQLite WAL, synchronous=FULL). The "
+                "floor is a client that fsyncs a file before each send and an echo process that appends to "
+                f"a file and fsyncs before answering; the two take turns in {s.blocks} blocks per run."
+            ),
+        )
+    ]
+    if r.stages is not None:
+        out.append(
+            Table(
+                "Where a durable round trip's time goes (per stage, over the same messages)",
+                ["stage", "p50 ms", "p99 ms"],
+                [
+                    [label, f"{run.p50_ms:.3f}", _ms(run, 99)]
+                    for label, run in zip(station_bench.STAGES, r.stages, strict=True)
+                ],
+                note=(
+                    "From the times both stores record on the one clock of this machine: the sender's "
+                    "`stored_at` (its `send` handler), the receiver's `stored_at` (its store thread takes "
+                    "the entry, before the commit) and the sender's `delivered_at` (it handles the receipt, "
+                    "before the commit). The stages of one message add up to its round trip; their "
+                    "percentiles need not."
+                ),
+            )
+        )
+    out.append(
+        Table(
+            f"Sustained messages on one line ({s.sustained:,} `send` requests pipelined over "
+            f"{s.connections} control connections)",
+            ["", "seconds", "messages/s"],
+            [
+                [
+                    "every `send` answered (queued, committed at the sender)",
+                    f"{r.accepted_seconds:.2f}",
+                    f"{r.accept_rate:,.0f}",
+                ],
+                [
+                    "every message stored at the far end (last receipt back)",
+                    f"{r.stored_seconds:.2f}",
+                    f"{r.rate:,.0f}",
+                ],
+                *_quarter_rows(r),
+            ],
+            note=(
+                "Timed from the first request until `wait` on the last-queued message answers; receipts "
+                "are cumulative, so by then the far end has stored every message (the sender's `status` is "
+                "checked to show none queued or in flight). Runs on the same line right after the round "
+                f"trips ({s.warmup + s.repeats * s.messages:,} messages before). The quarters are by "
+                "message count, from "
+                "the receiver's `stored_at` times."
+            ),
+        )
+    )
+    return out
+
+
+def _quarter_rows(r: station_bench.Results) -> list[list[str]]:
+    if r.quarters is None:
+        return []
+    names = ("first", "second", "third", "last")
+    return [
+        [f"{name} quarter of the messages stored at the far end", "", f"{rate:,.0f}"]
+        for name, rate in zip(names, r.quarters, strict=True)
+    ]
+
+
+def hub_tables(h: hub_bench.Results) -> list[Table]:
+    """The hub: memory with no lines and with every line up, idle CPU."""
+    n = h.settings.lines
+    return [
+        Table(
+            f"Hub: one daemon with {n} lines up and idle",
+            ["", "value"],
+            [
+                ["hub RSS, no lines", f"{h.rss_empty_kib / 1024:.1f} MiB"],
+                [f"hub RSS, {n} lines up", f"{h.rss_lines_kib / 1024:.1f} MiB"],
+                ["memory per idle line", f"{h.per_line_kib:.1f} KiB"],
+                [
+                    f"hub CPU over {h.window_seconds:.0f} s idle",
+                    f"{h.cpu_percent:.2f}% of one core ({h.cpu_seconds:.2f} s)",
+                ],
+                [f"all {n} lines up, from starting the peers", f"{h.up_seconds:.1f} s"],
+                [
+                    f"peers' process ({n} stations), same window",
+                    f"RSS {h.peers_rss_kib / 1024:.1f} MiB, CPU {h.peers_cpu_percent:.2f}% of one core",
+                ],
+            ],
+            note=(
+                f"The hub is a daemon process; its {n} peers are `Station` objects served in one event "
+                "loop of one other process, each on its own port with its own store. Memory is VmRSS from "
+                "/proc/PID/status of a fresh daemon with no lines, and of a fresh daemon with every line up "
+                "at the end of the idle window; CPU is utime + stime from /proc/PID/stat over the window "
+                f"({1000 // os.sysconf('SC_CLK_TCK')} ms ticks), with heartbeats every {_heartbeat()} s."
+            ),
+        )
+    ]
+
+
+def _heartbeat() -> str:
+    from hotline.station.config import StationConfig
+
+    return f"{StationConfig(name='x', listen='127.0.0.1:1').heartbeat:g}"
+
+
+def all_tables(
+    results: Results | None,
+    stations: station_bench.Results | None = None,
+    hub: hub_bench.Results | None = None,
+) -> list[Table]:
+    """Every table of a run, in report order."""
+    out = tables(results) if results is not None else []
+    out += goal_table(stations, hub)
+    if stations is not None:
+        out += station_tables(stations)
+    if hub is not None:
+        out += hub_tables(hub)
+    return out
+
+
+def print_rich(
+    console: Console,
+    results: Results | None,
+    stations: station_bench.Results | None = None,
+    hub: hub_bench.Results | None = None,
+) -> None:
     """Print the machine summary and every table."""
     info = RichTable(title="Machine", show_header=False)
     info.add_column(style="bold")
     info.add_column()
-    for key, value in machine(results):
+    for key, value in machine(results, stations):
         info.add_row(key, value)
     console.print(info)
-    for table in tables(results):
-        rich = RichTable(title=table.title)
+    for table in all_tables(results, stations, hub):
+        rich = RichTable(title=table.title, caption=table.note or None)
         for i, column in enumerate(table.columns):
             rich.add_column(column, justify="left" if i == 0 else "right")
         for row in table.rows:
@@ -233,7 +458,10 @@ def _markdown_table(table: Table) -> list[str]:
     align = ["---"] + ["---:"] * (len(table.columns) - 1)
     lines = [f"### {table.title}", "", "| " + " | ".join(table.columns) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in table.rows]
-    return [*lines, ""]
+    lines.append("")
+    if table.note:
+        lines += [table.note, ""]
+    return lines
 
 
 METHOD = """\
@@ -272,27 +500,39 @@ METHOD = """\
 """
 
 
-def markdown(results: Results) -> str:
+def markdown(
+    results: Results | None,
+    stations: station_bench.Results | None = None,
+    hub: hub_bench.Results | None = None,
+) -> str:
     """The whole of ``docs/benchmarks.md``."""
     lines = [
         "# Benchmarks",
         "",
-        "Hotline against stdlib TLS 1.3 and plain TCP, all measured in the same run on loopback.",
+        "Hotline against stdlib TLS 1.3 and plain TCP, and the station daemons against the floor of TCP plus",
+        "fsync, all measured in the same run on loopback.",
         "This file is written by `make bench`; edit `bench/report.py` rather than this file.",
         "",
         "## Machine and run",
         "",
-        *[f"- **{key}**: {value}" for key, value in machine(results)],
-        "",
-        "## Results",
+        *[f"- **{key}**: {value}" for key, value in machine(results, stations)],
         "",
     ]
-    for table in tables(results):
-        lines += _markdown_table(table)
-    lines += ["## How it was measured", "", METHOD.format(repeats=results.settings.repeats)]
+    if results is not None:
+        lines += ["## Results", ""]
+        for table in tables(results):
+            lines += _markdown_table(table)
+    if stations is not None or hub is not None:
+        lines += ["## Stations: durable messages and a hub", ""]
+        for table in all_tables(None, stations, hub):
+            lines += _markdown_table(table)
+    if results is not None:
+        lines += ["## How it was measured", "", METHOD.format(repeats=results.settings.repeats)]
     lines += ["## How to re-run", ""]
     lines += [
-        "`make bench` (a few minutes; rewrites this file); `python -m bench --quick` is a smoke run.",
+        "`make bench` (a few minutes; rewrites this file); `python -m bench --quick` is a smoke run;",
+        "`python -m bench --only station hub` runs only the station benchmarks (and writes no file unless",
+        "`--output` is given).",
         "",
     ]
     return "\n".join(lines)

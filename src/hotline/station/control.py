@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Awaitable
 
 import msgspec
 
@@ -51,46 +52,89 @@ async def serve_control(station: Station) -> None:
             path.unlink()
 
 
+def _is_live(request: _Request) -> bool:
+    # follow streams and pairings send events as they happen and wait on others
+    return bool(request.args.get("follow")) or request.op.startswith("pair.")
+
+
 async def _client(requests: Requests, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    async def send(message: dict[str, object]) -> None:
+    """Serve one connection. Requests are answered in order; ordinary ones run concurrently (a client
+    may pipeline many ``send`` requests, and the store commits them together), live ones alone."""
+    answers: asyncio.Queue[asyncio.Future[list[dict[str, object]]] | None] = asyncio.Queue()
+
+    async def write_answers() -> None:
+        while (answer := await answers.get()) is not None:
+            for message in await answer:
+                writer.write(_ENCODER.encode(message) + b"\n")
+            if answers.empty():
+                await writer.drain()
+            answers.task_done()
+        answers.task_done()
+
+    async def answer(request: _Request) -> list[dict[str, object]]:
+        events: list[dict[str, object]] = []
+
+        async def collect(event: dict[str, object]) -> None:
+            events.append({"ok": True, "event": event})
+
+        return [*events, await _outcome(requests.handle(request.op, request.args, collect), request)]
+
+    def ready(message: dict[str, object]) -> asyncio.Future[list[dict[str, object]]]:
+        future: asyncio.Future[list[dict[str, object]]] = asyncio.get_running_loop().create_future()
+        future.set_result([message])
+        return future
+
+    async def send_now(message: dict[str, object]) -> None:
         writer.write(_ENCODER.encode(message) + b"\n")
         await writer.drain()
 
-    async def emit(event: dict[str, object]) -> None:
-        await send({"ok": True, "event": event})
-
+    writing = asyncio.ensure_future(write_answers())
     try:
         while True:
             try:
                 line = await reader.readline()
             except ValueError:
-                await send(_error("bad-request", f"a request is at most {MAX_REQUEST} bytes"))
+                await answers.put(ready(_error("bad-request", f"a request is at most {MAX_REQUEST} bytes")))
                 return
             if not line:
                 return
             try:
                 request = _DECODER.decode(line)
             except msgspec.DecodeError as exc:
-                await send(_error("bad-request", f"not a request: {exc}"))
+                await answers.put(ready(_error("bad-request", f"not a request: {exc}")))
                 continue
-            try:
-                result = await _handle_until_gone(requests, request, emit, reader)
-            except StationError as exc:
-                await send(_error(exc.code, exc.message))
+            if not _is_live(request):
+                await answers.put(asyncio.ensure_future(answer(request)))
                 continue
-            except Exception as exc:  # a bug: say so, keep serving
-                log.exception("request failed", extra={"op": request.op})
-                await send(_error("internal", f"internal error: {exc.__class__.__name__}: {exc}"))
-                continue
-            if result is None:
-                return
-            await send({"ok": True, "result": result})
+            await answers.join()  # everything asked before is answered first
+
+            async def emit(event: dict[str, object]) -> None:
+                await send_now({"ok": True, "event": event})
+
+            outcome = await _outcome(_handle_until_gone(requests, request, emit, reader), request)
+            if outcome.get("result", True) is None:
+                return  # the client went away
+            await send_now(outcome)
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
     finally:
+        await answers.put(None)
+        with contextlib.suppress(ConnectionError):
+            await writing
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
+
+
+async def _outcome(work: Awaitable[dict[str, object] | None], request: _Request) -> dict[str, object]:
+    try:
+        result = await work
+    except StationError as exc:
+        return _error(exc.code, exc.message)
+    except Exception as exc:  # a bug: say so, keep serving
+        log.exception("request failed", extra={"op": request.op})
+        return _error("internal", f"internal error: {exc.__class__.__name__}: {exc}")
+    return {"ok": True, "result": result}
 
 
 async def _handle_until_gone(
@@ -98,9 +142,6 @@ async def _handle_until_gone(
 ) -> dict[str, object] | None:
     """Run the request; stop it if the client goes away (for ``follow``, the only way it ends)."""
     work = asyncio.ensure_future(requests.handle(request.op, request.args, emit))  # type: ignore[arg-type]
-    # follow streams and pairings wait on others: when the client goes, they must end too
-    if not (request.args.get("follow") or request.op.startswith("pair.")):
-        return await work
     gone = asyncio.ensure_future(reader.read(1))
     try:
         done, _ = await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)

@@ -19,6 +19,7 @@ Theory of operation (docs/protocol.md §10):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
@@ -115,9 +116,11 @@ class LineRuntime:
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()
         self._assign_lock = asyncio.Lock()
-        self._waiters: dict[bytes, list[asyncio.Future[None]]] = {}
+        #: Futures for ``wait``: set to the time the peer's receipt came.
+        self._waiters: dict[bytes, list[asyncio.Future[float]]] = {}
         self._tests: dict[bytes, tuple[float, asyncio.Future[TestResult]]] = {}
-        self._chains: dict[int, bytes] = {}
+        #: Sent entries not yet receipted, in sequence order: seq -> (chain head, message id).
+        self._inflight: dict[int, tuple[bytes, bytes]] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._down_alerted = False
         self._failures = 0
@@ -510,17 +513,16 @@ class LineRuntime:
     async def _out_chain(self, seq: int) -> bytes | None:
         if seq == 0:
             return self.row.chain_out0
-        if seq in self._chains:
-            return self._chains[seq]
+        if seq in self._inflight:
+            return self._inflight[seq][0]
         return await self.station.worker.call(lambda store: store.chain_at(self.row.id, OUT, seq))
 
     def _on_receipt(self, receipt: Receipt) -> bool:
         if receipt.seq > self.out_seq:
             self.alert("chain-mismatch", f"{self.peer} receipted entry {receipt.seq}; we sent {self.out_seq}")
             return False
-        ours = self._chains.get(receipt.seq)
-        if receipt.seq == 0:
-            ours = self.row.chain_out0
+        known = self._inflight.get(receipt.seq)
+        ours = self.row.chain_out0 if receipt.seq == 0 else known[0] if known is not None else None
         if ours is not None and not constant_time_equal(ours, receipt.head):
             self.alert(
                 "chain-mismatch", f"{self.peer}'s receipt for entry {receipt.seq} has another chain head"
@@ -533,12 +535,24 @@ class LineRuntime:
         if seq <= self.peer_seq:
             return
         self.peer_seq = seq
-        for old in [s for s in self._chains if s <= seq]:
-            del self._chains[old]
+        # the receipt is the delivery: whoever waits hears it now, before our own bookkeeping commits
+        now = time.time()
+        inflight = self._inflight
+        while inflight:
+            first = next(iter(inflight))
+            if first > seq:
+                break
+            _, message_id = inflight.pop(first)
+            self._deliver(message_id, now)
         self._wake.set()
         if not self._marking:
             self._marking = True
             self._spawn(self._mark_delivered())
+
+    def _deliver(self, message_id: bytes, at: float) -> None:
+        for waiter in self._waiters.pop(message_id, []):
+            if not waiter.done():
+                waiter.set_result(at)
 
     async def _mark_delivered(self) -> None:
         try:
@@ -547,17 +561,20 @@ class LineRuntime:
                 try:
                     ids = await self.station.worker.call(
                         functools.partial(
-                            Store.mark_delivered, line_id=self.row.id, upto=upto, now=time.time()
+                            Store.mark_delivered,
+                            line_id=self.row.id,
+                            after=self._marked_seq,
+                            upto=upto,
+                            now=time.time(),
                         )
                     )
                 except StoreError as exc:
                     self.alert("store-error", f"could not record receipts from {self.peer}: {exc.reason}")
                     return
                 self._marked_seq = upto
-                for message_id in ids:
-                    for waiter in self._waiters.pop(message_id, []):
-                        if not waiter.done():
-                            waiter.set_result(None)
+                now = time.time()
+                for message_id in ids:  # entries sent before a restart are not in _inflight
+                    self._deliver(message_id, now)
         finally:
             self._marking = False
 
@@ -596,24 +613,7 @@ class LineRuntime:
             line_id, start = self.row.id, self.row.chain_out0
 
             def assign(store: Store) -> list[MessageRow]:
-                seq, head = store.position(line_id, OUT)
-                chain = head or start
-                done: list[MessageRow] = []
-                for row in store.next_queued(line_id, room):
-                    seq += 1
-                    chain = chain_next(
-                        chain,
-                        seq=seq,
-                        id=row.id,
-                        kind=row.kind,
-                        precedence=row.precedence,
-                        created_ms=row.created_ms,
-                        ref=row.ref,
-                        body=row.body,
-                    )
-                    store.assign(row.rowid, seq, chain)
-                    done.append(_with_place(row, seq, chain))
-                return done
+                return number_entries(store, line_id, start, store.next_queued(line_id, room))
 
             # The numbering commits even if this session is cancelled while we wait (it closed):
             # our count of what we sent must follow the store, or the next session would skip
@@ -633,19 +633,48 @@ class LineRuntime:
             assert row.seq is not None and row.chain is not None
             if row.seq > self.out_seq:
                 self.out_seq, self.out_head = row.seq, row.chain
-                self._chains[row.seq] = row.chain
+                self._inflight[row.seq] = (row.chain, row.id)
 
     # -- what operators ask for
+
+    def can_number_now(self) -> bool:
+        """Up, with room in the window: a new entry may be numbered as it is queued."""
+        return self.up and self.out_seq - self.peer_seq < WINDOW
+
+    def numbered_now(self, row: MessageRow) -> None:
+        """``row`` was queued and numbered in one transaction: count it and send it if it is next."""
+        assert row.seq is not None and row.chain is not None
+        if row.seq > self.out_seq:
+            self.out_seq, self.out_head = row.seq, row.chain
+            self._inflight[row.seq] = (row.chain, row.id)
+        session = self.current
+        if session is not None and session.hello.is_set() and session.cursor == row.seq - 1:
+            try:
+                session.channel.send_nowait(linemsg.encode(_entry(row)))
+            except ChannelClosed:
+                return
+            session.cursor = row.seq
+        else:
+            self._wake.set()  # the sender resends in order from the store
 
     def wake(self) -> None:
         """Something was queued: send it if the line is up."""
         self._wake.set()
 
-    def waiter(self, message_id: bytes) -> asyncio.Future[None]:
-        """A future set when ``message_id`` (outbound) is receipted."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def waiter(self, message_id: bytes) -> asyncio.Future[float]:
+        """A future set to the receipt's time when ``message_id`` (outbound) is receipted."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(message_id, []).append(future)
         return future
+
+    def unwait(self, message_id: bytes, future: asyncio.Future[float]) -> None:
+        """Drop a waiter that is no longer needed."""
+        waiting = self._waiters.get(message_id)
+        if waiting is not None:
+            with contextlib.suppress(ValueError):
+                waiting.remove(future)
+            if not waiting:
+                del self._waiters[message_id]
 
     async def run_test(self, timeout: float) -> TestResult:
         """Send a line test through both stores and compare chain heads; raise an alert if it fails."""
@@ -708,6 +737,31 @@ class _SessionOver(Exception):
     pass
 
 
+def number_entries(store: Store, line_id: int, chain0: bytes, rows: list[MessageRow]) -> list[MessageRow]:
+    """Give queued ``rows`` the next sequence numbers and chain heads of the line's outbound transcript.
+
+    Runs in the store's thread, inside the caller's transaction; returns the rows with their place.
+    """
+    seq, head = store.position(line_id, OUT)
+    chain = head or chain0
+    done: list[MessageRow] = []
+    for row in rows:
+        seq += 1
+        chain = chain_next(
+            chain,
+            seq=seq,
+            id=row.id,
+            kind=row.kind,
+            precedence=row.precedence,
+            created_ms=row.created_ms,
+            ref=row.ref,
+            body=row.body,
+        )
+        store.assign(row.rowid, seq, chain)
+        done.append(_with_place(row, seq, chain))
+    return done
+
+
 def _entry(row: MessageRow) -> Entry:
     assert row.seq is not None and row.chain is not None
     return Entry(row.seq, row.id, row.kind, row.precedence, row.created_ms, row.ref, row.body, row.chain)
@@ -734,4 +788,12 @@ def _with_place(row: MessageRow, seq: int, chain: bytes) -> MessageRow:
 
 Callback = Callable[[], None]
 
-__all__ = ["TIE_WINDOW", "WINDOW", "LineRuntime", "LinkSession", "TestResult", "new_message_id"]
+__all__ = [
+    "TIE_WINDOW",
+    "WINDOW",
+    "LineRuntime",
+    "LinkSession",
+    "TestResult",
+    "new_message_id",
+    "number_entries",
+]

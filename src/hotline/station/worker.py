@@ -36,6 +36,11 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
+def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, result, error in settled:
+        _settle(future, result, error)
+
+
 class _BatchLost(Exception):
     def __init__(self, index: int) -> None:
         super().__init__(index)
@@ -127,10 +132,16 @@ class StoreWorker:
             break
         self.commits += 1
         self.calls += len(batch)
+        # one wake-up per event loop per batch, not one per call: a thread hand-off costs a pipe write
+        by_loop: dict[
+            asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]
+        ] = {}
         for (_, future, loop), (result, error) in zip(batch, outcomes, strict=True):
+            by_loop.setdefault(loop, []).append((future, result, error))
+        for loop, settled in by_loop.items():
             # the loop may have closed while we worked: then nobody is waiting any more
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, future, result, error)
+                loop.call_soon_threadsafe(_settle_all, settled)
 
 
 __all__ = ["StoreWorker"]

@@ -410,18 +410,19 @@ class Store:
         ).fetchall()
         return [self._message(row) for row in rows]
 
-    def mark_delivered(self, line_id: int, upto: int, now: float) -> list[bytes]:
-        """Outbound entries up to ``upto`` are stored at the peer; returns the ids newly marked."""
+    def mark_delivered(self, line_id: int, upto: int, now: float, after: int = 0) -> list[bytes]:
+        """Outbound entries in ``(after, upto]`` are stored at the peer; returns the ids newly marked.
+
+        ``after`` is a hint (everything up to it is known to be marked already); it keeps the work
+        proportional to the entries in flight, not to the line's history.
+        """
+        where = f"line_id = ? AND direction = {OUT} AND seq > ? AND seq <= ? AND delivered_at IS NULL"
         rows = self.execute_checked(
-            f"SELECT id FROM messages WHERE line_id = ? AND direction = {OUT} AND seq <= ?"
-            " AND delivered_at IS NULL",
-            (line_id, upto),
+            f"SELECT id FROM messages WHERE {where}", (line_id, after, upto)
         ).fetchall()
         if rows:
             self.execute_checked(
-                f"UPDATE messages SET delivered_at = ? WHERE line_id = ? AND direction = {OUT} AND seq <= ?"
-                " AND delivered_at IS NULL",
-                (now, line_id, upto),
+                f"UPDATE messages SET delivered_at = ? WHERE {where}", (now, line_id, after, upto)
             )
         return [bytes(row[0]) for row in rows]
 
@@ -500,13 +501,25 @@ class Store:
 
     def count_queued(self, line_id: int) -> tuple[int, int]:
         """``(queued, in flight)``: outbound entries not yet sent, and sent but not yet receipted."""
+        # both counts read partial indexes, so they cost what is pending, not the line's history
+        queued = self.execute_checked(
+            f"SELECT COUNT(*) FROM messages WHERE line_id = ? AND direction = {OUT} AND seq IS NULL",
+            (line_id,),
+        ).fetchone()[0]
+        in_flight = self.execute_checked(
+            f"SELECT COUNT(*) FROM messages WHERE line_id = ? AND direction = {OUT} AND delivered_at IS NULL"
+            " AND seq IS NOT NULL",
+            (line_id,),
+        ).fetchone()[0]
+        return int(queued), int(in_flight)
+
+    def has_queued(self, line_id: int) -> bool:
+        """Whether any outbound entry waits unnumbered."""
         row = self.execute_checked(
-            "SELECT COALESCE(SUM(seq IS NULL), 0), COALESCE(SUM(seq IS NOT NULL AND delivered_at IS NULL), 0)"
-            f" FROM messages WHERE line_id = ? AND direction = {OUT}"
-            " AND (seq IS NULL OR delivered_at IS NULL)",
+            f"SELECT 1 FROM messages WHERE line_id = ? AND direction = {OUT} AND seq IS NULL LIMIT 1",
             (line_id,),
         ).fetchone()
-        return int(row[0]), int(row[1])
+        return row is not None
 
     # -- events
 

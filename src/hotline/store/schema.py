@@ -50,6 +50,8 @@ CREATE TABLE messages (
     UNIQUE (line_id, direction, seq)
 );
 CREATE INDEX messages_queue ON messages (line_id, precedence, rowid) WHERE direction = 0 AND seq IS NULL;
+CREATE INDEX messages_undelivered ON messages (line_id, seq)
+    WHERE direction = 0 AND delivered_at IS NULL;
 CREATE INDEX messages_id ON messages (id);
 
 CREATE TABLE events (
