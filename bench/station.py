@@ -305,6 +305,15 @@ class Control:
         """Queue one request without waiting for its answer."""
         self._writer.write(_ENCODE({"op": op, "args": args}) + b"\n")
 
+    async def event(self) -> dict[str, Any]:
+        """The next streamed event's message (``send`` with ``wait`` streams the queued message first)."""
+        line = await self._reader.readline()
+        reply = _DECODE(line) if line else {"ok": False, "error": {"code": "closed", "message": "closed"}}
+        if not reply["ok"] or "event" not in reply:
+            raise BenchError(f"expected an event, got {reply}")
+        message: dict[str, Any] = reply["event"]["message"]
+        return message
+
     async def result(self) -> dict[str, Any]:
         """The next answer's result (skipping a stream's events).
 
@@ -422,9 +431,12 @@ async def _round_trips(control: Control, peer: str, count: int) -> list[_Trip]:
     for _ in range(count):
         wall = time.time()
         started = perf_counter()
-        message = await control.request("send", peer=peer, text=TEXT, precedence="routine")
+        # what `hotline send --wait` does: one request, answered with the queued message (an event),
+        # then with the message once the far end's receipt is back
+        control.write("send", peer=peer, text=TEXT, precedence="routine", wait=30.0)
+        message = await control.event()
         queued = perf_counter()
-        done = await control.request("wait", id=message["id"], timeout=30.0)
+        done = await control.result()
         finished = perf_counter()
         if done["state"] not in ("delivered", "acked"):
             raise BenchError(f"message {message['id']} is {done['state']} after wait")

@@ -81,10 +81,34 @@ def send(peer: str, text: tuple[str, ...], precedence: str, wait: bool, timeout:
         return
 
     async def send_and_wait(client: ControlClient) -> dict[str, Any]:
-        message = await client.request("send", **args)
-        if not opts.json:
-            _announce(message)
-        return await _wait(client, message, timeout)
+        # one request: the station listens for the receipt before it queues the message
+        queued: dict[str, Any] = {}
+
+        def not_yet() -> Failure:
+            which = f"message {queued['id']}" if "id" in queued else "the message"
+            return Failure(
+                f"{which} was not delivered within {timeout:g} s; "
+                "it stays queued and goes out when the line is up"
+            )
+
+        try:
+            async with (
+                asyncio.timeout(timeout + GRACE),
+                client.stream("send", **args, wait=timeout) as events,
+            ):
+                async for event in events:
+                    message = event.get("message")
+                    if isinstance(message, dict) and not queued:
+                        queued.update(message)
+                        if not opts.json:
+                            _announce(message)
+        except TimeoutError:
+            raise not_yet() from None
+        except ControlError as exc:
+            if exc.code == "timeout":
+                raise not_yet() from None
+            raise
+        return events.result or queued
 
     delivered = reach.online(opts, send_and_wait)
     if opts.json:
@@ -101,29 +125,6 @@ def _announce(message: dict[str, Any]) -> None:
         f"{message.get('id')}  {message.get('precedence')} to {message.get('peer')}: {message.get('state')}"
     )
     click.echo(printable(summary))
-
-
-async def _wait(client: ControlClient, message: dict[str, Any], timeout: float) -> dict[str, Any]:
-    ident = str(message.get("id"))
-    not_yet = Failure(
-        f"message {ident} was not delivered within {timeout:g} s; "
-        "it stays queued and goes out when the line is up"
-    )
-    try:
-        async with (
-            asyncio.timeout(timeout + GRACE),
-            client.stream("wait", id=ident, timeout=timeout) as events,
-        ):
-            # Only the final result matters here; the event before it says the same thing.
-            async for _event in events:
-                pass
-    except TimeoutError:
-        raise not_yet from None
-    except ControlError as exc:
-        if exc.code == "timeout":
-            raise not_yet from None
-        raise
-    return events.result or message
 
 
 @click.command()

@@ -53,8 +53,13 @@ async def serve_control(station: Station) -> None:
 
 
 def _is_live(request: _Request) -> bool:
-    # follow streams and pairings send events as they happen and wait on others
-    return bool(request.args.get("follow")) or request.op.startswith("pair.")
+    # follow streams, pairings and send-and-wait send events as they happen and wait on others
+    args = request.args
+    return (
+        bool(args.get("follow"))
+        or request.op.startswith("pair.")
+        or (request.op == "send" and "wait" in args)
+    )
 
 
 async def _client(requests: Requests, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 from pathlib import Path
 
 from hotline.station.logs import setup_logging
@@ -42,6 +43,9 @@ def run_daemon(home: Path, passphrase: str) -> None:
         OSError: the listening address cannot be bound.
     """
     setup_logging(logging.DEBUG if os.environ.get("HOTLINE_DEBUG") else logging.INFO)
+    # The store thread and the event loop hand work to each other all the time; with the default
+    # 5 ms GIL switch interval a hand-off can wait that long behind the other thread's Python code.
+    sys.setswitchinterval(0.0005)
     asyncio.run(_main(home, passphrase))
 
 

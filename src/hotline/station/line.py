@@ -125,6 +125,8 @@ class LineRuntime:
         self._down_alerted = False
         self._failures = 0
         self._retry_at = 0.0
+        #: Unnumbered entries may wait in the store (true at start: we have not looked yet).
+        self._maybe_queued = True
 
     # -- what the line is
 
@@ -341,6 +343,7 @@ class LineRuntime:
             )
         self._note_receipt(received)
         session.cursor = received
+        self._maybe_queued = True  # a numbering cut short with the last session may have left some
         session.hello.set()
         self.state_since = time.time()
         self.was_up = True
@@ -497,7 +500,7 @@ class LineRuntime:
             elif row.kind == Kind.TEST:
                 if extra is not None:
                     self.alert("chain-mismatch", extra)
-                self._wake.set()  # our reply is queued
+                self.wake()  # our reply is queued
             elif row.kind == Kind.TEST_REPLY:
                 pending = self._tests.pop(row.ref, None)
                 if pending is not None:
@@ -559,7 +562,8 @@ class LineRuntime:
             while self._marked_seq < self.peer_seq:
                 upto = self.peer_seq
                 try:
-                    ids = await self.station.worker.call(
+                    # bookkeeping only (the receipt already told every waiter): no fsync of its own
+                    ids = await self.station.worker.call_deferred(
                         functools.partial(
                             Store.mark_delivered,
                             line_id=self.row.id,
@@ -595,8 +599,11 @@ class LineRuntime:
                 continue
             room = WINDOW - (self.out_seq - self.peer_seq)
             self._wake.clear()
-            if room > 0:
+            if room > 0 and self._maybe_queued:
+                self._maybe_queued = False  # cleared first: a wake() during the call sets it again
                 assigned = await self._assign(room)
+                if len(assigned) == room:
+                    self._maybe_queued = True  # the window filled: more may wait behind
                 if assigned and assigned[0].seq != session.cursor + 1:
                     continue  # another numbering landed first: resend in order from the store
                 if assigned:
@@ -623,6 +630,7 @@ class LineRuntime:
             try:
                 return await asyncio.shield(numbering)
             except StoreError as exc:
+                self._maybe_queued = True  # still there: try again on the next wake
                 self.alert("store-error", f"could not number entries for {self.peer}: {exc.reason}")
                 return []
 
@@ -658,7 +666,8 @@ class LineRuntime:
             self._wake.set()  # the sender resends in order from the store
 
     def wake(self) -> None:
-        """Something was queued: send it if the line is up."""
+        """Something was queued unnumbered: send it if the line is up."""
+        self._maybe_queued = True
         self._wake.set()
 
     def waiter(self, message_id: bytes) -> asyncio.Future[float]:
@@ -700,7 +709,7 @@ class LineRuntime:
             self._tests.pop(test_id, None)
             result = TestResult(time.time(), False, f"could not queue the test: {exc.reason}")
         else:
-            self._wake.set()
+            self.wake()
             try:
                 async with asyncio.timeout(timeout):
                     result = await future

@@ -65,6 +65,8 @@ class SendArgs(_Args):
     peer: str
     text: str
     precedence: str = "routine"
+    #: Also wait this many seconds for the receipt (``send --wait`` in one request).
+    wait: float | None = None
 
 
 class WaitArgs(_Args):
@@ -372,7 +374,11 @@ class Requests:
             raise StationError("bad-request", "the message is empty")
         if len(body) > MAX_TEXT_LEN:
             raise StationError("bad-request", f"the message is {len(body)} bytes; at most {MAX_TEXT_LEN} fit")
+        if args.wait is not None:
+            _need_running(self.station, "waiting for a receipt")
         message_id = new_message_id()
+        # listening before queuing: the receipt cannot come before we listen
+        waiter = line.waiter(message_id) if args.wait is not None else None
         now = time.time()
         line_id, chain0 = line.row.id, line.row.chain_out0
         number_now = line.can_number_now()
@@ -390,12 +396,31 @@ class Requests:
                 (row,) = number_entries(store, line_id, chain0, [row])
             return row
 
-        row = await self._call(queue)
+        try:
+            row = await self._call(queue)
+        except BaseException:
+            if waiter is not None:
+                line.unwait(message_id, waiter)
+            raise
         if row.seq is not None:
             line.numbered_now(row)
         else:
             line.wake()
-        return self.station.describe(row, line)
+        described = self.station.describe(row, line)
+        if waiter is None or args.wait is None:
+            return described
+        await emit({"message": described})
+        try:
+            async with asyncio.timeout(args.wait):
+                delivered_at = await waiter
+        except TimeoutError:
+            raise StationError(
+                "timeout", f"no receipt for {described['id']} within {args.wait:g} s (it stays queued)"
+            ) from None
+        finally:
+            line.unwait(message_id, waiter)
+        described.update(state="delivered", delivered_at=delivered_at)
+        return described
 
     async def wait(self, args: WaitArgs, emit: Emit) -> dict[str, object]:
         _need_running(self.station, "waiting for a receipt")

@@ -23,6 +23,8 @@ T = TypeVar("T")
 
 #: The most calls that share one transaction.
 MAX_BATCH = 1024
+#: How long a deferred call waits for other work to ride along with, at most (seconds).
+DEFER_FOR = 0.05
 
 _Job = tuple[Callable[[Store], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
 
@@ -34,6 +36,10 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_exception(error)
     else:
         future.set_result(result)
+
+
+#: Wakes the thread for deferred work (never run).
+_NUDGE: _Job = (lambda store: None, None, None)  # type: ignore[assignment]
 
 
 def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
@@ -53,6 +59,7 @@ class StoreWorker:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._deferred: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="hotline-store", daemon=True)
         #: Transactions committed, and calls they carried (for benchmarks and tests).
         self.commits = 0
@@ -73,6 +80,16 @@ class StoreWorker:
         self._jobs.put((fn, future, loop))
         return await future
 
+    async def call_deferred(self, fn: Callable[[Store], T]) -> T:
+        """Like :meth:`call`, for work that need not be on disk at once (bookkeeping such as marking
+        receipted messages delivered): it rides along with the next transaction, or runs alone after
+        :data:`DEFER_FOR` seconds, so it never adds an fsync in front of urgent work."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._deferred.put((fn, future, loop))
+        self._jobs.put(_NUDGE)
+        return await future
+
     async def stop(self) -> None:
         """Finish what is queued, then end the thread and close the store."""
         self._jobs.put(None)
@@ -83,8 +100,9 @@ class StoreWorker:
         while True:
             job = self._jobs.get()
             if job is None:
+                self._run_deferred_alone()
                 return
-            batch = [job]
+            batch = [] if job is _NUDGE else [job]
             stop = False
             while len(batch) < MAX_BATCH:
                 try:
@@ -94,10 +112,37 @@ class StoreWorker:
                 if more is None:
                     stop = True
                     break
-                batch.append(more)
-            self._run_batch(batch)
+                if more is not _NUDGE:
+                    batch.append(more)
+            if not batch and not stop:
+                # only deferred work: give urgent work a moment to come and carry it
+                try:
+                    more = self._jobs.get(timeout=DEFER_FOR)
+                except queue.Empty:
+                    more = _NUDGE
+                if more is None:
+                    stop = True
+                elif more is not _NUDGE:
+                    batch.append(more)
+            batch.extend(self._take_deferred())
+            if batch:
+                self._run_batch(batch)
             if stop:
+                self._run_deferred_alone()
                 return
+
+    def _take_deferred(self) -> list[_Job]:
+        taken: list[_Job] = []
+        while True:
+            try:
+                taken.append(self._deferred.get_nowait())
+            except queue.Empty:
+                return taken
+
+    def _run_deferred_alone(self) -> None:
+        left = self._take_deferred()
+        if left:
+            self._run_batch(left)
 
     def _run_batch(self, batch: list[_Job]) -> None:
         outcomes: list[tuple[Any, BaseException | None]] = [(None, None)] * len(batch)
