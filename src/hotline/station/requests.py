@@ -203,6 +203,9 @@ class Requests:
             info = self._line_info(line)
             session = line.current if line.up else None
             queued, in_flight = counts.get(line.row.id, (0, 0))
+            if line.up:
+                # receipts are known at once; the store's delivered marks follow a moment later
+                in_flight = min(in_flight, line.out_seq - line.peer_seq)
             rtt = session.channel.rtt if session is not None else None
             info.update(
                 since=line.state_since,

@@ -25,6 +25,10 @@ T = TypeVar("T")
 MAX_BATCH = 1024
 #: How long a deferred call waits for other work to ride along with, at most (seconds).
 DEFER_FOR = 0.05
+#: Checkpoint the write-ahead log after this many commits (about what SQLite's own 1000-page rule
+#: gives for single messages), or once the store has been idle this long since the last commit.
+CHECKPOINT_EVERY = 100
+IDLE_CHECKPOINT_AFTER = 0.2
 
 _Job = tuple[Callable[[Store], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
 
@@ -64,6 +68,8 @@ class StoreWorker:
         #: Transactions committed, and calls they carried (for benchmarks and tests).
         self.commits = 0
         self.calls = 0
+        self.checkpoints = 0
+        self._since_checkpoint = 0
 
     def start(self) -> None:
         """Start the thread."""
@@ -96,9 +102,26 @@ class StoreWorker:
         await asyncio.to_thread(self._thread.join)
         self._store.close()
 
+    def _checkpoint(self) -> None:
+        # A checkpoint copies the log into the database file and fsyncs it: milliseconds. SQLite
+        # would do it inside whichever commit crossed 1000 pages, i.e. in one message's way; we do it
+        # right after a commit (while that message travels) or when the store is idle.
+        self._since_checkpoint = 0
+        with contextlib.suppress(StoreError):
+            self._store.checkpoint()
+            self.checkpoints += 1
+
+    def _next_job(self) -> _Job | None:
+        try:
+            return self._jobs.get(timeout=IDLE_CHECKPOINT_AFTER)
+        except queue.Empty:
+            if self._since_checkpoint:
+                self._checkpoint()
+            return self._jobs.get()
+
     def _run(self) -> None:
         while True:
-            job = self._jobs.get()
+            job = self._next_job()
             if job is None:
                 self._run_deferred_alone()
                 return
@@ -127,6 +150,9 @@ class StoreWorker:
             batch.extend(self._take_deferred())
             if batch:
                 self._run_batch(batch)
+                self._since_checkpoint += 1
+                if self._since_checkpoint >= CHECKPOINT_EVERY:
+                    self._checkpoint()
             if stop:
                 self._run_deferred_alone()
                 return

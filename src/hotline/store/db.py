@@ -100,9 +100,10 @@ def _translate(exc: sqlite3.Error) -> StoreError:
 class Store:
     """The station's durable state in one SQLite file. Not thread-safe: use it from one thread."""
 
-    def __init__(self, conn: sqlite3.Connection, sealer: Sealer) -> None:
+    def __init__(self, conn: sqlite3.Connection, sealer: Sealer, path: Path | None = None) -> None:
         self._conn = conn
         self._sealer = sealer
+        self._wal_path = Path(f"{path}-wal") if path is not None else Path("/nonexistent")
 
     @classmethod
     def open(cls, path: Path, key: bytes, *, max_page_count: int | None = None) -> Store:
@@ -127,10 +128,12 @@ class Store:
                 raise StoreError(f"{path} is not a Hotline store")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            # checkpoints are ours to schedule (Store.checkpoint), out of the way of a message's commit
+            conn.execute("PRAGMA wal_autocheckpoint=0")
             conn.execute("PRAGMA foreign_keys=ON")
             if max_page_count is not None:
                 conn.execute(f"PRAGMA max_page_count={int(max_page_count)}")
-            store = cls(conn, Sealer(key))
+            store = cls(conn, Sealer(key), path)
             store._prepare()
         except sqlite3.Error as exc:
             conn.close()
@@ -209,6 +212,22 @@ class Store:
                 self._conn.execute("RELEASE op")
             raise
         self._conn.execute("RELEASE op")
+
+    def wal_size(self) -> int:
+        """Bytes in the write-ahead log now (what a checkpoint would move into the database file)."""
+        try:
+            return self._wal_path.stat().st_size
+        except OSError:
+            return 0
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file, so that it starts over (outside transactions)."""
+        try:
+            # PASSIVE: the log file is then reused from its start, so commits overwrite blocks already
+            # allocated instead of growing the file (cheaper to fsync)
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            raise _translate(exc) from None
 
     @property
     def in_transaction(self) -> bool:
