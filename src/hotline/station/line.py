@@ -33,7 +33,7 @@ from hotline.crypto.random import random_bytes
 from hotline.net.tcp import ChannelClosed, SecureChannel, connect
 from hotline.proto import linemsg
 from hotline.proto.cards import parse_endpoint
-from hotline.proto.delivery import Accept, ChainMismatch, Duplicate, Gap, chain_next, classify
+from hotline.proto.delivery import Accept, ChainMismatch, Duplicate, Gap, classify, entry_chain
 from hotline.proto.linemsg import Entry, Hello, Kind, Precedence, Receipt, TestProbe
 from hotline.store.db import LineRow, MessageRow, Store
 from hotline.store.errors import StoreError
@@ -756,15 +756,8 @@ def number_entries(store: Store, line_id: int, chain0: bytes, rows: list[Message
     done: list[MessageRow] = []
     for row in rows:
         seq += 1
-        chain = chain_next(
-            chain,
-            seq=seq,
-            id=row.id,
-            kind=row.kind,
-            precedence=row.precedence,
-            created_ms=row.created_ms,
-            ref=row.ref,
-            body=row.body,
+        chain = entry_chain(
+            chain, Entry(seq, row.id, row.kind, row.precedence, row.created_ms, row.ref, row.body, b"")
         )
         store.assign(row.rowid, seq, chain)
         done.append(_with_place(row, seq, chain))
