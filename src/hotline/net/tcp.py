@@ -223,6 +223,15 @@ class _SessionProtocol(asyncio.Protocol):
             self._transmit_scheduled = True
             self._loop.call_soon(self._process)
 
+    def flush(self) -> None:
+        """Write what is queued now instead of on the next loop turn (for a lone, urgent payload)."""
+        session = self.session
+        if session is None or self.transport is None or self.transport.is_closing():
+            return
+        out = session.data_to_send()
+        if out:
+            self.transport.write(out)
+
     async def wait_data(self) -> None:
         self._data_waiter = self._loop.create_future()
         await self._data_waiter
@@ -295,6 +304,12 @@ class SecureChannel:
         """Send one payload, waiting while the socket's write buffer is full."""
         self.send_nowait(data)
         await self._p.drain()
+
+    def flush(self) -> None:
+        """Put what :meth:`send_nowait` queued on the wire now, not on the next loop turn: for a lone
+        payload someone waits for (a receipt), where a turn of latency matters more than sharing a
+        record with whatever else this turn would have sent."""
+        self._p.flush()
 
     async def drain(self) -> None:
         """Wait while the socket's write buffer is full (after :meth:`send_nowait` calls)."""

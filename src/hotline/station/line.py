@@ -419,6 +419,7 @@ class LineRuntime:
                 if session is not None and not session.channel.is_closed:
                     seq, head = self.committed_in
                     session.channel.send_nowait(linemsg.encode(Receipt(seq, head)))
+                    session.channel.flush()  # the sender waits for it
 
     def _store_inbound(self, store: Store, *, batch: list[Entry]) -> list[tuple[MessageRow, Any]]:
         now = time.time()
@@ -659,6 +660,7 @@ class LineRuntime:
         if session is not None and session.hello.is_set() and session.cursor == row.seq - 1:
             try:
                 session.channel.send_nowait(linemsg.encode(_entry(row)))
+                session.channel.flush()  # someone waits for its receipt
             except ChannelClosed:
                 return
             session.cursor = row.seq

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -42,8 +43,9 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
 
 
-#: Wakes the thread for deferred work (never run).
+#: Wakes the thread to look at deferred work; and what a wait that timed out gives (never run).
 _NUDGE: _Job = (lambda store: None, None, None)  # type: ignore[assignment]
+_TICK: _Job = (lambda store: None, None, None)  # type: ignore[assignment]
 
 
 def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
@@ -70,6 +72,8 @@ class StoreWorker:
         self.calls = 0
         self.checkpoints = 0
         self._since_checkpoint = 0
+        self._deferred_since: float | None = None
+        self._deferred_lock = threading.Lock()
 
     def start(self) -> None:
         """Start the thread."""
@@ -88,12 +92,18 @@ class StoreWorker:
 
     async def call_deferred(self, fn: Callable[[Store], T]) -> T:
         """Like :meth:`call`, for work that need not be on disk at once (bookkeeping such as marking
-        receipted messages delivered): it rides along with the next transaction, or runs alone after
-        :data:`DEFER_FOR` seconds, so it never adds an fsync in front of urgent work."""
+        receipted messages delivered). It waits up to :data:`DEFER_FOR` seconds, then rides along with
+        the next transaction (or runs alone if none comes), so it never stands in front of urgent work
+        and many of them share one commit."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._deferred.put((fn, future, loop))
-        self._jobs.put(_NUDGE)
+        with self._deferred_lock:  # the thread takes deferred work under the same lock
+            first = self._deferred_since is None
+            if first:
+                self._deferred_since = time.monotonic()
+            self._deferred.put((fn, future, loop))
+        if first:
+            self._jobs.put(_NUDGE)  # the thread may be asleep with no deadline: give it one
         return await future
 
     async def stop(self) -> None:
@@ -111,64 +121,56 @@ class StoreWorker:
             self._store.checkpoint()
             self.checkpoints += 1
 
-    def _next_job(self) -> _Job | None:
+    def _deferred_due_in(self) -> float | None:
+        since = self._deferred_since
+        return None if since is None else max(0.0, since + DEFER_FOR - time.monotonic())
+
+    def _wait_for_job(self) -> _Job | None:
+        """The next job; ``_TICK`` when deferred work fell due or the store went idle first."""
+        due = self._deferred_due_in()
+        idle = IDLE_CHECKPOINT_AFTER if self._since_checkpoint else None
+        timeout = due if idle is None else idle if due is None else min(due, idle)
         try:
-            return self._jobs.get(timeout=IDLE_CHECKPOINT_AFTER)
+            return self._jobs.get(timeout=timeout)
         except queue.Empty:
-            if self._since_checkpoint:
-                self._checkpoint()
-            return self._jobs.get()
+            return _TICK
 
     def _run(self) -> None:
         while True:
-            job = self._next_job()
-            if job is None:
-                self._run_deferred_alone()
-                return
-            batch = [] if job is _NUDGE else [job]
-            stop = False
-            while len(batch) < MAX_BATCH:
+            job = self._wait_for_job()
+            stop = job is None
+            batch = [] if job is None or job is _NUDGE or job is _TICK else [job]
+            while not stop and len(batch) < MAX_BATCH:
                 try:
                     more = self._jobs.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:
                     stop = True
-                    break
-                if more is not _NUDGE:
-                    batch.append(more)
-            if not batch and not stop:
-                # only deferred work: give urgent work a moment to come and carry it
-                try:
-                    more = self._jobs.get(timeout=DEFER_FOR)
-                except queue.Empty:
-                    more = _NUDGE
-                if more is None:
-                    stop = True
                 elif more is not _NUDGE:
                     batch.append(more)
-            batch.extend(self._take_deferred())
+            due = self._deferred_due_in()
+            if stop or (due is not None and due <= 0):
+                batch.extend(self._take_deferred())
             if batch:
                 self._run_batch(batch)
                 self._since_checkpoint += 1
                 if self._since_checkpoint >= CHECKPOINT_EVERY:
                     self._checkpoint()
+            elif job is _TICK and self._since_checkpoint and self._deferred_since is None:
+                self._checkpoint()  # idle: a good moment
             if stop:
-                self._run_deferred_alone()
                 return
 
     def _take_deferred(self) -> list[_Job]:
         taken: list[_Job] = []
-        while True:
-            try:
-                taken.append(self._deferred.get_nowait())
-            except queue.Empty:
-                return taken
-
-    def _run_deferred_alone(self) -> None:
-        left = self._take_deferred()
-        if left:
-            self._run_batch(left)
+        with self._deferred_lock:
+            self._deferred_since = None
+            while True:
+                try:
+                    taken.append(self._deferred.get_nowait())
+                except queue.Empty:
+                    return taken
 
     def _run_batch(self, batch: list[_Job]) -> None:
         outcomes: list[tuple[Any, BaseException | None]] = [(None, None)] * len(batch)
