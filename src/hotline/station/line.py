@@ -660,7 +660,9 @@ class LineRuntime:
         if session is not None and session.hello.is_set() and session.cursor == row.seq - 1:
             try:
                 session.channel.send_nowait(linemsg.encode(_entry(row)))
-                session.channel.flush()  # someone waits for its receipt
+                if self.out_seq - self.peer_seq == 1:
+                    # alone on the line: put it on the wire now; under load, records fill up instead
+                    session.channel.flush()
             except ChannelClosed:
                 return
             session.cursor = row.seq
@@ -757,13 +759,16 @@ def number_entries(store: Store, line_id: int, chain0: bytes, rows: list[Message
     chain = head or chain0
     done: list[MessageRow] = []
     for row in rows:
-        seq += 1
-        chain = entry_chain(
-            chain, Entry(seq, row.id, row.kind, row.precedence, row.created_ms, row.ref, row.body, b"")
-        )
+        seq, chain = next_place(seq, chain, row)
         store.assign(row.rowid, seq, chain)
         done.append(_with_place(row, seq, chain))
     return done
+
+
+def next_place(seq: int, head: bytes, row: MessageRow) -> tuple[int, bytes]:
+    """The sequence number and chain head ``row`` gets after entry ``seq`` whose head is ``head``."""
+    entry = Entry(seq + 1, row.id, row.kind, row.precedence, row.created_ms, row.ref, row.body, b"")
+    return seq + 1, entry_chain(head, entry)
 
 
 def _entry(row: MessageRow) -> Entry:

@@ -24,7 +24,7 @@ from hotline.proto.linekeys import create_line_key, open_line_key
 from hotline.proto.linemsg import MAX_TEXT_LEN, Kind, Precedence
 from hotline.proto.safety import safety_number
 from hotline.station.errors import StationError
-from hotline.station.line import LineRuntime, new_message_id, number_entries
+from hotline.station.line import LineRuntime, new_message_id, next_place
 from hotline.station.service import Station, parse_id, show_id
 from hotline.store.db import MessageRow, Store
 from hotline.store.errors import StoreError, StoreFull
@@ -389,15 +389,18 @@ class Requests:
         def queue(store: Store) -> MessageRow:
             # with the line up and nothing waiting ahead, number it in the same transaction: one
             # commit fewer on the way out, and no precedence to respect when nothing else waits
-            first = number_now and not store.has_queued(line_id)
             created_ms = int(now * 1000)
-            rowid = store.queue(line_id, id=message_id, kind=Kind.TEXT, precedence=precedence,
-                                created_ms=created_ms, ref=b"", body=body, now=now)  # fmt: skip
-            row = MessageRow(rowid, line_id, OUT, message_id, None, Kind.TEXT, precedence, created_ms,
+            row = MessageRow(0, line_id, OUT, message_id, None, Kind.TEXT, precedence, created_ms,
                              b"", body, None, now, None, None)  # fmt: skip
-            if first:
-                (row,) = number_entries(store, line_id, chain0, [row])
-            return row
+            place = None
+            if number_now and not store.has_queued(line_id):
+                seq, head = store.position(line_id, OUT)
+                place = next_place(seq, head or chain0, row)
+            rowid = store.queue(line_id, id=message_id, kind=Kind.TEXT, precedence=precedence,
+                                created_ms=created_ms, ref=b"", body=body, now=now, place=place)  # fmt: skip
+            seq_now, chain_now = place if place is not None else (None, None)
+            return MessageRow(rowid, line_id, OUT, message_id, seq_now, Kind.TEXT, precedence, created_ms,
+                              b"", body, chain_now, now, None, None)  # fmt: skip
 
         try:
             row = await self._call(queue)

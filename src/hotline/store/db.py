@@ -380,13 +380,18 @@ class Store:
         ref: bytes,
         body: bytes,
         now: float,
+        place: tuple[int, bytes] | None = None,
     ) -> int:
-        """Put an outbound entry in the line's queue (no sequence number yet); returns its rowid."""
+        """Put an outbound entry in the line's queue; returns its rowid.
+
+        ``place`` (sequence number, chain head) numbers it at once, when the caller knows it is next.
+        """
         sealed = self._sealer.seal(self._body_ad(line_id, OUT, id), body)
+        seq, chain = place if place is not None else (None, None)
         cursor = self.execute_checked(
-            "INSERT INTO messages (line_id, direction, id, kind, precedence, created_ms, ref, body,"
-            " stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (line_id, OUT, id, kind, precedence, created_ms, ref, sealed, now),
+            "INSERT INTO messages (line_id, direction, id, seq, kind, precedence, created_ms, ref, body,"
+            " chain, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (line_id, OUT, id, seq, kind, precedence, created_ms, ref, sealed, chain, now),
         )
         return int(cursor.lastrowid or 0)
 
