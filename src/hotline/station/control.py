@@ -116,7 +116,13 @@ async def _client(requests: Requests, reader: asyncio.StreamReader, writer: asyn
             async def emit(event: dict[str, object]) -> None:
                 await send_now({"ok": True, "event": event})
 
-            outcome = await _outcome(_handle_until_gone(requests, request, emit, reader), request)
+            work: Awaitable[dict[str, object] | None]
+            if request.op == "send":
+                # its wait is bounded by its own timeout: no need to watch for the client leaving
+                work = requests.handle(request.op, request.args, emit)
+            else:
+                work = _handle_until_gone(requests, request, emit, reader)
+            outcome = await _outcome(work, request)
             if outcome.get("result", True) is None:
                 return  # the client went away
             await send_now(outcome)
