@@ -371,7 +371,15 @@ class LineRuntime:
                 return False
         if not self._committing:
             self._committing = True
-            self._spawn(self._commit_inbound())
+            # hand the first batch to the store thread now rather than a loop turn later
+            first = None
+            if self._pending_in:
+                batch, self._pending_in = self._pending_in, []
+                first = (
+                    batch,
+                    self.station.worker.submit(functools.partial(self._store_inbound, batch=batch)),
+                )
+            self._spawn(self._commit_inbound(first))
         return True
 
     def _spawn(self, coro: Any) -> None:
@@ -383,9 +391,9 @@ class LineRuntime:
         except RuntimeError:
             coro.close()  # the line is being stopped
 
-    async def _commit_inbound(self) -> None:
+    async def _commit_inbound(self, first: _Submitted | None = None) -> None:
         try:
-            await self._commit_inbound_loop()
+            await self._commit_inbound_loop(first)
         except Exception as exc:
             log.error("storing entries failed", extra={"peer": self.peer}, exc_info=exc)
             self.in_seq, self.in_head = self.committed_in
@@ -395,16 +403,23 @@ class LineRuntime:
         finally:
             self._committing = False
 
-    async def _commit_inbound_loop(self) -> None:
+    async def _commit_inbound_loop(self, first: _Submitted | None) -> None:
         if True:
-            while self._pending_in or self._receipt_due:
-                batch, self._pending_in = self._pending_in, []
+            while first is not None or self._pending_in or self._receipt_due:
+                if first is not None:
+                    batch, stored = first
+                    first = None
+                else:
+                    batch, self._pending_in = self._pending_in, []
+                    stored = None
                 self._receipt_due = False
                 if batch:
                     try:
-                        outcome = await self.station.worker.call(
-                            functools.partial(self._store_inbound, batch=batch)
-                        )
+                        if stored is None:
+                            stored = self.station.worker.submit(
+                                functools.partial(self._store_inbound, batch=batch)
+                            )
+                        outcome = await stored
                     except StoreError as exc:
                         # forget what we did not store; the peer resends it on the next session
                         self.alert("store-error", f"could not store entries from {self.peer}: {exc.reason}")
@@ -744,6 +759,10 @@ class LineRuntime:
             log.warning(detail, extra={"peer": self.peer, "alert": kind})
         self.station.publish({"alert": alert})
         self.station.record(self, kind, {"detail": detail})
+
+
+#: Entries handed to the store thread, and the future of that call.
+_Submitted = tuple[list[Entry], "asyncio.Future[list[tuple[MessageRow, Any]]]"]
 
 
 class _SessionOver(Exception):

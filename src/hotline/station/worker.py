@@ -85,10 +85,14 @@ class StoreWorker:
         Raises:
             StoreError: from ``fn``, or the commit failed (e.g. :class:`~hotline.store.errors.StoreFull`).
         """
+        return await self.submit(fn)
+
+    def submit(self, fn: Callable[[Store], T]) -> asyncio.Future[T]:
+        """:meth:`call` without waiting: the call is queued before this returns (no loop turn)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((fn, future, loop))
-        return await future
+        return future
 
     async def call_deferred(self, fn: Callable[[Store], T]) -> T:
         """Like :meth:`call`, for work that need not be on disk at once (bookkeeping such as marking
