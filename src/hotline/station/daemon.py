@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -18,6 +19,11 @@ log = logging.getLogger("hotline.station")
 
 async def _main(home: Path, passphrase: str) -> None:
     station = await Station.open(home, passphrase)
+    # what is loaded now lives as long as the daemon: keep the collector from walking it again and
+    # again, and let it run less often (its pauses land on some message's round trip)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     loop = asyncio.get_running_loop()
     serving = asyncio.ensure_future(station.serve())
 
