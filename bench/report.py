@@ -292,8 +292,11 @@ def station_tables(r: station_bench.Results) -> list[Table]:
     floor_p99 = station_bench.percentile_ms(r.floor, 99)
     runs: list[tuple[str, Latencies]] = [
         ("Floor: TCP round trip between two processes + one fsync on each side", r.floor),
-        ("Hotline: `send`, stored at the far end, receipt back (`wait` answers)", r.durable),
-        ("of which the `send` request alone (queued, committed at the sender)", r.send),
+        (
+            "Hotline: `send` with `wait` (`hotline send --wait`): stored at the far end, receipt back",
+            r.durable,
+        ),
+        ("of which until the queued message is reported (committed at the sender)", r.send),
         ("Control socket round trip alone (`station` request)", r.control),
     ]
     out = [

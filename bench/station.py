@@ -462,9 +462,9 @@ async def _stored_at(control: Control, peer: str) -> dict[str, float]:
 #: The stages of a round trip, as the breakdown table names them.
 STAGES = (
     "client to the sender's `send` handler",
-    "sender: queue commit, numbering commit, wire, until the receiver's store thread has it",
+    "sender: queued and numbered in one commit, on the wire, until the receiver's store thread has it",
     "receiver: store commit, receipt on the wire, until the sender handles it",
-    "sender: delivered commit, `wait` woken, its answer back to the client",
+    "sender: the receipt answers the waiting `send`, back to the client",
 )
 
 

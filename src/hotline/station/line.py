@@ -24,7 +24,6 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -404,37 +403,36 @@ class LineRuntime:
             self._committing = False
 
     async def _commit_inbound_loop(self, first: _Submitted | None) -> None:
-        if True:
-            while first is not None or self._pending_in or self._receipt_due:
-                if first is not None:
-                    batch, stored = first
-                    first = None
-                else:
-                    batch, self._pending_in = self._pending_in, []
-                    stored = None
-                self._receipt_due = False
-                if batch:
-                    try:
-                        if stored is None:
-                            stored = self.station.worker.submit(
-                                functools.partial(self._store_inbound, batch=batch)
-                            )
-                        outcome = await stored
-                    except StoreError as exc:
-                        # forget what we did not store; the peer resends it on the next session
-                        self.alert("store-error", f"could not store entries from {self.peer}: {exc.reason}")
-                        self.in_seq, self.in_head = self.committed_in
-                        self._pending_in = []
-                        if self.current is not None:
-                            self._close(self.current, "store failure")
-                        return
-                    self.committed_in = (batch[-1].seq, batch[-1].chain)
-                    self._after_inbound(outcome)
-                session = self.current
-                if session is not None and not session.channel.is_closed:
-                    seq, head = self.committed_in
-                    session.channel.send_nowait(linemsg.encode(Receipt(seq, head)))
-                    session.channel.flush()  # the sender waits for it
+        while first is not None or self._pending_in or self._receipt_due:
+            if first is not None:
+                batch, stored = first
+                first = None
+            else:
+                batch, self._pending_in = self._pending_in, []
+                stored = None
+            self._receipt_due = False
+            if batch:
+                try:
+                    if stored is None:
+                        stored = self.station.worker.submit(
+                            functools.partial(self._store_inbound, batch=batch)
+                        )
+                    outcome = await stored
+                except StoreError as exc:
+                    # forget what we did not store; the peer resends it on the next session
+                    self.alert("store-error", f"could not store entries from {self.peer}: {exc.reason}")
+                    self.in_seq, self.in_head = self.committed_in
+                    self._pending_in = []
+                    if self.current is not None:
+                        self._close(self.current, "store failure")
+                    return
+                self.committed_in = (batch[-1].seq, batch[-1].chain)
+                self._after_inbound(outcome)
+            session = self.current
+            if session is not None and not session.channel.is_closed:
+                seq, head = self.committed_in
+                session.channel.send_nowait(linemsg.encode(Receipt(seq, head)))
+                session.channel.flush()  # the sender waits for it
 
     def _store_inbound(self, store: Store, *, batch: list[Entry]) -> list[tuple[MessageRow, Any]]:
         now = time.time()
@@ -813,8 +811,6 @@ def _with_place(row: MessageRow, seq: int, chain: bytes) -> MessageRow:
         row.acked_at,
     )
 
-
-Callback = Callable[[], None]
 
 __all__ = [
     "TIE_WINDOW",

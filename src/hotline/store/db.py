@@ -100,10 +100,10 @@ def _translate(exc: sqlite3.Error) -> StoreError:
 class Store:
     """The station's durable state in one SQLite file. Not thread-safe: use it from one thread."""
 
-    def __init__(self, conn: sqlite3.Connection, sealer: Sealer, path: Path | None = None) -> None:
+    def __init__(self, conn: sqlite3.Connection, sealer: Sealer) -> None:
         self._conn = conn
         self._sealer = sealer
-        self._wal_path = Path(f"{path}-wal") if path is not None else Path("/nonexistent")
+
 
     @classmethod
     def open(cls, path: Path, key: bytes, *, max_page_count: int | None = None) -> Store:
@@ -133,7 +133,7 @@ class Store:
             conn.execute("PRAGMA foreign_keys=ON")
             if max_page_count is not None:
                 conn.execute(f"PRAGMA max_page_count={int(max_page_count)}")
-            store = cls(conn, Sealer(key), path)
+            store = cls(conn, Sealer(key))
             store._prepare()
         except sqlite3.Error as exc:
             conn.close()
@@ -212,13 +212,6 @@ class Store:
                 self._conn.execute("RELEASE op")
             raise
         self._conn.execute("RELEASE op")
-
-    def wal_size(self) -> int:
-        """Bytes in the write-ahead log now (what a checkpoint would move into the database file)."""
-        try:
-            return self._wal_path.stat().st_size
-        except OSError:
-            return 0
 
     def checkpoint(self) -> None:
         """Copy the write-ahead log into the database file, so that it starts over (outside transactions)."""
