@@ -104,7 +104,6 @@ class Store:
         self._conn = conn
         self._sealer = sealer
 
-
     @classmethod
     def open(cls, path: Path, key: bytes, *, max_page_count: int | None = None) -> Store:
         """Open (creating if needed) the store at ``path`` with the store ``key``.
