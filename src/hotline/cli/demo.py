@@ -233,9 +233,9 @@ def _script(demo: _Demo) -> None:
     demo.stop_all()
     console.print()
     console.print(
-        Panel.fit(
-            "Two stations paired and verified, a FLASH message and a reply delivered with receipts\n"
-            "and acknowledgements, a line test through both stores, and a third station on its own\n"
+        Panel(
+            "Two stations paired and verified, a FLASH message and a reply delivered with receipts "
+            "and acknowledgements, a line test through both stores, and a third station on its own "
             "line. Stores, keys and logs were in the temporary directory, removed now.",
             title="What happened",
         )
