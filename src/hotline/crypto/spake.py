@@ -2,8 +2,8 @@
 
 This is the only importer of ``spake2``. It gives the exchange one shape: :meth:`SymmetricPake.start`
 returns the message to send, :meth:`SymmetricPake.finish` takes the peer's and returns a 32-byte key,
-and everything a hostile message can trigger inside the package (its own exceptions, ``ValueError``
-from point decoding, even ``AssertionError``) becomes one opaque :class:`CryptoError`.
+and everything a hostile message can trigger inside the package (its own exceptions, a
+``ValueError`` from decoding a point, even ``AssertionError``) becomes one opaque :class:`CryptoError`.
 
 A wrong password does *not* fail here: both sides get keys, and the keys differ. Detecting that is
 the caller's key confirmation.
