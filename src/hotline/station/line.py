@@ -100,8 +100,9 @@ class LineRuntime:
         self.in_seq, self.in_head = inbound
         self.committed_in = inbound
         self.out_seq, self.out_head = outbound
-        #: The highest of our sequence numbers the peer has receipted.
+        #: The highest of our sequence numbers the peer has receipted, and when that was known.
         self.peer_seq = 0
+        self.receipted_at: float | None = None
         self.current: LinkSession | None = None
         self.state_since = time.time()
         self.was_up = False
@@ -111,7 +112,7 @@ class LineRuntime:
         self._receipt_due = False
         self._committing = False
         self._marking = False
-        self._marked_seq = 0
+        self._marked_seq = row.delivered_upto
         self._wake = asyncio.Event()
         self._changed = asyncio.Event()
         self._assign_lock = asyncio.Lock()
@@ -552,6 +553,7 @@ class LineRuntime:
         if seq <= self.peer_seq:
             return
         self.peer_seq = seq
+        self.receipted_at = time.time()
         # the receipt is the delivery: whoever waits hears it now, before our own bookkeeping commits
         now = time.time()
         inflight = self._inflight

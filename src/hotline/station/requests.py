@@ -438,8 +438,18 @@ class Requests:
             if row is None:
                 raise StationError("no-such-message", f"no message {args.id} was sent from this station")
             described = self.station.describe(row)
-            waiter = waiters.get(str(described["peer"]))
-            if row.delivered_at is None and waiter is not None:
+            peer = str(described["peer"])
+            waiter = waiters.get(peer)
+            line = self.station.lines.get(peer)
+            if (
+                row.delivered_at is None
+                and row.seq is not None
+                and line is not None
+                and row.seq <= line.peer_seq
+            ):
+                # receipted already; the store's mark follows (or waits for room, if the store is full)
+                described.update(state="delivered", delivered_at=line.receipted_at)
+            elif row.delivered_at is None and waiter is not None:
                 try:
                     async with asyncio.timeout(args.timeout):
                         delivered_at = await waiter

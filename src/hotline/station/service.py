@@ -248,11 +248,19 @@ class Station:
 
     def describe(self, row: MessageRow, line: LineRuntime | None = None) -> dict[str, object]:
         """A message as docs/control.md shows it."""
-        peer = line.peer if line is not None else self._peer_of(row.line_id)
+        if line is None:
+            line = self._line_of(row.line_id)
+        peer = line.peer if line is not None else "?"
+        delivered_at = row.delivered_at
+        # a receipt is known at once; the store's mark follows a moment later (or, with a full
+        # store, once there is room): the receipt is what counts
+        receipted = line is not None and row.seq is not None and row.seq <= line.peer_seq
+        if delivered_at is None and row.direction == OUT and receipted and line is not None:
+            delivered_at = line.receipted_at
         if row.direction == OUT:
             if row.acked_at is not None:
                 state = "acked"
-            elif row.delivered_at is not None:
+            elif delivered_at is not None:
                 state = "delivered"
             elif row.seq is not None:
                 state = "sent"
@@ -272,16 +280,16 @@ class Station:
             "created_at": row.created_ms / 1000,
             "stored_at": row.stored_at,
             "state": state,
-            "delivered_at": row.delivered_at,
+            "delivered_at": delivered_at,
             "acked_at": row.acked_at,
             "inbox": row.rowid,
         }
 
-    def _peer_of(self, line_id: int) -> str:
+    def _line_of(self, line_id: int) -> LineRuntime | None:
         for line in self.lines.values():
             if line.row.id == line_id:
-                return line.peer
-        return "?"
+                return line
+        return None
 
     # -- the daemon
 

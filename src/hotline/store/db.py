@@ -39,6 +39,8 @@ class LineRow:
     added_at: float
     chain_out0: bytes
     chain_in0: bytes
+    #: Outbound entries up to this sequence number are marked delivered.
+    delivered_upto: int = 0
 
     @property
     def verified(self) -> bool:
@@ -83,7 +85,7 @@ _MESSAGE_COLUMNS = (
 )
 _LINE_COLUMNS = (
     "id, peer, card, key_digest, static_public, endpoints, line_key IS NOT NULL, key_created_at, "
-    "verified_digest, added_at, chain_out0, chain_in0"
+    "verified_digest, added_at, chain_out0, chain_in0, delivered_upto"
 )
 
 
@@ -266,6 +268,7 @@ class Store:
             added_at=float(row[9]),
             chain_out0=bytes(row[10]),
             chain_in0=bytes(row[11]),
+            delivered_upto=int(row[12]),
         )
 
     def lines(self) -> list[LineRow]:
@@ -430,7 +433,8 @@ class Store:
         """Outbound entries in ``(after, upto]`` are stored at the peer; returns the ids newly marked.
 
         ``after`` is a hint (everything up to it is known to be marked already); it keeps the work
-        proportional to the entries in flight, not to the line's history.
+        proportional to the entries in flight, not to the line's history. The line's watermark
+        (``delivered_upto``) moves to ``upto``.
         """
         where = f"line_id = ? AND direction = {OUT} AND seq > ? AND seq <= ? AND delivered_at IS NULL"
         rows = self.execute_checked(
@@ -440,6 +444,9 @@ class Store:
             self.execute_checked(
                 f"UPDATE messages SET delivered_at = ? WHERE {where}", (now, line_id, after, upto)
             )
+        self.execute_checked(
+            "UPDATE lines SET delivered_upto = ? WHERE id = ? AND delivered_upto < ?", (upto, line_id, upto)
+        )
         return [bytes(row[0]) for row in rows]
 
     def store_incoming(
@@ -517,15 +524,16 @@ class Store:
 
     def count_queued(self, line_id: int) -> tuple[int, int]:
         """``(queued, in flight)``: outbound entries not yet sent, and sent but not yet receipted."""
-        # both counts read partial indexes, so they cost what is pending, not the line's history
+        # both counts cost what is pending, not the line's history: a partial index for the queue,
+        # the sequence-number index above the delivered watermark for what is in flight
         queued = self.execute_checked(
             f"SELECT COUNT(*) FROM messages WHERE line_id = ? AND direction = {OUT} AND seq IS NULL",
             (line_id,),
         ).fetchone()[0]
         in_flight = self.execute_checked(
-            f"SELECT COUNT(*) FROM messages WHERE line_id = ? AND direction = {OUT} AND delivered_at IS NULL"
-            " AND seq IS NOT NULL",
-            (line_id,),
+            f"SELECT COUNT(*) FROM messages WHERE line_id = ? AND direction = {OUT} AND seq > "
+            "(SELECT delivered_upto FROM lines WHERE id = ?) AND delivered_at IS NULL",
+            (line_id, line_id),
         ).fetchone()[0]
         return int(queued), int(in_flight)
 

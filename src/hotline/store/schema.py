@@ -26,7 +26,8 @@ CREATE TABLE lines (
     verified_digest BLOB,            -- the key digest the operators confirmed, NULL until then
     added_at REAL NOT NULL,
     chain_out0 BLOB NOT NULL,        -- empty-transcript heads, per direction
-    chain_in0 BLOB NOT NULL
+    chain_in0 BLOB NOT NULL,
+    delivered_upto INTEGER NOT NULL DEFAULT 0  -- outbound entries up to here are marked delivered
 );
 
 -- One row per transcript entry, both directions. For outbound rows, seq and chain are NULL while
@@ -46,14 +47,10 @@ CREATE TABLE messages (
     stored_at REAL NOT NULL,
     delivered_at REAL,
     acked_at REAL,
-    UNIQUE (line_id, direction, id),
+    UNIQUE (id, direction, line_id),  -- also how a message is found by its id
     UNIQUE (line_id, direction, seq)
 );
 CREATE INDEX messages_queue ON messages (line_id, precedence, rowid) WHERE direction = 0 AND seq IS NULL;
-CREATE INDEX messages_undelivered ON messages (line_id, seq)
-    WHERE direction = 0 AND delivered_at IS NULL;
-CREATE INDEX messages_id ON messages (id);
-
 CREATE TABLE events (
     rowid INTEGER PRIMARY KEY,
     line_id INTEGER REFERENCES lines(id) ON DELETE CASCADE,
