@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shlex
 import signal
 import socket
@@ -28,10 +29,22 @@ from rich.panel import Panel
 PASSPHRASE = "correct horse battery staple"  # a demo passphrase; a real operator types their own
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _free_port(taken: set[int]) -> int:
+    # Below the kernel's ephemeral range: a port the kernel handed us and we closed again may be given
+    # to any outgoing connection before our daemon binds it; one below the range is only ours to take.
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        if port in taken:
+            continue
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind(("127.0.0.1", port))
+            taken.add(port)
+            return port
+    raise RuntimeError("no free port for a demo station on 127.0.0.1")
 
 
 class _Demo:
@@ -71,7 +84,7 @@ class _Demo:
         return dict(json.loads(out))
 
     def create(self, station: str) -> None:
-        self.ports.setdefault(station, _free_port())
+        self.ports.setdefault(station, _free_port(set(self.ports.values())))
         self.hotline(station, "init", station, "--listen", f"127.0.0.1:{self.ports[station]}")
 
     def link(self, a: str, b: str) -> None:
@@ -103,6 +116,15 @@ class _Demo:
     def wait_up(self, station: str, peer: str, timeout: float = 30.0) -> float:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
+            for name, process in self.daemons.items():
+                if process.poll() is not None:
+                    log = (self.home(name) / "daemon.log").read_text(errors="replace").strip().splitlines()
+                    raise RuntimeError(
+                        f"{name}'s daemon stopped (exit {process.returncode}): {' | '.join(log[-3:])}"
+                    )
+            if not (self.home(station) / "control.sock").exists():
+                time.sleep(0.1)  # not serving yet; asking now would open the station offline
+                continue
             with contextlib.suppress(RuntimeError, ValueError):
                 status = self.json(station, "status")
                 lines = status["lines"]

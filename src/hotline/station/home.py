@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,21 +142,27 @@ class StationLock:
         self._path = path
         self._fd: int | None = None
 
-    def acquire(self) -> None:
-        """Take the lock now or fail.
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take the lock, waiting up to ``wait`` seconds for another holder to let go.
 
         Raises:
-            StationError: ``busy`` when another process holds it.
+            StationError: ``busy`` when another process still holds it.
         """
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StationError(
-                "busy",
-                f"another process has the station at {self._path.parent} open (is `hotline up` running?)",
-            ) from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise StationError(
+                        "busy",
+                        f"another process has the station at {self._path.parent} open "
+                        "(is `hotline up` running?)",
+                    ) from None
+                time.sleep(0.05)
         self._fd = fd
 
     def release(self) -> None:

@@ -35,6 +35,8 @@ from hotline.store.sealing import derive_store_key
 
 log = logging.getLogger("hotline.station")
 
+#: How long opening a station waits for another process to let go of it (an offline command).
+LOCK_WAIT = 5.0
 #: How often one unverified or unknown station's attempts are logged.
 REFUSAL_LOG_INTERVAL = 60.0
 
@@ -112,7 +114,8 @@ class Station:
         paths = StationPaths(home)
         config, identity = unlock(home, passphrase)
         lock = StationLock(paths.lock)
-        lock.acquire()
+        # a command run offline holds the lock for a moment: wait for it rather than fail at once
+        await asyncio.to_thread(lock.acquire, LOCK_WAIT)
         try:
             key = derive_store_key(identity.secret_parts)
             store = await asyncio.to_thread(_open_private, paths.store, key, config.store_max_pages or None)
