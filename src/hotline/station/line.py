@@ -31,7 +31,7 @@ from hotline.crypto.hashing import constant_time_equal
 from hotline.crypto.random import random_bytes
 from hotline.net.tcp import ChannelClosed, SecureChannel, connect
 from hotline.proto import linemsg
-from hotline.proto.cards import parse_endpoint
+from hotline.proto.cards import StationCard, decode_card, parse_endpoint
 from hotline.proto.delivery import Accept, ChainMismatch, Duplicate, Gap, classify, entry_chain
 from hotline.proto.linemsg import Entry, Hello, Kind, Precedence, Receipt, TestProbe
 from hotline.store.db import LineRow, MessageRow, Store
@@ -97,6 +97,7 @@ class LineRuntime:
         self.row = row
         #: The line key in the clear (kept in memory for handshakes), or None.
         self.key: bytes | None = None
+        self._card: tuple[bytes, StationCard] | None = None
         self.in_seq, self.in_head = inbound
         self.committed_in = inbound
         self.out_seq, self.out_head = outbound
@@ -155,6 +156,13 @@ class LineRuntime:
         if self.current is not None:
             return "connecting"
         return "down"
+
+    @property
+    def card(self) -> StationCard:
+        """The peer's card, read (and its signature checked) once per change of the line's row."""
+        if self._card is None or self._card[0] != self.row.card:
+            self._card = (self.row.card, decode_card(self.row.card))
+        return self._card[1]
 
     def refresh(self, row: LineRow, key: bytes | None) -> None:
         """The line's row or key changed (card, key, verification): re-evaluate."""

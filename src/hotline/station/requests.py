@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from hotline.proto.cards import armor_card, dearmor_card, decode_card, encode_card, parse_endpoint
+from hotline.proto.cards import armor_card, dearmor_card, encode_card, parse_endpoint
 from hotline.proto.delivery import chain_start
 from hotline.proto.identity_errors import CardError, LineKeyError
 from hotline.proto.linekeys import create_line_key, open_line_key
@@ -177,7 +177,7 @@ class Requests:
 
     def _line_info(self, line: LineRuntime) -> dict[str, object]:
         row = line.row
-        card = decode_card(row.card)
+        card = line.card
         return {
             "peer": line.peer,
             "station": card.name,
@@ -281,7 +281,7 @@ class Requests:
     async def line_grant(self, args: PeerArgs, emit: Emit) -> dict[str, object]:
         station = self.station
         line = station.line(args.peer)
-        card = decode_card(line.row.card)
+        card = line.card
         created = int(time.time())
         label = f"{station.identity.name}-{card.name}"[:64]
         try:
@@ -307,7 +307,7 @@ class Requests:
         except (binascii.Error, ValueError):
             raise StationError("bad-line-key", "the sealed line key is not base64") from None
         try:
-            key = open_line_key(sealed, station.identity, decode_card(line.row.card))
+            key = open_line_key(sealed, station.identity, line.card)
         except LineKeyError as exc:
             raise StationError(
                 "bad-line-key", f"the line key from {args.peer!r} does not open: {exc.reason}"
@@ -330,7 +330,7 @@ class Requests:
     async def line_verify(self, args: LineVerifyArgs, emit: Emit) -> dict[str, object]:
         station = self.station
         line = station.line(args.peer)
-        number = safety_number(station.identity.public(), decode_card(line.row.card))
+        number = safety_number(station.identity.public(), line.card)
         if args.confirm and not line.row.verified:
             line_id, digest = line.row.id, line.row.key_digest
 
@@ -636,7 +636,7 @@ class Requests:
             raise StationError("bad-request", "the pairing timeout is 0 to 86400 seconds")
 
     def _paired(self, line: LineRuntime) -> dict[str, object]:
-        number = safety_number(self.station.identity.public(), decode_card(line.row.card))
+        number = safety_number(self.station.identity.public(), line.card)
         return {
             **self._line_info(line),
             "digits": number.digits,
