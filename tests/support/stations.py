@@ -23,12 +23,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -430,6 +432,78 @@ def pair(
     assert number_a["verified"] and number_b["verified"]
 
 
+class CliProcess:
+    """A ``hotline … --json`` command running in the background (``call``, ``answer``), read line by line."""
+
+    def __init__(self, station: StationProc, *args: str) -> None:
+        env = {**os.environ, "HOTLINE_PASSPHRASE": PASSPHRASE, "HOTLINE_HOME": str(station.home)}
+        self.args = args
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hotline", "--json", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with contextlib.suppress(ValueError):
+                self.events.put(json.loads(line))
+
+    def next_event(self, kind: str, timeout: float = 20.0) -> dict[str, Any]:
+        """The next event whose ``event`` is ``kind`` (the final result has no ``event``: use "")."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"`hotline {' '.join(self.args)}` never said {kind!r}; it said {self.seen}"
+                )
+            try:
+                event = self.events.get(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                if self.proc.poll() is not None and self.events.empty():
+                    stderr = self.proc.stderr.read() if self.proc.stderr else ""
+                    command, code = " ".join(self.args), self.proc.returncode
+                    why = f"`hotline {command}` exited {code} before {kind!r}: {stderr}"
+                    raise AssertionError(why) from None
+                continue
+            self.seen.append(event)
+            if event.get("event", "") == kind:
+                return event
+
+    def result(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Wait for the command to end; its last JSON line (the call as it ended)."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"`hotline {' '.join(self.args)}` still running after {timeout} s") from None
+        stderr = self.proc.stderr.read() if self.proc.stderr else ""
+        assert self.proc.returncode == 0, f"`hotline {' '.join(self.args)}` failed: {stderr}"
+        last: dict[str, Any] | None = None
+        while not self.events.empty():
+            last = self.events.get()
+            self.seen.append(last)
+        if last is None or "event" in last:
+            time.sleep(0.2)  # the reader thread may be a line behind the exit
+            while not self.events.empty():
+                last = self.events.get()
+                self.seen.append(last)
+        assert last is not None and "event" not in last, f"no final result; saw {self.seen}"
+        return last
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> Any:
     """Poll ``predicate()`` until it returns something truthy; return it, or fail after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -445,6 +519,7 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
 __all__ = [
     "FAST",
     "PASSPHRASE",
+    "CliProcess",
     "Cluster",
     "ConnectionLost",
     "NotRunning",

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from hotline import __version__
-from hotline.cli import lines, messages, pairing, stations
+from hotline.cli import calls, lines, messages, pairing, stations
 from hotline.cli.errors import DEBUG_ENV, Failure, describe
 from hotline.cli.options import DEFAULT_HOME, Settings, settings
 
@@ -84,6 +84,12 @@ for _command in (
     messages.ack,
     messages.log,
     messages.test,
+    calls.call,
+    calls.answer,
+    calls.hangup,
+    calls.sas,
+    calls.calls,
+    calls.recording,
 ):
     cli.add_command(_command)
 

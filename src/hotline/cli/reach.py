@@ -36,6 +36,8 @@ OFFLINE_OPS = frozenset(
         "line.list",
         "line.remove",
         "send",
+        "calls",
+        "call.export",
         "inbox",
         "log",
         "ack",

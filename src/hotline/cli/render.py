@@ -186,10 +186,51 @@ def status_view(out: Console, result: Result) -> None:
         )
         alerts.extend(line.get("alerts") or [])
     out.print(table)
+    for line in lines:
+        call = line.get("call")
+        if isinstance(call, dict):
+            out.print(call_line(call))
     if alerts:
         out.print(Text("alerts", style="bold red"))
         for alert in sorted(alerts, key=lambda a: a.get("at") or 0):
             out.print(Text("  ").append_text(alert_line(alert)))
+
+
+def call_line(call: Result) -> Text:
+    """A call in progress, for ``status``: who, how long, and how the media fares."""
+    sas = " ".join(map(str, call.get("sas") or [])) or None
+    confirmed = {True: "confirmed", False: "MISMATCH", None: "not confirmed"}[call.get("sas_confirmed")]
+    return Text.assemble(
+        Text("call ", style="bold cyan"),
+        text(call.get("direction")), " ", text(call.get("peer"), "bold"), " ", text(call.get("state")),
+        " ", text(duration(call.get("duration"))),
+        " · path ", text(call.get("path")),
+        f" · {(call.get('bitrate') or 0) / 1000:g} kbit/s · loss {call.get('loss')} % · ",
+        f"jitter {call.get('jitter_ms')} ms · SAS ", text(sas), f" ({confirmed})",
+    )  # fmt: skip
+
+
+def call_table(calls: Iterable[Result]) -> Table:
+    """The call log: one row per call."""
+    table = _table("id", "peer", "dir", "started", "duration", "ended", "SAS", "path")
+    for call in calls:
+        confirmed = call.get("sas_confirmed")
+        if confirmed is None:
+            sas = text(None)
+        else:
+            sas = Text("confirmed", "green") if confirmed else Text("MISMATCH", "bold red")
+        reason = call.get("end_reason")
+        table.add_row(
+            text(str(call.get("id"))[:8]),
+            text(call.get("peer"), "bold"),
+            text(call.get("direction")),
+            text(when(call.get("started_at"))),
+            text(duration(call.get("duration")) if call.get("duration") is not None else None),
+            text(reason, "red" if reason in ("sas-mismatch", "failed", "media-lost", "interrupted") else ""),
+            sas,
+            text(call.get("path")),
+        )
+    return table
 
 
 def alert_line(alert: Result) -> Text:

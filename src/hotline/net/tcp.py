@@ -322,6 +322,13 @@ class SecureChannel:
         peer = transport.get_extra_info("peername") if transport is not None else None
         return f"{peer[0]}:{peer[1]}" if peer else "?"
 
+    @property
+    def peer_ip_port(self) -> tuple[str, int] | None:
+        """``(ip, port)`` of the other end, or None once the socket is gone."""
+        transport = self._p.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        return (str(peer[0]), int(peer[1])) if peer else None
+
     async def receive(self) -> bytes:
         """The next payload, in order.
 

@@ -93,7 +93,57 @@ class TestProbe(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fie
     received_head: bytes
 
 
-LineMessage = Hello | Entry | Receipt
+class CallOffer(_LineMessage, frozen=True, tag=3):
+    """Ring the far end: a new call ``call_id`` (docs/protocol.md §12)."""
+
+    call_id: bytes
+    #: Where the caller receives media: the receiver index its media packets must carry.
+    index: int
+    #: The media format, ``"opus/48000/1/20"``; a callee that cannot play it declines.
+    codec: str
+
+
+class CallAnswer(_LineMessage, frozen=True, tag=4):
+    """The callee picked up; ``index`` is where it receives media."""
+
+    call_id: bytes
+    index: int
+
+
+class CallSignal(_LineMessage, frozen=True, tag=5):
+    """Every other call signal: ringing, busy, hang-up and the like (:class:`Signal`)."""
+
+    call_id: bytes
+    signal: int
+
+
+class CallMedia(_LineMessage, frozen=True, tag=6):
+    """One sealed media packet carried inside the session when UDP does not pass."""
+
+    packet: bytes
+
+
+class Signal(enum.IntEnum):
+    """What a :class:`CallSignal` says."""
+
+    RINGING = 0
+    BUSY = 1
+    DECLINED = 2
+    HANGUP = 3
+    NO_ANSWER = 4
+    SAS_MISMATCH = 5
+    #: No media came over UDP in time: both ends carry it in the session from now on.
+    USE_SESSION = 6
+    #: The sender cannot go on with the call (its audio failed, say).
+    FAILED = 7
+
+
+#: Call ids are 16 random bytes.
+CALL_ID_LEN = 16
+#: A sealed media packet is never longer than this.
+MAX_MEDIA_PACKET = 1200
+
+LineMessage = Hello | Entry | Receipt | CallOffer | CallAnswer | CallSignal | CallMedia
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(LineMessage)
@@ -148,6 +198,18 @@ def _problem(message: LineMessage) -> str | None:
         case Receipt(seq, head):
             if seq < 0 or len(head) != CHAIN_LEN:
                 return "receipt out of range"
+        case CallOffer(call_id, index, codec):
+            if len(call_id) != CALL_ID_LEN or not 0 < index < 2**32 or len(codec) > 64:
+                return "call offer out of range"
+        case CallAnswer(call_id, index):
+            if len(call_id) != CALL_ID_LEN or not 0 < index < 2**32:
+                return "call answer out of range"
+        case CallSignal(call_id, signal):
+            if len(call_id) != CALL_ID_LEN or signal not in Signal._value2member_map_:
+                return "call signal out of range"
+        case CallMedia(packet):
+            if len(packet) > MAX_MEDIA_PACKET:
+                return "media packet too long"
         case Entry():
             if message.seq < 1 or len(message.id) != MESSAGE_ID_LEN or len(message.chain) != CHAIN_LEN:
                 return "entry header out of range"
@@ -165,9 +227,15 @@ def _problem(message: LineMessage) -> str | None:
 
 
 __all__ = [
+    "CALL_ID_LEN",
     "CHAIN_LEN",
+    "MAX_MEDIA_PACKET",
     "MAX_TEXT_LEN",
     "MESSAGE_ID_LEN",
+    "CallAnswer",
+    "CallMedia",
+    "CallOffer",
+    "CallSignal",
     "Entry",
     "Hello",
     "Kind",
@@ -175,6 +243,7 @@ __all__ = [
     "LineMessageError",
     "Precedence",
     "Receipt",
+    "Signal",
     "TestProbe",
     "decode",
     "decode_probe",

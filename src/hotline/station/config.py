@@ -14,6 +14,19 @@ from hotline.proto.cards import parse_endpoint
 from hotline.station.errors import StationError
 
 
+class LineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Per-line settings, a ``[lines.<peer>]`` table in ``station.toml``."""
+
+    #: Pick up this line's calls at once (for unattended tests and relays); never the default.
+    auto_answer: bool = False
+    #: A WAV file an auto-answered call plays to the caller (silence when unset).
+    answer_play: str | None = None
+    #: A directory where each auto-answered call's received audio is written, as ``<call id>.wav``.
+    answer_record: str | None = None
+    #: Keep the audio of every call on this line in the store, sealed like messages.
+    record_calls: bool = False
+
+
 class StationConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """What ``hotline init`` writes and ``hotline up`` reads."""
 
@@ -36,11 +49,19 @@ class StationConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_pending: int = 1024
     #: Cap the store at this many pages (SQLite ``max_page_count``); 0 means no cap.
     store_max_pages: int = 0
+    #: Seconds between a session's fresh key exchanges (at most 120; keys die 60 s after that).
+    rekey_after: float = 120.0
+    #: Per-line settings by line name.
+    lines: dict[str, LineSettings] = {}
 
     def __post_init__(self) -> None:
         problem = _problem(self)
         if problem is not None:
             raise ValueError(problem)
+
+    def line(self, peer: str) -> LineSettings:
+        """The settings of the line to ``peer`` (the defaults when it has no table)."""
+        return self.lines.get(peer) or LineSettings()
 
     @property
     def advertised(self) -> list[str]:
@@ -58,6 +79,8 @@ def _problem(config: StationConfig) -> str | None:
     for name in positive:
         if not getattr(config, name) > 0:
             return f"`{name}` must be a positive number of seconds"
+    if not 1.0 <= config.rekey_after <= 120.0:
+        return "`rekey_after` must be 1 to 120 seconds"
     if config.redial_max < config.redial_min:
         return "`redial_max` must be at least `redial_min`"
     if config.max_pending < 1 or config.store_max_pages < 0:
@@ -87,4 +110,4 @@ def save_config(path: Path, config: StationConfig) -> None:
     path.chmod(0o600)
 
 
-__all__ = ["StationConfig", "load_config", "save_config"]
+__all__ = ["LineSettings", "StationConfig", "load_config", "save_config"]

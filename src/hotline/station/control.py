@@ -58,6 +58,7 @@ def _is_live(request: _Request) -> bool:
     return (
         bool(args.get("follow"))
         or request.op.startswith("pair.")
+        or request.op in ("call.place", "call.answer")
         or (request.op == "send" and "wait" in args)
     )
 

@@ -295,6 +295,7 @@ class LineRuntime:
                 self._failed()  # a session that dies young (refused, store full) must not spin
             else:
                 self._failures = 0
+            self.station.calls.on_line_down(self, session)
             if self.current is session:
                 self.current = None
                 self.state_since = time.time()
@@ -328,6 +329,11 @@ class LineRuntime:
                 case Receipt():
                     if not self._on_receipt(message):
                         return
+                case _:
+                    if not session.hello.is_set():
+                        self.alert("protocol", f"{self.peer} sent a call message before its hello")
+                        return
+                    self.station.calls.on_message(self, session, message)
 
     # -- inbound
 

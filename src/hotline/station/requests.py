@@ -109,7 +109,9 @@ class Requests:
 
     def __init__(self, station: Station) -> None:
         self.station = station
-        self._handlers: dict[str, tuple[type[_Args], Callable[[Any, Emit], Awaitable[dict[str, object]]]]] = {
+        self._handlers: dict[
+            str, tuple[type[msgspec.Struct], Callable[[Any, Emit], Awaitable[dict[str, object]]]]
+        ] = {
             "station": (NoArgs, self.station_info),
             "card": (NoArgs, self.card),
             "status": (NoArgs, self.status),
@@ -128,6 +130,9 @@ class Requests:
             "pair.listen": (Requests.PairListenArgs, self.pair_listen),
             "pair.connect": (Requests.PairConnectArgs, self.pair_connect),
         }
+        from hotline.station.callrequests import CallRequests  # the call handlers live beside these
+
+        self._handlers.update(CallRequests(station).handlers())
 
     async def handle(self, op: object, args: object, emit: Emit) -> dict[str, object]:
         """Run one request.
@@ -212,11 +217,14 @@ class Requests:
                 endpoint=session.endpoint if session is not None else None,
                 rtt_ms=None if rtt is None else rtt * 1000,
                 session_age=None if session is None else now - session.started_wall,
+                rekeys=None if session is None else session.channel.rekeys,
                 queued=queued,
                 in_flight=in_flight,
                 last_test=None if line.last_test is None else line.last_test.as_dict(),
                 alerts=list(line.alerts),
             )
+            call = station.calls.on_line(line.peer)
+            info["call"] = call.describe() if call is not None and not call.ended else None
             lines.append(info)
         return {"station": await self.station_info(NoArgs(), emit), "lines": lines}
 

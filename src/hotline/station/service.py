@@ -23,6 +23,7 @@ from hotline.proto.identity import Identity
 from hotline.proto.linemsg import MESSAGE_ID_LEN, Kind, Precedence
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import SessionConfig
+from hotline.station.calls import CallDesk
 from hotline.station.config import StationConfig
 from hotline.station.errors import StationError
 from hotline.station.home import StationLock, StationPaths, unlock
@@ -89,7 +90,12 @@ class Station:
         self.identity = identity
         self.worker = StoreWorker(store)
         self._lock = lock
-        self.session_config = SessionConfig(static=identity.static_key, keepalive_interval=config.heartbeat)
+        self.session_config = SessionConfig(
+            static=identity.static_key,
+            keepalive_interval=config.heartbeat,
+            rekey_after_time=config.rekey_after,
+            reject_after_time=config.rekey_after + 60.0,
+        )
         self.static_public = identity.static_key.public_key().raw
         self.lines: dict[str, LineRuntime] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -101,6 +107,7 @@ class Station:
         self.stopping = False
         self.started_at = time.time()
         self.listen_port: int | None = None
+        self.calls = CallDesk(self)
         # work started while not serving (offline requests); awaited by close()
         self._background: list[asyncio.Future[Any]] = []
 
@@ -321,6 +328,8 @@ class Station:
                 ) from None
             self.running = True
             self.listen_port = listener.port
+            await self.calls.start(host, listener.port)
+            stack.callback(self.calls.stop)
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 for peer, line in self.lines.items():

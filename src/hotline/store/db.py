@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hotline.store.errors import StoreCorrupt, StoreError, StoreFull
-from hotline.store.schema import IN, OUT, SCHEMA, SCHEMA_VERSION
+from hotline.store.schema import IN, MIGRATIONS, OUT, SCHEMA, SCHEMA_VERSION
 from hotline.store.sealing import Sealer
 
 
@@ -158,6 +158,9 @@ class Store:
         if "meta" not in tables:
             raise StoreError("this file is not a Hotline store")
         version = self._meta("schema")
+        if version is not None and version.isdigit() and 0 < int(version) < SCHEMA_VERSION:
+            self._migrate(int(version))
+            version = self._meta("schema")
         if version != str(SCHEMA_VERSION).encode():
             raise StoreError(f"the store has schema version {version!r}; this Hotline reads {SCHEMA_VERSION}")
         check = self._meta("key_check")
@@ -167,6 +170,15 @@ class Store:
             ours = False
         if not ours:
             raise StoreError("the store was made by another station identity")
+
+    def _migrate(self, version: int) -> None:
+        # each step in its own transaction: a crash between steps leaves a valid older store
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction():
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._set_meta("schema", str(target).encode())
 
     def close(self) -> None:
         """Close the file (a WAL checkpoint happens on the way)."""
@@ -577,5 +589,98 @@ class Store:
             for r in reversed(rows)
         ]
 
+    # -- calls
 
-__all__ = ["EventRow", "LineRow", "MessageRow", "Store"]
+    def add_call(self, line_id: int, call_id: bytes, direction: int, started_at: float) -> int:
+        """Log a new call; returns its row id."""
+        cursor = self.execute_checked(
+            "INSERT INTO calls (line_id, call_id, direction, started_at) VALUES (?, ?, ?, ?)",
+            (line_id, call_id, direction, started_at),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def update_call(self, rowid: int, **fields: object) -> None:
+        """Set some of a logged call's columns (answered_at, ended_at, end_reason, sas_confirmed,
+        path, stats)."""
+        allowed = {"answered_at", "ended_at", "end_reason", "sas_confirmed", "path", "stats"}
+        if not fields or not set(fields) <= allowed:
+            raise ValueError(f"cannot set {sorted(set(fields) - allowed)} on a call")
+        values = [json.dumps(v) if k == "stats" else v for k, v in fields.items()]
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        self.execute_checked(f"UPDATE calls SET {assignments} WHERE rowid = ?", (*values, rowid))
+
+    def calls(self, *, line_id: int | None = None, limit: int = 100) -> list[CallRow]:
+        """The newest ``limit`` logged calls, oldest first."""
+        clause, params = ("WHERE line_id = ?", (line_id,)) if line_id is not None else ("", ())
+        rows = self.execute_checked(
+            "SELECT rowid, line_id, call_id, direction, started_at, answered_at, ended_at, end_reason,"
+            f" sas_confirmed, path, stats FROM calls {clause} ORDER BY rowid DESC LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [_call(r) for r in reversed(rows)]
+
+    def call(self, call_id: bytes) -> CallRow | None:
+        """One logged call by its id."""
+        row = self.execute_checked(
+            "SELECT rowid, line_id, call_id, direction, started_at, answered_at, ended_at, end_reason,"
+            " sas_confirmed, path, stats FROM calls WHERE call_id = ?",
+            (call_id,),
+        ).fetchone()
+        return None if row is None else _call(row)
+
+    @staticmethod
+    def _audio_ad(call_rowid: int, direction: int, seq: int) -> bytes:
+        return b"call_audio|%d|%d|%d" % (call_rowid, direction, seq)
+
+    def add_call_audio(self, call_rowid: int, direction: int, seq: int, frames: bytes) -> None:
+        """Keep a run of a call's Opus frames, sealed at rest."""
+        sealed = self._sealer.seal(self._audio_ad(call_rowid, direction, seq), frames)
+        self.execute_checked(
+            "INSERT INTO call_audio (call_rowid, direction, seq, frames) VALUES (?, ?, ?, ?)",
+            (call_rowid, direction, seq, sealed),
+        )
+
+    def call_audio(self, call_rowid: int, direction: int) -> Iterator[bytes]:
+        """A recorded call's runs of frames in one direction, in order, opened."""
+        cursor = self._conn.execute(
+            "SELECT seq, frames FROM call_audio WHERE call_rowid = ? AND direction = ? ORDER BY seq",
+            (call_rowid, direction),
+        )
+        for seq, sealed in cursor:
+            yield self._sealer.open(self._audio_ad(call_rowid, direction, int(seq)), bytes(sealed))
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """One call in the log."""
+
+    rowid: int
+    line_id: int
+    call_id: bytes
+    direction: int
+    started_at: float
+    answered_at: float | None
+    ended_at: float | None
+    end_reason: str | None
+    sas_confirmed: bool | None
+    path: str | None
+    stats: dict[str, Any] | None
+
+
+def _call(r: Any) -> CallRow:
+    return CallRow(
+        rowid=int(r[0]),
+        line_id=int(r[1]),
+        call_id=bytes(r[2]),
+        direction=int(r[3]),
+        started_at=float(r[4]),
+        answered_at=r[5],
+        ended_at=r[6],
+        end_reason=r[7],
+        sas_confirmed=None if r[8] is None else bool(r[8]),
+        path=r[9],
+        stats=None if r[10] is None else json.loads(r[10]),
+    )
+
+
+__all__ = ["CallRow", "EventRow", "LineRow", "MessageRow", "Store"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Directions of a line's transcript, as stored.
 OUT = 0
@@ -61,4 +61,34 @@ CREATE TABLE events (
 CREATE INDEX events_line ON events (line_id, rowid);
 """
 
-__all__ = ["IN", "OUT", "SCHEMA", "SCHEMA_VERSION"]
+#: Version 2: the call log, and recorded call audio for lines whose config asks for it.
+CALLS = """
+CREATE TABLE calls (
+    rowid INTEGER PRIMARY KEY,
+    line_id INTEGER NOT NULL REFERENCES lines(id) ON DELETE CASCADE,
+    call_id BLOB NOT NULL UNIQUE,
+    direction INTEGER NOT NULL,      -- OUT: we called, IN: they called
+    started_at REAL NOT NULL,
+    answered_at REAL,
+    ended_at REAL,
+    end_reason TEXT,
+    sas_confirmed INTEGER,           -- NULL: nobody said, 1: the words matched, 0: they did not
+    path TEXT,                       -- how media went: udp or tcp
+    stats TEXT                       -- JSON, the call's figures when it ended
+);
+CREATE INDEX calls_line ON calls (line_id, rowid);
+CREATE TABLE call_audio (
+    rowid INTEGER PRIMARY KEY,
+    call_rowid INTEGER NOT NULL REFERENCES calls(rowid) ON DELETE CASCADE,
+    direction INTEGER NOT NULL,      -- OUT: what we sent, IN: what we played
+    seq INTEGER NOT NULL,
+    frames BLOB NOT NULL,            -- sealed at rest: a run of Opus frames
+    UNIQUE (call_rowid, direction, seq)
+);
+"""
+
+#: What takes a store of version N - 1 to version N.
+MIGRATIONS = {2: CALLS}
+SCHEMA += CALLS
+
+__all__ = ["IN", "MIGRATIONS", "OUT", "SCHEMA", "SCHEMA_VERSION"]

@@ -1,0 +1,201 @@
+"""Voice media packets: per-call keys bound to the session, sealed datagrams and anti-replay.
+
+A call's keys come from the line session that set the call up, so media can only be made or read by
+the two stations that hold that session (docs/protocol.md §12)::
+
+    secret = HKDF-SHA256(ikm = handshake hash of the session's first handshake,
+                         salt = call id,
+                         info = "hotline call v1" || u32be(caller index) || u32be(callee index),
+                         length = 96)
+    caller -> callee key = secret[0:32]
+    callee -> caller key = secret[32:64]
+    SAS = the words of secret[64:68] in our word list (32 bits)
+
+The call id is fresh random bytes for every call, so every call has fresh keys even on the same
+session; the short authentication string (SAS) lets two operators confirm by voice that they share
+the keys, which only a man in the middle who broke the session could make differ.
+
+Each packet, on UDP or inside the session when UDP does not pass, is exactly :data:`PACKET_LEN`
+bytes so its size says nothing about the speech in it::
+
+    0x56 | u32be receiver index | u64be counter | ChaCha20-Poly1305(u16be length || payload || zeros)
+
+The first 13 bytes are the associated data; the nonce is the counter, as in Noise. The receiver
+keeps a sliding window of :data:`REPLAY_WINDOW` counters and takes each counter at most once, after
+the tag checks, so a forged packet cannot move the window.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from hotline.crypto.aead import TAG_LEN, CipherKey, noise_nonce
+from hotline.crypto.errors import CryptoError
+from hotline.crypto.hashing import hkdf_sha256
+from hotline.proto.wordlist import WORDS
+
+#: The first byte of every media packet.
+PACKET_TYPE = 0x56
+#: Room for a payload in every packet; shorter payloads are padded to it.
+PAYLOAD_ROOM = 400
+_HEADER = struct.Struct(">BIQ")
+HEADER_LEN = _HEADER.size
+#: Every media packet is exactly this long.
+PACKET_LEN = HEADER_LEN + 2 + PAYLOAD_ROOM + TAG_LEN
+#: How far behind the newest counter a packet may still arrive (about 20 s of 20 ms frames).
+REPLAY_WINDOW = 1024
+#: Words in the short authentication string.
+SAS_WORDS = 4
+_LABEL = b"hotline call v1"
+_LENGTH = struct.Struct(">H")
+_MAX_COUNTER = 2**64 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class CallKeys:
+    """The two media keys of a call and its short authentication string."""
+
+    caller_to_callee: bytes
+    callee_to_caller: bytes
+    sas: tuple[str, ...]
+
+    def sending(self, *, caller: bool) -> bytes:
+        """The key this end seals with."""
+        return self.caller_to_callee if caller else self.callee_to_caller
+
+    def receiving(self, *, caller: bool) -> bytes:
+        """The key this end opens with."""
+        return self.callee_to_caller if caller else self.caller_to_callee
+
+
+def call_keys(handshake_hash: bytes, call_id: bytes, caller_index: int, callee_index: int) -> CallKeys:
+    """Derive a call's keys from the session's handshake hash and the call's id and indexes."""
+    if not handshake_hash or not call_id:
+        raise ValueError("call keys need the session's handshake hash and a call id")
+    info = _LABEL + struct.pack(">II", caller_index, callee_index)
+    secret = hkdf_sha256(handshake_hash, salt=call_id, info=info, length=96)
+    sas = tuple(WORDS[b] for b in secret[64 : 64 + SAS_WORDS])
+    return CallKeys(secret[0:32], secret[32:64], sas)
+
+
+def packet_index(packet: bytes | memoryview) -> int | None:
+    """The receiver index of something that looks like a media packet, else None (no crypto done)."""
+    if len(packet) != PACKET_LEN or packet[0] != PACKET_TYPE:
+        return None
+    index: int = _HEADER.unpack_from(packet)[1]
+    return index
+
+
+class MediaSealer:
+    """Seals one direction of a call's media; counts from 0 and never reuses a counter."""
+
+    __slots__ = ("_cipher", "_counter", "_index")
+
+    def __init__(self, key: bytes, receiver_index: int) -> None:
+        self._cipher = CipherKey(key)
+        self._index = receiver_index
+        self._counter = 0
+
+    @property
+    def sent(self) -> int:
+        """Packets sealed so far."""
+        return self._counter
+
+    def seal(self, payload: bytes) -> bytes:
+        """One packet of exactly :data:`PACKET_LEN` bytes carrying ``payload``."""
+        if len(payload) > PAYLOAD_ROOM:
+            raise ValueError(f"a media payload is at most {PAYLOAD_ROOM} bytes")
+        if self._counter >= _MAX_COUNTER:
+            raise CryptoError("media counter exhausted")
+        header = _HEADER.pack(PACKET_TYPE, self._index, self._counter)
+        body = _LENGTH.pack(len(payload)) + payload + bytes(PAYLOAD_ROOM - len(payload))
+        sealed = self._cipher.seal(noise_nonce(self._counter), header, body)
+        self._counter += 1
+        return header + sealed
+
+
+class ReplayWindow:
+    """Which of the last :data:`REPLAY_WINDOW` counters have been taken (a sliding bitmap)."""
+
+    __slots__ = ("_bits", "_top")
+
+    def __init__(self) -> None:
+        self._top = -1
+        self._bits = 0
+
+    def fresh(self, counter: int) -> bool:
+        """Whether ``counter`` is new and inside the window (does not take it)."""
+        if counter > self._top:
+            return True
+        behind = self._top - counter
+        return behind < REPLAY_WINDOW and not (self._bits >> behind) & 1
+
+    def take(self, counter: int) -> None:
+        """Mark ``counter`` seen (call only after :meth:`fresh` said yes and the tag checked)."""
+        if counter > self._top:
+            shift = counter - self._top
+            self._bits = (
+                ((self._bits << shift) | 1) & ((1 << REPLAY_WINDOW) - 1) if shift < REPLAY_WINDOW else 1
+            )
+            self._top = counter
+        else:
+            self._bits |= 1 << (self._top - counter)
+
+
+class MediaOpener:
+    """Opens one direction of a call's media: authentic, fresh packets only."""
+
+    __slots__ = ("_cipher", "_index", "_window", "forged", "replayed")
+
+    def __init__(self, key: bytes, receiver_index: int) -> None:
+        self._cipher = CipherKey(key)
+        self._index = receiver_index
+        self._window = ReplayWindow()
+        #: Packets whose tag did not check (or that were not packets of this call).
+        self.forged = 0
+        #: Authentic packets seen before, or too old for the window.
+        self.replayed = 0
+
+    def open(self, packet: bytes | memoryview) -> tuple[int, bytes] | None:
+        """``(counter, payload)`` of an authentic, fresh packet; None for anything else."""
+        if len(packet) != PACKET_LEN:
+            self.forged += 1
+            return None
+        kind, index, counter = _HEADER.unpack_from(packet)
+        if kind != PACKET_TYPE or index != self._index:
+            self.forged += 1
+            return None
+        if not self._window.fresh(counter):
+            self.replayed += 1
+            return None
+        view = memoryview(packet)
+        try:
+            body = self._cipher.open(noise_nonce(counter), bytes(view[:HEADER_LEN]), view[HEADER_LEN:])
+        except CryptoError:
+            self.forged += 1
+            return None
+        (length,) = _LENGTH.unpack_from(body)
+        if length > PAYLOAD_ROOM:
+            # authentic but malformed: the peer's bug, not an attack; still never replayable
+            self._window.take(counter)
+            self.forged += 1
+            return None
+        self._window.take(counter)
+        return counter, body[2 : 2 + length]
+
+
+__all__ = [
+    "HEADER_LEN",
+    "PACKET_LEN",
+    "PACKET_TYPE",
+    "PAYLOAD_ROOM",
+    "REPLAY_WINDOW",
+    "SAS_WORDS",
+    "CallKeys",
+    "MediaOpener",
+    "MediaSealer",
+    "ReplayWindow",
+    "call_keys",
+    "packet_index",
+]
