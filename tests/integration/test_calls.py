@@ -26,6 +26,8 @@ from tests.support.impair import ImpairProxy
 from tests.support.stations import CliProcess, Cluster, RequestFailed, StationProc, pair
 
 SPEECH = speech_sample()
+#: Where bravo dials alpha when the test needs alpha to be the one that dials (through the proxy).
+NOWHERE = "127.0.0.1:9"
 
 
 @pytest.fixture
@@ -34,12 +36,10 @@ def cluster() -> Iterator[Cluster]:
         yield c
 
 
-def two_up(
-    cluster: Cluster, *, via: ImpairProxy | None = None, **settings: Any
-) -> tuple[StationProc, StationProc]:
-    """alpha and bravo, paired and up; alpha reaches bravo through ``via`` when given."""
+def two_up(cluster: Cluster, **settings: Any) -> tuple[StationProc, StationProc]:
+    """alpha and bravo, paired and up, dialling each other directly."""
     a, b = cluster.add("alpha", **settings), cluster.add("bravo", **settings)
-    pair(a, b, a_endpoints=[via.address] if via is not None else None)
+    pair(a, b)
     cluster.start_all(a, b)
     a.wait_line(b)
     b.wait_line(a)
@@ -47,11 +47,11 @@ def two_up(
 
 
 def proxied(cluster: Cluster, **settings: Any) -> tuple[StationProc, StationProc, ImpairProxy]:
-    """alpha -> proxy -> bravo. The proxy is created before bravo's port is known, so it is started
-    against bravo's port once bravo exists."""
+    """alpha -> proxy -> bravo; bravo cannot dial alpha, so the session (and the media) go through
+    the proxy."""
     a, b = cluster.add("alpha", **settings), cluster.add("bravo", **settings)
     proxy = ImpairProxy(("127.0.0.1", b.port), seed=1).start()
-    pair(a, b, a_endpoints=[proxy.address])
+    pair(a, b, a_endpoints=[proxy.address], b_endpoints=[NOWHERE])
     cluster.start_all(a, b)
     a.wait_line(b)
     b.wait_line(a)
@@ -188,7 +188,7 @@ def test_no_udp_falls_back_into_the_session(cluster: Cluster, tmp_path: Path) ->
     a, b = cluster.add("alpha"), cluster.add("bravo")
     proxy = ImpairProxy(("127.0.0.1", b.port), udp=False, seed=2).start()
     try:
-        pair(a, b, a_endpoints=[proxy.address], b_endpoints=["127.0.0.1:9"])
+        pair(a, b, a_endpoints=[proxy.address], b_endpoints=[NOWHERE])
         cluster.start_all(a, b)
         a.wait_line(b)
         answer = CliProcess(b, "answer", "--wait", "20", "--record", str(tmp_path / "heard.wav"))
@@ -208,9 +208,11 @@ def test_no_udp_falls_back_into_the_session(cluster: Cluster, tmp_path: Path) ->
 
 def test_replayed_tampered_and_stray_packets_are_dropped(cluster: Cluster, tmp_path: Path) -> None:
     a, b = cluster.add("alpha"), cluster.add("bravo")
-    proxy = ImpairProxy(("127.0.0.1", b.port), seed=3).start()
+    # the session passes untouched; the media (UDP, same port number) goes through the bad proxy
+    tcp = ImpairProxy(("127.0.0.1", b.port), udp=False, seed=3).start()
+    proxy = ImpairProxy(("127.0.0.1", b.port), tcp=False, port=tcp.port, seed=3).start()
     try:
-        pair(a, b, a_endpoints=[proxy.address])
+        pair(a, b, a_endpoints=[proxy.address], b_endpoints=[NOWHERE])
         cluster.start_all(a, b)
         a.wait_line(b)
         # every datagram twice (a replay of each), and one in ten with a flipped bit
@@ -226,14 +228,16 @@ def test_replayed_tampered_and_stray_packets_are_dropped(cluster: Cluster, tmp_p
                 stranger.sendto(b"\x00" * (n % 1500), ("127.0.0.1", b.port))
         ended_b = answer.result()
         call.result()
+        quality = pesq_wb(SPEECH, heard)
+        print(f"PESQ-WB with every packet replayed and 10 % tampered: {quality:.2f}")
         assert ended_b["dropped"]["replayed"] > 100
         assert ended_b["dropped"]["forged"] > 5
         assert ended_b["end_reason"] == "remote-hangup" and ended_b["path"] == "udp"
-        quality = pesq_wb(SPEECH, heard)
-        print(f"PESQ-WB with every packet replayed and 10 % tampered: {quality:.2f}")
-        assert quality >= 3.2
+        # tampered packets are losses the redundancy repairs; the buffer grows to wait for the copies
+        assert quality >= 2.5
     finally:
         proxy.stop()
+        tcp.stop()
 
 
 class Tee:
@@ -293,7 +297,7 @@ def test_packets_from_another_address_are_dropped(cluster: Cluster, tmp_path: Pa
     proxy = ImpairProxy(("127.0.0.1", b.port), udp=False, seed=4).start()
     tee = Tee(proxy.port, ("127.0.0.1", b.port))
     try:
-        pair(a, b, a_endpoints=[proxy.address])
+        pair(a, b, a_endpoints=[proxy.address], b_endpoints=[NOWHERE])
         cluster.start_all(a, b)
         a.wait_line(b)
         heard = tmp_path / "h.wav"

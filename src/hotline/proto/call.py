@@ -175,7 +175,7 @@ class Call:
         assert self._last_media is not None
         lost = self._last_media + MEDIA_LOST_AFTER
         if self.path is Path.UDP:
-            return min(lost, (self._last_udp or self._last_media) + FALLBACK_AFTER)
+            return min(lost, self._udp_deadline())
         return lost
 
     # -- what the station feeds in
@@ -243,10 +243,15 @@ class Call:
             assert self._last_media is not None
             if now >= self._last_media + MEDIA_LOST_AFTER:
                 self._end(EndReason.MEDIA_LOST, now, tell=Signal.FAILED)
-            elif self.path is Path.UDP and now >= (self._last_udp or self._last_media) + FALLBACK_AFTER:
+            elif self.path is Path.UDP and now >= self._udp_deadline():
                 self._use_session(now, tell=True)
 
     # -- inside
+
+    def _udp_deadline(self) -> float:
+        # media inside the session (a copy sent while UDP is tried) does not count: only UDP does
+        assert self.answered_at is not None
+        return (self._last_udp if self._last_udp is not None else self.answered_at) + FALLBACK_AFTER
 
     def _activate(self, now: float) -> None:
         self.state = CallState.ACTIVE

@@ -87,6 +87,14 @@ def packet_index(packet: bytes | memoryview) -> int | None:
     return index
 
 
+def packet_counter(packet: bytes | memoryview) -> int | None:
+    """The counter of something that looks like a media packet, else None (no crypto done)."""
+    if len(packet) != PACKET_LEN or packet[0] != PACKET_TYPE:
+        return None
+    counter: int = _HEADER.unpack_from(packet)[2]
+    return counter
+
+
 class MediaSealer:
     """Seals one direction of a call's media; counts from 0 and never reuses a counter."""
 
@@ -197,5 +205,6 @@ __all__ = [
     "MediaSealer",
     "ReplayWindow",
     "call_keys",
+    "packet_counter",
     "packet_index",
 ]

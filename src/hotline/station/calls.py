@@ -38,6 +38,7 @@ from hotline.proto.media import (
     MediaOpener,
     MediaSealer,
     call_keys,
+    packet_counter,
     packet_index,
 )
 from hotline.station.audio import SILENCE, Discard, Silence, Sink, Source, WavFileSink, WavFileSource
@@ -63,6 +64,8 @@ STATS_EVERY = 1.0
 TAIL = 0.5
 #: Frames per sealed run of recorded audio.
 AUDIO_RUN = 50
+#: Recent packet counters whose arrival path is remembered.
+_PATHS_KEPT = 512
 #: Set to a directory to write each call's per-frame timings there (for ``make bench``).
 TRACE_ENV = "HOTLINE_VOICE_TRACE"
 
@@ -115,7 +118,9 @@ class LiveCall:
         self.started_wall = time.time()
         self.answered_wall: float | None = None
         self.rowid: int | None = None
-        self.counts = {"udp_in": 0, "udp_out": 0, "tcp_in": 0, "tcp_out": 0, "wrong_address": 0}
+        self.counts = {"udp_in": 0, "udp_out": 0, "tcp_in": 0, "tcp_out": 0, "copies": 0, "wrong_address": 0}
+        #: How each recent counter arrived (UDP or not), to tell a probe's second copy from a replay.
+        self._paths: dict[int, bool] = {}
         self._watchers: set[asyncio.Queue[dict[str, object]]] = set()
         self._ended = asyncio.Event()
         self._source_done_at: float | None = None
@@ -222,9 +227,17 @@ class LiveCall:
         if address is not None and self.latched is not None and address != self.latched:
             self.counts["wrong_address"] += 1
             return
+        udp = address is not None
+        counter = packet_counter(packet)
+        if counter is not None and self._paths.get(counter, udp) != udp:
+            # the copy the far end sent inside the session while it tried UDP: expected, not a replay
+            self.counts["copies"] += 1
+            return
         opened = self.opener.open(packet)
         if opened is None:
             return
+        self._paths[opened[0]] = udp
+        self._paths.pop(opened[0] - _PATHS_KEPT, None)
         now = time.monotonic()
         if address is not None:
             self.counts["udp_in"] += 1
@@ -281,8 +294,6 @@ class LiveCall:
         self.sealer = MediaSealer(self.keys.sending(caller=machine.caller), machine.remote_index)
         self.opener = MediaOpener(self.keys.receiving(caller=machine.caller), machine.local_index)
         self.answered_wall = time.time()
-        if self._record and self.rowid is not None:
-            self._recorder = _Recorder(self.desk.station, self.rowid)
         self._tell({"event": "answered", "sas": list(self.keys.sas)})
         log.info("call answered", extra={"peer": self.line.peer, "call": show_call_id(machine.call_id)})
         if self.media is not None and self.media.sas is not None:
@@ -364,6 +375,11 @@ class LiveCall:
             if self.target is not None and self.desk.socket is not None:
                 self.desk.socket.send(packet, self.target)
                 self.counts["udp_out"] += 1
+            if self.counts["udp_in"] == 0:
+                # until UDP proves itself both ways, a copy goes inside the session: the start of the
+                # call is heard even when the fallback comes two seconds later (the far end keeps
+                # whichever copy arrives first)
+                self._send_media_in_session(packet)
         else:
             self._send_media_in_session(packet)
         heard = self.receiver.play(now)
@@ -377,6 +393,8 @@ class LiveCall:
         except Exception as exc:
             log.error("recording failed", extra={"peer": self.line.peer, "error": str(exc)})
             media.sink = Discard()
+        if self._record and self._recorder is None and self.rowid is not None:
+            self._recorder = _Recorder(self.desk.station, self.rowid)
         if self._recorder is not None:
             self._recorder.add(self.sender.last_frame, heard)
         answered = self.machine.answered_at

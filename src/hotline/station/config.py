@@ -14,7 +14,7 @@ from hotline.proto.cards import parse_endpoint
 from hotline.station.errors import StationError
 
 
-class LineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class LineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
     """Per-line settings, a ``[lines.<peer>]`` table in ``station.toml``."""
 
     #: Pick up this line's calls at once (for unattended tests and relays); never the default.

@@ -215,3 +215,15 @@ def test_any_sequence_ends_both_ends_consistently(actions: list[tuple[str, float
     assert caller.ended
     assert caller.get_timer() is None
     assert caller.end_reason is not None
+
+
+def test_media_inside_the_session_does_not_hold_off_the_fallback() -> None:
+    caller, callee = ring()
+    callee.answer(0.0)
+    deliver(callee.messages_to_send(), caller, 0.0)
+    for t in (0.5, 1.0, 1.5, 1.9):
+        caller.media_received(t, udp=False)
+        caller.handle_timer(t)
+    assert caller.path is Path.UDP
+    caller.handle_timer(FALLBACK_AFTER)
+    assert caller.path is Path.SESSION
