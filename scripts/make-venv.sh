@@ -23,4 +23,22 @@ if ! "$python" -m venv "$venv" 2>/dev/null; then
         exit 1
     fi
 fi
+# The PESQ meter (used by the demo, the tests and the benchmarks) is compiled at install time: it
+# needs a C compiler and the Python headers.
+missing=()
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+if ! "$python" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+    missing+=(python3-dev)
+fi
+# espeak-ng speaks the demo's call (a shipped clip stands in where it is missing).
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "hotline: installing ${missing[*]}" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "hotline: missing ${missing[*]}; on Debian run: sudo apt-get install ${missing[*]}" >&2
+        [[ " ${missing[*]} " == *" espeak-ng "* && ${#missing[@]} -eq 1 ]] || exit 1
+    fi
+fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade 'pip>=23.1' setuptools wheel

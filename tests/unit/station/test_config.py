@@ -175,3 +175,26 @@ def test_missing_file_is_bad_config(path: Path) -> None:
 def test_constructing_a_bad_config_raises_value_error() -> None:
     with pytest.raises(ValueError, match="heartbeat"):
         StationConfig(name="alpha", listen="127.0.0.1:7000", heartbeat=0)
+
+
+def test_line_settings_are_read_and_default_off(path: Path) -> None:
+    path.write_text(
+        MINIMAL
+        + '[lines.bravo]\nauto_answer = true\nanswer_record = "/srv/calls"\n'
+        + "[lines.charlie]\nrecord_calls = true\n"
+    )
+    config = load_config(path)
+    assert config.line("bravo").auto_answer and config.line("bravo").answer_record == "/srv/calls"
+    assert not config.line("charlie").auto_answer and config.line("charlie").record_calls
+    assert not config.line("nobody").auto_answer and not config.line("nobody").record_calls
+    save_config(path, config)
+    assert load_config(path) == config
+
+
+def test_an_unknown_line_setting_is_refused_by_name(path: Path) -> None:
+    assert "auto_answr" in refused(path, MINIMAL + "[lines.bravo]\nauto_answr = true\n").message
+
+
+@pytest.mark.parametrize("value", ["0.5", "121", "-1"])
+def test_rekey_interval_out_of_range_is_refused(path: Path, value: str) -> None:
+    assert "rekey_after" in refused(path, MINIMAL + f"rekey_after = {value}\n").message

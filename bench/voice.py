@@ -1,0 +1,302 @@
+"""Voice calls between two real station daemons on loopback: speech quality, added latency, CPU.
+
+Two stations are created and paired offline; alpha dials bravo through an impairment proxy
+(tests/support/impair.py) and bravo cannot dial alpha, so the session and the media both go through
+it, as in tests/integration/test_calls.py. The proxy is two proxies on one port number: one passes the
+session's TCP untouched, the other applies the condition under test to the media's UDP, both ways.
+
+Each call is the real CLI: ``hotline call bravo --play CLIP`` on alpha (it hangs up when the clip has
+played) and ``hotline answer alpha --record HEARD`` on bravo. From each call we take:
+
+- **Quality**: PESQ-WB of what bravo recorded against the clip alpha played.
+- **Added latency**: both daemons run with ``HOTLINE_VOICE_TRACE``, so alpha logs when it encoded
+  and sent each frame and bravo logs when it played it (``time.monotonic()`` is one clock for both
+  processes on this machine). A frame's latency is its playout time minus its send time; "without
+  the buffer" subtracts the jitter buffer's target delay in force when it was played.
+- **CPU**: utime + stime of each daemon process from ``/proc/PID/stat`` between the answer and the
+  end of the call, less what the same daemon spent over an idle window measured first, per second.
+- **The transport's own figures**: bravo's call result (the end that hears the speech).
+
+The conditions take turns, one call each per round, so noise on the machine lands on all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from rich.console import Console
+
+from bench.station import HOST, free_port
+from hotline.station.calls import TRACE_ENV
+from hotline.station.home import create_station
+from hotline.voice.quality import pesq_wb, speech_sample
+from tests.support.impair import ImpairProxy
+from tests.support.stations import FAST, PASSPHRASE, CliProcess, StationProc, pair
+
+#: Where bravo dials alpha: nowhere, so alpha dials and the session goes through the proxy.
+NOWHERE = "127.0.0.1:9"
+
+#: What alpha says, spoken by espeak-ng at bench time (about 11 s).
+SCRIPT = (
+    "London station, duty operator speaking. I confirm receipt of message forty two, sent at nine "
+    "fifteen. The line test passed, and the safety number matches the card on file."
+)
+
+#: Added latency, capture to playout with the jitter buffer's target delay, p95 at most (ms).
+LATENCY_GOAL_MS = 60.0
+#: CPU of one call end, per cent of one core, less than.
+CPU_GOAL_PERCENT = 5.0
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What the media proxy does to every datagram, both ways, during a call."""
+
+    label: str
+    #: PESQ-WB the median call must reach.
+    goal: float
+    loss: float = 0.0
+    #: Extra delay drawn uniformly from 0..jitter seconds per datagram (which reorders them).
+    jitter: float = 0.0
+    #: False when no goal was set and ``goal`` is our own target.
+    stated: bool = True
+
+
+CLEAN = Condition("no loss, no jitter", 3.7)
+JITTER = Condition("30 ms jitter (0-30 ms uniform per datagram)", 3.4, jitter=0.030, stated=False)
+CONDITIONS = (
+    CLEAN,
+    Condition("5 % random loss", 3.4, loss=0.05),
+    Condition("15 % random loss", 3.0, loss=0.15),
+    JITTER,
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How many calls the voice case places."""
+
+    #: Calls per condition.
+    runs: int = 3
+
+
+QUICK = Settings(runs=1)
+
+
+@dataclass(frozen=True)
+class CallRun:
+    """One call under one condition."""
+
+    condition: Condition
+    pesq: float
+    #: bravo's call result (``duration``, ``path``, ``loss``, ``jitter_ms``, ``delay_ms``, ...).
+    ended: dict[str, Any]
+    #: Per frame played at bravo: (playout - send) and the buffer's target delay then, in seconds.
+    latency: list[tuple[float, float]]
+    #: CPU seconds of alpha's and bravo's daemons between the answer and the end, and that window.
+    cpu: tuple[float, float]
+    window: float
+    #: Share of the media datagrams the proxy dropped, both ways.
+    dropped: float
+
+
+@dataclass(frozen=True)
+class Results:
+    """What the voice case measured."""
+
+    settings: Settings
+    #: Where the clip came from, and its length in seconds.
+    clip: str
+    clip_seconds: float
+    calls: list[CallRun]
+    #: CPU seconds of alpha's and bravo's daemons with the line up and no call, and that window.
+    idle_cpu: tuple[float, float]
+    idle_window: float
+    measured_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+
+    def of(self, condition: Condition) -> list[CallRun]:
+        return [run for run in self.calls if run.condition == condition]
+
+    def cpu_percent(self, run: CallRun, end: int) -> float:
+        """CPU of one call end (0 alpha, 1 bravo) above idle, per cent of one core."""
+        idle_rate = self.idle_cpu[end] / self.idle_window
+        return 100 * (run.cpu[end] / run.window - idle_rate)
+
+    def latency_ms(self, condition: Condition, *, buffer: bool) -> list[float]:
+        """Every frame's added latency over the condition's calls, with or without the buffer's target."""
+        return [
+            1e3 * (total if buffer else total - target)
+            for run in self.of(condition)
+            for total, target in run.latency
+        ]
+
+
+def percentile(values: list[float], p: int) -> float:
+    """The ``p``-th percentile (inclusive method, as elsewhere in the benchmarks)."""
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+# -- the pieces
+
+
+def _clip(root: Path) -> tuple[Path, str]:
+    """A fresh espeak-ng clip of :data:`SCRIPT`, or the shipped sample if espeak-ng is not there."""
+    path = root / "said.wav"
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        subprocess.run(
+            ["espeak-ng", "-v", "en-us", "-s", "170", "-w", str(path), SCRIPT], check=True, capture_output=True
+        )
+        return path, "espeak-ng en-us, 170 words/min, 22.05 kHz"
+    return speech_sample(), "the shipped sample (espeak-ng not found)"
+
+
+def _seconds(wav: Path) -> float:
+    with wave.open(str(wav)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def _station(root: Path, name: str) -> StationProc:
+    port = free_port()
+    home = root / name
+    create_station(home, name, f"{HOST}:{port}", PASSPHRASE, kdf="light")
+    station = StationProc(home, name, port)
+    station.configure(**FAST)
+    return station
+
+
+def _cpu(*stations: StationProc) -> tuple[float, ...]:
+    """utime + stime so far of each station's daemon process (all threads), in seconds."""
+    out = []
+    for station in stations:
+        stat = Path(f"/proc/{station.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        out.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return tuple(out)
+
+
+def _latency(sender: Path, player: Path) -> list[tuple[float, float]]:
+    """(playout - send, target delay) in seconds for each frame played from the network (not concealed)."""
+    sent: dict[int, float] = {}
+    for line in sender.read_text().splitlines():
+        kind, index, at = line.split()[:3]
+        if kind == "S":
+            sent.setdefault(int(index), float(at))
+    played: dict[int, tuple[float, float]] = {}
+    for line in player.read_text().splitlines():
+        kind, index, at, *rest = line.split()
+        if kind == "P" and rest[0] in ("FRAME", "FEC") and int(index) in sent:
+            played.setdefault(int(index), (float(at) - sent[int(index)], float(rest[1]) / 1e3))
+    return list(played.values())
+
+
+def _place(
+    a: StationProc, b: StationProc, clip: Path, work: Path, proxy: ImpairProxy, condition: Condition
+) -> CallRun:
+    """One call from alpha to bravo through the proxy, set to ``condition``."""
+    proxy.set(loss=condition.loss, jitter=condition.jitter)
+    before = proxy.stats
+    heard = work / f"heard-{time.monotonic_ns()}.wav"
+    answer = CliProcess(b, "answer", a.name, "--wait", "30", "--record", str(heard))
+    call = CliProcess(a, "call", b.name, "--play", str(clip))
+    try:
+        answer.next_event("answered")
+        cpu0, t0 = _cpu(a, b), time.monotonic()
+        ended_a = call.result()
+        ended_b = answer.result()
+        cpu1, t1 = _cpu(a, b), time.monotonic()
+    finally:
+        call.kill()
+        answer.kill()
+    after = proxy.stats
+    datagrams = (after.udp_datagrams_forward + after.udp_datagrams_back) - (
+        before.udp_datagrams_forward + before.udp_datagrams_back
+    )
+    trace = work / "traces"
+    ident = str(ended_a["id"])[:8]
+    return CallRun(
+        condition,
+        pesq=pesq_wb(clip, heard),
+        ended=ended_b,
+        latency=_latency(trace / f"{a.name}-{ident}.trace", trace / f"{b.name}-{ident}.trace"),
+        cpu=(cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]),
+        window=t1 - t0,
+        dropped=(after.dropped - before.dropped) / max(1, datagrams),
+    )
+
+
+def _measure(settings: Settings, console: Console) -> Results:
+    root = Path(tempfile.mkdtemp(prefix="hotline-voice-"))
+    started: list[StationProc] = []
+    proxies: list[ImpairProxy] = []
+    try:
+        clip, spoken = _clip(root)
+        a, b = _station(root, "alpha"), _station(root, "bravo")
+        # the session's TCP passes untouched; the media's UDP (same port number) gets the condition
+        tcp = ImpairProxy((HOST, b.port), udp=False, seed=1).start()
+        proxies.append(tcp)
+        udp = ImpairProxy((HOST, b.port), tcp=False, port=tcp.port, seed=2).start()
+        proxies.append(udp)
+        pair(a, b, a_endpoints=[tcp.address], b_endpoints=[NOWHERE])
+        (root / "traces").mkdir()
+        with mock.patch.dict(os.environ, {TRACE_ENV: str(root / "traces")}):
+            for station in (a, b):
+                station.start(wait=False)
+                started.append(station)
+            for station in (a, b):
+                station.wait_ready()
+        a.wait_line(b)
+        b.wait_line(a)
+
+        console.log("voice: a warm-up call, then the daemons idle for as long as a call")
+        warm = CliProcess(b, "answer", a.name, "--wait", "30", "--record", str(root / "warm-up.wav"))
+        CliProcess(a, "call", b.name, "--play", str(clip), "--seconds", "2").result()
+        warm.result()
+        idle_window = _seconds(clip) + 1.0
+        cpu0, t0 = _cpu(a, b), time.monotonic()
+        time.sleep(idle_window)
+        cpu1, t1 = _cpu(a, b), time.monotonic()
+
+        calls: list[CallRun] = []
+        for n in range(settings.runs):
+            for condition in CONDITIONS:
+                run = _place(a, b, clip, root, udp, condition)
+                calls.append(run)
+                console.log(
+                    f"voice: round {n + 1}/{settings.runs}, {condition.label}: PESQ-WB {run.pesq:.2f}, "
+                    f"path {run.ended['path']}, {100 * run.dropped:.1f} % of datagrams dropped"
+                )
+        return Results(
+            settings,
+            clip=spoken,
+            clip_seconds=_seconds(clip),
+            calls=calls,
+            idle_cpu=(cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]),
+            idle_window=t1 - t0,
+        )
+    finally:
+        for station in started:
+            with contextlib.suppress(AssertionError):
+                station.stop()
+        for proxy in reversed(proxies):
+            proxy.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def run(settings: Settings, console: Console) -> Results:
+    """Create, pair and start two stations, place every call, clean up (blocking work, in a thread)."""
+    return await asyncio.to_thread(_measure, settings, console)
+
+
+__all__ = ["CONDITIONS", "QUICK", "Results", "Settings", "run"]
