@@ -139,6 +139,11 @@ def test_grant_into_a_missing_directory_fails_before_asking_the_station(home: Pa
         ["ack", "aaaaaaaaaaaaaaaa"],
         ["log", "jerusalem"],
         ["test", "jerusalem"],
+        ["call", "jerusalem"],
+        ["answer"],
+        ["hangup"],
+        ["sas", "match"],
+        ["calls"],
     ],
 )
 def test_a_missing_station_directory_says_how_to_create_one(tmp_path: Path, args: list[str]) -> None:
@@ -161,8 +166,28 @@ def test_an_empty_message_is_refused(home: Path) -> None:
 def test_help_lists_every_command() -> None:
     result = run("--help")
     assert result.exit_code == 0
-    for command in ("init", "up", "card", "status", "line", "send", "inbox", "ack", "log", "test", "demo"):
+    commands = ("init", "up", "card", "status", "line", "send", "inbox", "ack", "log", "test", "demo")
+    for command in (*commands, "call", "answer", "hangup", "sas", "calls", "recording"):
         assert f"  {command} " in result.stdout
     line_help = run("line", "--help")
     for command in ("add", "grant", "accept", "verify", "list", "remove"):
         assert f"  {command} " in line_help.stdout
+
+
+def test_call_options_are_checked_before_the_station_is_asked(home: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.wav"
+    result = run("--home", str(home), "call", "jerusalem", "--play", str(missing))
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+    existing = tmp_path / "heard.wav"
+    existing.write_bytes(b"keep me")
+    result = run("--home", str(home), "answer", "--record", str(existing))
+    assert_one_line_failure(
+        result, f"{existing} exists: choose a new file name for --record (Hotline never overwrites)"
+    )
+    assert existing.read_bytes() == b"keep me"
+    result = run("--home", str(home), "call", "jerusalem", "--sas-confirm", "--sas-mismatch")
+    assert result.exit_code == 2 and "exclude each other" in result.stderr
+    result = run("--home", str(home), "call", "jerusalem", "--seconds", "0")
+    assert result.exit_code == 2
+    result = run("--home", str(home), "sas", "maybe")
+    assert result.exit_code == 2
