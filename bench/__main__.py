@@ -8,13 +8,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import hub, report, runner, station
+from bench import hub, report, runner, station, voice
 from bench.tls import make_contexts
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
-#: The parts of a run: the protocol against TLS and TCP, two station daemons, and a hub.
-PARTS = ("protocol", "station", "hub")
+#: The parts of a run: the protocol against TLS and TCP, two station daemons, a hub, and voice calls.
+PARTS = ("protocol", "station", "hub", "voice")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,27 +26,34 @@ def main(argv: list[str] | None = None) -> None:
         "--only",
         nargs="+",
         choices=PARTS,
-        help="run only these parts; writes no file unless --output is given",
+        help="run only these parts; writes no file unless --output is given, except that voice alone "
+        "rewrites the voice section of the report",
     )
     parser.add_argument("--output", type=Path, help="where to write the Markdown report")
     args = parser.parse_args(argv)
     parts = set(args.only or PARTS)
     whole = not args.quick and args.only is None
-    output = args.output or (DOC if whole else None)
+    # a voice-only run replaces the voice section of the report and keeps the rest
+    voice_only = not args.quick and parts == {"voice"}
+    output = args.output or (DOC if whole or voice_only else None)
 
     console = Console()
-    results, stations, hubs = asyncio.run(_run(parts, args.quick, console))
-    report.print_rich(console, results, stations, hubs)
+    results, stations, hubs, voices = asyncio.run(_run(parts, args.quick, console))
+    report.print_rich(console, results, stations, hubs, voices)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(report.markdown(results, stations, hubs), encoding="utf-8")
+        if voice_only and voices is not None and output.exists():
+            text = report.merge_voice(output.read_text(encoding="utf-8"), voices)
+        else:
+            text = report.markdown(results, stations, hubs, voices)
+        output.write_text(text, encoding="utf-8")
         console.log(f"wrote {output}")
 
 
 async def _run(
     parts: set[str], quick: bool, console: Console
-) -> tuple[runner.Results | None, station.Results | None, hub.Results | None]:
-    results = stations = hubs = None
+) -> tuple[runner.Results | None, station.Results | None, hub.Results | None, voice.Results | None]:
+    results = stations = hubs = voices = None
     if "protocol" in parts:
         settings = runner.QUICK if quick else runner.Settings()
         results = await runner.run_all(settings, make_contexts(), console)
@@ -54,7 +61,9 @@ async def _run(
         stations = await station.run(station.QUICK if quick else station.Settings(), console)
     if "hub" in parts:
         hubs = await hub.run(hub.QUICK if quick else hub.Settings(), console)
-    return results, stations, hubs
+    if "voice" in parts:
+        voices = await voice.run(voice.QUICK if quick else voice.Settings(), console)
+    return results, stations, hubs, voices
 
 
 if __name__ == "__main__":

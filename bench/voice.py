@@ -16,8 +16,18 @@ played) and ``hotline answer alpha --record HEARD`` on bravo. From each call we 
 - **CPU**: utime + stime of each daemon process from ``/proc/PID/stat`` between the answer and the
   end of the call, less what the same daemon spent over an idle window measured first, per second.
 - **The transport's own figures**: bravo's call result (the end that hears the speech).
+- **The codec's ceiling**: the same clip through :class:`~hotline.voice.stream.VoiceSender` and
+  :class:`~hotline.voice.stream.VoiceReceiver` in memory, with nothing lost or late, to tell what the
+  network path costs from what Opus costs.
+
+The condition is switched on once media flows over UDP both ways (a few frames into the call). From
+the first packet, a jittered UDP path loses the race against the copies the caller sends inside the
+session until UDP proves itself, and the call falls back into the session (TCP): the first call of
+the run, which also warms the daemons up, does exactly that and shows which path the call ends on.
 
 The conditions take turns, one call each per round, so noise on the machine lands on all of them.
+The clip is 16 kHz, like the shipped sample: PESQ-WB scores 16 kHz speech, and a 22.05 kHz espeak-ng
+clip scores about 0.6 lower even through the codec alone (32 kbit/s Opus spends bits above 8 kHz).
 """
 
 from __future__ import annotations
@@ -37,13 +47,15 @@ from typing import Any
 from unittest import mock
 
 from rich.console import Console
+from tests.support.impair import ImpairProxy
+from tests.support.stations import FAST, PASSPHRASE, CliProcess, StationProc, pair
 
 from bench.station import HOST, free_port
 from hotline.station.calls import TRACE_ENV
 from hotline.station.home import create_station
-from hotline.voice.quality import pesq_wb, speech_sample
-from tests.support.impair import ImpairProxy
-from tests.support.stations import FAST, PASSPHRASE, CliProcess, StationProc, pair
+from hotline.voice.quality import PESQ_RATE, pesq_wb, speech_sample
+from hotline.voice.stream import VoiceReceiver, VoiceSender
+from hotline.voice.wavio import WavSink, WavSource, read_mono
 
 #: Where bravo dials alpha: nowhere, so alpha dials and the session goes through the proxy.
 NOWHERE = "127.0.0.1:9"
@@ -105,7 +117,7 @@ class CallRun:
     ended: dict[str, Any]
     #: Per frame played at bravo: (playout - send) and the buffer's target delay then, in seconds.
     latency: list[tuple[float, float]]
-    #: CPU seconds of alpha's and bravo's daemons between the answer and the end, and that window.
+    #: CPU seconds of alpha's and bravo's daemons while the condition was on, and that window.
     cpu: tuple[float, float]
     window: float
     #: Share of the media datagrams the proxy dropped, both ways.
@@ -120,6 +132,12 @@ class Results:
     #: Where the clip came from, and its length in seconds.
     clip: str
     clip_seconds: float
+    #: PESQ-WB of the clip through the codec and jitter buffer in memory, nothing lost or late, and the
+    #: CPU seconds that took per second of audio (one encode and one decode: one call end's media work).
+    ceiling: float
+    ceiling_cpu: float
+    #: The first call: 30 ms jitter from its first packet (and the daemons' warm-up).
+    probe: CallRun
     calls: list[CallRun]
     #: CPU seconds of alpha's and bravo's daemons with the line up and no call, and that window.
     idle_cpu: tuple[float, float]
@@ -152,19 +170,46 @@ def percentile(values: list[float], p: int) -> float:
 
 
 def _clip(root: Path) -> tuple[Path, str]:
-    """A fresh espeak-ng clip of :data:`SCRIPT`, or the shipped sample if espeak-ng is not there."""
+    """A fresh 16 kHz espeak-ng clip of :data:`SCRIPT`, or the shipped sample if espeak-ng is not there."""
+    import numpy as np
+    import soxr  # type: ignore[import-untyped]
+
+    spoken = root / "spoken.wav"
+    try:
+        speak = ["espeak-ng", "-v", "en-us", "-s", "170", "-w", str(spoken), SCRIPT]
+        subprocess.run(speak, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return speech_sample(), "the shipped sample (espeak-ng did not run)"
+    samples, rate = read_mono(spoken)
+    pcm = np.clip(np.round(soxr.resample(samples, rate, PESQ_RATE, "HQ") * 32768), -32768, 32767)
     path = root / "said.wav"
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        subprocess.run(
-            ["espeak-ng", "-v", "en-us", "-s", "170", "-w", str(path), SCRIPT], check=True, capture_output=True
-        )
-        return path, "espeak-ng en-us, 170 words/min, 22.05 kHz"
-    return speech_sample(), "the shipped sample (espeak-ng not found)"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(PESQ_RATE)
+        out.writeframes(pcm.astype("<i2").tobytes())
+    return path, f"espeak-ng en-us at 170 words/min, resampled to {PESQ_RATE // 1000} kHz"
 
 
 def _seconds(wav: Path) -> float:
     with wave.open(str(wav)) as w:
-        return w.getnframes() / w.getframerate()
+        return float(w.getnframes() / w.getframerate())
+
+
+def _ceiling(clip: Path, work: Path) -> tuple[float, float]:
+    """PESQ-WB of ``clip`` through a call's sender and receiver in memory, every payload on time, and
+    the CPU seconds that took per second of audio."""
+    sender, receiver = VoiceSender(), VoiceReceiver()
+    heard = work / "ceiling.wav"
+    cpu = time.process_time()
+    with WavSource(clip) as source, WavSink(heard) as sink:
+        now = 0.0
+        while (pcm := source.read_frame()) is not None:
+            receiver.receive(sender.next_payload(pcm), now)
+            now += 0.020
+            sink.write_frame(receiver.play(now))
+    cpu = time.process_time() - cpu
+    return pesq_wb(clip, heard), cpu / now
 
 
 def _station(root: Path, name: str) -> StationProc:
@@ -186,12 +231,13 @@ def _cpu(*stations: StationProc) -> tuple[float, ...]:
     return tuple(out)
 
 
-def _latency(sender: Path, player: Path) -> list[tuple[float, float]]:
-    """(playout - send, target delay) in seconds for each frame played from the network (not concealed)."""
+def _latency(sender: Path, player: Path, since: float) -> list[tuple[float, float]]:
+    """(playout - send, target delay) in seconds for each frame sent after ``since`` and played from the
+    network (not concealed)."""
     sent: dict[int, float] = {}
     for line in sender.read_text().splitlines():
         kind, index, at = line.split()[:3]
-        if kind == "S":
+        if kind == "S" and float(at) >= since:
             sent.setdefault(int(index), float(at))
     played: dict[int, tuple[float, float]] = {}
     for line in player.read_text().splitlines():
@@ -201,25 +247,44 @@ def _latency(sender: Path, player: Path) -> list[tuple[float, float]]:
     return list(played.values())
 
 
+def _udp_both_ways(a: StationProc, b: StationProc) -> None:
+    """Wait until alpha hears bravo over UDP (bravo has latched, so both ends send over UDP)."""
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        call = a.line(b)["call"]
+        if call is None or call["packets"]["udp_in"] > 0:
+            return
+        time.sleep(0.01)
+
+
 def _place(
-    a: StationProc, b: StationProc, clip: Path, work: Path, proxy: ImpairProxy, condition: Condition
+    a: StationProc,
+    b: StationProc,
+    clip: Path,
+    work: Path,
+    proxy: ImpairProxy,
+    condition: Condition,
+    *,
+    from_start: bool = False,
 ) -> CallRun:
-    """One call from alpha to bravo through the proxy, set to ``condition``."""
-    proxy.set(loss=condition.loss, jitter=condition.jitter)
-    before = proxy.stats
+    """One call from alpha to bravo through the proxy, under ``condition`` once UDP flows (or at once)."""
+    proxy.set(loss=condition.loss if from_start else 0.0, jitter=condition.jitter if from_start else 0.0)
     heard = work / f"heard-{time.monotonic_ns()}.wav"
     answer = CliProcess(b, "answer", a.name, "--wait", "30", "--record", str(heard))
     call = CliProcess(a, "call", b.name, "--play", str(clip))
     try:
         answer.next_event("answered")
-        cpu0, t0 = _cpu(a, b), time.monotonic()
+        if not from_start:
+            _udp_both_ways(a, b)
+            proxy.set(loss=condition.loss, jitter=condition.jitter)
+        before, cpu0, t0 = proxy.stats, _cpu(a, b), time.monotonic()
         ended_a = call.result()
         ended_b = answer.result()
-        cpu1, t1 = _cpu(a, b), time.monotonic()
+        after, cpu1, t1 = proxy.stats, _cpu(a, b), time.monotonic()
     finally:
         call.kill()
         answer.kill()
-    after = proxy.stats
+    proxy.set(loss=0.0, jitter=0.0)
     datagrams = (after.udp_datagrams_forward + after.udp_datagrams_back) - (
         before.udp_datagrams_forward + before.udp_datagrams_back
     )
@@ -229,7 +294,7 @@ def _place(
         condition,
         pesq=pesq_wb(clip, heard),
         ended=ended_b,
-        latency=_latency(trace / f"{a.name}-{ident}.trace", trace / f"{b.name}-{ident}.trace"),
+        latency=_latency(trace / f"{a.name}-{ident}.trace", trace / f"{b.name}-{ident}.trace", t0),
         cpu=(cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]),
         window=t1 - t0,
         dropped=(after.dropped - before.dropped) / max(1, datagrams),
@@ -242,6 +307,7 @@ def _measure(settings: Settings, console: Console) -> Results:
     proxies: list[ImpairProxy] = []
     try:
         clip, spoken = _clip(root)
+        ceiling, ceiling_cpu = _ceiling(clip, root)
         a, b = _station(root, "alpha"), _station(root, "bravo")
         # the session's TCP passes untouched; the media's UDP (same port number) gets the condition
         tcp = ImpairProxy((HOST, b.port), udp=False, seed=1).start()
@@ -259,13 +325,11 @@ def _measure(settings: Settings, console: Console) -> Results:
         a.wait_line(b)
         b.wait_line(a)
 
-        console.log("voice: a warm-up call, then the daemons idle for as long as a call")
-        warm = CliProcess(b, "answer", a.name, "--wait", "30", "--record", str(root / "warm-up.wav"))
-        CliProcess(a, "call", b.name, "--play", str(clip), "--seconds", "2").result()
-        warm.result()
-        idle_window = _seconds(clip) + 1.0
+        console.log("voice: first call with 30 ms jitter from its first packet; then the daemons idle")
+        probe = _place(a, b, clip, root, udp, JITTER, from_start=True)
+        console.log(f"voice: that call ended on {probe.ended['path']}, PESQ-WB {probe.pesq:.2f}")
         cpu0, t0 = _cpu(a, b), time.monotonic()
-        time.sleep(idle_window)
+        time.sleep(_seconds(clip) + 0.5)
         cpu1, t1 = _cpu(a, b), time.monotonic()
 
         calls: list[CallRun] = []
@@ -281,6 +345,9 @@ def _measure(settings: Settings, console: Console) -> Results:
             settings,
             clip=spoken,
             clip_seconds=_seconds(clip),
+            ceiling=ceiling,
+            ceiling_cpu=ceiling_cpu,
+            probe=probe,
             calls=calls,
             idle_cpu=(cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]),
             idle_window=t1 - t0,
@@ -299,4 +366,14 @@ async def run(settings: Settings, console: Console) -> Results:
     return await asyncio.to_thread(_measure, settings, console)
 
 
-__all__ = ["CONDITIONS", "QUICK", "Results", "Settings", "run"]
+__all__ = [
+    "CLEAN",
+    "CONDITIONS",
+    "CPU_GOAL_PERCENT",
+    "JITTER",
+    "LATENCY_GOAL_MS",
+    "QUICK",
+    "Results",
+    "Settings",
+    "run",
+]

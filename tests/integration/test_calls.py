@@ -338,3 +338,24 @@ def test_killing_the_far_daemon_ends_the_call(cluster: Cluster, tmp_path: Path) 
     assert ended["end_reason"] in ("line-down", "media-lost")
     log = a.request("calls")["calls"][-1]
     assert log["end_reason"] in ("line-down", "media-lost")
+
+
+def test_jitter_from_the_first_packet_keeps_the_call_on_udp(cluster: Cluster, tmp_path: Path) -> None:
+    """The session copy of an early packet often wins the race against its jittered UDP twin; the
+    twin must still count as proof that UDP works, or the call would fall back for nothing."""
+    a, b = cluster.add("alpha"), cluster.add("bravo")
+    tcp = ImpairProxy(("127.0.0.1", b.port), udp=False, seed=6).start()
+    udp = ImpairProxy(("127.0.0.1", b.port), tcp=False, port=tcp.port, seed=6).start()
+    try:
+        udp.set(jitter=0.03, delay=0.01, direction="both")
+        pair(a, b, a_endpoints=[tcp.address], b_endpoints=[NOWHERE])
+        cluster.start_all(a, b)
+        a.wait_line(b)
+        answer = CliProcess(b, "answer", "--wait", "20", "--record", str(tmp_path / "h.wav"))
+        call = CliProcess(a, "call", b.name, "--play", str(SPEECH), "--seconds", "4")
+        ended_a, ended_b = call.result(), answer.result()
+        assert ended_a["path"] == ended_b["path"] == "udp"
+        assert ended_b["packets"]["udp_in"] > 150 and ended_a["packets"]["udp_in"] > 150
+    finally:
+        udp.stop()
+        tcp.stop()

@@ -165,6 +165,21 @@ class MediaOpener:
         #: Authentic packets seen before, or too old for the window.
         self.replayed = 0
 
+    def authentic(self, packet: bytes | memoryview) -> bool:
+        """Whether ``packet`` is one of this call's, sealed by the far end: the tag alone, the window
+        untouched (for a copy of a packet already taken by another path)."""
+        if len(packet) != PACKET_LEN:
+            return False
+        kind, index, counter = _HEADER.unpack_from(packet)
+        if kind != PACKET_TYPE or index != self._index:
+            return False
+        view = memoryview(packet)
+        try:
+            self._cipher.open(noise_nonce(counter), bytes(view[:HEADER_LEN]), view[HEADER_LEN:])
+        except CryptoError:
+            return False
+        return True
+
     def open(self, packet: bytes | memoryview) -> tuple[int, bytes] | None:
         """``(counter, payload)`` of an authentic, fresh packet; None for anything else."""
         if len(packet) != PACKET_LEN:

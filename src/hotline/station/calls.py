@@ -230,8 +230,12 @@ class LiveCall:
         udp = address is not None
         counter = packet_counter(packet)
         if counter is not None and self._paths.get(counter, udp) != udp:
-            # the copy the far end sent inside the session while it tried UDP: expected, not a replay
+            # the copy the far end sent inside the session while it tried UDP: expected, not a
+            # replay. A UDP copy that is authentic still proves the UDP path (it may simply have
+            # lost the race to its session twin).
             self.counts["copies"] += 1
+            if udp and self.opener.authentic(packet):
+                self._udp_arrived(address)
             return
         opened = self.opener.open(packet)
         if opened is None:
@@ -239,16 +243,20 @@ class LiveCall:
         self._paths[opened[0]] = udp
         self._paths.pop(opened[0] - _PATHS_KEPT, None)
         now = time.monotonic()
-        if address is not None:
-            self.counts["udp_in"] += 1
-            if self.latched is None:
-                self.latched = self.target = address
+        if udp:
+            self._udp_arrived(address)
         else:
             self.counts["tcp_in"] += 1
-        self.machine.media_received(now, udp=address is not None)
+            self.machine.media_received(now, udp=False)
         self.receiver.receive(opened[1], now)
         if self._trace is not None:
             self._trace.write(f"R {_payload_index(opened[1])} {now:.6f}\n")
+
+    def _udp_arrived(self, address: Address | None) -> None:
+        self.counts["udp_in"] += 1
+        if self.latched is None:
+            self.latched = self.target = address
+        self.machine.media_received(time.monotonic(), udp=True)
 
     # -- signalling
 

@@ -221,6 +221,11 @@ class JitterBuffer:
         return self._next
 
     @property
+    def accepted(self) -> int:
+        """Frames taken into the buffer so far (cheaper than :attr:`stats` on every push)."""
+        return self._accepted
+
+    @property
     def stats(self) -> JitterStats:
         """A snapshot of the counters."""
         return JitterStats(

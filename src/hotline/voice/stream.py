@@ -171,9 +171,9 @@ class VoiceReceiver:
             if age == 0:
                 self._jitter.push(index, frame, now)
                 continue
-            before = self._jitter.stats.accepted
+            before = self._jitter.accepted
             self._jitter.push(index - age, frame, now, age=age)
-            if self._jitter.stats.accepted != before:
+            if self._jitter.accepted != before:
                 self._from_copies.add(index - age)
 
     def play(self, now: float) -> bytes:
@@ -223,7 +223,7 @@ class VoiceReceiver:
 
 def _rms(pcm: bytes) -> float:
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
-    return float(np.sqrt(np.mean(samples * samples)))
+    return float(np.sqrt(np.dot(samples, samples) / len(samples)))
 
 
 __all__ = ["DEFAULT_REDUNDANCY", "PAUSE_FRAMES", "QUIET_RMS", "ReceiverStats", "VoiceReceiver", "VoiceSender"]

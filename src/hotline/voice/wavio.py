@@ -26,7 +26,7 @@ from hotline.voice.errors import VoiceError
 
 _ACCEPTED = "an uncompressed integer PCM WAV file (8, 16, 24 or 32 bits, mono or stereo, any sample rate)"
 #: Input read per step, in seconds: small enough to stream, big enough to keep numpy calls few.
-_CHUNK_SECONDS = 0.1
+_CHUNK_SECONDS = 0.5
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -111,7 +111,9 @@ class WavSource:
         self._resampler: Any = (
             None if self._rate == SAMPLE_RATE else soxr.ResampleStream(self._rate, SAMPLE_RATE, 1, "float32")
         )
-        self._pending: FloatArray = np.zeros(0, dtype=np.float32)
+        #: Converted 48 kHz s16le not yet read, from offset ``_at``.
+        self._pcm = bytearray()
+        self._at = 0
         self._eof = False
         self._closed = False
 
@@ -135,16 +137,15 @@ class WavSource:
         """
         if self._closed:
             raise VoiceError(f"{self._path}: read from a closed WavSource")
-        while len(self._pending) < FRAME_SAMPLES and not self._eof:
+        while len(self._pcm) - self._at < FRAME_BYTES and not self._eof:
             self._fill()
-        if len(self._pending) == 0:
+        left = len(self._pcm) - self._at
+        if left <= 0:
             return None
-        frame = self._pending[:FRAME_SAMPLES]
-        self._pending = self._pending[FRAME_SAMPLES:]
-        if len(frame) < FRAME_SAMPLES:
-            frame = np.concatenate([frame, np.zeros(FRAME_SAMPLES - len(frame), dtype=np.float32)])
-        pcm = _to_s16(frame)
-        assert len(pcm) == FRAME_BYTES
+        if left < FRAME_BYTES:
+            self._pcm += bytes(FRAME_BYTES - left)  # the last frame, padded with silence
+        pcm = bytes(self._pcm[self._at : self._at + FRAME_BYTES])
+        self._at += FRAME_BYTES
         return pcm
 
     def _fill(self) -> None:
@@ -157,7 +158,10 @@ class WavSource:
         samples = _to_mono_float(raw[:usable], self._width, self._channels)
         if self._resampler is not None:
             samples = self._resampler.resample_chunk(samples, last=self._eof).astype(np.float32, copy=False)
-        self._pending = np.concatenate([self._pending, samples])
+        # converted a chunk at a time, not a frame at a time: a call reads one frame every 20 ms
+        del self._pcm[: self._at]
+        self._at = 0
+        self._pcm += _to_s16(samples)
 
     def close(self) -> None:
         """Close the file. Closing twice is harmless."""
