@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr  # type: ignore[import-untyped]
 
-from hotline.voice.codec import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE
+from hotline.voice.codec import FRAME_BYTES, SAMPLE_RATE
 from hotline.voice.errors import VoiceError
 
 _ACCEPTED = "an uncompressed integer PCM WAV file (8, 16, 24 or 32 bits, mono or stereo, any sample rate)"
