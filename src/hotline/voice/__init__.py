@@ -1,8 +1,9 @@
 """Voice for the Hotline: PCM frames to small payloads and back, holding up under packet loss.
 
 One direction of a call is a :class:`VoiceSender` at one station and a :class:`VoiceReceiver` at the
-other. The sender turns each 20 ms of 48 kHz mono 16-bit PCM into one payload (an Opus frame with
-in-band FEC, plus copies of the frames before it); the network side seals, pads and sends it. The
+other. The sender turns each 20 ms of 48 kHz mono 16-bit PCM into one payload (an Opus frame plus
+copies of the three frames before it; Opus in-band FEC only when there are no copies, because it
+takes its bits from the frame itself); the network side seals, pads and sends it. The
 receiver takes payloads as they come, and its jitter buffer decides, every 20 ms, whether to decode a
 frame, recover one from FEC, or conceal a gap.
 
