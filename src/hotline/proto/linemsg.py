@@ -15,6 +15,8 @@ import enum
 
 import msgspec
 
+from hotline.proto.document import CHUNK, DOC_ID_LEN, MAX_SIZE, DocState
+
 #: Upper bound on an entry's text, in bytes (UTF-8); documents travel another way.
 MAX_TEXT_LEN = 64 * 1024
 #: Message ids are 10 random bytes, shown as 16 base32 characters.
@@ -33,6 +35,9 @@ class Kind(enum.IntEnum):
     TEST = 2
     #: The answer to the test ``ref``; ``body`` holds a :class:`TestProbe`.
     TEST_REPLY = 3
+    #: A document; ``body`` holds a :class:`hotline.proto.document.DocMeta`, its bytes follow as
+    #: :class:`DocData`.
+    DOC = 4
 
 
 class Precedence(enum.IntEnum):
@@ -123,6 +128,22 @@ class CallMedia(_LineMessage, frozen=True, tag=6):
     packet: bytes
 
 
+class DocData(_LineMessage, frozen=True, tag=7):
+    """One chunk of a document's bytes (docs/protocol.md §13)."""
+
+    doc_id: bytes
+    offset: int
+    data: bytes
+
+
+class DocProgress(_LineMessage, frozen=True, tag=8):
+    """The receiver holds the document's first ``stored`` bytes on disk; ``state`` says what next."""
+
+    doc_id: bytes
+    stored: int
+    state: int
+
+
 class Signal(enum.IntEnum):
     """What a :class:`CallSignal` says."""
 
@@ -143,8 +164,11 @@ CALL_ID_LEN = 16
 #: A sealed media packet is never longer than this.
 MAX_MEDIA_PACKET = 1200
 
-LineMessage = Hello | Entry | Receipt | CallOffer | CallAnswer | CallSignal | CallMedia
+LineMessage = (
+    Hello | Entry | Receipt | CallOffer | CallAnswer | CallSignal | CallMedia | DocData | DocProgress
+)
 
+_DOC_STATES = frozenset(int(s) for s in DocState)
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(LineMessage)
 _PROBE_DECODER = msgspec.msgpack.Decoder(TestProbe)
@@ -207,6 +231,12 @@ def _problem(message: LineMessage) -> str | None:
         case CallSignal(call_id, signal):
             if len(call_id) != CALL_ID_LEN or signal not in Signal._value2member_map_:
                 return "call signal out of range"
+        case DocData(doc_id, offset, data):
+            if len(doc_id) != DOC_ID_LEN or offset < 0 or offset % CHUNK or not 0 < len(data) <= CHUNK:
+                return "document chunk out of range"
+        case DocProgress(doc_id, stored, state):
+            if len(doc_id) != DOC_ID_LEN or not 0 <= stored <= MAX_SIZE or state not in _DOC_STATES:
+                return "document progress out of range"
         case CallMedia(packet):
             if len(packet) > MAX_MEDIA_PACKET:
                 return "media packet too long"
@@ -236,6 +266,8 @@ __all__ = [
     "CallMedia",
     "CallOffer",
     "CallSignal",
+    "DocData",
+    "DocProgress",
     "Entry",
     "Hello",
     "Kind",

@@ -49,6 +49,8 @@ class StationConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_pending: int = 1024
     #: Cap the store at this many pages (SQLite ``max_page_count``); 0 means no cap.
     store_max_pages: int = 0
+    #: Cap on the bytes of documents being received, as if the disk held no more; 0: no cap.
+    documents_max_bytes: int = 0
     #: Seconds between a session's fresh key exchanges (at most 120; keys die 60 s after that).
     rekey_after: float = 120.0
     #: Per-line settings by line name.
@@ -83,6 +85,8 @@ def _problem(config: StationConfig) -> str | None:
         return "`rekey_after` must be 1 to 120 seconds"
     if config.redial_max < config.redial_min:
         return "`redial_max` must be at least `redial_min`"
+    if config.documents_max_bytes < 0:
+        return "`documents_max_bytes` must be at least 0"
     if config.max_pending < 1 or config.store_max_pages < 0:
         return "`max_pending` must be at least 1 and `store_max_pages` at least 0"
     return None

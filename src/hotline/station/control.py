@@ -59,6 +59,7 @@ def _is_live(request: _Request) -> bool:
         bool(args.get("follow"))
         or request.op.startswith("pair.")
         or request.op in ("call.place", "call.answer")
+        or (request.op == "send.file" and bool(args.get("wait")))
         or (request.op == "send" and "wait" in args)
     )
 

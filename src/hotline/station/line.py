@@ -279,6 +279,8 @@ class LineRuntime:
             channel.send_nowait(linemsg.encode(Hello(received_seq, received_head, self.out_seq)))
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._sender(session))
+                tg.create_task(self.station.documents.run_sender(self, session))
+                tg.create_task(self.station.documents.resume_incoming(self, session))
                 await self._reader(session)
                 raise _SessionOver
         except* _SessionOver:
@@ -296,6 +298,7 @@ class LineRuntime:
             else:
                 self._failures = 0
             self.station.calls.on_line_down(self, session)
+            self.station.documents.session_down(self)
             if self.current is session:
                 self.current = None
                 self.state_since = time.time()
@@ -329,6 +332,11 @@ class LineRuntime:
                 case Receipt():
                     if not self._on_receipt(message):
                         return
+                case linemsg.DocData() | linemsg.DocProgress():
+                    if not session.hello.is_set():
+                        self.alert("protocol", f"{self.peer} sent document data before its hello")
+                        return
+                    self.station.documents.on_message(self, message)
                 case _:
                     if not session.hello.is_set():
                         self.alert("protocol", f"{self.peer} sent a call message before its hello")
@@ -469,6 +477,8 @@ class LineRuntime:
             extra: Any = None
             if entry.kind == Kind.ACK:
                 extra = store.mark_acked(line_id, OUT, entry.ref, now)
+            elif entry.kind == Kind.DOC:
+                extra = self.station.documents.entry_stored(store, self, entry, now)
             elif entry.kind in (Kind.TEST, Kind.TEST_REPLY):
                 extra = self._check_probe(store, entry)
                 if entry.kind == Kind.TEST:
@@ -520,7 +530,12 @@ class LineRuntime:
 
     def _after_inbound(self, outcome: list[tuple[MessageRow, Any]]) -> None:
         for row, extra in outcome:
-            if row.kind == Kind.TEXT:
+            if row.kind == Kind.DOC:
+                if extra is not None:
+                    self.alert("document-failed", f"{self.peer} announced a document we cannot take: {extra}")
+                else:
+                    self.station.documents.doc_entry_committed(self, row)
+            if row.kind in (Kind.TEXT, Kind.DOC):
                 if not self.station.has_followers:
                     continue
                 self.station.publish({"message": self.station.describe(row, self)})

@@ -131,8 +131,10 @@ class Requests:
             "pair.connect": (Requests.PairConnectArgs, self.pair_connect),
         }
         from hotline.station.callrequests import CallRequests  # the call handlers live beside these
+        from hotline.station.docrequests import DocumentRequests
 
         self._handlers.update(CallRequests(station).handlers())
+        self._handlers.update(DocumentRequests(station).handlers())
 
     async def handle(self, op: object, args: object, emit: Emit) -> dict[str, object]:
         """Run one request.
@@ -484,7 +486,7 @@ class Requests:
                     lambda store: store.messages(
                         line_id=line_id,
                         direction=IN,
-                        kinds=(Kind.TEXT,),
+                        kinds=(Kind.TEXT, Kind.DOC),
                         after_rowid=args.since,
                         unacked=args.unacked,
                     )
@@ -509,7 +511,7 @@ class Requests:
             lambda store: store.messages(
                 line_id=line_id,
                 direction=IN,
-                kinds=(Kind.TEXT,),
+                kinds=(Kind.TEXT, Kind.DOC),
                 after_rowid=args.since,
                 unacked=args.unacked,
             )
@@ -520,7 +522,7 @@ class Requests:
         station = self.station
         message_id = parse_id(args.id)
         row = await self._call(lambda store: store.message(message_id, IN))
-        if row is None or row.kind != Kind.TEXT:
+        if row is None or row.kind not in (Kind.TEXT, Kind.DOC):
             raise StationError("no-such-message", f"no received message {args.id}")
         peer = station.describe(row)["peer"]
         line = station.line(str(peer))

@@ -25,6 +25,7 @@ from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import SessionConfig
 from hotline.station.calls import CallDesk
 from hotline.station.config import StationConfig
+from hotline.station.documents import DocumentDesk
 from hotline.station.errors import StationError
 from hotline.station.home import StationLock, StationPaths, unlock
 from hotline.station.line import LineRuntime
@@ -108,6 +109,7 @@ class Station:
         self.started_at = time.time()
         self.listen_port: int | None = None
         self.calls = CallDesk(self)
+        self.documents = DocumentDesk(self)
         # work started while not serving (offline requests); awaited by close()
         self._background: list[asyncio.Future[Any]] = []
 
@@ -285,7 +287,7 @@ class Station:
             "kind": Kind(row.kind).name.lower().replace("_", "-"),
             "seq": row.seq,
             "precedence": Precedence(row.precedence).name.lower(),
-            "text": row.body.decode("utf-8", "replace") if row.kind == Kind.TEXT else "",
+            "text": _text(row),
             "ref": show_id(row.ref) if row.ref else None,
             "created_at": row.created_ms / 1000,
             "stored_at": row.stored_at,
@@ -329,6 +331,7 @@ class Station:
             self.running = True
             self.listen_port = listener.port
             await self.calls.start(host, listener.port)
+            await self.documents.load()
             stack.callback(self.calls.stop)
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
@@ -375,6 +378,20 @@ class Station:
             self._tg.create_task(coro)
         except RuntimeError:
             coro.close()  # the station is stopping: what it would record no longer matters
+
+
+def _text(row: MessageRow) -> str:
+    if row.kind == Kind.TEXT:
+        return row.body.decode("utf-8", "replace")
+    if row.kind == Kind.DOC:
+        from hotline.proto.document import DocMetaError, decode_meta
+
+        try:
+            meta = decode_meta(row.body)
+        except DocMetaError:
+            return "(a document we could not read)"
+        return f"document {meta.name} ({meta.size:,} bytes, SHA-256 {meta.sha256.hex()[:16]}…)"
+    return ""
 
 
 def _open_private(path: Path, key: bytes, max_page_count: int | None) -> Store:

@@ -102,9 +102,11 @@ def _translate(exc: sqlite3.Error) -> StoreError:
 class Store:
     """The station's durable state in one SQLite file. Not thread-safe: use it from one thread."""
 
-    def __init__(self, conn: sqlite3.Connection, sealer: Sealer) -> None:
+    def __init__(self, conn: sqlite3.Connection, sealer: Sealer, path: Path | None = None) -> None:
         self._conn = conn
         self._sealer = sealer
+        #: The SQLite file (documents live in a directory beside it).
+        self.path = path
 
     @classmethod
     def open(cls, path: Path, key: bytes, *, max_page_count: int | None = None) -> Store:
@@ -134,7 +136,7 @@ class Store:
             conn.execute("PRAGMA foreign_keys=ON")
             if max_page_count is not None:
                 conn.execute(f"PRAGMA max_page_count={int(max_page_count)}")
-            store = cls(conn, Sealer(key))
+            store = cls(conn, Sealer(key), path)
             store._prepare()
         except sqlite3.Error as exc:
             conn.close()
@@ -589,6 +591,85 @@ class Store:
             for r in reversed(rows)
         ]
 
+    # -- documents
+
+    def add_document(
+        self,
+        line_id: int,
+        direction: int,
+        *,
+        doc_id: bytes,
+        message_id: bytes,
+        name: str,
+        size: int,
+        sha256: bytes,
+        now: float,
+        source: str | None = None,
+        source_mtime: int | None = None,
+    ) -> DocRow:
+        """Record a document (out: when queued; in: when its DOC entry is stored)."""
+        cursor = self.execute_checked(
+            "INSERT INTO documents (line_id, direction, doc_id, message_id, name, size, sha256, state,"
+            " source, source_mtime, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'receiving', ?, ?, ?)",
+            (line_id, direction, doc_id, message_id, name, size, sha256, source, source_mtime, now),
+        )
+        rowid = int(cursor.lastrowid or 0)
+        doc = self.document_by_rowid(rowid)
+        assert doc is not None
+        return doc
+
+    def document_by_rowid(self, rowid: int) -> DocRow | None:
+        row = self.execute_checked(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE rowid = ?", (rowid,)
+        ).fetchone()
+        return None if row is None else _doc(row)
+
+    def document(self, line_id: int, direction: int, doc_id: bytes) -> DocRow | None:
+        """One document of a line, by its id."""
+        row = self.execute_checked(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE line_id = ? AND direction = ? AND doc_id = ?",
+            (line_id, direction, doc_id),
+        ).fetchone()
+        return None if row is None else _doc(row)
+
+    def document_by_message(self, message_id: bytes) -> DocRow | None:
+        """The document a DOC entry announced."""
+        row = self.execute_checked(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        return None if row is None else _doc(row)
+
+    def documents(
+        self, *, line_id: int | None = None, direction: int | None = None, unfinished: bool = False
+    ) -> list[DocRow]:
+        """Documents matching the filters, oldest first."""
+        where, params = [], []
+        if line_id is not None:
+            where.append("line_id = ?")
+            params.append(line_id)
+        if direction is not None:
+            where.append("direction = ?")
+            params.append(direction)
+        if unfinished:
+            where.append("state IN ('receiving', 'paused')")
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self.execute_checked(
+            f"SELECT {_DOC_COLUMNS} FROM documents {clause} ORDER BY rowid", tuple(params)
+        ).fetchall()
+        return [_doc(r) for r in rows]
+
+    def set_document(self, rowid: int, *, stored: int, state: str, detail: str | None = None,
+                     completed_at: float | None = None) -> None:  # fmt: skip
+        """Record how far a document got."""
+        self.execute_checked(
+            "UPDATE documents SET stored = ?, state = ?, detail = ?, completed_at = ? WHERE rowid = ?",
+            (stored, state, detail, completed_at, rowid),
+        )
+
+    def blob_key(self, doc_id: bytes, direction: int) -> bytes:
+        """The key that seals a document's bytes at rest (one per document and direction)."""
+        return self._sealer.derive(b"document|%d|" % direction + doc_id)
+
     # -- calls
 
     def add_call(self, line_id: int, call_id: bytes, direction: int, started_at: float) -> int:
@@ -651,6 +732,40 @@ class Store:
 
 
 @dataclass(frozen=True)
+class DocRow:
+    """Where one document stands, in one direction."""
+
+    rowid: int
+    line_id: int
+    direction: int
+    doc_id: bytes
+    message_id: bytes
+    name: str
+    size: int
+    sha256: bytes
+    stored: int
+    state: str
+    detail: str | None
+    source: str | None
+    source_mtime: int | None
+    created_at: float
+    completed_at: float | None
+
+
+_DOC_COLUMNS = (
+    "rowid, line_id, direction, doc_id, message_id, name, size, sha256, stored, state, detail, source,"
+    " source_mtime, created_at, completed_at"
+)
+
+
+def _doc(r: Any) -> DocRow:
+    return DocRow(
+        int(r[0]), int(r[1]), int(r[2]), bytes(r[3]), bytes(r[4]), str(r[5]), int(r[6]), bytes(r[7]),
+        int(r[8]), str(r[9]), r[10], r[11], r[12], float(r[13]), r[14],
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class CallRow:
     """One call in the log."""
 
@@ -683,4 +798,4 @@ def _call(r: Any) -> CallRow:
     )
 
 
-__all__ = ["CallRow", "EventRow", "LineRow", "MessageRow", "Store"]
+__all__ = ["CallRow", "DocRow", "EventRow", "LineRow", "MessageRow", "Store"]

@@ -61,7 +61,7 @@ CREATE TABLE events (
 CREATE INDEX events_line ON events (line_id, rowid);
 """
 
-#: Version 2: the call log, and recorded call audio for lines whose config asks for it.
+#: Version 2: the call log, recorded call audio for lines whose config asks for it, and documents.
 CALLS = """
 CREATE TABLE calls (
     rowid INTEGER PRIMARY KEY,
@@ -84,6 +84,26 @@ CREATE TABLE call_audio (
     seq INTEGER NOT NULL,
     frames BLOB NOT NULL,            -- sealed at rest: a run of Opus frames
     UNIQUE (call_rowid, direction, seq)
+);
+-- Documents, both directions: the DOC entry in messages says what the document is, this row says
+-- where its bytes stand. Inbound bytes live sealed in documents/<doc id>.in beside the store.
+CREATE TABLE documents (
+    rowid INTEGER PRIMARY KEY,
+    line_id INTEGER NOT NULL REFERENCES lines(id) ON DELETE CASCADE,
+    direction INTEGER NOT NULL,
+    doc_id BLOB NOT NULL,
+    message_id BLOB NOT NULL,        -- the DOC entry
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 BLOB NOT NULL,
+    stored INTEGER NOT NULL DEFAULT 0,  -- in: durably stored here, out: the far end said it holds
+    state TEXT NOT NULL,             -- receiving, paused, complete, failed
+    detail TEXT,
+    source TEXT,                     -- out: the file, its size and mtime when queued
+    source_mtime INTEGER,
+    created_at REAL NOT NULL,
+    completed_at REAL,
+    UNIQUE (doc_id, direction, line_id)
 );
 """
 

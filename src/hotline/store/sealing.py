@@ -32,6 +32,10 @@ class Sealer:
     def __init__(self, key: bytes) -> None:
         self._key = CipherKey(key)
 
+    def derive(self, label: bytes) -> bytes:
+        """A 32-byte key of its own for ``label`` (what seals a document's bytes, say)."""
+        return hkdf_sha256(self._key.raw, salt=None, info=b"hotline/store-subkey/v1|" + label, length=32)
+
     def seal(self, ad: bytes, plaintext: bytes) -> bytes:
         """``nonce ‖ ciphertext`` of ``plaintext`` bound to ``ad``."""
         nonce = random_bytes(NONCE_LEN)

@@ -1,0 +1,114 @@
+"""Documents over a line (docs/protocol.md §13): what the transcript says about a document.
+
+A document is announced by a DOC entry in the sender's transcript, so its description is numbered,
+hash-chained, receipted and acknowledged like a message, and a line test covers it. The entry's body
+is a :class:`DocMeta`: the document's id, its name (metadata only: never a path on the receiving
+side), its size and its SHA-256. The bytes then travel as :class:`~hotline.proto.linemsg.DocData`
+chunks outside the transcript, and the receiver reports what it holds with
+:class:`~hotline.proto.linemsg.DocProgress`; a document is complete only when every byte is stored
+and the whole hash matches.
+"""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+
+import msgspec
+
+#: Document ids are 16 random bytes.
+DOC_ID_LEN = 16
+#: Bytes of document per DocData message (and per sealed chunk at rest).
+CHUNK = 64 * 1024
+#: The largest document a station accepts (1 TiB).
+MAX_SIZE = 2**40
+#: The longest file name kept, in UTF-8 bytes.
+MAX_NAME = 255
+HASH_LEN = 32
+
+
+class DocState(enum.IntEnum):
+    """What a receiver says about a document in a DocProgress."""
+
+    #: Send from ``stored`` on.
+    RECEIVING = 0
+    #: Every byte is stored and the hash matched.
+    COMPLETE = 1
+    #: The receiver cannot store more now (its disk is full); it says RECEIVING again when it can.
+    PAUSED = 2
+    #: The document failed its checks (size or hash); nothing more will be taken.
+    FAILED = 3
+
+
+class DocMeta(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """The body of a DOC entry."""
+
+    doc_id: bytes
+    name: str
+    size: int
+    sha256: bytes
+
+
+class DocMetaError(ValueError):
+    """A DOC entry's body is not a well-formed document description."""
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(DocMeta)
+
+
+def encode_meta(meta: DocMeta) -> bytes:
+    """The DOC entry body for ``meta``."""
+    return _ENCODER.encode(meta)
+
+
+def decode_meta(body: bytes) -> DocMeta:
+    """Parse and check a DOC entry's body.
+
+    Raises:
+        DocMetaError: malformed or out of range.
+    """
+    try:
+        meta = _DECODER.decode(body)
+    except msgspec.DecodeError as exc:
+        raise DocMetaError(f"malformed document description: {exc}") from None
+    if len(meta.doc_id) != DOC_ID_LEN or len(meta.sha256) != HASH_LEN:
+        raise DocMetaError("document id or hash has the wrong length")
+    if not 0 <= meta.size <= MAX_SIZE:
+        raise DocMetaError(f"document size {meta.size} out of range")
+    if clean_name(meta.name) != meta.name:
+        raise DocMetaError("document name is not a clean file name")
+    return meta
+
+
+def clean_name(name: str) -> str:
+    """A file name safe to show and to suggest: no directories, no control characters, not hidden,
+    at most :data:`MAX_NAME` bytes. The sender applies it; the receiver refuses anything it changes."""
+    name = unicodedata.normalize("NFC", name)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = name.strip().lstrip(".")
+    encoded = name.encode("utf-8")[:MAX_NAME]
+    name = encoded.decode("utf-8", errors="ignore").strip()
+    return name or "document"
+
+
+def chunks(size: int) -> int:
+    """How many chunks a document of ``size`` bytes has (an empty one has none)."""
+    return (size + CHUNK - 1) // CHUNK
+
+
+__all__ = [
+    "CHUNK",
+    "DOC_ID_LEN",
+    "HASH_LEN",
+    "MAX_NAME",
+    "MAX_SIZE",
+    "DocMeta",
+    "DocMetaError",
+    "DocState",
+    "chunks",
+    "clean_name",
+    "decode_meta",
+    "encode_meta",
+]

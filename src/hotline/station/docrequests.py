@@ -1,0 +1,181 @@
+"""The control socket's document requests (docs/control.md, "Documents").
+
+``send.file`` hashes and queues a file (streaming ``hashing`` events); with ``wait`` it goes on
+streaming ``document`` events until the far end holds the whole, verified document. ``files`` lists
+documents both ways; ``file.get`` writes a received document out to a new file, checking its hash
+again on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from hotline.proto.document import CHUNK
+from hotline.proto.linemsg import Precedence
+from hotline.station.documents import describe_doc, doc_dir
+from hotline.station.errors import StationError
+from hotline.station.service import Station, parse_id
+from hotline.store.blobs import Blob
+from hotline.store.db import DocRow, Store
+from hotline.store.errors import StoreError
+from hotline.store.schema import IN
+
+Emit = Callable[[dict[str, object]], Awaitable[None]]
+
+
+class _Args(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class SendFileArgs(_Args):
+    peer: str
+    #: An absolute path: the daemon reads the file.
+    path: str
+    precedence: str = "routine"
+    #: Stream progress until the far end holds the verified document.
+    wait: bool = False
+
+
+class FilesArgs(_Args):
+    peer: str | None = None
+
+
+class FileGetArgs(_Args):
+    id: str
+    out: str
+
+
+def _store_failure(exc: StoreError) -> StationError:
+    return StationError("store-error", exc.reason)
+
+
+class DocumentRequests:
+    """The document handlers of one station."""
+
+    def __init__(self, station: Station) -> None:
+        self.station = station
+
+    def handlers(
+        self,
+    ) -> dict[str, tuple[type[msgspec.Struct], Callable[[Any, Emit], Awaitable[dict[str, object]]]]]:
+        return {
+            "send.file": (SendFileArgs, self.send_file),
+            "files": (FilesArgs, self.files),
+            "file.get": (FileGetArgs, self.file_get),
+        }
+
+    async def send_file(self, args: SendFileArgs, emit: Emit) -> dict[str, object]:
+        station = self.station
+        line = station.line(args.peer)
+        if not line.row.verified:
+            raise StationError("not-verified", f"the line {args.peer!r} is not verified: verify it first")
+        try:
+            precedence = Precedence[args.precedence.upper()]
+        except KeyError:
+            raise StationError("bad-request", f"unknown precedence {args.precedence!r}") from None
+        path = Path(args.path)
+        if not path.is_absolute():
+            raise StationError("bad-request", "`path` must be absolute (the daemon reads the file)")
+        if args.wait and not station.running:
+            raise StationError("not-running", "waiting for a document needs the station running")
+        row, doc = await station.documents.queue_document(line, path, precedence, emit)
+        described = {**station.describe(row, line), "document": describe_doc(doc, line.peer)}
+        if not args.wait:
+            return described
+        queue = station.documents.watch(line, doc)
+        try:
+            await emit({"message": described})
+            while True:
+                event = await queue.get()
+                await emit(event)
+                document = event.get("document")
+                if isinstance(document, dict) and document.get("state") in ("complete", "failed"):
+                    return {**described, "document": document}
+        finally:
+            station.documents.unwatch(line, doc, queue)
+
+    async def files(self, args: FilesArgs, emit: Emit) -> dict[str, object]:
+        station = self.station
+        line_id = station.line(args.peer).row.id if args.peer is not None else None
+        try:
+            rows = await station.worker.call(lambda store: store.documents(line_id=line_id))
+        except StoreError as exc:
+            raise _store_failure(exc) from None
+        names = {ln.row.id: ln.peer for ln in station.lines.values()}
+        return {"documents": [describe_doc(row, names.get(row.line_id, "?")) for row in rows]}
+
+    async def file_get(self, args: FileGetArgs, emit: Emit) -> dict[str, object]:
+        station = self.station
+        message_id = parse_id(args.id)
+        out = Path(args.out)
+        if not out.is_absolute():
+            raise StationError("bad-request", "`out` must be an absolute path (the daemon writes it)")
+
+        def find(store: Store) -> tuple[DocRow | None, bytes]:
+            row = store.document_by_message(message_id)
+            if row is None or row.direction != IN:
+                return None, b""
+            return row, store.blob_key(row.doc_id, IN)
+
+        try:
+            row, key = await station.worker.call(find)
+        except StoreError as exc:
+            raise _store_failure(exc) from None
+        if row is None:
+            raise StationError("no-such-document", f"no received document {args.id} (see `hotline files`)")
+        if row.state != "complete":
+            raise StationError(
+                "not-complete", f"document {args.id} is {row.state} ({row.stored:,} of {row.size:,} bytes)"
+            )
+        blob_path = doc_dir(station) / f"{row.doc_id.hex()}.in"
+        await asyncio.get_running_loop().run_in_executor(None, _write_out, blob_path, key, row, out)
+        return {
+            "id": args.id,
+            "name": row.name,
+            "out": str(out),
+            "size": row.size,
+            "sha256": row.sha256.hex(),
+        }
+
+
+def _write_out(blob_path: Path, key: bytes, row: DocRow, out: Path) -> None:
+    """Decrypt the document into ``out``, a new file, checking the hash; nothing is left on failure."""
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise StationError("bad-request", f"{out} exists: Hotline never overwrites a file") from None
+    except OSError as exc:
+        raise StationError("bad-file", f"cannot create {out}: {exc.strerror or exc}") from None
+    blob = Blob(blob_path, key, row.doc_id)
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for index in range((row.size + CHUNK - 1) // CHUNK):
+                data = blob.read(index, min(CHUNK, row.size - index * CHUNK))
+                digest.update(data)
+                f.write(data)
+            if digest.digest() != row.sha256:
+                raise StationError(
+                    "corrupt", f"document {row.name} no longer matches its SHA-256: not written"
+                )
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException as exc:
+        out.unlink(missing_ok=True)
+        if isinstance(exc, StoreError):
+            raise StationError("corrupt", exc.reason) from None
+        if isinstance(exc, OSError):
+            raise StationError("bad-file", f"cannot write {out}: {exc.strerror or exc}") from None
+        raise
+    finally:
+        blob.close()
+
+
+__all__ = ["DocumentRequests"]
