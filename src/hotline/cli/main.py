@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from hotline import __version__
-from hotline.cli import calls, lines, messages, pairing, stations
+from hotline.cli import calls, documents, lines, messages, pairing, stations
 from hotline.cli.errors import DEBUG_ENV, Failure, describe
 from hotline.cli.options import DEFAULT_HOME, Settings, settings
 
@@ -90,6 +90,9 @@ for _command in (
     calls.sas,
     calls.calls,
     calls.recording,
+    documents.send_file,
+    documents.files,
+    documents.file,
 ):
     cli.add_command(_command)
 

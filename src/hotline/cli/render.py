@@ -210,6 +210,28 @@ def call_line(call: Result) -> Text:
     )  # fmt: skip
 
 
+def document_table(documents: Iterable[Result]) -> Table:
+    """Documents both ways: one row each, with how far it got."""
+    table = _table("id", "peer", "dir", "name", "size", "state", "stored", "queued", wrap=("name",))
+    for doc in documents:
+        size = doc.get("size") or 0
+        stored = doc.get("stored") or 0
+        share = f"{100 * stored / size:.0f} %" if size else "100 %"
+        state = str(doc.get("state"))
+        style = {"complete": "green", "failed": "bold red", "paused": "yellow"}.get(state, "")
+        table.add_row(
+            text(doc.get("id")),
+            text(doc.get("peer"), "bold"),
+            text(doc.get("direction")),
+            text(doc.get("name")),
+            text(f"{size:,}"),
+            text(state, style),
+            text(share),
+            text(when(doc.get("created_at"))),
+        )
+    return table
+
+
 def call_table(calls: Iterable[Result]) -> Table:
     """The call log: one row per call."""
     table = _table("id", "peer", "dir", "started", "duration", "ended", "SAS", "path")
