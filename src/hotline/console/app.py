@@ -1,0 +1,496 @@
+"""The operator console: a Textual app over one station's control socket.
+
+Theory of operation. One worker, :meth:`HotlineConsole._supervise`, owns the connection to the daemon:
+it connects twice (one connection for requests, one for the ``inbox`` follow stream, which holds its
+connection forever, docs/control.md) and runs two loops under a TaskGroup:
+
+* the poll loop asks for ``status`` and the unacknowledged inbox every second (and at once when poked,
+  e.g. after a send or a follow event), plus the selected line's ``log`` for its transcript. The follow
+  stream does not carry our own messages' receipts, so the poll is what turns queued into delivered;
+* the follow loop turns live events into immediate reactions: a FLASH takes the screen and rings the
+  bell, an IMMEDIATE and an alert are announced, a ringing call is announced.
+
+When either connection breaks, both are closed, the console says it lost the station, and the worker
+reconnects every half second; nothing in the daemon waits for us (it answers requests; its follow
+queues are dropped with the connection), so a console never blocks a daemon and several may watch one.
+
+Everything on screen is derived by :mod:`hotline.console.model`; this module moves data and wires keys.
+It imports only ``hotline.client`` from the project: the console is a view, never the station.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Footer, Static, TextArea
+
+from hotline.client import ControlClient, ControlError
+from hotline.console.board import LineBoard
+from hotline.console.call import CallScreen
+from hotline.console.compose import ComposeBox, ConfirmFlash
+from hotline.console.flash import FlashScreen
+from hotline.console.model import Lamp, StationView, clock, next_precedence, transcript
+from hotline.console.text import safe
+from hotline.console.transcript import Transcript
+from hotline.console.verify import VerifyScreen
+
+__all__ = ["HotlineConsole"]
+
+#: Seconds between reconnection attempts while the daemon is away.
+RECONNECT_EVERY = 0.5
+#: How many log entries the transcript asks for.
+TRANSCRIPT_LIMIT = 300
+#: Errors that mean the connection itself is gone (anything else is one request's failure).
+_CONNECTION_CODES = frozenset({"connection-lost", "not-running", "bad-response"})
+
+
+class HotlineConsole(App[None]):
+    """The console for the station whose control socket is ``socket``.
+
+    Attributes useful to tests: :attr:`view` (the model), :attr:`connection` (``connecting``,
+    ``connected``, ``lost``, ``reconnected``), :attr:`selected` (the line on screen).
+    """
+
+    CSS_PATH = "console.tcss"
+    TITLE = "Hotline console"
+    # Textual declares this without ClassVar, so annotating it here would clash with the base class.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "send", "Send", priority=True),
+        Binding("ctrl+e", "precedence", "Precedence", priority=True),
+        Binding("n", "write", "Write"),
+        Binding("escape", "board", "Board", show=False),
+        Binding("a", "ack", "Ack"),
+        Binding("v", "verify", "Verify"),
+        Binding("c", "call", "Call"),
+        Binding("t", "test", "Test"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, socket: Path, *, poll_every: float = 1.0) -> None:
+        """A console for the daemon listening on ``socket`` (``<home>/control.sock``)."""
+        super().__init__()
+        self.socket = socket
+        self.poll_every = poll_every
+        #: What the station told us, and what we derived.
+        self.view = StationView()
+        #: The state of our connection to the daemon.
+        self.connection = "connecting"
+        #: The line whose transcript is on screen.
+        self.selected: str | None = None
+        self._client: ControlClient | None = None
+        self._poke = asyncio.Event()
+        self._lost_at: float | None = None
+        self._flash_rung: set[str] = set()
+
+    # -- layout
+
+    def compose(self) -> ComposeResult:
+        """Top bar, alarm banner, board, transcript and compose, status line, footer."""
+        yield Static(id="topbar")
+        yield Static(id="alarms")
+        with Vertical(id="main"):
+            yield LineBoard(id="board")
+            with Vertical(id="right"):
+                yield Static(id="transcript-title")
+                yield Transcript(id="transcript")
+                yield ComposeBox(id="compose")
+        yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start watching the station."""
+        self._draw_topbar()
+        self.query_one("#alarms", Static).display = False
+        self.query_one(ComposeBox).address(None)
+        self.run_worker(self._supervise(), name="station", group="station", exclusive=True)
+        self.set_interval(1.0, self._draw_topbar)
+
+    # -- the connection
+
+    async def _supervise(self) -> None:
+        while True:
+            try:
+                client = await ControlClient.connect(self.socket)
+            except (ControlError, OSError) as exc:
+                self._lost(exc)
+                await asyncio.sleep(RECONNECT_EVERY)
+                continue
+            try:
+                follower = await ControlClient.connect(self.socket)
+            except (ControlError, OSError) as exc:
+                await client.close()
+                self._lost(exc)
+                await asyncio.sleep(RECONNECT_EVERY)
+                continue
+            self._client = client
+            self._connected()
+            reason: BaseException | None = None
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._poll_loop(client))
+                    group.create_task(self._follow_loop(follower))
+            except* (ControlError, OSError) as failed:
+                reason = failed.exceptions[0]
+            finally:
+                self._client = None
+                await client.close()
+                await follower.close()
+            self._lost(reason)
+            await asyncio.sleep(RECONNECT_EVERY)
+
+    def _connected(self) -> None:
+        self.connection = "reconnected" if self._lost_at is not None else "connected"
+        if self._lost_at is not None:
+            self._say(f"reconnected to the station at {clock(time.time())}", "green")
+            self.notify("Reconnected to the station.", title="station")
+        self._lost_at = None
+        self._draw_topbar()
+        self._draw_alarms()
+
+    def _lost(self, reason: BaseException | None) -> None:
+        first = self.connection != "lost"
+        if self.connection in ("connected", "reconnected"):
+            self._lost_at = time.time()
+            self.connection = "lost"
+            self.notify("Lost the station; reconnecting.", title="station", severity="error")
+            self.bell()
+        elif self.connection == "connecting" and self._lost_at is None:
+            self._lost_at = time.time()
+            self.connection = "lost"
+        if first:
+            why = (
+                reason.message if isinstance(reason, ControlError) else str(reason or "the connection closed")
+            )
+            self._say(f"lost the station ({why}); reconnecting", "bold red")
+            self._draw_topbar()
+            self._draw_alarms()
+
+    async def _poll_loop(self, client: ControlClient) -> None:
+        while True:
+            self._poke.clear()
+            status = await client.request("status")
+            unacked = await client.request("inbox", unacked=True)
+            self.view.apply_status(status)
+            self.view.apply_unacked(unacked.get("messages") or [])
+            entries: list[dict[str, Any]] | None = None
+            peer = self.selected
+            if peer is not None and peer in self.view.lines:
+                try:
+                    entries = (await client.request("log", peer=peer, limit=TRANSCRIPT_LIMIT)).get("entries")
+                except ControlError as exc:
+                    if exc.code in _CONNECTION_CODES:
+                        raise
+                    self._say(exc.message, "yellow")
+            self._draw(entries if peer == self.selected else None)
+            try:
+                async with asyncio.timeout(self.poll_every):
+                    await self._poke.wait()
+            except TimeoutError:
+                pass
+
+    async def _follow_loop(self, client: ControlClient) -> None:
+        # ``unacked`` limits the replay at the start to what still needs an operator
+        async for event in client.stream("inbox", follow=True, unacked=True):
+            self._on_event(event)
+        raise ControlError("connection-lost", "the station ended the follow stream")
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        message = event.get("message")
+        alert = event.get("alert")
+        call = event.get("call")
+        if isinstance(message, dict):
+            if self.view.apply_message(message):
+                precedence = message.get("precedence")
+                if precedence == "immediate":
+                    self.notify(
+                        f"IMMEDIATE from {message.get('peer')}",
+                        title="message",
+                        severity="warning",
+                        timeout=10,
+                    )
+                    self._say(f"IMMEDIATE message from {message.get('peer')}", "bold red")
+                    self.bell()
+            self._sync_flash()
+        elif isinstance(alert, dict):
+            kind = str(alert.get("kind"))
+            if kind != "line-up":
+                self.notify(
+                    f"{kind} on {alert.get('peer')}: {alert.get('detail')}", severity="error", timeout=10
+                )
+        elif isinstance(call, dict) and call.get("direction") == "in" and call.get("state") == "ringing":
+            self.notify(f"call from {call.get('peer')}: press c to answer", title="☎ ringing", timeout=15)
+            self._say(f"☎ {call.get('peer')} is calling: select the line and press c", "bold cyan")
+            self.bell()
+        self._poke.set()
+
+    async def request(self, op: str, **args: Any) -> dict[str, Any]:
+        """Run one request on the console's connection.
+
+        Raises:
+            ControlError: the station refused, or there is no connection (``not-running``).
+        """
+        client = self._client
+        if client is None:
+            raise ControlError("not-running", "not connected to the station (reconnecting)")
+        return await client.request(op, **args)
+
+    # -- drawing
+
+    def _draw(self, entries: list[dict[str, Any]] | None) -> None:
+        now = time.time()
+        board = self.query_one(LineBoard)
+        board.show(self.view.rows(), now)
+        if self.selected is None and board.selected is not None:
+            self.selected = board.selected
+            self._poke.set()
+        if entries is not None:
+            self.query_one(Transcript).show(transcript(entries))
+        self._draw_selection()
+        self._draw_alarms()
+        self._draw_topbar()
+        self._sync_flash()
+
+    def _draw_selection(self) -> None:
+        peer = self.selected
+        title = self.query_one("#transcript-title", Static)
+        if peer is None:
+            title.update(Text("no lines", style="dim"))
+            self.query_one(ComposeBox).address(None)
+            return
+        lamp = self.view.lamp(peer)
+        title.update(
+            Text.assemble(
+                ("transcript ", "bold"),
+                safe(peer, "bold cyan"),
+                "  ",
+                (f" {lamp.value.upper()} ", lamp.style),
+            )
+        )
+        self.query_one(ComposeBox).address(peer, self._blocked(peer))
+
+    def _blocked(self, peer: str) -> str | None:
+        lamp = self.view.lamp(peer)
+        if lamp is Lamp.KEY_CHANGED:
+            return "KEY CHANGED: blocked until re-verified (v)"
+        if lamp is Lamp.UNVERIFIED:
+            return "unverified: compare the safety number (v)"
+        return None
+
+    def _draw_alarms(self) -> None:
+        banner = self.query_one("#alarms", Static)
+        lines: list[Text] = []
+        if self.connection == "lost":
+            lines.append(
+                Text.assemble(
+                    (" STATION LOST ", "bold white on red"),
+                    f" no answer from the daemon since {clock(self._lost_at)}: reconnecting…",
+                )
+            )
+        for alarm in self.view.alarms():
+            lines.append(
+                Text.assemble(
+                    (f" {alarm.label} ", "bold white on red"),
+                    " ",
+                    safe(alarm.peer, "bold"),
+                    (f" {clock(alarm.at)} " if alarm.at else " ", "dim"),
+                    safe(alarm.detail),
+                )
+            )
+        banner.display = bool(lines)
+        banner.update(Text("\n").join(lines[:4]) if lines else Text(""))
+
+    def _draw_topbar(self) -> None:
+        station = self.view.station
+        name = safe(station.get("name") or "station", "bold")
+        connection = {
+            "connecting": (" CONNECTING ", "bold black on yellow"),
+            "connected": (" CONNECTED ", "bold black on green"),
+            "reconnected": (" RECONNECTED ", "bold black on green"),
+            "lost": (" LOST — reconnecting ", "bold white on red"),
+        }[self.connection]
+        unread = len(self.view.unacked)
+        self.query_one("#topbar", Static).update(
+            Text.assemble(
+                ("HOTLINE ", "bold"),
+                name,
+                "  ",
+                connection,
+                (f"  {unread} unread" if unread else "", "bold cyan"),
+                ("   " + time.strftime("%H:%M:%S"), "dim"),
+            )
+        )
+
+    def _say(self, text: str, style: str = "") -> None:
+        self.query_one("#status", Static).update(
+            Text.assemble((clock(time.time()), "dim"), " ", safe(text, style))
+        )
+
+    # -- FLASH
+
+    def _sync_flash(self) -> None:
+        pending = self.view.pending_flash()
+        showing = next((s for s in self.screen_stack if isinstance(s, FlashScreen)), None)
+        if pending is None:
+            if showing is not None and self.screen is showing:
+                self.pop_screen()
+            return
+        if showing is None:
+            self.push_screen(FlashScreen(pending, self.acknowledge))
+        elif showing.message.get("id") != pending.get("id"):
+            showing.show(pending)
+        mid = str(pending.get("id"))
+        if mid not in self._flash_rung:
+            self._flash_rung.add(mid)
+            self.bell()
+
+    async def acknowledge(self, message_id: str) -> str | None:
+        """Acknowledge a received message; returns the error text, or None when the station acked it."""
+        try:
+            await self.request("ack", id=message_id)
+        except ControlError as exc:
+            return exc.message
+        self.view.acked(message_id)
+        self._say(f"acknowledged [{message_id}]", "green")
+        self._sync_flash()
+        self._poke.set()
+        return None
+
+    # -- actions
+
+    def on_line_board_selected(self, event: LineBoard.Selected) -> None:
+        """Show the line the operator moved to."""
+        if event.peer != self.selected:
+            self.selected = event.peer
+            self.query_one(Transcript).show([], empty="loading…")
+            self._draw_selection()
+            self._poke.set()
+
+    def action_write(self) -> None:
+        """Go to the compose box."""
+        self.query_one("#compose-text", TextArea).focus()
+
+    def action_board(self) -> None:
+        """Back to the board."""
+        self.query_one(LineBoard).focus()
+
+    def action_precedence(self) -> None:
+        """Cycle the precedence of the next message."""
+        compose = self.query_one(ComposeBox)
+        compose.precedence = next_precedence(compose.precedence)
+
+    def action_send(self) -> None:
+        """Send what is in the compose box to the selected line (FLASH asks first)."""
+        compose = self.query_one(ComposeBox)
+        peer, text, precedence = self.selected, compose.text.strip(), compose.precedence
+        if peer is None:
+            self._say("no line selected", "yellow")
+            return
+        if not text:
+            self._say("nothing to send: write the message first (n)", "yellow")
+            return
+        blocked = self._blocked(peer)
+        if blocked:
+            self._say(f"not sent to {peer}: {blocked}", "bold red")
+            return
+        if precedence == "flash":
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.run_worker(self._send(peer, text, precedence), group="send")
+                else:
+                    self._say("FLASH not sent", "yellow")
+
+            self.push_screen(ConfirmFlash(peer, text), answered)
+            return
+        self.run_worker(self._send(peer, text, precedence), group="send")
+
+    async def _send(self, peer: str, text: str, precedence: str) -> None:
+        try:
+            message = await self.request("send", peer=peer, text=text, precedence=precedence)
+        except ControlError as exc:
+            self._say(f"not sent: {exc.message}", "bold red")
+            return
+        self.query_one(ComposeBox).clear()
+        self._say(f"{precedence.upper()} to {peer} {message.get('state')} [{message.get('id')}]", "green")
+        self._poke.set()
+
+    def action_ack(self) -> None:
+        """Acknowledge the most urgent unread message on the selected line."""
+        peer = self.selected
+        unread = self.view.unread(peer) if peer else []
+        if not unread:
+            self._say("nothing to acknowledge on this line", "dim")
+            return
+        self.run_worker(self._ack(str(unread[0].get("id"))), group="ack")
+
+    async def _ack(self, message_id: str) -> None:
+        error = await self.acknowledge(message_id)
+        if error is not None:
+            self._say(f"not acknowledged: {error}", "bold red")
+
+    def action_test(self) -> None:
+        """Run a line test on the selected line (both stores compare their chain heads)."""
+        if self.selected is not None:
+            self._say(f"testing the line to {self.selected}…")
+            self.run_worker(self._test(self.selected), group="test")
+
+    async def _test(self, peer: str) -> None:
+        try:
+            result = await self.request("test", peer=peer, timeout=10)
+        except ControlError as exc:
+            self._say(f"line test to {peer}: {exc.message}", "bold red")
+            return
+        rtt = result.get("rtt_ms")
+        timing = f" in {rtt:.1f} ms" if isinstance(rtt, int | float) else ""
+        ok = bool(result.get("ok"))
+        self._say(
+            f"line test to {peer} {'ok' if ok else 'FAILED'}{timing}: {result.get('detail')}",
+            "green" if ok else "bold red",
+        )
+        self._poke.set()
+
+    def action_verify(self) -> None:
+        """Show the selected line's safety number, to confirm it with the other office."""
+        if self.selected is not None:
+            self.run_worker(self._verify(self.selected), group="verify")
+
+    async def _verify(self, peer: str) -> None:
+        try:
+            number = await self.request("line.verify", peer=peer, confirm=False)
+        except ControlError as exc:
+            self._say(f"safety number of {peer}: {exc.message}", "bold red")
+            return
+        key_changed = self.view.lamp(peer) is Lamp.KEY_CHANGED
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._confirm(peer), group="verify")
+
+        self.push_screen(VerifyScreen(number, key_changed=key_changed), answered)
+
+    async def _confirm(self, peer: str) -> None:
+        try:
+            result = await self.request("line.verify", peer=peer, confirm=True)
+        except ControlError as exc:
+            self._say(f"not verified: {exc.message}", "bold red")
+            return
+        self.view.confirm_key(peer, time.time())
+        self._say(f"the line to {peer} is verified" if result.get("verified") else "not verified", "green")
+        self._poke.set()
+
+    def action_call(self) -> None:
+        """Open the call dialog for the selected line (answering if it rings)."""
+        peer = self.selected
+        if peer is None:
+            return
+        call = (self.view.lines.get(peer) or {}).get("call")
+        ringing = isinstance(call, dict) and call.get("direction") == "in" and call.get("state") == "ringing"
+        self.push_screen(CallScreen(self.socket, peer, ringing=ringing))

@@ -1,0 +1,176 @@
+"""The operator console against real station daemons on loopback, driven with Textual's pilot.
+
+Each test pairs ``alpha`` and ``bravo`` (tests/support/stations.py), starts both daemons as separate
+processes, and runs the real :class:`hotline.console.HotlineConsole` on alpha's control socket. The
+console never sees the station's internals: what it shows came over the control socket, and what we
+check on the station side we ask over the control socket too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from hotline.console import HotlineConsole
+from hotline.console.flash import FlashScreen
+from hotline.console.model import Lamp
+from tests.support.stations import Cluster, StationProc, pair
+
+Predicate = Callable[[], object]
+
+
+@pytest.fixture
+def stations() -> Iterator[tuple[StationProc, StationProc]]:
+    """alpha and bravo, paired and up (set up outside the test's event loop: pairing runs offline
+    requests, which start an event loop of their own)."""
+    with Cluster() as cluster:
+        a, b = cluster.add("alpha"), cluster.add("bravo")
+        pair(a, b)
+        cluster.start_all(a, b)
+        a.wait_line(b)
+        b.wait_line(a)
+        yield a, b
+
+
+async def until(pilot: Pilot[Any], predicate: Predicate, what: str, timeout: float = 15.0) -> None:
+    """Let the console run until ``predicate()`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not reached in {timeout} s")
+        await pilot.pause(0.2)
+
+
+def text_of(app: HotlineConsole, selector: str, *, top: bool = False) -> str:
+    """The text of a Static on the main screen, or on the screen on top with ``top``."""
+    root = app.screen if top else app
+    return str(root.query_one(selector, Static).content)
+
+
+def sent_state(app: HotlineConsole, peer: str, text: str) -> str | None:
+    """The state the console's transcript shows for our message ``text`` (None until it shows)."""
+    body = text_of(app, "#transcript-body")
+    if text not in body:
+        return None
+    header = body[: body.index(text)].rsplit("→ sent", 1)[-1]
+    for state in ("acknowledged", "delivered", "sent", "queued"):
+        if state in header:
+            return state
+    return "?"
+
+
+async def with_console(
+    station: StationProc, body: Callable[[HotlineConsole, Pilot[Any]], Awaitable[None]], size: tuple[int, int]
+) -> None:
+    app = HotlineConsole(station.control, poll_every=0.3)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.connection == "connected" and app.selected is not None, "connected")
+        await body(app, pilot)
+
+
+@pytest.mark.asyncio
+async def test_send_from_compose_goes_queued_delivered_acknowledged(
+    stations: tuple[StationProc, StationProc],
+) -> None:
+    a, b = stations
+
+    async def body(app: HotlineConsole, pilot: Pilot[Any]) -> None:
+        assert app.selected == "bravo"
+        await pilot.press("n")
+        await pilot.press(*"status report")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: sent_state(app, "bravo", "status report") is not None, "message shown")
+        await until(pilot, lambda: sent_state(app, "bravo", "status report") == "delivered", "delivered")
+        [received] = [m for m in b.inbox(a) if m["text"] == "status report"]
+        assert received["precedence"] == "routine"
+        b.request("ack", id=received["id"])
+        await until(pilot, lambda: sent_state(app, "bravo", "status report") == "acknowledged", "acked")
+
+    await with_console(a, body, (100, 30))
+
+
+@pytest.mark.asyncio
+async def test_incoming_flash_takes_over_until_acknowledged(
+    stations: tuple[StationProc, StationProc],
+) -> None:
+    a, b = stations
+
+    async def body(app: HotlineConsole, pilot: Pilot[Any]) -> None:
+        sent = b.request("send", peer="alpha", text="missiles sighted", precedence="flash")
+        await until(pilot, lambda: isinstance(app.screen, FlashScreen), "FLASH screen")
+        assert "missiles sighted" in text_of(app, "#flash-text", top=True)
+        await pilot.press("a")
+        await until(pilot, lambda: not isinstance(app.screen, FlashScreen), "FLASH screen gone")
+        [message] = [m for m in a.inbox(b) if m["id"] == sent["id"]]
+        assert message["state"] == "acked"
+        # and bravo hears of it
+        await until(pilot, lambda: _acked_out(b, a, sent["id"]), "the ack reached bravo")
+
+    await with_console(a, body, (100, 30))
+
+
+def _acked_out(station: StationProc, peer: StationProc, message_id: str) -> bool:
+    return any(m["id"] == message_id and m["state"] == "acked" for m in station.sent(peer))
+
+
+@pytest.mark.asyncio
+async def test_killed_peer_turns_the_lamp_down_and_raises_the_alarm(
+    stations: tuple[StationProc, StationProc],
+) -> None:
+    a, b = stations
+
+    async def body(app: HotlineConsole, pilot: Pilot[Any]) -> None:
+        assert app.view.lamp("bravo") is Lamp.UP
+        assert not app.query_one("#alarms", Static).display
+        b.kill()
+        await until(pilot, lambda: app.view.lamp("bravo") is Lamp.DOWN, "lamp down", timeout=20)
+        await until(pilot, lambda: app.query_one("#alarms", Static).display, "alarm banner")
+        assert "LINE DOWN" in text_of(app, "#alarms")
+
+    await with_console(a, body, (100, 30))
+
+
+@pytest.mark.asyncio
+async def test_console_survives_a_daemon_restart(stations: tuple[StationProc, StationProc]) -> None:
+    a, _b = stations
+
+    async def body(app: HotlineConsole, pilot: Pilot[Any]) -> None:
+        a.stop()
+        await until(pilot, lambda: app.connection == "lost", "lost")
+        assert "lost the station" in text_of(app, "#status")
+        assert "STATION LOST" in text_of(app, "#alarms")
+        a.start()
+        await until(pilot, lambda: app.connection == "reconnected", "reconnected")
+        assert "reconnected" in text_of(app, "#status")
+        await until(pilot, lambda: app.view.lamp("bravo") is Lamp.UP, "line up again")
+        assert "STATION LOST" not in text_of(app, "#alarms")
+
+    await with_console(a, body, (100, 30))
+
+
+@pytest.mark.asyncio
+async def test_fits_an_80_by_24_terminal(stations: tuple[StationProc, StationProc]) -> None:
+    a, b = stations
+    b.send(a, "routine traffic")
+
+    async def body(app: HotlineConsole, pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: "routine traffic" in text_of(app, "#transcript-body"), "transcript")
+        for selector in ("#topbar", "#board", "#transcript", "#compose", "#status"):
+            region = app.query_one(selector).region
+            assert region.width > 0 and region.height > 0, selector
+            assert region.right <= 80 and region.bottom <= 24, selector
+        assert app.query_one("#compose-text").region.height >= 1
+        board = app.query_one("#board").region
+        assert board.height >= 2  # header and the one line
+        await pilot.press("v")
+        await until(pilot, lambda: type(app.screen).__name__ == "VerifyScreen", "verify screen")
+        digits = app.screen.query_one("#verify-digits").region
+        assert digits.bottom <= 24 and digits.height >= 2
+        await pilot.press("escape")
+
+    await with_console(a, body, (80, 24))
