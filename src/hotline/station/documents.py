@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import logging
 import os
+import queue
 import stat
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -56,6 +59,9 @@ READ_BLOCK = 2**20
 RETRY_PAUSED = 5.0
 #: Seconds between progress events to watchers.
 PROGRESS_EVERY = 0.25
+#: Bytes handed to a document's writer thread before the line stops reading, and when it reads again.
+WRITER_HIGH_WATER = 8 * 2**20
+WRITER_LOW_WATER = 2 * 2**20
 
 Emit = Callable[[dict[str, object]], Awaitable[None]]
 
@@ -87,7 +93,77 @@ def _show(message_id: bytes) -> str:
     return show_id(message_id)
 
 
-@dataclass
+class _Writer:
+    """Hashes, seals, writes and fsyncs one inbound document's chunks in a thread of its own.
+
+    The event loop only hands chunks over; the disk (and an fsync that holds the file for tens of
+    milliseconds) never stalls the line's other traffic, and the transfer overlaps the writeback
+    instead of waiting for it. What happened comes back to the loop through ``post``.
+    """
+
+    def __init__(self, incoming: _Incoming, post: Callable[[Callable[[], None]], None]) -> None:
+        self._incoming = incoming
+        self._post = post
+        self._queue: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
+        #: Bytes handed over and not yet written (read and written on the loop only).
+        self.pending = 0
+        self._failed = False
+        self._thread = threading.Thread(target=self._run, name="document-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, offset: int, data: bytes) -> None:
+        self.pending += len(data)
+        self._queue.put((offset, data))
+
+    def resume(self) -> None:
+        """After a failed write was reported: take chunks again (the sender resends from there)."""
+        self._queue.put((-1, b""))
+
+    def stop(self) -> None:
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        incoming = self._incoming
+        row, blob = incoming.row, incoming.blob
+        since_sync = 0
+        while (item := self._queue.get()) is not None:
+            offset, data = item
+            if offset < 0:
+                self._failed = False
+                continue
+            self._post(functools.partial(self._written, len(data)))
+            if self._failed:
+                continue  # sent before the sender heard we paused
+            try:
+                blob.write(offset // CHUNK, data)
+            except StoreError as exc:
+                self._failed = True
+                self._post(functools.partial(incoming.on_error, offset, exc))
+                continue
+            incoming.hasher.update(data)
+            end = offset + len(data)
+            since_sync += len(data)
+            if end == row.size or since_sync >= SYNC_EVERY:
+                since_sync = 0
+                try:
+                    blob.sync()
+                except StoreError as exc:
+                    self._failed = True
+                    self._post(functools.partial(incoming.on_error, end, exc))
+                    continue
+                if end == row.size:
+                    self._post(functools.partial(incoming.on_done, incoming.hasher.digest() == row.sha256))
+                else:
+                    self._post(functools.partial(incoming.on_synced, end))
+        blob.close()
+
+    def _written(self, size: int) -> None:
+        self.pending -= size
+        if self.pending <= WRITER_LOW_WATER:
+            self._incoming.room.set()
+
+
+@dataclass(eq=False)
 class _Incoming:
     """An inbound document being received."""
 
@@ -99,8 +175,13 @@ class _Incoming:
     #: What is on disk for sure (fsynced and recorded).
     durable: int
     paused: bool = False
-    syncing: bool = False
     done: bool = False
+    writer: _Writer | None = None
+    #: Set while the writer has room for more.
+    room: asyncio.Event = field(default_factory=asyncio.Event)
+    on_synced: Callable[[int], None] = lambda mark: None
+    on_done: Callable[[bool], None] = lambda ok: None
+    on_error: Callable[[int, StoreError], None] = lambda offset, exc: None
 
 
 @dataclass
@@ -258,7 +339,8 @@ class DocumentDesk:
                         linemsg.encode(DocData(row.doc_id, offset + at, bytes(view[at : at + CHUNK])))
                     )
                     out.want = offset + at + len(view[at : at + CHUNK])
-                    await channel.drain()
+                # one block ahead at most: a message queued now waits behind what the socket holds
+                await channel.drain()
             if out.want is not None and out.want >= row.size:
                 out.want = None  # all sent: the far end says COMPLETE (or asks again) from here
         except ChannelClosed:
@@ -381,6 +463,16 @@ class DocumentDesk:
         if key in self._incoming:  # opened meanwhile
             incoming.blob.close()
             return self._incoming[key]
+        loop = asyncio.get_running_loop()
+        incoming.room.set()
+        incoming.on_synced = functools.partial(self._synced, line, incoming)
+        incoming.on_done = functools.partial(self._checked, line, incoming)
+        incoming.on_error = functools.partial(self._write_failed, line, incoming)
+
+        def post(callback: Callable[[], None]) -> None:
+            loop.call_soon_threadsafe(callback)
+
+        incoming.writer = _Writer(incoming, post)
         self._incoming[key] = incoming
         return incoming
 
@@ -398,7 +490,7 @@ class DocumentDesk:
             incoming = await self._open_incoming(line, doc)
             if incoming is not None:
                 if incoming.row.size == 0:
-                    await self._finish(line, incoming)
+                    await self._finish(line, incoming, incoming.hasher.digest() == incoming.row.sha256)
                 else:
                     self._ask(line, incoming)
 
@@ -420,7 +512,7 @@ class DocumentDesk:
         except ChannelClosed:
             pass
 
-    def _on_data(self, line: LineRuntime, data: DocData) -> None:
+    async def _on_data(self, line: LineRuntime, data: DocData) -> None:
         incoming = self._incoming.get((line.row.id, data.doc_id))
         if incoming is None or incoming.done or incoming.paused or data.offset != incoming.expected:
             return  # not asked for (yet), or a chunk from before a pause: the sender goes on where we say
@@ -430,54 +522,51 @@ class DocumentDesk:
             self._fail(line, incoming, f"{line.peer} sent more bytes than document {row.name} has")
             return
         cap = self.station.config.documents_max_bytes
-        try:
-            if cap and self._bytes_in() + len(data.data) > cap:
-                raise StoreFull(f"documents would pass `documents_max_bytes` ({cap} bytes)")
-            incoming.blob.write(data.offset // CHUNK, data.data)
-        except StoreError as exc:
-            self._pause(line, incoming, exc)
+        if cap and self._bytes_in() + len(data.data) > cap:
+            self._pause(
+                line, incoming, StoreFull(f"documents would pass `documents_max_bytes` ({cap} bytes)")
+            )
             return
-        incoming.hasher.update(data.data)
+        assert incoming.writer is not None
+        incoming.writer.put(data.offset, data.data)
         incoming.expected = end
-        if end == row.size:
-            self.station.spawn(self._finish(line, incoming))
-        elif end - incoming.durable >= SYNC_EVERY and not incoming.syncing:
-            self.station.spawn(self._sync(line, incoming))
+        if incoming.writer.pending >= WRITER_HIGH_WATER:
+            # the disk is behind: stop reading the line (TCP pushes back on the sender) until it catches up
+            incoming.room.clear()
+            await incoming.room.wait()
 
     def _bytes_in(self) -> int:
         return sum(i.expected for i in self._incoming.values() if not i.done)
 
-    async def _sync(self, line: LineRuntime, incoming: _Incoming) -> int | None:
-        incoming.syncing = True
-        mark = incoming.expected
+    def _synced(self, line: LineRuntime, incoming: _Incoming, mark: int) -> None:
         rowid = incoming.row.rowid
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, incoming.blob.sync)
-            await self.station.worker.call(
-                lambda store: store.set_document(rowid, stored=mark, state="receiving")
-            )
-        except StoreError as exc:
-            self._pause(line, incoming, exc)
-            return None
-        finally:
-            incoming.syncing = False
-        incoming.durable = max(incoming.durable, mark)
-        if not incoming.done and not incoming.paused:
-            self._send(line, DocProgress(incoming.row.doc_id, incoming.durable, DocState.RECEIVING))
-        return mark
 
-    async def _finish(self, line: LineRuntime, incoming: _Incoming) -> None:
+        async def record() -> None:
+            try:
+                await self.station.worker.call(
+                    lambda store: store.set_document(rowid, stored=mark, state="receiving")
+                )
+            except StoreError as exc:
+                self._pause(line, incoming, exc)
+                return
+            incoming.durable = max(incoming.durable, mark)
+            if not incoming.done and not incoming.paused:
+                self._send(line, DocProgress(incoming.row.doc_id, incoming.durable, DocState.RECEIVING))
+
+        self.station.spawn(record())
+
+    def _write_failed(self, line: LineRuntime, incoming: _Incoming, offset: int, exc: StoreError) -> None:
+        # the chunk at ``offset`` was neither written nor hashed: we go on from there
+        incoming.expected = min(incoming.expected, offset)
+        self._pause(line, incoming, exc)
+
+    def _checked(self, line: LineRuntime, incoming: _Incoming, ok: bool) -> None:
+        self.station.spawn(self._finish(line, incoming, ok))
+
+    async def _finish(self, line: LineRuntime, incoming: _Incoming, ok: bool = True) -> None:
         incoming.done = True
         row = incoming.row
-        while incoming.syncing:
-            await asyncio.sleep(0.01)
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, incoming.blob.sync)
-        except StoreError as exc:
-            incoming.done = False
-            self._pause(line, incoming, exc)
-            return
-        if incoming.hasher.digest() != row.sha256:
+        if not ok:
             self._fail(line, incoming, f"document {row.name} from {line.peer} does not match its SHA-256")
             return
         now = time.time()
@@ -491,19 +580,25 @@ class DocumentDesk:
             incoming.done = False
             self._pause(line, incoming, exc)
             return
-        incoming.blob.close()
+        self._close(incoming)
         self._incoming.pop((line.row.id, row.doc_id), None)
         self._send(line, DocProgress(row.doc_id, row.size, DocState.COMPLETE))
         done = dataclasses.replace(row, stored=row.size, state="complete", completed_at=now)
         self.station.publish({"document": describe_doc(done, line.peer)})
         log.info("document received", extra={"peer": line.peer, "doc": row.name, "size": row.size})
 
+    @staticmethod
+    def _close(incoming: _Incoming) -> None:
+        if incoming.writer is not None:
+            incoming.writer.stop()  # the thread closes the blob once it has written what it holds
+        incoming.room.set()
+
     def _fail(self, line: LineRuntime, incoming: _Incoming, why: str) -> None:
         incoming.done = True
         row = incoming.row
         line.alert("document-failed", why)
         self._incoming.pop((line.row.id, row.doc_id), None)
-        incoming.blob.close()
+        self._close(incoming)
         path = incoming.blob.path
         rowid = row.rowid
 
@@ -527,16 +622,18 @@ class DocumentDesk:
         async def retry() -> None:
             await asyncio.sleep(RETRY_PAUSED)
             if self._incoming.get(key) is incoming and incoming.paused and not incoming.done:
+                if incoming.writer is not None:
+                    incoming.writer.resume()
                 self._ask(line, incoming)
 
         self.station.spawn(retry())
 
     # -- the network
 
-    def on_message(self, line: LineRuntime, message: DocData | DocProgress) -> None:
-        """A document message arrived on ``line``'s session."""
+    async def on_message(self, line: LineRuntime, message: DocData | DocProgress) -> None:
+        """A document message arrived on ``line``'s session (waits while the disk catches up)."""
         if isinstance(message, DocData):
-            self._on_data(line, message)
+            await self._on_data(line, message)
         else:
             self._on_progress(line, message)
 

@@ -336,7 +336,7 @@ class LineRuntime:
                     if not session.hello.is_set():
                         self.alert("protocol", f"{self.peer} sent document data before its hello")
                         return
-                    self.station.documents.on_message(self, message)
+                    await self.station.documents.on_message(self, message)
                 case _:
                     if not session.hello.is_set():
                         self.alert("protocol", f"{self.peer} sent a call message before its hello")
