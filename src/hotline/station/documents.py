@@ -51,8 +51,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hotline.documents")
 
-#: Bytes received between two fsyncs (and progress reports).
-SYNC_EVERY = 8 * 2**20
+#: Bytes received between two fsyncs (and progress reports): what a crash may make us fetch again.
+SYNC_EVERY = 32 * 2**20
 #: Bytes read from the file at a time (in a thread), then cut into chunks.
 READ_BLOCK = 2**20
 #: Seconds a paused document waits before the receiver asks for it again.
@@ -105,6 +105,7 @@ class _Writer:
         self._incoming = incoming
         self._post = post
         self._queue: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
+        self._syncs: queue.SimpleQueue[tuple[int, bytes | None] | None] = queue.SimpleQueue()
         #: Bytes handed over and not yet written (read and written on the loop only).
         self.pending = 0
         self._failed = False
@@ -125,6 +126,8 @@ class _Writer:
     def _run(self) -> None:
         incoming = self._incoming
         row, blob = incoming.row, incoming.blob
+        syncer = threading.Thread(target=self._sync_loop, name="document-syncer", daemon=True)
+        syncer.start()
         since_sync = 0
         while (item := self._queue.get()) is not None:
             offset, data = item
@@ -143,19 +146,30 @@ class _Writer:
             incoming.hasher.update(data)
             end = offset + len(data)
             since_sync += len(data)
-            if end == row.size or since_sync >= SYNC_EVERY:
+            if end == row.size:
+                self._syncs.put((end, incoming.hasher.digest()))
+            elif since_sync >= SYNC_EVERY:
                 since_sync = 0
-                try:
-                    blob.sync()
-                except StoreError as exc:
-                    self._failed = True
-                    self._post(functools.partial(incoming.on_error, end, exc))
-                    continue
-                if end == row.size:
-                    self._post(functools.partial(incoming.on_done, incoming.hasher.digest() == row.sha256))
-                else:
-                    self._post(functools.partial(incoming.on_synced, end))
+                self._syncs.put((end, None))
+        self._syncs.put(None)
+        syncer.join()
         blob.close()
+
+    def _sync_loop(self) -> None:
+        # fsync in a thread of its own: the disk flushes what came while the writer takes the next
+        # chunks, instead of the transfer stopping for every flush
+        incoming = self._incoming
+        while (item := self._syncs.get()) is not None:
+            mark, digest = item
+            try:
+                incoming.blob.sync()
+            except StoreError as exc:
+                self._post(functools.partial(incoming.on_error, -1, exc))
+                continue
+            if digest is not None:
+                self._post(functools.partial(incoming.on_done, digest == incoming.row.sha256))
+            else:
+                self._post(functools.partial(incoming.on_synced, mark))
 
     def _written(self, size: int) -> None:
         self.pending -= size
@@ -176,6 +190,8 @@ class _Incoming:
     durable: int
     paused: bool = False
     done: bool = False
+    #: The in-memory state can no longer be trusted: reopen from the store before going on.
+    stale: bool = False
     writer: _Writer | None = None
     #: Set while the writer has room for more.
     room: asyncio.Event = field(default_factory=asyncio.Event)
@@ -556,8 +572,13 @@ class DocumentDesk:
         self.station.spawn(record())
 
     def _write_failed(self, line: LineRuntime, incoming: _Incoming, offset: int, exc: StoreError) -> None:
-        # the chunk at ``offset`` was neither written nor hashed: we go on from there
-        incoming.expected = min(incoming.expected, offset)
+        if offset < 0:
+            # an fsync failed: what was written since the last durable point may be gone, and the
+            # hash has seen it; start again from the durable point (re-read and re-hashed)
+            incoming.stale = True
+        else:
+            # the chunk at ``offset`` was neither written nor hashed: we go on from there
+            incoming.expected = min(incoming.expected, offset)
         self._pause(line, incoming, exc)
 
     def _checked(self, line: LineRuntime, incoming: _Incoming, ok: bool) -> None:
@@ -622,6 +643,13 @@ class DocumentDesk:
         async def retry() -> None:
             await asyncio.sleep(RETRY_PAUSED)
             if self._incoming.get(key) is incoming and incoming.paused and not incoming.done:
+                if incoming.stale:
+                    self._incoming.pop(key, None)
+                    self._close(incoming)
+                    reopened = await self._open_incoming(line, incoming.row)
+                    if reopened is not None:
+                        self._ask(line, reopened)
+                    return
                 if incoming.writer is not None:
                     incoming.writer.resume()
                 self._ask(line, incoming)
