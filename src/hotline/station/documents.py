@@ -53,6 +53,9 @@ log = logging.getLogger("hotline.documents")
 
 #: Bytes received between two fsyncs (and progress reports): what a crash may make us fetch again.
 SYNC_EVERY = 32 * 2**20
+#: Bytes a sender may send beyond what the receiver has taken (the receiver reports every TAKEN_EVERY).
+WINDOW = 4 * 2**20
+TAKEN_EVERY = 2**20
 #: Bytes read from the file at a time (in a thread), then cut into chunks.
 READ_BLOCK = 2**20
 #: Seconds a paused document waits before the receiver asks for it again.
@@ -128,7 +131,7 @@ class _Writer:
         row, blob = incoming.row, incoming.blob
         syncer = threading.Thread(target=self._sync_loop, name="document-syncer", daemon=True)
         syncer.start()
-        since_sync = 0
+        since_sync = since_taken = 0
         while (item := self._queue.get()) is not None:
             offset, data = item
             if offset < 0:
@@ -146,6 +149,10 @@ class _Writer:
             incoming.hasher.update(data)
             end = offset + len(data)
             since_sync += len(data)
+            since_taken += len(data)
+            if since_taken >= TAKEN_EVERY and end < row.size:
+                since_taken = 0
+                self._post(functools.partial(incoming.on_taken, end))
             if end == row.size:
                 self._syncs.put((end, incoming.hasher.digest()))
             elif since_sync >= SYNC_EVERY:
@@ -196,6 +203,7 @@ class _Incoming:
     #: Set while the writer has room for more.
     room: asyncio.Event = field(default_factory=asyncio.Event)
     on_synced: Callable[[int], None] = lambda mark: None
+    on_taken: Callable[[int], None] = lambda mark: None
     on_done: Callable[[bool], None] = lambda ok: None
     on_error: Callable[[int, StoreError], None] = lambda offset, exc: None
 
@@ -209,6 +217,10 @@ class _Outgoing:
     want: int | None = None
     #: What the far end holds for sure.
     stored: int = 0
+    #: What the far end has taken (written, maybe not yet durable): the window's left edge.
+    taken: int = 0
+    #: Set when ``taken`` or ``want`` moves.
+    moved: asyncio.Event = field(default_factory=asyncio.Event)
     watchers: set[asyncio.Queue[dict[str, object]]] = field(default_factory=set)
     last_event: float = 0.0
 
@@ -349,14 +361,18 @@ class DocumentDesk:
                     return
                 view = memoryview(block)
                 for at in range(0, len(block), CHUNK):
+                    # never more than WINDOW ahead of what the far end has taken: what waits for the
+                    # disk there waits here, not in the socket buffers in front of the next FLASH
+                    while out.want is not None and out.want - out.taken >= WINDOW and line.current is session:
+                        out.moved.clear()
+                        await out.moved.wait()
                     if out.want != offset + at:
                         break  # the far end asked for something else (it paused, or restarted)
                     channel.send_nowait(
                         linemsg.encode(DocData(row.doc_id, offset + at, bytes(view[at : at + CHUNK])))
                     )
                     out.want = offset + at + len(view[at : at + CHUNK])
-                # one block ahead at most: a message queued now waits behind what the socket holds
-                await channel.drain()
+                    await channel.drain()
             if out.want is not None and out.want >= row.size:
                 out.want = None  # all sent: the far end says COMPLETE (or asks again) from here
         except ChannelClosed:
@@ -401,10 +417,13 @@ class DocumentDesk:
         state = DocState(progress.state)
         if progress.stored > out.row.size:
             return
+        out.moved.set()
         if state is DocState.RECEIVING:
             # a request to send from there, unless we are already streaming past it
             if out.want is None or out.want < progress.stored:
-                out.want = progress.stored
+                out.want = out.taken = progress.stored  # (again) from there
+            else:
+                out.taken = max(out.taken, progress.stored)  # progress: durable reports lag behind taken ones
             self._set_out(line, out, progress.stored, "receiving", None)
             self._wake.setdefault(line.row.id, asyncio.Event()).set()
         elif state is DocState.PAUSED:
@@ -482,6 +501,7 @@ class DocumentDesk:
         loop = asyncio.get_running_loop()
         incoming.room.set()
         incoming.on_synced = functools.partial(self._synced, line, incoming)
+        incoming.on_taken = functools.partial(self._taken, line, incoming)
         incoming.on_done = functools.partial(self._checked, line, incoming)
         incoming.on_error = functools.partial(self._write_failed, line, incoming)
 
@@ -570,6 +590,12 @@ class DocumentDesk:
                 self._send(line, DocProgress(incoming.row.doc_id, incoming.durable, DocState.RECEIVING))
 
         self.station.spawn(record())
+
+    def _taken(self, line: LineRuntime, incoming: _Incoming, mark: int) -> None:
+        # written (not yet fsynced): opens the sender's window; a restart still goes back to the
+        # durable offset, which is what we report when a session starts
+        if not incoming.done and not incoming.paused:
+            self._send(line, DocProgress(incoming.row.doc_id, mark, DocState.RECEIVING))
 
     def _write_failed(self, line: LineRuntime, incoming: _Incoming, offset: int, exc: StoreError) -> None:
         if offset < 0:
@@ -670,6 +696,7 @@ class DocumentDesk:
         for (line_id, _), out in self._outgoing.items():
             if line_id == line.row.id:
                 out.want = None
+                out.moved.set()
 
     async def load(self) -> None:
         """At start: outbound documents not yet complete wait for the far end's request again."""

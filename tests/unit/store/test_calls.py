@@ -89,10 +89,11 @@ def test_a_version_1_store_is_brought_to_version_2(tmp_path: Path) -> None:
     store = Store.open(path, KEY)
     add_line(store)
     store.close()
-    # make it what Hotline 0.1 wrote: no call tables, schema 1
+    # make it what Hotline 0.1 wrote: no call or document tables, schema 1
     raw = sqlite3.connect(path)
     raw.execute("DROP TABLE call_audio")
     raw.execute("DROP TABLE calls")
+    raw.execute("DROP TABLE documents")
     raw.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (b"1",))
     raw.commit()
     raw.close()
@@ -101,5 +102,6 @@ def test_a_version_1_store_is_brought_to_version_2(tmp_path: Path) -> None:
     assert [line.peer for line in store.lines()] == ["bravo"]
     with store.transaction():
         store.add_call(store.lines()[0].id, b"\x01" * 16, OUT, 1.0)
+    assert store.documents() == []
     store.close()
     assert CALLS in SCHEMA
