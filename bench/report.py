@@ -4,7 +4,7 @@ Each table is built once as plain strings and rendered twice, so the terminal an
 ``docs/benchmarks.md`` can never disagree. Ratios of the protocol benchmarks are always Hotline over
 a baseline, of a rate (handshakes/s, MB/s): above 1 means Hotline is faster. The station, hub and
 voice benchmarks (:mod:`bench.station`, :mod:`bench.hub`, :mod:`bench.voice`) are checked against their
-goals.
+goals, and so is the document benchmark (:mod:`bench.documents`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from cryptography.hazmat.backends.openssl.backend import backend
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from bench import documents as documents_bench
 from bench import hub as hub_bench
 from bench import station as station_bench
 from bench import voice as voice_bench
@@ -576,11 +577,176 @@ def _latency_row(v: voice_bench.Results, condition: voice_bench.Condition) -> li
     return row
 
 
+def _mb(kib: int) -> str:
+    return f"{kib * 1024 / 1e6:.1f} MB ({kib / 1024:.1f} MiB)"
+
+
+def document_tables(d: documents_bench.Results) -> list[Table]:
+    """Documents: goals, throughput against TCP and TLS, memory and CPU of the daemons, FLASH latency."""
+    s = d.settings
+    size = f"{s.size / 2**30:g} GiB" if s.size >= 2**30 else f"{s.size / 2**20:g} MiB"
+    best = d.best
+    ours, alone = d.mb_per_s(best.total), d.mb_per_s(best.transfer)
+    tls, tcp = (d.mb_per_s(d.baseline(mode)) for mode in (documents_bench.TLS, documents_bench.TCP))
+    busy = d.busy_flashes
+    busy_p95 = documents_bench.percentile_ms(busy, 95)
+    goals = [
+        [
+            f"Throughput of a {size} document over the TLS 1.3 baseline's",
+            f"{ours / tls:.2f}x ({ours:,.0f} MB/s vs {tls:,.0f} MB/s; transfer alone {alone / tls:.2f}x)",
+            f">= {documents_bench.THROUGHPUT_GOAL:g}x",
+            _met(ours >= documents_bench.THROUGHPUT_GOAL * tls),
+        ],
+        *[
+            [
+                f"Peak memory (VmHWM) of {end} during the transfers",
+                _mb(kib),
+                f"< {documents_bench.MEMORY_GOAL_MB:g} MB",
+                _met(kib * 1024 / 1e6 < documents_bench.MEMORY_GOAL_MB),
+            ]
+            for end, kib in zip(("the sender (alpha)", "the receiver (bravo)"), d.peak_kib, strict=True)
+        ],
+        [
+            "FLASH send to receipt p95, during a transfer",
+            f"{busy_p95:.1f} ms ({len(busy)} of {len(d.busy.flashes)} messages answered during it)",
+            f"< {documents_bench.FLASH_GOAL_MS:g} ms",
+            _met(bool(busy) and busy_p95 < documents_bench.FLASH_GOAL_MS),
+        ],
+    ]
+
+    def runs(seconds: list[float]) -> str:
+        return ", ".join(f"{x:.2f}" for x in seconds)
+
+    def ratios(mb: float) -> list[str]:
+        return [_ratio(mb, tls), _ratio(mb, tcp)]
+
+    throughput = [
+        [
+            "Hotline: `send.file` until the receiver shows it `complete` (hashing included)",
+            f"{best.total:.2f}",
+            f"{ours:,.1f}",
+            *ratios(ours),
+            runs([run.total for run in d.hotline]),
+        ],
+        [
+            "of which hashing and queueing (until `send.file` answers)",
+            f"{best.queued:.2f}",
+            "",
+            "",
+            "",
+            runs([run.queued for run in d.hotline]),
+        ],
+        [
+            "Hotline: the transfer alone (queued until `complete`)",
+            f"{best.transfer:.2f}",
+            f"{alone:,.1f}",
+            *ratios(alone),
+            runs([run.transfer for run in d.hotline]),
+        ],
+        [
+            "Hotline by the receiver's `completed_at` (no polling granularity)",
+            f"{best.total_stored:.2f}",
+            f"{d.mb_per_s(best.total_stored):,.1f}",
+            *ratios(d.mb_per_s(best.total_stored)),
+            runs([run.total_stored for run in d.hotline]),
+        ],
+        *[
+            [
+                label,
+                f"{d.baseline(mode):.2f}",
+                f"{d.mb_per_s(d.baseline(mode)):,.1f}",
+                "",
+                "",
+                runs(d.baselines[mode]),
+            ]
+            for label, mode in (
+                (f"TLS 1.3 over asyncio ({d.tls_cipher or 'cipher unknown'})", documents_bench.TLS),
+                ("TCP over asyncio", documents_bench.TCP),
+            )
+        ],
+    ]
+    cpu = [100 * c / best.total for c in best.cpu]
+    memory = [
+        [
+            end,
+            f"{idle / 1024:.1f}",
+            f"{peak / 1024:.1f}",
+            f"{percent:.0f}",
+        ]
+        for end, idle, peak, percent in zip(
+            ("sender (alpha)", "receiver (bravo)"), d.idle_rss_kib, d.peak_kib, cpu, strict=True
+        )
+    ]
+
+    def flash_row(label: str, seconds: list[float]) -> list[str]:
+        if not seconds:
+            return [label, "0", "", "", ""]
+        return [
+            label,
+            f"{len(seconds)}",
+            f"{documents_bench.percentile_ms(seconds, 50):.1f}",
+            f"{documents_bench.percentile_ms(seconds, 95):.1f}",
+            f"{1e3 * max(seconds):.1f}",
+        ]
+
+    reset = "reset just before each transfer" if all(r.hwm_reset for r in d.hotline) else "since start"
+    return [
+        Table("Document goals", ["", "measured", "goal", "result"], goals, note=f"Best of {s.runs} runs."),
+        Table(
+            f"Document transfer of {size} of random bytes on loopback, MB/s (10^6 bytes/s; best of "
+            f"{s.runs} runs, taking turns)",
+            ["", "seconds", "MB/s", "Hotline / TLS 1.3", "Hotline / TCP", "every run, s"],
+            throughput,
+            note=(
+                "Two station daemons (`hotline up`, one process each) with one verified line. Hotline: "
+                "`send.file` on the sender with `wait: false` (it answers once the file is hashed and "
+                "the document queued), then the receiver's `files` polled every "
+                f"{1e3 * documents_bench.POLL:.0f} ms until the document is `complete` (every byte "
+                "stored, sealed at rest and fsynced, and its SHA-256 matched). The baselines copy the same "
+                "file's bytes (read in 1 MiB blocks, page-cached) from a sender process to a receiver "
+                "process that writes them to a file with plain writes and fsyncs at the end, then answers "
+                "one byte; timed in the sender from before the connect (handshake included) until that "
+                "byte. TLS is stdlib `ssl` with self-signed ECDSA P-256 certificates made at bench time, "
+                "client certificate required. The machine's 1-minute load average was "
+                f"{d.load[0]:.2f} when the transfers began and {d.load[1]:.2f} when they ended "
+                f"({os.cpu_count()} logical CPUs)."
+            ),
+        ),
+        Table(
+            "Daemon memory and CPU around a transfer",
+            ["", "idle RSS MiB", "peak RSS (VmHWM) MiB", "CPU % of one core, best transfer"],
+            memory,
+            note=(
+                "Idle: VmRSS from /proc/PID/status with the line up, before any transfer. Peak: the highest "
+                f"VmHWM over every transfer of the run (the peak is {reset}). CPU: utime + stime of the "
+                "daemon over the best transfer (hashing included), per second of it."
+            ),
+        ),
+        Table(
+            f"FLASH message, `send` to receipt ({s.flashes} messages, one every "
+            f"{documents_bench.FLASH_EVERY:g} s)",
+            ["", "messages", "p50 ms", "p95 ms", "max ms"],
+            [
+                flash_row("line idle", d.idle_flashes),
+                flash_row(f"during a {size} transfer", busy),
+            ],
+            note=(
+                "Wall time of `send` with `precedence: flash` and `wait` on the sender's control socket, "
+                "until the answer that the far end's receipt is back (a fresh control connection each). "
+                "During: sent while another transfer of the same file ran (starting once `send.file` had "
+                f"answered); only the messages answered before the document was complete are counted "
+                f"({len(busy)} of {len(d.busy.flashes)}; that transfer took {d.busy.total:.2f} s)."
+            ),
+        ),
+    ]
+
+
 def all_tables(
     results: Results | None,
     stations: station_bench.Results | None = None,
     hub: hub_bench.Results | None = None,
     voice: voice_bench.Results | None = None,
+    documents: documents_bench.Results | None = None,
 ) -> list[Table]:
     """Every table of a run, in report order."""
     out = tables(results) if results is not None else []
@@ -591,6 +757,8 @@ def all_tables(
         out += hub_tables(hub)
     if voice is not None:
         out += voice_tables(voice)
+    if documents is not None:
+        out += document_tables(documents)
     return out
 
 
@@ -600,6 +768,7 @@ def print_rich(
     stations: station_bench.Results | None = None,
     hub: hub_bench.Results | None = None,
     voice: voice_bench.Results | None = None,
+    documents: documents_bench.Results | None = None,
 ) -> None:
     """Print the machine summary and every table."""
     info = RichTable(title="Machine", show_header=False)
@@ -608,7 +777,7 @@ def print_rich(
     for key, value in machine(results, stations):
         info.add_row(key, value)
     console.print(info)
-    for table in all_tables(results, stations, hub, voice):
+    for table in all_tables(results, stations, hub, voice, documents):
         rich = RichTable(title=table.title, caption=table.note or None)
         for i, column in enumerate(table.columns):
             rich.add_column(column, justify="left" if i == 0 else "right")
@@ -684,14 +853,47 @@ def merge_voice(document: str, voice: voice_bench.Results) -> str:
 
     Every other section is kept as it was. Without a voice section, ours goes in before the method.
     """
+    return _merge_section(document, VOICE_HEADING, _voice_section(voice))
+
+
+#: The heading of the documents section, which a documents-only run replaces in place.
+DOCUMENTS_HEADING = "## Documents"
+
+
+def _documents_section(documents: documents_bench.Results) -> list[str]:
+    lines = [
+        DOCUMENTS_HEADING,
+        "",
+        f"Measured {documents.measured_at} (`python -m bench --only documents` rewrites this section alone).",
+        "",
+    ]
+    for table in document_tables(documents):
+        lines += _markdown_table(table)
+    return lines
+
+
+def merge_documents(document: str, documents: documents_bench.Results) -> str:
+    """``document`` (a ``docs/benchmarks.md``) with its documents section replaced by ``documents``'s.
+
+    Every other section is kept as it was. Without a documents section, ours goes in before the method.
+    """
+    return _merge_section(document, DOCUMENTS_HEADING, _documents_section(documents))
+
+
+def _merge_section(document: str, heading: str, section: list[str]) -> str:
+    """``document`` with the section under ``heading`` replaced by ``section`` (or added before the
+    method, or the documents section, whichever comes first)."""
     lines = document.splitlines()
-    if VOICE_HEADING in lines:
-        start = lines.index(VOICE_HEADING)
+    if heading in lines:
+        start = lines.index(heading)
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     else:
-        ahead = [i for i, line in enumerate(lines) if line in ("## How it was measured", "## How to re-run")]
+        later = {"## How it was measured", "## How to re-run"}
+        if heading == VOICE_HEADING:
+            later.add(DOCUMENTS_HEADING)
+        ahead = [i for i, line in enumerate(lines) if line in later]
         start = end = ahead[0] if ahead else len(lines)
-    return "\n".join([*lines[:start], *_voice_section(voice), *lines[end:], ""])
+    return "\n".join([*lines[:start], *section, *lines[end:], ""])
 
 
 def markdown(
@@ -699,13 +901,14 @@ def markdown(
     stations: station_bench.Results | None = None,
     hub: hub_bench.Results | None = None,
     voice: voice_bench.Results | None = None,
+    documents: documents_bench.Results | None = None,
 ) -> str:
     """The whole of ``docs/benchmarks.md``."""
     lines = [
         "# Benchmarks",
         "",
         "Hotline against stdlib TLS 1.3 and plain TCP, the station daemons against the floor of TCP plus",
-        "fsync, and voice calls between two daemons, all measured in the same run on loopback.",
+        "fsync, voice calls and documents between two daemons, all measured in the same run on loopback.",
         "This file is written by `make bench`; edit `bench/report.py` rather than this file.",
         "",
         "## Machine and run",
@@ -723,6 +926,8 @@ def markdown(
             lines += _markdown_table(table)
     if voice is not None:
         lines += _voice_section(voice)
+    if documents is not None:
+        lines += _documents_section(documents)
     if results is not None:
         lines += ["## How it was measured", "", METHOD.format(repeats=results.settings.repeats)]
     lines += ["## How to re-run", ""]
@@ -730,7 +935,8 @@ def markdown(
         "`make bench` (a few minutes; rewrites this file); `python -m bench --quick` is a smoke run;",
         "`python -m bench --only station hub` runs only the station benchmarks (and writes no file unless",
         "`--output` is given); `python -m bench --only voice` (about three minutes) runs only the voice",
-        "calls and rewrites only their section of this file.",
+        "calls and rewrites only their section of this file; `python -m bench --only documents` (about two",
+        "minutes) likewise runs only the document transfers and rewrites only their section.",
         "",
     ]
     return "\n".join(lines)

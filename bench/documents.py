@@ -1,0 +1,523 @@
+"""Documents between two real station daemons on loopback: throughput, memory, FLASH latency meanwhile.
+
+Two stations (alpha and bravo) are created, paired offline and run as daemons (the real CLI, ``hotline
+up``), as in :mod:`bench.voice`. One random file of :attr:`Settings.size` bytes is written once to a
+temporary directory (so it is in the page cache) and every transfer sends that file.
+
+- **Throughput**: ``send.file`` on alpha with ``wait: false`` (it answers once the file is hashed and
+  the document queued), then bravo's ``files`` is polled every :data:`POLL` seconds until the document
+  is ``complete`` (every byte stored and its SHA-256 matched). The whole time includes the hashing; the
+  transfer alone runs from alpha's answer until complete. Best of :attr:`Settings.runs`.
+- **Baselines**: the same file's bytes over loopback into a file on the receiving side, written with
+  plain writes and fsynced at the end, by a sender and a receiver process (as two daemons): raw TCP
+  over asyncio streams, and stdlib TLS 1.3 over asyncio with self-signed certificates made at bench
+  time (mutual authentication). Timed in the sender from just before the connect until the receiver's
+  one-byte answer, sent after its fsync. They take turns with Hotline's runs.
+- **Memory**: VmRSS of each daemon idle with the line up, before any transfer, and VmHWM (peak RSS)
+  during each transfer: the peak is reset through ``/proc/PID/clear_refs`` just before it.
+- **FLASH latency**: ``send`` with ``precedence: flash`` and ``wait`` from alpha to bravo, timed from
+  the request until its answer (the far end's receipt is back): :attr:`Settings.flashes` messages, one
+  every :data:`FLASH_EVERY` seconds, with the line idle and again while another transfer of the file
+  runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import ipaddress
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from rich.console import Console
+from tests.support.stations import FAST, PASSPHRASE, StationProc, pair
+
+from bench.station import HOST, TEXT, BenchError, free_port
+from hotline.station.home import create_station
+
+#: Seconds between two polls of the receiver's ``files``.
+POLL = 0.05
+#: Seconds between two FLASH messages.
+FLASH_EVERY = 0.25
+
+#: Goals: Hotline's throughput over TLS's at least; peak RSS per daemon less than; FLASH p95 less than.
+THROUGHPUT_GOAL = 1.2
+MEMORY_GOAL_MB = 100.0
+FLASH_GOAL_MS = 50.0
+
+#: The baselines' sender and receiver, one process each: ``ROLE MODE ...`` (see :func:`_baseline`).
+BASELINE = r"""
+import asyncio, os, ssl, sys, time
+
+BLOCK = 1 << 20
+
+
+def context(side, certs):
+    if side == "server":
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(certs, "server.pem"))
+        ctx.load_verify_locations(os.path.join(certs, "client.crt"))
+        ctx.num_tickets = 0
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_cert_chain(os.path.join(certs, "client.pem"))
+        ctx.load_verify_locations(os.path.join(certs, "server.crt"))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+class Sink(asyncio.Protocol):
+    def __init__(self, fd, size, done):
+        self.fd, self.size, self.done, self.got = fd, size, done, 0
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+        self.got += len(data)
+        if self.got >= self.size and not self.done.done():
+            os.fsync(self.fd)
+            cipher = self.transport.get_extra_info("cipher")
+            self.transport.write(b"k")
+            self.done.set_result(cipher)
+
+    def connection_lost(self, exc):
+        if not self.done.done():
+            self.done.set_exception(ConnectionError(f"closed after {self.got} bytes"))
+
+
+async def receive(mode, out, size, certs):
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    ctx = context("server", certs) if mode == "tls" else None
+    server = await loop.create_server(lambda: Sink(fd, size, done), "127.0.0.1", 0, ssl=ctx)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    cipher = await done
+    await asyncio.sleep(0.1)
+    os.close(fd)
+    server.close()
+    print(cipher[0] if cipher else "", flush=True)
+
+
+async def send(mode, path, port, certs):
+    ctx = context("client", certs) if mode == "tls" else None
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=ctx, server_hostname="localhost" if ctx else None
+    )
+    with open(path, "rb", buffering=0) as f:
+        while block := f.read(BLOCK):
+            writer.write(block)
+            await writer.drain()
+    await reader.readexactly(1)
+    print(time.perf_counter() - started, flush=True)
+    writer.close()
+
+
+role, mode = sys.argv[1], sys.argv[2]
+if role == "receive":
+    asyncio.run(receive(mode, sys.argv[3], int(sys.argv[4]), sys.argv[5]))
+else:
+    asyncio.run(send(mode, sys.argv[3], int(sys.argv[4]), sys.argv[5]))
+"""
+
+TCP = "tcp"
+TLS = "tls"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How big the file is and how often it goes."""
+
+    size: int = 2**30
+    #: Runs of each transfer (Hotline, TCP, TLS, taking turns); each keeps its fastest.
+    runs: int = 2
+    #: FLASH messages with the line idle, and again during a transfer.
+    flashes: int = 20
+
+
+QUICK = Settings(size=64 * 2**20, runs=1, flashes=5)
+
+
+@dataclass(frozen=True)
+class Flash:
+    """One FLASH ``send`` with ``wait``: seconds from its start (since the transfer's), and its latency."""
+
+    at: float
+    seconds: float
+    #: The transfer was still running (not yet complete at the receiver) when this one was answered.
+    during: bool
+
+
+@dataclass(frozen=True)
+class HotlineRun:
+    """One document transfer from alpha to bravo."""
+
+    #: ``send.file`` request until bravo's ``files`` showed it complete, and until ``send.file`` answered.
+    total: float
+    queued: float
+    #: The same end by bravo's ``completed_at`` (its own clock, no polling granularity).
+    total_stored: float
+    #: utime + stime of alpha's and bravo's daemons over the whole run.
+    cpu: tuple[float, float]
+    #: VmHWM of alpha's and bravo's daemons over the run (KiB), and whether it was reset just before.
+    hwm_kib: tuple[int, int]
+    hwm_reset: bool
+    flashes: list[Flash] = field(default_factory=list)
+
+    @property
+    def transfer(self) -> float:
+        return self.total - self.queued
+
+
+@dataclass(frozen=True)
+class Results:
+    """What the document case measured."""
+
+    settings: Settings
+    hotline: list[HotlineRun]
+    #: The transfer the FLASH messages ran during (not counted in the throughput).
+    busy: HotlineRun
+    #: Seconds per baseline run, by mode (:data:`TCP`, :data:`TLS`).
+    baselines: dict[str, list[float]]
+    tls_cipher: str
+    #: VmRSS of alpha's and bravo's daemons idle with the line up (KiB).
+    idle_rss_kib: tuple[int, int]
+    idle_flashes: list[float]
+    #: The 1-minute load average when the transfers began and when they ended (other work on the machine).
+    load: tuple[float, float] = (0.0, 0.0)
+    measured_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+
+    @property
+    def best(self) -> HotlineRun:
+        return min(self.hotline, key=lambda run: run.total)
+
+    def mb_per_s(self, seconds: float) -> float:
+        return self.settings.size / seconds / 1e6
+
+    def baseline(self, mode: str) -> float:
+        """The fastest run of a baseline, in seconds."""
+        return min(self.baselines[mode])
+
+    @property
+    def peak_kib(self) -> tuple[int, int]:
+        """The highest VmHWM of each daemon over every transfer."""
+        runs = [*self.hotline, self.busy]
+        return max(run.hwm_kib[0] for run in runs), max(run.hwm_kib[1] for run in runs)
+
+    @property
+    def busy_flashes(self) -> list[float]:
+        return [flash.seconds for flash in self.busy.flashes if flash.during]
+
+
+def percentile_ms(seconds: list[float], p: int) -> float:
+    """The ``p``-th percentile in milliseconds (inclusive method, as elsewhere in the benchmarks)."""
+    if len(seconds) < 2:
+        return 1e3 * seconds[0] if seconds else float("nan")
+    return 1e3 * statistics.quantiles(seconds, n=100, method="inclusive")[p - 1]
+
+
+# -- the pieces
+
+
+def _random_file(path: Path, size: int) -> None:
+    """``size`` random bytes at ``path``, fsynced (and left in the page cache)."""
+    import numpy as np
+
+    rng = np.random.default_rng()
+    block = 16 * 2**20
+    with path.open("wb") as f:
+        left = size
+        while left:
+            n = min(block, left)
+            f.write(rng.bytes(n))
+            left -= n
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _self_signed(name: str, certs: Path) -> None:
+    """A self-signed ECDSA P-256 certificate for ``name``: ``NAME.crt`` and ``NAME.pem`` (with the key)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"hotline bench {name}")])
+    now = datetime.datetime.now(datetime.UTC)
+    names: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    (certs / f"{name}.crt").write_bytes(pem)
+    (certs / f"{name}.pem").write_bytes(
+        pem
+        + key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+
+
+def _baseline(mode: str, path: Path, size: int, out: Path, certs: Path) -> tuple[float, str]:
+    """One baseline transfer of ``path`` into ``out``: seconds (in the sender), and the TLS cipher."""
+    receiver = subprocess.Popen(
+        [sys.executable, "-c", BASELINE, "receive", mode, str(out), str(size), str(certs)],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert receiver.stdout is not None
+        port = receiver.stdout.readline().strip()
+        if not port:
+            raise BenchError(f"the {mode} baseline's receiver did not start")
+        sender = subprocess.run(
+            [sys.executable, "-c", BASELINE, "send", mode, str(path), port, str(certs)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if sender.returncode != 0:
+            raise BenchError(f"the {mode} baseline's sender failed: {sender.stderr[-2000:]}")
+        cipher = receiver.stdout.readline().strip()
+        receiver.wait(60)
+        return float(sender.stdout.split()[-1]), cipher
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()
+            receiver.wait()
+        if receiver.stdout is not None:
+            receiver.stdout.close()
+        out.unlink(missing_ok=True)
+
+
+def _station(root: Path, name: str) -> StationProc:
+    port = free_port()
+    home = root / name
+    create_station(home, name, f"{HOST}:{port}", PASSPHRASE, kdf="light")
+    station = StationProc(home, name, port)
+    station.configure(**FAST)
+    return station
+
+
+def _proc_status(pid: int | None, key: str) -> int:
+    """A ``kB`` field of /proc/PID/status (VmRSS, VmHWM), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1])
+    raise BenchError(f"no {key} in /proc/{pid}/status")
+
+
+def _reset_peak(pid: int | None) -> bool:
+    """Reset the process's VmHWM to its VmRSS (``clear_refs`` 5); False where the kernel refuses."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _cpu(*stations: StationProc) -> tuple[float, ...]:
+    """utime + stime so far of each station's daemon process (all threads), in seconds."""
+    out = []
+    for station in stations:
+        stat = Path(f"/proc/{station.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        out.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return tuple(out)
+
+
+def _flash(a: StationProc, b: StationProc) -> float:
+    """One FLASH message with ``wait``: seconds from the request until the far end's receipt is back."""
+    started = perf_counter()
+    done = a.request("send", peer=b.name, text=TEXT, precedence="flash", wait=30.0)
+    seconds = perf_counter() - started
+    if done.get("delivered_at") is None:
+        raise BenchError(f"FLASH message {done.get('id')} is {done.get('state')} after wait")
+    return seconds
+
+
+def _flashes(a: StationProc, b: StationProc, count: int, origin: float) -> list[tuple[float, float]]:
+    """``count`` FLASH messages, one every :data:`FLASH_EVERY` s: (start since ``origin``, seconds)."""
+    out: list[tuple[float, float]] = []
+    first = perf_counter()
+    for i in range(count):
+        delay = first + i * FLASH_EVERY - perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        at = perf_counter() - origin
+        out.append((at, _flash(a, b)))
+    return out
+
+
+def _incoming(b: StationProc, peer: str) -> dict[str, dict[str, Any]]:
+    return {doc["id"]: doc for doc in b.request("files", peer=peer)["documents"] if doc["direction"] == "in"}
+
+
+def _transfer(a: StationProc, b: StationProc, path: Path, flashes: int = 0) -> HotlineRun:
+    """Send ``path`` from alpha to bravo and poll bravo until it is complete; FLASH messages meanwhile."""
+    before = set(_incoming(b, a.name))
+    reset = all([_reset_peak(a.pid), _reset_peak(b.pid)])
+    cpu0 = _cpu(a, b)
+    wall = time.time()
+    started = perf_counter()
+    args = {"peer": b.name, "path": str(path), "precedence": "routine", "wait": False}
+    sent = a.request("send.file", timeout=600.0, **args)
+    queued = perf_counter() - started
+    sha256 = sent["document"]["sha256"]
+    finished: list[float] = []
+    stored: list[float] = []
+    failure: list[str] = []
+
+    def watch() -> None:
+        deadline = perf_counter() + 600.0
+        while perf_counter() < deadline:
+            for ident, doc in _incoming(b, a.name).items():
+                if ident in before or doc["sha256"] != sha256:
+                    continue
+                if doc["state"] == "complete":
+                    finished.append(perf_counter() - started)
+                    stored.append(float(doc["completed_at"] or 0.0) - wall)
+                    return
+                if doc["state"] == "failed":
+                    failure.append(f"bravo failed the document: {doc.get('detail')}")
+                    return
+            time.sleep(POLL)
+        failure.append("the document was not complete at bravo within 600 s")
+
+    watcher = threading.Thread(target=watch, name="documents-watch", daemon=True)
+    watcher.start()
+    sent_flashes = _flashes(a, b, flashes, started) if flashes else []
+    watcher.join()
+    if failure:
+        raise BenchError(failure[0])
+    cpu1 = _cpu(a, b)
+    total = finished[0]
+    return HotlineRun(
+        total=total,
+        queued=queued,
+        total_stored=stored[0],
+        cpu=(cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]),
+        hwm_kib=(_proc_status(a.pid, "VmHWM"), _proc_status(b.pid, "VmHWM")),
+        hwm_reset=reset,
+        flashes=[Flash(at, seconds, at + seconds <= total) for at, seconds in sent_flashes],
+    )
+
+
+def _measure(settings: Settings, console: Console) -> Results:
+    root = Path(tempfile.mkdtemp(prefix="hotline-docs-"))
+    started: list[StationProc] = []
+    try:
+        size = settings.size
+        source = root / "random.bin"
+        console.log(f"documents: writing {size / 2**20:,.0f} MiB of random bytes")
+        _random_file(source, size)
+        certs = root / "certs"
+        certs.mkdir()
+        _self_signed("server", certs)
+        _self_signed("client", certs)
+
+        a, b = _station(root, "alpha"), _station(root, "bravo")
+        pair(a, b)
+        for station in (a, b):
+            station.start(wait=False)
+            started.append(station)
+        for station in (a, b):
+            station.wait_ready()
+        a.wait_line(b)
+        b.wait_line(a)
+
+        console.log(f"documents: {settings.flashes} FLASH messages on the idle line (after 5 warm-up)")
+        _flashes(a, b, 5, perf_counter())
+        idle_flashes = [seconds for _, seconds in _flashes(a, b, settings.flashes, perf_counter())]
+        time.sleep(1.0)
+        idle_rss = (_proc_status(a.pid, "VmRSS"), _proc_status(b.pid, "VmRSS"))
+
+        load = os.getloadavg()[0]
+        runs: list[HotlineRun] = []
+        baselines: dict[str, list[float]] = {TCP: [], TLS: []}
+        cipher = ""
+        for n in range(settings.runs):
+            run = _transfer(a, b, source)
+            runs.append(run)
+            console.log(
+                f"documents: run {n + 1}/{settings.runs}: Hotline {run.total:.2f} s "
+                f"({size / run.total / 1e6:,.0f} MB/s; hashing and queueing {run.queued:.2f} s)"
+            )
+            for mode in (TCP, TLS):
+                seconds, got = _baseline(mode, source, size, root / f"{mode}.out", certs)
+                baselines[mode].append(seconds)
+                cipher = got if mode == TLS else cipher
+                console.log(
+                    f"documents: run {n + 1}/{settings.runs}: {mode} {size / seconds / 1e6:,.0f} MB/s"
+                )
+
+        console.log(
+            f"documents: another transfer with {settings.flashes} FLASH messages, one every {FLASH_EVERY:g} s"
+        )
+        busy = _transfer(a, b, source, settings.flashes)
+        during = sum(flash.during for flash in busy.flashes)
+        console.log(f"documents: {during} of {len(busy.flashes)} FLASH messages answered during the transfer")
+        return Results(
+            settings,
+            hotline=runs,
+            busy=busy,
+            baselines=baselines,
+            tls_cipher=cipher,
+            idle_rss_kib=idle_rss,
+            idle_flashes=idle_flashes,
+            load=(load, os.getloadavg()[0]),
+        )
+    finally:
+        for station in started:
+            with contextlib.suppress(AssertionError):
+                station.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def run(settings: Settings, console: Console) -> Results:
+    """Create, pair and start two stations, measure, clean up (blocking work, in a thread)."""
+    return await asyncio.to_thread(_measure, settings, console)
+
+
+__all__ = [
+    "FLASH_EVERY",
+    "FLASH_GOAL_MS",
+    "MEMORY_GOAL_MB",
+    "QUICK",
+    "TCP",
+    "THROUGHPUT_GOAL",
+    "TLS",
+    "Flash",
+    "HotlineRun",
+    "Results",
+    "Settings",
+    "percentile_ms",
+    "run",
+]
