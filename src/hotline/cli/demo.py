@@ -229,6 +229,28 @@ def _call(demo: _Demo) -> None:
         console.print(f"  [yellow]PESQ could not be measured: {exc}[/]")
 
 
+def _document(demo: _Demo) -> None:
+    import hashlib
+
+    console = demo.console
+    source = demo.root / "treaty-draft.bin"
+    with source.open("wb") as f:
+        for n in range(4):  # 4 MiB of stand-in content
+            f.write(hashlib.sha256(b"treaty %d" % n).digest() * (2**20 // 32))
+    demo.hotline("moscow", "send-file", "jerusalem", str(source), "--precedence", "priority")
+    demo.hotline("jerusalem", "files")
+    documents = demo.json("jerusalem", "files")["documents"]
+    assert isinstance(documents, list) and documents
+    received = demo.root / "received" / "treaty-draft.bin"
+    received.parent.mkdir()
+    demo.hotline("jerusalem", "file", "get", str(documents[-1]["id"]), "--out", str(received))
+    same = hashlib.sha256(received.read_bytes()).digest() == hashlib.sha256(source.read_bytes()).digest()
+    console.print(
+        f"  [green]the file jerusalem wrote out is {'identical to' if same else 'DIFFERENT from'} "
+        "what moscow sent[/]; in jerusalem's store it is sealed, under its id, not its name"
+    )
+
+
 def _step(console: Console, text: str) -> None:
     console.print(f"\n[bold]{text}[/]")
 
@@ -293,7 +315,10 @@ def _script(demo: _Demo) -> None:
     _step(console, "8. moscow calls jerusalem; jerusalem answers and records what it hears")
     _call(demo)
 
-    _step(console, "9. washington sets up its own line to jerusalem")
+    _step(console, "9. moscow sends jerusalem a document; jerusalem verifies it and writes it out")
+    _document(demo)
+
+    _step(console, "10. washington sets up its own line to jerusalem")
     demo.create("washington")
     demo.link("washington", "jerusalem")
     demo.up("washington")
@@ -309,7 +334,7 @@ def _script(demo: _Demo) -> None:
         f"  moscow still holds only its own line ({names}): lines are separate, each with its own keys"
     )
 
-    _step(console, "10. A stranger connects to jerusalem's port and sends garbage")
+    _step(console, "11. A stranger connects to jerusalem's port and sends garbage")
     with socket.create_connection(("127.0.0.1", demo.ports["jerusalem"]), timeout=2) as stranger:
         stranger.sendall(os.urandom(1500))
         stranger.settimeout(1.0)
@@ -325,7 +350,8 @@ def _script(demo: _Demo) -> None:
         Panel(
             "Two stations paired and verified, a FLASH message and a reply delivered with receipts "
             "and acknowledgements, a line test through both stores, an encrypted voice call with its "
-            "short authentication string and measured quality, and a third station on its own line. "
+            "short authentication string and measured quality, a verified document, and a third station "
+            "on its own line. "
             "Stores, keys, recordings and logs were in the temporary directory, removed now.",
             title="What happened",
         )

@@ -212,7 +212,8 @@ def call_line(call: Result) -> Text:
 
 def document_table(documents: Iterable[Result]) -> Table:
     """Documents both ways: one row each, with how far it got."""
-    table = _table("id", "peer", "dir", "name", "size", "state", "stored", "queued", wrap=("name",))
+    table = _table("id", "peer", "dir", "name", "size", "state", "stored", "queued", wrap=("name", "queued"))
+    table.columns[3].min_width = 12
     for doc in documents:
         size = doc.get("size") or 0
         stored = doc.get("stored") or 0
