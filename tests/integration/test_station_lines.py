@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.stations import Cluster, RequestFailed, StationProc, free_port, pair
+from tests.support.stations import Cluster, RequestFailed, StationProc, free_port, pair, wait_for
 
 
 @pytest.fixture
@@ -188,3 +188,26 @@ def test_a_card_with_other_keys_is_refused_and_the_line_keeps_its_station(cluste
     assert all(m["peer"] == "bravo" for m in a.inbox())
     assert a.line(b)["state"] == "up"
     assert not any(e["kind"] == "message" for e in impostor.log("alpha"))
+
+
+def test_alerts_can_be_cleared_and_reverification_answers_a_key_change(tmp_path: Path) -> None:
+    with Cluster() as cluster:
+        a, b = cluster.add("alpha"), cluster.add("bravo")
+        pair(a, b)
+        cluster.start_all(a, b)
+        a.wait_line(b)
+        b.stop()
+        a.wait_line(b, "down", timeout=15)
+        wait_for(lambda: any(x["kind"] == "line-down" for x in a.line(b)["alerts"]), 15, "a line-down alert")
+        cleared = a.request("alerts.clear", peer=b.name, kinds=["line-down"])
+        assert cleared["cleared"] >= 1 and not any(x["kind"] == "line-down" for x in cleared["alerts"])
+        # the log keeps what was cleared
+        assert any(e.get("event") == "line-down" for e in a.log(b))
+        # a card with other keys for the same peer: refused, with a standing key-change warning
+        impostor = cluster.add("bravo", dirname="impostor")
+        card = impostor.request("card")["armored"]
+        with pytest.raises(RequestFailed):
+            a.request("line.add", peer=b.name, card=card, endpoints=[impostor.endpoint])
+        assert any(x["kind"] == "key-changed" for x in a.line(b)["alerts"])
+        a.request("line.verify", peer=b.name, confirm=True)
+        assert not any(x["kind"] == "key-changed" for x in a.line(b)["alerts"])

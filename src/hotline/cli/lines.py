@@ -127,6 +127,20 @@ def verify(peer: str, confirm: bool) -> None:
         )
 
 
+@line.command("clear-alerts")
+@click.argument("peer")
+@click.option("--kind", "kinds", multiple=True, help="Only alerts of this kind (e.g. line-down); repeatable.")
+@json_option
+def clear_alerts(peer: str, kinds: tuple[str, ...]) -> None:
+    """Stop showing the line's standing alerts (the log keeps them): the operator has dealt with them."""
+    opts = settings()
+    result = reach.call(opts, "alerts.clear", peer=peer, kinds=list(kinds))
+    if opts.json:
+        render.emit_json(result)
+    else:
+        click.echo(f"cleared {result.get('cleared', 0)} alert(s) on the line to {peer}")
+
+
 @line.command("list")
 @json_option
 def list_lines() -> None:

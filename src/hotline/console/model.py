@@ -10,7 +10,8 @@ Rules we keep:
 
 * The daemon is the truth. We keep only what it cannot tell us again: a short RTT history per line for
   the sparkline, and when this console's operator last re-verified a line after a key change (the
-  daemon keeps a ``key-changed`` alert standing and has no way to clear it; see
+  daemon clears a ``key-changed`` alert when the safety number is confirmed again; remembering the
+  moment here unblocks the line at once, before the next ``status``; see
   :meth:`StationView.confirm_key`).
 * Unread means "received and not acknowledged", from ``inbox`` with ``unacked``; several consoles may
   watch one station, and whichever operator acknowledges a message clears it for all of them at the
@@ -339,8 +340,8 @@ class StationView:
     def confirm_key(self, peer: str, now: float) -> None:
         """Record that the operator confirmed ``peer``'s safety number at ``now``.
 
-        The daemon keeps a ``key-changed`` alert standing until it restarts and cannot be told it was
-        dealt with; this is how the console stops blocking the line once its operator re-verified.
+        The daemon drops the ``key-changed`` alert when the number is confirmed (``line.verify``
+        with ``confirm``); this unblocks the line in this console at once, before the next poll.
         """
         self.key_confirmed_at[peer] = now
 

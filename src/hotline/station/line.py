@@ -780,6 +780,15 @@ class LineRuntime:
             if self.ready and self.station.running:
                 await self.run_test(config.line_test_timeout)
 
+    def clear_alerts(self, kinds: tuple[str, ...] | None = None) -> int:
+        """Stop showing the standing alerts (of ``kinds``); how many went. The log keeps them."""
+        kept = [a for a in self.alerts if kinds is not None and a["kind"] not in kinds]
+        cleared = len(self.alerts) - len(kept)
+        if cleared:
+            self.alerts = kept
+            self.station.record(self, "alerts-cleared", {"count": cleared, "kinds": list(kinds or ())})
+        return cleared
+
     def alert(self, kind: str, detail: str, *, active: bool = True) -> None:
         """Raise an alert: logged, stored, shown by ``status``, ``inbox --follow`` and ``log``."""
         alert: dict[str, object] = {"at": time.time(), "peer": self.peer, "kind": kind, "detail": detail}

@@ -61,6 +61,11 @@ class LineVerifyArgs(_Args):
     confirm: bool = False
 
 
+class AlertsClearArgs(_Args):
+    peer: str
+    kinds: list[str] = []
+
+
 class SendArgs(_Args):
     peer: str
     text: str
@@ -121,6 +126,7 @@ class Requests:
             "line.verify": (LineVerifyArgs, self.line_verify),
             "line.list": (NoArgs, self.line_list),
             "line.remove": (PeerArgs, self.line_remove),
+            "alerts.clear": (AlertsClearArgs, self.alerts_clear),
             "send": (SendArgs, self.send),
             "wait": (WaitArgs, self.wait),
             "inbox": (InboxArgs, self.inbox),
@@ -349,6 +355,9 @@ class Requests:
                 return store.line_by_id(line_id)
 
             line.refresh(await self._call(verify), line.key)
+        if args.confirm:
+            # the operators compared the number again: a standing key-change warning is answered
+            line.clear_alerts(("key-changed",))
         return {
             "peer": line.peer,
             "digits": number.digits,
@@ -356,6 +365,12 @@ class Requests:
             "words": list(number.words),
             "verified": line.row.verified,
         }
+
+    async def alerts_clear(self, args: AlertsClearArgs, emit: Emit) -> dict[str, object]:
+        """The operator has seen a line's alerts (all, or of some kinds): they stop standing."""
+        line = self.station.line(args.peer)
+        cleared = line.clear_alerts(tuple(args.kinds) if args.kinds else None)
+        return {"peer": line.peer, "cleared": cleared, "alerts": list(line.alerts)}
 
     async def line_list(self, _: NoArgs, emit: Emit) -> dict[str, object]:
         lines = sorted(self.station.lines.values(), key=lambda line: line.peer)
