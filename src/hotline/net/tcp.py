@@ -39,6 +39,8 @@ CLOSE_GRACE = 5.0
 #: Pause reading from the socket when this many bytes of received payloads wait to be consumed;
 #: resume below half of it. Memory per channel stays bounded whatever the peer sends.
 RECEIVE_HIGH_WATER = 4 * 2**20
+#: Pause the sender when this much waits in the socket's user-space write buffer.
+WRITE_HIGH_WATER = 2**20
 
 
 class ChannelClosed(Exception):
@@ -84,6 +86,9 @@ class _SessionProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        # room for a whole read block of a document before the sender is paused: pausing and
+        # resuming after every 64 KiB (asyncio's default) costs a wake-up each time
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         if self.evicted:
             transport.abort()
             return

@@ -57,7 +57,7 @@ SYNC_EVERY = 32 * 2**20
 WINDOW = 4 * 2**20
 TAKEN_EVERY = 2**20
 #: Bytes read from the file at a time (in a thread), then cut into chunks.
-READ_BLOCK = 2**20
+READ_BLOCK = 4 * 2**20
 #: Seconds a paused document waits before the receiver asks for it again.
 RETRY_PAUSED = 5.0
 #: Seconds between progress events to watchers.
@@ -112,6 +112,8 @@ class _Writer:
         #: Bytes handed over and not yet written (read and written on the loop only).
         self.pending = 0
         self._failed = False
+        #: Bytes taken off the queue and not yet reported to the loop (writer thread only).
+        self._written_since = 0
         self._thread = threading.Thread(target=self._run, name="document-writer", daemon=True)
         self._thread.start()
 
@@ -137,7 +139,10 @@ class _Writer:
             if offset < 0:
                 self._failed = False
                 continue
-            self._post(functools.partial(self._written, len(data)))
+            self._written_since += len(data)
+            if self._written_since >= TAKEN_EVERY // 4 or self._queue.empty():
+                self._post(functools.partial(self._written, self._written_since))
+                self._written_since = 0
             if self._failed:
                 continue  # sent before the sender heard we paused
             try:
