@@ -65,6 +65,10 @@ class Recorder:
         for s in (src, dst):
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
+        if record is None:  # the second pipe of the pair to finish closes both ends
+            time.sleep(0.1)
+            src.close()
+            dst.close()
 
     def close(self) -> None:
         self._stop.set()
