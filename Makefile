@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck contracts pytest bench lock clean
+.PHONY: demo test lint typecheck contracts pytest soak bench fuzz lock clean
 
 $(BIN)/python:
 	@bash scripts/make-venv.sh $(PYTHON) $(VENV)
@@ -30,10 +30,22 @@ contracts: $(STAMP)
 	$(BIN)/lint-imports
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -m "not soak"
+
+# Long fault-injection runs (minutes each): partitions, corruption, a 10-minute cut.
+soak: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider -m soak
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Coverage-guided fuzzing (atheris): every target in fuzz/ for FUZZ_SECONDS each, then a table.
+# FUZZ_SUPPRESS=UnicodeDecodeError,... treats those exception types as already reported.
+FUZZ_SECONDS ?= 60
+FUZZ_SUPPRESS ?=
+fuzz: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check 'atheris>=3.0.0'
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS) --suppress '$(FUZZ_SUPPRESS)'
 
 # Regenerate requirements.lock from pyproject.toml (needs network access to the package index).
 lock: $(BIN)/python
