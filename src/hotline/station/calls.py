@@ -8,8 +8,8 @@ encodes, seals and sends it, and plays one frame from the jitter buffer into its
 
 Where media goes: the station that dialled the session sends its first packets to the address it
 dialled (the UDP port is the TCP port); the other station learns where to answer from the first
-authentic packet (latching, which also passes NATs), and from then on both ends accept packets only
-from that address. If no media arrives over UDP for two seconds, both ends carry it inside the
+authentic packet (latching, which also passes NATs), and from then on both ends accept packets from
+that address only. If no media arrives over UDP for two seconds, both ends carry it inside the
 session instead (:class:`hotline.proto.linemsg.CallMedia`), and status says so.
 """
 
