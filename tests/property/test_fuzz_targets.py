@@ -38,10 +38,6 @@ TARGETS = {
 
 #: Reported findings not fixed yet: reproducer (under ``fuzz/findings/``) -> the exception it raises.
 FINDINGS: dict[str, type[BaseException]] = {
-    # msgspec reports invalid UTF-8 in a str field as UnicodeDecodeError, not DecodeError
-    "records/close-reason-not-utf8": UnicodeDecodeError,
-    "wire/call-offer-codec-not-utf8": UnicodeDecodeError,
-    "wire/doc-meta-name-not-utf8": UnicodeDecodeError,
     # tomllib parses nested arrays and inline tables recursively
     "config/nested-arrays": RecursionError,
 }

@@ -70,7 +70,7 @@ def decode_meta(body: bytes) -> DocMeta:
     """
     try:
         meta = _DECODER.decode(body)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise DocMetaError(f"malformed document description: {exc}") from None
     if len(meta.doc_id) != DOC_ID_LEN or len(meta.sha256) != HASH_LEN:
         raise DocMetaError("document id or hash has the wrong length")

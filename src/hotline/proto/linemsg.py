@@ -191,7 +191,7 @@ def decode(data: bytes) -> LineMessage:
     """
     try:
         message: LineMessage = _DECODER.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise LineMessageError(f"malformed line message: {exc}") from None
     problem = _problem(message)
     if problem is not None:
@@ -207,7 +207,7 @@ def decode_probe(data: bytes) -> TestProbe:
     """
     try:
         probe = _PROBE_DECODER.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise LineMessageError(f"malformed test probe: {exc}") from None
     if probe.received_seq < 0 or len(probe.received_head) != CHAIN_LEN:
         raise LineMessageError("test probe out of range")

@@ -76,7 +76,7 @@ def decode_message(data: bytes | memoryview) -> Message:
     """Strictly decode one message. Raises :class:`MessageError`."""
     try:
         message = _decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise MessageError(str(exc)) from exc
     _check(message)
     return message
