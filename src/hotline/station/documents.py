@@ -56,6 +56,8 @@ SYNC_EVERY = 32 * 2**20
 #: Bytes a sender may send beyond what the receiver has taken (the receiver reports every TAKEN_EVERY).
 WINDOW = 4 * 2**20
 TAKEN_EVERY = 2**20
+#: Bytes the writer takes between two reports of what it has written (to lift a paused read).
+WRITTEN_EVERY = 256 * 2**10
 #: Bytes read from the file at a time (in a thread), then cut into chunks.
 READ_BLOCK = 4 * 2**20
 #: Seconds a paused document waits before the receiver asks for it again.
@@ -97,23 +99,24 @@ def _show(message_id: bytes) -> str:
 
 
 class _Writer:
-    """Hashes, seals, writes and fsyncs one inbound document's chunks in a thread of its own.
+    """Seals, writes, hashes and fsyncs one inbound document's chunks in threads of its own.
 
     The event loop only hands chunks over; the disk (and an fsync that holds the file for tens of
     milliseconds) never stalls the line's other traffic, and the transfer overlaps the writeback
-    instead of waiting for it. What happened comes back to the loop through ``post``.
+    instead of waiting for it. Three threads make a pipeline, each releasing the GIL for most of its
+    work: the writer seals and writes, the hasher hashes what was written, the syncer fsyncs. What
+    happened comes back to the loop through ``post``.
     """
 
     def __init__(self, incoming: _Incoming, post: Callable[[Callable[[], None]], None]) -> None:
         self._incoming = incoming
         self._post = post
         self._queue: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
+        self._hashes: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
         self._syncs: queue.SimpleQueue[tuple[int, bytes | None] | None] = queue.SimpleQueue()
         #: Bytes handed over and not yet written (read and written on the loop only).
         self.pending = 0
         self._failed = False
-        #: Bytes taken off the queue and not yet reported to the loop (writer thread only).
-        self._written_since = 0
         self._thread = threading.Thread(target=self._run, name="document-writer", daemon=True)
         self._thread.start()
 
@@ -131,18 +134,23 @@ class _Writer:
     def _run(self) -> None:
         incoming = self._incoming
         row, blob = incoming.row, incoming.blob
-        syncer = threading.Thread(target=self._sync_loop, name="document-syncer", daemon=True)
-        syncer.start()
-        since_sync = since_taken = 0
+        helpers = [
+            threading.Thread(target=self._hash_loop, name="document-hasher", daemon=True),
+            threading.Thread(target=self._sync_loop, name="document-syncer", daemon=True),
+        ]
+        for helper in helpers:
+            helper.start()
+        since_sync = since_taken = since_posted = 0
         while (item := self._queue.get()) is not None:
             offset, data = item
             if offset < 0:
                 self._failed = False
                 continue
-            self._written_since += len(data)
-            if self._written_since >= TAKEN_EVERY // 4 or self._queue.empty():
-                self._post(functools.partial(self._written, self._written_since))
-                self._written_since = 0
+            # in steps, not per chunk: every post wakes the loop through its self-pipe
+            since_posted += len(data)
+            if since_posted >= WRITTEN_EVERY:
+                self._post(functools.partial(self._written, since_posted))
+                since_posted = 0
             if self._failed:
                 continue  # sent before the sender heard we paused
             try:
@@ -151,21 +159,31 @@ class _Writer:
                 self._failed = True
                 self._post(functools.partial(incoming.on_error, offset, exc))
                 continue
-            incoming.hasher.update(data)
+            self._hashes.put((offset, data))
             end = offset + len(data)
             since_sync += len(data)
             since_taken += len(data)
             if since_taken >= TAKEN_EVERY and end < row.size:
                 since_taken = 0
                 self._post(functools.partial(incoming.on_taken, end))
-            if end == row.size:
-                self._syncs.put((end, incoming.hasher.digest()))
-            elif since_sync >= SYNC_EVERY:
+            if end < row.size and since_sync >= SYNC_EVERY:
                 since_sync = 0
                 self._syncs.put((end, None))
-        self._syncs.put(None)
-        syncer.join()
+        self._hashes.put(None)
+        for helper in helpers:
+            helper.join()
         blob.close()
+
+    def _hash_loop(self) -> None:
+        # the whole document's SHA-256, over exactly what was written, in order; the last chunk's
+        # digest goes to the syncer, which reports it once that chunk is durable
+        incoming = self._incoming
+        while (item := self._hashes.get()) is not None:
+            offset, data = item
+            incoming.hasher.update(data)
+            if offset + len(data) == incoming.row.size:
+                self._syncs.put((incoming.row.size, incoming.hasher.digest()))
+        self._syncs.put(None)
 
     def _sync_loop(self) -> None:
         # fsync in a thread of its own: the disk flushes what came while the writer takes the next
@@ -357,13 +375,22 @@ class DocumentDesk:
             return
         loop = asyncio.get_running_loop()
         fd = os.open(row.source or "", os.O_RDONLY)
+        # the next block is read while this one goes out
+        ahead: asyncio.Future[bytes] | None = None
+        ahead_at = -1
         try:
             while out.want is not None and out.want < row.size and line.current is session:
                 offset = out.want
-                block = await loop.run_in_executor(None, os.pread, fd, READ_BLOCK, offset)
+                if ahead is None or ahead_at != offset:
+                    ahead = loop.run_in_executor(None, os.pread, fd, READ_BLOCK, offset)
+                block = await ahead
+                ahead = None
                 if not block:
                     self._give_up(line, out, f"{row.source} is shorter than when it was queued")
                     return
+                if offset + len(block) < row.size:
+                    ahead_at = offset + len(block)
+                    ahead = loop.run_in_executor(None, os.pread, fd, READ_BLOCK, ahead_at)
                 view = memoryview(block)
                 for at in range(0, len(block), CHUNK):
                     # never more than WINDOW ahead of what the far end has taken: what waits for the
@@ -383,7 +410,10 @@ class DocumentDesk:
         except ChannelClosed:
             pass
         finally:
-            os.close(fd)
+            if ahead is None:
+                os.close(fd)
+            else:  # a read still running in its thread: close once it is done
+                ahead.add_done_callback(lambda _: os.close(fd))
 
     def _give_up(self, line: LineRuntime, out: _Outgoing, why: str) -> None:
         out.want = None
