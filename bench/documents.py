@@ -388,7 +388,7 @@ def _transfer(a: StationProc, b: StationProc, path: Path, flashes: int = 0) -> H
     wall = time.time()
     started = perf_counter()
     args = {"peer": b.name, "path": str(path), "precedence": "routine", "wait": False}
-    sent = a.request("send.file", timeout=600.0, **args)
+    sent = a.request("send.file", io_timeout=600.0, **args)
     queued = perf_counter() - started
     sha256 = sent["document"]["sha256"]
     finished: list[float] = []

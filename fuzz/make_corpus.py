@@ -194,6 +194,8 @@ record_calls = false
         "full": full.encode(),
         "inline-line-table": b'name = "b"\nlisten = "b.example:1"\nlines = { x = { auto_answer = false } }\n',
         "refused-unknown-key": b'name = "alpha"\nlisten = "127.0.0.1:7000"\ncolour = "red"\n',
+        # once a finding: the TOML parser ran out of stack instead of refusing the file
+        "nested-arrays": b"x = " + b"[" * 1000,
     }
 
 

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +24,19 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from hotline.crypto.random import random_bytes
+from hotline.proto.cards import issue_card
+from hotline.proto.identity import Identity
+from hotline.proto.linekeys import create_line_key
+from hotline.proto.pairing import (
+    FrameType,
+    PairingFailed,
+    PairingMachine,
+    PairingState,
+    PeerCardReceived,
+    Role,
+    new_code,
+)
 from hotline.station.errors import StationError
 from hotline.station.offline import run_request
 from tests.support.stations import (
@@ -262,6 +276,119 @@ def test_bad_requests(cluster: Cluster, args: dict[str, Any], fragment: str) -> 
     with pytest.raises(RequestFailed) as refused:
         offline(station, "pair.connect", **args)
     assert refused.value.code == "bad-request" and fragment in refused.value.message
+
+
+# -- a peer that sends a good frame and garbage in one write ------------------------------------------
+
+#: A whole frame of a type that does not exist: the machine fails on it after the frames before it.
+GARBAGE = b"\x00\x00\x00\x01\xff"
+_EARLY_FRAMES = {FrameType.PAKE, FrameType.CONFIRM}
+
+
+def _frames(data: bytes) -> list[tuple[FrameType, bytes]]:
+    frames = []
+    while data:
+        size = int.from_bytes(data[:4], "big")
+        frames.append((FrameType(data[4]), data[: 4 + size]))
+        data = data[4 + size :]
+    return frames
+
+
+def _drain(conn: socket.socket) -> None:
+    """Read until the station closes the connection (it must, having failed)."""
+    while conn.recv(65536):
+        pass
+
+
+def _play_dialer(conn: socket.socket, code: str) -> None:
+    """A genuine dialer that sends its CARD with a malformed frame right behind it, in one write."""
+    mallory = Identity.generate("mallory")
+    card = issue_card(mallory, endpoints=["mallory.example:7000"], created_at=int(time.time()))
+    machine = PairingMachine(Role.DIALER, code, card=card, now=0.0, entropy=random_bytes)
+    conn.sendall(machine.data_to_send())
+    while not machine.finished:
+        machine.receive_data(conn.recv(65536))
+        while (event := machine.next_event()) is not None:
+            assert not isinstance(event, PairingFailed), event
+        out = machine.data_to_send()
+        if FrameType.CARD in {kind for kind, _ in _frames(out)}:
+            conn.sendall(out + GARBAGE)
+            return _drain(conn)
+        conn.sendall(out)
+    raise AssertionError("the station ended the exchange before our card")
+
+
+def _play_listener(conn: socket.socket, code: str) -> None:
+    """A genuine listener that holds its CARD back and sends it, the sealed line key and a malformed
+    frame in one write, so the dialing station reads a card, a good line key and garbage together."""
+    mallory = Identity.generate("mallory")
+    card = issue_card(mallory, endpoints=["mallory.example:7000"], created_at=int(time.time()))
+    machine = PairingMachine(Role.LISTENER, code, card=card, now=0.0, entropy=random_bytes)
+    held = b""
+    conn.sendall(machine.data_to_send())
+    while not machine.finished:
+        machine.receive_data(conn.recv(65536))
+        while (event := machine.next_event()) is not None:
+            assert not isinstance(event, PairingFailed), event
+            if isinstance(event, PeerCardReceived):
+                _, sealed = create_line_key(
+                    sender=mallory, recipient=event.card, label="mallory-x", created_at=int(time.time())
+                )
+                machine.send_line_key(sealed)
+        for kind, frame in _frames(machine.data_to_send()):
+            if kind in _EARLY_FRAMES:
+                conn.sendall(frame)
+            else:
+                held += frame
+        if machine.state is PairingState.AWAIT_DONE:
+            conn.sendall(held + GARBAGE)
+            return _drain(conn)
+    raise AssertionError("the station ended the exchange before our line key")
+
+
+def test_a_card_and_a_malformed_frame_in_one_read_fail_the_listener_cleanly(
+    cluster: Cluster, pool: ThreadPoolExecutor
+) -> None:
+    """The machine reports the card, then fails on the frame behind it: the station must not answer
+    the card (no line key to a finished machine), and its operator gets ``pairing-failed``."""
+    moscow = cluster.add("moscow")
+    first, listening, _ = start_listening(pool, moscow, "mallory")
+    host, port = first["listen"].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=WAIT) as conn:
+        _play_dialer(conn, first["code"])
+    with pytest.raises(RequestFailed) as failed:
+        listening.result(timeout=WAIT)
+    assert failed.value.code == "pairing-failed"
+    assert failed.value.message == (
+        "the other station broke the pairing protocol: unknown frame type 255: nothing was changed"
+    )
+    assert lines(moscow) == []
+
+
+def test_a_line_key_and_a_malformed_frame_in_one_read_store_nothing_on_the_dialer(
+    cluster: Cluster, pool: ThreadPoolExecutor
+) -> None:
+    """The dialer reads the card, a line key that opens, and garbage at once: it must not store the
+    line (the exchange already failed, so no "done" can follow) and must say ``pairing-failed``."""
+    jerusalem = cluster.add("jerusalem")
+    code = new_code(random_bytes)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(WAIT)
+        port = server.getsockname()[1]
+        dialing = pool.submit(
+            offline, jerusalem, "pair.connect", peer="mallory", connect=f"127.0.0.1:{port}", code=code
+        )
+        conn, _ = server.accept()
+    with conn:
+        conn.settimeout(WAIT)
+        _play_listener(conn, code)
+    with pytest.raises(RequestFailed) as failed:
+        dialing.result(timeout=WAIT)
+    assert failed.value.code == "pairing-failed"
+    assert failed.value.message == (
+        "the other station broke the pairing protocol: unknown frame type 255: nothing was changed"
+    )
+    assert lines(jerusalem) == []
 
 
 # -- with the daemons running ------------------------------------------------------------------------------

@@ -245,15 +245,19 @@ class StationProc:
 
     # -- requests
 
-    def request(self, op: str, *, timeout: float | None = None, **args: Any) -> dict[str, Any]:
+    def request(self, op: str, *, io_timeout: float | None = None, **args: Any) -> dict[str, Any]:
         """Run ``op`` through the daemon if it runs, else offline in this process; returns the result.
+
+        Every keyword but ``io_timeout`` is an argument of ``op``, ``timeout`` included (``wait`` and
+        ``test`` take one). ``io_timeout`` bounds the control socket's reads; by default it is 30 s
+        more than the op's own ``timeout``, so the op's answer arrives before the socket gives up.
 
         Raises:
             RequestFailed: the station refused (``code`` as docs/control.md lists them).
         """
         if self.running:
             wait = float(args.get("timeout") or 0)
-            return control_request(self.control, op, args, timeout=timeout or max(30.0, wait + 30))
+            return control_request(self.control, op, args, timeout=io_timeout or max(30.0, wait + 30))
         try:
             return run_request(self.home, PASSPHRASE, op, args)
         except StationError as exc:

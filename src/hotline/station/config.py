@@ -1,11 +1,14 @@
 """The station's settings, ``station.toml`` in the station directory.
 
 Strictly read: an unknown key, a wrong type or a value out of range is refused with a message that
-names the key, so a typo never silently falls back to a default.
+names the key, so a typo never silently falls back to a default. Every duration is a finite number
+of seconds with an upper bound: ``inf`` or a year-long heartbeat would never fire, and a line whose
+timers never fire looks up while it is dead.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import msgspec
@@ -36,13 +39,13 @@ class StationConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     listen: str
     #: Where peers dial us, in order; put in our card. Defaults to ``[listen]``.
     endpoints: list[str] = []
-    #: Seconds between heartbeats; a line is declared dead after 3 missed ones.
+    #: Seconds between heartbeats (at most an hour); a line is declared dead after 3 missed ones.
     heartbeat: float = 10.0
-    #: Seconds between scheduled line tests.
+    #: Seconds between scheduled line tests (at most a week).
     line_test_interval: float = 3600.0
-    #: Seconds a line test may take before it counts as missed.
+    #: Seconds a line test may take before it counts as missed (at most an hour).
     line_test_timeout: float = 30.0
-    #: Redial backoff bounds, seconds.
+    #: Redial backoff bounds, seconds (each at most an hour).
     redial_min: float = 0.5
     redial_max: float = 30.0
     #: Half-open connections we keep before shedding the oldest.
@@ -71,24 +74,46 @@ class StationConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return list(self.endpoints) or [self.listen]
 
 
+_HOUR = 3600.0
+
+#: Duration setting -> the most seconds it may be; each must also be more than 0.
+_SECONDS_AT_MOST = {
+    "heartbeat": _HOUR,
+    "line_test_interval": 7 * 24 * _HOUR,
+    "line_test_timeout": _HOUR,
+    "redial_min": _HOUR,
+    "redial_max": _HOUR,
+}
+
+
 def _problem(config: StationConfig) -> str | None:
     for endpoint in (config.listen, *config.endpoints):
         try:
             parse_endpoint(endpoint)
         except ValueError as exc:
             return f"endpoint {endpoint!r}: {exc}"
-    positive = ("heartbeat", "line_test_interval", "line_test_timeout", "redial_min", "redial_max")
-    for name in positive:
-        if not getattr(config, name) > 0:
-            return f"`{name}` must be a positive number of seconds"
-    if not 1.0 <= config.rekey_after <= 120.0:
-        return "`rekey_after` must be 1 to 120 seconds"
+    problem = _seconds_problem(config)
+    if problem is not None:
+        return problem
     if config.redial_max < config.redial_min:
         return "`redial_max` must be at least `redial_min`"
     if config.documents_max_bytes < 0:
         return "`documents_max_bytes` must be at least 0"
     if config.max_pending < 1 or config.store_max_pages < 0:
         return "`max_pending` must be at least 1 and `store_max_pages` at least 0"
+    return None
+
+
+def _seconds_problem(config: StationConfig) -> str | None:
+    for name, most in _SECONDS_AT_MOST.items():
+        value = getattr(config, name)
+        if not math.isfinite(value):
+            return f"`{name}` must be a finite number of seconds, not {value}"
+        if not 0 < value <= most:
+            return f"`{name}` must be a positive number of seconds, at most {most:g}"
+    # NaN fails every comparison, so the range check below refuses it as well as infinity.
+    if not 1.0 <= config.rekey_after <= 120.0:
+        return "`rekey_after` must be 1 to 120 seconds"
     return None
 
 
@@ -106,6 +131,12 @@ def load_config(path: Path) -> StationConfig:
         return msgspec.toml.decode(data, type=StationConfig)
     except (msgspec.DecodeError, ValueError) as exc:
         raise StationError("bad-config", f"{path} is not a valid station config: {exc}") from None
+    except RecursionError:
+        # The TOML parser recurses once per level of nested arrays or inline tables; no real
+        # config nests more than two deep, so running out of stack means the file is junk.
+        raise StationError(
+            "bad-config", f"{path} is not a valid station config: arrays or tables nested too deep"
+        ) from None
 
 
 def save_config(path: Path, config: StationConfig) -> None:

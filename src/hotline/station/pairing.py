@@ -399,6 +399,12 @@ class _Pairing:
     async def _on_event(self, event: PairingEvent) -> None:
         machine = self.machine
         assert machine is not None
+        if machine.finished and not isinstance(event, PairingDone | PairingFailed):
+            # One read can carry a good frame and then a bad one: the machine reports the card or the
+            # line key, then fails. Its PairingFailed is still queued behind; acting on the earlier
+            # event would call a finished machine, or store a line the peer never hears "done" for.
+            log.debug("pairing: %s after the exchange ended, ignored", type(event).__name__)
+            return
         match event:
             case CodeConfirmed():
                 log.info("pairing: the code matched", extra={"peer": self.peer})

@@ -5,6 +5,7 @@ Every refusal is a StationError with code ``bad-config`` whose message names the
 
 from __future__ import annotations
 
+import math
 import stat
 from pathlib import Path
 
@@ -198,3 +199,76 @@ def test_an_unknown_line_setting_is_refused_by_name(path: Path) -> None:
 @pytest.mark.parametrize("value", ["0.5", "121", "-1"])
 def test_rekey_interval_out_of_range_is_refused(path: Path, value: str) -> None:
     assert "rekey_after" in refused(path, MINIMAL + f"rekey_after = {value}\n").message
+
+
+SECONDS_KEYS = [
+    "heartbeat",
+    "line_test_interval",
+    "line_test_timeout",
+    "redial_min",
+    "redial_max",
+    "rekey_after",
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"x = " + b"[" * 1000,
+        b"x = " + b"[" * 2000 + b"]" * 2000 + b"\n",
+        b"x = " + b"{x = " * 1000 + b"1" + b"}" * 1000 + b"\n",
+        MINIMAL.encode() + b"endpoints = " + b"[" * 5000,
+    ],
+    ids=["arrays-unclosed", "arrays-closed", "inline-tables", "after-valid-keys"],
+)
+def test_deeply_nested_toml_is_refused(path: Path, text: bytes) -> None:
+    """The parser recurses per nesting level; running out of stack is a bad config, not a crash."""
+    assert "nested too deep" in refused(path, text).message
+
+
+def test_nesting_a_real_config_uses_is_read(path: Path) -> None:
+    path.write_text(MINIMAL + "lines = { bravo = { auto_answer = true } }\n")
+    assert load_config(path).line("bravo").auto_answer
+
+
+@pytest.mark.parametrize("key", SECONDS_KEYS)
+@pytest.mark.parametrize("value", ["inf", "+inf", "-inf", "nan", "-nan"])
+def test_non_finite_seconds_are_refused(path: Path, key: str, value: str) -> None:
+    error = refused(path, MINIMAL + f"{key} = {value}\n")
+    assert key in error.message
+    assert "seconds" in error.message
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("heartbeat", "3600.5"),
+        ("heartbeat", "1e300"),
+        ("line_test_interval", "604801"),
+        ("line_test_interval", "9223372036854775807"),
+        ("line_test_timeout", "3601"),
+        ("redial_min", "1e18"),
+        ("redial_max", "86400"),
+        ("rekey_after", "1e300"),
+    ],
+)
+def test_absurd_seconds_are_refused(path: Path, key: str, value: str) -> None:
+    error = refused(path, MINIMAL + f"{key} = {value}\n")
+    assert key in error.message
+    assert "seconds" in error.message
+
+
+def test_the_longest_allowed_durations_are_read(path: Path) -> None:
+    path.write_text(
+        MINIMAL
+        + "heartbeat = 3600\nline_test_interval = 604800\nline_test_timeout = 3600\n"
+        + "redial_min = 3600\nredial_max = 3600\nrekey_after = 120\n"
+    )
+    config = load_config(path)
+    assert (config.heartbeat, config.line_test_interval, config.redial_max) == (3600, 604800, 3600)
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan, 1e12])
+def test_constructing_a_config_with_absurd_seconds_raises_value_error(value: float) -> None:
+    with pytest.raises(ValueError, match="line_test_timeout"):
+        StationConfig(name="alpha", listen="127.0.0.1:7000", line_test_timeout=value)
