@@ -22,6 +22,7 @@ of chunks corrupted. Seeds are printed; ``HOTLINE_FAULT_SEED`` replays one.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import random
@@ -33,7 +34,13 @@ from typing import Any
 
 import pytest
 
+from hotline.crypto.random import random_bytes
+from hotline.crypto.x25519 import X25519PrivateKey
+from hotline.net.tcp import DIAL_STAGGER, connect_first, listen
 from hotline.proto.constants import HANDSHAKE_TIMEOUT
+from hotline.proto.handshake import PeerTable
+from hotline.proto.replay import TimestampGuard
+from hotline.proto.session import SessionConfig
 from tests.support.impair import ImpairProxy
 from tests.support.stations import Cluster, RequestFailed, StationProc, control_request, pair, wait_for
 
@@ -118,10 +125,7 @@ def _assert_exactly_once(
 
 
 def _wait_new_session(station: StationProc, peer: StationProc, ups_before: int, timeout: float) -> None:
-    """Wait until ``station`` has logged another ``line-up`` with ``peer`` and the line is up.
-
-    (Not ``session_age``: it is wall-clock arithmetic, and goes negative after the clock steps back.)
-    """
+    """Wait until ``station`` has logged another ``line-up`` with ``peer`` and the line is up."""
 
     def fresh() -> bool:
         return len(_alerts(station, peer, ("line-up",))) > ups_before and station.line(peer)["state"] == "up"
@@ -225,7 +229,7 @@ def test_soak_a_ten_minute_partition(cluster: Cluster, rng: random.Random) -> No
 
 def test_failover_past_a_blackholed_first_endpoint(cluster: Cluster) -> None:
     """The first endpoint accepts connections and never says a word (the proxy holds all data): the
-    line comes up through the second, direct endpoint once the handshake timeout gives up on it."""
+    line comes up through the second, direct endpoint within 5 s of alpha's start."""
     with _proxied(cluster, second=True) as (a, b, proxy):
         proxy.set(blackhole=True)
         # bravo first: if alpha dialled before bravo listened, the proxy's upstream connection would
@@ -235,11 +239,94 @@ def test_failover_past_a_blackholed_first_endpoint(cluster: Cluster) -> None:
         a.start()
         line = a.wait_line(b, timeout=HANDSHAKE_TIMEOUT + 10)
         took = time.monotonic() - started
-        print(f"up through the second endpoint after {took:.2f} s (handshake timeout {HANDSHAKE_TIMEOUT} s)")
+        print(f"up through the second endpoint after {took:.2f} s (dial stagger {DIAL_STAGGER} s)")
         assert line["endpoint"] == b.endpoint
-        assert took <= 5.0 + HANDSHAKE_TIMEOUT + 1.0
+        assert took <= 5.0
         assert proxy.stats.tcp_connections >= 1
         _assert_exactly_once(a, b, _send_many(a, b, 10, "after failover"))
+
+
+class _Silent:
+    """A TCP endpoint that accepts connections and never says a word; records when they end."""
+
+    def __init__(self) -> None:
+        self.ended = asyncio.Event()
+        self.server: asyncio.Server | None = None
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            await reader.read()
+        self.ended.set()
+        writer.close()
+
+    async def start(self) -> tuple[str, int]:
+        self.server = await asyncio.start_server(self._hold, "127.0.0.1", 0)
+        return "127.0.0.1", int(self.server.sockets[0].getsockname()[1])
+
+
+async def _dial_through(
+    endpoints: list[tuple[str, int] | None], *, delay: float = 0.0
+) -> tuple[int, float, bytes]:
+    """Dial ``endpoints`` with :func:`connect_first` from one identity to a station listener, where
+    ``None`` stands for the listener (through a proxy with ``delay`` each way when given); returns the
+    index that answered, how long it took, and what the listener received."""
+    alpha, bravo = X25519PrivateKey.generate(), X25519PrivateKey.generate()
+    key = random_bytes(32)
+    peers = PeerTable({alpha.public_key().raw: key})
+    with contextlib.ExitStack() as stack:
+        async with listen(
+            "127.0.0.1", 0, config=SessionConfig(static=bravo), peers=peers, guard=TimestampGuard()
+        ) as listener:
+            station: tuple[str, int] = ("127.0.0.1", listener.port)
+            if delay:
+                proxy = stack.enter_context(ImpairProxy(station, udp=False, seed=SEED))
+                proxy.set(delay=delay)
+                host, port = proxy.address.rsplit(":", 1)
+                station = (host, int(port))
+            dialled = [station if e is None else e for e in endpoints]
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            index, channel = await connect_first(
+                dialled, config=SessionConfig(static=alpha), peer_static=bravo.public_key().raw, line_key=key
+            )
+            took = loop.time() - started
+            await channel.send(b"through the endpoint that answered")
+            accepted = await asyncio.wait_for(listener.accept(), 2 * delay + 5)
+            received = await asyncio.wait_for(accepted.receive(), 2 * delay + 5)
+            await channel.close()
+            await accepted.close()
+    return index, took, received
+
+
+def test_the_dialler_skips_a_silent_first_endpoint_within_five_seconds() -> None:
+    """What failover past a blackholed endpoint rests on (:func:`hotline.net.tcp.connect_first`, real
+    loopback sockets): the first endpoint accepts and stays silent, the second is a station's
+    listener. The session comes from the second within 5 s, and the silent connection is dropped."""
+
+    async def scenario() -> tuple[int, float, bytes, bool]:
+        silent = _Silent()
+        first = await silent.start()
+        index, took, received = await _dial_through([first, None])
+        assert silent.server is not None
+        # the silent attempt was cancelled when the second won: its connection ends at once
+        await asyncio.wait_for(silent.ended.wait(), 2)
+        silent.server.close()
+        return index, took, received, silent.ended.is_set()
+
+    index, took, received, ended = asyncio.run(scenario())
+    print(f"session through the second endpoint after {took:.2f} s (stagger {DIAL_STAGGER} s)")
+    assert (index, received, ended) == (1, b"through the endpoint that answered", True)
+    assert DIAL_STAGGER - 0.1 <= took <= 5.0  # the silent one had its stagger first
+
+
+@pytest.mark.slow
+def test_the_dialler_gives_a_lone_slow_endpoint_the_whole_handshake_timeout() -> None:
+    """One endpoint behind 2 s of delay each way (a handshake takes over 4 s): the stagger does not
+    cut it short; it answers."""
+    index, took, received = asyncio.run(_dial_through([None], delay=2.0))
+    print(f"session through a lone slow endpoint after {took:.2f} s")
+    assert (index, received) == (0, b"through the endpoint that answered")
+    assert took >= 4.0
 
 
 def test_failover_within_five_seconds_when_the_first_endpoint_starts_refusing(cluster: Cluster) -> None:
@@ -438,22 +525,8 @@ def test_a_station_clock_hours_off_still_makes_sessions(
             assert not _alerts(station, peer, ("line-down", *ALARMS)), station.log_tail()
 
 
-BACKWARD_STEP_LOCKOUT = (
-    "bug: the responder's TimestampGuard keeps the greatest initiation timestamp per peer for the "
-    "daemon's life, so after the dialling station's wall clock steps back every new handshake from it "
-    "is dropped as a replay until the responder restarts or the clock catches up"
-)
-
-
 @needs_faketime
-@pytest.mark.parametrize(
-    "both_dial",
-    [
-        pytest.param(False, marks=pytest.mark.xfail(strict=True, reason=BACKWARD_STEP_LOCKOUT)),
-        True,
-    ],
-    ids=["only-alpha-dials", "both-dial"],
-)
+@pytest.mark.parametrize("both_dial", [False, True], ids=["only-alpha-dials", "both-dial"])
 def test_a_wall_clock_step_under_a_running_daemon(
     cluster: Cluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, both_dial: bool
 ) -> None:
@@ -477,6 +550,8 @@ def test_a_wall_clock_step_under_a_running_daemon(
         stepped = time.monotonic()
         time.sleep(5)  # rekeys happen across the step
         assert a.line(b)["state"] == "up" and b.line(a)["state"] == "up"
+        # measured on the monotonic clock: the step back must not make the session's age negative
+        assert a.line(b)["session_age"] >= 0.0, a.line(b)
         _exchange(a, b, "after the step, same session")
         assert not _alerts(a, b, ("line-down", *ALARMS)), a.log_tail()
         print(f"session survived the step back for {time.monotonic() - stepped:.1f} s")
@@ -489,3 +564,28 @@ def test_a_wall_clock_step_under_a_running_daemon(
             _wait_new_session(station, peer, ups[station.name], timeout=10)
         print(f"new session {time.monotonic() - cut:.2f} s after the reset")
         _exchange(a, b, "new session after the step")
+        assert 0.0 <= a.line(b)["session_age"] <= time.monotonic() - cut, a.line(b)
+
+
+@needs_faketime
+def test_a_station_restarted_after_its_clock_stepped_back_still_dials(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """alpha (the only one that dials) stops, its wall clock steps back 2 h, and it starts again while
+    bravo keeps running: its first handshake must still be newer than the last bravo accepted, so
+    alpha keeps its last initiation timestamp in its store (docs/protocol.md §3.3)."""
+    clock = tmp_path / "faketime"
+    clock.write_text("+0\n")
+    with _proxied(cluster) as (a, b, _proxy):
+        _start_skewed(a, monkeypatch, FAKETIME_TIMESTAMP_FILE=str(clock))
+        b.start()
+        a.wait_line(b)
+        _exchange(a, b, "before the restart")
+        ups = len(_alerts(b, a, ("line-up",)))
+        assert a.stop() == 0
+        clock.write_text("-2h\n")
+        _start_skewed(a, monkeypatch, FAKETIME_TIMESTAMP_FILE=str(clock))
+        restarted = time.monotonic()
+        _wait_new_session(b, a, ups, timeout=10)
+        print(f"new session {time.monotonic() - restarted:.2f} s after alpha restarted 2 h earlier")
+        _exchange(a, b, "after the restart")

@@ -4,7 +4,8 @@ It does only what an adapter must (aioquic ``asyncio/protocol.py``): feed bytes 
 ``loop.time()`` in, drain events, write what the session wants written, and keep one timer armed
 at :meth:`Session.get_timer`. Protocol decisions stay in the core.
 
-:func:`connect` dials and returns a :class:`SecureChannel` once the handshake is done;
+:func:`connect` dials and returns a :class:`SecureChannel` once the handshake is done, and
+:func:`connect_first` races several endpoints with staggered starts (happy eyeballs);
 :func:`listen` accepts connections and hands out channels only after their peer authenticated.
 Unauthenticated connections never reach the caller: they are read and discarded (nothing is ever
 written back) until the handshake deadline closes them, and there are at most ``max_pending`` of
@@ -17,7 +18,7 @@ import asyncio
 import collections
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import assert_never
 
 from hotline.proto.constants import MAX_DATA_LEN
@@ -41,6 +42,10 @@ CLOSE_GRACE = 5.0
 RECEIVE_HIGH_WATER = 4 * 2**20
 #: Pause the sender when this much waits in the socket's user-space write buffer.
 WRITE_HIGH_WATER = 2**20
+#: :func:`connect_first` dials the next endpoint after this long without a session from the ones
+#: before (seconds). A handshake takes two round trips with the TCP connect, well under this on
+#: any terrestrial or satellite path; a silent endpoint costs this, not a whole handshake timeout.
+DIAL_STAGGER = 2.0
 
 
 class ChannelClosed(Exception):
@@ -347,12 +352,17 @@ class SecureChannel:
             await p.wait_data()
         return p.take()
 
-    async def close(self) -> None:
-        """Close the session (telling the peer) and wait for the connection to end."""
+    def close_nowait(self) -> None:
+        """Close the session (telling the peer) without waiting for the connection to end."""
         p = self._p
         if p.session is not None and not p.closed.done():
             p.session.close(p._loop.time(), ErrorCode.LOCAL_CLOSE, "closed")
             p._process()
+
+    async def close(self) -> None:
+        """Close the session (telling the peer) and wait for the connection to end."""
+        p = self._p
+        self.close_nowait()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(p.closed), 5)
 
@@ -371,20 +381,101 @@ async def connect(
 ) -> SecureChannel:
     """Dial ``host:port`` and complete the handshake.
 
+    The initiation's timestamp comes from ``config.initiation_clock`` (the wall clock without one),
+    taken only once the connection is made. Cancelled while the handshake runs, the connection is
+    aborted rather than left to the handshake timeout.
+
     Raises:
         ChannelClosed: the handshake failed or timed out.
         OSError: the connection could not be made.
     """
     loop = asyncio.get_running_loop()
+    clock = config.initiation_clock or time.time_ns
 
     def make(now: float) -> Session:
         return Session.initiator(
-            config, peer_static=peer_static, line_key=line_key, now=now, wall_time_ns=time.time_ns()
+            config, peer_static=peer_static, line_key=line_key, now=now, wall_time_ns=clock()
         )
 
-    _, protocol = await loop.create_connection(lambda: _SessionProtocol(make), host, port)
-    handshake = await protocol.established
+    transport, protocol = await loop.create_connection(lambda: _SessionProtocol(make), host, port)
+    try:
+        handshake = await protocol.established
+    except BaseException:
+        transport.abort()
+        raise
     return SecureChannel(protocol, handshake)
+
+
+async def connect_first(
+    endpoints: Sequence[tuple[str, int]],
+    *,
+    config: SessionConfig,
+    peer_static: bytes,
+    line_key: bytes,
+    stagger: float = DIAL_STAGGER,
+) -> tuple[int, SecureChannel]:
+    """Dial ``endpoints`` in order with staggered starts; keep the first session that authenticates.
+
+    Happy eyeballs (RFC 8305 §5) for our handshake: the first endpoint is dialled at once, and each
+    next one as soon as an attempt fails or after ``stagger`` seconds without a session, while the
+    earlier attempts go on. So a silent endpoint costs ``stagger`` seconds rather than a handshake
+    timeout, and a lone endpoint on a slow link still gets the whole timeout. Each attempt has
+    ``config.handshake_timeout`` seconds to connect and authenticate. Once one wins, the others are
+    cancelled (their connections aborted), and one that authenticated too is closed.
+
+    Returns:
+        The index of the endpoint that answered, and its channel.
+
+    Raises:
+        ValueError: no endpoints.
+        ChannelClosed, OSError, TimeoutError: every attempt failed (the first endpoint's error).
+    """
+    if not endpoints:
+        raise ValueError("no endpoints to dial")
+    outcomes: asyncio.Queue[tuple[int, SecureChannel | Exception]] = asyncio.Queue()
+
+    async def attempt(index: int, host: str, port: int) -> None:
+        try:
+            async with asyncio.timeout(config.handshake_timeout):
+                channel = await connect(host, port, config=config, peer_static=peer_static, line_key=line_key)
+        except (OSError, ChannelClosed, TimeoutError) as exc:
+            outcomes.put_nowait((index, exc))
+        else:
+            outcomes.put_nowait((index, channel))
+
+    winner: tuple[int, SecureChannel] | None = None
+    errors: dict[int, Exception] = {}
+    try:
+        async with asyncio.TaskGroup() as tg:
+            attempts = [tg.create_task(attempt(0, *endpoints[0]))]
+            while winner is None and len(errors) < len(endpoints):
+                left = len(attempts) < len(endpoints)
+                try:
+                    async with asyncio.timeout(stagger if left else None):
+                        index, outcome = await outcomes.get()
+                except TimeoutError:
+                    outcome = None  # nothing yet: time to try the next endpoint alongside
+                if isinstance(outcome, SecureChannel):
+                    winner = (index, outcome)
+                    break
+                if outcome is not None:
+                    errors[index] = outcome
+                if left:
+                    attempts.append(tg.create_task(attempt(len(attempts), *endpoints[len(attempts)])))
+            for task in attempts:
+                task.cancel()
+    except BaseException:
+        if winner is not None:
+            winner[1].close_nowait()
+        raise
+    finally:
+        while not outcomes.empty():  # sessions that authenticated after the winner
+            _, late = outcomes.get_nowait()
+            if isinstance(late, SecureChannel):
+                late.close_nowait()
+    if winner is None:
+        raise errors[0]
+    return winner
 
 
 class Listener:
@@ -473,4 +564,13 @@ async def listen(
         await listener.server.wait_closed()
 
 
-__all__ = ["MAX_DATA_LEN", "ChannelClosed", "Listener", "SecureChannel", "connect", "listen"]
+__all__ = [
+    "DIAL_STAGGER",
+    "MAX_DATA_LEN",
+    "ChannelClosed",
+    "Listener",
+    "SecureChannel",
+    "connect",
+    "connect_first",
+    "listen",
+]

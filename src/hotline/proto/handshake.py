@@ -64,6 +64,34 @@ class PeerTable:
         return self.keys.get(peer_static)
 
 
+class InitiationTimestamps:
+    """The initiator's half of the anti-replay rule (docs/protocol.md §3.3). Not thread-safe; the
+    zero value has sent nothing yet.
+
+    A responder accepts an initiation only if its timestamp is greater than any it accepted from us,
+    so we never send one that is not greater than the last one we sent, whatever the wall clock does
+    (WireGuard's rule for TAI64N): after the clock steps back, timestamps go on from the last one
+    sent, one nanosecond at a time, until the clock passes it again. A station keeps one of these for
+    all its dials and restores :attr:`last_ns` after a restart.
+    """
+
+    __slots__ = ("last_ns",)
+
+    def __init__(self, last_ns: int = 0) -> None:
+        #: The greatest timestamp handed out (ns since the Unix epoch).
+        self.last_ns = last_ns
+
+    def next(self, wall_ns: int) -> int:
+        """The timestamp for a new initiation, given the wall clock now (ns): ``max(wall, last + 1)``."""
+        stamp = max(wall_ns, self.last_ns + 1)
+        self.last_ns = stamp
+        return stamp
+
+    def observe(self, sent_ns: int) -> None:
+        """Never hand out ``sent_ns`` or anything below it (a timestamp sent before a restart)."""
+        self.last_ns = max(self.last_ns, sent_ns)
+
+
 @dataclass(frozen=True, slots=True)
 class HandshakeResult:
     """The outcome of a completed handshake."""

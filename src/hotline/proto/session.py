@@ -104,6 +104,11 @@ class SessionConfig:
     kem: Kem = field(default_factory=MLKEM768)
     #: Draws a fresh X25519 ephemeral for each handshake.
     new_ephemeral: Callable[[], X25519PrivateKey] = X25519PrivateKey.generate
+    #: Where an adapter that dials takes each first initiation's timestamp (ns; docs/protocol.md
+    #: §3.3), ``None`` for the bare wall clock. A station passes one that never repeats or goes
+    #: back (:class:`~hotline.proto.handshake.InitiationTimestamps`). The session never calls it:
+    #: the timestamp comes in as :meth:`Session.initiator`'s ``wall_time_ns``.
+    initiation_clock: Callable[[], int] | None = None
 
 
 class _DirectionKey:
@@ -202,7 +207,9 @@ class Session:
             peer_static: the responder's X25519 static public key (from its card).
             line_key: the 32-byte line key (Noise PSK).
             now: monotonic time, seconds.
-            wall_time_ns: wall-clock time in nanoseconds, for the anti-replay timestamp.
+            wall_time_ns: the anti-replay timestamp of this initiation (ns since the Unix epoch):
+                greater than any the station sent before (docs/protocol.md §3.3). Rekeys continue
+                from it with ``now``.
         """
         session = cls(config, initiator=True, now=now)
         session._peer_static = peer_static

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from hotline.crypto.hashing import constant_time_equal
 from hotline.crypto.random import random_bytes
-from hotline.net.tcp import ChannelClosed, SecureChannel, connect
+from hotline.net.tcp import ChannelClosed, SecureChannel, connect_first
 from hotline.proto import linemsg
 from hotline.proto.cards import StationCard, decode_card, parse_endpoint
 from hotline.proto.delivery import Accept, ChainMismatch, Duplicate, Gap, classify, entry_chain
@@ -208,13 +208,10 @@ class LineRuntime:
             if wait > 0:
                 await self._wait_changed(wait)
                 continue
-            for endpoint in self.row.endpoints:
-                if self.current is not None:
-                    break
-                channel = await self._dial(endpoint)
-                if channel is not None:
-                    self.attach(channel, initiated=True, endpoint=endpoint)
-                    break
+            dialled = await self._dial()
+            if dialled is not None:
+                endpoint, channel = dialled
+                self.attach(channel, initiated=True, endpoint=endpoint)
             else:
                 self._failed()
             if self.current is None:
@@ -228,20 +225,23 @@ class LineRuntime:
         self._failures += 1
         self._retry_at = time.monotonic() + self._backoff(self._failures)
 
-    async def _dial(self, endpoint: str) -> SecureChannel | None:
+    async def _dial(self) -> tuple[str, SecureChannel] | None:
         key = self.key
-        if key is None or not self.ready:
+        if key is None or not self.ready or not self.row.endpoints:
             return None
-        host, port = parse_endpoint(endpoint)
+        endpoints = list(self.row.endpoints)
         config = self.station.session_config
         try:
-            async with asyncio.timeout(config.handshake_timeout + 1):
-                return await connect(
-                    host, port, config=config, peer_static=self.row.static_public, line_key=key
-                )
+            index, channel = await connect_first(
+                [parse_endpoint(e) for e in endpoints],
+                config=config,
+                peer_static=self.row.static_public,
+                line_key=key,
+            )
         except (OSError, ChannelClosed, TimeoutError) as exc:
-            log.debug("dial failed", extra={"peer": self.peer, "endpoint": endpoint, "error": str(exc)})
+            log.debug("dial failed", extra={"peer": self.peer, "endpoints": endpoints, "error": str(exc)})
             return None
+        return endpoints[index], channel
 
     def attach(self, channel: SecureChannel, *, initiated: bool, endpoint: str) -> None:
         """Take a new authenticated session for this line, or refuse it by the tie-break rule."""

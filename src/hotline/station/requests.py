@@ -211,7 +211,7 @@ class Requests:
             lambda store: {ln.row.id: store.count_queued(ln.row.id) for ln in station.lines.values()}
         )
         lines = []
-        now = time.time()
+        now = time.monotonic()
         for line in sorted(station.lines.values(), key=lambda line: line.peer):
             info = self._line_info(line)
             session = line.current if line.up else None
@@ -224,7 +224,8 @@ class Requests:
                 since=line.state_since,
                 endpoint=session.endpoint if session is not None else None,
                 rtt_ms=None if rtt is None else rtt * 1000,
-                session_age=None if session is None else now - session.started_wall,
+                # monotonic: the wall clock may have stepped since the session began
+                session_age=None if session is None else now - session.started,
                 rekeys=None if session is None else session.channel.rekeys,
                 queued=queued,
                 in_flight=in_flight,

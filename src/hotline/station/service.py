@@ -19,6 +19,7 @@ from typing import Any
 
 from hotline.net.tcp import SecureChannel, listen
 from hotline.proto.cards import StationCard, issue_card
+from hotline.proto.handshake import InitiationTimestamps
 from hotline.proto.identity import Identity
 from hotline.proto.linemsg import MESSAGE_ID_LEN, Kind, Precedence
 from hotline.proto.replay import TimestampGuard
@@ -41,6 +42,10 @@ log = logging.getLogger("hotline.station")
 LOCK_WAIT = 5.0
 #: How often one unverified or unknown station's attempts are logged.
 REFUSAL_LOG_INTERVAL = 60.0
+#: After a restart, initiation timestamps go on this far (ns) past the last one stored: a dial's
+#: timestamp is stored a few milliseconds after it is sent, and a process killed in between must
+#: not send it again.
+RESTART_MARGIN_NS = 10**9
 
 
 def show_id(message_id: bytes) -> str:
@@ -91,11 +96,13 @@ class Station:
         self.identity = identity
         self.worker = StoreWorker(store)
         self._lock = lock
+        self._initiations = InitiationTimestamps()
         self.session_config = SessionConfig(
             static=identity.static_key,
             keepalive_interval=config.heartbeat,
             rekey_after_time=config.rekey_after,
             reject_after_time=config.rekey_after + 60.0,
+            initiation_clock=self.initiation_timestamp,
         )
         self.static_public = identity.static_key.public_key().raw
         self.lines: dict[str, LineRuntime] = {}
@@ -140,6 +147,10 @@ class Station:
         return station
 
     async def _load(self) -> None:
+        last_sent = await self.worker.call(lambda store: store.last_initiation())
+        if last_sent:
+            self._initiations.observe(last_sent + RESTART_MARGIN_NS)
+
         def load(
             store: Store,
         ) -> list[tuple[LineRow, bytes | None, tuple[int, bytes | None], tuple[int, bytes | None]]]:
@@ -184,6 +195,17 @@ class Station:
             await self.worker.stop()
         finally:
             self._lock.release()
+
+    # -- handshakes
+
+    def initiation_timestamp(self) -> int:
+        """The anti-replay timestamp for a handshake we start now (docs/protocol.md §3.3): the wall
+        clock, but always greater than the last one we sent, also across a clock step back and a
+        restart. Stored in the background; call from the event loop."""
+        stamp = self._initiations.next(time.time_ns())
+        stored = self.worker.submit(lambda store: store.set_last_initiation(stamp))
+        stored.add_done_callback(_log_unstored_initiation)
+        return stamp
 
     # -- lines and keys
 
@@ -378,6 +400,14 @@ class Station:
             self._tg.create_task(coro)
         except RuntimeError:
             coro.close()  # the station is stopping: what it would record no longer matters
+
+
+def _log_unstored_initiation(stored: asyncio.Future[None]) -> None:
+    # in memory the rule still holds; only a restart before the next stored dial could repeat it
+    error = None if stored.cancelled() else stored.exception()
+    if error is not None:
+        why = error.reason if isinstance(error, StoreError) else repr(error)
+        log.warning("could not store the last handshake timestamp", extra={"error": why})
 
 
 def _text(row: MessageRow) -> str:

@@ -79,6 +79,9 @@ class EventRow:
     detail: dict[str, object]
 
 
+#: The meta row that keeps the last initiation timestamp we sent (docs/protocol.md §3.3).
+_LAST_INITIATION = "last_initiation_ns"
+
 _MESSAGE_COLUMNS = (
     "rowid, line_id, direction, id, seq, kind, precedence, created_ms, ref, body, chain, "
     "stored_at, delivered_at, acked_at"
@@ -89,14 +92,38 @@ _LINE_COLUMNS = (
 )
 
 
-def _translate(exc: sqlite3.Error) -> StoreError:
+#: How many problems the integrity check at open reports, at most (the first few say enough).
+QUICK_CHECK_REPORTS = 3
+#: SQLite's wording for a file it cannot read as a database, or one whose pages do not add up.
+_DAMAGE_WORDS = ("malformed", "not a database", "corrupt")
+
+
+def _damaged(path: Path | None, detail: str) -> StoreCorrupt:
+    where = f"the store file {path}" if path is not None else "the store file"
+    return StoreCorrupt(
+        f"{where} is damaged ({detail}): restore it from a backup, or move it aside with its -wal "
+        "and -shm files (the station then starts with an empty store)"
+    )
+
+
+def _translate(exc: sqlite3.Error, path: Path | None) -> StoreError:
     if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
         return StoreFull(
             "the store is full (disk or size limit): free space, then retry; nothing stored was lost"
         )
-    if isinstance(exc, sqlite3.DatabaseError) and "malformed" in str(exc):
-        return StoreCorrupt(f"the store file is damaged: {exc}")
+    if isinstance(exc, sqlite3.DatabaseError) and any(word in str(exc) for word in _DAMAGE_WORDS):
+        return _damaged(path, str(exc))
     return StoreError(f"store error: {exc}")
+
+
+def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
+    # A damaged page otherwise shows only when a read reaches it, and the daemon would serve a
+    # transcript with holes until then. quick_check reads every page once but skips integrity_check's
+    # index cross-checks: on a 50 MB store of 100,000 messages it took about 40 ms with the file in
+    # the page cache and 1.2 s cold. It only reads, so a refused file is left as evidence.
+    problems = [str(row[0]) for row in conn.execute(f"PRAGMA quick_check({QUICK_CHECK_REPORTS})")]
+    if problems != ["ok"]:
+        raise _damaged(path, "; ".join(problems))
 
 
 class Store:
@@ -118,6 +145,7 @@ class Store:
             max_page_count: cap the file size in pages (tests use it to fill the "disk").
 
         Raises:
+            StoreCorrupt: the file is damaged (SQLite's quick check fails); it is left unchanged.
             StoreError: not a Hotline store, another schema version, or the key does not fit it.
         """
         try:
@@ -129,6 +157,8 @@ class Store:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if tables and "meta" not in tables:
                 raise StoreError(f"{path} is not a Hotline store")
+            if tables:
+                _check_integrity(conn, path)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             # checkpoints are ours to schedule (Store.checkpoint), out of the way of a message's commit
@@ -140,7 +170,7 @@ class Store:
             store._prepare()
         except sqlite3.Error as exc:
             conn.close()
-            raise _translate(exc) from None
+            raise _translate(exc, path) from None
         except StoreError:
             conn.close()
             raise
@@ -197,7 +227,7 @@ class Store:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise _translate(exc) from None
+            raise _translate(exc, self.path) from None
         try:
             yield
             if not self._conn.in_transaction:
@@ -208,7 +238,7 @@ class Store:
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
-            raise _translate(exc) from None
+            raise _translate(exc, self.path) from None
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
@@ -235,7 +265,7 @@ class Store:
             # allocated instead of growing the file (cheaper to fsync)
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         except sqlite3.Error as exc:
-            raise _translate(exc) from None
+            raise _translate(exc, self.path) from None
 
     @property
     def in_transaction(self) -> bool:
@@ -247,7 +277,7 @@ class Store:
         try:
             return self._conn.execute(sql, params)
         except sqlite3.Error as exc:
-            raise _translate(exc) from None
+            raise _translate(exc, self.path) from None
 
     # -- meta
 
@@ -265,6 +295,19 @@ class Store:
     def set_meta(self, key: str, value: bytes) -> None:
         """Set a station-level value."""
         self._set_meta(key, value)
+
+    def last_initiation(self) -> int:
+        """The greatest handshake initiation timestamp this station has sent (ns), 0 if none yet."""
+        row = self.execute_checked("SELECT value FROM meta WHERE key = ?", (_LAST_INITIATION,)).fetchone()
+        return 0 if row is None else int.from_bytes(bytes(row[0]), "big")
+
+    def set_last_initiation(self, timestamp_ns: int) -> None:
+        """Record a sent initiation timestamp; a smaller one than already stored is ignored."""
+        if timestamp_ns > self.last_initiation():
+            self.execute_checked(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (_LAST_INITIATION, timestamp_ns.to_bytes(8, "big")),
+            )
 
     # -- lines
 

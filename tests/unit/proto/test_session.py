@@ -15,6 +15,7 @@ from hotline.proto.events import (
     RoundTripMeasured,
     SessionTerminated,
 )
+from hotline.proto.handshake import InitiationTimestamps
 from hotline.proto.messages import Data
 from hotline.proto.records import RecordReader, RecordType, frame
 from hotline.proto.replay import TimestampGuard
@@ -413,6 +414,45 @@ def test_rekeys_do_not_depend_on_other_sessions_timestamps() -> None:
     pair.advance(121)
     assert pair.i.epoch == pair.r.epoch == 2
     assert pair.i.state is SessionState.ESTABLISHED
+
+
+def test_initiation_timestamps_follow_the_wall_clock_but_never_repeat_or_go_back() -> None:
+    stamps = InitiationTimestamps()
+    assert stamps.next(WALL_NS) == WALL_NS
+    assert stamps.next(WALL_NS) == WALL_NS + 1  # two dials in one clock tick
+    assert stamps.next(WALL_NS - 7200 * 10**9) == WALL_NS + 2  # the clock stepped back 2 h
+    assert stamps.next(WALL_NS + 10**9) == WALL_NS + 10**9  # the clock passed them again
+    stamps.observe(WALL_NS)  # an older one sent before a restart changes nothing
+    assert stamps.last_ns == WALL_NS + 10**9
+    restored = InitiationTimestamps()
+    restored.observe(WALL_NS + 5 * 10**9)  # a restart, with the clock still behind
+    assert restored.next(WALL_NS) == WALL_NS + 5 * 10**9 + 1
+
+
+def _dial_again(pair: SessionPair, wall_time_ns: int) -> Session:
+    """A new session from ``pair``'s initiator station to the same responder station."""
+    again = Session.initiator(
+        pair.ca, peer_static=pair.b.public, line_key=pair.line_key, now=pair.now, wall_time_ns=wall_time_ns
+    )
+    answer = Session.responder(pair.cb, peers=pair.b.peers, guard=pair.b.guard, now=pair.now)
+    answer.receive_data(again.data_to_send(), pair.now)
+    response = answer.data_to_send()
+    if response:  # nothing at all is the answer to a replay (and b"" would mean the end of stream)
+        again.receive_data(response, pair.now)
+    return again
+
+
+def test_a_wall_clock_step_back_does_not_lock_the_initiator_out() -> None:
+    """Regression: after the initiator's wall clock stepped back, its new initiations carried older
+    timestamps than the responder had accepted, and were dropped as replays until the responder
+    restarted. Its station's timestamps (the first session's was ``WALL_NS``) go on instead."""
+    pair = established()
+    stepped_back = WALL_NS - 7200 * 10**9
+    assert _dial_again(pair, stepped_back).state is SessionState.AWAIT_RESPONSE  # the bare clock: dropped
+    stamps = InitiationTimestamps(last_ns=WALL_NS)
+    again = _dial_again(pair, stamps.next(stepped_back))
+    assert again.state is SessionState.ESTABLISHED
+    assert _dial_again(pair, stamps.next(stepped_back)).state is SessionState.ESTABLISHED
 
 
 def test_an_oversized_data_body_from_the_peer_is_a_violation() -> None:

@@ -138,8 +138,59 @@ def test_a_refused_file_is_left_as_it_was(path: Path) -> None:
 
 def test_a_file_that_is_not_sqlite_is_refused(path: Path) -> None:
     path.write_bytes(b"this is not a database, just some text\n" * 200)
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError) as refused:
         Store.open(path, KEY)
+    assert str(path) in refused.value.reason
+
+
+def _store_with_pages(path: Path, count: int = 250) -> LineRow:
+    """A closed store of ``count`` inbound messages of 400 bytes: a few dozen pages of them."""
+    store = Store.open(path, KEY)
+    line = add_line(store)
+    with store.transaction():
+        for seq in range(1, count + 1):
+            incoming(store, line.id, seq, body=bytes([seq]) * 400)
+    store.close()  # checkpoints: everything is in the main file
+    return line
+
+
+def _overwrite_middle_page(path: Path) -> None:
+    page_size = int.from_bytes(path.read_bytes()[16:18], "big")  # the header's field
+    pages = path.stat().st_size // page_size
+    with path.open("r+b") as f:
+        f.seek(pages // 2 * page_size)
+        f.write(bytes(range(256)) * (page_size // 256))
+
+
+def test_a_store_with_a_damaged_page_is_refused_naming_the_file_and_left_unchanged(path: Path) -> None:
+    """Regression: the open ran no integrity check, so a station served a store with a damaged page
+    (reads reaching it failed later, one request at a time)."""
+    _store_with_pages(path)
+    _overwrite_middle_page(path)
+    before = path.read_bytes()
+    with pytest.raises(StoreCorrupt) as refused:
+        Store.open(path, KEY)
+    assert str(path) in refused.value.reason
+    assert "backup" in refused.value.reason and "move it aside" in refused.value.reason
+    assert path.read_bytes() == before
+
+
+def test_damage_found_by_a_later_read_names_the_file(path: Path) -> None:
+    """A page damaged while the store is open shows on the next read that reaches it: as
+    :class:`StoreCorrupt` naming the file, never as a short answer."""
+    line = _store_with_pages(path)
+    store = Store.open(path, KEY)
+    try:
+        _overwrite_middle_page(path)
+        # another connection's commit makes our connection drop its page cache and read the file
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('poke', x'00')")
+        other.close()
+        with pytest.raises(StoreCorrupt) as damaged:
+            store.messages(line_id=line.id)
+        assert str(path) in damaged.value.reason
+    finally:
+        store.close()
 
 
 def test_another_schema_version_is_refused(path: Path) -> None:
@@ -169,6 +220,20 @@ def test_meta_round_trip(store: Store) -> None:
     with store.transaction():
         store.set_meta("handshake/bravo", b"\x03")
     assert store.meta("handshake/bravo") == b"\x03"
+
+
+def test_last_initiation_starts_at_zero_only_grows_and_survives_reopening(path: Path) -> None:
+    store = Store.open(path, KEY)
+    assert store.last_initiation() == 0
+    with store.transaction():
+        store.set_last_initiation(1_700_000_000 * 10**9)
+        store.set_last_initiation(1_700_000_000 * 10**9 - 5)  # an older one, stored late: ignored
+    store.close()
+    store = Store.open(path, KEY)
+    try:
+        assert store.last_initiation() == 1_700_000_000 * 10**9
+    finally:
+        store.close()
 
 
 # -- lines
