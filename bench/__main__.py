@@ -8,16 +8,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import documents, hub, report, runner, station, voice
+from bench import documents, hub, large_document, report, runner, station, voice
 from bench.tls import make_contexts
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
-#: The parts of a run: the protocol against TLS and TCP, two station daemons, a hub, voice calls and
-#: documents.
-PARTS = ("protocol", "station", "hub", "voice", "documents")
+#: The parts of a run: the protocol against TLS and TCP, two station daemons, a hub, voice calls,
+#: documents and one large document.
+PARTS = ("protocol", "station", "hub", "voice", "documents", "large")
 #: The parts whose section of the report a run of only them rewrites in place.
-SECTIONS = {"voice", "documents"}
+SECTIONS = {"voice", "documents", "large"}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,20 +29,28 @@ def main(argv: list[str] | None = None) -> None:
         "--only",
         nargs="+",
         choices=PARTS,
-        help="run only these parts; writes no file unless --output is given, except that voice and "
-        "documents (alone or together) rewrite their own sections of the report",
+        help="run only these parts; writes no file unless --output is given, except that voice, "
+        "documents and large (alone or together) rewrite their own sections of the report",
+    )
+    parser.add_argument(
+        "--large-gib",
+        type=_positive,
+        help="the large document's size in GiB (default 10, or 1 with --quick)",
     )
     parser.add_argument("--output", type=Path, help="where to write the Markdown report")
     args = parser.parse_args(argv)
     parts = set(args.only or PARTS)
     whole = not args.quick and args.only is None
-    # a voice-only or documents-only run replaces its own sections of the report and keeps the rest
+    # a voice-, documents- or large-only run replaces its own sections of the report and keeps the rest
     sections_only = not args.quick and args.only is not None and parts <= SECTIONS
     output = args.output or (DOC if whole or sections_only else None)
 
     console = Console()
-    results, stations, hubs, voices, docs = asyncio.run(_run(parts, args.quick, console))
-    report.print_rich(console, results, stations, hubs, voices, docs)
+    large_settings = _large_settings(args.large_gib, args.quick)
+    results, stations, hubs, voices, docs, large = asyncio.run(
+        _run(parts, args.quick, large_settings, console)
+    )
+    report.print_rich(console, results, stations, hubs, voices, docs, large)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         if sections_only and output.exists():
@@ -51,22 +59,38 @@ def main(argv: list[str] | None = None) -> None:
                 text = report.merge_voice(text, voices)
             if docs is not None:
                 text = report.merge_documents(text, docs)
+            if large is not None:
+                text = report.merge_large(text, large)
         else:
-            text = report.markdown(results, stations, hubs, voices, docs)
+            text = report.markdown(results, stations, hubs, voices, docs, large)
         output.write_text(text, encoding="utf-8")
         console.log(f"wrote {output}")
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _large_settings(gib: float | None, quick: bool) -> large_document.Settings:
+    if gib is not None:
+        return large_document.Settings(size=round(gib * 2**30))
+    return large_document.QUICK if quick else large_document.Settings()
+
+
 async def _run(
-    parts: set[str], quick: bool, console: Console
+    parts: set[str], quick: bool, large_settings: large_document.Settings, console: Console
 ) -> tuple[
     runner.Results | None,
     station.Results | None,
     hub.Results | None,
     voice.Results | None,
     documents.Results | None,
+    large_document.Results | None,
 ]:
-    results = stations = hubs = voices = docs = None
+    results = stations = hubs = voices = docs = large = None
     if "protocol" in parts:
         settings = runner.QUICK if quick else runner.Settings()
         results = await runner.run_all(settings, make_contexts(), console)
@@ -78,7 +102,9 @@ async def _run(
         voices = await voice.run(voice.QUICK if quick else voice.Settings(), console)
     if "documents" in parts:
         docs = await documents.run(documents.QUICK if quick else documents.Settings(), console)
-    return results, stations, hubs, voices, docs
+    if "large" in parts:
+        large = await large_document.run(large_settings, console)
+    return results, stations, hubs, voices, docs, large
 
 
 if __name__ == "__main__":

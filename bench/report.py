@@ -4,7 +4,7 @@ Each table is built once as plain strings and rendered twice, so the terminal an
 ``docs/benchmarks.md`` can never disagree. Ratios of the protocol benchmarks are always Hotline over
 a baseline, of a rate (handshakes/s, MB/s): above 1 means Hotline is faster. The station, hub and
 voice benchmarks (:mod:`bench.station`, :mod:`bench.hub`, :mod:`bench.voice`) are checked against their
-goals, and so is the document benchmark (:mod:`bench.documents`).
+goals, and so are the document benchmarks (:mod:`bench.documents`, :mod:`bench.large_document`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from rich.table import Table as RichTable
 
 from bench import documents as documents_bench
 from bench import hub as hub_bench
+from bench import large_document as large_bench
 from bench import station as station_bench
 from bench import voice as voice_bench
 from bench.runner import Results
@@ -741,12 +742,127 @@ def document_tables(d: documents_bench.Results) -> list[Table]:
     ]
 
 
+def _gib(size: int) -> str:
+    return f"{size / 2**30:g} GiB" if size >= 2**30 else f"{size / 2**20:g} MiB"
+
+
+def _over(part: int, whole: int) -> str:
+    return f"{100 * (part - whole) / whole:+.3f} %"
+
+
+def large_tables(r: large_bench.Results) -> list[Table]:
+    """The large document: goals, time, each daemon's RSS along the transfer, the blob on disk."""
+    size = _gib(r.settings.size)
+    checked = "SHA-256 matched" if r.verified else "SHA-256 MISMATCH"
+    goals = [
+        [
+            "Largest document sent and verified (source's SHA-256 = sender's = receiver's)",
+            f"{size}, {checked}",
+            f">= {large_bench.SIZE_GOAL_GIB:g} GiB",
+            _met(r.verified and r.settings.size >= large_bench.SIZE_GOAL_GIB * 2**30),
+        ],
+        *[
+            [
+                f"Constant memory: peak (VmHWM) of {end} during the transfer",
+                _mb(kib),
+                f"< {large_bench.MEMORY_GOAL_MB:g} MB",
+                _met(kib * 1024 / 1e6 < large_bench.MEMORY_GOAL_MB),
+            ]
+            for end, kib in zip(("the sender (alpha)", "the receiver (bravo)"), r.hwm_kib, strict=True)
+        ],
+    ]
+    mib = [f"{kib / 1024:.1f}" for kib in r.idle_rss_kib]
+    memory = []
+    for end, label in enumerate(("sender (alpha)", "receiver (bravo)")):
+        low, high = r.rss_range(end)
+        memory.append(
+            [
+                label,
+                mib[end],
+                *[f"{r.rss_at(share)[end] / 1024:.1f}" for share in large_bench.MARKS],
+                f"{low / 1024:.1f}",
+                f"{high / 1024:.1f}",
+                f"{r.hwm_kib[end] / 1024:.1f}",
+            ]
+        )
+    reset = "reset just before the transfer" if r.hwm_reset else "since the daemon started"
+    as_expected = "as it is" if r.blob_bytes == r.sealed_bytes else "it is not"
+    marks = ", ".join(f"{100 * share:.0f} %" for share in large_bench.MARKS)
+    return [
+        Table("Large document goals", ["", "measured", "goal", "result"], goals, note="One run."),
+        Table(
+            f"Large document: {size} of random bytes on loopback, one run (MB/s: 10^6 bytes/s)",
+            ["", "seconds", "MB/s"],
+            [
+                [
+                    "`send.file` until the receiver shows it `complete` (hashing included)",
+                    f"{r.total:.1f}",
+                    f"{r.mb_per_s(r.total):,.1f}",
+                ],
+                ["of which hashing and queueing (until `send.file` answers)", f"{r.queued:.1f}", ""],
+                [
+                    "the transfer alone (queued until `complete`)",
+                    f"{r.transfer:.1f}",
+                    f"{r.mb_per_s(r.transfer):,.1f}",
+                ],
+            ],
+            note=(
+                "Two station daemons (`hotline up`, one process each) with one verified line, as above; "
+                "`send.file` on the sender with `wait: false`, then the receiver's `files` polled every "
+                f"{1e3 * large_bench.POLL:.0f} ms until the document is `complete`. The file is written "
+                "once just before (so much of it is in the page cache) to a temporary directory on disk. "
+                f"The machine's 1-minute load average was {r.load[0]:.2f} when the transfer began and "
+                f"{r.load[1]:.2f} when it ended ({os.cpu_count()} logical CPUs)."
+            ),
+        ),
+        Table(
+            "Daemon memory along the large document, RSS MiB",
+            [
+                "",
+                "idle",
+                *[f"at {100 * share:.0f} %" for share in large_bench.MARKS],
+                "lowest",
+                "highest",
+                "peak (VmHWM)",
+            ],
+            memory,
+            note=(
+                "VmRSS from /proc/PID/status: idle with the line up before the transfer, then sampled every "
+                f"{large_bench.SAMPLE_EVERY:g} s ({len(r.samples)} samples) from just before `send.file` "
+                f"until complete. At {marks}: the sample nearest the poll that first saw that share of the "
+                "bytes made durable at the receiver. Lowest and highest: over the samples once "
+                f"`send.file` had answered. Peak: VmHWM at the end ({reset}), hashing included."
+            ),
+        ),
+        Table(
+            "The received document on disk",
+            ["", "bytes", "over the document"],
+            [
+                ["the document", f"{r.settings.size:,}", ""],
+                ["sealed blob, length", f"{r.blob_bytes:,}", _over(r.blob_bytes, r.settings.size)],
+                [
+                    "sealed blob, blocks allocated",
+                    f"{r.blob_disk_bytes:,}",
+                    _over(r.blob_disk_bytes, r.settings.size),
+                ],
+            ],
+            note=(
+                "The receiver keeps the document as sealed chunks (ChaCha20-Poly1305, a 16-byte tag per "
+                "chunk) in one file beside its store; its length should be "
+                f"{r.sealed_bytes:,} bytes ({as_expected}). "
+                "Blocks allocated: `st_blocks` x 512 from stat."
+            ),
+        ),
+    ]
+
+
 def all_tables(
     results: Results | None,
     stations: station_bench.Results | None = None,
     hub: hub_bench.Results | None = None,
     voice: voice_bench.Results | None = None,
     documents: documents_bench.Results | None = None,
+    large: large_bench.Results | None = None,
 ) -> list[Table]:
     """Every table of a run, in report order."""
     out = tables(results) if results is not None else []
@@ -759,6 +875,8 @@ def all_tables(
         out += voice_tables(voice)
     if documents is not None:
         out += document_tables(documents)
+    if large is not None:
+        out += large_tables(large)
     return out
 
 
@@ -769,6 +887,7 @@ def print_rich(
     hub: hub_bench.Results | None = None,
     voice: voice_bench.Results | None = None,
     documents: documents_bench.Results | None = None,
+    large: large_bench.Results | None = None,
 ) -> None:
     """Print the machine summary and every table."""
     info = RichTable(title="Machine", show_header=False)
@@ -777,7 +896,7 @@ def print_rich(
     for key, value in machine(results, stations):
         info.add_row(key, value)
     console.print(info)
-    for table in all_tables(results, stations, hub, voice, documents):
+    for table in all_tables(results, stations, hub, voice, documents, large):
         rich = RichTable(title=table.title, caption=table.note or None)
         for i, column in enumerate(table.columns):
             rich.add_column(column, justify="left" if i == 0 else "right")
@@ -880,9 +999,41 @@ def merge_documents(document: str, documents: documents_bench.Results) -> str:
     return _merge_section(document, DOCUMENTS_HEADING, _documents_section(documents))
 
 
+#: The heading of the large documents section, which a large-only run replaces in place (:func:`merge_large`).
+LARGE_HEADING = "## Large documents"
+
+
+def _large_section(large: large_bench.Results) -> list[str]:
+    lines = [
+        LARGE_HEADING,
+        "",
+        f"Measured {large.measured_at} (`python -m bench --only large` rewrites this section alone).",
+        "",
+        f"One document of {_gib(large.settings.size)} of random bytes, sent once between the same two "
+        "daemons as above, to show that neither holds the file in memory: each daemon's memory is "
+        "sampled along the whole transfer, the received bytes are checked against the source's "
+        "SHA-256, and the received blob's size on disk is compared to the document's. The goal is "
+        f"constant memory, a peak below {large_bench.MEMORY_GOAL_MB:g} MB per daemon, for any size up to "
+        f"at least {large_bench.SIZE_GOAL_GIB:g} GiB.",
+        "",
+    ]
+    for table in large_tables(large):
+        lines += _markdown_table(table)
+    return lines
+
+
+def merge_large(document: str, large: large_bench.Results) -> str:
+    """``document`` (a ``docs/benchmarks.md``) with its large documents section replaced by ``large``'s.
+
+    Every other section is kept as it was. Without a large documents section, ours goes in before the
+    method (so after the documents section).
+    """
+    return _merge_section(document, LARGE_HEADING, _large_section(large))
+
+
 def _merge_section(document: str, heading: str, section: list[str]) -> str:
     """``document`` with the section under ``heading`` replaced by ``section`` (or added before the
-    method, or the documents section, whichever comes first)."""
+    method, or the documents or large documents section that should follow it, whichever comes first)."""
     lines = document.splitlines()
     if heading in lines:
         start = lines.index(heading)
@@ -891,6 +1042,8 @@ def _merge_section(document: str, heading: str, section: list[str]) -> str:
         later = {"## How it was measured", "## How to re-run"}
         if heading == VOICE_HEADING:
             later.add(DOCUMENTS_HEADING)
+        if heading in (VOICE_HEADING, DOCUMENTS_HEADING):
+            later.add(LARGE_HEADING)
         ahead = [i for i, line in enumerate(lines) if line in later]
         start = end = ahead[0] if ahead else len(lines)
     return "\n".join([*lines[:start], *section, *lines[end:], ""])
@@ -902,6 +1055,7 @@ def markdown(
     hub: hub_bench.Results | None = None,
     voice: voice_bench.Results | None = None,
     documents: documents_bench.Results | None = None,
+    large: large_bench.Results | None = None,
 ) -> str:
     """The whole of ``docs/benchmarks.md``."""
     lines = [
@@ -928,6 +1082,8 @@ def markdown(
         lines += _voice_section(voice)
     if documents is not None:
         lines += _documents_section(documents)
+    if large is not None:
+        lines += _large_section(large)
     if results is not None:
         lines += ["## How it was measured", "", METHOD.format(repeats=results.settings.repeats)]
     lines += ["## How to re-run", ""]
@@ -936,7 +1092,9 @@ def markdown(
         "`python -m bench --only station hub` runs only the station benchmarks (and writes no file unless",
         "`--output` is given); `python -m bench --only voice` (about three minutes) runs only the voice",
         "calls and rewrites only their section of this file; `python -m bench --only documents` (about two",
-        "minutes) likewise runs only the document transfers and rewrites only their section.",
+        "minutes) likewise runs only the document transfers and rewrites only their section;",
+        "`python -m bench --only large` (about two minutes, 22 GB of free disk) sends one 10 GiB document",
+        "(`--large-gib N` for another size) and rewrites only its section.",
         "",
     ]
     return "\n".join(lines)
