@@ -26,8 +26,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import hashlib
 import ipaddress
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
@@ -43,11 +46,13 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.x509.oid import NameOID
 from rich.console import Console
 from tests.support.stations import FAST, PASSPHRASE, StationProc, pair
 
 from bench.station import HOST, TEXT, BenchError, free_port
+from hotline.proto.document import CHUNK as CHUNK_BYTES
 from hotline.station.home import create_station
 
 #: Seconds between two polls of the receiver's ``files``.
@@ -200,6 +205,10 @@ class Results:
     busy: HotlineRun
     #: Seconds per baseline run, by mode (:data:`TCP`, :data:`TLS`).
     baselines: dict[str, list[float]]
+    #: CPU seconds (user + system, both processes) of each baseline run, by mode.
+    baseline_cpu: dict[str, list[float]]
+    #: CPU seconds per GiB of the cryptographic passes alone, by name (:func:`crypto_floor`).
+    floor: dict[str, float]
     tls_cipher: str
     #: VmRSS of alpha's and bravo's daemons idle with the line up (KiB).
     idle_rss_kib: tuple[int, int]
@@ -218,6 +227,11 @@ class Results:
     def baseline(self, mode: str) -> float:
         """The fastest run of a baseline, in seconds."""
         return min(self.baselines[mode])
+
+    def baseline_cpu_per_gib(self, mode: str) -> float:
+        """CPU seconds per GiB of the fastest run of a baseline (both processes)."""
+        runs = self.baselines[mode]
+        return self.baseline_cpu[mode][runs.index(min(runs))] / (self.settings.size / 2**30)
 
     @property
     def peak_kib(self) -> tuple[int, int]:
@@ -238,6 +252,45 @@ def percentile_ms(seconds: list[float], p: int) -> float:
 
 
 # -- the pieces
+
+
+#: The passes over every byte of a document that Hotline cannot leave out: the sender hashes it and
+#: seals it into records, the receiver opens the records, seals the chunks at rest and hashes them.
+HOTLINE_PASSES = {"SHA-256": 2, "ChaCha20-Poly1305": 3}
+#: What the TLS baseline does to every byte: seal at one end, open at the other.
+TLS_PASSES = {"AES-256-GCM": 2}
+
+
+def crypto_floor(sample: int = 256 * 2**20) -> dict[str, float]:
+    """CPU seconds per GiB of one pass of each primitive over 64 KiB pieces (``sample`` bytes timed,
+    best of 3): SHA-256 (hashlib), ChaCha20-Poly1305 and AES-256-GCM seal (pyca), in this process."""
+    piece = os.urandom(CHUNK_BYTES)
+    pieces = sample // CHUNK_BYTES
+    nonce = bytes(12)
+    chacha, aes = ChaCha20Poly1305(os.urandom(32)), AESGCM(os.urandom(32))
+
+    def sha256() -> None:
+        digest = hashlib.sha256()
+        for _ in range(pieces):
+            digest.update(piece)
+
+    def seal(aead: ChaCha20Poly1305 | AESGCM) -> Callable[[], None]:
+        def run() -> None:
+            for _ in range(pieces):
+                aead.encrypt(nonce, piece, None)
+
+        return run
+
+    passes = {"SHA-256": sha256, "ChaCha20-Poly1305": seal(chacha), "AES-256-GCM": seal(aes)}
+    floor = {}
+    for name, run in passes.items():
+        best = float("inf")
+        for _ in range(3):
+            start = time.process_time()
+            run()
+            best = min(best, time.process_time() - start)
+        floor[name] = best * 2**30 / (pieces * CHUNK_BYTES)
+    return floor
 
 
 def _random_file(path: Path, size: int) -> None:
@@ -284,8 +337,15 @@ def _self_signed(name: str, certs: Path) -> None:
     )
 
 
-def _baseline(mode: str, path: Path, size: int, out: Path, certs: Path) -> tuple[float, str]:
-    """One baseline transfer of ``path`` into ``out``: seconds (in the sender), and the TLS cipher."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _baseline(mode: str, path: Path, size: int, out: Path, certs: Path) -> tuple[float, str, float]:
+    """One baseline transfer of ``path`` into ``out``: seconds (in the sender), the TLS cipher, and
+    the CPU seconds (user + system) of its two processes."""
+    cpu = _children_cpu()
     receiver = subprocess.Popen(
         [sys.executable, "-c", BASELINE, "receive", mode, str(out), str(size), str(certs)],
         stdout=subprocess.PIPE,
@@ -307,7 +367,7 @@ def _baseline(mode: str, path: Path, size: int, out: Path, certs: Path) -> tuple
             raise BenchError(f"the {mode} baseline's sender failed: {sender.stderr[-2000:]}")
         cipher = receiver.stdout.readline().strip()
         receiver.wait(60)
-        return float(sender.stdout.split()[-1]), cipher
+        return float(sender.stdout.split()[-1]), cipher, _children_cpu() - cpu
     finally:
         if receiver.poll() is None:
             receiver.kill()
@@ -462,6 +522,7 @@ def _measure(settings: Settings, console: Console) -> Results:
         load = os.getloadavg()[0]
         runs: list[HotlineRun] = []
         baselines: dict[str, list[float]] = {TCP: [], TLS: []}
+        baseline_cpu: dict[str, list[float]] = {TCP: [], TLS: []}
         cipher = ""
         for n in range(settings.runs):
             run = _transfer(a, b, source)
@@ -471,8 +532,9 @@ def _measure(settings: Settings, console: Console) -> Results:
                 f"({size / run.total / 1e6:,.0f} MB/s; hashing and queueing {run.queued:.2f} s)"
             )
             for mode in (TCP, TLS):
-                seconds, got = _baseline(mode, source, size, root / f"{mode}.out", certs)
+                seconds, got, cpu = _baseline(mode, source, size, root / f"{mode}.out", certs)
                 baselines[mode].append(seconds)
+                baseline_cpu[mode].append(cpu)
                 cipher = got if mode == TLS else cipher
                 console.log(
                     f"documents: run {n + 1}/{settings.runs}: {mode} {size / seconds / 1e6:,.0f} MB/s"
@@ -482,6 +544,8 @@ def _measure(settings: Settings, console: Console) -> Results:
             f"documents: another transfer with {settings.flashes} FLASH messages, one every {FLASH_EVERY:g} s"
         )
         busy = _transfer(a, b, source, settings.flashes)
+        console.log("documents: the cryptographic passes alone")
+        floor = crypto_floor()
         during = sum(flash.during for flash in busy.flashes)
         console.log(f"documents: {during} of {len(busy.flashes)} FLASH messages answered during the transfer")
         return Results(
@@ -489,6 +553,8 @@ def _measure(settings: Settings, console: Console) -> Results:
             hotline=runs,
             busy=busy,
             baselines=baselines,
+            baseline_cpu=baseline_cpu,
+            floor=floor,
             tls_cipher=cipher,
             idle_rss_kib=idle_rss,
             idle_flashes=idle_flashes,
@@ -509,15 +575,18 @@ async def run(settings: Settings, console: Console) -> Results:
 __all__ = [
     "FLASH_EVERY",
     "FLASH_GOAL_MS",
+    "HOTLINE_PASSES",
     "MEMORY_GOAL_MB",
     "QUICK",
     "TCP",
     "THROUGHPUT_GOAL",
     "TLS",
+    "TLS_PASSES",
     "Flash",
     "HotlineRun",
     "Results",
     "Settings",
+    "crypto_floor",
     "percentile_ms",
     "run",
 ]
