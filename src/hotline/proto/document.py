@@ -28,7 +28,7 @@ HASH_LEN = 32
 
 
 class DocState(enum.IntEnum):
-    """What a receiver says about a document in a DocProgress."""
+    """What a receiver says about a document in a DocProgress (and the sender's one question)."""
 
     #: Send from ``stored`` on.
     RECEIVING = 0
@@ -38,6 +38,9 @@ class DocState(enum.IntEnum):
     PAUSED = 2
     #: The document failed its checks (size or hash); nothing more will be taken.
     FAILED = 3
+    #: From the sender: where does the receiver stand? (Asked on every new session for each
+    #: document the sender has not heard the end of; answered with COMPLETE or FAILED if it ended.)
+    WHERE = 4
 
 
 class DocMeta(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):

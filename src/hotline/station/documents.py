@@ -244,6 +244,9 @@ class _Outgoing:
     taken: int = 0
     #: Set when ``taken`` or ``want`` moves.
     moved: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Every byte went out in this session: later RECEIVING reports are the far end's progress
+    #: (they lag behind by up to WINDOW), not requests, until it pauses or the session ends.
+    finished: bool = False
     watchers: set[asyncio.Queue[dict[str, object]]] = field(default_factory=set)
     last_event: float = 0.0
 
@@ -349,6 +352,11 @@ class DocumentDesk:
     async def run_sender(self, line: LineRuntime, session: LinkSession) -> None:
         """Stream the chunks the far end asks for, for as long as ``session`` carries ``line``."""
         await session.hello.wait()
+        # the far end says COMPLETE once; if we missed it (killed before it arrived or was stored),
+        # it says so again when asked
+        for (line_id, doc_id), out in list(self._outgoing.items()):
+            if line_id == line.row.id:
+                self._send(line, DocProgress(doc_id, out.stored, DocState.WHERE))
         wake = self._wake.setdefault(line.row.id, asyncio.Event())
         channel = session.channel
         while line.current is session and not channel.is_closed:
@@ -406,7 +414,8 @@ class DocumentDesk:
                     out.want = offset + at + len(view[at : at + CHUNK])
                     await channel.drain()
             if out.want is not None and out.want >= row.size:
-                out.want = None  # all sent: the far end says COMPLETE (or asks again) from here
+                out.want = None  # all sent: the far end says COMPLETE (or pauses) from here
+                out.finished = True
         except ChannelClosed:
             pass
         finally:
@@ -454,8 +463,9 @@ class DocumentDesk:
             return
         out.moved.set()
         if state is DocState.RECEIVING:
-            # a request to send from there, unless we are already streaming past it
-            if out.want is None or out.want < progress.stored:
+            # a request to send from there, unless we are streaming past it or have sent it all
+            idle = out.want is None and not out.finished
+            if idle or (out.want is not None and out.want < progress.stored):
                 out.want = out.taken = progress.stored  # (again) from there
             else:
                 out.taken = max(out.taken, progress.stored)  # progress: durable reports lag behind taken ones
@@ -463,6 +473,7 @@ class DocumentDesk:
             self._wake.setdefault(line.row.id, asyncio.Event()).set()
         elif state is DocState.PAUSED:
             out.want = None
+            out.finished = False  # it asks again (from where it stands) when it can
             self._set_out(line, out, progress.stored, "paused", "the far end's disk is full; it retries")
         elif state is DocState.COMPLETE:
             out.want = None
@@ -723,14 +734,30 @@ class DocumentDesk:
         """A document message arrived on ``line``'s session (waits while the disk catches up)."""
         if isinstance(message, DocData):
             await self._on_data(line, message)
+        elif message.state == DocState.WHERE:
+            await self._on_where(line, message)
         else:
             self._on_progress(line, message)
+
+    async def _on_where(self, line: LineRuntime, question: DocProgress) -> None:
+        # only an ended document is answered here: one still being received is asked for by
+        # resume_incoming, and one whose entry has not arrived yet is asked for once it does
+        line_id, doc_id = line.row.id, question.doc_id
+        try:
+            row = await self.station.worker.call(lambda store: store.document(line_id, IN, doc_id))
+        except StoreError:
+            return
+        if row is not None and row.state == "complete":
+            self._send(line, DocProgress(doc_id, row.size, DocState.COMPLETE))
+        elif row is not None and row.state == "failed":
+            self._send(line, DocProgress(doc_id, 0, DocState.FAILED))
 
     def session_down(self, line: LineRuntime) -> None:
         """The line's session ended: senders stop; what the far end wants is asked again next time."""
         for (line_id, _), out in self._outgoing.items():
             if line_id == line.row.id:
                 out.want = None
+                out.finished = False
                 out.moved.set()
 
     async def load(self) -> None:
