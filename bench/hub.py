@@ -88,9 +88,11 @@ class Results:
 # -- pairing, offline
 
 
-async def _offline(home: Path, ops: list[tuple[str, dict[str, object]]]) -> list[dict[str, Any]]:
+async def offline_requests(
+    home: Path, ops: list[tuple[str, dict[str, object]]], passphrase: str = PASSPHRASE
+) -> list[dict[str, Any]]:
     """Run requests against a stopped station, opening it once (the CLI opens it once per request)."""
-    station = await Station.open(home, PASSPHRASE)
+    station = await Station.open(home, passphrase)
     try:
 
         async def ignore(event: dict[str, object]) -> None:
@@ -104,8 +106,8 @@ async def _offline(home: Path, ops: list[tuple[str, dict[str, object]]]) -> list
 
 async def _pair_hub(hub: Path, peers: list[Path]) -> None:
     """A verified, keyed line between the hub and every peer; the hub makes every line key."""
-    (hub_card,) = await _offline(hub, [("card", {})])
-    cards = [(await _offline(peer, [("card", {})]))[0] for peer in peers]
+    (hub_card,) = await offline_requests(hub, [("card", {})])
+    cards = [(await offline_requests(peer, [("card", {})]))[0] for peer in peers]
     ops: list[tuple[str, dict[str, object]]] = []
     for peer, card in zip(peers, cards, strict=True):
         ops += [
@@ -113,10 +115,10 @@ async def _pair_hub(hub: Path, peers: list[Path]) -> None:
             ("line.grant", {"peer": peer.name}),
             ("line.verify", {"peer": peer.name, "confirm": True}),
         ]
-    results = await _offline(hub, ops)
+    results = await offline_requests(hub, ops)
     grants = results[1::3]
     for peer, grant in zip(peers, grants, strict=True):
-        await _offline(
+        await offline_requests(
             peer,
             [
                 ("line.add", {"peer": hub.name, "card": hub_card["armored"]}),
@@ -254,4 +256,4 @@ async def run(settings: Settings, console: Console) -> Results:
         shutil.rmtree(root, ignore_errors=True)
 
 
-__all__ = ["QUICK", "Results", "Settings", "run", "serve_peers"]
+__all__ = ["QUICK", "Results", "Settings", "offline_requests", "run", "serve_peers"]

@@ -54,10 +54,9 @@ from tests.support.impair import ImpairProxy
 from tests.support.stations import (
     CliProcess,
     Cluster,
-    ConnectionLost,
-    NotRunning,
     StationProc,
     pair,
+    request_once,
     wait_for,
 )
 
@@ -123,22 +122,12 @@ class Documents:
 
     def send(self, sender: StationProc, peer: str, name: str) -> None:
         """``send.file`` once; retry only while the daemon is certainly not there."""
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                result = sender.online("send.file", peer=peer, path=str(self.made[name][0]))
-            except NotRunning:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-                continue
-            except ConnectionLost:
-                with self.lock:
-                    self.uncertain.add(name)
-                return
-            with self.lock:
+        result = request_once(sender, "send.file", peer=peer, path=str(self.made[name][0]))
+        with self.lock:
+            if result is None:
+                self.uncertain.add(name)
+            else:
                 self.confirmed[name] = result["id"]
-            return
 
 
 def _documents_line(cluster: Cluster) -> tuple[StationProc, StationProc, ImpairProxy]:

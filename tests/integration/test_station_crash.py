@@ -24,10 +24,9 @@ import pytest
 from tests.support.figures import report
 from tests.support.stations import (
     Cluster,
-    ConnectionLost,
-    NotRunning,
     StationProc,
     pair,
+    request_once,
 )
 
 SEED = int(os.environ.get("HOTLINE_CRASH_SEED", "20240611"))
@@ -58,22 +57,12 @@ class Outbox:
 
     def send(self, sender: StationProc, peer: str, text: str, precedence: str) -> None:
         """Send once; retry only while the daemon is certainly not there (nothing was delivered)."""
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                result = sender.online("send", peer=peer, text=text, precedence=precedence)
-            except NotRunning:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-                continue
-            except ConnectionLost:
-                with self.lock:
-                    self.uncertain.add(text)
-                return
-            with self.lock:
+        result = request_once(sender, "send", peer=peer, text=text, precedence=precedence)
+        with self.lock:
+            if result is None:
+                self.uncertain.add(text)
+            else:
                 self.confirmed[text] = result["id"]
-            return
 
 
 def _texts(rng: random.Random, start: int, count: int) -> list[tuple[str, str]]:

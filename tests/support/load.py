@@ -30,11 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.hub import offline_requests
 from bench.station import PASSPHRASE as PEER_PASSPHRASE
 from bench.station import Control, new_station, station_env
-
-from hotline.station.requests import Requests
-from hotline.station.service import Station
 
 #: How the peers' process is started: bench/hub.py's ``serve_peers`` with the peers' homes as arguments.
 PEERS = "import sys; from bench.hub import serve_peers; serve_peers(sys.argv[1:])"
@@ -65,42 +63,26 @@ def make_peers(root: Path, count: int) -> list[Path]:
     return [new_station(root, f"peer{i:03d}") for i in range(count)]
 
 
-async def _offline(
-    home: Path, passphrase: str, ops: list[tuple[str, dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """Run requests against a stopped station, opening it once for all of them."""
-    station = await Station.open(home, passphrase)
-    try:
-
-        async def ignore(event: dict[str, object]) -> None:
-            pass
-
-        requests = Requests(station)
-        return [await requests.handle(op, args, ignore) for op, args in ops]
-    finally:
-        await station.close()
-
-
 async def _pair_hub(hub: Path, hub_passphrase: str, peers: list[Path]) -> None:
-    (hub_card,) = await _offline(hub, hub_passphrase, [("card", {})])
+    (hub_card,) = await offline_requests(hub, [("card", {})], hub_passphrase)
     ops: list[tuple[str, dict[str, Any]]] = []
     for peer in peers:
-        (card,) = await _offline(peer, PEER_PASSPHRASE, [("card", {})])
+        (card,) = await offline_requests(peer, [("card", {})], PEER_PASSPHRASE)
         ops += [
             ("line.add", {"peer": peer.name, "card": card["armored"]}),
             ("line.grant", {"peer": peer.name}),
             ("line.verify", {"peer": peer.name, "confirm": True}),
         ]
-    grants = (await _offline(hub, hub_passphrase, ops))[1::3]
+    grants = (await offline_requests(hub, ops, hub_passphrase))[1::3]
     for peer, grant in zip(peers, grants, strict=True):
-        await _offline(
+        await offline_requests(
             peer,
-            PEER_PASSPHRASE,
             [
                 ("line.add", {"peer": hub.name, "card": hub_card["armored"]}),
                 ("line.accept", {"peer": hub.name, "sealed": grant["sealed"]}),
                 ("line.verify", {"peer": hub.name, "confirm": True}),
             ],
+            PEER_PASSPHRASE,
         )
 
 

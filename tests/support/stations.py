@@ -508,6 +508,24 @@ class CliProcess:
         self.proc.wait()
 
 
+def request_once(
+    station: StationProc, op: str, *, patience: float = 30.0, **args: Any
+) -> dict[str, Any] | None:
+    """``op`` through the control socket, sent once: retried only while no daemon answers (then it
+    cannot have run), for up to ``patience`` seconds. Its result, or None when the connection broke
+    before the answer (it may or may not have run): what a crash test must count as uncertain."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return station.online(op, **args)
+        except NotRunning:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+        except ConnectionLost:
+            return None
+
+
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> Any:
     """Poll ``predicate()`` until it returns something truthy; return it, or fail after ``timeout``."""
     deadline = time.monotonic() + timeout
