@@ -127,6 +127,9 @@ def test_a_recorded_session_replayed_gets_nothing_and_delivers_nothing_twice(clu
                 assert _silent(b.port, data[:cut]) == b"", "bravo answered a replay"
         assert [m["id"] for m in b.inbox(a)] == before
         assert b.line(a)["state"] != "up"
+        # rejected, and on the record: counted per line and logged (once a minute at most)
+        assert b.line(a)["replays_dropped"] >= len(recorder.sessions)
+        assert "dropped a replayed handshake" in b.log_path.read_text(), b.log_tail()
         # the real alpha still comes back, and its line works
         a.start()
         a.wait_line(b)

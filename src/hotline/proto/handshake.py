@@ -49,19 +49,30 @@ class PeerDirectory(Protocol):
         """The 32-byte line key (Noise PSK) shared with this peer, or None if it is not our peer."""
         ...
 
+    def replayed(self, peer_static: bytes) -> None:
+        """An initiation from this peer (whose key opened it) carried a timestamp already seen: a
+        recording played back. It is dropped without a reply; this is for the record."""
+        ...
+
 
 class PeerTable:
     """A :class:`PeerDirectory` held in a dict: peer static key -> line key. Not thread-safe."""
 
-    __slots__ = ("keys",)
+    __slots__ = ("keys", "replays")
 
     def __init__(self, keys: dict[bytes, bytes] | None = None) -> None:
         #: Peer static public key (32 bytes) -> line key (32 bytes).
         self.keys: dict[bytes, bytes] = dict(keys or {})
+        #: Peer static public key -> replayed initiations dropped.
+        self.replays: dict[bytes, int] = {}
 
     def line_key(self, peer_static: bytes) -> bytes | None:
         """The line key shared with ``peer_static``, or None."""
         return self.keys.get(peer_static)
+
+    def replayed(self, peer_static: bytes) -> None:
+        """Count a replayed initiation from ``peer_static``."""
+        self.replays[peer_static] = self.replays.get(peer_static, 0) + 1
 
 
 class InitiationTimestamps:
@@ -224,6 +235,7 @@ class ResponderHandshake:
         if len(payload) != TIMESTAMP_LEN:
             raise HandshakeFailed("initiation payload has the wrong length")
         if not guard.accept(peer_static, int.from_bytes(payload, "big")):
+            peers.replayed(peer_static)
             raise HandshakeFailed("replayed initiation")
         state.push_psk(line_key)
         return cls(state, peer_static)

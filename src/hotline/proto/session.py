@@ -134,6 +134,9 @@ class _OnePeer:
     def line_key(self, peer_static: bytes) -> bytes | None:
         return self._key if peer_static == self._peer else None
 
+    def replayed(self, peer_static: bytes) -> None:
+        pass  # a replayed rekey ends the session, which says why
+
 
 class Session:
     """One authenticated, rekeying, length-hiding channel over a byte stream. Not thread-safe.

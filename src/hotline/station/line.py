@@ -107,6 +107,10 @@ class LineRuntime:
         self.current: LinkSession | None = None
         self.state_since = time.time()
         self.was_up = False
+        #: Replayed handshakes from this peer's key dropped since the daemon started (an attacker on
+        #: the path), and when that was last logged.
+        self.replays = 0
+        self.replay_logged = -float("inf")
         self.alerts: list[dict[str, object]] = []
         self.last_test: TestResult | None = None
         self._pending_in: list[Entry] = []

@@ -227,6 +227,7 @@ class Requests:
                 # monotonic: the wall clock may have stepped since the session began
                 session_age=None if session is None else now - session.started,
                 rekeys=None if session is None else session.channel.rekeys,
+                replays_dropped=line.replays,
                 queued=queued,
                 in_flight=in_flight,
                 last_test=None if line.last_test is None else line.last_test.as_dict(),

@@ -84,6 +84,9 @@ class _Directory:
                 self._station.refused(peer_static)
         return key
 
+    def replayed(self, peer_static: bytes) -> None:
+        self._station.replayed(peer_static)
+
 
 class Station:
     """A station opened from its directory: :meth:`open`, then :meth:`serve` or requests, :meth:`close`."""
@@ -241,6 +244,21 @@ class Station:
         else:
             why = "not verified" if not line.row.verified else "without a line key"
             line.alert("refused", f"refused {line.peer}: the line is {why}")
+
+    def replayed(self, peer_static: bytes) -> None:
+        """A recording of a peer's earlier handshake was played back to us (and dropped unanswered)."""
+        line = self.line_by_static(peer_static)
+        if line is None:
+            return
+        line.replays += 1
+        now = time.monotonic()
+        if now - line.replay_logged >= REFUSAL_LOG_INTERVAL:
+            line.replay_logged = now
+            log.warning(
+                "dropped a replayed handshake: someone on the path played back a recording of an "
+                "earlier one (nothing was answered; the count is in `hotline status --json`)",
+                extra={"peer": line.peer, "replays": line.replays},
+            )
 
     def card(self) -> StationCard:
         """Our card, issued now."""

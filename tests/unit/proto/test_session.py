@@ -338,8 +338,10 @@ def test_replayed_initiation_gets_no_answer() -> None:
     pair.r.receive_data(wire, pair.now)
     assert pair.r.data_to_send()  # the first one is answered
     again = Session.responder(pair.cb, peers=pair.b.peers, guard=pair.b.guard, now=pair.now)
+    assert pair.b.peers.replays == {}
     again.receive_data(wire, pair.now)
     assert again.data_to_send() == b"" and again.state is SessionState.DROPPED
+    assert pair.b.peers.replays == {pair.a.public: 1}  # the directory hears whose replay it was
 
 
 def test_wrong_line_key_fails_and_the_responder_never_confirms() -> None:
