@@ -193,3 +193,67 @@ def test_a_document_that_does_not_match_its_hash_is_refused(cluster: Cluster, tm
         b.request("file.get", id=sent["id"], out=str(tmp_path / "never.bin"))
     assert refused.value.code == "not-complete"
     assert not (tmp_path / "never.bin").exists()
+
+
+#: Run in a lying sender's daemon (through ``sitecustomize``): it announces its documents honestly and
+#: then streams bytes that do not fit the announced size, the way the test names.
+LIAR = """
+import os
+from hotline.proto import linemsg
+from hotline.proto.document import CHUNK
+from hotline.station import documents
+
+async def _lying_stream(self, line, session, out):
+    row, channel = out.row, session.channel
+    with open(row.source, "rb") as source:
+        data = source.read()
+    for offset in range(out.want or 0, row.size, CHUNK):
+        piece = data[offset : offset + CHUNK]
+        if os.environ["HOTLINE_LIE"] == "longer" and offset + CHUNK >= row.size:
+            piece = piece.ljust(CHUNK, b"\\0")  # the last chunk runs past the announced size
+        if os.environ["HOTLINE_LIE"] == "short" and offset == CHUNK:
+            piece = piece[:100]  # a short chunk in the middle
+        channel.send_nowait(linemsg.encode(linemsg.DocData(row.doc_id, offset, piece)))
+        await channel.drain()
+    out.want = None
+    out.finished = True
+
+documents.DocumentDesk._stream = _lying_stream
+"""
+
+
+@pytest.mark.parametrize(
+    ("lie", "wording"),
+    [("longer", "more bytes than"), ("short", "short chunk")],
+)
+def test_a_sender_that_lies_about_the_size_gets_a_failed_document(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lie: str, wording: str
+) -> None:
+    """A sender whose bytes do not fit the size it announced (more than it said, or a short chunk
+    before the end): the receiver fails the document with an alert naming the peer, keeps no file,
+    tells the sender, and the line carries on."""
+    a, b = cluster.add("alpha"), cluster.add("bravo")
+    pair(a, b)
+    liar = tmp_path / "liar"
+    liar.mkdir()
+    (liar / "sitecustomize.py").write_text(LIAR)
+    with monkeypatch.context() as patched:
+        patched.setenv("PYTHONPATH", str(liar))
+        patched.setenv("HOTLINE_LIE", lie)
+        a.start()
+    b.start()
+    a.wait_line(b)
+    source = tmp_path / "doc.bin"
+    random_file(source, MiB + 100)
+    sent = a.request("send.file", peer=b.name, path=str(source))
+    got = wait_state(b, sent["id"], "failed", timeout=60)
+    assert wording in (got["detail"] or "") and "alpha" in got["detail"], got
+    alerts = [x for x in b.line(a)["alerts"] if x["kind"] == "document-failed"]
+    assert alerts and wording in alerts[0]["detail"], b.line(a)["alerts"]
+    wait_state(a, sent["id"], "failed", timeout=30)
+    assert not any((b.home / "documents").glob("*.in")), "a failed document left its bytes behind"
+    with pytest.raises(RequestFailed) as refused:
+        b.request("file.get", id=sent["id"], out=str(tmp_path / "never.bin"))
+    assert refused.value.code == "not-complete"
+    message = a.send(b, "still here")
+    assert a.request("wait", id=message["id"], timeout=10)["state"] == "delivered"

@@ -600,8 +600,13 @@ class DocumentDesk:
             return  # not asked for (yet), or a chunk from before a pause: the sender goes on where we say
         row = incoming.row
         end = data.offset + len(data.data)
-        if end > row.size or (len(data.data) != CHUNK and end != row.size):
-            self._fail(line, incoming, f"{line.peer} sent more bytes than document {row.name} has")
+        if end > row.size:
+            why = f"{line.peer} sent more bytes than the {row.size} of document {row.name}"
+            self._fail(line, incoming, f"{why}: its description does not match its bytes")
+            return
+        if len(data.data) != CHUNK and end != row.size:
+            why = f"{line.peer} sent a short chunk inside document {row.name} (at byte {data.offset})"
+            self._fail(line, incoming, f"{why}: its description does not match its bytes")
             return
         cap = self.station.config.documents_max_bytes
         if cap and self._bytes_in() + len(data.data) > cap:
