@@ -104,9 +104,10 @@ async def offline_requests(
         await station.close()
 
 
-async def _pair_hub(hub: Path, peers: list[Path]) -> None:
-    """A verified, keyed line between the hub and every peer; the hub makes every line key."""
-    (hub_card,) = await offline_requests(hub, [("card", {})])
+async def pair_hub(hub: Path, peers: list[Path], hub_passphrase: str = PASSPHRASE) -> None:
+    """A verified, keyed line between the hub and every peer (all stopped; the peers' passphrase is
+    :data:`PASSPHRASE`); the hub makes every line key."""
+    (hub_card,) = await offline_requests(hub, [("card", {})], hub_passphrase)
     cards = [(await offline_requests(peer, [("card", {})]))[0] for peer in peers]
     ops: list[tuple[str, dict[str, object]]] = []
     for peer, card in zip(peers, cards, strict=True):
@@ -115,7 +116,7 @@ async def _pair_hub(hub: Path, peers: list[Path]) -> None:
             ("line.grant", {"peer": peer.name}),
             ("line.verify", {"peer": peer.name, "confirm": True}),
         ]
-    results = await offline_requests(hub, ops)
+    results = await offline_requests(hub, ops, hub_passphrase)
     grants = results[1::3]
     for peer, grant in zip(peers, grants, strict=True):
         await offline_requests(
@@ -214,7 +215,7 @@ async def run(settings: Settings, console: Console) -> Results:
         processes.remove(empty)
 
         console.log(f"hub: pairing {n} lines offline")
-        await _pair_hub(hub, peers)
+        await pair_hub(hub, peers)
 
         console.log(f"hub: hub daemon with {n} lines, peers served in one separate process")
         daemon = Daemon(hub)
@@ -256,4 +257,4 @@ async def run(settings: Settings, console: Console) -> Results:
         shutil.rmtree(root, ignore_errors=True)
 
 
-__all__ = ["QUICK", "Results", "Settings", "offline_requests", "run", "serve_peers"]
+__all__ = ["QUICK", "Results", "Settings", "offline_requests", "pair_hub", "run", "serve_peers"]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.hub import offline_requests
+from bench import hub as bench_hub
 from bench.station import PASSPHRASE as PEER_PASSPHRASE
 from bench.station import Control, new_station, station_env
 
@@ -63,32 +63,9 @@ def make_peers(root: Path, count: int) -> list[Path]:
     return [new_station(root, f"peer{i:03d}") for i in range(count)]
 
 
-async def _pair_hub(hub: Path, hub_passphrase: str, peers: list[Path]) -> None:
-    (hub_card,) = await offline_requests(hub, [("card", {})], hub_passphrase)
-    ops: list[tuple[str, dict[str, Any]]] = []
-    for peer in peers:
-        (card,) = await offline_requests(peer, [("card", {})], PEER_PASSPHRASE)
-        ops += [
-            ("line.add", {"peer": peer.name, "card": card["armored"]}),
-            ("line.grant", {"peer": peer.name}),
-            ("line.verify", {"peer": peer.name, "confirm": True}),
-        ]
-    grants = (await offline_requests(hub, ops, hub_passphrase))[1::3]
-    for peer, grant in zip(peers, grants, strict=True):
-        await offline_requests(
-            peer,
-            [
-                ("line.add", {"peer": hub.name, "card": hub_card["armored"]}),
-                ("line.accept", {"peer": hub.name, "sealed": grant["sealed"]}),
-                ("line.verify", {"peer": hub.name, "confirm": True}),
-            ],
-            PEER_PASSPHRASE,
-        )
-
-
 def pair_hub(hub: Path, hub_passphrase: str, peers: list[Path]) -> None:
     """A verified, keyed line between the hub and every peer (all stopped); the hub makes the keys."""
-    asyncio.run(_pair_hub(hub, hub_passphrase, peers))
+    asyncio.run(bench_hub.pair_hub(hub, peers, hub_passphrase))
 
 
 class PeerProcess:
