@@ -347,11 +347,10 @@ def test_failover_within_five_seconds_when_the_first_endpoint_starts_refusing(cl
         _assert_exactly_once(a, b, sent)
 
 
-@pytest.mark.soak
-@pytest.mark.timeout(1500)
-def test_soak_failover_when_the_first_endpoint_goes_silent_mid_session(cluster: Cluster) -> None:
-    """Up through the first endpoint, which then goes silent (blackhole): 3 heartbeats to notice, one
-    handshake timeout on the silent endpoint, then the second. Measured, bounded, printed."""
+def test_failover_when_the_first_endpoint_goes_silent_mid_session(cluster: Cluster) -> None:
+    """Up through the first endpoint, which then goes silent (blackhole): 3 heartbeats to notice, then
+    the redial tries the endpoint that went silent last, so the second one is up within 5 s of the
+    silence."""
     with _proxied(cluster, second=True) as (a, b, proxy):
         cluster.start_all(a, b)
         assert a.wait_line(b)["endpoint"] == proxy.address
@@ -361,7 +360,7 @@ def test_soak_failover_when_the_first_endpoint_goes_silent_mid_session(cluster: 
         wait_for(lambda: a.line(b)["endpoint"] == b.endpoint and a.line(b)["state"] == "up", 30, "failover")
         took = time.monotonic() - cut
         print(f"failed over past a silent endpoint in {took:.2f} s")
-        assert took <= 3 * HEARTBEAT + HANDSHAKE_TIMEOUT + 3.0
+        assert took <= 5.0
         _assert_exactly_once(a, b, sent)
 
 

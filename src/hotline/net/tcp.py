@@ -299,6 +299,11 @@ class SecureChannel:
         """Whether the session has ended."""
         return self._p.closed.done()
 
+    @property
+    def close_reason(self) -> ChannelClosed | None:
+        """Why the session ended, once it has."""
+        return self._p.closed.result() if self._p.closed.done() else None
+
     def send_nowait(self, data: bytes) -> None:
         """Queue one payload (at most :data:`MAX_DATA_LEN` bytes) without waiting for the socket.
 

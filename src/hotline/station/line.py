@@ -33,6 +33,7 @@ from hotline.net.tcp import ChannelClosed, SecureChannel, connect_first
 from hotline.proto import linemsg
 from hotline.proto.cards import StationCard, decode_card, parse_endpoint
 from hotline.proto.delivery import Accept, ChainMismatch, Duplicate, Gap, classify, entry_chain
+from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Kind, Precedence, Receipt, TestProbe
 from hotline.store.db import LineRow, MessageRow, Store
 from hotline.store.errors import StoreError
@@ -111,6 +112,8 @@ class LineRuntime:
         #: the path), and when that was last logged.
         self.replays = 0
         self.replay_logged = -float("inf")
+        #: The endpoint of the last session that died of silence: dialled last next time.
+        self._silent_endpoint: str | None = None
         self.alerts: list[dict[str, object]] = []
         self.last_test: TestResult | None = None
         self._pending_in: list[Entry] = []
@@ -234,6 +237,9 @@ class LineRuntime:
         if key is None or not self.ready or not self.row.endpoints:
             return None
         endpoints = list(self.row.endpoints)
+        if self._silent_endpoint in endpoints and len(endpoints) > 1:
+            endpoints.remove(self._silent_endpoint)
+            endpoints.append(self._silent_endpoint)
         config = self.station.session_config
         try:
             index, channel = await connect_first(
@@ -296,7 +302,12 @@ class LineRuntime:
             log.error("session failed", extra={"peer": self.peer}, exc_info=group.exceptions[0])
             self.alert("internal", f"the session with {self.peer} failed: {group.exceptions[0]!r}")
         finally:
+            ended = channel.close_reason
             await channel.close()
+            # a path that went silent is tried last on the next dial; a peer that closed or
+            # restarted says nothing about its path
+            if ended is not None and ended.code is ErrorCode.IDLE_TIMEOUT:
+                self._silent_endpoint = session.endpoint
             if time.monotonic() - session.started < STABLE_AFTER:
                 self._failed()  # a session that dies young (refused, store full) must not spin
             else:
