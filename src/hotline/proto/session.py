@@ -211,8 +211,8 @@ class Session:
             line_key: the 32-byte line key (Noise PSK).
             now: monotonic time, seconds.
             wall_time_ns: the anti-replay timestamp of this initiation (ns since the Unix epoch):
-                greater than any the station sent before (docs/protocol.md §3.3). Rekeys continue
-                from it with ``now``.
+                greater than any the station sent before (docs/protocol.md §3.3). The rekeys'
+                timestamps continue it with ``now``.
         """
         session = cls(config, initiator=True, now=now)
         session._peer_static = peer_static
