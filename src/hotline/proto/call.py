@@ -1,20 +1,45 @@
-"""One voice call's signalling, as a sans-IO state machine (docs/protocol.md §12).
+"""One voice call's signalling and key exchange, as a sans-IO state machine (docs/protocol.md §12).
 
-The station feeds a :class:`Call` the call messages that arrive on the line, the operator's actions
-and the time; the call gives back the messages to send (:meth:`Call.messages_to_send`), what happened
-(:meth:`Call.next_event`) and when it next needs the time (:meth:`Call.get_timer`). Media never goes
-through here: the station only tells the call when media arrived, so that a call whose UDP path is
-dead falls back to the session, and a call that hears nothing at all ends.
+The station feeds a :class:`Call` the call messages that arrive on the line, the operator's actions,
+the time and fresh random bytes; the call gives back the messages to send
+(:meth:`Call.messages_to_send`), what happened (:meth:`Call.next_event`), when it next needs the time
+(:meth:`Call.get_timer`) and, once its key exchange is done, its keys (:attr:`Call.keys`). Media
+never goes through here: the station only tells the call when media arrived, so that a call whose
+UDP path is dead falls back to the session, and a call that hears nothing at all ends.
 
-States::
+Every call runs its own committed X25519 + ML-KEM-768 exchange (:mod:`hotline.proto.callkeys`,
+findings F3 and F9), all of it while the call rings: the offer carries the caller's commitment, the
+ringing the callee's share, and the caller reveals as soon as it hears the ringing. The keys are
+dropped when the call ends.
 
-    caller:  OFFERING --RINGING--> RINGING --answer--> ACTIVE --hang-up--> ENDED
-    callee:  RINGING (we ring) --operator answers--> ACTIVE --> ENDED
+Transitions (anything not listed is ignored; every state can end, and ending drops every secret)::
 
-Every state can end. Timers: no RINGING within :data:`OFFER_TIMEOUT` (the far station never saw the
-offer) ends the call as ``unreachable``; no answer within :data:`RING_TIMEOUT` ends it as
-``no-answer`` on both ends; in a call, no media over UDP for :data:`FALLBACK_AFTER` switches both
-ends to media inside the session, and no media at all for :data:`MEDIA_LOST_AFTER` ends the call.
+    caller
+      OFFERING  --CallRinging, share checks--> RINGING     (keys derived; CallReveal sent)
+      OFFERING  --CallRinging, share bad-----> ENDED       bad-keys, tells BAD_KEYS
+      OFFERING  --CallAnswer-----------------> ENDED       failed (answer before ringing), tells FAILED
+      OFFERING  --OFFER_TIMEOUT--------------> ENDED       unreachable, tells HANGUP
+      RINGING   --CallAnswer-----------------> ACTIVE
+      RINGING   --RING_TIMEOUT---------------> ENDED       no-answer, tells NO_ANSWER
+    callee (created by the offer, which it answers with CallRinging)
+      RINGING   --CallReveal matches---------> RINGING     (keys derived; ACTIVE at once if answering)
+      RINGING   --CallReveal does not match--> ENDED       bad-keys, tells BAD_KEYS
+      RINGING   --answer, keys derived-------> ACTIVE      (CallAnswer sent)
+      RINGING   --answer, no keys yet--------> RINGING     (answering: CallAnswer once the reveal checks)
+      RINGING   --RING_TIMEOUT---------------> ENDED       no-answer, tells NO_ANSWER
+      answering --OFFER_TIMEOUT, no reveal---> ENDED       failed, tells FAILED
+    both
+      ACTIVE    --no UDP media FALLBACK_AFTER-> ACTIVE     (path: session; tells USE_SESSION)
+      ACTIVE    --USE_SESSION----------------> ACTIVE      (path: session)
+      ACTIVE    --no media MEDIA_LOST_AFTER--> ENDED       media-lost, tells FAILED
+      any       --hang-up--------------------> ENDED       hangup (declined while ringing here), tells it
+      any       --a signal that ends---------> ENDED       its reason (HANGUP is remote-hangup)
+      any       --line down------------------> ENDED       line-down, tells nothing
+
+Timers: no ringing within :data:`OFFER_TIMEOUT` (the far station never saw the offer) ends the call as
+``unreachable``; no answer within :data:`RING_TIMEOUT` ends it as ``no-answer`` on both ends; in a
+call, no media over UDP for :data:`FALLBACK_AFTER` switches both ends to media inside the session,
+and no media at all for :data:`MEDIA_LOST_AFTER` ends the call.
 """
 
 from __future__ import annotations
@@ -22,7 +47,17 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from hotline.proto.linemsg import CallAnswer, CallOffer, CallSignal, LineMessage, Signal
+from hotline.crypto.mlkem import Kem
+from hotline.proto.callkeys import CalleeExchange, CallerExchange, CallKeyError, CallKeys
+from hotline.proto.linemsg import (
+    CallAnswer,
+    CallOffer,
+    CallReveal,
+    CallRinging,
+    CallSignal,
+    LineMessage,
+    Signal,
+)
 
 #: The one media format there is: Opus, 48 kHz, mono, 20 ms frames.
 CODEC = "opus/48000/1/20"
@@ -63,6 +98,8 @@ class EndReason(enum.Enum):
     UNREACHABLE = "unreachable"
     SAS_MISMATCH = "sas-mismatch"
     MEDIA_LOST = "media-lost"
+    #: The key exchange failed: the reveal did not match the commitment, or a share did not check.
+    BAD_KEYS = "bad-keys"
     LINE_DOWN = "line-down"
     FAILED = "failed"
 
@@ -102,6 +139,7 @@ _SIGNAL_FOR = {
     EndReason.SAS_MISMATCH: Signal.SAS_MISMATCH,
     EndReason.MEDIA_LOST: Signal.FAILED,
     EndReason.FAILED: Signal.FAILED,
+    EndReason.BAD_KEYS: Signal.BAD_KEYS,
 }
 _REASON_FOR = {
     Signal.HANGUP: EndReason.REMOTE_HANGUP,
@@ -110,13 +148,16 @@ _REASON_FOR = {
     Signal.NO_ANSWER: EndReason.NO_ANSWER,
     Signal.SAS_MISMATCH: EndReason.SAS_MISMATCH,
     Signal.FAILED: EndReason.FAILED,
+    Signal.BAD_KEYS: EndReason.BAD_KEYS,
 }
 
 
 class Call:
     """One call on one line, from either end. Make one with :meth:`place` or :meth:`offered`."""
 
-    def __init__(self, call_id: bytes, *, caller: bool, local_index: int, now: float) -> None:
+    def __init__(self, call_id: bytes, *, caller: bool, local_index: int, binding: bytes, now: float) -> None:
+        if not binding:
+            raise ValueError("a call needs the session's handshake hash (channel binding)")
         self.call_id = call_id
         self.caller = caller
         self.local_index = local_index
@@ -127,6 +168,15 @@ class Call:
         self.answered_at: float | None = None
         self.ended_at: float | None = None
         self.end_reason: EndReason | None = None
+        #: The media keys, from the exchange's end until the call's end (then dropped).
+        self.keys: CallKeys | None = None
+        #: The SAS words, kept after the end for the log and status (they give nothing away).
+        self.sas: tuple[str, ...] | None = None
+        self._binding = binding
+        self._caller_exchange: CallerExchange | None = None
+        self._callee_exchange: CalleeExchange | None = None
+        #: The operator picked up before the reveal arrived: answer as soon as it checks.
+        self._answering = False
         self._deadline: float | None = now + (OFFER_TIMEOUT if caller else RING_TIMEOUT)
         self._last_udp: float | None = None
         self._last_media: float | None = None
@@ -134,21 +184,49 @@ class Call:
         self._events: list[CallEvent] = []
 
     @classmethod
-    def place(cls, call_id: bytes, local_index: int, now: float) -> Call:
-        """An outgoing call; its offer waits in :meth:`messages_to_send`."""
-        call = cls(call_id, caller=True, local_index=local_index, now=now)
-        call._outbox.append(CallOffer(call_id, local_index, CODEC))
+    def place(
+        cls,
+        call_id: bytes,
+        local_index: int,
+        now: float,
+        *,
+        binding: bytes,
+        dh_secret: bytes,
+        kem_seed: bytes,
+    ) -> Call:
+        """An outgoing call; its offer waits in :meth:`messages_to_send`.
+
+        ``binding`` is the session's handshake hash; ``dh_secret`` (32) and ``kem_seed`` (64) are
+        fresh random bytes for this call's exchange.
+        """
+        call = cls(call_id, caller=True, local_index=local_index, binding=binding, now=now)
+        exchange = CallerExchange(call_id, dh_secret=dh_secret, kem_seed=kem_seed)
+        call._caller_exchange = exchange
+        call._outbox.append(CallOffer(call_id, local_index, CODEC, exchange.commitment, exchange.kem_public))
         return call
 
     @classmethod
-    def offered(cls, offer: CallOffer, local_index: int, now: float) -> Call:
-        """An incoming call from ``offer``; it rings here and tells the caller so."""
-        call = cls(offer.call_id, caller=False, local_index=local_index, now=now)
+    def offered(
+        cls, offer: CallOffer, local_index: int, now: float, *, binding: bytes, dh_secret: bytes, kem: Kem
+    ) -> Call:
+        """An incoming call from ``offer``; it rings here and sends the caller our key share.
+
+        ``dh_secret`` is 32 fresh random bytes; ``kem`` encapsulates to the caller's ML-KEM key.
+        """
+        call = cls(offer.call_id, caller=False, local_index=local_index, binding=binding, now=now)
         call.remote_index = offer.index
         if offer.codec != CODEC:
             call._end(EndReason.FAILED, now, tell=Signal.DECLINED)
             return call
-        call._outbox.append(CallSignal(offer.call_id, Signal.RINGING))
+        try:
+            exchange = CalleeExchange(
+                offer.call_id, offer.commitment, offer.kem_public, dh_secret=dh_secret, kem=kem
+            )
+        except CallKeyError:
+            call._end(EndReason.BAD_KEYS, now, tell=Signal.BAD_KEYS)
+            return call
+        call._callee_exchange = exchange
+        call._outbox.append(CallRinging(offer.call_id, local_index, exchange.dh_public, exchange.ciphertext))
         call._events.append(Ringing())
         return call
 
@@ -158,6 +236,11 @@ class Call:
     def ended(self) -> bool:
         """Whether the call is over."""
         return self.state is CallState.ENDED
+
+    @property
+    def can_answer(self) -> bool:
+        """Whether this is an incoming call that rings and nobody has picked up yet."""
+        return not self.caller and self.state is CallState.RINGING and not self._answering
 
     def messages_to_send(self) -> list[LineMessage]:
         """Signals for the far end, in order (empties the outbox)."""
@@ -181,11 +264,16 @@ class Call:
     # -- what the station feeds in
 
     def answer(self, now: float) -> None:
-        """The operator (or auto-answer) picks up an incoming call."""
-        if self.caller or self.state is not CallState.RINGING:
+        """The operator (or auto-answer) picks up an incoming call (at once if the keys are ready,
+        else as soon as the caller's reveal checks)."""
+        if not self.can_answer:
             raise ValueError("only a ringing incoming call can be answered")
-        self._outbox.append(CallAnswer(self.call_id, self.local_index))
-        self._activate(now)
+        if self.keys is not None:
+            self._pick_up(now)
+            return
+        self._answering = True
+        # an honest caller reveals as soon as it hears us ring: not hearing it soon is a failure
+        self._deadline = min(self._deadline or now + OFFER_TIMEOUT, now + OFFER_TIMEOUT)
 
     def hangup(self, now: float, reason: EndReason = EndReason.HANGUP) -> None:
         """End the call from this side (a no-op once ended)."""
@@ -195,31 +283,43 @@ class Call:
             reason = EndReason.DECLINED
         self._end(reason, now, tell=_SIGNAL_FOR.get(reason))
 
+    def refuse(self, now: float) -> None:
+        """The station will not take this call (it cannot log it, or its id is not new): nothing
+        queued for the far end goes out but a FAILED signal."""
+        if not self.ended:
+            self._outbox.clear()
+            self._events.clear()
+            self._end(EndReason.FAILED, now, tell=Signal.FAILED)
+
     def line_down(self, now: float) -> None:
         """The session that carried the call is gone: nothing can be told to the far end."""
         if not self.ended:
             self._end(EndReason.LINE_DOWN, now, tell=None)
 
-    def receive(self, message: CallAnswer | CallSignal, now: float) -> None:
+    def receive(self, message: CallAnswer | CallRinging | CallReveal | CallSignal, now: float) -> None:
         """A call message for this call from the far end."""
         if self.ended:
             return
-        if isinstance(message, CallAnswer):
-            if self.caller and self.state in (CallState.OFFERING, CallState.RINGING):
-                self.remote_index = message.index
-                self._activate(now)
-            return
-        signal = Signal(message.signal)
-        if signal is Signal.RINGING:
-            if self.caller and self.state is CallState.OFFERING:
-                self.state = CallState.RINGING
-                self._deadline = now + RING_TIMEOUT
-                self._events.append(Ringing())
-        elif signal is Signal.USE_SESSION:
-            if self.state is CallState.ACTIVE:
-                self._use_session(now, tell=False)
-        else:
-            self._end(_REASON_FOR[signal], now, tell=None)
+        match message:
+            case CallRinging():
+                if self.caller and self.state is CallState.OFFERING:
+                    self._take_share(message, now)
+            case CallReveal(_, dh_public):
+                if not self.caller and self._callee_exchange is not None:
+                    self._take_reveal(dh_public, now)
+            case CallAnswer():
+                if self.caller and self.state is CallState.RINGING:
+                    self._activate(now)
+                elif self.caller and self.state is CallState.OFFERING:
+                    # an answer before the key share: not a callee following the protocol
+                    self._end(EndReason.FAILED, now, tell=Signal.FAILED)
+            case CallSignal(_, value):
+                signal = Signal(value)
+                if signal is Signal.USE_SESSION:
+                    if self.state is CallState.ACTIVE:
+                        self._use_session(now, tell=False)
+                else:
+                    self._end(_REASON_FOR[signal], now, tell=None)
 
     def media_received(self, now: float, *, udp: bool) -> None:
         """An authentic media packet for this call arrived (over UDP or in the session)."""
@@ -238,7 +338,10 @@ class Call:
                 self._end(EndReason.UNREACHABLE, now, tell=Signal.HANGUP)
         elif self.state is CallState.RINGING:
             if self._deadline is not None and now >= self._deadline:
-                self._end(EndReason.NO_ANSWER, now, tell=Signal.NO_ANSWER)
+                if self._answering:
+                    self._end(EndReason.FAILED, now, tell=Signal.FAILED)
+                else:
+                    self._end(EndReason.NO_ANSWER, now, tell=Signal.NO_ANSWER)
         else:
             assert self._last_media is not None
             if now >= self._last_media + MEDIA_LOST_AFTER:
@@ -247,6 +350,45 @@ class Call:
                 self._use_session(now, tell=True)
 
     # -- inside
+
+    def _take_share(self, ringing: CallRinging, now: float) -> None:
+        exchange, self._caller_exchange = self._caller_exchange, None
+        assert exchange is not None
+        self.remote_index = ringing.index
+        try:
+            self.keys = exchange.finish(
+                self._binding,
+                self.call_id,
+                self.local_index,
+                ringing.index,
+                ringing.dh_public,
+                ringing.kem_ciphertext,
+            )
+        except CallKeyError:
+            self._end(EndReason.BAD_KEYS, now, tell=Signal.BAD_KEYS)
+            return
+        self.sas = self.keys.sas
+        self._outbox.append(CallReveal(self.call_id, exchange.dh_public))
+        self.state = CallState.RINGING
+        self._deadline = now + RING_TIMEOUT
+        self._events.append(Ringing())
+
+    def _take_reveal(self, dh_public: bytes, now: float) -> None:
+        exchange, self._callee_exchange = self._callee_exchange, None
+        assert exchange is not None and self.remote_index is not None
+        try:
+            self.keys = exchange.finish(self._binding, self.remote_index, self.local_index, dh_public)
+        except CallKeyError:
+            self._end(EndReason.BAD_KEYS, now, tell=Signal.BAD_KEYS)
+            return
+        self.sas = self.keys.sas
+        if self._answering:
+            self._pick_up(now)
+
+    def _pick_up(self, now: float) -> None:
+        self._answering = False
+        self._outbox.append(CallAnswer(self.call_id))
+        self._activate(now)
 
     def _udp_deadline(self) -> float:
         # media inside the session (a copy sent while UDP is tried) does not count: only UDP does
@@ -270,6 +412,13 @@ class Call:
         self._events.append(PathChanged(Path.SESSION))
 
     def _end(self, reason: EndReason, now: float, *, tell: Signal | None) -> None:
+        # F9: the call's secrets go with the call; nothing left here derives its keys again
+        for exchange in (self._caller_exchange, self._callee_exchange):
+            if exchange is not None:
+                exchange.forget()
+        self._caller_exchange = self._callee_exchange = None
+        self.keys = None
+        self._answering = False
         self.state = CallState.ENDED
         self.end_reason = reason
         self.ended_at = now

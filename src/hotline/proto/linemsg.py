@@ -106,13 +106,16 @@ class CallOffer(_LineMessage, frozen=True, tag=3):
     index: int
     #: The media format, ``"opus/48000/1/20"``; a callee that cannot play it declines.
     codec: str
+    #: SHA-256 commitment to the caller's fresh X25519 key, revealed by :class:`CallReveal`.
+    commitment: bytes
+    #: The caller's fresh ML-KEM-768 public key for this call.
+    kem_public: bytes
 
 
 class CallAnswer(_LineMessage, frozen=True, tag=4):
-    """The callee picked up; ``index`` is where it receives media."""
+    """The callee picked up."""
 
     call_id: bytes
-    index: int
 
 
 class CallSignal(_LineMessage, frozen=True, tag=5):
@@ -144,10 +147,29 @@ class DocProgress(_LineMessage, frozen=True, tag=8):
     state: int
 
 
+class CallRinging(_LineMessage, frozen=True, tag=9):
+    """The offer rings: the callee's receiver index and its share of the call's key exchange."""
+
+    call_id: bytes
+    #: Where the callee receives media.
+    index: int
+    #: The callee's fresh X25519 public key.
+    dh_public: bytes
+    #: ML-KEM-768 ciphertext encapsulated to the offer's key.
+    kem_ciphertext: bytes
+
+
+class CallReveal(_LineMessage, frozen=True, tag=10):
+    """The caller opens its commitment: the X25519 key it committed to in the offer."""
+
+    call_id: bytes
+    dh_public: bytes
+
+
 class Signal(enum.IntEnum):
     """What a :class:`CallSignal` says."""
 
-    RINGING = 0
+    # 0 was RINGING before calls had their own key exchange (now :class:`CallRinging`)
     BUSY = 1
     DECLINED = 2
     HANGUP = 3
@@ -157,15 +179,32 @@ class Signal(enum.IntEnum):
     USE_SESSION = 6
     #: The sender cannot go on with the call (its audio failed, say).
     FAILED = 7
+    #: The caller's reveal did not match its commitment (or a key share did not check).
+    BAD_KEYS = 8
 
 
 #: Call ids are 16 random bytes.
 CALL_ID_LEN = 16
+#: Sizes of a call's key exchange fields: SHA-256, X25519, ML-KEM-768 public key and ciphertext.
+CALL_COMMITMENT_LEN = 32
+CALL_DH_LEN = 32
+CALL_KEM_PUBLIC_LEN = 1184
+CALL_KEM_CIPHERTEXT_LEN = 1088
 #: A sealed media packet is never longer than this.
 MAX_MEDIA_PACKET = 1200
 
 LineMessage = (
-    Hello | Entry | Receipt | CallOffer | CallAnswer | CallSignal | CallMedia | DocData | DocProgress
+    Hello
+    | Entry
+    | Receipt
+    | CallOffer
+    | CallAnswer
+    | CallSignal
+    | CallMedia
+    | DocData
+    | DocProgress
+    | CallRinging
+    | CallReveal
 )
 
 _DOC_STATES = frozenset(int(s) for s in DocState)
@@ -222,12 +261,22 @@ def _problem(message: LineMessage) -> str | None:
         case Receipt(seq, head):
             if seq < 0 or len(head) != CHAIN_LEN:
                 return "receipt out of range"
-        case CallOffer(call_id, index, codec):
+        case CallOffer(call_id, index, codec, commitment, kem_public):
             if len(call_id) != CALL_ID_LEN or not 0 < index < 2**32 or len(codec) > 64:
                 return "call offer out of range"
-        case CallAnswer(call_id, index):
-            if len(call_id) != CALL_ID_LEN or not 0 < index < 2**32:
+            if len(commitment) != CALL_COMMITMENT_LEN or len(kem_public) != CALL_KEM_PUBLIC_LEN:
+                return "call offer keys out of range"
+        case CallAnswer(call_id):
+            if len(call_id) != CALL_ID_LEN:
                 return "call answer out of range"
+        case CallRinging(call_id, index, dh_public, kem_ciphertext):
+            if len(call_id) != CALL_ID_LEN or not 0 < index < 2**32 or len(dh_public) != CALL_DH_LEN:
+                return "call ringing out of range"
+            if len(kem_ciphertext) != CALL_KEM_CIPHERTEXT_LEN:
+                return "call ringing keys out of range"
+        case CallReveal(call_id, dh_public):
+            if len(call_id) != CALL_ID_LEN or len(dh_public) != CALL_DH_LEN:
+                return "call reveal out of range"
         case CallSignal(call_id, signal):
             if len(call_id) != CALL_ID_LEN or signal not in Signal._value2member_map_:
                 return "call signal out of range"
@@ -265,6 +314,8 @@ __all__ = [
     "CallAnswer",
     "CallMedia",
     "CallOffer",
+    "CallReveal",
+    "CallRinging",
     "CallSignal",
     "DocData",
     "DocProgress",

@@ -1,19 +1,8 @@
-"""Voice media packets: per-call keys bound to the session, sealed datagrams and anti-replay.
+"""Voice media packets: sealed datagrams and anti-replay (docs/protocol.md §12.3).
 
-A call's keys come from the line session that set the call up, so media can only be made or read by
-the two stations that hold that session (docs/protocol.md §12)::
-
-    secret = HKDF-SHA256(ikm = handshake hash of the session's first handshake,
-                         salt = call id,
-                         info = "hotline call v1" || u32be(caller index) || u32be(callee index),
-                         length = 96)
-    caller -> callee key = secret[0:32]
-    callee -> caller key = secret[32:64]
-    SAS = the words of secret[64:68] in our word list (32 bits)
-
-The call id is fresh random bytes for every call, so every call has fresh keys even on the same
-session; the short authentication string (SAS) lets two operators confirm by voice that they share
-the keys, which only a man in the middle who broke the session could make differ.
+A call's two media keys come from its own key exchange (:mod:`hotline.proto.callkeys`), so media can
+only be made or read by the two stations that ran it, and a finished call's keys cannot be derived
+again from anything the session keeps.
 
 Each packet, on UDP or inside the session when UDP does not pass, is exactly :data:`PACKET_LEN`
 bytes so its size says nothing about the speech in it::
@@ -28,12 +17,9 @@ the tag checks, so a forged packet cannot move the window.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 from hotline.crypto.aead import TAG_LEN, CipherKey, noise_nonce
 from hotline.crypto.errors import CryptoError
-from hotline.crypto.hashing import hkdf_sha256
-from hotline.proto.wordlist import WORDS
 
 #: The first byte of every media packet.
 PACKET_TYPE = 0x56
@@ -45,38 +31,8 @@ HEADER_LEN = _HEADER.size
 PACKET_LEN = HEADER_LEN + 2 + PAYLOAD_ROOM + TAG_LEN
 #: How far behind the newest counter a packet may still arrive (about 20 s of 20 ms frames).
 REPLAY_WINDOW = 1024
-#: Words in the short authentication string.
-SAS_WORDS = 4
-_LABEL = b"hotline call v1"
 _LENGTH = struct.Struct(">H")
 _MAX_COUNTER = 2**64 - 1
-
-
-@dataclass(frozen=True, slots=True)
-class CallKeys:
-    """The two media keys of a call and its short authentication string."""
-
-    caller_to_callee: bytes
-    callee_to_caller: bytes
-    sas: tuple[str, ...]
-
-    def sending(self, *, caller: bool) -> bytes:
-        """The key this end seals with."""
-        return self.caller_to_callee if caller else self.callee_to_caller
-
-    def receiving(self, *, caller: bool) -> bytes:
-        """The key this end opens with."""
-        return self.callee_to_caller if caller else self.caller_to_callee
-
-
-def call_keys(handshake_hash: bytes, call_id: bytes, caller_index: int, callee_index: int) -> CallKeys:
-    """Derive a call's keys from the session's handshake hash and the call's id and indexes."""
-    if not handshake_hash or not call_id:
-        raise ValueError("call keys need the session's handshake hash and a call id")
-    info = _LABEL + struct.pack(">II", caller_index, callee_index)
-    secret = hkdf_sha256(handshake_hash, salt=call_id, info=info, length=96)
-    sas = tuple(WORDS[b] for b in secret[64 : 64 + SAS_WORDS])
-    return CallKeys(secret[0:32], secret[32:64], sas)
 
 
 def packet_index(packet: bytes | memoryview) -> int | None:
@@ -214,12 +170,9 @@ __all__ = [
     "PACKET_TYPE",
     "PAYLOAD_ROOM",
     "REPLAY_WINDOW",
-    "SAS_WORDS",
-    "CallKeys",
     "MediaOpener",
     "MediaSealer",
     "ReplayWindow",
-    "call_keys",
     "packet_counter",
     "packet_index",
 ]

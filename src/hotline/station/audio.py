@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
+from hotline.station import outfile
 from hotline.station.errors import StationError
 from hotline.voice.codec import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE
 from hotline.voice.errors import VoiceError
@@ -84,13 +85,19 @@ class WavFileSource:
 
 
 class WavFileSink:
-    """Records to a 48 kHz mono WAV file."""
+    """Records to a new 48 kHz mono WAV file (mode 0600; never an existing file or a link: F7).
 
-    def __init__(self, path: Path) -> None:
+    Raises:
+        StationError: ``bad-request`` when the path exists or is a link, ``bad-file`` when it cannot
+            be created.
+    """
+
+    def __init__(self, path: Path, *, make_folder: bool = False) -> None:
+        file = outfile.create(path, make_folder=make_folder)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._wav: WavSink | None = WavSink(path)
+            self._wav: WavSink | None = WavSink(path, file=file)
         except (OSError, VoiceError) as exc:
+            file.close()
             raise StationError("bad-audio", f"cannot record to {path}: {exc}") from None
 
     def write(self, pcm: bytes) -> None:

@@ -17,8 +17,10 @@ from typing import Any
 import msgspec
 
 from hotline.proto.call import CallState
+from hotline.station import outfile
 from hotline.station.audio import open_endpoints
-from hotline.station.calls import LiveCall, Media, show_call_id, unpack_run
+from hotline.station.calllog import unpack_run
+from hotline.station.calls import LiveCall, Media, show_call_id
 from hotline.station.errors import StationError
 from hotline.station.service import Station
 from hotline.store.db import CallRow, Store
@@ -93,8 +95,8 @@ def _media(play: str | None, record: str | None, seconds: float | None, sas: str
 async def _follow(call: LiveCall, emit: Emit) -> dict[str, object]:
     queue = call.watch()
     try:
-        if call.keys is not None:
-            await emit({"event": "answered", "peer": call.line.peer, "sas": list(call.keys.sas)})
+        if call.machine.state is CallState.ACTIVE and call.sas is not None:
+            await emit({"event": "answered", "peer": call.line.peer, "sas": list(call.sas)})
         while True:
             event = await queue.get()
             await emit(event)
@@ -179,7 +181,7 @@ class CallRequests:
                     raise
                 await asyncio.sleep(0.05)
         media = _media(args.play, args.record, args.seconds, args.sas)
-        if call.machine.state is not CallState.RINGING:
+        if not call.machine.can_answer:
             media.close()
             raise StationError("no-call", f"the call from {call.line.peer} stopped ringing")
         call.answer(media)
@@ -219,8 +221,7 @@ class CallRequests:
         out = Path(args.out)
         if not out.is_absolute():
             raise StationError("bad-request", "`out` must be an absolute path (the daemon writes it)")
-        if out.exists():
-            raise StationError("bad-request", f"{out} exists: Hotline never overwrites a file")
+        outfile.check_new(out)
 
         def read(store: Store) -> tuple[CallRow | None, list[bytes], list[bytes]]:
             row = store.call(call_id)
@@ -258,8 +259,7 @@ def _write_stereo(out: Path, ours: list[bytes], theirs: list[bytes]) -> int:
     stereo = np.zeros((length, 2), dtype="<i2")
     for channel, track in enumerate(tracks):
         stereo[: len(track), channel] = track
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as raw, wave.open(raw, "wb") as wav:
+    with outfile.create(out) as raw, wave.open(raw, "wb") as wav:
         wav.setnchannels(2)
         wav.setsampwidth(2)
         wav.setframerate(SAMPLE_RATE)

@@ -19,34 +19,33 @@ import asyncio
 import contextlib
 import logging
 import os
-import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hotline.crypto.mlkem import MLKEM768
 from hotline.crypto.random import random_bytes
 from hotline.net.tcp import ChannelClosed
 from hotline.net.udp import Address, MediaSocket, bind
 from hotline.proto import linemsg
 from hotline.proto.call import Answered, Call, CallState, Ended, EndReason, PathChanged, Ringing
 from hotline.proto.call import Path as MediaPath
-from hotline.proto.linemsg import CallAnswer, CallMedia, CallOffer, CallSignal, LineMessage, Signal
-from hotline.proto.media import (
-    PAYLOAD_ROOM,
-    CallKeys,
-    MediaOpener,
-    MediaSealer,
-    call_keys,
-    packet_counter,
-    packet_index,
+from hotline.proto.callkeys import DH_SECRET_LEN, KEM_SEED_LEN
+from hotline.proto.linemsg import (
+    CallAnswer,
+    CallMedia,
+    CallOffer,
+    CallReveal,
+    CallRinging,
+    CallSignal,
+    LineMessage,
+    Signal,
 )
+from hotline.proto.media import PAYLOAD_ROOM, MediaOpener, MediaSealer, packet_counter, packet_index
 from hotline.station.audio import SILENCE, Discard, Silence, Sink, Source, WavFileSink, WavFileSource
+from hotline.station.calllog import Recorder, log_end, log_start
 from hotline.station.errors import StationError
-from hotline.store.db import Store
-from hotline.store.errors import StoreError
-from hotline.store.schema import IN, OUT
-from hotline.voice.codec import Encoder
 from hotline.voice.payload import MAX_PAYLOAD
 from hotline.voice.stream import VoiceReceiver, VoiceSender
 
@@ -62,8 +61,6 @@ FRAME = 0.020
 STATS_EVERY = 1.0
 #: Silence sent after a played file ends, before hanging up, so the far end hears the last words.
 TAIL = 0.5
-#: Frames per sealed run of recorded audio.
-AUDIO_RUN = 50
 #: Recent packet counters whose arrival path is remembered.
 _PATHS_KEPT = 512
 #: Set to a directory to write each call's per-frame timings there (for ``make bench``).
@@ -105,7 +102,6 @@ class LiveCall:
         self.session = session
         self.machine = machine
         self.media: Media | None = None
-        self.keys: CallKeys | None = None
         self.sealer: MediaSealer | None = None
         self.opener: MediaOpener | None = None
         #: Where our UDP packets go; None until known.
@@ -117,7 +113,11 @@ class LiveCall:
         self.sas_confirmed: bool | None = None
         self.started_wall = time.time()
         self.answered_wall: float | None = None
+        #: The call's row in the log; nothing of the call is sent or opened before it is written.
         self.rowid: int | None = None
+        #: The file an auto-answered call records to (named by the log row, never by the peer: F7).
+        self.recording: str | None = None
+        self._drops = (0, 0)
         self.counts = {"udp_in": 0, "udp_out": 0, "tcp_in": 0, "tcp_out": 0, "copies": 0, "wrong_address": 0}
         #: How each recent counter arrived (UDP or not), to tell a probe's second copy from a replay.
         self._paths: dict[int, bool] = {}
@@ -125,7 +125,7 @@ class LiveCall:
         self._ended = asyncio.Event()
         self._source_done_at: float | None = None
         self._record = desk.station.config.line(line.peer).record_calls
-        self._recorder: _Recorder | None = None
+        self.recorder: Recorder | None = None
         self._trace = desk.trace_file(machine.call_id)
 
     # -- what others read
@@ -137,6 +137,11 @@ class LiveCall:
     @property
     def ended(self) -> bool:
         return self.machine.ended
+
+    @property
+    def sas(self) -> tuple[str, ...] | None:
+        """The four words, once the call's key exchange is done."""
+        return self.machine.sas
 
     def describe(self, now: float | None = None) -> dict[str, object]:
         """The call as status and watchers show it."""
@@ -153,7 +158,7 @@ class LiveCall:
             "since": self.started_wall,
             "duration": round(now - self.answered_wall, 1) if self.answered_wall else 0.0,
             "path": machine.path.value if machine.answered_at is not None else None,
-            "sas": list(self.keys.sas) if self.keys else None,
+            "sas": list(self.machine.sas) if self.machine.sas else None,
             "sas_confirmed": self.sas_confirmed,
             "bitrate": self.sender.encoder.bitrate,
             "loss": round(100.0 * lost / played, 2),
@@ -161,14 +166,16 @@ class LiveCall:
             "delay_ms": round(stats.jitter.target_delay_ms, 1),
             "packets": dict(self.counts),
             "dropped": {
-                "forged": self.opener.forged if self.opener else 0,
-                "replayed": self.opener.replayed if self.opener else 0,
+                "forged": self.opener.forged if self.opener else self._drops[0],
+                "replayed": self.opener.replayed if self.opener else self._drops[1],
                 "wrong_address": self.counts["wrong_address"],
             },
             "repaired": {"redundancy": stats.filled_by_redundancy, "fec": stats.filled_by_fec},
         }
         if machine.end_reason is not None:
             described["end_reason"] = machine.end_reason.value
+        if self.recording is not None:
+            described["recording"] = self.recording
         return described
 
     def watch(self) -> asyncio.Queue[dict[str, object]]:
@@ -203,7 +210,7 @@ class LiveCall:
 
     def sas_verdict(self, matches: bool) -> None:
         """The operators compared the words: they match, or the call ends with an alert."""
-        if self.keys is None:
+        if self.machine.state is not CallState.ACTIVE:
             raise StationError(
                 "no-call", f"the call with {self.line.peer} has no words yet: it is not answered"
             )
@@ -212,7 +219,7 @@ class LiveCall:
         if not matches:
             self.hangup(EndReason.SAS_MISMATCH)
 
-    def receive(self, message: CallAnswer | CallSignal) -> None:
+    def receive(self, message: CallAnswer | CallRinging | CallReveal | CallSignal) -> None:
         self.machine.receive(message, time.monotonic())
         self.pump()
 
@@ -261,7 +268,9 @@ class LiveCall:
     # -- signalling
 
     def pump(self) -> None:
-        """Send what the machine wants sent; act on what happened."""
+        """Send what the machine wants sent; act on what happened (only once the call is logged)."""
+        if self.rowid is None and not self.machine.ended:
+            return
         for message in self.machine.messages_to_send():
             self._send_signal(message)
         while (event := self.machine.next_event()) is not None:
@@ -290,24 +299,29 @@ class LiveCall:
 
     def _activate(self) -> None:
         machine = self.machine
-        assert machine.remote_index is not None
-        caller_index, callee_index = (
-            (machine.local_index, machine.remote_index)
-            if machine.caller
-            else (machine.remote_index, machine.local_index)
-        )
-        self.keys = call_keys(
-            self.session.channel.handshake_hash, machine.call_id, caller_index, callee_index
-        )
-        self.sealer = MediaSealer(self.keys.sending(caller=machine.caller), machine.remote_index)
-        self.opener = MediaOpener(self.keys.receiving(caller=machine.caller), machine.local_index)
+        keys = machine.keys
+        assert machine.remote_index is not None and keys is not None
+        # the sealer and opener hold the only other references to the keys: dropped at the end
+        self.sealer = MediaSealer(keys.sending(caller=machine.caller), machine.remote_index)
+        self.opener = MediaOpener(keys.receiving(caller=machine.caller), machine.local_index)
         self.answered_wall = time.time()
-        self._tell({"event": "answered", "sas": list(self.keys.sas)})
+        self._tell({"event": "answered", "sas": list(keys.sas)})
         log.info("call answered", extra={"peer": self.line.peer, "call": show_call_id(machine.call_id)})
         if self.media is not None and self.media.sas is not None:
             self.sas_verdict(self.media.sas == "confirm")
 
     def _finish(self, reason: EndReason) -> None:
+        # F9: the call's media keys go with the call (the machine has dropped its own)
+        if self.opener is not None:
+            self._drops = (self.opener.forged, self.opener.replayed)
+        self.sealer = self.opener = None
+        if reason is EndReason.BAD_KEYS:
+            self.line.alert(
+                "call-bad-keys",
+                f"the call with {self.line.peer} ended: its key exchange did not check (a reveal that "
+                "does not match its commitment); someone may be in the middle: check the line's safety "
+                "number before calling again",
+            )
         if reason is EndReason.SAS_MISMATCH:
             self.line.alert(
                 "sas-mismatch",
@@ -330,7 +344,13 @@ class LiveCall:
         station = self.desk.station
         loop = asyncio.get_running_loop()
         try:
-            await self._log_start()
+            if not await log_start(self):
+                self.machine.refuse(time.monotonic())
+                self.pump()
+                return
+            self.pump()
+            if not self.machine.caller:
+                self.desk.rung(self)
             start = loop.time()
             tick = 0
             next_stats = start + STATS_EVERY
@@ -362,7 +382,7 @@ class LiveCall:
                 self._trace.close()
             self.desk.forget(self)
             self._ended.set()
-            await self._log_end(station)
+            await log_end(self, station)
 
     def _tick(self, now: float) -> None:
         assert self.sealer is not None and self.media is not None
@@ -401,10 +421,10 @@ class LiveCall:
         except Exception as exc:
             log.error("recording failed", extra={"peer": self.line.peer, "error": str(exc)})
             media.sink = Discard()
-        if self._record and self._recorder is None and self.rowid is not None:
-            self._recorder = _Recorder(self.desk.station, self.rowid)
-        if self._recorder is not None:
-            self._recorder.add(self.sender.last_frame, heard)
+        if self._record and self.recorder is None and self.rowid is not None:
+            self.recorder = Recorder(self.desk.station, self.rowid)
+        if self.recorder is not None:
+            self.recorder.add(self.sender.last_frame, heard)
         answered = self.machine.answered_at
         if media.seconds is not None and answered is not None and now - answered >= media.seconds:
             self.machine.hangup(now)
@@ -419,91 +439,6 @@ class LiveCall:
             self.counts["tcp_out"] += 1
         except ChannelClosed:
             pass
-
-    # -- the call log
-
-    async def _log_start(self) -> None:
-        line_id, call_id, direction = self.line.row.id, self.call_id, OUT if self.machine.caller else IN
-        started = self.started_wall
-        try:
-            self.rowid = await self.desk.station.worker.call(
-                lambda store: store.add_call(line_id, call_id, direction, started)
-            )
-        except StoreError as exc:
-            self.line.alert("store-error", f"could not log the call with {self.line.peer}: {exc.reason}")
-
-    async def _log_end(self, station: Station) -> None:
-        if self._recorder is not None:
-            self._recorder.flush()
-        rowid = self.rowid
-        if rowid is None:
-            return
-        described = self.describe()
-        machine = self.machine
-        fields: dict[str, object] = {
-            "answered_at": self.answered_wall,
-            "ended_at": time.time(),
-            "end_reason": machine.end_reason.value if machine.end_reason else EndReason.FAILED.value,
-            "sas_confirmed": None if self.sas_confirmed is None else int(self.sas_confirmed),
-            "path": described["path"],
-            "stats": {
-                k: described[k] for k in ("duration", "bitrate", "loss", "jitter_ms", "packets", "dropped")
-            },
-        }
-        try:
-            await station.worker.call(lambda store: store.update_call(rowid, **fields))
-        except StoreError as exc:
-            self.line.alert(
-                "store-error", f"could not log the end of the call with {self.line.peer}: {exc.reason}"
-            )
-        except RuntimeError:
-            pass  # the worker is stopping with the daemon: the row stays as "interrupted"
-
-
-class _Recorder:
-    """Keeps a call's audio in the store, sealed: what we sent as sent, what we heard re-encoded."""
-
-    def __init__(self, station: Station, rowid: int) -> None:
-        self._station = station
-        self._rowid = rowid
-        self._encoder = Encoder()
-        self._runs: dict[int, list[bytes]] = {OUT: [], IN: []}
-        self._seq = 0
-
-    def add(self, sent: bytes, heard: bytes) -> None:
-        self._runs[OUT].append(sent)
-        self._runs[IN].append(self._encoder.encode(heard))
-        if len(self._runs[OUT]) >= AUDIO_RUN:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._runs[OUT]:
-            return
-        runs = {direction: _pack_run(frames) for direction, frames in self._runs.items()}
-        self._runs = {OUT: [], IN: []}
-        seq, rowid = self._seq, self._rowid
-        self._seq += 1
-
-        def write(store: Store) -> None:
-            for direction, run in runs.items():
-                store.add_call_audio(rowid, direction, seq, run)
-
-        self._station.worker.submit(write)
-
-
-def _pack_run(frames: list[bytes]) -> bytes:
-    return b"".join(struct.pack(">H", len(f)) + f for f in frames)
-
-
-def unpack_run(run: bytes) -> list[bytes]:
-    """The Opus frames of one recorded run."""
-    frames: list[bytes] = []
-    at = 0
-    while at + 2 <= len(run):
-        (length,) = struct.unpack_from(">H", run, at)
-        frames.append(run[at + 2 : at + 2 + length])
-        at += 2 + length
-    return frames
 
 
 def _payload_index(payload: bytes) -> int:
@@ -555,7 +490,12 @@ class CallDesk:
         Raises:
             StationError: ``no-call``, or ``bad-request`` when several calls leave it unclear.
         """
-        calls = [c for c in self._by_line.values() if state is None or c.machine.state is state]
+        # a call not yet logged is not yet anyone's to answer (nothing of it is opened before: F7)
+        calls = [
+            c
+            for c in self._by_line.values()
+            if c.rowid is not None and (state is None or c.machine.state is state)
+        ]
         if peer is not None:
             calls = [c for c in calls if c.line.peer == peer]
         if not calls:
@@ -611,10 +551,16 @@ class CallDesk:
             raise StationError("line-down", f"the line to {line.peer} is down: a call needs the line up")
         if line.peer in self._by_line:
             raise StationError("busy", f"a call is already on the line to {line.peer}: one call per line")
-        machine = Call.place(random_bytes(linemsg.CALL_ID_LEN), self._new_index(), time.monotonic())
+        machine = Call.place(
+            random_bytes(linemsg.CALL_ID_LEN),
+            self._new_index(),
+            time.monotonic(),
+            binding=session.channel.handshake_hash,
+            dh_secret=random_bytes(DH_SECRET_LEN),
+            kem_seed=random_bytes(KEM_SEED_LEN),
+        )
         call = self._register(line, session, machine)
-        call.attach(media)
-        call.pump()
+        call.attach(media)  # the offer goes out once the call is logged
         return call
 
     # -- the network
@@ -624,7 +570,7 @@ class CallDesk:
         match message:
             case CallOffer():
                 self._on_offer(line, session, message)
-            case CallAnswer() | CallSignal():
+            case CallAnswer() | CallRinging() | CallReveal() | CallSignal():
                 call = self._by_line.get(line.peer)
                 if call is not None and call.call_id == message.call_id and call.session is session:
                     call.receive(message)
@@ -641,24 +587,40 @@ class CallDesk:
                 session.channel.send_nowait(linemsg.encode(CallSignal(offer.call_id, Signal.BUSY)))
             self.station.record(line, "call-busy", {"call": show_call_id(offer.call_id)})
             return
-        machine = Call.offered(offer, self._new_index(), time.monotonic())
-        call = self._register(line, session, machine)
-        settings = self.station.config.line(line.peer)
-        if settings.auto_answer and not machine.ended:
-            try:
-                call.answer(self._auto_media(line.peer, offer.call_id))
-            except StationError as exc:
-                log.error("cannot auto-answer", extra={"peer": line.peer, "error": exc.message})
-                call.hangup(EndReason.FAILED)
-            return
-        call.pump()
+        machine = Call.offered(
+            offer,
+            self._new_index(),
+            time.monotonic(),
+            binding=session.channel.handshake_hash,
+            dh_secret=random_bytes(DH_SECRET_LEN),
+            kem=MLKEM768(),
+        )
+        self._register(line, session, machine)  # it rings once logged: see rung()
 
-    def _auto_media(self, peer: str, call_id: bytes) -> Media:
-        settings = self.station.config.line(peer)
+    def rung(self, call: LiveCall) -> None:
+        """An incoming call is logged and rings: answer it if the line says so."""
+        settings = self.station.config.line(call.line.peer)
+        if not settings.auto_answer or call.ended:
+            return
+        try:
+            call.answer(self._auto_media(call))
+        except StationError as exc:
+            log.error("cannot auto-answer", extra={"peer": call.line.peer, "error": exc.message})
+            call.hangup(EndReason.FAILED)
+
+    def _auto_media(self, call: LiveCall) -> Media:
+        settings = self.station.config.line(call.line.peer)
         source: Source = WavFileSource(Path(settings.answer_play)) if settings.answer_play else Silence()
         sink: Sink = Discard()
         if settings.answer_record:
-            sink = WavFileSink(Path(settings.answer_record) / f"{show_call_id(call_id)}.wav")
+            # named by our own log row, not by the peer's call id (F7): a peer names nothing here
+            name = time.strftime("call-%Y%m%d-%H%M%S", time.gmtime(call.started_wall)) + f"-{call.rowid}.wav"
+            try:
+                sink = WavFileSink(Path(settings.answer_record) / name, make_folder=True)
+            except StationError:
+                source.close()
+                raise
+            call.recording = name
         return Media(source, sink)
 
     def on_line_down(self, line: LineRuntime, session: LinkSession) -> None:
@@ -676,4 +638,4 @@ class CallDesk:
             call.on_packet(data, address)
 
 
-__all__ = ["AUDIO_RUN", "CallDesk", "LiveCall", "Media", "show_call_id", "unpack_run"]
+__all__ = ["CallDesk", "LiveCall", "Media", "show_call_id"]

@@ -19,6 +19,7 @@ import msgspec
 
 from hotline.proto.document import CHUNK
 from hotline.proto.linemsg import Precedence
+from hotline.station import outfile
 from hotline.station.documents import describe_doc, doc_dir
 from hotline.station.errors import StationError
 from hotline.station.service import Station, parse_id
@@ -147,16 +148,11 @@ class DocumentRequests:
 
 def _write_out(blob_path: Path, key: bytes, row: DocRow, out: Path) -> None:
     """Decrypt the document into ``out``, a new file, checking the hash; nothing is left on failure."""
-    try:
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise StationError("bad-request", f"{out} exists: Hotline never overwrites a file") from None
-    except OSError as exc:
-        raise StationError("bad-file", f"cannot create {out}: {exc.strerror or exc}") from None
+    f = outfile.create(out)  # new, 0600, never through a link (F7)
     blob = Blob(blob_path, key, row.doc_id)
     digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as f:
+        with f:
             for index in range((row.size + CHUNK - 1) // CHUNK):
                 data = blob.read(index, min(CHUNK, row.size - index * CHUNK))
                 digest.update(data)

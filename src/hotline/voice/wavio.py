@@ -15,7 +15,7 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, BinaryIO, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -182,21 +182,26 @@ class WavSink:
     """Writes 20 ms call frames to a 48 kHz mono 16-bit WAV file. Close it (or use ``with``).
 
     Args:
-        path: the file to create (replaced if it exists).
+        path: the file to create (replaced if it exists), or only its name when ``file`` is given.
+        file: a file already open for writing (the sink closes it), for callers that create files
+            their own way (the station: new, private, never through a link).
 
     Raises:
         VoiceError: the file cannot be created.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, file: BinaryIO | None = None) -> None:
         self._path = Path(path)
-        try:
-            # We open the file ourselves: wave.open(str) leaves a half-built object that complains
-            # when it is collected, if the open fails.
-            self._file = open(self._path, "wb")  # noqa: SIM115 - closed by close()
-        except OSError as exc:
-            reason = exc.strerror or exc
-            raise VoiceError(f"{self._path}: cannot create ({reason}); check the folder exists") from None
+        if file is not None:
+            self._file = file
+        else:
+            try:
+                # We open the file ourselves: wave.open(str) leaves a half-built object that complains
+                # when it is collected, if the open fails.
+                self._file = open(self._path, "wb")  # noqa: SIM115 - closed by close()
+            except OSError as exc:
+                reason = exc.strerror or exc
+                raise VoiceError(f"{self._path}: cannot create ({reason}); check the folder exists") from None
         self._wav = wave.open(self._file, "wb")  # noqa: SIM115 - closed by close()
         self._wav.setnchannels(1)
         self._wav.setsampwidth(2)

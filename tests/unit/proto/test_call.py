@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hotline.crypto.mlkem import MLKEM768
 from hotline.proto.call import (
     FALLBACK_AFTER,
     MEDIA_LOST_AFTER,
@@ -20,9 +23,31 @@ from hotline.proto.call import (
     PathChanged,
     Ringing,
 )
-from hotline.proto.linemsg import CallAnswer, CallOffer, CallSignal, LineMessage, Signal, decode, encode
+from hotline.proto.linemsg import (
+    CallAnswer,
+    CallOffer,
+    CallReveal,
+    CallRinging,
+    CallSignal,
+    LineMessage,
+    Signal,
+    decode,
+    encode,
+)
 
 CALL_ID = b"\x42" * 16
+#: The session's handshake hash both ends bind the call to.
+BINDING = b"\x07" * 32
+
+
+def place(now: float = 0.0, call_id: bytes = CALL_ID, binding: bytes = BINDING) -> Call:
+    return Call.place(
+        call_id, 1, now, binding=binding, dh_secret=random.randbytes(32), kem_seed=random.randbytes(64)
+    )
+
+
+def offered(offer: CallOffer, now: float = 0.0, binding: bytes = BINDING) -> Call:
+    return Call.offered(offer, 2, now, binding=binding, dh_secret=random.randbytes(32), kem=MLKEM768())
 
 
 def events(call: Call) -> list[CallEvent]:
@@ -40,18 +65,20 @@ def wire(messages: list[LineMessage]) -> list[LineMessage]:
 def deliver(messages: list[LineMessage], to: Call | None, now: float) -> Call | None:
     for message in wire(messages):
         if isinstance(message, CallOffer):
-            to = Call.offered(message, 2, now)
+            to = offered(message, now)
         else:
-            assert to is not None and isinstance(message, CallAnswer | CallSignal)
+            assert to is not None and isinstance(message, CallAnswer | CallRinging | CallReveal | CallSignal)
             to.receive(message, now)
     return to
 
 
 def ring(now: float = 0.0) -> tuple[Call, Call]:
-    caller = Call.place(CALL_ID, 1, now)
+    """Offer, ringing with the callee's share, and the caller's reveal, all delivered."""
+    caller = place(now)
     callee = deliver(caller.messages_to_send(), None, now)
     assert callee is not None
     deliver(callee.messages_to_send(), caller, now)
+    deliver(caller.messages_to_send(), callee, now)
     return caller, callee
 
 
@@ -79,7 +106,7 @@ def test_refusing_a_ringing_call_is_a_decline() -> None:
 
 
 def test_an_offer_nobody_hears_is_unreachable() -> None:
-    caller = Call.place(CALL_ID, 1, 0.0)
+    caller = place()
     caller.messages_to_send()
     assert caller.get_timer() == OFFER_TIMEOUT
     caller.handle_timer(OFFER_TIMEOUT - 0.01)
@@ -133,7 +160,9 @@ def test_sas_mismatch_reaches_the_far_end() -> None:
 
 
 def test_a_codec_we_cannot_play_is_declined() -> None:
-    callee = Call.offered(CallOffer(CALL_ID, 1, "speex/8000"), 2, 0.0)
+    offer = place().messages_to_send()[0]
+    assert isinstance(offer, CallOffer)
+    callee = offered(CallOffer(CALL_ID, 1, "speex/8000", offer.commitment, offer.kem_public))
     assert callee.end_reason is EndReason.FAILED
     assert callee.messages_to_send() == [CallSignal(CALL_ID, Signal.DECLINED)]
 
@@ -169,7 +198,7 @@ ACTIONS = st.lists(
 def test_any_sequence_ends_both_ends_consistently(actions: list[tuple[str, float]]) -> None:
     """Whatever the operators do and however long messages take, both ends agree in the end."""
     now = 0.0
-    caller = Call.place(CALL_ID, 1, now)
+    caller = place(now)
     callee: Call | None = None
     to_callee: list[LineMessage] = list(caller.messages_to_send())
     to_caller: list[LineMessage] = []
@@ -182,7 +211,7 @@ def test_any_sequence_ends_both_ends_consistently(actions: list[tuple[str, float
                 to_caller += callee.messages_to_send()
             deliver(to_caller, caller, now)
             to_caller = []
-        elif action == "answer" and callee is not None and callee.state is CallState.RINGING:
+        elif action == "answer" and callee is not None and callee.can_answer:
             callee.answer(now)
         elif action == "hangup_caller":
             caller.hangup(now)
