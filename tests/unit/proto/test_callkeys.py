@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterator
 
 import msgspec
 import pytest
@@ -38,6 +37,7 @@ from hotline.proto.linemsg import (
     encode,
 )
 from hotline.proto.wordlist import WORDS
+from tests.support.reachable import reachable
 
 CALL_ID = b"\x42" * 16
 #: The handshake hashes of the two sessions a man in the middle holds (A with M, M with B).
@@ -136,33 +136,11 @@ def test_the_keys_are_not_a_function_of_the_session_and_what_was_sent() -> None:
         assert keys.caller_to_callee not in (guess.caller_to_callee, guess.callee_to_caller)
 
 
-def _reachable(root: object) -> Iterator[object]:
-    """Every object reachable from ``root`` through attributes, slots and containers."""
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        obj = stack.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        yield obj
-        if isinstance(obj, dict):
-            stack.extend(obj.keys())
-            stack.extend(obj.values())
-        elif isinstance(obj, list | tuple | set | frozenset):
-            stack.extend(obj)
-        elif not isinstance(obj, bytes | str | int | float | bool | type(None)):
-            for name in getattr(type(obj), "__slots__", ()):
-                if hasattr(obj, name):
-                    stack.append(getattr(obj, name))
-            stack.extend(getattr(obj, "__dict__", {}).values())
-
-
 def secrets_in(call: Call, keys: CallKeys) -> list[object]:
     """Private keys, shared secrets, exchanges or media keys still reachable from ``call``."""
     bad = (X25519PrivateKey, MLKEM768PrivateKey, CallerExchange, CalleeExchange, CallKeys)
     secret_bytes = {keys.caller_to_callee, keys.callee_to_caller}
-    return [o for o in _reachable(call) if isinstance(o, bad) or (isinstance(o, bytes) and o in secret_bytes)]
+    return [o for o in reachable(call) if isinstance(o, bad) or (isinstance(o, bytes) and o in secret_bytes)]
 
 
 def test_a_finished_call_holds_no_secret() -> None:
@@ -171,7 +149,7 @@ def test_a_finished_call_holds_no_secret() -> None:
     assert caller.keys is not None
     keys = caller.keys
     for call in (caller, callee):
-        assert not [o for o in _reachable(call) if isinstance(o, X25519PrivateKey | MLKEM768PrivateKey)]
+        assert not [o for o in reachable(call) if isinstance(o, X25519PrivateKey | MLKEM768PrivateKey)]
     caller.hangup(1.0)
     feed(callee, one(caller))
     for call in (caller, callee):
@@ -186,7 +164,7 @@ def test_a_call_that_ends_while_ringing_drops_its_private_keys() -> None:
     caller.hangup(0.5)
     callee.hangup(0.5)
     for call in (caller, callee):
-        assert not [o for o in _reachable(call) if isinstance(o, X25519PrivateKey | MLKEM768PrivateKey)]
+        assert not [o for o in reachable(call) if isinstance(o, X25519PrivateKey | MLKEM768PrivateKey)]
 
 
 def test_a_reveal_that_does_not_match_the_commitment_ends_the_call() -> None:
