@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import stat
 import threading
 import time
 import wave
@@ -177,6 +178,17 @@ def test_auto_answer_recording_at_rest_and_export(cluster: Cluster, tmp_path: Pa
     with pytest.raises(RequestFailed) as again:
         b.online("call.export", id=call_id, out=str(out))
     assert again.value.code == "bad-request"  # never overwrites
+    # F7: the export and the recording are the operator's alone, and a link is never written through
+    assert stat.S_IMODE(out.stat().st_mode) == stat.S_IMODE(recorded[0].stat().st_mode) == 0o600
+    assert call_id not in recorded[0].name
+    victim = tmp_path / "victim.wav"
+    victim.write_bytes(b"not yours")
+    link = tmp_path / "link.wav"
+    link.symlink_to(victim)
+    with pytest.raises(RequestFailed) as linked:
+        b.online("call.export", id=call_id, out=str(link))
+    assert linked.value.code == "bad-request" and "symbolic link" in linked.value.message
+    assert victim.read_bytes() == b"not yours"
     # the store holds the audio sealed: no run of the WAV's PCM appears in the database file
     with sqlite3.connect(b.home / "store.sqlite") as db:
         runs = [bytes(r[0]) for r in db.execute("SELECT frames FROM call_audio")]

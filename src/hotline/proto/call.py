@@ -21,7 +21,8 @@ Transitions (anything not listed is ignored; every state can end, and ending dro
       OFFERING  --OFFER_TIMEOUT--------------> ENDED       unreachable, tells HANGUP
       RINGING   --CallAnswer-----------------> ACTIVE
       RINGING   --RING_TIMEOUT---------------> ENDED       no-answer, tells NO_ANSWER
-    callee (created by the offer, which it answers with CallRinging)
+    callee (created by the offer, which it answers with CallRinging; ENDED at once, failed and telling
+    DECLINED, for another codec, or bad-keys and telling BAD_KEYS for an ML-KEM key that does not check)
       RINGING   --CallReveal matches---------> RINGING     (keys derived; ACTIVE at once if answering)
       RINGING   --CallReveal does not match--> ENDED       bad-keys, tells BAD_KEYS
       RINGING   --answer, keys derived-------> ACTIVE      (CallAnswer sent)
@@ -35,6 +36,8 @@ Transitions (anything not listed is ignored; every state can end, and ending dro
       any       --hang-up--------------------> ENDED       hangup (declined while ringing here), tells it
       any       --a signal that ends---------> ENDED       its reason (HANGUP is remote-hangup)
       any       --line down------------------> ENDED       line-down, tells nothing
+      any       --refuse (station: not logged,-> ENDED     failed, tells FAILED and nothing else
+                  or a call id already logged)
 
 Timers: no ringing within :data:`OFFER_TIMEOUT` (the far station never saw the offer) ends the call as
 ``unreachable``; no answer within :data:`RING_TIMEOUT` ends it as ``no-answer`` on both ends; in a
