@@ -318,9 +318,9 @@ class LiveCall:
         if reason is EndReason.BAD_KEYS:
             self.line.alert(
                 "call-bad-keys",
-                f"the call with {self.line.peer} ended: its key exchange did not check (a reveal that "
-                "does not match its commitment); someone may be in the middle: check the line's safety "
-                "number before calling again",
+                f"the call with {self.line.peer} ended: its key exchange did not check (a key that "
+                "did not match its commitment, or was unusable); someone may be in the middle: check "
+                "the line's safety number before calling again",
             )
         if reason is EndReason.SAS_MISMATCH:
             self.line.alert(
