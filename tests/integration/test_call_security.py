@@ -157,3 +157,46 @@ def test_a_peer_that_reuses_a_call_id_is_refused(
     # the line carries on: a message still goes through
     message = a.send(b, "still here")
     assert a.request("wait", id=message["id"], timeout=10)["state"] == "delivered"
+
+
+#: Run in a malicious caller's daemon: it commits to one X25519 key in its offers and reveals another
+#: (what a man in the middle grinding the words after seeing the callee's share would have to do).
+SWITCHER = """
+import os
+from hotline.crypto.x25519 import X25519PrivateKey
+from hotline.proto import callkeys
+
+_init = callkeys.CallerExchange.__init__
+
+def _switch(self, *args, **kwargs):
+    _init(self, *args, **kwargs)
+    self.dh_public = X25519PrivateKey.from_bytes(os.urandom(32)).public_key().raw
+
+callkeys.CallerExchange.__init__ = _switch
+"""
+
+
+def test_a_caller_that_reveals_another_key_than_it_committed_to_is_cut_off(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F3: the callee checks the caller's reveal against the commitment in its offer; a caller that
+    changes its key after seeing the callee's share (to grind the words) ends the call at once, with
+    `bad-keys` at both ends and a `call-bad-keys` alert, before anything is heard."""
+    a, b = cluster.add("alpha"), cluster.add("bravo")
+    b.configure(lines={"alpha": LineSettings(auto_answer=True)})
+    pair(a, b)
+    switcher = tmp_path / "switcher"
+    switcher.mkdir()
+    (switcher / "sitecustomize.py").write_text(SWITCHER)
+    with monkeypatch.context() as patched:
+        patched.setenv("PYTHONPATH", os.pathsep.join([str(switcher), os.environ.get("PYTHONPATH", "")]))
+        a.start()
+    b.start()
+    a.wait_line(b)
+    ended = CliProcess(a, "call", b.name, "--play", str(SPEECH), "--seconds", "2").result()
+    assert ended["end_reason"] == "bad-keys" and ended["sas"] is not None
+    (logged,) = b.request("calls")["calls"]
+    assert logged["end_reason"] == "bad-keys" and logged["answered_at"] is None
+    for station, peer in ((b, a), (a, b)):
+        alerts = [x for x in station.line(peer)["alerts"] if x["kind"] == "call-bad-keys"]
+        assert alerts and peer.name in alerts[0]["detail"], station.line(peer)["alerts"]
