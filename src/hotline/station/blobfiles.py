@@ -1,0 +1,47 @@
+"""The files of received documents, as the station opens, reads and deletes them.
+
+Each inbound document row names its own file (a random name in ``documents/``) and key
+(:mod:`hotline.store.documents`); these helpers run in the store's thread and hand the daemon what it
+needs to touch exactly that file and no other.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hotline.store.db import DocRow, Store
+from hotline.store.documents import BlobRef
+
+log = logging.getLogger("hotline.documents")
+
+
+def writable_blob(store: Store, *, row: DocRow) -> tuple[BlobRef, str | None]:
+    """The file to receive ``row``'s bytes into, and a legacy file to delete (None if none).
+
+    A legacy blob (sealed with nonce = chunk index) is never written again, so an unfinished one
+    starts over in a new file of its own; so does a row that has no file yet.
+    """
+    ref = store.blob_of(row.rowid)
+    if ref is not None and not ref.legacy:
+        return ref, None
+    return store.new_blob(row.rowid), None if ref is None else ref.name
+
+
+def remove_line_blobs(directory: Path, names: list[str]) -> int:
+    """Delete the files of a removed line's documents; how many were there."""
+    removed = 0
+    for name in names:
+        if "/" in name or name.startswith("."):
+            continue  # never: names are ours, but a path is never built from anything else
+        try:
+            (directory / name).unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("could not delete a removed line's document file", extra={"error": str(exc)})
+    return removed
+
+
+__all__ = ["remove_line_blobs", "writable_blob"]
