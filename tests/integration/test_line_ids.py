@@ -10,6 +10,7 @@ naming a message that is not ours).
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -203,3 +204,94 @@ def test_an_ack_naming_no_message_of_ours_is_refused(
         e["message"]["text"]: e["message"]["state"] for e in alpha.log(mallory) if e["kind"] == "message"
     }
     assert states["please read"] == states["this too"] == "delivered", states
+
+
+def _blobs(station: StationProc) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((station.home / "documents").glob("*"))}
+
+
+def _random_file(path: Path, size: int, seed: bytes) -> str:
+    data = b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(size // 32 + 1))[
+        :size
+    ]
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _complete(station: StationProc, message_id: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        found = [d for d in station.request("files")["documents"] if d["id"] == message_id]
+        return found[0] if found and found[0]["state"] == "complete" else None
+
+    return wait_for(done, 60, f"document {message_id} complete at {station.name}")
+
+
+def test_a_document_id_reused_on_a_hub_reaches_nothing_of_the_other_line(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F4: on a hub, a malicious line announces a document with the document id of the victim
+    line's document. It is refused (`protocol` alert naming the id); the victim's sealed file is
+    byte for byte what it was and the document still writes out verified; the malicious line goes
+    on. F11: removing the victim's line deletes its document's file."""
+    doc_id = bytes(range(100, 116)).hex()
+    hub, victim, mallory = cluster.add("hub"), cluster.add("victim"), cluster.add("mallory")
+    pair(hub, victim)
+    pair(hub, mallory)
+    hub.start()
+    forged(victim, tmp_path, monkeypatch, HOTLINE_DOC_ID=doc_id)  # an honest sender with a known id
+    forged(mallory, tmp_path, monkeypatch, HOTLINE_DOC_ID=doc_id)
+    hub.wait_line(victim)
+    hub.wait_line(mallory)
+
+    size = 3 * 65536 + 1000
+    sha = _random_file(tmp_path / "victim.bin", size, b"victim")
+    sent = victim.request("send.file", peer=hub.name, path=str(tmp_path / "victim.bin"))
+    _complete(hub, sent["id"])
+    before = _blobs(hub)
+    assert len(before) == 1 and doc_id not in next(iter(before)), before
+
+    _random_file(tmp_path / "attack.bin", size, b"attacker")
+    attack = mallory.request("send.file", peer=hub.name, path=str(tmp_path / "attack.bin"))
+    protocol_alert(hub, mallory, doc_id)
+    assert mallory.request("wait", id=attack["id"], timeout=15)["state"] == "delivered"
+    flash = hub.send(mallory, "flash after the attack", "flash")
+    assert hub.request("wait", id=flash["id"], timeout=15)["state"] == "delivered"
+    assert _blobs(hub) == before
+    assert [d["id"] for d in hub.request("files")["documents"]] == [sent["id"]]
+    out = tmp_path / "out.bin"
+    assert hub.request("file.get", id=sent["id"], out=str(out))["sha256"] == sha
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == sha
+
+    hub.request("line.remove", peer=victim.name)
+    assert _blobs(hub) == {}
+
+
+def test_an_id_two_lines_hold_is_named_by_its_line(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F11: two peers of a hub send messages with the same id. `ack ID` does not pick one silently:
+    it asks for the line, and with the line it acknowledges that line's message only."""
+    hub, one, two = cluster.add("hub"), cluster.add("one"), cluster.add("two")
+    pair(hub, one)
+    pair(hub, two)
+    hub.start()
+    forges = [forged(one, tmp_path, monkeypatch), forged(two, tmp_path, monkeypatch)]
+    hub.wait_line(one)
+    hub.wait_line(two)
+    same = bytes(range(30, 40))
+    for forge in forges:
+        (forge / "next_id").write_text(same.hex())
+    sent = [one.send(hub, "from one"), two.send(hub, "from two")]
+    assert sent[0]["id"] == sent[1]["id"]
+    for station, message in zip((one, two), sent, strict=True):
+        station.request("wait", id=message["id"], timeout=15)
+    with pytest.raises(RequestFailed) as ambiguous:
+        hub.request("ack", id=sent[0]["id"])
+    assert ambiguous.value.code == "ambiguous" and "one" in str(ambiguous.value)
+    acked = hub.request("ack", id=sent[0]["id"], peer=two.name)
+    assert acked["peer"] == "two" and acked["text"] == "from two" and acked["state"] == "acked"
+    assert [m["state"] for m in hub.inbox(one)] == ["received"]
+    wait_for(
+        lambda: two.request("wait", id=sent[1]["id"], timeout=15)["state"] == "acked", 15, "the ack at two"
+    )
+    assert one.request("wait", id=sent[0]["id"], timeout=15)["state"] == "delivered"
