@@ -715,7 +715,8 @@ class Store(DocumentBlobs, MessageIds):
         )
 
     def blob_key(self, doc_id: bytes, direction: int) -> bytes:
-        """The key that seals a document's bytes at rest (one per document and direction)."""
+        """The key that sealed a legacy document's bytes (schema 2); a new document has a random key of
+        its own in its row (:meth:`new_blob`), never one derived from the id its sender chose."""
         return self._sealer.derive(b"document|%d|" % direction + doc_id)
 
     # -- calls
