@@ -7,11 +7,16 @@ needs to touch exactly that file and no other.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hotline.store.db import DocRow, Store
 from hotline.store.documents import BlobRef
+
+if TYPE_CHECKING:
+    from hotline.station.service import Station
 
 log = logging.getLogger("hotline.documents")
 
@@ -44,4 +49,19 @@ def remove_line_blobs(directory: Path, names: list[str]) -> int:
     return removed
 
 
-__all__ = ["remove_line_blobs", "writable_blob"]
+async def remove_line(station: Station, line_id: int, directory: Path) -> None:
+    """Delete a line's rows (transcript, events, documents), then its documents' files in ``directory``.
+
+    In that order: a crash in between leaves files no row names, never a row without its file.
+    """
+
+    def remove(store: Store) -> list[str]:
+        names = store.blob_names(line_id)
+        store.remove_line(line_id)
+        return names
+
+    names: list[str] = await station.worker.call(remove)
+    await asyncio.get_running_loop().run_in_executor(None, remove_line_blobs, directory, names)
+
+
+__all__ = ["remove_line", "remove_line_blobs", "writable_blob"]

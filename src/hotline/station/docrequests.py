@@ -21,7 +21,7 @@ from hotline.proto.document import CHUNK, DocMetaError, decode_meta
 from hotline.proto.linemsg import Precedence
 from hotline.station.documents import describe_doc, doc_dir
 from hotline.station.errors import StationError
-from hotline.station.lookup import find_message
+from hotline.station.lookup import lookup
 from hotline.station.service import Station, parse_id
 from hotline.store.blobs import Blob
 from hotline.store.db import DocRow, Store
@@ -122,13 +122,9 @@ class DocumentRequests:
         if not out.is_absolute():
             raise StationError("bad-request", "`out` must be an absolute path (the daemon writes it)")
 
-        line_id = None if args.peer is None else station.line(args.peer).row.id
-
-        def name(line_id: int) -> str:
-            return next((ln.peer for ln in station.lines.values() if ln.row.id == line_id), "?")
+        entry = await lookup(station, args.id, message_id, IN, args.peer)
 
         def find(store: Store) -> tuple[DocRow | None, BlobRef | None]:
-            entry = find_message(store, message_id, IN, line_id, name, args.id)
             row = None if entry is None else store.document(entry.line_id, IN, entry_doc_id(entry.body))
             if row is None or row.message_id != message_id:
                 return None, None

@@ -8,9 +8,13 @@ hold the same id. An operator's ``ack ID``, ``wait ID`` or ``file get ID`` then 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hotline.station.errors import StationError
 from hotline.store.db import MessageRow, Store
+
+if TYPE_CHECKING:
+    from hotline.station.service import Station
 
 
 def find_message(
@@ -37,4 +41,18 @@ def find_message(
     return rows[0] if rows else None
 
 
-__all__ = ["find_message"]
+async def lookup(
+    station: Station, shown: str, message_id: bytes, direction: int, peer: str | None
+) -> MessageRow | None:
+    """:func:`find_message` from the daemon: ``peer`` (a line's name) or every line."""
+    line_id = None if peer is None else station.line(peer).row.id
+    names = {line.row.id: name for name, line in station.lines.items()}
+
+    def find(store: Store) -> MessageRow | None:
+        return find_message(store, message_id, direction, line_id, lambda i: names.get(i, "?"), shown)
+
+    result: MessageRow | None = await station.worker.call(find)
+    return result
+
+
+__all__ = ["find_message", "lookup"]

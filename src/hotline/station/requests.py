@@ -23,11 +23,11 @@ from hotline.proto.identity_errors import CardError, LineKeyError
 from hotline.proto.linekeys import create_line_key, open_line_key
 from hotline.proto.linemsg import MAX_TEXT_LEN, Kind, Precedence
 from hotline.proto.safety import safety_number
-from hotline.station.blobfiles import remove_line_blobs
+from hotline.station.blobfiles import remove_line
 from hotline.station.documents import doc_dir
 from hotline.station.errors import StationError
 from hotline.station.line import LineRuntime, new_message_id, next_place
-from hotline.station.lookup import find_message
+from hotline.station.lookup import lookup
 from hotline.station.service import Station, parse_id, show_id
 from hotline.store.db import MessageRow, Store
 from hotline.store.errors import StoreError, StoreFull
@@ -165,10 +165,6 @@ class Requests:
             return await handler(parsed, emit)
         except StoreError as exc:
             raise _store_failure(exc) from None
-
-    def _peer_name(self, line_id: int) -> str:
-        found = [peer for peer, line in self.station.lines.items() if line.row.id == line_id]
-        return found[0] if found else "?"
 
     async def _call(self, fn: Callable[[Store], Any]) -> Any:
         return await self.station.worker.call(fn)
@@ -390,19 +386,8 @@ class Requests:
 
     async def line_remove(self, args: PeerArgs, emit: Emit) -> dict[str, object]:
         line = self.station.line(args.peer)
-        line_id = line.row.id
-
-        def remove(store: Store) -> list[str]:
-            names = store.blob_names(line_id)
-            store.remove_line(line_id)
-            return names
-
-        names = await self._call(remove)
+        await remove_line(self.station, line.row.id, doc_dir(self.station))
         self.station.drop_line(args.peer)
-        # after the rows are gone: a crash in between leaves files no row names, never the reverse
-        await asyncio.get_running_loop().run_in_executor(
-            None, remove_line_blobs, doc_dir(self.station), names
-        )
         return {"peer": args.peer, "removed": True}
 
     # -- messages
@@ -481,10 +466,7 @@ class Requests:
         # listen on every line before looking, so a receipt between the look and the wait is not missed
         waiters = {peer: line.waiter(message_id) for peer, line in self.station.lines.items()}
         try:
-            line_id = None if args.peer is None else self.station.line(args.peer).row.id
-            row = await self._call(
-                lambda store: find_message(store, message_id, OUT, line_id, self._peer_name, args.id)
-            )
+            row = await lookup(self.station, args.id, message_id, OUT, args.peer)
             if row is None:
                 raise StationError("no-such-message", f"no message {args.id} was sent from this station")
             described = self.station.describe(row)
@@ -561,10 +543,7 @@ class Requests:
     async def ack(self, args: AckArgs, emit: Emit) -> dict[str, object]:
         station = self.station
         message_id = parse_id(args.id)
-        named = None if args.peer is None else station.line(args.peer).row.id
-        row = await self._call(
-            lambda store: find_message(store, message_id, IN, named, self._peer_name, args.id)
-        )
+        row = await lookup(station, args.id, message_id, IN, args.peer)
         if row is None or row.kind not in (Kind.TEXT, Kind.DOC):
             raise StationError("no-such-message", f"no received message {args.id}")
         peer = station.describe(row)["peer"]
