@@ -59,6 +59,7 @@ class Blob:
         self._doc_id = doc_id
         self._legacy = legacy
         self._slot = LEGACY_SLOT if legacy else SLOT
+        self._buffer = bytearray(0 if legacy else SLOT)
         if legacy and create:
             raise StoreError(f"{path.name} is a legacy blob: it is read, never written again")
         old = os.umask(0o077)
@@ -87,7 +88,13 @@ class Blob:
             StoreError: any other failure to write.
         """
         nonce = random_bytes(NONCE_LEN)
-        sealed = nonce + self._cipher.seal(nonce, self._ad(index), data)
+        size = NONCE_LEN + len(data) + TAG_LEN
+        if size > len(self._buffer):
+            raise StoreError(f"a chunk of {len(data)} bytes does not fit {self.path.name}")
+        # sealed in place after its nonce: no copy of the chunk on the way to the disk
+        sealed = memoryview(self._buffer)[:size]
+        sealed[:NONCE_LEN] = nonce
+        self._cipher.seal_into(nonce, self._ad(index), data, sealed[NONCE_LEN:])
         try:
             written = os.pwrite(self._fd, sealed, index * self._slot)
         except OSError as exc:
