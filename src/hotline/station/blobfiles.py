@@ -61,6 +61,7 @@ async def remove_line(station: Station, line_id: int, directory: Path) -> None:
         return names
 
     names: list[str] = await station.worker.call(remove)
+    station.documents.forget_line(line_id)
     await asyncio.get_running_loop().run_in_executor(None, remove_line_blobs, directory, names)
 
 

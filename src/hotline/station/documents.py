@@ -771,6 +771,16 @@ class DocumentDesk:
                 out.finished = False
                 out.moved.set()
 
+    def forget_line(self, line_id: int) -> None:
+        """A removed line: its documents stop here (writers close their files) and are forgotten."""
+        for key in [key for key in self._incoming if key[0] == line_id]:
+            incoming = self._incoming.pop(key)
+            incoming.done = True
+            self._close(incoming)
+        for key in [key for key in self._outgoing if key[0] == line_id]:
+            self._outgoing.pop(key).moved.set()
+        self._wake.pop(line_id, None)
+
     async def load(self) -> None:
         """At start: outbound documents not yet complete wait for the far end's request again."""
         try:
