@@ -1,7 +1,7 @@
 """The files of received documents, as the station opens, reads and deletes them.
 
 Each inbound document row names its own file (a random name in ``documents/``) and key
-(:mod:`hotline.store.documents`); these helpers run in the store's thread and hand the daemon what it
+(:mod:`hotline.store.documents`); these functions run in the store's thread and hand the daemon what it
 needs to touch exactly that file and no other.
 """
 
