@@ -1,8 +1,8 @@
 """The files of received documents, as the station opens, reads and deletes them.
 
 Each inbound document row names its own file (a random name in ``documents/``) and key
-(:mod:`hotline.store.documents`); these functions run in the store's thread and hand the daemon what it
-needs to touch exactly that file and no other.
+(:mod:`hotline.store.documents`): the daemon opens, and deletes, exactly the files its rows name and
+no other.
 """
 
 from __future__ import annotations
