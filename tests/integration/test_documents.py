@@ -238,7 +238,7 @@ def test_a_sender_that_lies_about_the_size_gets_a_failed_document(
     liar.mkdir()
     (liar / "sitecustomize.py").write_text(LIAR)
     with monkeypatch.context() as patched:
-        patched.setenv("PYTHONPATH", str(liar))
+        patched.setenv("PYTHONPATH", os.pathsep.join([str(liar), os.environ.get("PYTHONPATH", "")]))
         patched.setenv("HOTLINE_LIE", lie)
         a.start()
     b.start()

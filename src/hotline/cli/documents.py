@@ -132,13 +132,15 @@ def file() -> None:
     type=click.Path(dir_okay=False, resolve_path=True, path_type=Path),
     help="A new file to write the document to (never overwritten).",
 )
+@click.option("--peer", default=None, help="The line the document came on (when two lines hold the id).")
 @json_option
-def file_get(ident: str, out: Path) -> None:
+def file_get(ident: str, out: Path, peer: str | None) -> None:
     """Write out the received document ID, checking its SHA-256 on the way."""
     opts = settings()
     if out.exists():
         raise Failure(f"{out} exists: choose a new file name (Hotline never overwrites)")
-    result = reach.call(opts, "file.get", id=ident, out=str(out))
+    extra = {"peer": peer} if peer is not None else {}
+    result = reach.call(opts, "file.get", id=ident, out=str(out), **extra)
     if opts.json:
         render.emit_json(result)
     else:

@@ -191,11 +191,12 @@ def _show_event(opts: Settings, event: dict[str, Any]) -> None:
 
 @click.command()
 @click.argument("ident", metavar="ID")
+@click.option("--peer", default=None, help="The line the message came on (when two lines hold the id).")
 @json_option
-def ack(ident: str) -> None:
+def ack(ident: str, peer: str | None) -> None:
     """Acknowledge the received message ID: its sender sees that it was read."""
     opts = settings()
-    message = reach.call(opts, "ack", id=ident)
+    message = reach.call(opts, "ack", id=ident, **({"peer": peer} if peer is not None else {}))
     if opts.json:
         render.emit_json(message)
         return

@@ -353,8 +353,10 @@ class HotlineConsole(App[None]):
 
     async def acknowledge(self, message_id: str) -> str | None:
         """Acknowledge a received message; returns the error text, or None when the station acked it."""
+        # with its line: two peers may choose the same id (docs/control.md, "Ids")
+        peer = self.view.unacked.get(message_id, {}).get("peer")
         try:
-            await self.request("ack", id=message_id)
+            await self.request("ack", id=message_id, **({"peer": peer} if isinstance(peer, str) else {}))
         except ControlError as exc:
             return exc.message
         self.view.acked(message_id)

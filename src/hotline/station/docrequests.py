@@ -17,14 +17,16 @@ from typing import Any
 
 import msgspec
 
-from hotline.proto.document import CHUNK
+from hotline.proto.document import CHUNK, DocMetaError, decode_meta
 from hotline.proto.linemsg import Precedence
 from hotline.station import outfile
 from hotline.station.documents import describe_doc, doc_dir
 from hotline.station.errors import StationError
+from hotline.station.lookup import lookup
 from hotline.station.service import Station, parse_id
 from hotline.store.blobs import Blob
 from hotline.store.db import DocRow, Store
+from hotline.store.documents import BlobRef
 from hotline.store.errors import StoreError
 from hotline.store.schema import IN
 
@@ -51,6 +53,8 @@ class FilesArgs(_Args):
 class FileGetArgs(_Args):
     id: str
     out: str
+    #: The line, when the id is on several (see hotline.station.lookup).
+    peer: str | None = None
 
 
 def _store_failure(exc: StoreError) -> StationError:
@@ -119,14 +123,16 @@ class DocumentRequests:
         if not out.is_absolute():
             raise StationError("bad-request", "`out` must be an absolute path (the daemon writes it)")
 
-        def find(store: Store) -> tuple[DocRow | None, bytes]:
-            row = store.document_by_message(message_id)
-            if row is None or row.direction != IN:
-                return None, b""
-            return row, store.blob_key(row.doc_id, IN)
+        entry = await lookup(station, args.id, message_id, IN, args.peer)
+
+        def find(store: Store) -> tuple[DocRow | None, BlobRef | None]:
+            row = None if entry is None else store.document(entry.line_id, IN, entry_doc_id(entry.body))
+            if row is None or row.message_id != message_id:
+                return None, None
+            return row, store.blob_of(row.rowid)
 
         try:
-            row, key = await station.worker.call(find)
+            row, blob = await station.worker.call(find)
         except StoreError as exc:
             raise _store_failure(exc) from None
         if row is None:
@@ -135,8 +141,10 @@ class DocumentRequests:
             raise StationError(
                 "not-complete", f"document {args.id} is {row.state} ({row.stored:,} of {row.size:,} bytes)"
             )
-        blob_path = doc_dir(station) / f"{row.doc_id.hex()}.in"
-        await asyncio.get_running_loop().run_in_executor(None, _write_out, blob_path, key, row, out)
+        if blob is None:
+            raise StationError("corrupt", f"document {args.id} has no file (see `hotline files`)")
+        blob_path = doc_dir(station) / blob.name
+        await asyncio.get_running_loop().run_in_executor(None, _write_out, blob_path, blob, row, out)
         return {
             "id": args.id,
             "name": row.name,
@@ -146,10 +154,25 @@ class DocumentRequests:
         }
 
 
-def _write_out(blob_path: Path, key: bytes, row: DocRow, out: Path) -> None:
+def entry_doc_id(body: bytes) -> bytes:
+    """The document id a DOC entry's body names (empty when it names none)."""
+    try:
+        return decode_meta(body).doc_id
+    except DocMetaError:
+        return b""
+
+
+def _write_out(blob_path: Path, ref: BlobRef, row: DocRow, out: Path) -> None:
     """Decrypt the document into ``out``, a new file, checking the hash; nothing is left on failure."""
-    f = outfile.create(out)  # new, 0600, never through a link (F7)
-    blob = Blob(blob_path, key, row.doc_id)
+    try:
+        blob = Blob(blob_path, ref.key, row.doc_id, legacy=ref.legacy)
+    except StoreError as exc:
+        raise StationError("corrupt", exc.reason) from None
+    try:
+        f = outfile.create(out)  # new, 0600, never through a link (F7)
+    except BaseException:
+        blob.close()
+        raise
     digest = hashlib.sha256()
     try:
         with f:

@@ -39,6 +39,7 @@ from hotline.net.tcp import ChannelClosed
 from hotline.proto import linemsg
 from hotline.proto.document import CHUNK, DOC_ID_LEN, MAX_SIZE, DocMeta, DocState, clean_name, encode_meta
 from hotline.proto.linemsg import DocData, DocProgress, Entry, Kind, Precedence
+from hotline.station.blobfiles import writable_blob
 from hotline.station.errors import StationError
 from hotline.store.blobs import Blob
 from hotline.store.db import DocRow, MessageRow, Store
@@ -497,9 +498,10 @@ class DocumentDesk:
             meta = decode_meta(entry.body)
         except DocMetaError as exc:
             return str(exc)
-        if store.document(line.row.id, IN, meta.doc_id) is None:
-            store.add_document(line.row.id, IN, doc_id=meta.doc_id, message_id=entry.id, name=meta.name,
-                               size=meta.size, sha256=meta.sha256, now=now)  # fmt: skip
+        # the doc id is new to the station (hotline.station.entryrules): its row gets a file of its own
+        doc = store.add_document(line.row.id, IN, doc_id=meta.doc_id, message_id=entry.id, name=meta.name,
+                                 size=meta.size, sha256=meta.sha256, now=now)  # fmt: skip
+        store.new_blob(doc.rowid)
         return None
 
     async def resume_incoming(self, line: LineRuntime, session: LinkSession) -> None:
@@ -523,13 +525,17 @@ class DocumentDesk:
             return self._incoming[key]
         station = self.station
         try:
-            blob_key = await station.worker.call(lambda store: store.blob_key(row.doc_id, IN))
+            ref, old = await station.worker.call(functools.partial(writable_blob, row=row))
         except StoreError:
             return None
-        path = doc_dir(station) / f"{row.doc_id.hex()}.in"
+        if old is not None:
+            row = dataclasses.replace(row, stored=0)  # a legacy blob is never written again: start over
+        path = doc_dir(station) / ref.name
 
         def prepare() -> _Incoming:
-            blob = Blob(path, blob_key, row.doc_id)
+            if old is not None:
+                (doc_dir(station) / old).unlink(missing_ok=True)
+            blob = Blob(path, ref.key, row.doc_id, create=True)
             blob.truncate(row.stored)  # what was written after the last durable point goes again
             hasher = hashlib.sha256()
             for index in range(row.stored // CHUNK):
@@ -764,6 +770,16 @@ class DocumentDesk:
                 out.want = None
                 out.finished = False
                 out.moved.set()
+
+    def forget_line(self, line_id: int) -> None:
+        """A removed line: its documents stop here (writers close their files) and are forgotten."""
+        for key in [key for key in self._incoming if key[0] == line_id]:
+            incoming = self._incoming.pop(key)
+            incoming.done = True
+            self._close(incoming)
+        for key in [key for key in self._outgoing if key[0] == line_id]:
+            self._outgoing.pop(key).moved.set()
+        self._wake.pop(line_id, None)
 
     async def load(self) -> None:
         """At start: outbound documents not yet complete wait for the far end's request again."""

@@ -35,6 +35,7 @@ from hotline.proto.cards import StationCard, decode_card, parse_endpoint
 from hotline.proto.delivery import Accept, ChainMismatch, Duplicate, Gap, classify, entry_chain
 from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Kind, Precedence, Receipt, TestProbe
+from hotline.station.entryrules import Refused, check_entry
 from hotline.store.db import LineRow, MessageRow, Store
 from hotline.store.errors import StoreError
 from hotline.store.schema import IN, OUT
@@ -477,6 +478,14 @@ class LineRuntime:
         out: list[tuple[MessageRow, Any]] = []
         line_id = self.row.id
         for entry in batch:
+            refused = check_entry(store, line_id, entry)
+            if refused is not None:
+                why, keep_id = refused
+                rowid = store.store_refused(line_id, entry, why.why, now, keep_id=keep_id)
+                out.append((MessageRow(rowid, line_id, IN, entry.id, entry.seq, entry.kind, entry.precedence,
+                                       entry.created_ms, entry.ref, entry.body, entry.chain, now, None, None),
+                            why))  # fmt: skip
+                continue
             rowid = store.store_incoming(
                 line_id,
                 id=entry.id,
@@ -545,6 +554,9 @@ class LineRuntime:
 
     def _after_inbound(self, outcome: list[tuple[MessageRow, Any]]) -> None:
         for row, extra in outcome:
+            if isinstance(extra, Refused):
+                self.alert("protocol", f"{self.peer} {extra.why}: refused, the line goes on")
+                continue
             if row.kind == Kind.DOC:
                 if extra is not None:
                     self.alert("document-failed", f"{self.peer} announced a document we cannot take: {extra}")

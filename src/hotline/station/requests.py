@@ -23,8 +23,11 @@ from hotline.proto.identity_errors import CardError, LineKeyError
 from hotline.proto.linekeys import create_line_key, open_line_key
 from hotline.proto.linemsg import MAX_TEXT_LEN, Kind, Precedence
 from hotline.proto.safety import safety_number
+from hotline.station.blobfiles import remove_line
+from hotline.station.documents import doc_dir
 from hotline.station.errors import StationError
 from hotline.station.line import LineRuntime, new_message_id, next_place
+from hotline.station.lookup import lookup
 from hotline.station.service import Station, parse_id, show_id
 from hotline.store.db import MessageRow, Store
 from hotline.store.errors import StoreError, StoreFull
@@ -77,6 +80,8 @@ class SendArgs(_Args):
 class WaitArgs(_Args):
     id: str
     timeout: float = 60.0
+    #: The line, when the id is on several (see hotline.station.lookup).
+    peer: str | None = None
 
 
 class InboxArgs(_Args):
@@ -88,6 +93,7 @@ class InboxArgs(_Args):
 
 class AckArgs(_Args):
     id: str
+    peer: str | None = None
 
 
 class LogArgs(_Args):
@@ -380,8 +386,7 @@ class Requests:
 
     async def line_remove(self, args: PeerArgs, emit: Emit) -> dict[str, object]:
         line = self.station.line(args.peer)
-        line_id = line.row.id
-        await self._call(lambda store: store.remove_line(line_id))
+        await remove_line(self.station, line.row.id, doc_dir(self.station))
         self.station.drop_line(args.peer)
         return {"peer": args.peer, "removed": True}
 
@@ -461,7 +466,7 @@ class Requests:
         # listen on every line before looking, so a receipt between the look and the wait is not missed
         waiters = {peer: line.waiter(message_id) for peer, line in self.station.lines.items()}
         try:
-            row = await self._call(lambda store: store.message(message_id, OUT))
+            row = await lookup(self.station, args.id, message_id, OUT, args.peer)
             if row is None:
                 raise StationError("no-such-message", f"no message {args.id} was sent from this station")
             described = self.station.describe(row)
@@ -538,7 +543,7 @@ class Requests:
     async def ack(self, args: AckArgs, emit: Emit) -> dict[str, object]:
         station = self.station
         message_id = parse_id(args.id)
-        row = await self._call(lambda store: store.message(message_id, IN))
+        row = await lookup(station, args.id, message_id, IN, args.peer)
         if row is None or row.kind not in (Kind.TEXT, Kind.DOC):
             raise StationError("no-such-message", f"no received message {args.id}")
         peer = station.describe(row)["peer"]
@@ -559,7 +564,7 @@ class Requests:
                         body=b"",
                         now=now,
                     )
-                return store.message(message_id, IN)
+                return store.line_message(line_id, message_id, IN)
 
             row = await self._call(ack)
             line.wake()

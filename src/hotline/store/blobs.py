@@ -1,44 +1,77 @@
 """A document's bytes at rest: a file of sealed chunks beside the store.
 
+Each received document has a file and a key of its own, both drawn at random when its row is made
+(:mod:`hotline.store.documents`): no other document, on this line or another, can name its file or
+share its key, so a peer that reuses a document id reaches nothing of another document.
+
 Chunk ``i`` (:data:`hotline.proto.document.CHUNK` bytes, the last one shorter) is sealed with
-ChaCha20-Poly1305 under the document's own key (:meth:`hotline.store.db.Store.blob_key`), with ``i``
-as the nonce and the document id and chunk index as associated data, and written at
-``i * (CHUNK + 16)``. So a chunk can be written and read on its own, in place, a resumed transfer
-overwrites exactly what was not yet made durable, and a chunk moved to another place or document
-does not open. The file holds no plaintext and its name is the document id, never a name the sender
-chose.
+ChaCha20-Poly1305 under that key, with a fresh random 96-bit nonce for every write and the document
+id and chunk index as associated data, and written as ``nonce ‖ ciphertext`` at ``i * SLOT``. So a
+chunk can be written and read on its own, in place; a resumed transfer that writes a chunk again (the
+sender may send other bytes the second time) never seals two plaintexts under one nonce; and a chunk
+moved to another place or document does not open. The file holds no plaintext and its name is
+random, never a name or id the sender chose.
+
+Stores made before schema version 3 hold *legacy* blobs: named ``<doc id>.in``, keyed from the store
+key and the document id, nonce ``i``, no nonce in the file. They are only ever read, never written.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
-from hotline.crypto.aead import TAG_LEN, CipherKey, noise_nonce
+from hotline.crypto.aead import NONCE_LEN, TAG_LEN, CipherKey, noise_nonce
 from hotline.crypto.errors import CryptoError
+from hotline.crypto.random import random_bytes
 from hotline.proto.document import CHUNK
 from hotline.store.errors import StoreCorrupt, StoreError, StoreFull
 
-SEALED_CHUNK = CHUNK + TAG_LEN
+#: Bytes on disk per full chunk: nonce, ciphertext, tag.
+SLOT = NONCE_LEN + CHUNK + TAG_LEN
+#: The same for a legacy blob (no nonce stored).
+LEGACY_SLOT = CHUNK + TAG_LEN
+#: Kept for callers that size a received document on disk.
+SEALED_CHUNK = SLOT
 
 
-def sealed_size(size: int) -> int:
+def sealed_size(size: int, *, legacy: bool = False) -> int:
     """Bytes on disk for a document of ``size`` bytes."""
     full, rest = divmod(size, CHUNK)
-    return full * SEALED_CHUNK + (rest + TAG_LEN if rest else 0)
+    overhead = TAG_LEN if legacy else NONCE_LEN + TAG_LEN
+    return full * (CHUNK + overhead) + (rest + overhead if rest else 0)
 
 
 class Blob:
-    """One document's sealed chunks in one file. Not thread-safe."""
+    """One document's sealed chunks in one file. Not thread-safe.
 
-    def __init__(self, path: Path, key: bytes, doc_id: bytes) -> None:
+    ``create``: open for writing, making the file with ``O_CREAT | O_EXCL`` when it does not exist
+    yet (its name is the row's own random one, so an existing file is this row's, from before a
+    restart); otherwise open an existing file read-only. Symbolic links are never followed.
+    """
+
+    def __init__(
+        self, path: Path, key: bytes, doc_id: bytes, *, legacy: bool = False, create: bool = False
+    ) -> None:
         self.path = path
         self._cipher = CipherKey(key)
         self._doc_id = doc_id
+        self._legacy = legacy
+        self._slot = LEGACY_SLOT if legacy else SLOT
+        self._buffer = bytearray(0 if legacy else SLOT)
+        if legacy and create:
+            raise StoreError(f"{path.name} is a legacy blob: it is read, never written again")
         old = os.umask(0o077)
         try:
-            path.parent.mkdir(mode=0o700, exist_ok=True)
-            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            if create:
+                path.parent.mkdir(mode=0o700, exist_ok=True)
+                try:
+                    self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                except FileExistsError:
+                    self._fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+            else:
+                self._fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError as exc:
             raise _store_error(path, exc) from None
         finally:
@@ -48,15 +81,22 @@ class Blob:
         return self._doc_id + index.to_bytes(8, "big")
 
     def write(self, index: int, data: bytes) -> None:
-        """Seal and write chunk ``index``.
+        """Seal chunk ``index`` under a fresh random nonce and write it in its place.
 
         Raises:
             StoreFull: no room on the disk.
             StoreError: any other failure to write.
         """
-        sealed = self._cipher.seal(noise_nonce(index), self._ad(index), data)
+        nonce = random_bytes(NONCE_LEN)
+        size = NONCE_LEN + len(data) + TAG_LEN
+        if size > len(self._buffer):
+            raise StoreError(f"a chunk of {len(data)} bytes does not fit {self.path.name}")
+        # sealed in place after its nonce: no copy of the chunk on the way to the disk
+        sealed = memoryview(self._buffer)[:size]
+        sealed[:NONCE_LEN] = nonce
+        self._cipher.seal_into(nonce, self._ad(index), data, sealed[NONCE_LEN:])
         try:
-            written = os.pwrite(self._fd, sealed, index * SEALED_CHUNK)
+            written = os.pwrite(self._fd, sealed, index * self._slot)
         except OSError as exc:
             raise _store_error(self.path, exc) from None
         if written != len(sealed):
@@ -68,12 +108,19 @@ class Blob:
         Raises:
             StoreCorrupt: it does not open (altered, moved, or never written).
         """
+        stored = length + TAG_LEN + (0 if self._legacy else NONCE_LEN)
         try:
-            sealed = os.pread(self._fd, length + TAG_LEN, index * SEALED_CHUNK)
+            sealed = os.pread(self._fd, stored, index * self._slot)
         except OSError as exc:
             raise _store_error(self.path, exc) from None
+        if self._legacy:
+            nonce, body = noise_nonce(index), sealed
+        else:
+            nonce, body = sealed[:NONCE_LEN], sealed[NONCE_LEN:]
         try:
-            return self._cipher.open(noise_nonce(index), self._ad(index), sealed)
+            if len(sealed) != stored:
+                raise CryptoError("short")
+            return self._cipher.open(nonce, self._ad(index), body)
         except CryptoError:
             raise StoreCorrupt(
                 f"chunk {index} of {self.path.name} does not decrypt: the file is damaged"
@@ -89,7 +136,7 @@ class Blob:
     def truncate(self, size: int) -> None:
         """Drop everything after the first ``size`` plaintext bytes' chunks."""
         try:
-            os.ftruncate(self._fd, sealed_size(size))
+            os.ftruncate(self._fd, sealed_size(size, legacy=self._legacy))
         except OSError as exc:
             raise _store_error(self.path, exc) from None
 
@@ -100,11 +147,11 @@ class Blob:
 
 
 def _store_error(path: Path, exc: OSError) -> StoreError:
-    import errno
-
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StoreFull(f"no room for {path.name}: the disk is full")
+    if exc.errno == errno.ELOOP:
+        return StoreError(f"{path} is a symbolic link: a document's file never is; move it aside")
     return StoreError(f"cannot use {path}: {exc.strerror or exc}")
 
 
-__all__ = ["SEALED_CHUNK", "Blob", "sealed_size"]
+__all__ = ["LEGACY_SLOT", "SEALED_CHUNK", "SLOT", "Blob", "sealed_size"]

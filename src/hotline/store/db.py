@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hotline.store.documents import DocumentBlobs
 from hotline.store.errors import StoreCorrupt, StoreError, StoreFull
-from hotline.store.schema import IN, MIGRATIONS, OUT, SCHEMA, SCHEMA_VERSION
+from hotline.store.ids import MessageIds
+from hotline.store.schema import IN, MESSAGE_COLUMNS, MIGRATIONS, OUT, SCHEMA, SCHEMA_VERSION
 from hotline.store.sealing import Sealer
 
 
@@ -82,10 +84,7 @@ class EventRow:
 #: The meta row that keeps the last initiation timestamp we sent (docs/protocol.md §3.3).
 _LAST_INITIATION = "last_initiation_ns"
 
-_MESSAGE_COLUMNS = (
-    "rowid, line_id, direction, id, seq, kind, precedence, created_ms, ref, body, chain, "
-    "stored_at, delivered_at, acked_at"
-)
+_MESSAGE_COLUMNS = MESSAGE_COLUMNS
 _LINE_COLUMNS = (
     "id, peer, card, key_digest, static_public, endpoints, line_key IS NOT NULL, key_created_at, "
     "verified_digest, added_at, chain_out0, chain_in0, delivered_upto"
@@ -126,7 +125,7 @@ def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
         raise _damaged(path, "; ".join(problems))
 
 
-class Store:
+class Store(DocumentBlobs, MessageIds):
     """The station's durable state in one SQLite file. Not thread-safe: use it from one thread."""
 
     def __init__(self, conn: sqlite3.Connection, sealer: Sealer, path: Path | None = None) -> None:
@@ -541,10 +540,16 @@ class Store:
     def message(self, message_id: bytes, direction: int | None = None) -> MessageRow | None:
         """The entry with ``message_id`` (inbound first when ``direction`` is not given)."""
         if direction is None:
-            sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ? ORDER BY direction DESC LIMIT 1"
+            sql = (
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ? AND refused IS NULL"
+                " ORDER BY direction DESC LIMIT 1"
+            )
             row = self.execute_checked(sql, (message_id,)).fetchone()
         else:
-            sql = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ? AND direction = ? LIMIT 1"
+            sql = (
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ? AND direction = ? AND refused IS NULL"
+                " LIMIT 1"
+            )
             row = self.execute_checked(sql, (message_id, direction)).fetchone()
         return None if row is None else self._message(row)
 
@@ -560,7 +565,7 @@ class Store:
         newest: bool = False,
     ) -> list[MessageRow]:
         """Entries matching the filters, oldest first (the newest ``limit`` with ``newest``)."""
-        where, params = ["rowid > ?"], [after_rowid]
+        where, params = ["rowid > ?", "refused IS NULL"], [after_rowid]
         if line_id is not None:
             where.append("line_id = ?")
             params.append(line_id)
@@ -710,7 +715,8 @@ class Store:
         )
 
     def blob_key(self, doc_id: bytes, direction: int) -> bytes:
-        """The key that seals a document's bytes at rest (one per document and direction)."""
+        """The key that sealed a legacy document's bytes (schema 2); a new document has a random key of
+        its own in its row (:meth:`new_blob`), never one derived from the id its sender chose."""
         return self._sealer.derive(b"document|%d|" % direction + doc_id)
 
     # -- calls

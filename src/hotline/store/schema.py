@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Directions of a line's transcript, as stored.
 OUT = 0
@@ -107,8 +107,36 @@ CREATE TABLE documents (
 );
 """
 
-#: What takes a store of version N - 1 to version N.
-MIGRATIONS = {2: CALLS}
-SCHEMA += CALLS
+#: Version 3: every received document's file has a random name and a random key of its own, kept
+#: (the key sealed) in its row, and an entry a peer sent against the line's rules is kept in the
+#: transcript, marked refused (docs/protocol.md §10.2, §13). Documents received before keep their
+#: old file (``<doc id>.in``, read only, key derived from the store key); one still unfinished starts
+#: over in a new file. A document id found on two inbound rows (another line reused it) cannot be
+#: trusted: every such row but the first fails.
+BLOB_ROWS = """
+ALTER TABLE documents ADD COLUMN blob_name TEXT;  -- the file in documents/, NULL for outbound
+ALTER TABLE documents ADD COLUMN blob_key BLOB;   -- sealed at rest, NULL for a legacy blob
+ALTER TABLE documents ADD COLUMN blob_legacy INTEGER NOT NULL DEFAULT 0;
+UPDATE documents SET blob_name = lower(hex(doc_id)) || '.in', blob_legacy = 1
+    WHERE direction = 1 AND rowid = (SELECT MIN(rowid) FROM documents AS d WHERE d.doc_id = documents.doc_id
+    AND d.direction = 1);
+UPDATE documents SET state = 'failed', stored = 0,
+    detail = 'its document id was also used on another line: its bytes cannot be trusted'
+    WHERE direction = 1 AND blob_name IS NULL;
+CREATE UNIQUE INDEX documents_blob ON documents (blob_name);
+CREATE INDEX documents_doc_id ON documents (doc_id);
+ALTER TABLE messages ADD COLUMN refused TEXT;     -- why a peer's entry was refused, NULL when taken
+"""
 
-__all__ = ["IN", "MIGRATIONS", "OUT", "SCHEMA", "SCHEMA_VERSION"]
+#: What takes a store of version N - 1 to version N.
+MIGRATIONS = {2: CALLS, 3: BLOB_ROWS}
+SCHEMA += CALLS
+SCHEMA += BLOB_ROWS
+
+#: A transcript entry's columns, in the order :class:`hotline.store.db.MessageRow` takes them.
+MESSAGE_COLUMNS = (
+    "rowid, line_id, direction, id, seq, kind, precedence, created_ms, ref, body, chain, "
+    "stored_at, delivered_at, acked_at"
+)
+
+__all__ = ["IN", "MESSAGE_COLUMNS", "MIGRATIONS", "OUT", "SCHEMA", "SCHEMA_VERSION"]

@@ -84,7 +84,7 @@ def test_removing_a_line_removes_its_calls(store: Store) -> None:
     assert list(store.call_audio(rowid, OUT)) == []
 
 
-def test_a_version_1_store_is_brought_to_version_2(tmp_path: Path) -> None:
+def test_a_version_1_store_is_brought_to_the_current_version(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     store = Store.open(path, KEY)
     add_line(store)
@@ -94,11 +94,12 @@ def test_a_version_1_store_is_brought_to_version_2(tmp_path: Path) -> None:
     raw.execute("DROP TABLE call_audio")
     raw.execute("DROP TABLE calls")
     raw.execute("DROP TABLE documents")
+    raw.execute("ALTER TABLE messages DROP COLUMN refused")  # version 3's
     raw.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (b"1",))
     raw.commit()
     raw.close()
     store = Store.open(path, KEY)
-    assert store.meta("schema") == str(SCHEMA_VERSION).encode() == b"2"
+    assert store.meta("schema") == str(SCHEMA_VERSION).encode() == b"3"
     assert [line.peer for line in store.lines()] == ["bravo"]
     with store.transaction():
         store.add_call(store.lines()[0].id, b"\x01" * 16, OUT, 1.0)

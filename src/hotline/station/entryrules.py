@@ -1,0 +1,61 @@
+"""What a peer's entry may not name: the id rules a station enforces on each inbound entry.
+
+docs/protocol.md §10.2 and §13: an entry's id is unique on its line across both directions; an ACK's
+``ref`` names a message the acker received from us; a DOC entry's document id is new to the whole
+station (every line, both directions). An entry that breaks one is a protocol error of that peer:
+it is kept in its place in the transcript (it was chained, and is receipted like any other, so the
+peer does not send it again and the line goes on) but marked refused and never acted on, and the
+line raises a ``protocol`` alert naming the id. A true retransmission never gets here: an entry at a
+sequence number we already hold is a duplicate and is dropped before (§10.1).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from hotline.proto.document import DocMetaError, decode_meta
+from hotline.proto.linemsg import Entry, Kind
+from hotline.store.db import Store
+from hotline.store.schema import OUT
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Why an inbound entry was refused (a sentence after the peer's name)."""
+
+    why: str
+
+
+def _show(message_id: bytes) -> str:
+    # as operators see ids (hotline.station.service.show_id), without importing the daemon here
+    return base64.b32encode(message_id).decode("ascii").lower()
+
+
+def check_entry(store: Store, line_id: int, entry: Entry) -> tuple[Refused, bool] | None:
+    """Whether ``entry`` breaks an id rule: ``(why, whether its id may still be stored)``, or None."""
+    held = store.id_direction(line_id, entry.id)
+    if held is not None:
+        whose = "one of ours" if held == OUT else "one of its earlier entries"
+        why = f"sent entry {entry.seq} with the id {_show(entry.id)}, already {whose} on this line"
+        return Refused(why), False
+    if entry.kind == Kind.ACK:
+        acked = store.line_message(line_id, entry.ref, OUT)
+        if acked is None or acked.seq is None or acked.kind not in (Kind.TEXT, Kind.DOC):
+            why = f"acknowledged {_show(entry.ref)} (entry {entry.seq}), which is no message we sent it"
+            return Refused(why), True
+    elif entry.kind == Kind.DOC:
+        try:
+            doc_id = decode_meta(entry.body).doc_id
+        except DocMetaError:
+            return None  # refused as a document, with its own alert (hotline.station.documents)
+        if store.doc_id_in_use(doc_id):
+            why = (
+                f"announced a document (entry {entry.seq}, {_show(entry.id)}) with the document id "
+                f"{doc_id.hex()}, already used at this station"
+            )
+            return Refused(why), True
+    return None
+
+
+__all__ = ["Refused", "check_entry"]
