@@ -10,8 +10,12 @@ decisions are the machine's. What this module decides is the station's part:
 
 * before anything is sent: the line name must be free (``line-exists``) and the endpoints valid;
 * on the peer's card: refuse our own card and a station we already have a line to (``line-exists``);
-* storing: the line, its key and its verification go into the store in **one** store call (one
-  savepoint), then the runtime learns about it as ``line.add`` / ``line.accept`` would. The dialer
+* storing: the line and its key go into the store in **one** store call (one savepoint), then the
+  runtime learns about it as ``line.add`` / ``line.accept`` would. The line is **not** verified: the
+  code only proves that whoever answered knew it, and a code read over a tapped phone is known to the
+  eavesdropper too, who can pair with both stations under the right names (F2). The operators compare
+  the safety number and confirm it with ``line verify --confirm``, as after ``line add``; until then
+  the line carries nothing. The dialer
   stores when the line key arrives and then says "done"; the listener stores when "done" arrives. So a
   wrong code, a malformed frame or a timeout changes nothing on either side, and the one window where
   the two stores can disagree is a connection cut right after the dialer stored: its "done" is lost,
@@ -184,7 +188,7 @@ async def pair_listen(
     Emits ``{"code", "listen", "station"}`` once the port is open, then ``{"connected": address}``.
 
     Returns:
-        The new line: verified and keyed.
+        The new line: keyed, not yet verified (the operators compare its safety number).
 
     Raises:
         StationError: ``bad-request``, ``line-exists`` or ``pairing-failed``.
@@ -203,7 +207,7 @@ async def pair_connect(
     """Connect to a listening station and pair with ``code`` (``pair.connect``).
 
     Returns:
-        The new line: verified and keyed.
+        The new line: keyed, not yet verified (the operators compare its safety number).
 
     Raises:
         StationError: ``bad-request`` (including a code that is not spelled like one, checked before
@@ -362,7 +366,7 @@ class _Pairing:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
         assert self.line is not None
-        log.info("pairing: line added and verified", extra={"peer": self.peer})
+        log.info("pairing: line added, to be verified", extra={"peer": self.peer})
         return self.line
 
     async def _drive(
@@ -487,7 +491,7 @@ class _Pairing:
         return sealed
 
     async def _store(self) -> None:
-        """Add the line with its key, verified, in one store call; then start supervising it."""
+        """Add the line with its key, unverified, in one store call; then start supervising it."""
         station, card, key, peer = self.station, self.card, self.key, self.peer
         assert card is not None and key is not None
         endpoints = list(self.endpoints) or list(card.endpoints)
@@ -511,7 +515,7 @@ class _Pairing:
                 chain_in0=chain_start(theirs, ours),
             )
             s.set_line_key(row.id, key.key, key.created_at)
-            s.set_verified(row.id, theirs)
+            # never set_verified here: only the operators' comparison of the safety number verifies
             stored = s.line_by_id(row.id)
             assert stored is not None
             return stored
