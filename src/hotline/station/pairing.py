@@ -9,7 +9,8 @@ Both drive a :class:`~hotline.proto.pairing.PairingMachine` and answer its event
 decisions are the machine's. What this module decides is the station's part:
 
 * before anything is sent: the line name must be free (``line-exists``) and the endpoints valid;
-* on the peer's card: refuse our own card and a station we already have a line to (``line-exists``);
+* on the peer's card: refuse our own card and one sharing a key with a line we already hold
+  (``line-exists``, :mod:`hotline.station.cardkeys`);
 * storing: the line and its key go into the store in **one** store call (one savepoint), then the
   runtime learns about it as ``line.add`` / ``line.accept`` would. The line is **not** verified: the
   code only proves that whoever answered knew it, and a code read over a tapped phone is known to the
@@ -57,6 +58,7 @@ from hotline.proto.pairing import (
     new_code,
     normalise_code,
 )
+from hotline.station.cardkeys import key_clash
 from hotline.station.errors import StationError
 from hotline.store.db import LineRow, Store
 
@@ -464,12 +466,12 @@ class _Pairing:
                 f"that is this station itself: {NOTHING_CHANGED}",
                 "a station cannot pair with itself",
             )
-        other = station.line_by_static(card.static_public.raw)
-        if other is not None:
+        clash = key_clash(station, card, peer=self.peer)
+        if clash is not None:
             raise _Refusal(
-                "line-exists",
-                f"the line {other.peer!r} already goes to the station {card.name!r}: {NOTHING_CHANGED}",
-                f"{station.identity.name} already has a line to this station",
+                clash.code,
+                f"{clash.message}: {NOTHING_CHANGED}",
+                f"{station.identity.name} already has a line to a station with a key of this card",
             )
         if self.peer in station.lines:
             raise _Refusal(

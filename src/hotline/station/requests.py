@@ -23,6 +23,7 @@ from hotline.proto.identity_errors import CardError, LineKeyError
 from hotline.proto.linekeys import create_line_key, open_line_key
 from hotline.proto.linemsg import MAX_TEXT_LEN, Kind, Precedence
 from hotline.proto.safety import safety_number
+from hotline.station.cardkeys import key_clash
 from hotline.station.errors import StationError
 from hotline.station.line import LineRuntime, new_message_id, next_place
 from hotline.station.service import Station, parse_id, show_id
@@ -256,9 +257,9 @@ class Requests:
             except ValueError as exc:
                 raise StationError("bad-request", f"endpoint {endpoint!r}: {exc}") from None
         static = card.static_public.raw
-        other = station.line_by_static(static)
-        if other is not None and other.peer != args.peer:
-            raise StationError("line-exists", f"the line {other.peer!r} already goes to that station")
+        clash = key_clash(station, card, peer=args.peer)
+        if clash is not None:
+            raise clash
         ours, theirs = station.identity.key_digest, card.key_digest
         existing = station.lines.get(args.peer)
         if existing is None:
