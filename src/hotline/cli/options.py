@@ -68,6 +68,11 @@ class Settings:
         Raises:
             Failure: the file cannot be read, the passphrase is empty, or there is no terminal to ask on.
         """
+        # from here this process holds a secret: no core dump of it, no ptrace by its peers (imported
+        # here, as hotline.cli.reach does, so that --help does not load the station)
+        from hotline.station.protect import protect_process
+
+        protect_process()
         credential = _credential()
         if self.passphrase_file is not None:
             passphrase = _first_line(self.passphrase_file, "the passphrase file")

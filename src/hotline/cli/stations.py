@@ -30,7 +30,7 @@ __all__ = ["card", "init", "status", "up"]
     type=click.Choice(["standard", "light"]),
     default="standard",
     show_default=True,
-    help="Argon2id cost of the key file; `light` is for tests only.",
+    help="Argon2id cost of the key file; `light` is for tests and very small machines (a warning says so).",
 )
 @json_option
 def init(name: str, listen: str, endpoints: tuple[str, ...], kdf: str) -> None:
@@ -38,12 +38,16 @@ def init(name: str, listen: str, endpoints: tuple[str, ...], kdf: str) -> None:
     opts = settings()
     passphrase = opts.passphrase(confirm=True)
     station = reach.create_station(opts.home, name, listen, passphrase, endpoints=list(endpoints), kdf=kdf)
+    if kdf == "light":
+        click.echo(f"hotline: warning: {render.LIGHT_KDF_WARNING}", err=True)
     if opts.json:
         render.emit_json(station)
         return
     out = render.console()
     out.print(Text.assemble("station ", render.text(station.get("name"), "bold"), f" created in {opts.home}"))
     out.print(Text.assemble("fingerprint ", render.text(station.get("fingerprint"), "bold cyan")))
+    if kdf == "light":
+        out.print(Text(render.LIGHT_KDF_SHORT, "yellow"))
     out.print("next: give your card to the other station's operator: `hotline card --out FILE`")
 
 

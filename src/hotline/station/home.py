@@ -21,9 +21,11 @@ from pathlib import Path
 from hotline.crypto.passphrase import Argon2Params
 from hotline.proto.identity import Identity
 from hotline.proto.identity_errors import IdentityError, KeyFileError, WrongPassphrase
-from hotline.proto.keyfile import DEFAULT_PARAMS, open_identity, seal_identity
+from hotline.proto.keyfile import DEFAULT_PARAMS, kdf_params, open_identity, seal_identity
 from hotline.station.config import StationConfig, load_config, save_config
 from hotline.station.errors import StationError
+from hotline.station.protect import protect_process
+from hotline.station.strength import ADVICE, passphrase_problem
 
 #: Argon2id costs by name: ``standard`` is RFC 9106's second recommendation; ``light`` is for test
 #: stations and small machines, and says so in the key file's header.
@@ -31,6 +33,12 @@ KDF_PROFILES = {
     "standard": DEFAULT_PARAMS,
     "light": Argon2Params(memory_kib=8 * 1024, iterations=1, lanes=1),
 }
+#: What ``init`` and ``status`` say about a ``light`` key file.
+LIGHT_KDF_WARNING = (
+    "the key file uses the light key derivation (8 MiB, 1 pass): each guess at the passphrase costs an "
+    "attacker with a copy of the disk about 24 times less than the standard one. It is for tests and "
+    "very small machines; for a real station, create it again without --kdf light"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +85,15 @@ def create_station(
     Raises:
         StationError: the directory already holds a station, or an argument is invalid.
     """
+    protect_process()
     paths = StationPaths(home)
     if paths.keyfile.exists() or paths.config.exists():
         raise StationError("station-exists", f"{home} already holds a station")
     if kdf not in KDF_PROFILES:
         raise StationError("bad-request", f"unknown key derivation profile {kdf!r}")
+    weak = passphrase_problem(passphrase, context=(name,))
+    if weak is not None:
+        raise StationError("weak-passphrase", f"{weak}, so nothing was created; {ADVICE}")
     try:
         config = StationConfig(name=name, listen=listen, endpoints=list(endpoints or []))
     except ValueError as exc:
@@ -108,6 +120,7 @@ def create_station(
         "listen": config.listen,
         "endpoints": config.advertised,
         "home": str(home),
+        "kdf": kdf,
     }
 
 
@@ -117,6 +130,7 @@ def unlock(home: Path, passphrase: str) -> tuple[StationConfig, Identity]:
     Raises:
         StationError: ``no-station``, ``bad-config``, ``wrong-passphrase`` or ``bad-keyfile``.
     """
+    protect_process()
     paths = StationPaths(home)
     if not paths.config.exists() or not paths.keyfile.exists():
         raise StationError("no-station", f"no station at {home}: create one with `hotline init`")
@@ -133,6 +147,18 @@ def unlock(home: Path, passphrase: str) -> tuple[StationConfig, Identity]:
             "bad-config", f"{paths.config} names {config.name!r}, the key file {identity.name!r}"
         )
     return config, identity
+
+
+def kdf_profile(home: Path) -> str:
+    """How the station's key file is stretched: a name of :data:`KDF_PROFILES`, ``custom`` or ``unknown``."""
+    try:
+        with StationPaths(home).keyfile.open("rb") as f:
+            params = kdf_params(f.read(64))
+    except OSError:
+        return "unknown"
+    if params is None:
+        return "unknown"
+    return next((name for name, known in KDF_PROFILES.items() if known == params), "custom")
 
 
 class StationLock:
@@ -172,4 +198,12 @@ class StationLock:
             self._fd = None
 
 
-__all__ = ["KDF_PROFILES", "StationLock", "StationPaths", "create_station", "unlock"]
+__all__ = [
+    "KDF_PROFILES",
+    "LIGHT_KDF_WARNING",
+    "StationLock",
+    "StationPaths",
+    "create_station",
+    "kdf_profile",
+    "unlock",
+]

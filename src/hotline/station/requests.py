@@ -25,7 +25,9 @@ from hotline.proto.linemsg import MAX_TEXT_LEN, Kind, Precedence
 from hotline.proto.safety import safety_number
 from hotline.station.cardkeys import key_clash
 from hotline.station.errors import StationError
+from hotline.station.home import kdf_profile
 from hotline.station.line import LineRuntime, new_message_id, next_place
+from hotline.station.protect import core_dumps_possible
 from hotline.station.service import Station, parse_id, show_id
 from hotline.store.db import MessageRow, Store
 from hotline.store.errors import StoreError, StoreFull
@@ -178,6 +180,8 @@ class Requests:
             "running": s.running,
             "pid": os.getpid() if s.running else None,
             "started_at": s.started_at if s.running else None,
+            "kdf": kdf_profile(s.paths.home),
+            "core_dumps": core_dumps_possible(),
         }
 
     async def card(self, _: NoArgs, emit: Emit) -> dict[str, object]:
