@@ -24,7 +24,7 @@ from hotline.proto.identity_errors import IdentityError, KeyFileError, WrongPass
 from hotline.proto.keyfile import DEFAULT_PARAMS, kdf_params, open_identity, seal_identity
 from hotline.station.config import StationConfig, load_config, save_config
 from hotline.station.errors import StationError
-from hotline.station.protect import protect_process
+from hotline.station.protect import core_dumps_possible, protect_process
 from hotline.station.strength import ADVICE, passphrase_problem
 
 #: Argon2id costs by name: ``standard`` is RFC 9106's second recommendation; ``light`` is for test
@@ -161,6 +161,12 @@ def kdf_profile(home: Path) -> str:
     return next((name for name, known in KDF_PROFILES.items() if known == params), "custom")
 
 
+def key_protection(home: Path) -> dict[str, object]:
+    """What ``station`` says about how the keys are kept: the key file's ``kdf`` profile, and whether
+    this process could still leave a core dump (``core_dumps``)."""
+    return {"kdf": kdf_profile(home), "core_dumps": core_dumps_possible()}
+
+
 class StationLock:
     """An exclusive ``flock`` on ``station.lock``: one process at a time holds the store."""
 
@@ -205,5 +211,6 @@ __all__ = [
     "StationPaths",
     "create_station",
     "kdf_profile",
+    "key_protection",
     "unlock",
 ]

@@ -25,9 +25,8 @@ from hotline.proto.linemsg import MAX_TEXT_LEN, Kind, Precedence
 from hotline.proto.safety import safety_number
 from hotline.station.cardkeys import key_clash
 from hotline.station.errors import StationError
-from hotline.station.home import kdf_profile
+from hotline.station.home import key_protection
 from hotline.station.line import LineRuntime, new_message_id, next_place
-from hotline.station.protect import core_dumps_possible
 from hotline.station.service import Station, parse_id, show_id
 from hotline.store.db import MessageRow, Store
 from hotline.store.errors import StoreError, StoreFull
@@ -180,8 +179,7 @@ class Requests:
             "running": s.running,
             "pid": os.getpid() if s.running else None,
             "started_at": s.started_at if s.running else None,
-            "kdf": kdf_profile(s.paths.home),
-            "core_dumps": core_dumps_possible(),
+            **key_protection(s.paths.home),
         }
 
     async def card(self, _: NoArgs, emit: Emit) -> dict[str, object]:
@@ -261,8 +259,7 @@ class Requests:
             except ValueError as exc:
                 raise StationError("bad-request", f"endpoint {endpoint!r}: {exc}") from None
         static = card.static_public.raw
-        clash = key_clash(station, card, peer=args.peer)
-        if clash is not None:
+        if (clash := key_clash(station, card, peer=args.peer)) is not None:
             raise clash
         ours, theirs = station.identity.key_digest, card.key_digest
         existing = station.lines.get(args.peer)
