@@ -8,15 +8,23 @@ working.
 
 from __future__ import annotations
 
+import queue
+import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
+from hotline.crypto.random import random_bytes
 from hotline.crypto.sign import SIGNATURE_LEN
 from hotline.proto.cards import CARD_SIGNATURE_CONTEXT, StationCard, armor_card, dearmor_card
 from hotline.proto.identity import Identity
-from tests.support.stations import Cluster, RequestFailed, StationProc, pair
+from hotline.proto.pairing import FailureKind, PairingFailed, PairingMachine, Role
+from hotline.station.errors import StationError
+from hotline.station.offline import run_request
+from tests.support.stations import PASSPHRASE, Cluster, RequestFailed, StationProc, pair
 
 
 @pytest.fixture
@@ -109,3 +117,38 @@ def test_f10_a_borrowing_card_added_first_is_named_when_the_real_card_comes(clus
     moscow.wait_line(jerusalem)
     message = moscow.send(jerusalem, "the real one")
     assert moscow.request("wait", id=message["id"], timeout=10)["state"] == "delivered"
+
+
+def test_f10_pairing_refuses_a_card_borrowing_a_lines_key(cluster: Cluster) -> None:
+    """F10: over pairing by code too: Mallory knows the code and dials with a card that lists
+    jerusalem's X25519 key; moscow refuses it, names the line, and keeps only the real one."""
+    moscow, jerusalem = cluster.add("moscow"), cluster.add("jerusalem")
+    pair(moscow, jerusalem)
+    forged = dearmor_card(borrowing_card(card_of(jerusalem), static=True, kem=False))
+    events: queue.Queue[dict[str, Any]] = queue.Queue()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        listening = pool.submit(
+            run_request,
+            moscow.home,
+            PASSPHRASE,
+            "pair.listen",
+            {"peer": "mallory", "listen": "127.0.0.1:0", "timeout": 30},
+            on_event=events.put,
+        )
+        first = events.get(timeout=20)
+        host, port = first["listen"].rsplit(":", 1)
+        machine = PairingMachine(Role.DIALER, first["code"], card=forged, now=0.0, entropy=random_bytes)
+        with socket.create_connection((host, int(port)), timeout=20) as conn:
+            conn.sendall(machine.data_to_send())
+            while not machine.finished and (data := conn.recv(65536)):
+                machine.receive_data(data)
+                conn.sendall(machine.data_to_send())
+        failures = []
+        while (event := machine.next_event()) is not None:
+            failures += [event] if isinstance(event, PairingFailed) else []
+        with pytest.raises(StationError) as refused:
+            listening.result(timeout=20)
+    assert refused.value.code == "line-exists"
+    assert "carries the X25519 key of the line 'jerusalem' (verified)" in refused.value.message
+    assert [f.kind for f in failures] == [FailureKind.PEER_ABORTED]  # the station said no to Mallory
+    assert [line["peer"] for line in moscow.request("line.list")["lines"]] == ["jerusalem"]
