@@ -33,7 +33,7 @@ KDF_PROFILES = {
     "standard": DEFAULT_PARAMS,
     "light": Argon2Params(memory_kib=8 * 1024, iterations=1, lanes=1),
 }
-#: What ``init`` and ``status`` say about a ``light`` key file.
+#: What the daemon logs at start when its key file is ``light`` (the CLI has its own wording).
 LIGHT_KDF_WARNING = (
     "the key file uses the light key derivation (8 MiB, 1 pass): each guess at the passphrase costs an "
     "attacker with a copy of the disk about 24 times less than the standard one. It is for tests and "

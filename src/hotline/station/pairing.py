@@ -16,11 +16,10 @@ decisions are the machine's. What this module decides is the station's part:
   code only proves that whoever answered knew it, and a code read over a tapped phone is known to the
   eavesdropper too, who can pair with both stations under the right names (F2). The operators compare
   the safety number and confirm it with ``line verify --confirm``, as after ``line add``; until then
-  the line carries nothing. The dialer
-  stores when the line key arrives and then says "done"; the listener stores when "done" arrives. So a
-  wrong code, a malformed frame or a timeout changes nothing on either side, and the one window where
-  the two stores can disagree is a connection cut right after the dialer stored: its "done" is lost,
-  the listener says so and tells its operator what to check.
+  the line carries nothing. The dialer stores when the line key arrives and then says "done"; the
+  listener stores when "done" arrives. So a wrong code, a malformed frame or a timeout changes nothing
+  on either side, and the one window where the two stores can disagree is a connection cut right after
+  the dialer stored: its "done" is lost, the listener says so and tells its operator what to check.
 
 A newer pairing for the same line name on the same station replaces one that is still waiting (the
 operator pressed Ctrl-C, the daemon could not tell, and they run the command again): the old one ends
