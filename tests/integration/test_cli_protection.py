@@ -139,3 +139,33 @@ def test_f11_a_light_key_file_is_announced_at_init_and_in_status(tmp_path: Path)
         check=False,
     )
     assert json.loads(shown.stdout)["station"]["kdf"] == "standard"
+
+
+def test_f11_the_passphrase_command_changes_it_under_the_same_policy(tmp_path: Path) -> None:
+    """F11: ``hotline passphrase`` (a real process) refuses a weak new passphrase and takes a good one;
+    the old one then no longer opens the station."""
+    home = tmp_path / "moscow"
+    made = subprocess.run(
+        [*HOTLINE, "--home", str(home), "init", "moscow", "--listen", "127.0.0.1:7001", "--kdf", "light"],
+        capture_output=True, text=True, env=env(), check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    new_file = tmp_path / "new"
+    good = "orbit velvet cactus plume harbor"
+
+    def change(new: str) -> subprocess.CompletedProcess[str]:
+        new_file.write_text(new + "\n")
+        command = [*HOTLINE, "--home", str(home), "passphrase", "--new-passphrase-file", str(new_file)]
+        return subprocess.run(command, capture_output=True, text=True, env=env(), check=False)
+
+    weak = change("moscow2025")
+    assert weak.returncode == 1 and weak.stderr.startswith("hotline: the passphrase is too easy to guess")
+    changed = change(good)
+    assert changed.returncode == 0, changed.stderr
+    assert "sealed under the new passphrase" in changed.stdout
+    status = [*HOTLINE, "--home", str(home), "status"]
+    old = subprocess.run(status, capture_output=True, text=True, env=env(), check=False)
+    assert old.returncode == 1 and "passphrase" in old.stderr
+    fresh_env = {**env(), "HOTLINE_PASSPHRASE": good}
+    fresh = subprocess.run(status, capture_output=True, text=True, env=fresh_env, check=False)
+    assert fresh.returncode == 0, fresh.stderr

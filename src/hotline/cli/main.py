@@ -80,6 +80,7 @@ for _command in (
     stations.up,
     stations.card,
     stations.status,
+    stations.passphrase,
     lines.line,
     pairing.pair,
     messages.send,

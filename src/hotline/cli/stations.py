@@ -1,8 +1,9 @@
-"""Commands about the station itself: ``init``, ``up``, ``card`` and ``status``."""
+"""Commands about the station itself: ``init``, ``up``, ``card``, ``status`` and ``passphrase``."""
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from pathlib import Path
 
 import click
@@ -10,9 +11,9 @@ from rich.text import Text
 
 from hotline.cli import reach, render
 from hotline.cli.errors import Failure, printable
-from hotline.cli.options import ENDPOINT, HOST_PORT, json_option, settings
+from hotline.cli.options import ENDPOINT, HOST_PORT, Settings, json_option, settings
 
-__all__ = ["card", "init", "status", "up"]
+__all__ = ["card", "init", "passphrase", "status", "up"]
 
 
 @click.command()
@@ -102,3 +103,39 @@ def status() -> None:
         render.emit_json(result)
     else:
         render.status_view(render.console(), result)
+
+
+@click.command()
+@click.option(
+    "--new-passphrase-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the new passphrase from the first line of FILE [else ask twice on the terminal].",
+)
+@json_option
+def passphrase(new_passphrase_file: Path | None) -> None:
+    """Seal the station's keys under a new passphrase (the current one comes as for every command)."""
+    opts = settings()
+    home = opts.station_home()
+    current = opts.passphrase()
+    if new_passphrase_file is not None:
+        new = Settings(home=home, passphrase_file=new_passphrase_file).passphrase()
+    elif not sys.stdin.isatty():
+        raise Failure("no new passphrase: give --new-passphrase-file or run in a terminal")
+    else:
+        try:
+            new = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
+        except click.Abort:
+            raise Failure("no new passphrase: give --new-passphrase-file or run in a terminal") from None
+    result = reach.change_passphrase(home, current, new)
+    if opts.json:
+        render.emit_json(result)
+        return
+    render.console().print(
+        Text.assemble(
+            "the keys of ", render.text(result.get("name"), "bold"), " are sealed under the new passphrase"
+        )
+    )
+    click.echo(
+        "if systemd gives it to the daemon as a credential, encrypt the new one again "
+        "(docs/deploy/hotline.service); a running daemon goes on as it is"
+    )

@@ -149,6 +149,64 @@ def unlock(home: Path, passphrase: str) -> tuple[StationConfig, Identity]:
     return config, identity
 
 
+def change_passphrase(home: Path, passphrase: str, new_passphrase: str) -> dict[str, object]:
+    """Seal the key file under ``new_passphrase`` (``hotline passphrase``), with the same Argon2id costs.
+
+    The new file replaces the old one atomically (written beside it, synced, renamed), so a crash
+    leaves one of the two passphrases working, never neither. A running daemon is not disturbed: it
+    read the keys when it started. Two changes at once are refused (``busy``): the later one would
+    otherwise silently undo the earlier.
+
+    Returns:
+        ``{name, kdf}``.
+
+    Raises:
+        StationError: ``no-station``, ``wrong-passphrase``, ``bad-keyfile``, ``bad-config``,
+            ``weak-passphrase`` (nothing changed) or ``busy``.
+    """
+    protect_process()
+    paths = StationPaths(home)
+    try:
+        directory = os.open(home, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        raise StationError("no-station", f"no station at {home}: create one with `hotline init`") from None
+    try:
+        try:
+            fcntl.flock(directory, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StationError(
+                "busy", f"the passphrase of {home} is being changed by another process"
+            ) from None
+        _, identity = unlock(home, passphrase)
+        weak = passphrase_problem(new_passphrase, context=(identity.name,))
+        if weak is not None:
+            raise StationError("weak-passphrase", f"{weak}, so the passphrase was not changed; {ADVICE}")
+        params = kdf_params(paths.keyfile.read_bytes()) or DEFAULT_PARAMS
+        try:
+            sealed = seal_identity(identity, new_passphrase, params)
+        except KeyFileError as exc:
+            raise StationError("bad-request", exc.reason) from None
+        _replace(paths.keyfile, sealed, directory)
+    finally:
+        os.close(directory)  # also lets go of the lock
+    return {"name": identity.name, "kdf": kdf_profile(home)}
+
+
+def _replace(path: Path, data: bytes, directory: int) -> None:
+    fresh = path.with_name(path.name + ".new")
+    try:
+        fresh.unlink(missing_ok=True)  # left by a change that crashed before its rename
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(fresh, path)
+        os.fsync(directory)
+    except OSError as exc:
+        raise StationError("bad-keyfile", f"cannot write {path}: {exc.strerror}; it is unchanged") from None
+
+
 def kdf_profile(home: Path) -> str:
     """How the station's key file is stretched: a name of :data:`KDF_PROFILES`, ``custom`` or ``unknown``."""
     try:
@@ -209,6 +267,7 @@ __all__ = [
     "LIGHT_KDF_WARNING",
     "StationLock",
     "StationPaths",
+    "change_passphrase",
     "create_station",
     "kdf_profile",
     "key_protection",
