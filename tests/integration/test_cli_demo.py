@@ -32,6 +32,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "This is Moscow. Please confirm you are receiving this line." in text
     assert "test ok" in text
     assert "moscow still holds only its own line (jerusalem)" in text
+    # washington pairs by code; the line is not verified until the operators compare the number (F2)
+    assert "hotline --home jerusalem pair washington --listen 127.0.0.1:" in text
+    assert "not verified yet" in text and "hotline line verify jerusalem --confirm" in text
+    assert text.count("the same at both stations") == 2
     assert "jerusalem answered 0 bytes" in text
     assert "Traceback" not in out.stdout + out.stderr
 

@@ -2,8 +2,9 @@
 
 Offline, each side opens its station in-process (``hotline.station.offline.run_request``) in its own
 thread, as two operators' terminals would. With daemons, the requests go over the control sockets. A
-pairing is proved complete the honest way: both daemons bring the line up with the key that travelled,
-and a message crosses it.
+pairing leaves the line unverified (F2); once the operators confirm the safety number, it is proved
+complete the honest way: both daemons bring the line up with the key that travelled, and a message
+crosses it.
 """
 
 from __future__ import annotations
@@ -130,19 +131,28 @@ def lines(station: StationProc) -> list[dict[str, Any]]:
 
 
 def assert_paired(a: StationProc, b: StationProc, result_a: dict[str, Any], result_b: dict[str, Any]) -> None:
+    """Both sides hold a keyed line that is not verified (F2), and show the same safety number."""
     for station, peer, result in ((a, b, result_a), (b, a, result_b)):
         assert result["peer"] == peer.name and result["station"] == peer.name
-        assert result["verified"] and result["has_key"]
+        assert result["has_key"] and not result["verified"]
         assert result["endpoints"] == [peer.endpoint]
         assert len(result["groups"]) == 12 and len(result["words"]) == 24
         [line] = lines(station)
-        assert line["peer"] == peer.name and line["verified"] and line["has_key"]
+        assert line["peer"] == peer.name and line["has_key"] and not line["verified"]
     assert result_a["digits"] == result_b["digits"]
     assert result_a["key_created_at"] == result_b["key_created_at"]
 
 
+def confirm(a: StationProc, b: StationProc) -> None:
+    """The operators compare the safety number and confirm it on both sides, as after ``line add``."""
+    number_a = a.request("line.verify", peer=b.name, confirm=True)
+    number_b = b.request("line.verify", peer=a.name, confirm=True)
+    assert number_a["digits"] == number_b["digits"] and number_a["verified"] and number_b["verified"]
+
+
 def talk(cluster: Cluster, a: StationProc, b: StationProc) -> None:
-    """Both daemons up, the line up, a message each way: the line keys are the same on both sides."""
+    """Verify, both daemons up, the line up, a message each way: the line keys match on both sides."""
+    confirm(a, b)
     if not (a.running and b.running):
         cluster.start_all(a, b)
     a.wait_line(b)
@@ -157,7 +167,7 @@ def talk(cluster: Cluster, a: StationProc, b: StationProc) -> None:
 # -- offline -------------------------------------------------------------------------------------------------
 
 
-def test_offline_pairing_makes_a_verified_keyed_line_that_carries_messages(
+def test_offline_pairing_makes_a_keyed_line_that_carries_messages_once_verified(
     cluster: Cluster, pool: ThreadPoolExecutor
 ) -> None:
     moscow, jerusalem = cluster.add("moscow"), cluster.add("jerusalem")
@@ -515,12 +525,16 @@ def test_the_command_pairs_and_a_wrong_code_fails_in_one_line(cluster: Cluster) 
         first = json.loads(_read_line(listener.stdout))
         result = _cli_connect(jerusalem.home, "moscow", "--connect", first["listen"], "--code", first["code"])
         assert result.exit_code == 0, result.output
-        assert "line to moscow added and verified" in result.stdout
+        # F2: the line is not verified; the command says what to compare and what to run next
+        assert "line to moscow added with its line key; it is not verified yet" in result.stdout
+        assert "next: compare this safety number with moscow's operator" in result.stdout
+        assert "hotline line verify moscow --confirm" in result.stdout
         out, err = listener.communicate(timeout=WAIT)
         assert listener.returncode == 0, err
         *events, last = [json.loads(line) for line in out.splitlines()]
         assert "connected" in events[0]
-        assert last["verified"] and last["peer"] == "jerusalem"
+        assert not last["verified"] and last["peer"] == "jerusalem"
+        assert last["next"] == "hotline line verify jerusalem --confirm"
         assert " ".join(last["groups"][:6]) in result.stdout
     finally:
         listener.kill()

@@ -3,8 +3,9 @@
 Every step is a ``hotline`` command run exactly as an operator would type it (printed before its
 output), against station directories in a temporary folder: create stations, exchange cards, carry
 the sealed line key, compare safety numbers, start the daemons, send a FLASH message and a reply with
-receipts and acknowledgements, test the line, show the status of both, then add a third station
-with its own line to show that lines are separate. Everything is real: key files under a passphrase,
+receipts and acknowledgements, test the line, show the status of both, then pair a third station
+with one of them by a spoken code (and compare the safety number, which the code does not replace)
+to show that lines are separate. Everything is real: key files under a passphrase,
 SQLite stores, loopback TCP with the hybrid post-quantum handshake, daemons stopped with SIGTERM.
 """
 
@@ -102,6 +103,47 @@ class _Demo:
         number_b = self.json(b, "line", "verify", a)["digits"]
         verdict = "the same at both stations" if number_a == number_b else "DIFFERENT: stop here"
         self.console.print(f"  [green]the operators read the numbers to each other: {verdict}[/]")
+        self.hotline(a, "line", "verify", b, "--confirm")
+        self.hotline(b, "line", "verify", a, "--confirm")
+
+    def pair(self, a: str, b: str) -> None:
+        """``a`` shows a pairing code, ``b`` types it; then they compare the safety number and confirm.
+
+        The code makes the line and carries its key, but does not verify it: whoever heard the code
+        could have paired with both stations in between (docs/protocol.md §11).
+        """
+        port = _free_port(set(self.ports.values()))
+        listen = f"127.0.0.1:{port}"
+        self.console.print(
+            f"[bold cyan]$ hotline --home {a} pair {b} --listen {listen} &[/]  [dim](another terminal)[/]"
+        )
+        command = [sys.executable, "-m", "hotline", "--home", str(self.home(a)), "--json", "pair", b]
+        listener = subprocess.Popen(
+            [*command, "--listen", listen, "--timeout", "60"],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.root,
+        )  # fmt: skip
+        try:
+            assert listener.stdout is not None
+            shown = json.loads(listener.stdout.readline() or "{}")
+            if "code" not in shown:
+                raise RuntimeError(f"`hotline pair` at {a} showed no code: {listener.communicate()[1]}")
+            code = str(shown["code"])
+            self.console.print(f"  {a}'s operator reads the code {code} to {b}'s operator over the phone")
+            self.hotline(b, "pair", a, "--connect", listen, "--code", code)
+            _, err = listener.communicate(timeout=60)
+            if listener.returncode != 0:
+                raise RuntimeError(f"`hotline pair` at {a} failed: {err.strip()}")
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+                listener.wait()
+        number_a = self.json(a, "line", "verify", b)["digits"]
+        number_b = self.json(b, "line", "verify", a)["digits"]
+        verdict = "the same at both stations" if number_a == number_b else "DIFFERENT: stop here"
+        self.console.print(
+            f"  [green]the operators read the safety numbers to each other: {verdict}[/] (the code alone "
+            "proves nothing: anyone who overheard it could have paired with both in between)"
+        )
         self.hotline(a, "line", "verify", b, "--confirm")
         self.hotline(b, "line", "verify", a, "--confirm")
 
@@ -318,9 +360,9 @@ def _script(demo: _Demo) -> None:
     _step(console, "9. moscow sends jerusalem a document; jerusalem verifies it and writes it out")
     _document(demo)
 
-    _step(console, "10. washington sets up its own line to jerusalem")
+    _step(console, "10. washington pairs with jerusalem by a code read over the phone, then verifies")
     demo.create("washington")
-    demo.link("washington", "jerusalem")
+    demo.pair("jerusalem", "washington")
     demo.up("washington")
     demo.wait_up("washington", "jerusalem")
     demo.wait_up("jerusalem", "washington")

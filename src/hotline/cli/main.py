@@ -50,7 +50,10 @@ class _Hotline(click.Group):
 @click.option(
     "--passphrase-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Read the passphrase from the first line of FILE [else env HOTLINE_PASSPHRASE, else ask].",
+    help=(
+        "Read the passphrase from the first line of FILE [else the systemd credential hotline.passphrase, "
+        "else env HOTLINE_PASSPHRASE, else ask]."
+    ),
 )
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON instead of text.")
 @click.pass_context
@@ -77,6 +80,7 @@ for _command in (
     stations.up,
     stations.card,
     stations.status,
+    stations.passphrase,
     lines.line,
     pairing.pair,
     messages.send,

@@ -22,8 +22,11 @@ __all__ = ["ENDPOINT", "HOST_PORT", "Settings", "json_option", "settings"]
 
 #: Where a station lives when neither ``--home`` nor ``HOTLINE_HOME`` says.
 DEFAULT_HOME = "~/.hotline"
-#: The environment variable read for the passphrase when no ``--passphrase-file`` is given.
+#: The environment variable read for the passphrase when no ``--passphrase-file`` or credential is given.
 PASSPHRASE_ENV = "HOTLINE_PASSPHRASE"
+#: The systemd credential holding the passphrase (``LoadCredentialEncrypted=hotline.passphrase:…``):
+#: systemd decrypts it into ``$CREDENTIALS_DIRECTORY``, a private in-memory directory of the service.
+CREDENTIAL = "hotline.passphrase"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,7 +58,9 @@ class Settings:
         return self.home
 
     def passphrase(self, *, confirm: bool = False) -> str:
-        """The passphrase: first line of ``--passphrase-file``, else ``$HOTLINE_PASSPHRASE``, else a prompt.
+        """The passphrase, from the first of: ``--passphrase-file`` (its first line), the systemd
+        credential ``hotline.passphrase`` in ``$CREDENTIALS_DIRECTORY`` (its first line),
+        ``$HOTLINE_PASSPHRASE``, a prompt on the terminal.
 
         Args:
             confirm: ask twice when prompting (for ``init``, where a typo would lock the station).
@@ -63,14 +68,18 @@ class Settings:
         Raises:
             Failure: the file cannot be read, the passphrase is empty, or there is no terminal to ask on.
         """
+        # from here this process holds a secret: no core dump of it, no ptrace by its peers (imported
+        # here, as hotline.cli.reach does, so that --help does not load the station)
+        from hotline.station.protect import protect_process
+
+        protect_process()
+        credential = _credential()
         if self.passphrase_file is not None:
-            try:
-                text = self.passphrase_file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise Failure(f"cannot read the passphrase file {self.passphrase_file}: {_why(exc)}") from exc
-            lines = text.splitlines()
-            passphrase = lines[0] if lines else ""
+            passphrase = _first_line(self.passphrase_file, "the passphrase file")
             source = f"the passphrase file {self.passphrase_file}"
+        elif credential is not None:
+            passphrase = _first_line(credential, "the systemd credential")
+            source = f"the systemd credential {credential}"
         elif (from_env := os.environ.get(PASSPHRASE_ENV)) is not None:
             passphrase = from_env
             source = f"${PASSPHRASE_ENV}"
@@ -90,6 +99,27 @@ class Settings:
 
 
 _NO_PASSPHRASE = f"no passphrase: give --passphrase-file, set {PASSPHRASE_ENV}, or run in a terminal"
+
+
+def _credential() -> Path | None:
+    """The passphrase credential systemd passed to this service, if any.
+
+    Only a file named :data:`CREDENTIAL` counts: a service may be given other credentials.
+    """
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return None
+    path = Path(directory) / CREDENTIAL
+    return path if path.is_file() else None
+
+
+def _first_line(path: Path, what: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Failure(f"cannot read {what} {path}: {_why(exc)}") from exc
+    lines = text.splitlines()
+    return lines[0] if lines else ""
 
 
 def _has_terminal() -> bool:

@@ -2,8 +2,10 @@
 
 One operator runs ``hotline pair PEER --listen HOST:PORT`` and reads the code it prints to the other
 over a channel they trust; the other runs ``hotline pair PEER --connect HOST:PORT --code CODE``. Both
-stations then hold a verified, keyed line: the cards, the line key and the verification of ``line add``,
-``grant``/``accept`` and ``verify --confirm`` in one exchange.
+stations then hold a keyed line: the cards and the line key of ``line add`` and ``grant``/``accept`` in
+one exchange. The line is *not* verified: whoever heard the code (a tapped phone) and controls the
+network can pair with both stations in between, so the operators still compare the safety number and
+run ``hotline line verify PEER --confirm`` (F2); the command prints both.
 
 Like every command it goes through the daemon when one runs and opens the station itself otherwise.
 It cannot use :func:`hotline.cli.reach.call`, because the listening side must show the code (an event)
@@ -72,12 +74,13 @@ def pair(
     endpoints: tuple[str, ...],
     timeout: float,
 ) -> None:
-    """Pair with PEER by a code read aloud: cards, line key and verification in one step.
+    """Pair with PEER by a code read aloud: cards and line key in one step; then verify.
 
     One side runs `hotline pair PEER --listen HOST:PORT` and reads the code it shows to the other
     operator over a channel you trust (phone, in person); the other side runs `hotline pair PEER
     --connect HOST:PORT --code CODE`. A code works once: a wrong one fails on both sides and changes
-    nothing.
+    nothing. The new line is not verified: compare the safety number both sides print, then run
+    `hotline line verify PEER --confirm` on each side.
     """
     if (listen is None) == (connect is None):
         raise click.UsageError("give exactly one of --listen (show a code) and --connect (type one)")
@@ -94,24 +97,29 @@ def pair(
         args["code"] = code if code is not None else _ask_code(peer)
     show = _shower(opts, peer)
     result = _run(opts, op, args, show, timeout)
+    # the line is keyed but not verified (F2): the code only proves that whoever answered heard it
+    verify = f"hotline line verify {peer} --confirm"
     if opts.json:
-        render.emit_json(result)
+        render.emit_json({**result, "next": verify})
         return
     out = render.console()
     out.print(
         Text.assemble(
             "line to ",
             render.text(peer, "bold"),
-            " added and ",
-            Text("verified", style="bold green"),
-            ": the code matched, the line key is in place",
+            " added with its line key; it is ",
+            Text("not verified yet", style="bold yellow"),
+            " and carries nothing until it is",
         )
     )
     render.safety_number(out, result)
     click.echo(
-        "both stations show this safety number; there is nothing to compare now, but it is the one to "
-        f"check if {peer}'s keys are ever in doubt"
+        f"next: compare this safety number with {peer}'s operator over a channel you trust (voice, in "
+        f"person); the code proves nothing about who answered, since anyone who heard it could have "
+        f"paired in between. If every group matches, run:"
     )
+    out.print(render.text(f"    {verify}", "bold"))
+    click.echo(f"if it does not match, remove the line (`hotline line remove {peer}`) and pair again")
 
 
 def _ask_code(peer: str) -> str:

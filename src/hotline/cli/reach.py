@@ -21,7 +21,16 @@ from hotline.cli.errors import not_running
 from hotline.cli.options import Settings
 from hotline.client import ControlClient, NotRunning
 
-__all__ = ["OFFLINE_OPS", "call", "create_station", "is_running", "online", "run_daemon", "run_offline"]
+__all__ = [
+    "OFFLINE_OPS",
+    "call",
+    "change_passphrase",
+    "create_station",
+    "is_running",
+    "online",
+    "run_daemon",
+    "run_offline",
+]
 
 #: Requests the station can answer with the daemon stopped (docs/control.md "Offline operation").
 OFFLINE_OPS = frozenset(
@@ -120,6 +129,14 @@ def create_station(
     from hotline.station.home import create_station as create
 
     return create(home, name, listen, passphrase, endpoints=endpoints, kdf=kdf)
+
+
+def change_passphrase(home: Path, passphrase: str, new_passphrase: str) -> dict[str, Any]:
+    """Seal the station's key file under ``new_passphrase``; returns ``{name, kdf}``."""
+    # the station is imported lazily to keep --help fast
+    from hotline.station.home import change_passphrase as change
+
+    return change(home, passphrase, new_passphrase)
 
 
 def run_daemon(home: Path, passphrase: str) -> None:

@@ -138,6 +138,16 @@ def line_table(lines: Iterable[Result]) -> Table:
     return table
 
 
+#: What ``init --kdf light`` warns (the station's own wording is in hotline.station.home).
+LIGHT_KDF_WARNING = (
+    "the key file uses the light key derivation (8 MiB, 1 pass): each guess at the passphrase costs an "
+    "attacker with a copy of the disk about 24 times less than the standard one. It is for tests and "
+    "very small machines; for a real station, create it again without --kdf light"
+)
+#: The line ``init`` and ``status`` show for such a station.
+LIGHT_KDF_SHORT = "key file: light key derivation, for tests and very small machines only"
+
+
 def status_view(out: Console, result: Result) -> None:
     """The ``status`` view: the station, a table of its lines, then the alerts still standing."""
     station = result.get("station") or {}
@@ -154,6 +164,10 @@ def status_view(out: Console, result: Result) -> None:
         "  endpoints ", text(", ".join(map(str, station.get("endpoints") or [])) or None),
     )  # fmt: skip
     out.print(header)
+    if station.get("kdf") == "light":
+        out.print(Text(LIGHT_KDF_SHORT, "yellow"))
+    if station.get("core_dumps"):
+        out.print(Text("this process could leave a core dump holding the station's keys", "yellow"))
     lines = list(result.get("lines") or [])
     if not lines:
         out.print("no lines yet: add one with `hotline line add PEER CARD_FILE`")

@@ -1,8 +1,9 @@
-"""Commands about the station itself: ``init``, ``up``, ``card`` and ``status``."""
+"""Commands about the station itself: ``init``, ``up``, ``card``, ``status`` and ``passphrase``."""
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from pathlib import Path
 
 import click
@@ -10,9 +11,9 @@ from rich.text import Text
 
 from hotline.cli import reach, render
 from hotline.cli.errors import Failure, printable
-from hotline.cli.options import ENDPOINT, HOST_PORT, json_option, settings
+from hotline.cli.options import ENDPOINT, HOST_PORT, Settings, json_option, settings
 
-__all__ = ["card", "init", "status", "up"]
+__all__ = ["card", "init", "passphrase", "status", "up"]
 
 
 @click.command()
@@ -30,7 +31,7 @@ __all__ = ["card", "init", "status", "up"]
     type=click.Choice(["standard", "light"]),
     default="standard",
     show_default=True,
-    help="Argon2id cost of the key file; `light` is for tests only.",
+    help="Argon2id cost of the key file; `light` is for tests and very small machines (a warning says so).",
 )
 @json_option
 def init(name: str, listen: str, endpoints: tuple[str, ...], kdf: str) -> None:
@@ -38,12 +39,16 @@ def init(name: str, listen: str, endpoints: tuple[str, ...], kdf: str) -> None:
     opts = settings()
     passphrase = opts.passphrase(confirm=True)
     station = reach.create_station(opts.home, name, listen, passphrase, endpoints=list(endpoints), kdf=kdf)
+    if kdf == "light":
+        click.echo(f"hotline: warning: {render.LIGHT_KDF_WARNING}", err=True)
     if opts.json:
         render.emit_json(station)
         return
     out = render.console()
     out.print(Text.assemble("station ", render.text(station.get("name"), "bold"), f" created in {opts.home}"))
     out.print(Text.assemble("fingerprint ", render.text(station.get("fingerprint"), "bold cyan")))
+    if kdf == "light":
+        out.print(Text(render.LIGHT_KDF_SHORT, "yellow"))
     out.print("next: give your card to the other station's operator: `hotline card --out FILE`")
 
 
@@ -98,3 +103,39 @@ def status() -> None:
         render.emit_json(result)
     else:
         render.status_view(render.console(), result)
+
+
+@click.command()
+@click.option(
+    "--new-passphrase-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the new passphrase from the first line of FILE [else ask twice on the terminal].",
+)
+@json_option
+def passphrase(new_passphrase_file: Path | None) -> None:
+    """Seal the station's keys under a new passphrase (the current one comes as for every command)."""
+    opts = settings()
+    home = opts.station_home()
+    current = opts.passphrase()
+    if new_passphrase_file is not None:
+        new = Settings(home=home, passphrase_file=new_passphrase_file).passphrase()
+    elif not sys.stdin.isatty():
+        raise Failure("no new passphrase: give --new-passphrase-file or run in a terminal")
+    else:
+        try:
+            new = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
+        except click.Abort:
+            raise Failure("no new passphrase: give --new-passphrase-file or run in a terminal") from None
+    result = reach.change_passphrase(home, current, new)
+    if opts.json:
+        render.emit_json(result)
+        return
+    render.console().print(
+        Text.assemble(
+            "the keys of ", render.text(result.get("name"), "bold"), " are sealed under the new passphrase"
+        )
+    )
+    click.echo(
+        "if systemd gives it to the daemon as a credential, encrypt the new one again "
+        "(docs/deploy/hotline.service); a running daemon goes on as it is"
+    )

@@ -87,6 +87,7 @@ __all__ = [
     "encode_card",
     "issue_card",
     "parse_endpoint",
+    "shared_keys",
 ]
 
 
@@ -295,6 +296,21 @@ def issue_card(identity: Identity, *, endpoints: list[str] | tuple[str, ...], cr
         unsigned.created_at,
         signature,
     )
+
+
+def shared_keys(card: StationCard, other: PublicIdentity) -> tuple[str, ...]:
+    """The public keys of ``card`` that ``other`` holds too, by name, in card order.
+
+    A card's signature proves only that its signer holds the signing key, so a card can claim another
+    station's X25519 and ML-KEM-768 keys; a station refuses a card that shares any key with itself or
+    with another of its lines (docs/protocol.md §8.3).
+    """
+    pairs = (
+        ("X25519", card.static_public.raw, other.static_public.raw),
+        ("ML-KEM-768", card.kem_public.raw, other.kem_public.raw),
+        ("signing", card.verify_key.raw, other.verify_key.raw),
+    )
+    return tuple(name for name, ours, theirs in pairs if ours == theirs)
 
 
 # -- binary encoding -----------------------------------------------------------------------------------

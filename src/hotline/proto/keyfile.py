@@ -74,6 +74,7 @@ __all__ = [
     "KeyFileCorrupt",
     "KeyFileError",
     "WrongPassphrase",
+    "kdf_params",
     "open_identity",
     "seal_identity",
 ]
@@ -139,6 +140,24 @@ def seal_identity(
     key = CipherKey(derive_key(secret, salt, params))
     body = header + key.seal(nonce, header, plaintext)
     return body + blake2s(body, digest_size=CHECKSUM_LEN)
+
+
+def kdf_params(data: bytes) -> Argon2Params | None:
+    """The Argon2id costs a key file's header asks for, without the passphrase; None if unreadable.
+
+    Only for showing the operator how the file is protected (``status``): :func:`open_identity`
+    checks the whole file.
+    """
+    data = bytes(data[:HEADER_LEN])
+    if len(data) < HEADER_LEN or data[: len(MAGIC)] != MAGIC or data[len(MAGIC)] != KEYFILE_VERSION:
+        return None
+    (_, _, kdf, memory_kib, iterations, lanes, *_) = _HEADER.unpack_from(data)
+    if kdf != KDF_ARGON2ID:
+        return None
+    try:
+        return Argon2Params(memory_kib=memory_kib, iterations=iterations, lanes=lanes)
+    except CryptoError:
+        return None
 
 
 def open_identity(data: bytes, passphrase: str | bytes) -> Identity:

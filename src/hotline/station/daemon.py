@@ -11,6 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
+from hotline.station.home import LIGHT_KDF_WARNING, kdf_profile
 from hotline.station.logs import setup_logging
 from hotline.station.service import Station
 
@@ -19,6 +20,8 @@ log = logging.getLogger("hotline.station")
 
 async def _main(home: Path, passphrase: str) -> None:
     station = await Station.open(home, passphrase)
+    if kdf_profile(home) == "light":
+        log.warning(LIGHT_KDF_WARNING, extra={"station": station.identity.name})
     # what is loaded now lives as long as the daemon: keep the collector from walking it again and
     # again, and let it run less often (its pauses land on some message's round trip)
     gc.collect()

@@ -21,9 +21,11 @@ from pathlib import Path
 from hotline.crypto.passphrase import Argon2Params
 from hotline.proto.identity import Identity
 from hotline.proto.identity_errors import IdentityError, KeyFileError, WrongPassphrase
-from hotline.proto.keyfile import DEFAULT_PARAMS, open_identity, seal_identity
+from hotline.proto.keyfile import DEFAULT_PARAMS, kdf_params, open_identity, seal_identity
 from hotline.station.config import StationConfig, load_config, save_config
 from hotline.station.errors import StationError
+from hotline.station.protect import core_dumps_possible, protect_process
+from hotline.station.strength import ADVICE, passphrase_problem
 
 #: Argon2id costs by name: ``standard`` is RFC 9106's second recommendation; ``light`` is for test
 #: stations and small machines, and says so in the key file's header.
@@ -31,6 +33,12 @@ KDF_PROFILES = {
     "standard": DEFAULT_PARAMS,
     "light": Argon2Params(memory_kib=8 * 1024, iterations=1, lanes=1),
 }
+#: What the daemon logs at start when its key file is ``light`` (the CLI has its own wording).
+LIGHT_KDF_WARNING = (
+    "the key file uses the light key derivation (8 MiB, 1 pass): each guess at the passphrase costs an "
+    "attacker with a copy of the disk about 24 times less than the standard one. It is for tests and "
+    "very small machines; for a real station, create it again without --kdf light"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +85,15 @@ def create_station(
     Raises:
         StationError: the directory already holds a station, or an argument is invalid.
     """
+    protect_process()
     paths = StationPaths(home)
     if paths.keyfile.exists() or paths.config.exists():
         raise StationError("station-exists", f"{home} already holds a station")
     if kdf not in KDF_PROFILES:
         raise StationError("bad-request", f"unknown key derivation profile {kdf!r}")
+    weak = passphrase_problem(passphrase, context=(name,))
+    if weak is not None:
+        raise StationError("weak-passphrase", f"{weak}, so nothing was created; {ADVICE}")
     try:
         config = StationConfig(name=name, listen=listen, endpoints=list(endpoints or []))
     except ValueError as exc:
@@ -108,6 +120,7 @@ def create_station(
         "listen": config.listen,
         "endpoints": config.advertised,
         "home": str(home),
+        "kdf": kdf,
     }
 
 
@@ -117,6 +130,7 @@ def unlock(home: Path, passphrase: str) -> tuple[StationConfig, Identity]:
     Raises:
         StationError: ``no-station``, ``bad-config``, ``wrong-passphrase`` or ``bad-keyfile``.
     """
+    protect_process()
     paths = StationPaths(home)
     if not paths.config.exists() or not paths.keyfile.exists():
         raise StationError("no-station", f"no station at {home}: create one with `hotline init`")
@@ -133,6 +147,82 @@ def unlock(home: Path, passphrase: str) -> tuple[StationConfig, Identity]:
             "bad-config", f"{paths.config} names {config.name!r}, the key file {identity.name!r}"
         )
     return config, identity
+
+
+def change_passphrase(home: Path, passphrase: str, new_passphrase: str) -> dict[str, object]:
+    """Seal the key file under ``new_passphrase`` (``hotline passphrase``), with the same Argon2id costs.
+
+    The new file replaces the old one atomically (written beside it, synced, renamed), so a crash
+    leaves one of the two passphrases working, never neither. A running daemon is not disturbed: it
+    read the keys when it started. Two changes at once are refused (``busy``): the later one would
+    otherwise silently undo the earlier.
+
+    Returns:
+        ``{name, kdf}``.
+
+    Raises:
+        StationError: ``no-station``, ``wrong-passphrase``, ``bad-keyfile``, ``bad-config``,
+            ``weak-passphrase`` (nothing changed) or ``busy``.
+    """
+    protect_process()
+    paths = StationPaths(home)
+    try:
+        directory = os.open(home, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        raise StationError("no-station", f"no station at {home}: create one with `hotline init`") from None
+    try:
+        try:
+            fcntl.flock(directory, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StationError(
+                "busy", f"the passphrase of {home} is being changed by another process"
+            ) from None
+        _, identity = unlock(home, passphrase)
+        weak = passphrase_problem(new_passphrase, context=(identity.name,))
+        if weak is not None:
+            raise StationError("weak-passphrase", f"{weak}, so the passphrase was not changed; {ADVICE}")
+        params = kdf_params(paths.keyfile.read_bytes()) or DEFAULT_PARAMS
+        try:
+            sealed = seal_identity(identity, new_passphrase, params)
+        except KeyFileError as exc:
+            raise StationError("bad-request", exc.reason) from None
+        _replace(paths.keyfile, sealed, directory)
+    finally:
+        os.close(directory)  # also lets go of the lock
+    return {"name": identity.name, "kdf": kdf_profile(home)}
+
+
+def _replace(path: Path, data: bytes, directory: int) -> None:
+    fresh = path.with_name(path.name + ".new")
+    try:
+        fresh.unlink(missing_ok=True)  # left by a change that crashed before its rename
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(fresh, path)
+        os.fsync(directory)
+    except OSError as exc:
+        raise StationError("bad-keyfile", f"cannot write {path}: {exc.strerror}; it is unchanged") from None
+
+
+def kdf_profile(home: Path) -> str:
+    """How the station's key file is stretched: a name of :data:`KDF_PROFILES`, ``custom`` or ``unknown``."""
+    try:
+        with StationPaths(home).keyfile.open("rb") as f:
+            params = kdf_params(f.read(64))
+    except OSError:
+        return "unknown"
+    if params is None:
+        return "unknown"
+    return next((name for name, known in KDF_PROFILES.items() if known == params), "custom")
+
+
+def key_protection(home: Path) -> dict[str, object]:
+    """What ``station`` says about how the keys are kept: the key file's ``kdf`` profile, and whether
+    this process could still leave a core dump (``core_dumps``)."""
+    return {"kdf": kdf_profile(home), "core_dumps": core_dumps_possible()}
 
 
 class StationLock:
@@ -172,4 +262,14 @@ class StationLock:
             self._fd = None
 
 
-__all__ = ["KDF_PROFILES", "StationLock", "StationPaths", "create_station", "unlock"]
+__all__ = [
+    "KDF_PROFILES",
+    "LIGHT_KDF_WARNING",
+    "StationLock",
+    "StationPaths",
+    "change_passphrase",
+    "create_station",
+    "kdf_profile",
+    "key_protection",
+    "unlock",
+]

@@ -9,13 +9,17 @@ Both drive a :class:`~hotline.proto.pairing.PairingMachine` and answer its event
 decisions are the machine's. What this module decides is the station's part:
 
 * before anything is sent: the line name must be free (``line-exists``) and the endpoints valid;
-* on the peer's card: refuse our own card and a station we already have a line to (``line-exists``);
-* storing: the line, its key and its verification go into the store in **one** store call (one
-  savepoint), then the runtime learns about it as ``line.add`` / ``line.accept`` would. The dialer
-  stores when the line key arrives and then says "done"; the listener stores when "done" arrives. So a
-  wrong code, a malformed frame or a timeout changes nothing on either side, and the one window where
-  the two stores can disagree is a connection cut right after the dialer stored: its "done" is lost,
-  the listener says so and tells its operator what to check.
+* on the peer's card: refuse our own card and one sharing a key with a line we already hold
+  (``line-exists``, :mod:`hotline.station.cardkeys`);
+* storing: the line and its key go into the store in **one** store call (one savepoint), then the
+  runtime learns about it as ``line.add`` / ``line.accept`` would. The line is **not** verified: the
+  code only proves that whoever answered knew it, and a code read over a tapped phone is known to the
+  eavesdropper too, who can pair with both stations under the right names (F2). The operators compare
+  the safety number and confirm it with ``line verify --confirm``, as after ``line add``; until then
+  the line carries nothing. The dialer stores when the line key arrives and then says "done"; the
+  listener stores when "done" arrives. So a wrong code, a malformed frame or a timeout changes nothing
+  on either side, and the one window where the two stores can disagree is a connection cut right after
+  the dialer stored: its "done" is lost, the listener says so and tells its operator what to check.
 
 A newer pairing for the same line name on the same station replaces one that is still waiting (the
 operator pressed Ctrl-C, the daemon could not tell, and they run the command again): the old one ends
@@ -53,6 +57,7 @@ from hotline.proto.pairing import (
     new_code,
     normalise_code,
 )
+from hotline.station.cardkeys import key_clash
 from hotline.station.errors import StationError
 from hotline.store.db import LineRow, Store
 
@@ -184,7 +189,7 @@ async def pair_listen(
     Emits ``{"code", "listen", "station"}`` once the port is open, then ``{"connected": address}``.
 
     Returns:
-        The new line: verified and keyed.
+        The new line: keyed, not yet verified (the operators compare its safety number).
 
     Raises:
         StationError: ``bad-request``, ``line-exists`` or ``pairing-failed``.
@@ -203,7 +208,7 @@ async def pair_connect(
     """Connect to a listening station and pair with ``code`` (``pair.connect``).
 
     Returns:
-        The new line: verified and keyed.
+        The new line: keyed, not yet verified (the operators compare its safety number).
 
     Raises:
         StationError: ``bad-request`` (including a code that is not spelled like one, checked before
@@ -362,7 +367,7 @@ class _Pairing:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
         assert self.line is not None
-        log.info("pairing: line added and verified", extra={"peer": self.peer})
+        log.info("pairing: line added, to be verified", extra={"peer": self.peer})
         return self.line
 
     async def _drive(
@@ -460,12 +465,12 @@ class _Pairing:
                 f"that is this station itself: {NOTHING_CHANGED}",
                 "a station cannot pair with itself",
             )
-        other = station.line_by_static(card.static_public.raw)
-        if other is not None:
+        clash = key_clash(station, card, peer=self.peer)
+        if clash is not None:
             raise _Refusal(
-                "line-exists",
-                f"the line {other.peer!r} already goes to the station {card.name!r}: {NOTHING_CHANGED}",
-                f"{station.identity.name} already has a line to this station",
+                clash.code,
+                f"{clash.message}: {NOTHING_CHANGED}",
+                f"{station.identity.name} already has a line to a station with a key of this card",
             )
         if self.peer in station.lines:
             raise _Refusal(
@@ -487,7 +492,7 @@ class _Pairing:
         return sealed
 
     async def _store(self) -> None:
-        """Add the line with its key, verified, in one store call; then start supervising it."""
+        """Add the line with its key, unverified, in one store call; then start supervising it."""
         station, card, key, peer = self.station, self.card, self.key, self.peer
         assert card is not None and key is not None
         endpoints = list(self.endpoints) or list(card.endpoints)
@@ -511,7 +516,7 @@ class _Pairing:
                 chain_in0=chain_start(theirs, ours),
             )
             s.set_line_key(row.id, key.key, key.created_at)
-            s.set_verified(row.id, theirs)
+            # never set_verified here: only the operators' comparison of the safety number verifies
             stored = s.line_by_id(row.id)
             assert stored is not None
             return stored

@@ -24,8 +24,10 @@ from hotline.proto.linekeys import create_line_key, open_line_key
 from hotline.proto.linemsg import MAX_TEXT_LEN, Kind, Precedence
 from hotline.proto.safety import safety_number
 from hotline.station.blobfiles import remove_line
+from hotline.station.cardkeys import key_clash
 from hotline.station.documents import doc_dir
 from hotline.station.errors import StationError
+from hotline.station.home import key_protection
 from hotline.station.line import LineRuntime, new_message_id, next_place
 from hotline.station.lookup import lookup
 from hotline.station.service import Station, parse_id, show_id
@@ -183,6 +185,7 @@ class Requests:
             "running": s.running,
             "pid": os.getpid() if s.running else None,
             "started_at": s.started_at if s.running else None,
+            **key_protection(s.paths.home),
         }
 
     async def card(self, _: NoArgs, emit: Emit) -> dict[str, object]:
@@ -262,9 +265,8 @@ class Requests:
             except ValueError as exc:
                 raise StationError("bad-request", f"endpoint {endpoint!r}: {exc}") from None
         static = card.static_public.raw
-        other = station.line_by_static(static)
-        if other is not None and other.peer != args.peer:
-            raise StationError("line-exists", f"the line {other.peer!r} already goes to that station")
+        if (clash := key_clash(station, card, peer=args.peer)) is not None:
+            raise clash
         ours, theirs = station.identity.key_digest, card.key_digest
         existing = station.lines.get(args.peer)
         if existing is None:

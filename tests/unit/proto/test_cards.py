@@ -24,6 +24,7 @@ from hotline.proto.cards import (
     encode_card,
     issue_card,
     parse_endpoint,
+    shared_keys,
 )
 from hotline.proto.identity import Identity
 from tests.support.identities import fixed_identity
@@ -422,3 +423,25 @@ def test_parse_endpoint(endpoint: str, host: str, port: int) -> None:
 def test_parse_endpoint_refuses(endpoint: str, reason: str) -> None:
     with pytest.raises(ValueError, match=re.escape(reason)):
         parse_endpoint(endpoint)
+
+
+def test_shared_keys_names_each_borrowed_key() -> None:
+    """F10: a card signed by MOSCOW that lists PARIS's X25519 and ML-KEM keys shares exactly those."""
+    paris = PARIS.public()
+    assert shared_keys(CARD, paris) == ("X25519", "ML-KEM-768", "signing")
+    assert shared_keys(CARD, MOSCOW.public()) == ()
+    fields = (
+        "paris",
+        paris.static_public,
+        paris.kem_public,
+        MOSCOW.public().verify_key,
+        ENDPOINTS,
+        1_700_000_000,
+    )
+    unsigned = StationCard(*fields, bytes(len(CARD.signature)))
+    forged = StationCard(
+        *fields, MOSCOW.signing_key.sign(unsigned.body_bytes(), context=CARD_SIGNATURE_CONTEXT)
+    )
+    forged.verify()  # its signature is good: only the station can tell the keys are borrowed
+    assert shared_keys(forged, paris) == ("X25519", "ML-KEM-768")
+    assert shared_keys(forged, MOSCOW.public()) == ("signing",)

@@ -10,6 +10,8 @@ import struct
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hotline.crypto.aead import CipherKey
 from hotline.crypto.hashing import blake2s
@@ -22,6 +24,7 @@ from hotline.proto.keyfile import (
     KeyFileCorrupt,
     KeyFileError,
     WrongPassphrase,
+    kdf_params,
     open_identity,
     seal_identity,
 )
@@ -195,3 +198,26 @@ def test_forged_helper_matches_the_real_format() -> None:
 def test_seal_refuses(passphrase: str | bytes, salt: bytes, nonce: bytes, reason: str) -> None:
     with pytest.raises(KeyFileError, match=reason):
         seal_identity(PARIS, passphrase, CHEAP, salt, nonce)
+
+
+def test_kdf_params_reads_the_header_without_the_passphrase() -> None:
+    """What ``status`` shows (F11): the costs a key file asks for, read from its header alone."""
+    assert kdf_params(SEALED) == CHEAP
+    assert kdf_params(SEALED[:HEADER_LEN]) == CHEAP
+    assert kdf_params(SEALED[: HEADER_LEN - 1]) is None
+    assert kdf_params(b"not a key file at all, but long enough to have a header........") is None
+
+
+@given(st.binary(max_size=2 * HEADER_LEN))
+def test_kdf_params_never_raises(data: bytes) -> None:
+    result = kdf_params(data)
+    assert result is None or isinstance(result, Argon2Params)
+
+
+@given(st.binary(min_size=12, max_size=12))
+def test_kdf_params_refuses_impossible_costs_quietly(costs: bytes) -> None:
+    data = SEALED[:10] + costs + SEALED[22:]
+    result = kdf_params(data)
+    memory, iterations, lanes = struct.unpack(">III", costs)
+    if result is not None:
+        assert (result.memory_kib, result.iterations, result.lanes) == (memory, iterations, lanes)
