@@ -186,9 +186,9 @@ class QuotaDesk:
             quota.rate.add(now)
             quota.stored += size
             self._since_disk += size
-            quota.withheld = None  # the peer's leftovers are behind us: a gap is a gap again
             if quota.paused is not None:
                 self._resumed(line, quota)  # the peer retried after its wait and we had room
+            quota.withheld = None  # the peer's leftovers are behind us: a gap is a gap again
             return True
         self._withhold(line, quota, reason, now)
         return False
