@@ -102,6 +102,29 @@ def test_a_flooding_line_pauses_the_other_line_flows_and_nothing_is_lost(
     assert hub.request("test", peer=flood.name, timeout=10)["ok"]
 
 
+def test_a_withhold_that_lands_mid_resend_loses_nothing(cluster: Cluster) -> None:
+    """F5: after a resume the flooder resends what the hub withheld from its store, in steps; a quota
+    raised too little makes the hub withhold again while such a step is under way. The flooder must go
+    back to where the hub stopped (not to where its step ended), so that once the quota suffices every
+    message arrives once, in order, and no gap is ever reported."""
+    hub, flood, post = hub_with_two(cluster)
+    raise_quota(hub, flood, entries_per_hour=100)
+    texts = [f"flood #{i:04d}" for i in range(1500)]
+    ids = [flood.send(hub, text)["id"] for text in texts]
+    wait_for(lambda: alerts(hub, flood, "quota"), 30, "the first pause")
+    wait_for(lambda: len(hub.inbox(flood)) == 100, 10, "the first 100 stored")
+
+    raise_quota(hub, flood, entries_per_hour=300)
+    wait_for(lambda: quota_of(hub, flood)["entries_last_hour"] == 300, 30, "the second pause")
+    assert quota_of(hub, flood)["paused"] == "rate"
+    post.request("wait", id=post.send(hub, "the other line")["id"], timeout=30)
+
+    raise_quota(hub, flood, entries_per_hour=10_000)
+    flood.request("wait", id=ids[-1], timeout=90)
+    assert [m["id"] for m in hub.inbox(flood)] == ids
+    assert not alerts(hub, flood, "gap") and not alerts(hub, flood, "chain-mismatch")
+
+
 def test_a_line_over_its_stored_bytes_pauses_until_the_quota_is_raised(
     cluster: Cluster, tmp_path: Path
 ) -> None:

@@ -76,10 +76,15 @@ class _LineQuota:
     #: Receiving: the quota the line is paused for, and whether a task watches for it to free.
     paused: HoldReason | None = None
     resuming: bool = False
+    #: Receiving: the bytes of the entry we refused: the one the peer sends first when we resume.
+    blocked: int = 0
     #: Sending: the peer withholds our entries on this session until this monotonic time.
     held_on: LinkSession | None = None
     held_until: float = 0.0
     released: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Sending: resend from here; applied by the sender itself, whose step under way may still
+    #: move the cursor past it (what that step sends the peer drops as leftovers).
+    rewind: int | None = None
 
 
 class QuotaDesk:
@@ -190,6 +195,7 @@ class QuotaDesk:
                 self._resumed(line, quota)  # the peer retried after its wait and we had room
             quota.withheld = None  # the peer's leftovers are behind us: a gap is a gap again
             return True
+        quota.blocked = size
         self._withhold(line, quota, reason, now)
         return False
 
@@ -250,7 +256,7 @@ class QuotaDesk:
             while quota.paused is not None:
                 if quota.paused is HoldReason.DISK:
                     self._disk = None  # look at the disk again
-                if self._verdict(line, 0, time.time()) is None:
+                if self._verdict(line, quota.blocked, time.time()) is None:
                     self._resumed(line, quota)
                     return
                 if quota.paused is HoldReason.RATE:
@@ -301,6 +307,9 @@ class QuotaDesk:
             return True
         session.cursor = message.held_seq  # resent from there when the peer takes entries again
         first = quota.held_on is not session or quota.held_until == 0.0
+        if quota.held_on is not session:
+            quota.rewind = None
+        quota.rewind = message.held_seq if quota.rewind is None else min(quota.rewind, message.held_seq)
         quota.held_on = session
         quota.held_until = time.monotonic() + max(1, message.retry_after)
         quota.released.clear()
@@ -324,10 +333,17 @@ class QuotaDesk:
         return quota is not None and quota.held_on is session and quota.held_until > time.monotonic()
 
     async def hold_sender(self, line: LineRuntime, session: LinkSession) -> bool:
-        """Wait while the peer withholds our entries on ``session``; True if we waited."""
+        """Between the sender's steps: go back to where the peer withholds, and wait while it does;
+        True if we waited."""
+        quota = self._lines.get(line.row.id)
+        if quota is None:
+            return False
+        if quota.rewind is not None:
+            if quota.held_on is session:
+                session.cursor = min(session.cursor, quota.rewind)
+            quota.rewind = None
         if not self.holding(line, session):
             return False
-        quota = self._of(line)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(quota.held_until - time.monotonic()):
                 await quota.released.wait()
@@ -428,7 +444,7 @@ class QuotaDesk:
         for line in list(station.lines.values()):
             await self.load(line)
             quota = self._of(line)
-            if quota.paused is not None and self._verdict(line, 0, time.time()) is None:
+            if quota.paused is not None and self._verdict(line, quota.blocked, time.time()) is None:
                 self._resumed(line, quota)
         return {"lines": [self.describe(line) for line in station.lines.values()]}
 
