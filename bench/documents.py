@@ -54,6 +54,7 @@ from tests.support.stations import FAST, PASSPHRASE, StationProc, pair
 from bench.station import HOST, TEXT, BenchError, free_port
 from hotline.proto.document import CHUNK as CHUNK_BYTES
 from hotline.station.home import create_station
+from hotline.station.quotarules import QuotaDefaults
 
 #: Seconds between two polls of the receiver's ``files``.
 POLL = 0.05
@@ -382,7 +383,9 @@ def _station(root: Path, name: str) -> StationProc:
     home = root / name
     create_station(home, name, f"{HOST}:{port}", PASSPHRASE, kdf="light")
     station = StationProc(home, name, port)
-    station.configure(**FAST)
+    # the benchmarks move documents beyond a government line's default quotas (10 GiB, unattended)
+    big = QuotaDefaults(stored_bytes=2**50, document_bytes=2**40, approve_documents_above=2**40)
+    station.configure(**FAST, quotas=big)
     return station
 
 

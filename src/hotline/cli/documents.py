@@ -147,3 +147,29 @@ def file_get(ident: str, out: Path, peer: str | None) -> None:
         click.echo(
             printable(f"wrote {result.get('name')} ({result.get('size'):,} bytes, SHA-256 verified) to {out}")
         )
+
+
+@file.command("accept")
+@click.argument("ident", metavar="ID")
+@json_option
+def file_accept(ident: str) -> None:
+    """Let the held document ID come in (one above the line's approval size; F5)."""
+    _decide("file.accept", ident, "accepted: its bytes come now")
+
+
+@file.command("refuse")
+@click.argument("ident", metavar="ID")
+@json_option
+def file_refuse(ident: str) -> None:
+    """Refuse the held document ID: the sender hears it failed, no byte is stored."""
+    _decide("file.refuse", ident, "refused: the sender is told")
+
+
+def _decide(op: str, ident: str, said: str) -> None:
+    opts = settings()
+    result = reach.call(opts, op, id=ident)
+    if opts.json:
+        render.emit_json(result)
+        return
+    document = result.get("document") or {}
+    click.echo(printable(f"{ident}  {document.get('name')} ({document.get('size', 0):,} bytes) {said}"))

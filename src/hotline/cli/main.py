@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from hotline import __version__
-from hotline.cli import calls, console, documents, lines, messages, pairing, stations
+from hotline.cli import calls, console, documents, lines, messages, pairing, quota, stations
 from hotline.cli.errors import DEBUG_ENV, Failure, describe
 from hotline.cli.options import DEFAULT_HOME, Settings, settings
 
@@ -97,6 +97,7 @@ for _command in (
     documents.send_file,
     documents.files,
     documents.file,
+    quota.quota,
     console.console_command,
 ):
     cli.add_command(_command)

@@ -164,6 +164,34 @@ class CallReveal(_LineMessage, frozen=True, tag=10):
 
     call_id: bytes
     dh_public: bytes
+class Withhold(_LineMessage, frozen=True, tag=11):
+    """The receiver stores none of our entries after ``held_seq`` for now (F5, docs/protocol.md §10.3).
+
+    ``reason`` is a :class:`HoldReason`; the sender keeps the entries, sends none until
+    ``retry_after`` seconds have passed or a ``Withhold`` with reason RESUME comes, then resends from
+    ``held_seq + 1`` in order.
+    """
+
+    held_seq: int
+    reason: int
+    retry_after: int
+
+
+class HoldReason(enum.IntEnum):
+    """Why a :class:`Withhold` was sent."""
+
+    #: The receiver takes entries again: send from ``held_seq + 1`` now.
+    RESUME = 0
+    #: The line passed its entries-per-hour quota.
+    RATE = 1
+    #: The line passed its quota of stored bytes.
+    SPACE = 2
+    #: The receiver's disk is down to the free space it keeps for others.
+    DISK = 3
+
+
+#: The longest a :class:`Withhold` may ask the sender to wait, in seconds.
+MAX_RETRY_AFTER = 3600
 
 
 class Signal(enum.IntEnum):
@@ -205,6 +233,7 @@ LineMessage = (
     | DocProgress
     | CallRinging
     | CallReveal
+    | Withhold
 )
 
 _DOC_STATES = frozenset(int(s) for s in DocState)
@@ -286,6 +315,11 @@ def _problem(message: LineMessage) -> str | None:
         case DocProgress(doc_id, stored, state):
             if len(doc_id) != DOC_ID_LEN or not 0 <= stored <= MAX_SIZE or state not in _DOC_STATES:
                 return "document progress out of range"
+        case Withhold(held_seq, reason, retry_after):
+            if held_seq < 0 or reason not in HoldReason._value2member_map_:
+                return "withhold out of range"
+            if not 0 <= retry_after <= MAX_RETRY_AFTER:
+                return "withhold retry time out of range"
         case CallMedia(packet):
             if len(packet) > MAX_MEDIA_PACKET:
                 return "media packet too long"
@@ -309,6 +343,7 @@ __all__ = [
     "CALL_ID_LEN",
     "CHAIN_LEN",
     "MAX_MEDIA_PACKET",
+    "MAX_RETRY_AFTER",
     "MAX_TEXT_LEN",
     "MESSAGE_ID_LEN",
     "CallAnswer",
@@ -321,6 +356,7 @@ __all__ = [
     "DocProgress",
     "Entry",
     "Hello",
+    "HoldReason",
     "Kind",
     "LineMessage",
     "LineMessageError",
@@ -328,6 +364,7 @@ __all__ = [
     "Receipt",
     "Signal",
     "TestProbe",
+    "Withhold",
     "decode",
     "decode_probe",
     "encode",

@@ -15,10 +15,11 @@ import msgspec
 
 from hotline.proto.cards import parse_endpoint
 from hotline.station.errors import StationError
+from hotline.station.quotarules import QuotaDefaults, QuotaSettings, quota_problem
 
 
-class LineSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
-    """Per-line settings, a ``[lines.<peer>]`` table in ``station.toml``."""
+class LineSettings(QuotaSettings, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """Per-line settings, a ``[lines.<peer>]`` table in ``station.toml`` (quota overrides included)."""
 
     #: Pick up this line's calls at once (for unattended tests and relays); never the default.
     auto_answer: bool = False
@@ -58,6 +59,8 @@ class StationConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     rekey_after: float = 120.0
     #: Per-line settings by line name.
     lines: dict[str, LineSettings] = {}
+    #: Every line's quotas and the disk reserve (F5, :mod:`hotline.station.quotarules`).
+    quotas: QuotaDefaults = msgspec.field(default_factory=QuotaDefaults)
 
     def __post_init__(self) -> None:
         problem = _problem(self)
@@ -101,7 +104,7 @@ def _problem(config: StationConfig) -> str | None:
         return "`documents_max_bytes` must be at least 0"
     if config.max_pending < 1 or config.store_max_pages < 0:
         return "`max_pending` must be at least 1 and `store_max_pages` at least 0"
-    return None
+    return quota_problem(config.quotas, dict(config.lines))
 
 
 def _seconds_problem(config: StationConfig) -> str | None:

@@ -23,6 +23,7 @@ from hotline.station import outfile
 from hotline.station.documents import describe_doc, doc_dir
 from hotline.station.errors import StationError
 from hotline.station.lookup import lookup
+from hotline.station.quotarequests import QuotaRequests
 from hotline.station.service import Station, parse_id
 from hotline.store.blobs import Blob
 from hotline.store.db import DocRow, Store
@@ -74,6 +75,7 @@ class DocumentRequests:
             "send.file": (SendFileArgs, self.send_file),
             "files": (FilesArgs, self.files),
             "file.get": (FileGetArgs, self.file_get),
+            **QuotaRequests(self.station).handlers(),  # F5: quotas and held documents
         }
 
     async def send_file(self, args: SendFileArgs, emit: Emit) -> dict[str, object]:

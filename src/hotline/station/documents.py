@@ -502,6 +502,7 @@ class DocumentDesk:
         doc = store.add_document(line.row.id, IN, doc_id=meta.doc_id, message_id=entry.id, name=meta.name,
                                  size=meta.size, sha256=meta.sha256, now=now)  # fmt: skip
         store.new_blob(doc.rowid)
+        self.station.quotas.judge_document(store, line, doc)  # F5: too big: refused; big: held
         return None
 
     async def resume_incoming(self, line: LineRuntime, session: LinkSession) -> None:
@@ -573,16 +574,21 @@ class DocumentDesk:
             doc_id = decode_meta(row.body).doc_id
             line_id = line.row.id
             doc = await self.station.worker.call(lambda store: store.document(line_id, IN, doc_id))
-            if doc is None or doc.state not in ("receiving", "paused"):
-                return
+            if doc is not None:
+                self.station.quotas.announced(line, doc)  # F5: held or refused by the line's quotas
+                await self.receive(line, doc)
+
+        self.station.spawn(start())
+
+    async def receive(self, line: LineRuntime, doc: DocRow) -> None:
+        """Open an inbound document that is receiving and ask for its bytes (held ones wait)."""
+        if doc.state in ("receiving", "paused"):
             incoming = await self._open_incoming(line, doc)
             if incoming is not None:
                 if incoming.row.size == 0:
                     await self._finish(line, incoming, incoming.hasher.digest() == incoming.row.sha256)
                 else:
                     self._ask(line, incoming)
-
-        self.station.spawn(start())
 
     def _ask(self, line: LineRuntime, incoming: _Incoming) -> None:
         # from what this process has written (durable or not): within one process the page cache
@@ -619,6 +625,10 @@ class DocumentDesk:
             self._pause(
                 line, incoming, StoreFull(f"documents would pass `documents_max_bytes` ({cap} bytes)")
             )
+            return
+        kept = self.station.quotas.data_problem(line, len(data.data))  # F5: the disk reserve
+        if kept is not None:
+            self._pause(line, incoming, StoreFull(kept))
             return
         assert incoming.writer is not None
         incoming.writer.put(data.offset, data.data)

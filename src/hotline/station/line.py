@@ -184,6 +184,7 @@ class LineRuntime:
 
     async def run(self) -> None:
         """Supervise the line until cancelled: dial, test on schedule, raise alerts."""
+        await self.station.quotas.load(self)
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
             tg.create_task(self._test_schedule())
@@ -353,6 +354,9 @@ class LineRuntime:
                         self.alert("protocol", f"{self.peer} sent document data before its hello")
                         return
                     await self.station.documents.on_message(self, message)
+                case linemsg.Withhold():
+                    if not self.station.quotas.on_withhold(self, session, message):
+                        return
                 case _:
                     if not session.hello.is_set():
                         self.alert("protocol", f"{self.peer} sent a call message before its hello")
@@ -397,11 +401,15 @@ class LineRuntime:
         verdict = classify(self.in_seq, self.in_head, entry)
         match verdict:
             case Accept(head):
+                if not self.station.quotas.admit(self, entry):
+                    return True  # F5: over a quota; the peer keeps it and sends it again later
                 self.in_seq, self.in_head = entry.seq, head
                 self._pending_in.append(entry)
             case Duplicate():
                 self._receipt_due = True
             case Gap(expected):
+                if self.station.quotas.leftover(self, entry):
+                    return True  # F5: sent before the peer heard that we withhold
                 self.alert("gap", f"{self.peer} sent entry {entry.seq} where {expected} was due")
                 return False
             case ChainMismatch():
@@ -658,6 +666,8 @@ class LineRuntime:
         channel = session.channel
         await session.hello.wait()
         while self.current is session and not channel.is_closed:
+            if await self.station.quotas.hold_sender(self, session):
+                continue  # F5: the peer withholds our entries for now
             if session.cursor < self.out_seq:
                 after = session.cursor
                 rows = await self.station.worker.call(
@@ -728,7 +738,12 @@ class LineRuntime:
             self.out_seq, self.out_head = row.seq, row.chain
             self._inflight[row.seq] = (row.chain, row.id)
         session = self.current
-        if session is not None and session.hello.is_set() and session.cursor == row.seq - 1:
+        if (
+            session is not None
+            and session.hello.is_set()
+            and session.cursor == row.seq - 1
+            and not self.station.quotas.holding(self, session)
+        ):
             try:
                 session.channel.send_nowait(linemsg.encode(_entry(row)))
                 if self.out_seq - self.peer_seq == 1:

@@ -30,6 +30,7 @@ from hotline.station.documents import DocumentDesk
 from hotline.station.errors import StationError
 from hotline.station.home import StationLock, StationPaths, unlock
 from hotline.station.line import LineRuntime
+from hotline.station.quotas import QuotaDesk
 from hotline.station.worker import StoreWorker
 from hotline.store.db import LineRow, MessageRow, Store
 from hotline.store.errors import StoreError
@@ -120,6 +121,7 @@ class Station:
         self.listen_port: int | None = None
         self.calls = CallDesk(self)
         self.documents = DocumentDesk(self)
+        self.quotas = QuotaDesk(self)
         # work started while not serving (offline requests); awaited by close()
         self._background: list[asyncio.Future[Any]] = []
 
