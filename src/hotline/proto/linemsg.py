@@ -164,6 +164,8 @@ class CallReveal(_LineMessage, frozen=True, tag=10):
 
     call_id: bytes
     dh_public: bytes
+
+
 class Withhold(_LineMessage, frozen=True, tag=11):
     """The receiver stores none of our entries after ``held_seq`` for now (F5, docs/protocol.md §10.3).
 
