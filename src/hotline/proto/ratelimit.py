@@ -21,6 +21,8 @@ from hotline.proto.constants import (
 #: Buckets kept per limiter at most: beyond it, buckets that have refilled are forgotten (they are
 #: equivalent to a new one), then the oldest.
 MAX_BUCKETS = 4096
+#: Rounding slack when a token is counted: events spaced exactly ``1 / rate`` apart must all pass.
+_SLACK = 1e-9
 
 
 class TokenBucket:
@@ -48,15 +50,15 @@ class TokenBucket:
     def take(self, now: float) -> bool:
         """Take one token if there is one; return whether the event is allowed."""
         self._refill(now)
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= 1.0 - _SLACK:
+            self.tokens = max(0.0, self.tokens - 1.0)
             return True
         return False
 
     def full(self, now: float) -> bool:
         """Whether the bucket has refilled completely (it then behaves like a new one)."""
         self._refill(now)
-        return self.tokens >= self.burst
+        return self.tokens >= self.burst - _SLACK
 
 
 class KeyedBuckets:
