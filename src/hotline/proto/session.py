@@ -71,7 +71,7 @@ from hotline.proto.messages import (
     RekeyResponse,
 )
 from hotline.proto.noise import CipherState, NoiseError
-from hotline.proto.ratelimit import HandshakeLimits, TokenBucket
+from hotline.proto.ratelimit import HandshakeLimits, KeyedBuckets
 from hotline.proto.records import (
     ContentKind,
     RecordError,
@@ -103,10 +103,10 @@ class SessionConfig:
     keepalive_interval: float = KEEPALIVE_INTERVAL
     keepalive_misses: int = KEEPALIVE_MISSES
     handshake_timeout: float = HANDSHAKE_TIMEOUT
-    #: Rekeys the peer may make us do (answer ``RekeyInit``, act on ``RekeyRequest``) per second,
-    #: and the burst; past it the session ends with ``RATE_LIMITED`` (§5.4; issue 13, F12).
-    rekey_rate: float = REKEY_RATE
-    rekey_burst: int = REKEY_BURST
+    #: Rekeys a peer may make us do (answer ``RekeyInit``, act on ``RekeyRequest``), one bucket
+    #: per peer static key shared by every session made with this config, so a new session does
+    #: not bring a new burst; past it the session ends with ``RATE_LIMITED`` (§5.4; issue 13, F12).
+    rekey_limits: KeyedBuckets = field(default_factory=lambda: KeyedBuckets(REKEY_RATE, REKEY_BURST))
     #: The KEM behind the ``hfs`` tokens (a deterministic one in golden tests).
     kem: Kem = field(default_factory=MLKEM768)
     #: Draws a fresh X25519 ephemeral for each handshake.
@@ -185,8 +185,6 @@ class Session:
         # (issue 13, B4) seeded with the session's own initiation timestamp once it is confirmed,
         # so even the first rekey must be newer than the handshake that opened the session
         self._rekey_guard = TimestampGuard()
-        # (issue 13, F12) how often the peer may make us run a rekey
-        self._peer_rekeys = TokenBucket(config.rekey_rate, config.rekey_burst, now)
         # the adapter stopped reading (its application is slow): the peer is not idle, we are
         self._reading_paused = False
         self._rekey_requested = False
@@ -693,9 +691,10 @@ class Session:
 
     def _rekey_budget(self, now: float) -> None:
         # issue 13, F12: a peer that makes us rekey faster than this is flooding us
-        if not self._peer_rekeys.take(now):
+        limits = self._config.rekey_limits
+        if not limits.take(self._peer_static, now):
             raise RemoteProtocolError(
-                f"the peer asked for rekeys faster than {self._config.rekey_rate:g} per second",
+                f"the peer asked for rekeys faster than {limits.rate:g} per second",
                 ErrorCode.RATE_LIMITED,
             )
 

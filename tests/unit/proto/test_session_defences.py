@@ -16,7 +16,7 @@ from hotline.crypto.x25519 import X25519PrivateKey
 from hotline.proto.errors import ErrorCode
 from hotline.proto.events import RekeyCompleted, SessionTerminated
 from hotline.proto.messages import RekeyRequest
-from hotline.proto.ratelimit import HandshakeLimits
+from hotline.proto.ratelimit import HandshakeLimits, KeyedBuckets
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import Session
 from hotline.proto.states import SessionState
@@ -165,7 +165,7 @@ def _force_rekeys(pair: SessionPair, count: int) -> None:
 def test_a_rekey_flood_ends_the_session_with_rate_limited() -> None:
     """F12: an authenticated initiator that rekeys once per round trip is cut off after the burst,
     with a clear close code on both sides."""
-    pair = established(rekey_rate=1.0, rekey_burst=4)
+    pair = established(rekey_limits=KeyedBuckets(1.0, 4))
     _force_rekeys(pair, 4)
     assert pair.r.epoch == 5 and pair.r.state is SessionState.ESTABLISHED  # the burst is allowed
     pair.take("r")
@@ -177,8 +177,25 @@ def test_a_rekey_flood_ends_the_session_with_rate_limited() -> None:
     assert told.code is ErrorCode.RATE_LIMITED and told.by_peer
 
 
+def test_a_new_session_does_not_bring_a_new_rekey_burst() -> None:
+    """F12: the rekey budget is per peer, shared by all sessions: dialling again does not refill it."""
+    pair = established(rekey_limits=KeyedBuckets(1.0, 3))
+    _force_rekeys(pair, 3)
+    assert pair.r.state is SessionState.ESTABLISHED
+    again = SessionPair(pair.now)  # the same two stations, a new session (sharing the configs)
+    again.a, again.b, again.line_key, again.ca, again.cb = pair.a, pair.b, pair.line_key, pair.ca, pair.cb
+    again.i = _dial(pair, WALL_NS + 10**9)
+    again.r = Session.responder(pair.cb, peers=pair.b.peers, guard=pair.b.guard, now=pair.now)
+    again.roundtrip_until_idle()
+    assert again.r.state is SessionState.ESTABLISHED
+    _force_rekeys(again, 1)
+    assert again.r.state is SessionState.CLOSED
+    (ended,) = [e for e in again.take("r") if isinstance(e, SessionTerminated)]
+    assert ended.code is ErrorCode.RATE_LIMITED
+
+
 def test_rekeys_at_the_allowed_pace_go_on_for_ever() -> None:
-    pair = established(rekey_rate=1.0, rekey_burst=2)
+    pair = established(rekey_limits=KeyedBuckets(1.0, 2))
     for _ in range(20):
         pair.now += 1.0
         _force_rekeys(pair, 1)
@@ -187,7 +204,7 @@ def test_rekeys_at_the_allowed_pace_go_on_for_ever() -> None:
 
 def test_a_flood_of_rekey_requests_ends_the_session_with_rate_limited() -> None:
     """F12: a hostile responder asking for a rekey after every rekey makes the initiator stop."""
-    pair = established(rekey_rate=1.0, rekey_burst=3)
+    pair = established(rekey_limits=KeyedBuckets(1.0, 3))
     for _ in range(5):
         if pair.r.state is not SessionState.ESTABLISHED:
             break
