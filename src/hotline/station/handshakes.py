@@ -67,7 +67,8 @@ class HandshakeDefence:
         self.limits = HandshakeLimits(on_drop=self._dropped)
         #: Peer static key -> sessions ended because the peer rekeyed too fast.
         self.rekey_floods: dict[bytes, int] = {}
-        self._logged: dict[bytes | None, float] = {}
+        # what was last logged when: (kind, peer static key or None for addresses)
+        self._logged: dict[tuple[str, bytes | None], float] = {}
 
     async def load(self, peers: list[bytes]) -> None:
         """Restore the stored guard of ``peers`` (call before listening)."""
@@ -86,7 +87,7 @@ class HandshakeDefence:
         """A session of ``line`` ended with ``RATE_LIMITED`` (a rekey flood)."""
         peer = line.row.static_public
         self.rekey_floods[peer] = self.rekey_floods.get(peer, 0) + 1
-        if self._due(peer):
+        if self._due(("rekeys", peer)):
             log.warning(
                 "ended a session whose peer rekeyed faster than the limit (a misbehaving or hostile "
                 "station; the line redials; the count is in `hotline status --json`)",
@@ -98,7 +99,7 @@ class HandshakeDefence:
         stored.add_done_callback(_log_unstored_guard)
 
     def _dropped(self, peer_static: bytes | None) -> None:
-        if not self._due(peer_static):
+        if not self._due(("handshakes", peer_static)):
             return
         if peer_static is None:
             log.warning(
@@ -117,7 +118,7 @@ class HandshakeDefence:
             },
         )
 
-    def _due(self, key: bytes | None) -> bool:
+    def _due(self, key: tuple[str, bytes | None]) -> bool:
         now = time.monotonic()
         if now - self._logged.get(key, -THROTTLE_LOG_INTERVAL) < THROTTLE_LOG_INTERVAL:
             return False
