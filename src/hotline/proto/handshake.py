@@ -245,7 +245,7 @@ class ResponderHandshake:
         line_key = peers.line_key(peer_static)
         if line_key is None:
             raise HandshakeFailed("initiator is not a known peer")
-        # protect against replay: the timestamp must be newer than any seen from this peer
+        # protect against replay: the timestamp must be newer than any confirmed from this peer (F8)
         if len(payload) != TIMESTAMP_LEN:
             raise HandshakeFailed("initiation payload has the wrong length")
         timestamp_ns = int.from_bytes(payload, "big")

@@ -9,6 +9,7 @@ every call and nothing here reads a clock.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Hashable
 
 from hotline.proto.constants import (
@@ -128,7 +129,7 @@ class HandshakeLimits:
 
     def allow_source(self, source: str | None, now: float) -> bool:
         """Whether an initiation from ``source`` (an address; None when unknown) may cost a DH."""
-        if source is None or self._sources.take(source, now):
+        if source is None or self._sources.take(source_key(source), now):
             return True
         self.dropped_by_source += 1
         if self._on_drop is not None:
@@ -143,3 +144,17 @@ class HandshakeLimits:
         if self._on_drop is not None:
             self._on_drop(peer_static)
         return False
+
+
+def source_key(address: str) -> str:
+    """The bucket an address counts against: the address itself for IPv4, its /64 for IPv6 (one
+    host usually holds a whole /64, so counting single IPv6 addresses would not limit it)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)

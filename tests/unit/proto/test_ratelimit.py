@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotline.proto.ratelimit import HandshakeLimits, KeyedBuckets, TokenBucket
+from hotline.proto.ratelimit import HandshakeLimits, KeyedBuckets, TokenBucket, source_key
 
 rates = st.floats(min_value=0.01, max_value=1000.0, allow_nan=False, allow_infinity=False)
 bursts = st.integers(min_value=1, max_value=50)
@@ -89,3 +89,16 @@ def test_handshake_limits_count_and_report_each_drop() -> None:
     assert limits.dropped_by_peer == {peer: 1} and limits.dropped_by_source == 1
     assert heard == [peer, None]
     assert limits.allow_peer(peer, 1.0)
+
+
+def test_an_ipv6_host_counts_as_its_whole_slash_64() -> None:
+    """F12: a host holds a whole /64, so rotating addresses inside it does not buy new tokens."""
+    assert source_key("2001:db8:1:2::1") == source_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert source_key("2001:db8:1:3::1") != source_key("2001:db8:1:2::1")
+    assert source_key("::ffff:192.0.2.1") == source_key("192.0.2.1") == "192.0.2.1"
+    assert source_key("fe80::1%eth0") == "fe80::/64"
+    assert source_key("not an address") == "not an address"
+    limits = HandshakeLimits(source_rate=1.0, source_burst=1)
+    assert limits.allow_source("2001:db8::1", 0.0)
+    assert not limits.allow_source("2001:db8::2", 0.0)
+    assert limits.allow_source("192.0.2.1", 0.0)
