@@ -32,7 +32,7 @@ from hotline.proto.handshake import (
 from hotline.proto.linekeys import open_line_key
 from hotline.proto.records import RecordType, frame
 from hotline.station.home import unlock
-from tests.support.stations import PASSPHRASE, Cluster, StationProc, pair, wait_for
+from tests.support.stations import PASSPHRASE, Cluster, RequestFailed, StationProc, pair, wait_for
 
 #: Junk connections in the flood test (the issue asks for at least 10,000).
 FLOOD = 10_000
@@ -204,6 +204,34 @@ def test_an_initiation_that_never_confirms_does_not_lock_the_peer_out(cluster: C
         a.wait_line(b)
         _deliver(a, b, f"restarted {restart}")
     assert b.line(a)["replays_dropped"] == 0
+
+
+def test_a_sealed_line_key_as_old_as_the_current_one_is_refused(cluster: Cluster) -> None:
+    """B4: a sealed line key whose ``created_at`` equals the current key's used to replace it (only
+    an older one was refused), so the same blob presented again, or a second key from the same
+    second, was taken. Now only a strictly newer key replaces the current one; the refusal names
+    the line and the key stays. A second grant in the same second is dated past the first, so it
+    is accepted."""
+    a, b = cluster.add("alpha"), cluster.add("bravo")
+    card_a, card_b = a.request("card")["armored"], b.request("card")["armored"]
+    a.request("line.add", peer="bravo", card=card_b, endpoints=[b.endpoint])
+    b.request("line.add", peer="alpha", card=card_a, endpoints=[a.endpoint])
+    first = a.request("line.grant", peer="bravo")
+    b.request("line.accept", peer="alpha", sealed=first["sealed"])
+    second = a.request("line.grant", peer="bravo")  # at once: within the same second, most likely
+    assert second["created_at"] > first["created_at"]
+    assert b.request("line.accept", peer="alpha", sealed=second["sealed"])["has_key"]
+    for stale in (second, first):  # the same key again (as old), and the first one (older)
+        with pytest.raises(RequestFailed) as refused:
+            b.request("line.accept", peer="alpha", sealed=stale["sealed"])
+        assert refused.value.code == "bad-line-key"
+        assert "'alpha'" in refused.value.message
+    assert b.request("line.list")["lines"][0]["key_created_at"] == second["created_at"]
+    a.request("line.verify", peer="bravo", confirm=True)
+    b.request("line.verify", peer="alpha", confirm=True)
+    cluster.start_all(a, b)
+    a.wait_line(b)  # both hold the second key
+    _deliver(a, b, "on the second key")
 
 
 def test_a_man_in_the_middle_with_another_key_gets_no_session(cluster: Cluster) -> None:

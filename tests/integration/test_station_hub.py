@@ -279,6 +279,6 @@ def test_a_hostile_peer_hammering_the_hub_with_handshakes_and_rekeys_spares_the_
     assert hub_cpu < attacker_cpu
     # logged once a minute per line at most
     log = hub.log_path.read_text()
-    assert log.count("over its handshake rate limit") == 1, hub.log_tail()
+    assert log.count("from a peer over its handshake rate limit") == 1, hub.log_tail()
     assert log.count("rekeyed faster than the limit") == 1, hub.log_tail()
     assert hub.line(honest)["state"] == "up"
