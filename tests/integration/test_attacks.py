@@ -32,7 +32,7 @@ from hotline.proto.handshake import (
 from hotline.proto.linekeys import open_line_key
 from hotline.proto.records import RecordType, frame
 from hotline.station.home import unlock
-from tests.support.stations import PASSPHRASE, Cluster, StationProc, pair, wait_for
+from tests.support.stations import PASSPHRASE, Cluster, RequestFailed, StationProc, pair, wait_for
 
 #: Junk connections in the flood test (the issue asks for at least 10,000).
 FLOOD = 10_000
@@ -138,6 +138,100 @@ def test_a_recorded_session_replayed_gets_nothing_and_delivers_nothing_twice(clu
         assert len(b.inbox(a)) == len(before) + 1
     finally:
         recorder.close()
+
+
+def test_a_recorded_initiation_replayed_after_a_restart_gets_nothing(cluster: Cluster) -> None:
+    """F8: the responder's anti-replay guard used to live in memory only, so once bravo restarted
+    a recording of alpha's earlier handshake was answered again (a 1,155-byte response, after a
+    full DH and KEM). The guard is now stored per peer: after the restart the recording gets not a
+    byte, and bravo counts it as a replay (dropped at the timestamp check, before the response's
+    key generation and KEM encapsulation)."""
+    a, b = cluster.add("alpha"), cluster.add("bravo")
+    recorder = Recorder(("127.0.0.1", b.port))
+    try:
+        pair(a, b, a_endpoints=[f"127.0.0.1:{recorder.port}"], b_endpoints=["127.0.0.1:9"])
+        cluster.start_all(a, b)
+        a.wait_line(b)
+        _deliver(a, b, "before the restart")
+        a.stop()
+        b.wait_line(a, "down", timeout=15)
+        b.stop()
+        b.start()  # a new process: nothing of the old one's memory
+        assert b.line(a)["replays_dropped"] == 0
+        recorded = [bytes(r) for r in recorder.sessions if len(r) >= 3 + INIT_LEN]
+        assert recorded, "nothing recorded"
+        for data in recorded:
+            assert data[2] == RecordType.HANDSHAKE_INIT
+            assert _silent(b.port, data[: 3 + INIT_LEN]) == b"", "bravo answered a recording after a restart"
+            assert _silent(b.port, data) == b"", "bravo answered a recorded session after a restart"
+        assert b.line(a)["replays_dropped"] == 2 * len(recorded)
+        assert _texts(b, a) == ["before the restart"]
+        # the real alpha still comes back after its own restart, and the line works
+        a.start()
+        a.wait_line(b)
+        _deliver(a, b, "after the replay")
+        assert _texts(b, a) == ["before the restart", "after the replay"]
+    finally:
+        recorder.close()
+
+
+def test_an_initiation_that_never_confirms_does_not_lock_the_peer_out(cluster: Cluster) -> None:
+    """F8: someone who holds alpha's static key but not the line key sends bravo an initiation
+    dated an hour ahead. Bravo answers it (only the first transport record proves the line key),
+    but the session never confirms, so bravo's guard stays where it was: alpha's genuine
+    initiations, dated now, are still answered and the line comes up, also after bravo restarts.
+    (The guard used to be raised before the line key was proven, which locked alpha out.)"""
+    a, b = cluster.add("alpha"), cluster.add("bravo")
+    _pair_keeping_key(a, b, a_endpoints=[b.endpoint])
+    _, identity_a = unlock(a.home, PASSPHRASE)
+    static_b = dearmor_card(b.request("card")["armored"]).static_public.raw
+    cluster.start_all(b)
+    forged = InitiatorHandshake(
+        static=identity_a.static_key,
+        responder_static=static_b,
+        line_key=os.urandom(32),  # not the line key
+        prologue=PROLOGUE,
+        timestamp_ns=time.time_ns() + 3600 * 10**9,
+    )
+    answer = _silent(b.port, _with_body(1, forged.create_initiation()))
+    assert answer[2] == 2 and len(answer) == 3 + RESPONSE_LEN  # answered, never confirmed
+    for restart in (False, True):
+        if restart:
+            a.stop()
+            b.stop()
+            b.start()
+        a.start()
+        a.wait_line(b)
+        _deliver(a, b, f"restarted {restart}")
+    assert b.line(a)["replays_dropped"] == 0
+
+
+def test_a_sealed_line_key_as_old_as_the_current_one_is_refused(cluster: Cluster) -> None:
+    """B4: a sealed line key whose ``created_at`` equals the current key's used to replace it (only
+    an older one was refused), so the same blob presented again, or a second key from the same
+    second, was taken. Now only a strictly newer key replaces the current one; the refusal names
+    the line and the key stays. A second grant in the same second is dated past the first, so it
+    is accepted."""
+    a, b = cluster.add("alpha"), cluster.add("bravo")
+    card_a, card_b = a.request("card")["armored"], b.request("card")["armored"]
+    a.request("line.add", peer="bravo", card=card_b, endpoints=[b.endpoint])
+    b.request("line.add", peer="alpha", card=card_a, endpoints=[a.endpoint])
+    first = a.request("line.grant", peer="bravo")
+    b.request("line.accept", peer="alpha", sealed=first["sealed"])
+    second = a.request("line.grant", peer="bravo")  # at once: within the same second, most likely
+    assert second["created_at"] > first["created_at"]
+    assert b.request("line.accept", peer="alpha", sealed=second["sealed"])["has_key"]
+    for stale in (second, first):  # the same key again (as old), and the first one (older)
+        with pytest.raises(RequestFailed) as refused:
+            b.request("line.accept", peer="alpha", sealed=stale["sealed"])
+        assert refused.value.code == "bad-line-key"
+        assert "'alpha'" in refused.value.message
+    assert b.request("line.list")["lines"][0]["key_created_at"] == second["created_at"]
+    a.request("line.verify", peer="bravo", confirm=True)
+    b.request("line.verify", peer="alpha", confirm=True)
+    cluster.start_all(a, b)
+    a.wait_line(b)  # both hold the second key
+    _deliver(a, b, "on the second key")
 
 
 def test_a_man_in_the_middle_with_another_key_gets_no_session(cluster: Cluster) -> None:

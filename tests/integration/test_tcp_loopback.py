@@ -10,6 +10,7 @@ import pytest
 
 from hotline.net.tcp import ChannelClosed, connect, listen
 from hotline.proto.errors import ErrorCode
+from hotline.proto.ratelimit import KeyedBuckets
 from hotline.proto.session import SessionConfig
 from tests.support.pair import make_stations
 
@@ -22,8 +23,12 @@ def _configs(**kw: object) -> tuple:
 
 
 async def test_ten_thousand_records_across_rekeys() -> None:
-    """10,000 records each way with a rekey every 300 records: nothing lost, doubled or reordered."""
-    a, b, key, ca, cb = _configs(rekey_after_records=300)
+    """10,000 records each way with a rekey every 300 records: nothing lost, doubled or reordered.
+
+    That is dozens of rekeys a second, far above the rekey rate limit (docs/protocol.md §5.4) that
+    honest stations never reach; the limit is raised here so that the test exercises the switch.
+    """
+    a, b, key, ca, cb = _configs(rekey_after_records=300, rekey_limits=KeyedBuckets(1000.0, 1000))
     n = 10_000
     async with listen("127.0.0.1", 0, config=cb, peers=b.peers, guard=b.guard) as listener:
         client = await connect("127.0.0.1", listener.port, config=ca, peer_static=b.public, line_key=key)

@@ -31,6 +31,7 @@ from hotline.proto.events import (
     SessionTerminated,
 )
 from hotline.proto.handshake import PeerDirectory
+from hotline.proto.ratelimit import HandshakeLimits
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import Session, SessionConfig
 from hotline.proto.states import SessionState
@@ -60,7 +61,7 @@ class ChannelClosed(Exception):
 class _SessionProtocol(asyncio.Protocol):
     """Drives one Session over one TCP connection."""
 
-    def __init__(self, make_session: collections.abc.Callable[[float], Session]) -> None:
+    def __init__(self, make_session: collections.abc.Callable[[float, str | None], Session]) -> None:
         self._loop = asyncio.get_running_loop()
         self._make_session = make_session
         self.session: Session | None = None
@@ -97,7 +98,8 @@ class _SessionProtocol(asyncio.Protocol):
         if self.evicted:
             transport.abort()
             return
-        self.session = self._make_session(self._loop.time())
+        peer = transport.get_extra_info("peername")
+        self.session = self._make_session(self._loop.time(), str(peer[0]) if peer else None)
         self._process()
 
     def data_received(self, data: bytes) -> None:
@@ -397,7 +399,7 @@ async def connect(
     loop = asyncio.get_running_loop()
     clock = config.initiation_clock or time.time_ns
 
-    def make(now: float) -> Session:
+    def make(now: float, _source: str | None) -> Session:
         return Session.initiator(
             config, peer_static=peer_static, line_key=line_key, now=now, wall_time_ns=clock()
         )
@@ -493,10 +495,13 @@ class Listener:
         peers: PeerDirectory,
         guard: TimestampGuard,
         max_pending: int,
+        limits: HandshakeLimits | None = None,
     ) -> None:
         self._config = config
         self._peers = peers
         self._guard = guard
+        #: The handshake rate limits of every connection (issue 13, F12).
+        self.limits = limits if limits is not None else HandshakeLimits()
         self._max_pending = max_pending
         self._pending: dict[_SessionProtocol, None] = {}  # insertion-ordered: oldest first
         self._accepted: asyncio.Queue[SecureChannel] = asyncio.Queue()
@@ -516,8 +521,10 @@ class Listener:
         return len(self._pending)
 
     def _protocol(self) -> _SessionProtocol:
-        def make(now: float) -> Session:
-            return Session.responder(self._config, peers=self._peers, guard=self._guard, now=now)
+        def make(now: float, source: str | None) -> Session:
+            return Session.responder(
+                self._config, peers=self._peers, guard=self._guard, now=now, limits=self.limits, source=source
+            )
 
         protocol = _SessionProtocol(make)
         protocol.on_close = self._on_pending_closed
@@ -557,10 +564,14 @@ async def listen(
     peers: PeerDirectory,
     guard: TimestampGuard,
     max_pending: int = 1024,
+    limits: HandshakeLimits | None = None,
 ) -> AsyncIterator[Listener]:
-    """Listen on ``host:port`` (port 0 picks one; see :attr:`Listener.port`) until the block exits."""
+    """Listen on ``host:port`` (port 0 picks one; see :attr:`Listener.port`) until the block exits.
+
+    Every connection's handshake is held to ``limits`` (default ones if None; issue 13, F12).
+    """
     loop = asyncio.get_running_loop()
-    listener = Listener(config=config, peers=peers, guard=guard, max_pending=max_pending)
+    listener = Listener(config=config, peers=peers, guard=guard, max_pending=max_pending, limits=limits)
     listener.server = await loop.create_server(listener._protocol, host, port)
     try:
         yield listener

@@ -53,3 +53,17 @@ KEEPALIVE_INTERVAL = 10.0
 KEEPALIVE_MISSES = 3
 #: A handshake (first or in-band) must finish within this many seconds.
 HANDSHAKE_TIMEOUT = 10.0
+#: First handshakes answered per peer static key: a steady rate per second and a burst (WireGuard's
+#: ratelimiter allows 20 per second with a burst of 5); more are dropped unanswered (§3.7).
+HANDSHAKE_RATE = 20.0
+HANDSHAKE_BURST = 5
+#: Initiations per source address allowed to cost a DH (§3.7). Generous: many lines of a hub may
+#: come from one address (a NAT, one host), and a hub restart brings all of them back at once.
+SOURCE_HANDSHAKE_RATE = 200.0
+SOURCE_HANDSHAKE_BURST = 1000
+#: Rekeys the peer may make a session do (answer a ``RekeyInit``, act on a ``RekeyRequest``) per
+#: second, with a burst (§5.4). Honest rekeys come at most once a second (the smallest age
+#: limit a station may set) or per 2^20 records or 2^30 bytes; beyond it the session ends with
+#: ``RATE_LIMITED``.
+REKEY_RATE = 2.0
+REKEY_BURST = 10

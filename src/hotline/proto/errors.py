@@ -32,6 +32,8 @@ class ErrorCode(IntEnum):
     CONNECTION_LOST = 8
     #: The local application closed the session.
     LOCAL_CLOSE = 9
+    #: The peer made us rekey faster than the rate limit allows (docs/protocol.md §5.4).
+    RATE_LIMITED = 10
 
 
 class HotlineError(Exception):

@@ -26,6 +26,7 @@ from hotline.crypto.mlkem import MLKEM768, Kem
 from hotline.crypto.x25519 import X25519PrivateKey, X25519PublicKey
 from hotline.proto.constants import MAC1_LABEL, MAC_LEN, PROTOCOL_NAME, TIMESTAMP_LEN
 from hotline.proto.noise import CipherState, HandshakeState, KemKeyPair, NoiseError, NoiseProtocol
+from hotline.proto.ratelimit import HandshakeLimits
 from hotline.proto.replay import TimestampGuard
 
 _PROTOCOL = NoiseProtocol.from_name(PROTOCOL_NAME)
@@ -181,10 +182,13 @@ class InitiatorHandshake:
 class ResponderHandshake:
     """The responder's side: :meth:`consume_initiation` (a constructor), then :meth:`create_response`."""
 
-    def __init__(self, state: HandshakeState, peer_static: bytes) -> None:
+    def __init__(self, state: HandshakeState, peer_static: bytes, timestamp_ns: int) -> None:
         self._state = state
         #: The initiator's static public key, authenticated by ``ss``.
         self.peer_static = peer_static
+        #: The initiation's anti-replay timestamp: admitted by the guard, confirmed by the caller
+        #: once the session is confirmed (docs/protocol.md §3.3).
+        self.timestamp_ns = timestamp_ns
 
     @classmethod
     def consume_initiation(
@@ -199,11 +203,19 @@ class ResponderHandshake:
         ephemeral: X25519PrivateKey | None = None,
         new_ephemeral: Callable[[], X25519PrivateKey] = X25519PrivateKey.generate,
         kem: Kem | None = None,
+        limits: HandshakeLimits | None = None,
+        source: str | None = None,
+        now: float = 0.0,
     ) -> ResponderHandshake:
         """Consume a first handshake record body. Raises :class:`HandshakeFailed`.
 
         Our ephemeral is ``ephemeral`` if given (golden tests), else drawn from ``new_ephemeral`` only
         when the response is written, so a rejected initiation costs no key generation either.
+
+        The timestamp is only *admitted* here (``guard.admit``): the caller confirms it once the
+        session is confirmed (issue 13, F8). With ``limits``, the initiation must also fit the
+        per-address limit of ``source`` before any DH, and the per-peer limit before the response
+        (issue 13, F12; ``now`` is monotonic seconds).
         """
         if len(body) != INIT_LEN:
             raise HandshakeFailed("initiation has the wrong length")
@@ -211,6 +223,8 @@ class ResponderHandshake:
         # check mac1 before any asymmetric work
         if not constant_time_equal(mac1(mac_key, message), tag):
             raise HandshakeFailed("bad mac1")
+        if limits is not None and not limits.allow_source(source, now):
+            raise HandshakeFailed("too many initiations from this address")
         state = HandshakeState(
             _PROTOCOL,
             initiator=False,
@@ -231,14 +245,18 @@ class ResponderHandshake:
         line_key = peers.line_key(peer_static)
         if line_key is None:
             raise HandshakeFailed("initiator is not a known peer")
-        # protect against replay: the timestamp must be newer than any seen from this peer
+        # protect against replay: the timestamp must be newer than any confirmed from this peer (F8)
         if len(payload) != TIMESTAMP_LEN:
             raise HandshakeFailed("initiation payload has the wrong length")
-        if not guard.accept(peer_static, int.from_bytes(payload, "big")):
+        timestamp_ns = int.from_bytes(payload, "big")
+        if not guard.admit(peer_static, timestamp_ns):
             peers.replayed(peer_static)
             raise HandshakeFailed("replayed initiation")
+        # the peer's budget of answered handshakes: checked before the response's DH and KEM work
+        if limits is not None and not limits.allow_peer(peer_static, now):
+            raise HandshakeFailed("too many initiations from this peer")
         state.push_psk(line_key)
-        return cls(state, peer_static)
+        return cls(state, peer_static, timestamp_ns)
 
     def create_response(self) -> tuple[bytes, HandshakeResult]:
         """Message 2 (``e, ee, ekem1, se, psk``) and the session keys."""

@@ -19,7 +19,7 @@ then opens the seal. Every refusal is one :class:`LineKeyError` with a reason fo
 
 What this does not do: it does not remember which sealed keys it has opened. A recorded blob can be
 presented again and opens again to the same key; the station compares ``created_at`` with the line
-key it already holds and refuses an older one.
+key it already holds and refuses one that is not strictly newer (:func:`check_supersedes`).
 
 Randomness: :func:`create_line_key` draws the key through :mod:`hotline.crypto.random` and calls
 :func:`create_line_key_from_parts`. HPKE's own encapsulation draws inside pyca, which takes no
@@ -59,8 +59,10 @@ __all__ = [
     "LINE_KEY_LEN",
     "LineKey",
     "LineKeyError",
+    "check_supersedes",
     "create_line_key",
     "create_line_key_from_parts",
+    "next_created_at",
     "open_line_key",
     "seal_line_key",
 ]
@@ -119,6 +121,31 @@ def _check_metadata(label: str, created_at: int) -> None:
         or not 0 <= created_at <= MAX_CREATED_AT
     ):
         raise LineKeyError("the creation time is not a whole number of seconds in range")
+
+
+def check_supersedes(created_at: int, current: int | None, *, line: str) -> None:
+    """Refuse a line key for ``line`` unless it is strictly newer than the one held (issue 13, B4).
+
+    ``current`` is the held key's ``created_at`` (None: no key yet). An equal ``created_at`` is
+    refused too: it is either the same key presented again or a second key from the same second,
+    and keeping the first one makes the outcome independent of the order they arrive in.
+
+    Raises:
+        LineKeyError: ``created_at`` is not greater than ``current``.
+    """
+    if current is None or created_at > current:
+        return
+    which = "as old as" if created_at == current else "older than"
+    raise LineKeyError(
+        f"this line key is {which} the one the line {line!r} holds (created at {current}): stale or "
+        f"replayed; ask the peer for a new grant (`hotline line grant`) if the line needs a new key"
+    )
+
+
+def next_created_at(now: int, current: int | None) -> int:
+    """The ``created_at`` of a key granted now on a line holding ``current``: the clock, but always
+    strictly greater than ``current``, so the peer accepts it (issue 13, B4)."""
+    return now if current is None else max(now, current + 1)
 
 
 def seal_line_key(

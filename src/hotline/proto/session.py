@@ -37,6 +37,8 @@ from hotline.proto.constants import (
     REKEY_AFTER_BYTES,
     REKEY_AFTER_RECORDS,
     REKEY_AFTER_TIME,
+    REKEY_BURST,
+    REKEY_RATE,
 )
 from hotline.proto.errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from hotline.proto.events import (
@@ -69,6 +71,7 @@ from hotline.proto.messages import (
     RekeyResponse,
 )
 from hotline.proto.noise import CipherState, NoiseError
+from hotline.proto.ratelimit import HandshakeLimits, KeyedBuckets
 from hotline.proto.records import (
     ContentKind,
     RecordError,
@@ -100,6 +103,10 @@ class SessionConfig:
     keepalive_interval: float = KEEPALIVE_INTERVAL
     keepalive_misses: int = KEEPALIVE_MISSES
     handshake_timeout: float = HANDSHAKE_TIMEOUT
+    #: Rekeys a peer may make us do (answer ``RekeyInit``, act on ``RekeyRequest``), one bucket
+    #: per peer static key shared by every session made with this config, so a new session does
+    #: not bring a new burst; past it the session ends with ``RATE_LIMITED`` (§5.4; issue 13, F12).
+    rekey_limits: KeyedBuckets = field(default_factory=lambda: KeyedBuckets(REKEY_RATE, REKEY_BURST))
     #: The KEM behind the ``hfs`` tokens (a deterministic one in golden tests).
     kem: Kem = field(default_factory=MLKEM768)
     #: Draws a fresh X25519 ephemeral for each handshake.
@@ -175,6 +182,8 @@ class Session:
         self._rekey_started = 0.0
         # rekey initiations are checked per session: they travel inside the encrypted stream and
         # bind the previous handshake hash, so they cannot be replayed from elsewhere
+        # (issue 13, B4) seeded with the session's own initiation timestamp once it is confirmed,
+        # so even the first rekey must be newer than the handshake that opened the session
         self._rekey_guard = TimestampGuard()
         # the adapter stopped reading (its application is slow): the peer is not idle, we are
         self._reading_paused = False
@@ -189,6 +198,9 @@ class Session:
         # the responder's context
         self._peers: PeerDirectory | None = None
         self._guard: TimestampGuard | None = None
+        self._limits: HandshakeLimits | None = None
+        self._source: str | None = None
+        self._initiation_ts = 0
         self._mac_key = mac1_key(config.static.public_key().raw)
 
     # -- construction ------------------------------------------------------------------------------
@@ -225,19 +237,31 @@ class Session:
 
     @classmethod
     def responder(
-        cls, config: SessionConfig, *, peers: PeerDirectory, guard: TimestampGuard, now: float
+        cls,
+        config: SessionConfig,
+        *,
+        peers: PeerDirectory,
+        guard: TimestampGuard,
+        now: float,
+        limits: HandshakeLimits | None = None,
+        source: str | None = None,
     ) -> Session:
         """Wait for an initiation on a freshly accepted connection.
 
         Args:
             config: our station's session settings.
             peers: looks up the line key of an initiator by its static key.
-            guard: the station's initiation timestamps (shared by all its sessions).
+            guard: the station's initiation timestamps (shared by all its sessions); raised only
+                when this session is confirmed (issue 13, F8).
             now: monotonic time, seconds.
+            limits: the station's handshake rate limits (shared by all its sessions), if any.
+            source: the address the connection came from, for the per-address limit.
         """
         session = cls(config, initiator=False, now=now)
         session._peers = peers
         session._guard = guard
+        session._limits = limits
+        session._source = source
         return session
 
     # -- read-only views ---------------------------------------------------------------------------
@@ -450,11 +474,15 @@ class Session:
                 prologue=PROLOGUE,
                 new_ephemeral=self._config.new_ephemeral,
                 kem=self._config.kem,
+                limits=self._limits,
+                source=self._source,
+                now=now,
             )
             response, result = hs.create_response()
         except HandshakeFailed:
             self._drop()
             return
+        self._initiation_ts = hs.timestamp_ns
         self._line_key = self._peers.line_key(hs.peer_static)
         self._write(RecordType.HANDSHAKE_RESPONSE, response)
         # psk2 is only proven by the initiator's first record: hold the keys until it arrives
@@ -540,6 +568,10 @@ class Session:
             raise RemoteProtocolError("record failed authentication", ErrorCode.DECRYPT_FAILED) from exc
         if self._state is SessionState.AWAIT_CONFIRMATION:
             self._state = transition(self._state, Trigger.AUTHENTICATED)
+            # the line key is proven: only now may the initiation raise the station's guard (F8)
+            assert self._guard is not None and self._peer_static is not None
+            self._guard.confirm(self._peer_static, self._initiation_ts)
+            self._rekey_guard = TimestampGuard({self._peer_static: self._initiation_ts})
             self._announce(now)
         recv.records += 1
         recv.bytes += len(plaintext)
@@ -579,6 +611,7 @@ class Session:
                 if not self._initiator:
                     raise RemoteProtocolError("only the responder may ask for a rekey")
                 if self._rekey is None:
+                    self._rekey_budget(now)
                     self._start_rekey(now)
             case Close(code=code, reason=reason):
                 try:
@@ -627,6 +660,7 @@ class Session:
         if self._next_recv is not None:
             raise RemoteProtocolError("a new rekey before the last one finished")
         assert self._guard is not None and self._peer_static is not None and self._line_key is not None
+        self._rekey_budget(now)
         try:
             hs = ResponderHandshake.consume_initiation(
                 handshake,
@@ -641,6 +675,7 @@ class Session:
             response, result = hs.create_response()
         except HandshakeFailed as exc:
             raise RemoteProtocolError(f"rekey failed: {exc}", ErrorCode.HANDSHAKE_FAILED) from exc
+        self._rekey_guard.confirm(self._peer_static, hs.timestamp_ns)  # inside the session: proven
         # answer under the old keys, then switch our sending side at once; our receiving side
         # switches when the initiator's first record under the new phase arrives
         self._send_message(RekeyResponse(response), now)
@@ -653,6 +688,15 @@ class Session:
         self._epoch += 1
         self._rekey_requested = False
         self._events.append(RekeyCompleted(self._epoch, result.handshake_hash))
+
+    def _rekey_budget(self, now: float) -> None:
+        # issue 13, F12: a peer that makes us rekey faster than this is flooding us
+        limits = self._config.rekey_limits
+        if not limits.take(self._peer_static, now):
+            raise RemoteProtocolError(
+                f"the peer asked for rekeys faster than {limits.rate:g} per second",
+                ErrorCode.RATE_LIMITED,
+            )
 
     def _finish_rekey(self, handshake: bytes, now: float) -> None:
         if self._rekey is None:

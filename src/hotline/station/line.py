@@ -310,6 +310,8 @@ class LineRuntime:
             # restarted says nothing about its path
             if ended is not None and ended.code is ErrorCode.IDLE_TIMEOUT:
                 self._silent_endpoint = session.endpoint
+            if ended is not None and ended.code is ErrorCode.RATE_LIMITED:
+                self.station.handshakes.rekey_flood(self)  # issue 13, F12
             if time.monotonic() - session.started < STABLE_AFTER:
                 self._failed()  # a session that dies young (refused, store full) must not spin
             else:

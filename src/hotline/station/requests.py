@@ -20,7 +20,7 @@ import msgspec
 from hotline.proto.cards import armor_card, dearmor_card, encode_card, parse_endpoint
 from hotline.proto.delivery import chain_start
 from hotline.proto.identity_errors import CardError, LineKeyError
-from hotline.proto.linekeys import create_line_key, open_line_key
+from hotline.proto.linekeys import check_supersedes, create_line_key, next_created_at, open_line_key
 from hotline.proto.linemsg import MAX_TEXT_LEN, Kind, Precedence
 from hotline.proto.safety import safety_number
 from hotline.station.blobfiles import remove_line
@@ -186,6 +186,7 @@ class Requests:
             "pid": os.getpid() if s.running else None,
             "started_at": s.started_at if s.running else None,
             **key_protection(s.paths.home),
+            "handshakes_throttled_by_address": s.handshakes.limits.dropped_by_source,
         }
 
     async def card(self, _: NoArgs, emit: Emit) -> dict[str, object]:
@@ -237,6 +238,7 @@ class Requests:
                 session_age=None if session is None else now - session.started,
                 rekeys=None if session is None else session.channel.rekeys,
                 replays_dropped=line.replays,
+                **station.handshakes.counts(line.row.static_public),
                 queued=queued,
                 in_flight=in_flight,
                 last_test=None if line.last_test is None else line.last_test.as_dict(),
@@ -308,7 +310,7 @@ class Requests:
         station = self.station
         line = station.line(args.peer)
         card = line.card
-        created = int(time.time())
+        created = next_created_at(int(time.time()), line.row.key_created_at)
         label = f"{station.identity.name}-{card.name}"[:64]
         try:
             key, sealed = create_line_key(
@@ -338,12 +340,10 @@ class Requests:
             raise StationError(
                 "bad-line-key", f"the line key from {args.peer!r} does not open: {exc.reason}"
             ) from None
-        current = line.row.key_created_at
-        if current is not None and key.created_at < current:
-            raise StationError(
-                "bad-line-key",
-                f"this line key is older than the one the line {args.peer!r} holds: stale or replayed",
-            )
+        try:
+            check_supersedes(key.created_at, line.row.key_created_at, line=args.peer)
+        except LineKeyError as exc:
+            raise StationError("bad-line-key", exc.reason) from None
         line_id = line.row.id
 
         def store_key(store: Store) -> Any:

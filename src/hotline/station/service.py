@@ -22,12 +22,12 @@ from hotline.proto.cards import StationCard, issue_card
 from hotline.proto.handshake import InitiationTimestamps
 from hotline.proto.identity import Identity
 from hotline.proto.linemsg import MESSAGE_ID_LEN, Kind, Precedence
-from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import SessionConfig
 from hotline.station.calls import CallDesk
 from hotline.station.config import StationConfig
 from hotline.station.documents import DocumentDesk
 from hotline.station.errors import StationError
+from hotline.station.handshakes import HandshakeDefence
 from hotline.station.home import StationLock, StationPaths, unlock
 from hotline.station.line import LineRuntime
 from hotline.station.quotas import QuotaDesk
@@ -101,6 +101,8 @@ class Station:
         self.worker = StoreWorker(store)
         self._lock = lock
         self._initiations = InitiationTimestamps()
+        #: The persisted anti-replay guard and the handshake rate limits (issue 13, F8, F12).
+        self.handshakes = HandshakeDefence(self)
         self.session_config = SessionConfig(
             static=identity.static_key,
             keepalive_interval=config.heartbeat,
@@ -169,6 +171,7 @@ class Station:
                 row, (in_seq, in_head or row.chain_in0), (out_seq, out_head or row.chain_out0)
             )
             line.key = key
+        await self.handshakes.load([line.row.static_public for line in self.lines.values()])
 
     def _add_runtime(
         self, row: LineRow, inbound: tuple[int, bytes], outbound: tuple[int, bytes]
@@ -360,8 +363,9 @@ class Station:
                         port,
                         config=self.session_config,
                         peers=_Directory(self),
-                        guard=TimestampGuard(),
+                        guard=self.handshakes.guard,
                         max_pending=self.config.max_pending,
+                        limits=self.handshakes.limits,
                     )
                 )
             except OSError as exc:

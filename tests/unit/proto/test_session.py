@@ -393,8 +393,12 @@ def test_bad_mac_costs_no_asymmetric_operation(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_initiation_timestamp_is_the_wall_clock() -> None:
+    """The guard takes the initiation's timestamp, but only once the line key is proven (F8)."""
     pair = SessionPair()
     pair.r.receive_data(_initiation(pair), pair.now)
+    assert pair.a.public not in pair.b.guard.latest  # answered, not yet confirmed
+    pair.roundtrip_until_idle()
+    assert pair.r.state is SessionState.ESTABLISHED
     assert pair.b.guard.latest[pair.a.public] == WALL_NS
 
 
