@@ -5,19 +5,21 @@ worker thread, which wraps a batch of calls in one transaction (:meth:`Store.tra
 messages share one fsync (group commit). Methods never commit on their own.
 
 Durability: WAL with ``synchronous=FULL``, so a committed transaction survives a killed process and
-a power cut. Message bodies and line keys are sealed at rest (:mod:`hotline.store.sealing`).
+a power cut. At rest the file and its log are encrypted page by page (:mod:`hotline.store.connection`),
+and message bodies, call audio and line keys are sealed again inside (:mod:`hotline.store.sealing`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hotline.store.connection import DRIVER_ERRORS, open_encrypted
+from hotline.store.connection import dbapi as sqlite3
 from hotline.store.errors import StoreCorrupt, StoreError, StoreFull
 from hotline.store.schema import IN, MIGRATIONS, OUT, SCHEMA, SCHEMA_VERSION
 from hotline.store.sealing import Sealer
@@ -106,7 +108,9 @@ def _damaged(path: Path | None, detail: str) -> StoreCorrupt:
     )
 
 
-def _translate(exc: sqlite3.Error, path: Path | None) -> StoreError:
+def _translate(exc: Exception, path: Path | None) -> StoreError:
+    if isinstance(exc, MemoryError):  # SQLCipher's answer once a page failed its check
+        return _damaged(path, "a page failed its authentication check")
     if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
         return StoreFull(
             "the store is full (disk or size limit): free space, then retry; nothing stored was lost"
@@ -149,9 +153,9 @@ class Store:
             StoreError: not a Hotline store, another schema version, or the key does not fit it.
         """
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the store {path}: {exc}") from None
+            conn = open_encrypted(path, key)
+        except DRIVER_ERRORS as exc:
+            raise _translate(exc, path) from None
         try:
             # look before touching: a file that is not ours is refused unchanged (no WAL switch)
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -168,7 +172,7 @@ class Store:
                 conn.execute(f"PRAGMA max_page_count={int(max_page_count)}")
             store = cls(conn, Sealer(key), path)
             store._prepare()
-        except sqlite3.Error as exc:
+        except DRIVER_ERRORS as exc:
             conn.close()
             raise _translate(exc, path) from None
         except StoreError:
@@ -226,7 +230,7 @@ class Store:
         """
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+        except DRIVER_ERRORS as exc:
             raise _translate(exc, self.path) from None
         try:
             yield
@@ -235,12 +239,12 @@ class Store:
                     "the store is full (disk or size limit): free space, then retry; nothing stored was lost"
                 )
             self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
+        except DRIVER_ERRORS as exc:
+            with contextlib.suppress(*DRIVER_ERRORS):
                 self._conn.execute("ROLLBACK")
             raise _translate(exc, self.path) from None
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(*DRIVER_ERRORS):
                 self._conn.execute("ROLLBACK")
             raise
 
@@ -264,7 +268,7 @@ class Store:
             # PASSIVE: the log file is then reused from its start, so commits overwrite blocks already
             # allocated instead of growing the file (cheaper to fsync)
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error as exc:
+        except DRIVER_ERRORS as exc:
             raise _translate(exc, self.path) from None
 
     @property
@@ -276,7 +280,7 @@ class Store:
         """Run one statement, turning SQLite errors into :class:`StoreError`."""
         try:
             return self._conn.execute(sql, params)
-        except sqlite3.Error as exc:
+        except DRIVER_ERRORS as exc:
             raise _translate(exc, self.path) from None
 
     # -- meta
@@ -414,7 +418,7 @@ class Store:
             precedence=int(row[6]),
             created_ms=int(row[7]),
             ref=bytes(row[8]),
-            body=self._sealer.open(self._body_ad(line_id, direction, message_id), bytes(row[9])),
+            body=self._sealer.open_padded(self._body_ad(line_id, direction, message_id), bytes(row[9])),
             chain=None if row[10] is None else bytes(row[10]),
             stored_at=float(row[11]),
             delivered_at=None if row[12] is None else float(row[12]),
@@ -438,7 +442,7 @@ class Store:
 
         ``place`` (sequence number, chain head) numbers it at once, when the caller knows it is next.
         """
-        sealed = self._sealer.seal(self._body_ad(line_id, OUT, id), body)
+        sealed = self._sealer.seal_padded(self._body_ad(line_id, OUT, id), body)
         seq, chain = place if place is not None else (None, None)
         cursor = self.execute_checked(
             "INSERT INTO messages (line_id, direction, id, seq, kind, precedence, created_ms, ref, body,"
@@ -521,7 +525,7 @@ class Store:
         now: float,
     ) -> int:
         """Append a received entry to the inbound transcript; returns its rowid."""
-        sealed = self._sealer.seal(self._body_ad(line_id, IN, id), body)
+        sealed = self._sealer.seal_padded(self._body_ad(line_id, IN, id), body)
         cursor = self.execute_checked(
             "INSERT INTO messages (line_id, direction, id, seq, kind, precedence, created_ms, ref, body,"
             " chain, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -758,7 +762,7 @@ class Store:
 
     def add_call_audio(self, call_rowid: int, direction: int, seq: int, frames: bytes) -> None:
         """Keep a run of a call's Opus frames, sealed at rest."""
-        sealed = self._sealer.seal(self._audio_ad(call_rowid, direction, seq), frames)
+        sealed = self._sealer.seal_padded(self._audio_ad(call_rowid, direction, seq), frames)
         self.execute_checked(
             "INSERT INTO call_audio (call_rowid, direction, seq, frames) VALUES (?, ?, ?, ?)",
             (call_rowid, direction, seq, sealed),
@@ -771,7 +775,7 @@ class Store:
             (call_rowid, direction),
         )
         for seq, sealed in cursor:
-            yield self._sealer.open(self._audio_ad(call_rowid, direction, int(seq)), bytes(sealed))
+            yield self._sealer.open_padded(self._audio_ad(call_rowid, direction, int(seq)), bytes(sealed))
 
 
 @dataclass(frozen=True)
