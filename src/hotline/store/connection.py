@@ -22,12 +22,11 @@ the identity file.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hotline.store.errors import StoreCorrupt, StoreError
+from hotline.store.errors import StoreCorrupt, StoreError, StoreFull
 from hotline.store.sealing import Sealer, derive_page_key
 
 if TYPE_CHECKING:
@@ -181,13 +180,24 @@ def encrypt_plain_store(path: Path, store_key: bytes) -> None:
                 f"the store file {path} is damaged ({exc}): restore it from a backup, or move it aside "
                 "with its -wal and -shm files (the station then starts with an empty store)"
             ) from None
+        if "full" in str(exc):
+            raise StoreFull(
+                f"no room to encrypt the store {path} (it needs about its own size again): free space, "
+                "then start again; the plain store is unchanged"
+            ) from None
         raise StoreError(f"cannot encrypt the store {path}: {exc}; the plain store is unchanged") from None
     except StoreError:
         plain.close()
         raise
     plain.close()
-    _fsync(tmp)
-    os.replace(tmp, path)
+    try:
+        _fsync(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot put the encrypted store in place of {path} ({exc}); the plain store is unchanged: "
+            "fix the directory's permissions or free space, then start again"
+        ) from None
     _fsync(path.parent)
 
 
@@ -205,8 +215,12 @@ def _check_owner(plain: dbapi.Connection, path: Path, store_key: bytes) -> None:
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
-        with contextlib.suppress(OSError):  # some file systems refuse to sync a directory
-            os.fsync(fd)
+        os.fsync(fd)
+    except OSError:
+        if (
+            not path.is_dir()
+        ):  # some file systems refuse to sync a directory: then the rename is as durable as it gets
+            raise
     finally:
         os.close(fd)
 
