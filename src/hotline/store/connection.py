@@ -192,13 +192,24 @@ def encrypt_plain_store(path: Path, store_key: bytes) -> None:
     plain.close()
     try:
         _fsync(tmp)
-        os.replace(tmp, path)
+        old = os.open(path, os.O_WRONLY)  # the plain file itself, still reachable after the rename
     except OSError as exc:
         raise StoreError(
             f"cannot put the encrypted store in place of {path} ({exc}); the plain store is unchanged: "
             "fix the directory's permissions or free space, then start again"
         ) from None
-    _fsync(path.parent)
+    try:
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot put the encrypted store in place of {path} ({exc}); the plain store is unchanged: "
+                "fix the directory's permissions, then start again"
+            ) from None
+        _fsync(path.parent)
+        _scrub(old)
+    finally:
+        os.close(old)
 
 
 def _check_owner(plain: dbapi.Connection, path: Path, store_key: bytes) -> None:
@@ -210,6 +221,20 @@ def _check_owner(plain: dbapi.Connection, path: Path, store_key: bytes) -> None:
         ours = False
     if not ours:
         raise StoreError(f"the store {path} was made by another station identity")
+
+
+def _scrub(fd: int) -> None:
+    # Best effort, once the encrypted store is in place: overwrite the plain file's bytes before its
+    # blocks are freed. A copy-on-write file system or a flash drive may still keep the old blocks;
+    # only encrypting the disk itself rules that out.
+    try:
+        size = os.fstat(fd).st_size
+        block = bytes(1 << 20)
+        for offset in range(0, size, len(block)):
+            os.pwrite(fd, block[: size - offset], offset)
+        os.fsync(fd)
+    except OSError:
+        pass  # the move is done; a scrub that cannot finish loses nothing
 
 
 def _fsync(path: Path) -> None:

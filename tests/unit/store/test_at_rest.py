@@ -131,6 +131,17 @@ def test_a_plain_store_is_encrypted_in_place_on_first_open(path: Path) -> None:
     store.close()
 
 
+def test_the_plain_files_bytes_are_overwritten_once_the_encrypted_store_is_in_place(path: Path) -> None:
+    """Best effort against a disk copy taken later: the plain file's own blocks are zeroed after the
+    rename (a hard link to the old file shows what became of them)."""
+    _plain_store(path, messages=10)
+    witness = path.with_name("witness")
+    os.link(path, witness)
+    assert b"bravo.example" in witness.read_bytes()
+    assert len(_bodies(path)) == len(TEXTS) + 10
+    assert witness.read_bytes() == bytes(witness.stat().st_size)
+
+
 def test_another_identitys_plain_store_is_refused_and_left_plain(path: Path) -> None:
     """Encrypting someone else's store under our key would lock its owner out: refused, unchanged."""
     _plain_store(path, OTHER_KEY)
