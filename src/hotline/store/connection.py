@@ -75,6 +75,16 @@ def _configure_library() -> None:
 _configure_library()
 
 
+def describe_driver() -> str:
+    """The SQLite and SQLCipher versions the store runs on (for reports)."""
+    conn = dbapi.connect(":memory:")
+    try:
+        cipher = str(conn.execute("PRAGMA cipher_version").fetchone()[0])
+    finally:
+        conn.close()
+    return f"SQLite {dbapi.sqlite_version}, SQLCipher {cipher}"
+
+
 def is_plain(path: Path) -> bool:
     """Whether ``path`` is an unencrypted SQLite file (a store from before encryption at rest)."""
     try:
@@ -256,6 +266,7 @@ __all__ = [
     "PLAIN_HEADER",
     "connect",
     "dbapi",
+    "describe_driver",
     "encrypt_plain_store",
     "is_plain",
     "open_encrypted",

@@ -143,6 +143,9 @@ class Store:
     def open(cls, path: Path, key: bytes, *, max_page_count: int | None = None) -> Store:
         """Open (creating if needed) the store at ``path`` with the store ``key``.
 
+        The file is encrypted page by page under a key derived from ``key``; a plain store written
+        before that is encrypted in place first (:func:`hotline.store.connection.open_encrypted`).
+
         Args:
             path: the SQLite file.
             key: the 32-byte store key (:func:`hotline.store.sealing.derive_store_key`).
