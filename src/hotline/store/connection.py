@@ -6,14 +6,16 @@ station directory without the passphrase shows only how big the files are. The `
 the log holds frame numbers and checksums, never a row.
 
 Why SQLCipher (``sqlcipher3-binary``, which bundles its own OpenSSL) rather than SQLite3 Multiple
-Ciphers (``apsw-sqlite3mc``): it keeps the standard ``sqlite3`` API, so the store and its error
-handling stay as they were, and it is the encrypted SQLite that Signal ships. Measured on the same
-machine (WAL, ``synchronous=FULL``, one 400-byte row per transaction; three alternating rounds),
-durable commits per second were about 2,800 plain, 2,300 SQLCipher and 3,000 SQLite3MC/ChaCha20; an
-open with a raw key took 0.4 ms with SQLCipher and 0.2 ms with SQLite3MC (30 ms until its key
-derivation was turned down, since it stretches even a raw key). The gap in commits is invisible once
-a message also crosses a session (see docs/benchmarks.md); rewriting the store for another API was not
-worth it.
+Ciphers (``apsw-sqlite3mc``, ChaCha20-Poly1305 per page): it keeps the standard ``sqlite3`` API, so
+the store, its transactions and its error handling stay as they were, and it is the encrypted
+SQLite with the longest record in the field (Signal ships it). It costs more CPU per commit:
+measured on a 2-core machine (WAL, ``synchronous=FULL``, one row per transaction, alternating
+rounds), user CPU per commit rose by about 50 us over plain SQLite with SQLCipher and by about 20 us
+with SQLite3MC, and an open with a raw key took about 0.5 ms with either (SQLite3MC only once its
+key stretching was turned down to one round, since it stretches even a raw key). HMAC-SHA256
+instead of SHA512, a larger page or no HMAC at all did not close the gap (``python -m bench --only
+station`` shows what it does to a durable message); SQLite3MC behind the same API would win most of
+it back.
 
 The page key is a raw 256-bit key derived from the store key (:func:`~hotline.store.sealing.derive_page_key`),
 so SQLCipher runs no passphrase stretching at open: the passphrase was already stretched once, for
