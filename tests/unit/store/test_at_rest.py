@@ -108,6 +108,24 @@ def test_secure_delete_is_on(store: Store) -> None:
     assert store.execute_checked("PRAGMA secure_delete").fetchone()[0] == 1
 
 
+@pytest.mark.parametrize("settings", [True, False])
+def test_deleted_rows_do_not_linger_in_the_file(tmp_path: Path, settings: bool) -> None:
+    """F11: with the store's settings, a deleted row's bytes are overwritten in the file. Shown on an
+    unkeyed file of the same library, whose bytes can be read; without the settings they linger."""
+    path = tmp_path / "plain.sqlite"
+    conn = connection.dbapi.connect(path, isolation_level=None)
+    if settings:
+        connection._settings(conn)
+    else:
+        conn.execute("PRAGMA secure_delete = OFF")
+    conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.execute("INSERT INTO notes VALUES ('a removed line to bravo.example:7000')")
+    conn.execute("INSERT INTO notes VALUES ('kept')")
+    conn.execute("DELETE FROM notes WHERE text LIKE 'a removed%'")
+    conn.close()
+    assert (b"bravo.example" in path.read_bytes()) is not settings
+
+
 # -- moving a plain store into encryption
 
 
