@@ -27,7 +27,6 @@ import random
 import shutil
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from bench.stats import Latencies
 from hotline.station.config import load_config, save_config
 from hotline.station.home import create_station
 from hotline.station.offline import run_request
+from hotline.store.connection import describe_driver
 
 HOST = "127.0.0.1"
 PASSPHRASE = "bench passphrase, not a secret"
@@ -378,7 +378,7 @@ def _storage(path: Path) -> str:
     except OSError:
         pass
     where = f"{best[1]} on {best[2]} ({tempfile.gettempdir()})"
-    return f"{where}; SQLite {sqlite3.sqlite_version}, WAL, synchronous=FULL"
+    return f"{where}; {describe_driver()} (every page encrypted), WAL, synchronous=FULL"
 
 
 # -- the cases

@@ -10,7 +10,6 @@ and UDP on one port number to the callee.
 from __future__ import annotations
 
 import socket
-import sqlite3
 import stat
 import threading
 import time
@@ -22,9 +21,12 @@ from typing import Any
 import pytest
 
 from hotline.station.config import LineSettings
+from hotline.station.home import unlock
+from hotline.store.connection import connect
+from hotline.store.sealing import derive_store_key
 from hotline.voice.quality import pesq_wb, speech_sample
 from tests.support.impair import ImpairProxy
-from tests.support.stations import CliProcess, Cluster, RequestFailed, StationProc, pair
+from tests.support.stations import PASSPHRASE, CliProcess, Cluster, RequestFailed, StationProc, pair
 
 SPEECH = speech_sample()
 #: Where bravo dials alpha when the test needs alpha to be the one that dials (through the proxy).
@@ -190,8 +192,12 @@ def test_auto_answer_recording_at_rest_and_export(cluster: Cluster, tmp_path: Pa
     assert linked.value.code == "bad-request" and "symbolic link" in linked.value.message
     assert victim.read_bytes() == b"not yours"
     # the store holds the audio sealed: no run of the WAV's PCM appears in the database file
-    with sqlite3.connect(b.home / "store.sqlite") as db:
+    # (the file is encrypted as a whole: read it with the key the station derives from its identity)
+    db = connect(b.home / "store.sqlite", derive_store_key(unlock(b.home, PASSPHRASE)[1].secret_parts))
+    try:
         runs = [bytes(r[0]) for r in db.execute("SELECT frames FROM call_audio")]
+    finally:
+        db.close()
     assert runs and all(len(r) > 16 for r in runs)
     assert a.request("calls")["calls"][-1]["path"] == "udp"
 

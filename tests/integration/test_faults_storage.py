@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from hotline.store.connection import PAGE_SIZE, PLAIN_HEADER
 from tests.support.stations import Cluster, RequestFailed, StationProc, pair, wait_for
 
 SEED = int(os.environ.get("HOTLINE_FAULT_SEED", "0") or 0) or random.randrange(1, 2**31)
@@ -97,6 +98,8 @@ def _up_outcome(station: StationProc, timeout: float = 20.0) -> tuple[str, int |
 
 def _page_size_and_count(path: Path) -> tuple[int, int]:
     header = path.read_bytes()[:100]
+    if not header.startswith(PLAIN_HEADER):  # encrypted at rest: the header that would say is encrypted too
+        return PAGE_SIZE, path.stat().st_size // PAGE_SIZE
     size = int.from_bytes(header[16:18], "big")
     page_size = 65536 if size == 1 else size
     return page_size, path.stat().st_size // page_size

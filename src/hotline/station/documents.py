@@ -51,6 +51,10 @@ if TYPE_CHECKING:
     from hotline.station.service import Station
 
 log = logging.getLogger("hotline.documents")
+#: What the log says of a failed document: its name, and the file it was read from, stay out of logs
+#: (the alert the operator sees names them).
+_NAMELESS_OUT = "a document could not be sent: see the station's documents"
+_NAMELESS_IN = "a document received failed its checks: see the station's documents"
 
 #: Bytes received between two fsyncs (and progress reports): what a crash may make us fetch again.
 SYNC_EVERY = 32 * 2**20
@@ -427,7 +431,7 @@ class DocumentDesk:
 
     def _give_up(self, line: LineRuntime, out: _Outgoing, why: str) -> None:
         out.want = None
-        line.alert("document-failed", f"document {out.row.name} to {line.peer}: {why}")
+        line.alert("document-failed", f"document {out.row.name} to {line.peer}: {why}", logged=_NAMELESS_OUT)
         self._set_out(line, out, out.stored, "failed", why)
 
     def _set_out(
@@ -483,7 +487,9 @@ class DocumentDesk:
         else:
             out.want = None
             line.alert(
-                "document-failed", f"{line.peer} refused document {out.row.name}: it failed its checks"
+                "document-failed",
+                f"{line.peer} refused document {out.row.name}: it failed its checks",
+                logged="the far end refused a document: it failed its checks",
             )
             self._set_out(line, out, progress.stored, "failed", "the far end found it corrupt")
             del self._outgoing[key]
@@ -546,7 +552,11 @@ class DocumentDesk:
         try:
             incoming = await asyncio.get_running_loop().run_in_executor(None, prepare)
         except StoreError as exc:
-            line.alert("store-error", f"cannot resume document {row.name} from {line.peer}: {exc.reason}")
+            line.alert(
+                "store-error",
+                f"cannot resume document {row.name} from {line.peer}: {exc.reason}",
+                logged=f"cannot resume a document: {exc.reason}",
+            )
             return None
         if key in self._incoming:  # opened meanwhile
             incoming.blob.close()
@@ -699,7 +709,7 @@ class DocumentDesk:
         self._send(line, DocProgress(row.doc_id, row.size, DocState.COMPLETE))
         done = dataclasses.replace(row, stored=row.size, state="complete", completed_at=now)
         self.station.publish({"document": describe_doc(done, line.peer)})
-        log.info("document received", extra={"peer": line.peer, "doc": row.name, "size": row.size})
+        log.info("document received", extra={"peer": line.peer, "size": row.size})
 
     @staticmethod
     def _close(incoming: _Incoming) -> None:
@@ -710,7 +720,7 @@ class DocumentDesk:
     def _fail(self, line: LineRuntime, incoming: _Incoming, why: str) -> None:
         incoming.done = True
         row = incoming.row
-        line.alert("document-failed", why)
+        line.alert("document-failed", why, logged=_NAMELESS_IN)
         self._incoming.pop((line.row.id, row.doc_id), None)
         self._close(incoming)
         path = incoming.blob.path
@@ -728,7 +738,11 @@ class DocumentDesk:
             return
         incoming.paused = True
         row = incoming.row
-        line.alert("document-paused", f"document {row.name} from {line.peer} paused: {exc.reason}")
+        line.alert(
+            "document-paused",
+            f"document {row.name} from {line.peer} paused: {exc.reason}",
+            logged=f"a document paused: {exc.reason}",
+        )
         # the chunk that failed was neither written nor hashed: we go on from ``expected``
         self._send(line, DocProgress(row.doc_id, incoming.expected, DocState.PAUSED))
         key = (line.row.id, row.doc_id)

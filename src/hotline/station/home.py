@@ -4,7 +4,9 @@
 HOME/                 0700
   station.toml        settings (:mod:`hotline.station.config`)
   identity.key        the identity, sealed under the passphrase (Argon2id)
-  store.sqlite        the store (+ -wal, -shm), bodies and line keys sealed at rest
+  store.sqlite        the store (+ -wal, -shm), every page encrypted under a key derived from the
+                      identity (so from the passphrase); bodies, call audio and line keys sealed again
+  documents/          received documents' bytes, sealed
   station.lock        held (flock) by whichever process has the store open
   control.sock        the daemon's control socket, 0600
 ```

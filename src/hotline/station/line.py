@@ -569,7 +569,11 @@ class LineRuntime:
                 continue
             if row.kind == Kind.DOC:
                 if extra is not None:
-                    self.alert("document-failed", f"{self.peer} announced a document we cannot take: {extra}")
+                    self.alert(
+                        "document-failed",
+                        f"{self.peer} announced a document we cannot take: {extra}",
+                        logged=f"{self.peer} announced a document we cannot take",
+                    )
                 else:
                     self.station.documents.doc_entry_committed(self, row)
             if row.kind in (Kind.TEXT, Kind.DOC):
@@ -833,12 +837,16 @@ class LineRuntime:
             self.station.record(self, "alerts-cleared", {"count": cleared, "kinds": list(kinds or ())})
         return cleared
 
-    def alert(self, kind: str, detail: str, *, active: bool = True) -> None:
-        """Raise an alert: logged, stored, shown by ``status``, ``inbox --follow`` and ``log``."""
+    def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None:
+        """Raise an alert: logged, stored, shown by ``status``, ``inbox --follow`` and ``log``.
+
+        ``logged`` replaces ``detail`` in the log when the detail names a document or a file: the
+        operator sees those in the station, never in the log.
+        """
         alert: dict[str, object] = {"at": time.time(), "peer": self.peer, "kind": kind, "detail": detail}
         if active:
             self.alerts = [*self.alerts[-19:], alert]
-            log.warning(detail, extra={"peer": self.peer, "alert": kind})
+            log.warning(detail if logged is None else logged, extra={"peer": self.peer, "alert": kind})
         self.station.publish({"alert": alert})
         self.station.record(self, kind, {"detail": detail})
 

@@ -5,19 +5,21 @@ worker thread, which wraps a batch of calls in one transaction (:meth:`Store.tra
 messages share one fsync (group commit). Methods never commit on their own.
 
 Durability: WAL with ``synchronous=FULL``, so a committed transaction survives a killed process and
-a power cut. Message bodies and line keys are sealed at rest (:mod:`hotline.store.sealing`).
+a power cut. At rest the file and its log are encrypted page by page (:mod:`hotline.store.connection`),
+and message bodies, call audio and line keys are sealed again inside (:mod:`hotline.store.sealing`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hotline.store.connection import DRIVER_ERRORS, open_encrypted
+from hotline.store.connection import dbapi as sqlite3
 from hotline.store.documents import DocumentBlobs
 from hotline.store.errors import StoreCorrupt, StoreError, StoreFull
 from hotline.store.ids import MessageIds
@@ -105,7 +107,9 @@ def _damaged(path: Path | None, detail: str) -> StoreCorrupt:
     )
 
 
-def _translate(exc: sqlite3.Error, path: Path | None) -> StoreError:
+def _translate(exc: Exception, path: Path | None) -> StoreError:
+    if isinstance(exc, MemoryError):  # SQLCipher's answer once a page failed its check
+        return _damaged(path, "a page failed its authentication check")
     if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
         return StoreFull(
             "the store is full (disk or size limit): free space, then retry; nothing stored was lost"
@@ -138,6 +142,9 @@ class Store(DocumentBlobs, MessageIds):
     def open(cls, path: Path, key: bytes, *, max_page_count: int | None = None) -> Store:
         """Open (creating if needed) the store at ``path`` with the store ``key``.
 
+        The file is encrypted page by page under a key derived from ``key``; a plain store written
+        before that is encrypted in place first (:func:`hotline.store.connection.open_encrypted`).
+
         Args:
             path: the SQLite file.
             key: the 32-byte store key (:func:`hotline.store.sealing.derive_store_key`).
@@ -148,9 +155,9 @@ class Store(DocumentBlobs, MessageIds):
             StoreError: not a Hotline store, another schema version, or the key does not fit it.
         """
         try:
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the store {path}: {exc}") from None
+            conn = open_encrypted(path, key)
+        except DRIVER_ERRORS as exc:
+            raise _translate(exc, path) from None
         try:
             # look before touching: a file that is not ours is refused unchanged (no WAL switch)
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -167,7 +174,7 @@ class Store(DocumentBlobs, MessageIds):
                 conn.execute(f"PRAGMA max_page_count={int(max_page_count)}")
             store = cls(conn, Sealer(key), path)
             store._prepare()
-        except sqlite3.Error as exc:
+        except DRIVER_ERRORS as exc:
             conn.close()
             raise _translate(exc, path) from None
         except StoreError:
@@ -225,7 +232,7 @@ class Store(DocumentBlobs, MessageIds):
         """
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+        except DRIVER_ERRORS as exc:
             raise _translate(exc, self.path) from None
         try:
             yield
@@ -234,12 +241,12 @@ class Store(DocumentBlobs, MessageIds):
                     "the store is full (disk or size limit): free space, then retry; nothing stored was lost"
                 )
             self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
+        except DRIVER_ERRORS as exc:
+            with contextlib.suppress(*DRIVER_ERRORS):
                 self._conn.execute("ROLLBACK")
             raise _translate(exc, self.path) from None
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(*DRIVER_ERRORS):
                 self._conn.execute("ROLLBACK")
             raise
 
@@ -263,7 +270,7 @@ class Store(DocumentBlobs, MessageIds):
             # PASSIVE: the log file is then reused from its start, so commits overwrite blocks already
             # allocated instead of growing the file (cheaper to fsync)
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error as exc:
+        except DRIVER_ERRORS as exc:
             raise _translate(exc, self.path) from None
 
     @property
@@ -275,7 +282,7 @@ class Store(DocumentBlobs, MessageIds):
         """Run one statement, turning SQLite errors into :class:`StoreError`."""
         try:
             return self._conn.execute(sql, params)
-        except sqlite3.Error as exc:
+        except DRIVER_ERRORS as exc:
             raise _translate(exc, self.path) from None
 
     # -- meta
@@ -413,7 +420,7 @@ class Store(DocumentBlobs, MessageIds):
             precedence=int(row[6]),
             created_ms=int(row[7]),
             ref=bytes(row[8]),
-            body=self._sealer.open(self._body_ad(line_id, direction, message_id), bytes(row[9])),
+            body=self._sealer.open_padded(self._body_ad(line_id, direction, message_id), bytes(row[9])),
             chain=None if row[10] is None else bytes(row[10]),
             stored_at=float(row[11]),
             delivered_at=None if row[12] is None else float(row[12]),
@@ -437,7 +444,7 @@ class Store(DocumentBlobs, MessageIds):
 
         ``place`` (sequence number, chain head) numbers it at once, when the caller knows it is next.
         """
-        sealed = self._sealer.seal(self._body_ad(line_id, OUT, id), body)
+        sealed = self._sealer.seal_padded(self._body_ad(line_id, OUT, id), body)
         seq, chain = place if place is not None else (None, None)
         cursor = self.execute_checked(
             "INSERT INTO messages (line_id, direction, id, seq, kind, precedence, created_ms, ref, body,"
@@ -520,7 +527,7 @@ class Store(DocumentBlobs, MessageIds):
         now: float,
     ) -> int:
         """Append a received entry to the inbound transcript; returns its rowid."""
-        sealed = self._sealer.seal(self._body_ad(line_id, IN, id), body)
+        sealed = self._sealer.seal_padded(self._body_ad(line_id, IN, id), body)
         cursor = self.execute_checked(
             "INSERT INTO messages (line_id, direction, id, seq, kind, precedence, created_ms, ref, body,"
             " chain, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -764,7 +771,7 @@ class Store(DocumentBlobs, MessageIds):
 
     def add_call_audio(self, call_rowid: int, direction: int, seq: int, frames: bytes) -> None:
         """Keep a run of a call's Opus frames, sealed at rest."""
-        sealed = self._sealer.seal(self._audio_ad(call_rowid, direction, seq), frames)
+        sealed = self._sealer.seal_padded(self._audio_ad(call_rowid, direction, seq), frames)
         self.execute_checked(
             "INSERT INTO call_audio (call_rowid, direction, seq, frames) VALUES (?, ?, ?, ?)",
             (call_rowid, direction, seq, sealed),
@@ -777,7 +784,7 @@ class Store(DocumentBlobs, MessageIds):
             (call_rowid, direction),
         )
         for seq, sealed in cursor:
-            yield self._sealer.open(self._audio_ad(call_rowid, direction, int(seq)), bytes(sealed))
+            yield self._sealer.open_padded(self._audio_ad(call_rowid, direction, int(seq)), bytes(sealed))
 
 
 @dataclass(frozen=True)

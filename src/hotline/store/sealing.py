@@ -1,10 +1,13 @@
-"""Encryption at rest: message bodies and line keys are sealed before they reach SQLite.
+"""Encryption at rest: the store key, the keys derived from it, and values sealed inside the store.
 
 The store key is derived from the station identity's private keys, which live only in the
-passphrase-protected key file; so a copy of the station directory without the passphrase holds
-names, times and sizes but no message text and no line key. Each value is sealed with a fresh
-random nonce and bound (as associated data) to where it lives, so a value moved to another row or
-line does not open.
+passphrase-protected key file. Two layers use it. The whole SQLite file and its log are encrypted
+page by page under :func:`derive_page_key` (:mod:`hotline.store.connection`), so a copy of the
+station directory without the passphrase shows only the sizes of its files. Inside, message bodies,
+call audio and line keys are sealed once more, each with a fresh random nonce and bound (as
+associated data) to where it lives, so a value moved to another row or line does not open; bodies
+and audio are padded to a size bucket first (:func:`padded_length`), so even an opened page would
+not give a text's exact length.
 """
 
 from __future__ import annotations
@@ -17,11 +20,51 @@ from hotline.store.errors import StoreCorrupt
 
 NONCE_LEN = 12
 _KEY_INFO = b"hotline/store-key/v1"
+_PAGE_KEY_INFO = b"hotline/store-page-key/v1"
+#: Padded values are sealed under their own associated data, so a value sealed before padding
+#: existed (an older store's) is told apart and still opens.
+_PADDED_AD = b"padded|"
+#: The smallest padded size; "yes" and a 200-character sentence both take this much.
+PAD_MIN = 256
+#: Up to here sizes round up to a power of two; beyond, to the coarser Padme buckets (at most
+#: about 12 % larger), which leave O(log log n) bits of the length.
+PAD_POW2_MAX = 4096
 
 
 def derive_store_key(secret_parts: tuple[bytes, ...]) -> bytes:
     """The 32-byte store key for an identity's ``secret_parts``."""
     return hkdf_sha256(b"".join(secret_parts), salt=None, info=_KEY_INFO, length=32)
+
+
+def derive_page_key(store_key: bytes) -> bytes:
+    """The raw 32-byte key SQLCipher encrypts the store's pages under (apart from the sealing key)."""
+    return hkdf_sha256(store_key, salt=None, info=_PAGE_KEY_INFO, length=32)
+
+
+def padded_length(n: int) -> int:
+    """The bucket a value of ``n`` bytes (with its one-byte end marker) is padded to."""
+    if n <= PAD_MIN:
+        return PAD_MIN
+    if n <= PAD_POW2_MAX:
+        return 1 << (n - 1).bit_length()
+    # Padme: keep the top bits of the length, zero the low ones
+    exponent = n.bit_length() - 1
+    kept = exponent.bit_length()
+    mask = (1 << (exponent - kept)) - 1
+    return (n + mask) & ~mask
+
+
+def _pad(value: bytes) -> bytes:
+    # ISO/IEC 7816-4: a 0x80 marker, then zeros up to the bucket
+    marked = value + b"\x80"
+    return marked + bytes(padded_length(len(marked)) - len(marked))
+
+
+def _unpad(padded: bytes) -> bytes:
+    body = padded.rstrip(b"\x00")
+    if not body.endswith(b"\x80"):
+        raise StoreCorrupt("a stored value has no padding marker: the store is damaged or not ours")
+    return body[:-1]
 
 
 class Sealer:
@@ -52,5 +95,20 @@ class Sealer:
         except CryptoError:
             raise StoreCorrupt("a stored value does not decrypt: the store is damaged or not ours") from None
 
+    def seal_padded(self, ad: bytes, plaintext: bytes) -> bytes:
+        """Like :meth:`seal`, after padding ``plaintext`` to its size bucket (:func:`padded_length`)."""
+        return self.seal(_PADDED_AD + ad, _pad(plaintext))
 
-__all__ = ["Sealer", "derive_store_key"]
+    def open_padded(self, ad: bytes, sealed: bytes) -> bytes:
+        """The plaintext of a :meth:`seal_padded` result, or of a :meth:`seal` one made before padding.
+
+        Raises:
+            StoreCorrupt: it does not open under this key and ``ad``.
+        """
+        try:
+            return _unpad(self.open(_PADDED_AD + ad, sealed))
+        except StoreCorrupt:
+            return self.open(ad, sealed)
+
+
+__all__ = ["PAD_MIN", "Sealer", "derive_page_key", "derive_store_key", "padded_length"]

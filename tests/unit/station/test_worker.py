@@ -7,7 +7,6 @@ others queue up behind it; releasing it lets the worker take them all at once.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from hotline.station.worker import StoreWorker
 from hotline.store.db import Store
 from hotline.store.errors import StoreError, StoreFull
-from tests.unit.store.helpers import KEY, add_line
+from tests.unit.store.helpers import KEY, add_line, raw_connection
 
 
 class Gate:
@@ -59,7 +58,7 @@ def queue_call(
 
 def stored_ids(path: Path) -> set[int]:
     """Message numbers committed to the file, read through a separate connection."""
-    conn = sqlite3.connect(path)
+    conn = raw_connection(path)
     try:
         return {int.from_bytes(row[0], "big") for row in conn.execute("SELECT id FROM messages")}
     finally:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from hotline.store.connection import connect, dbapi
 from hotline.store.db import LineRow, Store
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
+
+
+def raw_connection(path: Path, key: bytes = KEY) -> dbapi.Connection:
+    """A connection to the encrypted store file behind the Store's back (what a test alters it with)."""
+    return connect(path, key)
 
 
 def add_line(store: Store, peer: str = "bravo", now: float = 100.0) -> LineRow:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from hotline.store.db import Store
 from hotline.store.errors import StoreCorrupt
 from hotline.store.schema import CALLS, IN, OUT, SCHEMA, SCHEMA_VERSION
-from tests.unit.store.helpers import KEY, add_line
+from tests.unit.store.helpers import KEY, add_line, raw_connection
 
 
 def test_a_call_is_logged_and_updated(store: Store) -> None:
@@ -66,7 +65,7 @@ def test_recorded_audio_is_sealed_and_bound_to_its_place(store: Store, path: Pat
     assert list(store.call_audio(rowid, IN)) == [b"what we heard"]
     assert b"opus frames" not in path.read_bytes() + Path(str(path) + "-wal").read_bytes()
     # a run moved to another place does not open
-    raw = sqlite3.connect(path)
+    raw = raw_connection(path)
     raw.execute("UPDATE call_audio SET seq = 7 WHERE seq = 1 AND direction = ?", (OUT,))
     raw.commit()
     raw.close()
@@ -90,7 +89,7 @@ def test_a_version_1_store_is_brought_to_the_current_version(tmp_path: Path) -> 
     add_line(store)
     store.close()
     # make it what Hotline 0.1 wrote: no call or document tables, schema 1
-    raw = sqlite3.connect(path)
+    raw = raw_connection(path)
     raw.execute("DROP TABLE call_audio")
     raw.execute("DROP TABLE calls")
     raw.execute("DROP TABLE documents")

@@ -8,7 +8,6 @@ bytes, had two plaintexts sealed under one key and nonce.
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from hotline.store.blobs import LEGACY_SLOT, SLOT, Blob, sealed_size
 from hotline.store.db import Store
 from hotline.store.errors import StoreCorrupt, StoreError
 from hotline.store.schema import IN, OUT
-from tests.unit.store.helpers import KEY, add_line
+from tests.unit.store.helpers import KEY, add_line, raw_connection
 
 DOC_ID = bytes(range(16))
 #: What schema version 2 named two documents' files.
@@ -133,7 +132,7 @@ def test_each_document_row_has_its_own_random_file_and_sealed_key(tmp_path: Path
     with store.transaction():
         again = store.new_blob(first)
     assert again.name != a.name and again.key != a.key
-    raw = sqlite3.connect(store.path or "")
+    raw = raw_connection(store.path or "")
     keys = [bytes(r[0]) for r in raw.execute("SELECT blob_key FROM documents")]
     raw.close()
     assert all(again.key not in k and b.key not in k for k in keys)
@@ -163,7 +162,7 @@ def test_a_refused_entry_keeps_its_place_but_is_no_message(store: Store) -> None
     assert store.messages_with_id(ours, IN) == []
     assert [row.body for row in store.messages_with_id(ours, OUT)] == [b"ours"]
     assert store.message(ours, IN) is None
-    raw = sqlite3.connect(store.path or "")
+    raw = raw_connection(store.path or "")
     kept = raw.execute("SELECT id, refused FROM messages WHERE rowid = ?", (rowid,)).fetchone()
     raw.close()
     assert bytes(kept[0]) != ours and kept[1] == "reused an id"
@@ -189,7 +188,7 @@ def test_removing_a_line_lists_its_files_to_delete(tmp_path: Path, store: Store)
 
 def _make_v2(path: Path) -> None:
     """Turn a current store into what schema version 2 wrote."""
-    raw = sqlite3.connect(path)
+    raw = raw_connection(path)
     raw.execute("DROP INDEX documents_blob")
     raw.execute("DROP INDEX documents_doc_id")
     for column in ("blob_name", "blob_key", "blob_legacy"):

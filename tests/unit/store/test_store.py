@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from hotline.store.connection import PAGE_SIZE
 from hotline.store.db import LineRow, Store
 from hotline.store.errors import StoreCorrupt, StoreError, StoreFull
 from hotline.store.schema import IN, OUT, SCHEMA_VERSION
-from tests.unit.store.helpers import KEY, OTHER_KEY, add_line
+from tests.unit.store.helpers import KEY, OTHER_KEY, add_line, raw_connection
 
 ROUTINE, PRIORITY, IMMEDIATE, FLASH = 3, 2, 1, 0
 
@@ -155,7 +156,7 @@ def _store_with_pages(path: Path, count: int = 250) -> LineRow:
 
 
 def _overwrite_middle_page(path: Path) -> None:
-    page_size = int.from_bytes(path.read_bytes()[16:18], "big")  # the header's field
+    page_size = PAGE_SIZE  # the header that says it is encrypted
     pages = path.stat().st_size // page_size
     with path.open("r+b") as f:
         f.seek(pages // 2 * page_size)
@@ -183,7 +184,7 @@ def test_damage_found_by_a_later_read_names_the_file(path: Path) -> None:
     try:
         _overwrite_middle_page(path)
         # another connection's commit makes our connection drop its page cache and read the file
-        other = sqlite3.connect(path, isolation_level=None)
+        other = raw_connection(path)
         other.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('poke', x'00')")
         other.close()
         with pytest.raises(StoreCorrupt) as damaged:
