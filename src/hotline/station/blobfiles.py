@@ -45,7 +45,10 @@ def remove_line_blobs(directory: Path, names: list[str]) -> int:
         except FileNotFoundError:
             pass
         except OSError as exc:
-            log.warning("could not delete a removed line's document file", extra={"error": str(exc)})
+            log.warning(
+                "could not delete a removed line's document file",
+                extra={"error": exc.strerror or type(exc).__name__},
+            )
     return removed
 
 

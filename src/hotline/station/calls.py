@@ -419,7 +419,8 @@ class LiveCall:
         try:
             media.sink.write(heard)
         except Exception as exc:
-            log.error("recording failed", extra={"peer": self.line.peer, "error": str(exc)})
+            # the error names the operator's file: the log gets its kind only (no paths in logs)
+            log.error("recording failed", extra={"peer": self.line.peer, "error": type(exc).__name__})
             media.sink = Discard()
         if self._record and self.recorder is None and self.rowid is not None:
             self.recorder = Recorder(self.desk.station, self.rowid)
@@ -605,7 +606,7 @@ class CallDesk:
         try:
             call.answer(self._auto_media(call))
         except StationError as exc:
-            log.error("cannot auto-answer", extra={"peer": call.line.peer, "error": exc.message})
+            log.error("cannot auto-answer", extra={"peer": call.line.peer, "error": exc.code})
             call.hangup(EndReason.FAILED)
 
     def _auto_media(self, call: LiveCall) -> Media:
