@@ -113,13 +113,17 @@ def pair(
         )
     )
     render.safety_number(out, result)
-    click.echo(
+    # through the console, so the advice wraps at the terminal's width (80 columns in a pipe)
+    out.print(
         f"next: compare this safety number with {peer}'s operator over a channel you trust (voice, in "
         f"person); the code proves nothing about who answered, since anyone who heard it could have "
-        f"paired in between. If every group matches, run:"
+        f"paired in between. If every group matches, run:",
+        markup=False,
     )
     out.print(render.text(f"    {verify}", "bold"))
-    click.echo(f"if it does not match, remove the line (`hotline line remove {peer}`) and pair again")
+    out.print(
+        f"if it does not match, remove the line (`hotline line remove {peer}`) and pair again", markup=False
+    )
 
 
 def _ask_code(peer: str) -> str:
