@@ -119,6 +119,9 @@ def files(peer: str | None) -> None:
     render.console().print(render.document_table(documents))
 
 
+_PEER_HELP = "The line the document came on (when two lines hold the id)."
+
+
 @click.group()
 def file() -> None:
     """A received document."""
@@ -132,7 +135,7 @@ def file() -> None:
     type=click.Path(dir_okay=False, resolve_path=True, path_type=Path),
     help="A new file to write the document to (never overwritten).",
 )
-@click.option("--peer", default=None, help="The line the document came on (when two lines hold the id).")
+@click.option("--peer", default=None, help=_PEER_HELP)
 @json_option
 def file_get(ident: str, out: Path, peer: str | None) -> None:
     """Write out the received document ID, checking its SHA-256 on the way."""
@@ -151,23 +154,25 @@ def file_get(ident: str, out: Path, peer: str | None) -> None:
 
 @file.command("accept")
 @click.argument("ident", metavar="ID")
+@click.option("--peer", default=None, help=_PEER_HELP)
 @json_option
-def file_accept(ident: str) -> None:
-    """Let the held document ID come in (one above the line's approval size; F5)."""
-    _decide("file.accept", ident, "accepted: its bytes come now")
+def file_accept(ident: str, peer: str | None) -> None:
+    """Let the held document ID come in (one above the line's approval size)."""
+    _decide("file.accept", ident, peer, "accepted: its bytes come now")
 
 
 @file.command("refuse")
 @click.argument("ident", metavar="ID")
+@click.option("--peer", default=None, help=_PEER_HELP)
 @json_option
-def file_refuse(ident: str) -> None:
+def file_refuse(ident: str, peer: str | None) -> None:
     """Refuse the held document ID: the sender hears it failed, no byte is stored."""
-    _decide("file.refuse", ident, "refused: the sender is told")
+    _decide("file.refuse", ident, peer, "refused: the sender is told")
 
 
-def _decide(op: str, ident: str, said: str) -> None:
+def _decide(op: str, ident: str, peer: str | None, said: str) -> None:
     opts = settings()
-    result = reach.call(opts, op, id=ident)
+    result = reach.call(opts, op, id=ident, **({"peer": peer} if peer is not None else {}))
     if opts.json:
         render.emit_json(result)
         return

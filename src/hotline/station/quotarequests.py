@@ -12,8 +12,12 @@ from typing import Any
 
 import msgspec
 
+from hotline.proto.document import DocMetaError, decode_meta
 from hotline.station.documents import describe_doc
+from hotline.station.errors import StationError
+from hotline.station.lookup import lookup
 from hotline.station.service import Station, parse_id
+from hotline.store.schema import IN
 
 Emit = Callable[[dict[str, object]], Awaitable[None]]
 
@@ -28,6 +32,8 @@ class QuotasArgs(_Args):
 
 class FileDecisionArgs(_Args):
     id: str
+    #: The line the document came on, when two lines hold the id (as for ``file.get``).
+    peer: str | None = None
 
 
 class QuotaRequests:
@@ -55,14 +61,23 @@ class QuotaRequests:
         return await self.station.quotas.reload()
 
     async def accept(self, args: FileDecisionArgs, emit: Emit) -> dict[str, object]:
-        return await self._decide(args.id, accept=True)
+        return await self._decide(args, accept=True)
 
     async def refuse(self, args: FileDecisionArgs, emit: Emit) -> dict[str, object]:
-        return await self._decide(args.id, accept=False)
+        return await self._decide(args, accept=False)
 
-    async def _decide(self, ident: str, *, accept: bool) -> dict[str, object]:
+    async def _decide(self, args: FileDecisionArgs, *, accept: bool) -> dict[str, object]:
         station = self.station
-        row = await station.quotas.decide(parse_id(ident), accept)
+        message_id = parse_id(args.id)
+        # the DOC entry on one line names the document: ids are unique per line only (§10.2 rule 6)
+        entry = await lookup(station, args.id, message_id, IN, args.peer)
+        try:
+            doc_id = None if entry is None else decode_meta(entry.body).doc_id
+        except DocMetaError:
+            doc_id = None
+        if entry is None or doc_id is None:
+            raise StationError("no-such-document", f"no received document {args.id} (see `hotline files`)")
+        row = await station.quotas.decide(entry.line_id, doc_id, message_id, accept)
         names = {ln.row.id: ln.peer for ln in station.lines.values()}
         return {"document": describe_doc(row, names.get(row.line_id, "?"))}
 

@@ -377,8 +377,9 @@ class QuotaDesk:
             if line.current is not None:
                 self._send(line.current, DocProgress(doc.doc_id, 0, DocState.FAILED))
 
-    async def decide(self, message_id: bytes, accept: bool) -> DocRow:
-        """The operator approves or refuses a held document.
+    async def decide(self, line_id: int, doc_id: bytes, message_id: bytes, accept: bool) -> DocRow:
+        """The operator approves or refuses the held document ``doc_id`` of line ``line_id`` (its DOC
+        entry is ``message_id``).
 
         Raises:
             StationError: ``no-such-document``, ``not-held``, store errors.
@@ -386,8 +387,8 @@ class QuotaDesk:
         station = self.station
 
         def find(store: Store) -> tuple[DocRow | None, bool]:
-            row = store.document_by_message(message_id)
-            if row is None or row.direction != IN or row.state != "held":
+            row = store.document(line_id, IN, doc_id)
+            if row is None or row.message_id != message_id or row.state != "held":
                 return row, False
             if accept:
                 store.set_document(row.rowid, stored=0, state="receiving")
