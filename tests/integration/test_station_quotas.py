@@ -75,6 +75,9 @@ def test_a_flooding_line_pauses_the_other_line_flows_and_nothing_is_lost(
     assert "entries_per_hour" in detail and "quota reload" in detail and "remove the line" in detail, detail
     wait_for(lambda: alerts(flood, hub, "peer-paused"), 30, "the flooder hears that the hub withholds")
     assert quota_of(hub, flood)["paused"] == "rate"
+    # `status` says it too, on both ends
+    assert hub.line(flood)["quota_paused"] == "rate" and flood.line(hub)["held_by_peer"] is True
+    assert hub.line(post)["quota_paused"] is None
 
     # the other line goes on: messages and a document
     source = tmp_path / "report.bin"

@@ -188,9 +188,14 @@ def status_view(out: Console, result: Result) -> None:
         queued = f"{line.get('queued', 0)}"
         if line.get("in_flight"):
             queued += f" (+{line['in_flight']} in flight)"
+        if line.get("held_by_peer"):
+            queued += " (the peer paused the line: `hotline log`)"
+        state = _state(line)
+        if line.get("quota_paused"):
+            state.append(f", paused: {line['quota_paused']} quota", "bold yellow")
         table.add_row(
             text(line.get("peer"), "bold"),
-            _state(line),
+            state,
             text(ago(line.get("since"))),
             text(line.get("endpoint")),
             text(f"{rtt:.1f}" if isinstance(rtt, int | float) else None),

@@ -449,6 +449,15 @@ class QuotaDesk:
                 self._resumed(line, quota)
         return {"lines": [self.describe(line) for line in station.lines.values()]}
 
+    def status(self, line: LineRuntime) -> dict[str, object]:
+        """What ``status`` shows of a line's quotas: ``quota_paused`` (null, rate, space or disk: we
+        withhold the peer's entries) and ``held_by_peer`` (the peer withholds ours)."""
+        quota = self._of(line)
+        return {
+            "quota_paused": None if quota.paused is None else quota.paused.name.lower(),
+            "held_by_peer": self.holding(line, line.current) if line.current is not None else False,
+        }
+
     def describe(self, line: LineRuntime) -> dict[str, object]:
         """A line's quotas, what it uses of them and whether it is paused."""
         quota = self._of(line)

@@ -239,6 +239,7 @@ class Requests:
                 rekeys=None if session is None else session.channel.rekeys,
                 replays_dropped=line.replays,
                 **station.handshakes.counts(line.row.static_public),
+                **station.quotas.status(line),
                 queued=queued,
                 in_flight=in_flight,
                 last_test=None if line.last_test is None else line.last_test.as_dict(),
