@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hotline.crypto.hashing import constant_time_equal
-from hotline.crypto.random import random_bytes
 from hotline.net.tcp import ChannelClosed, SecureChannel, connect_first
 from hotline.proto import linemsg
 from hotline.proto.cards import StationCard, decode_card, parse_endpoint
@@ -36,6 +35,7 @@ from hotline.proto.delivery import Accept, ChainMismatch, Duplicate, Gap, classi
 from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Kind, Precedence, Receipt, TestProbe
 from hotline.station.entryrules import Refused, check_entry
+from hotline.station.ids import new_message_id
 from hotline.store.db import LineRow, MessageRow, Store
 from hotline.store.errors import StoreError
 from hotline.store.schema import IN, OUT
@@ -53,11 +53,6 @@ TIE_WINDOW = 3.0
 STABLE_AFTER = 10.0
 #: Entries read back from the store per resend step.
 RESEND_BATCH = 256
-
-
-def new_message_id() -> bytes:
-    """A fresh random message id."""
-    return random_bytes(linemsg.MESSAGE_ID_LEN)
 
 
 @dataclass(eq=False)

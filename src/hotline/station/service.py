@@ -9,7 +9,6 @@ request means the same thing whether the daemon is up or not.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import os
@@ -21,7 +20,7 @@ from hotline.net.tcp import SecureChannel, listen
 from hotline.proto.cards import StationCard, issue_card
 from hotline.proto.handshake import InitiationTimestamps
 from hotline.proto.identity import Identity
-from hotline.proto.linemsg import MESSAGE_ID_LEN, Kind, Precedence
+from hotline.proto.linemsg import Kind, Precedence
 from hotline.proto.session import SessionConfig
 from hotline.station.calls import CallDesk
 from hotline.station.config import StationConfig
@@ -29,6 +28,7 @@ from hotline.station.documents import DocumentDesk
 from hotline.station.errors import StationError
 from hotline.station.handshakes import HandshakeDefence
 from hotline.station.home import StationLock, StationPaths, unlock
+from hotline.station.ids import parse_id, show_id
 from hotline.station.line import LineRuntime
 from hotline.station.quotas import QuotaDesk
 from hotline.station.worker import StoreWorker
@@ -47,26 +47,6 @@ REFUSAL_LOG_INTERVAL = 60.0
 #: timestamp is stored a few milliseconds after it is sent, and a process killed in between must
 #: not send it again.
 RESTART_MARGIN_NS = 10**9
-
-
-def show_id(message_id: bytes) -> str:
-    """A message id as operators see it: 16 lowercase base32 characters."""
-    return base64.b32encode(message_id).decode("ascii").lower()
-
-
-def parse_id(text: str) -> bytes:
-    """The inverse of :func:`show_id`.
-
-    Raises:
-        StationError: ``no-such-message`` when ``text`` is not a message id.
-    """
-    try:
-        raw = base64.b32decode(text.strip().upper(), casefold=True)
-    except (ValueError, TypeError):
-        raw = b""
-    if len(raw) != MESSAGE_ID_LEN:
-        raise StationError("no-such-message", f"{text!r} is not a message id (16 letters and digits)")
-    return raw
 
 
 class _Directory:
