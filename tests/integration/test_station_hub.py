@@ -141,8 +141,8 @@ def _hostile_main(
         assert session is not None
         loop = asyncio.get_running_loop()
         while not channel.is_closed and pressing.is_set() and not stop.is_set():
-            if session._rekey is None:  # what a hostile initiator's code does: rekey at once
-                session._start_rekey(loop.time())
+            if session._rekeying.pending is None:  # what a hostile initiator's code does: rekey at once
+                session._rekeying.start(loop.time())
                 protocol._process()
                 counts["rekeys"] += 1
             await asyncio.sleep(0.001)

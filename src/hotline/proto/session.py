@@ -8,9 +8,14 @@ application (:meth:`Session.send_data`, :meth:`Session.close`). After any of the
 (monotonic seconds) comes in with every call, the wall clock once at start, and fresh ephemeral keys
 through the factories in :class:`SessionConfig`.
 
+The Session owns the states, the events and the order of things; it composes the parts that do
+the work: each role's side of the handshake (:mod:`hotline.proto.opening`), the record layer
+(:mod:`hotline.proto.transport`), rekeys and their defences (:mod:`hotline.proto.rekeying`) and
+liveness (:mod:`hotline.proto.keepalive`).
+
 Rule 2 (h11's "we don't cheat"): after the handshake both roles follow the same rules, with one
-exception written down where it is made: only the side that dialled starts rekeys, the other asks
-for one with ``RekeyRequest``. That keeps two rekeys from crossing on the wire.
+exception written down where it is made (:mod:`hotline.proto.rekeying`): only the side that
+dialled starts rekeys, the other asks for one with ``RekeyRequest``.
 """
 
 from __future__ import annotations
@@ -19,20 +24,17 @@ import contextlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from hotline.crypto.mlkem import MLKEM768, Kem
 from hotline.crypto.x25519 import X25519PrivateKey
+from hotline.proto.channel import Channel
 from hotline.proto.constants import (
-    AEAD_TAG_LEN,
     HANDSHAKE_TIMEOUT,
     KEEPALIVE_INTERVAL,
     KEEPALIVE_MISSES,
-    MAX_CONTENT,
     MAX_DATA_LEN,
-    PROLOGUE,
     PROTOCOL_NAME,
-    RECORD_HEADER_LEN,
-    REJECT_AFTER_MESSAGES,
     REJECT_AFTER_TIME,
     REKEY_AFTER_BYTES,
     REKEY_AFTER_RECORDS,
@@ -42,10 +44,7 @@ from hotline.proto.constants import (
 )
 from hotline.proto.errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from hotline.proto.events import (
-    DataReceived,
     HandshakeCompleted,
-    RekeyCompleted,
-    RoundTripMeasured,
     SessionEvent,
     SessionTerminated,
 )
@@ -54,40 +53,23 @@ from hotline.proto.handshake import (
     RESPONSE_LEN,
     HandshakeFailed,
     HandshakeResult,
-    InitiatorHandshake,
     PeerDirectory,
-    ResponderHandshake,
     mac1_key,
 )
+from hotline.proto.keepalive import Keepalive
 from hotline.proto.messages import (
     Close,
     Data,
     Message,
-    MessageError,
-    Ping,
-    Pong,
-    RekeyInit,
-    RekeyRequest,
-    RekeyResponse,
 )
-from hotline.proto.noise import CipherState, NoiseError
+from hotline.proto.noise import NoiseError
+from hotline.proto.opening import InitiatorSide, LocalKeys, ResponderSide
 from hotline.proto.ratelimit import HandshakeLimits, KeyedBuckets
-from hotline.proto.records import (
-    ContentKind,
-    RecordError,
-    RecordReader,
-    RecordType,
-    frame,
-    pad,
-    unpad,
-)
+from hotline.proto.records import RecordError, RecordReader, RecordType
+from hotline.proto.rekeying import Rekeying
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.states import SessionState, Trigger, transition
-from hotline.proto.stream import IncomingStream, OutgoingStream
-
-_TRANSPORT_TYPES = (RecordType.TRANSPORT_PHASE0, RecordType.TRANSPORT_PHASE1)
-#: The associated data of each transport record type (its type byte), built once.
-_AD = {int(t): bytes([t]) for t in _TRANSPORT_TYPES}
+from hotline.proto.transport import Transport
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,31 +100,10 @@ class SessionConfig:
     initiation_clock: Callable[[], int] | None = None
 
 
-class _DirectionKey:
-    """One direction's transport key with its phase, age and use counts."""
-
-    __slots__ = ("bytes", "cipher", "created_at", "phase", "records")
-
-    def __init__(self, cipher: CipherState, phase: int, created_at: float) -> None:
-        self.cipher = cipher
-        self.phase = phase
-        self.created_at = created_at
-        self.records = 0
-        self.bytes = 0
-
-
-class _OnePeer:
-    """A :class:`PeerDirectory` that knows only the peer of an established session (for rekeys)."""
-
-    def __init__(self, peer_static: bytes, line_key: bytes) -> None:
-        self._peer = peer_static
-        self._key = line_key
-
-    def line_key(self, peer_static: bytes) -> bytes | None:
-        return self._key if peer_static == self._peer else None
-
-    def replayed(self, peer_static: bytes) -> None:
-        pass  # a replayed rekey ends the session, which says why
+def _local_keys(config: SessionConfig) -> LocalKeys:
+    return LocalKeys(
+        config.static, mac1_key(config.static.public_key().raw), config.new_ephemeral, config.kem
+    )
 
 
 class Session:
@@ -151,57 +112,63 @@ class Session:
     Build one with :meth:`initiator` or :meth:`responder`.
 
     End of stream is data: call ``receive_data(b"", now)`` when the peer closed the connection.
+
+    Transitions (``TRANSITIONS`` in :mod:`hotline.proto.states`; docs/state-machines/session.md)::
+
+        role       from                on                                  to
+        responder  AWAIT_INITIATION    valid initiation, response queued   AWAIT_CONFIRMATION
+        responder  AWAIT_INITIATION    invalid input                       DROPPED
+        responder  AWAIT_CONFIRMATION  first record authenticates          ESTABLISHED
+        responder  AWAIT_CONFIRMATION  invalid input                       DROPPED
+        initiator  AWAIT_RESPONSE      valid response (Ping queued)        ESTABLISHED
+        initiator  AWAIT_RESPONSE      invalid input (HANDSHAKE_FAILED)    CLOSED
+        responder  DROPPED             more input                          DROPPED (read, ignored)
+        both       any but CLOSED      end of stream                       CLOSED
+        both       not ESTABLISHED     handshake timeout                   CLOSED
+        both       ESTABLISHED         close(), Close, error, timer        CLOSED
+
+    Rekeys, keepalives and the key switch happen inside ``ESTABLISHED`` and change no state.
     """
 
-    def __init__(self, config: SessionConfig, *, initiator: bool, now: float) -> None:
+    def __init__(
+        self, config: SessionConfig, keys: LocalKeys, initiator: InitiatorSide | None, now: float
+    ) -> None:
         self._config = config
-        self._initiator = initiator
-        self._state = SessionState.AWAIT_RESPONSE if initiator else SessionState.AWAIT_INITIATION
+        self._initiator = initiator is not None
+        self._state = SessionState.AWAIT_RESPONSE if self._initiator else SessionState.AWAIT_INITIATION
         self._events: deque[SessionEvent] = deque()
-        self._out: list[bytes | bytearray] = []
-        # each direction is one stream of framed messages cut into records (docs/protocol.md §5.3)
-        self._stream_out = OutgoingStream()
-        self._stream_in = IncomingStream()
-        #: Transport records sealed and read on this session (all epochs).
-        self.records_sent = 0
-        self.records_received = 0
-        self._reader = RecordReader(max_len=(RESPONSE_LEN if initiator else INIT_LEN) + 1)
+        self._transport = Transport(
+            config.rekey_after_records, config.rekey_after_bytes, config.reject_after_time
+        )
+        self._reader = RecordReader(max_len=(RESPONSE_LEN if self._initiator else INIT_LEN) + 1)
         self._started_at = now
-        # after the handshake
+        self._keepalive = Keepalive(config.keepalive_interval, config.keepalive_misses, now)
+        self._rekeying = Rekeying(
+            self._transport,
+            keys,
+            initiator,
+            send=self._send_message,
+            seal=partial(self._flush, before_switch=True),
+            report=self._events.append,
+            limits=config.rekey_limits,
+            rekey_after_time=config.rekey_after_time,
+            handshake_timeout=config.handshake_timeout,
+        )
+        self._channel = Channel(
+            self._transport,
+            self._keepalive,
+            self._rekeying,
+            send=self._send_message,
+            report=self._events.append,
+            peer_closed=self._closed_by_peer,
+            is_closed=self._is_closed,
+        )
+        # the peer, once known (from the start for the initiator)
         self._peer_static: bytes | None = None
         self._line_key: bytes | None = None
-        self._handshake_hash: bytes | None = None
-        self._send: _DirectionKey | None = None
-        self._recv: _DirectionKey | None = None
-        self._next_recv: _DirectionKey | None = None
-        self._epoch = 0
-        self._last_sent = now
-        self._last_received = now
-        # rekeys
-        self._rekey: InitiatorHandshake | None = None
-        self._rekey_started = 0.0
-        # rekey initiations are checked per session: they travel inside the encrypted stream and
-        # bind the previous handshake hash, so they cannot be replayed from elsewhere
-        # (issue 13, B4) seeded with the session's own initiation timestamp once it is confirmed,
-        # so even the first rekey must be newer than the handshake that opened the session
-        self._rekey_guard = TimestampGuard()
-        # the adapter stopped reading (its application is slow): the peer is not idle, we are
-        self._reading_paused = False
-        self._rekey_requested = False
-        # keepalive pings: id -> time sent
-        self._ping_id = 0
-        self._pings: dict[int, float] = {}
-        # the initiator's clock: wall time at start, extrapolated with ``now`` for rekeys
-        self._wall_base_ns = 0
-        self._last_timestamp = -1
-        self._initiator_hs: InitiatorHandshake | None = None
-        # the responder's context
-        self._peers: PeerDirectory | None = None
-        self._guard: TimestampGuard | None = None
-        self._limits: HandshakeLimits | None = None
-        self._source: str | None = None
-        self._initiation_ts = 0
-        self._mac_key = mac1_key(config.static.public_key().raw)
+        # each role's side of the first handshake; the initiator keeps its side for rekeys
+        self._initiator_side = initiator
+        self._responder_side: ResponderSide | None = None
 
     # -- construction ------------------------------------------------------------------------------
 
@@ -226,13 +193,14 @@ class Session:
                 greater than any the station sent before (docs/protocol.md §3.3). The rekeys'
                 timestamps continue it with ``now``.
         """
-        session = cls(config, initiator=True, now=now)
+        keys = _local_keys(config)
+        side = InitiatorSide(
+            keys, peer_static=peer_static, line_key=line_key, wall_time_ns=wall_time_ns, started_at=now
+        )
+        session = cls(config, keys, side, now)
         session._peer_static = peer_static
         session._line_key = line_key
-        session._wall_base_ns = wall_time_ns
-        hs = session._new_initiation(PROLOGUE, now)
-        session._initiator_hs = hs
-        session._write(RecordType.HANDSHAKE_INIT, hs.create_initiation())
+        session._transport.write(RecordType.HANDSHAKE_INIT, side.initiate(now))
         return session
 
     @classmethod
@@ -257,11 +225,9 @@ class Session:
             limits: the station's handshake rate limits (shared by all its sessions), if any.
             source: the address the connection came from, for the per-address limit.
         """
-        session = cls(config, initiator=False, now=now)
-        session._peers = peers
-        session._guard = guard
-        session._limits = limits
-        session._source = source
+        keys = _local_keys(config)
+        session = cls(config, keys, None, now)
+        session._responder_side = ResponderSide(keys, peers=peers, guard=guard, limits=limits, source=source)
         return session
 
     # -- read-only views ---------------------------------------------------------------------------
@@ -279,12 +245,22 @@ class Session:
     @property
     def handshake_hash(self) -> bytes | None:
         """Hash of the latest completed handshake (channel binding for voice keys)."""
-        return self._handshake_hash
+        return self._transport.handshake_hash
 
     @property
     def epoch(self) -> int:
         """Handshakes completed on this session (1 after the first)."""
-        return self._epoch
+        return self._transport.epoch
+
+    @property
+    def records_sent(self) -> int:
+        """Transport records sealed on this session (all epochs)."""
+        return self._transport.records_sent
+
+    @property
+    def records_received(self) -> int:
+        """Transport records read on this session (all epochs)."""
+        return self._transport.records_received
 
     @property
     def protocol_name(self) -> str:
@@ -294,7 +270,7 @@ class Session:
     @property
     def has_full_record(self) -> bool:
         """Whether a full record's worth is waiting (``data_to_send(flush=False)`` has output)."""
-        return self._stream_out.pending >= MAX_CONTENT or bool(self._out)
+        return self._transport.has_full_record
 
     # -- outputs -----------------------------------------------------------------------------------
 
@@ -306,11 +282,7 @@ class Session:
         few records, and flushes on the next loop turn).
         """
         self._flush(full_only=not flush)
-        out = self._out
-        if not out:
-            return b""
-        self._out = []
-        return out[0] if len(out) == 1 else b"".join(out)
+        return self._transport.take_output()
 
     def next_event(self) -> SessionEvent | None:
         """The next event, or None when there are no more."""
@@ -323,28 +295,13 @@ class Session:
             return None
         if state is not SessionState.ESTABLISHED:
             return self._started_at + self._config.handshake_timeout
-        cfg = self._config
-        assert self._send is not None and self._recv is not None
-        deadlines = [
-            self._last_sent + cfg.keepalive_interval,
-            self._last_received + cfg.keepalive_interval * cfg.keepalive_misses,
-            min(self._send.created_at, self._recv.created_at) + cfg.reject_after_time,
-        ]
-        if self._reading_paused:
-            deadlines.remove(self._last_received + cfg.keepalive_interval * cfg.keepalive_misses)
-        if self._initiator and self._rekey is None:
-            deadlines.append(self._send.created_at + cfg.rekey_after_time)
-        if self._rekey is not None:
-            deadlines.append(self._rekey_started + cfg.handshake_timeout)
-        return min(deadlines)
+        return self._channel.deadline()
 
     def pause_reading(self, paused: bool, now: float) -> None:
         """Tell the session whether the adapter has stopped reading the stream (its application
         is slow to consume). While paused, silence from the peer is ours, not the peer's, so it
         does not count towards the idle timeout."""
-        if self._reading_paused and not paused:
-            self._last_received = max(self._last_received, now)
-        self._reading_paused = paused
+        self._keepalive.pause_reading(paused, now)
 
     # -- inputs ------------------------------------------------------------------------------------
 
@@ -358,8 +315,8 @@ class Session:
             raise LocalProtocolError(f"cannot send in state {self._state.value}")
         if len(data) > MAX_DATA_LEN:
             raise LocalProtocolError("payload too large for one record", ErrorCode.MESSAGE_TOO_LARGE)
-        self._stream_out.push(Data(data))
-        self._last_sent = now
+        self._transport.push(Data(data))
+        self._keepalive.sent(now)
 
     def close(self, now: float, code: ErrorCode = ErrorCode.LOCAL_CLOSE, reason: str = "closed") -> None:
         """End the session; tells an authenticated peer why. Idempotent."""
@@ -400,56 +357,19 @@ class Session:
         state = self._state
         if state is SessionState.CLOSED:
             return
-        cfg = self._config
         if state is not SessionState.ESTABLISHED:
-            if now >= self._started_at + cfg.handshake_timeout:
+            if now >= self._started_at + self._config.handshake_timeout:
                 self._expired_handshake(now)
             return
-        assert self._send is not None and self._recv is not None
-        if self._next_recv is not None and now >= self._recv.created_at + cfg.reject_after_time:
-            # a superseded key that reaches its age limit is retired, not a reason to end:
-            # from now on a record under the old phase is a protocol violation
-            self._recv, self._next_recv = self._next_recv, None
-        if now >= min(self._send.created_at, self._recv.created_at) + cfg.reject_after_time:
-            self._expired_keys(now)
-            return
-        if (
-            not self._reading_paused
-            and now >= self._last_received + cfg.keepalive_interval * cfg.keepalive_misses
-        ):
-            self._expired_idle(now)
-            return
-        if self._rekey is not None and now >= self._rekey_started + cfg.handshake_timeout:
-            self._expired_rekey(now)
-            return
-        if self._initiator and self._rekey is None and now >= self._send.created_at + cfg.rekey_after_time:
-            self._start_rekey(now)
-        if now >= self._last_sent + cfg.keepalive_interval:
-            self._expired_keepalive(now)
-
-    # -- timer expiry handlers -----------------------------------------------------------------------
+        ending = self._channel.handle_timer(now)
+        if ending is not None:
+            self._terminate(*ending, now, notify_peer=True)
 
     def _expired_handshake(self, now: float) -> None:
         # Also how a silently dropped connection ends: the adapter closes it now.
         self._terminate(ErrorCode.HANDSHAKE_TIMEOUT, "handshake did not complete", now, notify_peer=False)
 
-    def _expired_keys(self, now: float) -> None:
-        self._terminate(ErrorCode.KEY_EXPIRED, "keys expired before a rekey succeeded", now, notify_peer=True)
-
-    def _expired_rekey(self, now: float) -> None:
-        self._terminate(ErrorCode.HANDSHAKE_TIMEOUT, "the peer did not answer a rekey", now, notify_peer=True)
-
-    def _expired_idle(self, now: float) -> None:
-        self._terminate(ErrorCode.IDLE_TIMEOUT, "nothing received from the peer", now, notify_peer=True)
-
-    def _expired_keepalive(self, now: float) -> None:
-        self._ping_id += 1
-        self._pings[self._ping_id] = now
-        if len(self._pings) > 8:  # unanswered pings are forgotten, oldest first
-            del self._pings[min(self._pings)]
-        self._send_message(Ping(self._ping_id), now)
-
-    # -- records -----------------------------------------------------------------------------------
+    # -- the handshake (docs/protocol.md §3) ---------------------------------------------------------
 
     def _handle_record(self, record_type: int, body: bytes | memoryview, now: float) -> None:
         state = self._state
@@ -461,105 +381,67 @@ class Session:
             self._consume_transport(record_type, body, now)
 
     def _consume_initiation(self, record_type: int, body: bytes | memoryview, now: float) -> None:
-        assert self._peers is not None and self._guard is not None
+        side = self._responder_side
+        assert side is not None
         try:
-            if record_type != RecordType.HANDSHAKE_INIT:
-                raise HandshakeFailed("expected an initiation")
-            hs = ResponderHandshake.consume_initiation(
-                bytes(body),
-                static=self._config.static,
-                mac_key=self._mac_key,
-                peers=self._peers,
-                guard=self._guard,
-                prologue=PROLOGUE,
-                new_ephemeral=self._config.new_ephemeral,
-                kem=self._config.kem,
-                limits=self._limits,
-                source=self._source,
-                now=now,
-            )
-            response, result = hs.create_response()
+            response, result = side.answer(record_type, body, now)
         except HandshakeFailed:
             self._drop()
             return
-        self._initiation_ts = hs.timestamp_ns
-        self._line_key = self._peers.line_key(hs.peer_static)
-        self._write(RecordType.HANDSHAKE_RESPONSE, response)
+        self._line_key = side.peers.line_key(result.peer_static)
+        self._transport.write(RecordType.HANDSHAKE_RESPONSE, response)
         # psk2 is only proven by the initiator's first record: hold the keys until it arrives
         self._state = transition(self._state, Trigger.RESPONDED)
         self._peer_static = result.peer_static
-        self._install_keys(result, now, flip=False)
+        self._transport.install(result, now, flip=False)
         self._reader.max_len = 65535
 
     def _drop(self) -> None:
         # before authentication: no reply, no distinct error, nothing kept
         self._state = transition(self._state, Trigger.UNAUTHENTICATED_INPUT)
         self._reader = RecordReader(max_len=0)
-        self._send = self._recv = None
-        self._peer_static = self._line_key = self._handshake_hash = None
-        self._out.clear()
-        self._stream_out.clear()
+        self._peer_static = self._line_key = None
+        self._transport.forget()
 
     def _consume_response(self, record_type: int, body: bytes | memoryview, now: float) -> None:
-        assert self._initiator_hs is not None
+        assert self._initiator_side is not None
         try:
-            if record_type != RecordType.HANDSHAKE_RESPONSE:
-                raise HandshakeFailed("expected a response")
-            result = self._initiator_hs.consume_response(bytes(body))
+            result = self._initiator_side.consume_response(record_type, body)
         except HandshakeFailed as exc:
-            self._initiator_hs = None
             self._state = transition(self._state, Trigger.UNAUTHENTICATED_INPUT)
             self._events.append(SessionTerminated(ErrorCode.HANDSHAKE_FAILED, str(exc), by_peer=False))
-            self._out.clear()
+            self._transport.out.clear()
             return
-        self._initiator_hs = None
         self._established(result, now)
 
     def _established(self, result: HandshakeResult, now: float) -> None:
         self._state = transition(self._state, Trigger.AUTHENTICATED)
         self._peer_static = result.peer_static
-        self._install_keys(result, now, flip=False)
+        self._transport.install(result, now, flip=False)
         self._reader.max_len = 65535
         self._announce(now)
         # confirm the keys to the responder at once (it holds its side until a record arrives)
-        self._expired_keepalive(now)
+        self._channel.ping(now)
 
     def _announce(self, now: float) -> None:
-        assert self._peer_static is not None and self._handshake_hash is not None
-        self._last_received = now
-        self._last_sent = now
+        handshake_hash = self._transport.handshake_hash
+        assert self._peer_static is not None and handshake_hash is not None
+        self._keepalive.restart(now)
         self._events.append(
             HandshakeCompleted(
                 peer_static=self._peer_static,
                 protocol_name=PROTOCOL_NAME,
-                handshake_hash=self._handshake_hash,
+                handshake_hash=handshake_hash,
                 initiator=self._initiator,
             )
         )
 
-    def _install_keys(self, result: HandshakeResult, now: float, *, flip: bool) -> None:
-        phase = 0 if self._send is None else (self._send.phase ^ 1 if flip else self._send.phase)
-        self._send = _DirectionKey(result.send, phase, now)
-        self._recv = _DirectionKey(result.receive, phase, now)
-        self._handshake_hash = result.handshake_hash
-        self._epoch += 1
+    # -- records (docs/protocol.md §5) ---------------------------------------------------------------
 
     def _consume_transport(self, record_type: int, body: bytes | memoryview, now: float) -> None:
-        if record_type not in _TRANSPORT_TYPES:
-            raise RemoteProtocolError(f"unexpected record type {record_type} after the handshake")
-        phase = record_type - RecordType.TRANSPORT_PHASE0
-        recv = self._recv
-        assert recv is not None
-        if phase != recv.phase:
-            # the peer switched to the keys of a rekey we answered
-            if self._next_recv is None or self._next_recv.phase != phase:
-                raise RemoteProtocolError("record under an unknown key phase")
-            recv = self._recv = self._next_recv
-            self._next_recv = None
-        if now >= recv.created_at + self._config.reject_after_time:
-            raise RemoteProtocolError("record under an expired key", ErrorCode.KEY_EXPIRED)
+        transport = self._transport
         try:
-            plaintext = recv.cipher.decrypt_with_ad(_AD[record_type], body)
+            recv, plaintext = transport.open(record_type, body, now)
         except NoiseError as exc:
             if self._state is SessionState.AWAIT_CONFIRMATION:
                 # the initiator does not hold the line key: still a stranger, still no answer
@@ -569,168 +451,25 @@ class Session:
         if self._state is SessionState.AWAIT_CONFIRMATION:
             self._state = transition(self._state, Trigger.AUTHENTICATED)
             # the line key is proven: only now may the initiation raise the station's guard (F8)
-            assert self._guard is not None and self._peer_static is not None
-            self._guard.confirm(self._peer_static, self._initiation_ts)
-            self._rekey_guard = TimestampGuard({self._peer_static: self._initiation_ts})
+            assert self._responder_side is not None and self._peer_static is not None
+            self._rekeying.guard = self._responder_side.confirm(self._peer_static)
             self._announce(now)
-        recv.records += 1
-        recv.bytes += len(plaintext)
-        self.records_received += 1
-        self._last_received = now
-        try:
-            kind, content = unpad(plaintext)
-            if kind != ContentKind.STREAM:
-                raise RemoteProtocolError(f"unknown content kind {kind}")
-            messages = self._stream_in.feed(content)
-        except (RecordError, MessageError) as exc:
-            raise RemoteProtocolError(f"malformed record content: {exc}") from exc
-        for message in messages:
-            self._dispatch(message, now)
-            if self._state is SessionState.CLOSED:
-                return  # nothing counts after the peer's Close, and we say nothing more
-        if recv.records >= REJECT_AFTER_MESSAGES:
-            raise RemoteProtocolError("peer exceeded the record limit of a key", ErrorCode.KEY_EXPIRED)
-        if recv is self._recv and self._volume_exceeded(recv):  # not a key this record retired
-            self._volume_reached(now)
+        assert self._peer_static is not None
+        self._channel.receive(recv, plaintext, now, peer_static=self._peer_static, line_key=self._line_key)
 
-    def _dispatch(self, message: Message, now: float) -> None:
-        match message:
-            case Data(body=body):
-                self._events.append(DataReceived(body))
-            case Ping(id=ping_id):
-                self._send_message(Pong(ping_id), now)
-            case Pong(id=ping_id):
-                sent = self._pings.pop(ping_id, None)
-                if sent is not None:
-                    self._events.append(RoundTripMeasured(now - sent))
-            case RekeyInit(handshake=handshake):
-                self._answer_rekey(handshake, now)
-            case RekeyResponse(handshake=handshake):
-                self._finish_rekey(handshake, now)
-            case RekeyRequest():
-                if not self._initiator:
-                    raise RemoteProtocolError("only the responder may ask for a rekey")
-                if self._rekey is None:
-                    self._rekey_budget(now)
-                    self._start_rekey(now)
-            case Close(code=code, reason=reason):
-                try:
-                    error = ErrorCode(code)
-                except ValueError:
-                    error = ErrorCode.PROTOCOL_VIOLATION
-                self._state = transition(self._state, Trigger.TERMINATE)
-                self._events.append(SessionTerminated(error, reason, by_peer=True))
-            case _:  # pragma: no cover - the decoder only yields the union
-                raise RemoteProtocolError("unknown message")
+    def _closed_by_peer(self, code: ErrorCode, reason: str) -> None:
+        self._state = transition(self._state, Trigger.TERMINATE)
+        self._events.append(SessionTerminated(code, reason, by_peer=True))
 
-    # -- rekeying (docs/protocol.md §5.4) ---------------------------------------------------------------
-
-    def _rekey_prologue(self) -> bytes:
-        # bind the new handshake to the one it replaces
-        assert self._handshake_hash is not None
-        return PROLOGUE + b" rekey " + self._handshake_hash
-
-    def _new_initiation(self, prologue: bytes, now: float) -> InitiatorHandshake:
-        assert self._peer_static is not None and self._line_key is not None
-        return InitiatorHandshake(
-            static=self._config.static,
-            responder_static=self._peer_static,
-            line_key=self._line_key,
-            prologue=prologue,
-            timestamp_ns=self._next_timestamp(now),
-            ephemeral=self._config.new_ephemeral(),
-            kem=self._config.kem,
-        )
-
-    def _next_timestamp(self, now: float) -> int:
-        # strictly increasing even when several handshakes share one ``now``
-        stamp = max(self._wall_base_ns + int((now - self._started_at) * 1e9), self._last_timestamp + 1)
-        self._last_timestamp = stamp
-        return stamp
-
-    def _start_rekey(self, now: float) -> None:
-        hs = self._new_initiation(self._rekey_prologue(), now)
-        self._rekey = hs
-        self._rekey_started = now
-        self._send_message(RekeyInit(hs.create_initiation()), now)
-
-    def _answer_rekey(self, handshake: bytes, now: float) -> None:
-        if self._initiator:
-            raise RemoteProtocolError("only the initiator starts rekeys")
-        if self._next_recv is not None:
-            raise RemoteProtocolError("a new rekey before the last one finished")
-        assert self._guard is not None and self._peer_static is not None and self._line_key is not None
-        self._rekey_budget(now)
-        try:
-            hs = ResponderHandshake.consume_initiation(
-                handshake,
-                static=self._config.static,
-                mac_key=self._mac_key,
-                peers=_OnePeer(self._peer_static, self._line_key),
-                guard=self._rekey_guard,
-                prologue=self._rekey_prologue(),
-                new_ephemeral=self._config.new_ephemeral,
-                kem=self._config.kem,
-            )
-            response, result = hs.create_response()
-        except HandshakeFailed as exc:
-            raise RemoteProtocolError(f"rekey failed: {exc}", ErrorCode.HANDSHAKE_FAILED) from exc
-        self._rekey_guard.confirm(self._peer_static, hs.timestamp_ns)  # inside the session: proven
-        # answer under the old keys, then switch our sending side at once; our receiving side
-        # switches when the initiator's first record under the new phase arrives
-        self._send_message(RekeyResponse(response), now)
-        self._flush(before_switch=True)
-        assert self._send is not None
-        new_phase = self._send.phase ^ 1
-        self._send = _DirectionKey(result.send, new_phase, now)
-        self._next_recv = _DirectionKey(result.receive, new_phase, now)
-        self._handshake_hash = result.handshake_hash
-        self._epoch += 1
-        self._rekey_requested = False
-        self._events.append(RekeyCompleted(self._epoch, result.handshake_hash))
-
-    def _rekey_budget(self, now: float) -> None:
-        # issue 13, F12: a peer that makes us rekey faster than this is flooding us
-        limits = self._config.rekey_limits
-        if not limits.take(self._peer_static, now):
-            raise RemoteProtocolError(
-                f"the peer asked for rekeys faster than {limits.rate:g} per second",
-                ErrorCode.RATE_LIMITED,
-            )
-
-    def _finish_rekey(self, handshake: bytes, now: float) -> None:
-        if self._rekey is None:
-            raise RemoteProtocolError("rekey response without a rekey")
-        try:
-            result = self._rekey.consume_response(handshake)
-        except HandshakeFailed as exc:
-            raise RemoteProtocolError(f"rekey failed: {exc}", ErrorCode.HANDSHAKE_FAILED) from exc
-        self._rekey = None
-        # the responder switched right after its response, and the stream is ordered: switch both
-        self._install_keys(result, now, flip=True)
-        self._events.append(RekeyCompleted(self._epoch, result.handshake_hash))
-
-    def _volume_exceeded(self, key: _DirectionKey) -> bool:
-        cfg = self._config
-        return key.records >= cfg.rekey_after_records or key.bytes >= cfg.rekey_after_bytes
-
-    def _volume_reached(self, now: float) -> None:
-        # the initiator rekeys; the responder asks it to, once per epoch
-        if self._state is not SessionState.ESTABLISHED:
-            return
-        if self._initiator:
-            if self._rekey is None:
-                self._start_rekey(now)
-        elif not self._rekey_requested and self._next_recv is None:
-            self._rekey_requested = True
-            self._send_message(RekeyRequest(), now)
+    def _is_closed(self) -> bool:
+        return self._state is SessionState.CLOSED
 
     # -- sending -----------------------------------------------------------------------------------
 
     def _send_message(self, message: Message, now: float) -> None:
         """Queue ``message`` on the outgoing stream."""
-        self._stream_out.push(message)
-        self._last_sent = now
+        self._transport.push(message)
+        self._keepalive.sent(now)
 
     def _flush(self, *, full_only: bool = False, before_switch: bool = False) -> None:
         """Seal the outgoing stream into records under the current sending key.
@@ -739,37 +478,13 @@ class Session:
         a request for one) on the stream, unless ``before_switch``: then the last record sealed must
         be the last under this key.
         """
-        stream = self._stream_out
-        while stream.pending >= MAX_CONTENT or (stream.pending and not full_only):
-            send = self._send
-            assert send is not None
-            if send.records >= REJECT_AFTER_MESSAGES:
-                # never reached in practice (2^60 records); end rather than reuse a nonce
-                stream.clear()
-                if self._state is not SessionState.CLOSED:
-                    self._state = transition(self._state, Trigger.TERMINATE)
-                    self._events.append(
-                        SessionTerminated(ErrorCode.KEY_EXPIRED, "key exhausted", by_peer=False)
-                    )
-                return
-            plaintext = pad(ContentKind.STREAM, stream.take(MAX_CONTENT))
-            record_type = RecordType.TRANSPORT_PHASE0 + send.phase
-            # seal straight into the record: header, then ciphertext and tag
-            body_len = len(plaintext) + AEAD_TAG_LEN
-            record = bytearray(RECORD_HEADER_LEN + body_len)
-            record[0:2] = (body_len + 1).to_bytes(2, "big")
-            record[2] = record_type
-            with memoryview(record) as view:
-                send.cipher.encrypt_with_ad_into(_AD[record_type], plaintext, view[RECORD_HEADER_LEN:])
-            self._out.append(record)
-            self.records_sent += 1
-            send.records += 1
-            send.bytes += len(plaintext)
-            if self._volume_exceeded(send) and not before_switch and self._state is SessionState.ESTABLISHED:
-                self._volume_reached(self._last_sent)  # idempotent within an epoch
-
-    def _write(self, record_type: RecordType, body: bytes) -> None:
-        self._out.append(frame(record_type, body))
+        on_volume = None
+        if not before_switch and self._state is SessionState.ESTABLISHED:
+            on_volume = self._channel.sent_volume  # idempotent within an epoch
+        if not self._transport.seal(full_only=full_only, on_volume=on_volume) and not self._is_closed():
+            # the sending key is spent: end rather than reuse a nonce
+            self._state = transition(self._state, Trigger.TERMINATE)
+            self._events.append(SessionTerminated(ErrorCode.KEY_EXPIRED, "key exhausted", by_peer=False))
 
     # -- ending ------------------------------------------------------------------------------------
 

@@ -214,9 +214,9 @@ def test_a_superseded_receive_key_is_retired_at_its_age_limit() -> None:
     pair = established(keepalive_interval=1000.0, keepalive_misses=10)
     pair.advance(121)  # time-based rekey; the initiator says nothing afterwards
     assert pair.r.epoch == 2
-    old_then = pair.r._next_recv is not None
+    old_then = pair.r._transport.next_recv is not None
     pair.advance(70)  # past 180 s of the first keys
-    assert old_then and pair.r._next_recv is None
+    assert old_then and pair.r._transport.next_recv is None
     assert pair.r.state is SessionState.ESTABLISHED and pair.i.state is SessionState.ESTABLISHED
     pair.i.send_data(b"still here", pair.now)
     pair.roundtrip_until_idle()
@@ -464,7 +464,7 @@ def test_a_wall_clock_step_back_does_not_lock_the_initiator_out() -> None:
 def test_an_oversized_data_body_from_the_peer_is_a_violation() -> None:
     pair = established()
     pair.take("r")
-    pair.i._stream_out.push(Data(bytes(MAX_DATA_LEN + 1)))  # around send_data's own check
+    pair.i._transport.stream_out.push(Data(bytes(MAX_DATA_LEN + 1)))  # around send_data's own check
     pair.r.receive_data(pair.i.data_to_send(), pair.now)
     pair.drain()
     (term,) = of(SessionTerminated, pair.take("r"))

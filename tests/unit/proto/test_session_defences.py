@@ -158,7 +158,7 @@ def _force_rekeys(pair: SessionPair, count: int) -> None:
     for _ in range(count):
         if pair.i.state is not SessionState.ESTABLISHED or pair.r.state is not SessionState.ESTABLISHED:
             return
-        pair.i._start_rekey(pair.now)  # what a hostile initiator's code does
+        pair.i._rekeying.start(pair.now)  # what a hostile initiator's code does
         pair.roundtrip_until_idle()
 
 
@@ -220,8 +220,10 @@ def test_the_first_rekey_must_be_newer_than_the_sessions_initiation() -> None:
     """B4: the responder's rekey guard starts from the session's own initiation timestamp, so a
     first rekey dated at or before it is refused (it used to be accepted: the guard started empty)."""
     pair = established()
-    pair.i._wall_base_ns = WALL_NS - 10**12  # a hostile initiator dates its first rekey in the past
-    pair.i._last_timestamp = -1
+    side = pair.i._initiator_side
+    assert side is not None
+    side.wall_base_ns = WALL_NS - 10**12  # a hostile initiator dates its first rekey in the past
+    side.last_timestamp = -1
     pair.advance(121)  # the rekey falls due
     (ended,) = [e for e in pair.take("r") if isinstance(e, SessionTerminated)]
     assert ended.code is ErrorCode.HANDSHAKE_FAILED and "replayed" in ended.reason
