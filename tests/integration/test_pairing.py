@@ -36,8 +36,8 @@ from hotline.proto.pairing import (
     PairingState,
     PeerCardReceived,
     Role,
-    new_code,
 )
+from hotline.proto.pairingcode import new_code
 from hotline.station.errors import StationError
 from hotline.station.offline import run_request
 from tests.support.stations import (

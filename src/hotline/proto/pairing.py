@@ -13,11 +13,12 @@ The line key itself is sealed to the peer's card with HPKE (ML-KEM-768 + X25519)
 authenticates the cards. A future quantum attacker who recorded a pairing learns the cards (public
 anyway) and nothing about the line key.
 
-This module owns the code format, the frames, the key schedule and :class:`PairingMachine`, one
+This module owns the frames, the key schedule and :class:`PairingMachine`, one
 sans-IO machine per connection with a role. It refuses to know about sockets, clocks, stores or which
 names the operators gave the line: the adapter (:mod:`hotline.station.pairing`) decides what to do
-with a peer's card and does the storing. Randomness comes in as an ``entropy`` function and time as
-``now`` arguments.
+with a peer's card and does the storing. The code's format (drawing, spelling, checking) is
+:mod:`hotline.proto.pairingcode`. Randomness comes in as an ``entropy`` function and time as ``now``
+arguments.
 
 Rules it keeps:
 
@@ -31,8 +32,6 @@ Rules it keeps:
 
 from __future__ import annotations
 
-import math
-import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,17 +46,14 @@ from hotline.proto.cards import StationCard, decode_card, encode_card
 from hotline.proto.errors import LocalProtocolError
 from hotline.proto.identity_errors import CardError
 from hotline.proto.linekeys import MAX_SEALED_LEN
-from hotline.proto.wordlist import WORDS
+from hotline.proto.pairingcode import normalise_code
 
 __all__ = [
-    "CODE_NUMBER_MAX",
-    "CODE_WORDS",
     "EXCHANGE_TIMEOUT",
     "MAX_FRAME",
     "PAKE_CONTEXT",
     "TRANSITIONS",
     "CodeConfirmed",
-    "CodeError",
     "FailureKind",
     "FrameType",
     "LineKeyReceived",
@@ -69,9 +65,6 @@ __all__ = [
     "PeerCardReceived",
     "Role",
     "Trigger",
-    "code_entropy_bits",
-    "new_code",
-    "normalise_code",
 ]
 
 # -- constants (docs/protocol.md §11) ----------------------------------------------------------------
@@ -89,78 +82,11 @@ CONFIRM_LEN = 32
 MAX_FRAME = 64 * 1024
 #: Longest reason an ``Abort`` carries, in bytes.
 MAX_REASON = 256
-#: Words in a code, after the number.
-CODE_WORDS = 3
-#: Codes start with a number from 1 to this.
-CODE_NUMBER_MAX = 999
 #: Seconds the exchange may take once connected (implementation constant: it takes well under one).
 EXCHANGE_TIMEOUT = 60.0
 
 _LENGTH_LEN = 4
 _TAG_LEN = 16
-
-
-# -- codes ----------------------------------------------------------------------------------------------
-
-
-class CodeError(ValueError):
-    """A code as typed is not a code: wrong shape, a number out of range or an unknown word."""
-
-
-_SEPARATORS = re.compile(r"[\s\-_.,]+")
-_BY_PREFIX: dict[str, str] = {word[:3]: word for word in WORDS}
-
-
-def code_entropy_bits() -> float:
-    """How many bits of entropy a fresh code carries (about 34)."""
-    return math.log2(CODE_NUMBER_MAX) + CODE_WORDS * math.log2(len(WORDS))
-
-
-def new_code(random_bytes: Callable[[int], bytes]) -> str:
-    """A fresh code, e.g. ``7-hobby-beach-donkey``: a number from 1 to 999 and three words.
-
-    Args:
-        random_bytes: returns that many uniformly random bytes (:func:`hotline.crypto.random.random_bytes`).
-
-    The number is drawn by rejection (10 bits, kept when 1 to 999), the words one byte each, so the code
-    is uniform over about 2**34 values.
-    """
-    while True:
-        number = int.from_bytes(random_bytes(2), "big") >> 6
-        if 1 <= number <= CODE_NUMBER_MAX:
-            break
-    words = [WORDS[b] for b in random_bytes(CODE_WORDS)]
-    return "-".join([str(number), *words])
-
-
-def normalise_code(text: str) -> str:
-    """The one spelling of a code as typed: ``"07 Hobby-BEA donkey "`` → ``7-hobby-beach-donkey``.
-
-    Case does not matter; spaces, dashes, dots, commas and underscores all separate; leading zeros of
-    the number are dropped; a word may be shortened to its first three letters or more (no two words of
-    the list share their first three letters).
-
-    Raises:
-        CodeError: with a sentence saying what is wrong.
-    """
-    tokens = [t for t in _SEPARATORS.split(text.strip().lower()) if t]
-    if len(tokens) != 1 + CODE_WORDS:
-        raise CodeError("a code is a number and three words, like 7-hobby-beach-donkey")
-    number, words = tokens[0], tokens[1:]
-    if (
-        not (number.isascii() and number.isdigit())
-        or len(number) > 6
-        or not 1 <= int(number) <= CODE_NUMBER_MAX
-    ):
-        raise CodeError(f"a code starts with a number from 1 to {CODE_NUMBER_MAX}, like 7-hobby-beach-donkey")
-    spelled = [str(int(number))]
-    for word in words:
-        full = _BY_PREFIX.get(word[:3]) if len(word) >= 3 else None
-        if full is None or not full.startswith(word):
-            shown = word if len(word) <= 20 else word[:17] + "..."
-            raise CodeError(f"{shown!r} is not a word of a code: check the spelling with the other operator")
-        spelled.append(full)
-    return "-".join(spelled)
 
 
 # -- states and the one transition table ---------------------------------------------------------------

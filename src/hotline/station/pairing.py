@@ -45,7 +45,6 @@ from hotline.proto.linekeys import LineKey, create_line_key, open_line_key
 from hotline.proto.pairing import (
     EXCHANGE_TIMEOUT,
     CodeConfirmed,
-    CodeError,
     FailureKind,
     LineKeyReceived,
     PairingDone,
@@ -54,9 +53,8 @@ from hotline.proto.pairing import (
     PairingMachine,
     PeerCardReceived,
     Role,
-    new_code,
-    normalise_code,
 )
+from hotline.proto.pairingcode import CodeError, new_code, normalise_code
 from hotline.station.cardkeys import key_clash
 from hotline.station.errors import StationError
 from hotline.store.db import LineRow, Store

@@ -21,12 +21,10 @@ from hotline.proto.cards import encode_card, issue_card
 from hotline.proto.errors import LocalProtocolError
 from hotline.proto.linekeys import create_line_key, open_line_key
 from hotline.proto.pairing import (
-    CODE_NUMBER_MAX,
     EXCHANGE_TIMEOUT,
     MAX_FRAME,
     TRANSITIONS,
     CodeConfirmed,
-    CodeError,
     FailureKind,
     FrameType,
     LineKeyReceived,
@@ -38,11 +36,9 @@ from hotline.proto.pairing import (
     PeerCardReceived,
     Role,
     Trigger,
-    code_entropy_bits,
     encode_frame,
-    new_code,
-    normalise_code,
 )
+from hotline.proto.pairingcode import CODE_NUMBER_MAX, CodeError, code_entropy_bits, new_code, normalise_code
 from hotline.proto.wordlist import WORDS
 from tests.support.identities import fixed_identity
 
