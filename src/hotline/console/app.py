@@ -25,19 +25,18 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Static, TextArea
+from textual.widgets import Footer, TextArea
 
 from hotline.client import ControlClient, ControlError
+from hotline.console.bars import AlarmBanner, StatusLine, TopBar, TranscriptTitle
 from hotline.console.board import LineBoard
 from hotline.console.call import CallScreen
 from hotline.console.compose import ComposeBox, ConfirmFlash
 from hotline.console.flash import FlashScreen
 from hotline.console.model import Lamp, StationView, clock, next_precedence, transcript
-from hotline.console.text import safe
 from hotline.console.transcript import Transcript
 from hotline.console.verify import VerifyScreen
 
@@ -94,21 +93,20 @@ class HotlineConsole(App[None]):
 
     def compose(self) -> ComposeResult:
         """Top bar, alarm banner, board, transcript and compose, status line, footer."""
-        yield Static(id="topbar")
-        yield Static(id="alarms")
+        yield TopBar(id="topbar")
+        yield AlarmBanner(id="alarms")
         with Vertical(id="main"):
             yield LineBoard(id="board")
             with Vertical(id="right"):
-                yield Static(id="transcript-title")
+                yield TranscriptTitle(id="transcript-title")
                 yield Transcript(id="transcript")
                 yield ComposeBox(id="compose")
-        yield Static(id="status")
+        yield StatusLine(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
         """Start watching the station."""
         self._draw_topbar()
-        self.query_one("#alarms", Static).display = False
         self.query_one(ComposeBox).address(None)
         self.run_worker(self._supervise(), name="station", group="station", exclusive=True)
         self.set_interval(1.0, self._draw_topbar)
@@ -260,21 +258,8 @@ class HotlineConsole(App[None]):
 
     def _draw_selection(self) -> None:
         peer = self.selected
-        title = self.query_one("#transcript-title", Static)
-        if peer is None:
-            title.update(Text("no lines", style="dim"))
-            self.query_one(ComposeBox).address(None)
-            return
-        lamp = self.view.lamp(peer)
-        title.update(
-            Text.assemble(
-                ("transcript ", "bold"),
-                safe(peer, "bold cyan"),
-                "  ",
-                (f" {lamp.value.upper()} ", lamp.style),
-            )
-        )
-        self.query_one(ComposeBox).address(peer, self._blocked(peer))
+        self.query_one(TranscriptTitle).show(peer, None if peer is None else self.view.lamp(peer))
+        self.query_one(ComposeBox).address(peer, None if peer is None else self._blocked(peer))
 
     def _blocked(self, peer: str) -> str | None:
         lamp = self.view.lamp(peer)
@@ -285,53 +270,13 @@ class HotlineConsole(App[None]):
         return None
 
     def _draw_alarms(self) -> None:
-        banner = self.query_one("#alarms", Static)
-        lines: list[Text] = []
-        if self.connection == "lost":
-            lines.append(
-                Text.assemble(
-                    (" STATION LOST ", "bold white on red"),
-                    f" no answer from the daemon since {clock(self._lost_at)}: reconnecting…",
-                )
-            )
-        for alarm in self.view.alarms():
-            lines.append(
-                Text.assemble(
-                    (f" {alarm.label} ", "bold white on red"),
-                    " ",
-                    safe(alarm.peer, "bold"),
-                    (f" {clock(alarm.at)} " if alarm.at else " ", "dim"),
-                    safe(alarm.detail),
-                )
-            )
-        banner.display = bool(lines)
-        banner.update(Text("\n").join(lines[:4]) if lines else Text(""))
+        self.query_one(AlarmBanner).show(self.view, lost=self.connection == "lost", lost_at=self._lost_at)
 
     def _draw_topbar(self) -> None:
-        station = self.view.station
-        name = safe(station.get("name") or "station", "bold")
-        connection = {
-            "connecting": (" CONNECTING ", "bold black on yellow"),
-            "connected": (" CONNECTED ", "bold black on green"),
-            "reconnected": (" RECONNECTED ", "bold black on green"),
-            "lost": (" LOST — reconnecting ", "bold white on red"),
-        }[self.connection]
-        unread = len(self.view.unacked)
-        self.query_one("#topbar", Static).update(
-            Text.assemble(
-                ("HOTLINE ", "bold"),
-                name,
-                "  ",
-                connection,
-                (f"  {unread} unread" if unread else "", "bold cyan"),
-                ("   " + time.strftime("%H:%M:%S"), "dim"),
-            )
-        )
+        self.query_one(TopBar).show(self.view, self.connection)
 
     def _say(self, text: str, style: str = "") -> None:
-        self.query_one("#status", Static).update(
-            Text.assemble((clock(time.time()), "dim"), " ", safe(text, style))
-        )
+        self.query_one(StatusLine).say(text, style)
 
     # -- FLASH
 
