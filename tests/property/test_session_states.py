@@ -72,7 +72,7 @@ class Model:
         before = self.state[side]
         after = reference(self.role[side], before, on)
         # an authenticated side that ends for a reason of its own tells its peer
-        if before == "established" and after == "closed" and on in ("bad", "local-close"):
+        if before == "established" and after == "closed" and on == "bad":
             self.closing[side] = True
         self.state[side] = after
         if after == "established" or (before == "await-confirmation" and on == "close"):
@@ -119,7 +119,7 @@ def test_states_follow_the_reference_table(handshake_steps: int, more: list[tupl
             bad = op == "corrupt" or model.out_of_step[side]
             sessions[other].receive_data(bytes(data), pair.now)
             if bad:
-                model.out_of_step[side] = True  # the receiver is gone or skipped nothing
+                model.out_of_step[side] = True  # the receiver dropped or ended: nothing later counts
             model.apply(other, "bad" if bad else "close" if carries_close else "good")
         elif op == "eof":
             sessions[side].receive_data(b"", pair.now)
