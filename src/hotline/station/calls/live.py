@@ -224,6 +224,7 @@ class LiveCall:
         self._input(self.machine.answer)
 
     def hangup(self, reason: EndReason = EndReason.HANGUP) -> None:
+        """End the call from here, for ``reason`` (a no-op once it has ended)."""
         self._input(lambda now: self.machine.hangup(now, reason))
 
     def sas_verdict(self, matches: bool) -> None:
@@ -235,9 +236,11 @@ class LiveCall:
         self._verdict(matches)
 
     def receive(self, message: CallAnswer | CallRinging | CallReveal | CallSignal) -> None:
+        """A call message for this call from the far end, on the call's session."""
         self._input(lambda now: self.machine.receive(message, now))
 
     def line_down(self) -> None:
+        """The call's session is gone: the call ends without telling the far end."""
         self._input(self.machine.line_down)
 
     def on_packet(self, packet: bytes, address: Address | None) -> None:
