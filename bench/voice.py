@@ -51,7 +51,7 @@ from tests.support.impair import ImpairProxy
 from tests.support.stations import FAST, PASSPHRASE, CliProcess, StationProc, pair
 
 from bench.station import HOST, free_port
-from hotline.station.calls import TRACE_ENV
+from hotline.station.calls.desk import TRACE_ENV
 from hotline.station.home import create_station
 from hotline.voice.quality import PESQ_RATE, pesq_wb, speech_sample
 from hotline.voice.stream import VoiceReceiver, VoiceSender

@@ -98,7 +98,7 @@ def test_a_recording_never_goes_through_a_link_or_over_a_file(cluster: Cluster, 
 REUSER = """
 import os
 from hotline.proto import call as _call
-from hotline.station import calls as _calls
+from hotline.station.calls import live as _calls
 
 _FIXED = bytes.fromhex(os.environ["HOTLINE_FIXED_CALL_ID"])
 _place = _call.Call.place.__func__

@@ -12,37 +12,14 @@ findings F3 and F9), all of it while the call rings: the offer carries the calle
 ringing the callee's share, and the caller reveals as soon as it hears the ringing. The keys are
 dropped when the call ends.
 
-Transitions (anything not listed is ignored; every state can end, and ending drops every secret)::
-
-    caller
-      OFFERING  --CallRinging, share checks--> RINGING     (keys derived; CallReveal sent)
-      OFFERING  --CallRinging, share bad-----> ENDED       bad-keys, tells BAD_KEYS
-      OFFERING  --CallAnswer-----------------> ENDED       failed (answer before ringing), tells FAILED
-      OFFERING  --OFFER_TIMEOUT--------------> ENDED       unreachable, tells HANGUP
-      RINGING   --CallAnswer-----------------> ACTIVE
-      RINGING   --RING_TIMEOUT---------------> ENDED       no-answer, tells NO_ANSWER
-    callee (created by the offer, which it answers with CallRinging; ENDED at once, failed and telling
-    DECLINED, for another codec, or bad-keys and telling BAD_KEYS for an ML-KEM key that does not check)
-      RINGING   --CallReveal matches---------> RINGING     (keys derived; ACTIVE at once if answering)
-      RINGING   --CallReveal does not match--> ENDED       bad-keys, tells BAD_KEYS
-      RINGING   --answer, keys derived-------> ACTIVE      (CallAnswer sent)
-      RINGING   --answer, no keys yet--------> RINGING     (answering: CallAnswer once the reveal checks)
-      RINGING   --RING_TIMEOUT---------------> ENDED       no-answer, tells NO_ANSWER
-      answering --OFFER_TIMEOUT, no reveal---> ENDED       failed, tells FAILED
-    both
-      ACTIVE    --no UDP media FALLBACK_AFTER-> ACTIVE     (path: session; tells USE_SESSION)
-      ACTIVE    --USE_SESSION----------------> ACTIVE      (path: session)
-      ACTIVE    --no media MEDIA_LOST_AFTER--> ENDED       media-lost, tells FAILED
-      any       --hang-up--------------------> ENDED       hangup (declined while ringing here), tells it
-      any       --a signal that ends---------> ENDED       its reason (HANGUP is remote-hangup)
-      any       --line down------------------> ENDED       line-down, tells nothing
-      any       --refuse (station: not logged,-> ENDED     failed, tells FAILED and nothing else
-                  or a call id already logged)
+The transitions are in :class:`Call`'s docstring and in docs/state-machines/call.md: one table,
+the same in both (tests/unit/proto/test_call_table.py checks that they agree).
 
 Timers: no ringing within :data:`OFFER_TIMEOUT` (the far station never saw the offer) ends the call as
 ``unreachable``; no answer within :data:`RING_TIMEOUT` ends it as ``no-answer`` on both ends; in a
 call, no media over UDP for :data:`FALLBACK_AFTER` switches both ends to media inside the session,
-and no media at all for :data:`MEDIA_LOST_AFTER` ends the call.
+and no media at all for :data:`MEDIA_LOST_AFTER` ends the call. Both of those clocks start at the
+answer; media restarts the second (and, over UDP, the first), and so does the move into the session.
 """
 
 from __future__ import annotations
@@ -156,7 +133,45 @@ _REASON_FOR = {
 
 
 class Call:
-    """One call on one line, from either end. Make one with :meth:`place` or :meth:`offered`."""
+    """One call on one line, from either end. Make one with :meth:`place` or :meth:`offered`.
+
+    Not thread-safe, and never calls out: every input returns before anything it caused is read
+    (:meth:`messages_to_send`, :meth:`next_event`), so a driver that acts on an event by feeding an
+    input must queue that input until it is done with the event.
+
+    Transitions. Anything not listed is ignored; "any" is every state but ENDED, and an ended call
+    ignores everything. Entering RINGING gives the event ``Ringing``, entering ACTIVE ``Answered``,
+    the move into the session ``PathChanged``, and entering ENDED ``Ended(reason)``, which drops
+    every secret. "tells" is the :class:`CallSignal` sent to the far end (a hang-up tells the
+    signal of its reason, where it has one). :meth:`answer` where no row has it raises
+    ``ValueError``.
+
+    | end | from | on | to | notes |
+    |---|---|---|---|---|
+    | caller | (place) | a new call | OFFERING | `CallOffer` sent |
+    | caller | OFFERING | `CallRinging`, share checks | RINGING | keys derived; `CallReveal` sent |
+    | caller | OFFERING | `CallRinging`, share bad | ENDED | `bad-keys`, tells `BAD_KEYS` |
+    | caller | OFFERING | `CallAnswer` | ENDED | `failed` (answer before ringing), tells `FAILED` |
+    | caller | OFFERING | 5 s from the offer | ENDED | `unreachable`, tells `HANGUP` |
+    | caller | RINGING | `CallAnswer` | ACTIVE | |
+    | caller | RINGING | 60 s from the ringing | ENDED | `no-answer`, tells `NO_ANSWER` |
+    | callee | (offer) | another codec | ENDED | `failed`, tells `DECLINED` |
+    | callee | (offer) | ML-KEM key fails its check | ENDED | `bad-keys`, tells `BAD_KEYS` |
+    | callee | (offer) | good offer | RINGING | `CallRinging` sent |
+    | callee | RINGING | `CallReveal` matches | RINGING | keys derived; answering: `CallAnswer` sent, ACTIVE |
+    | callee | RINGING | `CallReveal` does not match | ENDED | `bad-keys`, tells `BAD_KEYS` |
+    | callee | RINGING | answer, keys derived | ACTIVE | `CallAnswer` sent |
+    | callee | RINGING | answer, no keys yet | RINGING (answering) | `CallAnswer` once the reveal checks |
+    | callee | RINGING | 60 s from the offer, not answering | ENDED | `no-answer`, tells `NO_ANSWER` |
+    | callee | RINGING (answering) | 5 s from the answer (60 s if sooner) | ENDED | `failed`, tells `FAILED` |
+    | both | ACTIVE, on UDP | no UDP media for 2 s | ACTIVE | path: session; tells `USE_SESSION` |
+    | both | ACTIVE | `USE_SESSION` | ACTIVE | path: session |
+    | both | ACTIVE | no media for 10 s | ENDED | `media-lost`, tells `FAILED` |
+    | both | any | hang-up | ENDED | its reason (`hangup` is `declined` while ringing here), tells it |
+    | both | any | a signal that ends | ENDED | its reason (`HANGUP` is `remote-hangup`), tells nothing |
+    | both | any | line down | ENDED | `line-down`, tells nothing |
+    | both | any | refused by the station | ENDED | `failed`; tells `FAILED`, nothing queued before |
+    """
 
     def __init__(self, call_id: bytes, *, caller: bool, local_index: int, binding: bytes, now: float) -> None:
         if not binding:

@@ -18,9 +18,9 @@ import msgspec
 
 from hotline.proto.call import CallState
 from hotline.station import outfile
-from hotline.station.audio import open_endpoints
-from hotline.station.calllog import unpack_run
-from hotline.station.calls import LiveCall, Media, show_call_id
+from hotline.station.calls.audio import open_endpoints
+from hotline.station.calls.live import LiveCall, Media, show_call_id
+from hotline.station.calls.recording import unpack_run
 from hotline.station.errors import StationError
 from hotline.station.service import Station
 from hotline.store.db import CallRow, Store

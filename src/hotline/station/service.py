@@ -22,7 +22,7 @@ from hotline.proto.handshake import InitiationTimestamps
 from hotline.proto.identity import Identity
 from hotline.proto.linemsg import Kind, Precedence
 from hotline.proto.session import SessionConfig
-from hotline.station.calls import CallDesk
+from hotline.station.calls.desk import CallDesk
 from hotline.station.config import StationConfig
 from hotline.station.documents import DocumentDesk
 from hotline.station.errors import StationError
@@ -101,7 +101,7 @@ class Station:
         self.stopping = False
         self.started_at = time.time()
         self.listen_port: int | None = None
-        self.calls = CallDesk(self)
+        self.calls: CallDesk[LineRuntime] = CallDesk(self)
         self.documents = DocumentDesk(self)
         self.quotas = QuotaDesk(self)
         # work started while not serving (offline requests); awaited by close()

@@ -1,6 +1,6 @@
 """The station's live call lets go of its keys when it ends (finding F9).
 
-A :class:`hotline.station.calls.LiveCall` is driven through a whole call against a real far-end
+A :class:`hotline.station.calls.live.LiveCall` is driven through a whole call against a real far-end
 :class:`hotline.proto.call.Call`; the line, session and desk around it are stand-ins that only carry
 messages (the daemon-level test is tests/integration/test_calls.py).
 """
@@ -19,7 +19,7 @@ from hotline.proto.call import Call, CallState
 from hotline.proto.callkeys import CalleeExchange, CallerExchange, CallKeys
 from hotline.proto.linemsg import CallAnswer, CallOffer, CallReveal, CallRinging, LineMessage
 from hotline.proto.media import MediaOpener, MediaSealer
-from hotline.station.calls import LiveCall
+from hotline.station.calls.live import LiveCall
 from tests.support.reachable import reachable
 
 BINDING = b"\x33" * 32

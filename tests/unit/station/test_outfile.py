@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hotline.station import outfile
-from hotline.station.audio import WavFileSink
+from hotline.station.calls.audio import WavFileSink
 from hotline.station.errors import StationError
 from hotline.voice.codec import FRAME_BYTES
 

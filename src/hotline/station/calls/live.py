@@ -1,57 +1,45 @@
-"""Voice calls at run time: the station's call desk and each live call (docs/protocol.md §12).
+"""One live call: its signalling machine, its media clock and what its watchers are told.
 
-The :class:`CallDesk` owns the station's media socket (UDP, on the same port number as the TCP
-listener) and knows every call: by line, one at a time, and by the receiver index that each media
-packet carries. A :class:`LiveCall` drives one :class:`hotline.proto.call.Call` (signalling, inside
-the line's session) and, once answered, a 20 ms media clock that reads a frame from its source,
-encodes, seals and sends it, and plays one frame from the jitter buffer into its sink.
+A :class:`LiveCall` drives one :class:`hotline.proto.call.Call` (signalling, inside the line's
+session) and, once answered, a 20 ms media clock that reads a frame from its source, encodes, seals
+and sends it, and plays one frame from the jitter buffer into its sink.
 
 Where media goes: the station that dialled the session sends its first packets to the address it
 dialled (the UDP port is the TCP port); the other station learns where to answer from the first
 authentic packet (latching, which also passes NATs), and from then on both ends accept packets from
 that address only. If no media arrives over UDP for two seconds, both ends carry it inside the
 session instead (:class:`hotline.proto.linemsg.CallMedia`), and status says so.
+
+The machine is fed one input at a time: what the call does about an event (tell its watchers, give
+the SAS verdict it was told to give, raise an alert) may itself be an input (a hang-up), and such an
+input waits until the event has been dealt with (see :meth:`LiveCall.pump`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
-import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Protocol, TextIO
 
-from hotline.crypto.mlkem import MLKEM768
-from hotline.crypto.random import random_bytes
 from hotline.net.tcp import ChannelClosed
-from hotline.net.udp import Address, MediaSocket, bind
+from hotline.net.udp import Address, MediaSocket
 from hotline.proto import linemsg
 from hotline.proto.call import Answered, Call, CallState, Ended, EndReason, PathChanged, Ringing
 from hotline.proto.call import Path as MediaPath
-from hotline.proto.callkeys import DH_SECRET_LEN, KEM_SEED_LEN
-from hotline.proto.linemsg import (
-    CallAnswer,
-    CallMedia,
-    CallOffer,
-    CallReveal,
-    CallRinging,
-    CallSignal,
-    LineMessage,
-    Signal,
-)
-from hotline.proto.media import PAYLOAD_ROOM, MediaOpener, MediaSealer, packet_counter, packet_index
-from hotline.station.audio import SILENCE, Discard, Silence, Sink, Source, WavFileSink, WavFileSource
-from hotline.station.calllog import Recorder, log_end, log_start
+from hotline.proto.linemsg import CallAnswer, CallMedia, CallReveal, CallRinging, CallSignal, LineMessage
+from hotline.proto.media import PAYLOAD_ROOM, MediaOpener, MediaSealer, packet_counter
+from hotline.station.calls.audio import SILENCE, Discard, Sink, Source
+from hotline.station.calls.needs import CallLine, CallServices, CallSession
+from hotline.station.calls.recording import Recorder, log_end, log_start
 from hotline.station.errors import StationError
-from hotline.voice.payload import MAX_PAYLOAD
+from hotline.station.worker import StoreWorker
+from hotline.voice.payload import MAX_PAYLOAD, unpack_payload
 from hotline.voice.stream import VoiceReceiver, VoiceSender
-
-if TYPE_CHECKING:
-    from hotline.station.line import LineRuntime, LinkSession
-    from hotline.station.service import Station
 
 log = logging.getLogger("hotline.calls")
 
@@ -63,8 +51,6 @@ STATS_EVERY = 1.0
 TAIL = 0.5
 #: Recent packet counters whose arrival path is remembered.
 _PATHS_KEPT = 512
-#: Set to a directory to write each call's per-frame timings there (for ``make bench``).
-TRACE_ENV = "HOTLINE_VOICE_TRACE"
 
 assert MAX_PAYLOAD <= PAYLOAD_ROOM, "voice payloads must fit a media packet"
 
@@ -93,10 +79,36 @@ class Media:
                 end.close()
 
 
-class LiveCall:
-    """One call: its signalling machine, its media clock and what watchers are told."""
+class Switchboard(Protocol):
+    """What a live call asks of the desk it is on."""
 
-    def __init__(self, desk: CallDesk, line: LineRuntime, session: LinkSession, machine: Call) -> None:
+    @property
+    def station(self) -> CallServices: ...
+
+    @property
+    def socket(self) -> MediaSocket | None:
+        """The station's media socket (None: no UDP, media goes inside the session)."""
+        ...
+
+    def trace_file(self, call_id: bytes) -> TextIO | None:
+        """Where to write this call's per-frame timings, if anywhere."""
+        ...
+
+    def forget(self, call: LiveCall) -> None:
+        """The call is over: drop it."""
+
+    def rung(self, call: LiveCall) -> None:
+        """An incoming call is logged and rings."""
+
+
+class LiveCall:
+    """One call: its signalling machine, its media clock and what watchers are told.
+
+    Lives on the event loop (not thread-safe); :meth:`run` is its task, from the offer or the ringing
+    to the row in the call log.
+    """
+
+    def __init__(self, desk: Switchboard, line: CallLine, session: CallSession, machine: Call) -> None:
         self.desk = desk
         self.line = line
         self.session = session
@@ -127,6 +139,9 @@ class LiveCall:
         self._record = desk.station.config.line(line.peer).record_calls
         self.recorder: Recorder | None = None
         self._trace = desk.trace_file(machine.call_id)
+        #: Inputs for the machine that arrived while it was being pumped: they go in after.
+        self._inputs: collections.deque[Callable[[float], None]] = collections.deque()
+        self._pumping = False
 
     # -- what others read
 
@@ -142,6 +157,11 @@ class LiveCall:
     def sas(self) -> tuple[str, ...] | None:
         """The four words, once the call's key exchange is done."""
         return self.machine.sas
+
+    @property
+    def worker(self) -> StoreWorker:
+        """The store worker that keeps the call's log row and recorded audio."""
+        return self.desk.station.worker
 
     def describe(self, now: float | None = None) -> dict[str, object]:
         """The call as status and watchers show it."""
@@ -201,12 +221,11 @@ class LiveCall:
     def answer(self, media: Media) -> None:
         """Pick up a ringing incoming call."""
         self.attach(media)
-        self.machine.answer(time.monotonic())
-        self.pump()
+        self._input(self.machine.answer)
 
     def hangup(self, reason: EndReason = EndReason.HANGUP) -> None:
-        self.machine.hangup(time.monotonic(), reason)
-        self.pump()
+        """End the call from here, for ``reason`` (a no-op once it has ended)."""
+        self._input(lambda now: self.machine.hangup(now, reason))
 
     def sas_verdict(self, matches: bool) -> None:
         """The operators compared the words: they match, or the call ends with an alert."""
@@ -214,18 +233,15 @@ class LiveCall:
             raise StationError(
                 "no-call", f"the call with {self.line.peer} has no words yet: it is not answered"
             )
-        self.sas_confirmed = matches
-        self._tell({"event": "sas-verdict", "matches": matches})
-        if not matches:
-            self.hangup(EndReason.SAS_MISMATCH)
+        self._verdict(matches)
 
     def receive(self, message: CallAnswer | CallRinging | CallReveal | CallSignal) -> None:
-        self.machine.receive(message, time.monotonic())
-        self.pump()
+        """A call message for this call from the far end, on the call's session."""
+        self._input(lambda now: self.machine.receive(message, now))
 
     def line_down(self) -> None:
-        self.machine.line_down(time.monotonic())
-        self.pump()
+        """The call's session is gone: the call ends without telling the far end."""
+        self._input(self.machine.line_down)
 
     def on_packet(self, packet: bytes, address: Address | None) -> None:
         """A media packet for this call, over UDP (``address``) or inside the session (None)."""
@@ -267,8 +283,33 @@ class LiveCall:
 
     # -- signalling
 
+    def _input(self, feed: Callable[[float], None]) -> None:
+        """Give the machine one input, ``feed(now)``, then act on what it says (see :meth:`pump`)."""
+        self._inputs.append(feed)
+        self.pump()
+
     def pump(self) -> None:
-        """Send what the machine wants sent; act on what happened (only once the call is logged)."""
+        """Send what the machine wants sent; act on what happened (only once the call is logged).
+
+        Never re-entered: acting on an event may give the machine an input (the SAS verdict given
+        as the call is answered hangs up), and that input waits in a queue until the event has been
+        dealt with; queued inputs go in one at a time, in order, each followed by what it caused.
+        A pump called while another runs below it returns at once and leaves the work to that one.
+        """
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            while True:
+                if self._inputs:
+                    self._inputs.popleft()(time.monotonic())
+                self._act()
+                if not self._inputs:
+                    return
+        finally:
+            self._pumping = False
+
+    def _act(self) -> None:
         if self.rowid is None and not self.machine.ended:
             return
         for message in self.machine.messages_to_send():
@@ -308,7 +349,14 @@ class LiveCall:
         self._tell({"event": "answered", "sas": list(keys.sas)})
         log.info("call answered", extra={"peer": self.line.peer, "call": show_call_id(machine.call_id)})
         if self.media is not None and self.media.sas is not None:
-            self.sas_verdict(self.media.sas == "confirm")
+            self._verdict(self.media.sas == "confirm")
+
+    def _verdict(self, matches: bool) -> None:
+        self.sas_confirmed = matches
+        self._tell({"event": "sas-verdict", "matches": matches})
+        if not matches:
+            # an input, from inside the handling of Answered: it goes in once that is over
+            self.hangup(EndReason.SAS_MISMATCH)
 
     def _finish(self, reason: EndReason) -> None:
         # F9: the call's media keys go with the call (the machine has dropped its own)
@@ -341,12 +389,10 @@ class LiveCall:
 
     async def run(self) -> None:
         """Ring, talk and hang up: until the call ends; then log it and let go of the files."""
-        station = self.desk.station
         loop = asyncio.get_running_loop()
         try:
             if not await log_start(self):
-                self.machine.refuse(time.monotonic())
-                self.pump()
+                self._input(self.machine.refuse)
                 return
             self.pump()
             if not self.machine.caller:
@@ -373,8 +419,7 @@ class LiveCall:
                 self.pump()
         except Exception as exc:  # a bug must cost this call only
             log.error("call failed", extra={"peer": self.line.peer}, exc_info=exc)
-            self.machine.hangup(time.monotonic(), EndReason.FAILED)
-            self.pump()
+            self.hangup(EndReason.FAILED)
         finally:
             if self.media is not None:
                 self.media.close()
@@ -382,7 +427,7 @@ class LiveCall:
                 self._trace.close()
             self.desk.forget(self)
             self._ended.set()
-            await log_end(self, station)
+            await log_end(self)
 
     def _tick(self, now: float) -> None:
         assert self.sealer is not None and self.media is not None
@@ -423,7 +468,7 @@ class LiveCall:
             log.error("recording failed", extra={"peer": self.line.peer, "error": type(exc).__name__})
             media.sink = Discard()
         if self._record and self.recorder is None and self.rowid is not None:
-            self.recorder = Recorder(self.desk.station, self.rowid)
+            self.recorder = Recorder(self.worker, self.rowid)
         if self.recorder is not None:
             self.recorder.add(self.sender.last_frame, heard)
         answered = self.machine.answered_at
@@ -443,200 +488,10 @@ class LiveCall:
 
 
 def _payload_index(payload: bytes) -> int:
-    from hotline.voice.payload import unpack_payload
-
     try:
         return unpack_payload(payload)[0]
     except Exception:
         return -1
 
 
-class CallDesk:
-    """Every call of the station, and its media socket."""
-
-    def __init__(self, station: Station) -> None:
-        self.station = station
-        self.socket: MediaSocket | None = None
-        self._by_line: dict[str, LiveCall] = {}
-        self._by_index: dict[int, LiveCall] = {}
-        self._trace_dir = os.environ.get(TRACE_ENV)
-
-    async def start(self, host: str, port: int) -> None:
-        """Bind the media socket on the listener's address (a busy port costs UDP, not calls)."""
-        try:
-            self.socket = await bind(host, port, self._on_datagram)
-        except OSError as exc:
-            log.warning(
-                "no UDP for calls: media will go inside the sessions",
-                extra={"listen": f"{host}:{port}", "error": str(exc)},
-            )
-
-    def stop(self) -> None:
-        for call in list(self._by_line.values()):
-            call.hangup()
-        if self.socket is not None:
-            self.socket.close()
-
-    def trace_file(self, call_id: bytes) -> Any:
-        if not self._trace_dir:
-            return None
-        path = Path(self._trace_dir) / f"{self.station.identity.name}-{show_call_id(call_id)[:8]}.trace"
-        return path.open("w", buffering=1 << 16)
-
-    # -- finding calls
-
-    def current(self, peer: str | None, *, state: CallState | None = None) -> LiveCall:
-        """The call on ``peer``'s line, or the only call there is.
-
-        Raises:
-            StationError: ``no-call``, or ``bad-request`` when several calls leave it unclear.
-        """
-        # a call not yet logged is not yet anyone's to answer (nothing of it is opened before: F7)
-        calls = [
-            c
-            for c in self._by_line.values()
-            if c.rowid is not None and (state is None or c.machine.state is state)
-        ]
-        if peer is not None:
-            calls = [c for c in calls if c.line.peer == peer]
-        if not calls:
-            what = "ringing" if state is CallState.RINGING else "in progress"
-            where = f" on the line to {peer}" if peer else ""
-            raise StationError("no-call", f"no call is {what}{where}")
-        if len(calls) > 1:
-            names = ", ".join(sorted(c.line.peer for c in calls))
-            raise StationError("bad-request", f"calls are up on several lines ({names}): name the peer")
-        return calls[0]
-
-    def on_line(self, peer: str) -> LiveCall | None:
-        """The call on ``peer``'s line, if any."""
-        return self._by_line.get(peer)
-
-    def live(self) -> list[LiveCall]:
-        """Every call not yet over."""
-        return [call for call in self._by_line.values() if not call.ended]
-
-    def forget(self, call: LiveCall) -> None:
-        if self._by_line.get(call.line.peer) is call:
-            del self._by_line[call.line.peer]
-        if self._by_index.get(call.machine.local_index) is call:
-            del self._by_index[call.machine.local_index]
-
-    def _new_index(self) -> int:
-        while True:
-            index = int.from_bytes(random_bytes(4), "big")
-            if index and index not in self._by_index:
-                return index
-
-    def _register(self, line: LineRuntime, session: LinkSession, machine: Call) -> LiveCall:
-        call = LiveCall(self, line, session, machine)
-        self._by_line[line.peer] = call
-        self._by_index[machine.local_index] = call
-        self.station.spawn(call.run())
-        return call
-
-    # -- operators
-
-    def place(self, line: LineRuntime, media: Media) -> LiveCall:
-        """Ring the far end of ``line``.
-
-        Raises:
-            StationError: the line is not verified or not up, or a call is already on it.
-        """
-        if not line.row.verified:
-            raise StationError(
-                "line-unverified", f"the line to {line.peer} is not verified: calls need a verified line"
-            )
-        session = line.current
-        if not line.up or session is None:
-            raise StationError("line-down", f"the line to {line.peer} is down: a call needs the line up")
-        if line.peer in self._by_line:
-            raise StationError("busy", f"a call is already on the line to {line.peer}: one call per line")
-        machine = Call.place(
-            random_bytes(linemsg.CALL_ID_LEN),
-            self._new_index(),
-            time.monotonic(),
-            binding=session.channel.handshake_hash,
-            dh_secret=random_bytes(DH_SECRET_LEN),
-            kem_seed=random_bytes(KEM_SEED_LEN),
-        )
-        call = self._register(line, session, machine)
-        call.attach(media)  # the offer goes out once the call is logged
-        return call
-
-    # -- the network
-
-    def on_message(self, line: LineRuntime, session: LinkSession, message: LineMessage) -> None:
-        """A call message arrived on ``line``'s session."""
-        match message:
-            case CallOffer():
-                self._on_offer(line, session, message)
-            case CallAnswer() | CallRinging() | CallReveal() | CallSignal():
-                call = self._by_line.get(line.peer)
-                if call is not None and call.call_id == message.call_id and call.session is session:
-                    call.receive(message)
-            case CallMedia(packet):
-                index = packet_index(packet)
-                found = self._by_index.get(index) if index is not None else None
-                if found is not None and found.line is line:
-                    found.on_packet(packet, None)
-
-    def _on_offer(self, line: LineRuntime, session: LinkSession, offer: CallOffer) -> None:
-        if line.peer in self._by_line:
-            # one call per line; two offers crossing each other both get busy and the operators retry
-            with contextlib.suppress(ChannelClosed):
-                session.channel.send_nowait(linemsg.encode(CallSignal(offer.call_id, Signal.BUSY)))
-            self.station.record(line, "call-busy", {"call": show_call_id(offer.call_id)})
-            return
-        machine = Call.offered(
-            offer,
-            self._new_index(),
-            time.monotonic(),
-            binding=session.channel.handshake_hash,
-            dh_secret=random_bytes(DH_SECRET_LEN),
-            kem=MLKEM768(),
-        )
-        self._register(line, session, machine)  # it rings once logged: see rung()
-
-    def rung(self, call: LiveCall) -> None:
-        """An incoming call is logged and rings: answer it if the line says so."""
-        settings = self.station.config.line(call.line.peer)
-        if not settings.auto_answer or call.ended:
-            return
-        try:
-            call.answer(self._auto_media(call))
-        except StationError as exc:
-            log.error("cannot auto-answer", extra={"peer": call.line.peer, "error": exc.code})
-            call.hangup(EndReason.FAILED)
-
-    def _auto_media(self, call: LiveCall) -> Media:
-        settings = self.station.config.line(call.line.peer)
-        source: Source = WavFileSource(Path(settings.answer_play)) if settings.answer_play else Silence()
-        sink: Sink = Discard()
-        if settings.answer_record:
-            # named by our own log row, not by the peer's call id (F7): a peer names nothing here
-            name = time.strftime("call-%Y%m%d-%H%M%S", time.gmtime(call.started_wall)) + f"-{call.rowid}.wav"
-            try:
-                sink = WavFileSink(Path(settings.answer_record) / name, make_folder=True)
-            except StationError:
-                source.close()
-                raise
-            call.recording = name
-        return Media(source, sink)
-
-    def on_line_down(self, line: LineRuntime, session: LinkSession) -> None:
-        """``session`` of ``line`` ended: a call it carried is over."""
-        call = self._by_line.get(line.peer)
-        if call is not None and call.session is session:
-            call.line_down()
-
-    def _on_datagram(self, data: bytes, address: Address) -> None:
-        index = packet_index(data)
-        if index is None:
-            return
-        call = self._by_index.get(index)
-        if call is not None:
-            call.on_packet(data, address)
-
-
-__all__ = ["CallDesk", "LiveCall", "Media", "show_call_id"]
+__all__ = ["FRAME", "STATS_EVERY", "TAIL", "LiveCall", "Media", "Switchboard", "show_call_id"]

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import struct
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from hotline.proto.call import EndReason
+from hotline.proto.call import Call, EndReason
+from hotline.station.calls.needs import CallLine
+from hotline.station.worker import StoreWorker
 from hotline.store.db import Store
 from hotline.store.errors import StoreError
 from hotline.store.schema import IN, OUT
 from hotline.voice.codec import Encoder
-
-if TYPE_CHECKING:
-    from hotline.station.calls import LiveCall
-    from hotline.station.service import Station
 
 #: Frames per sealed run of recorded audio.
 AUDIO_RUN = 50
@@ -28,8 +26,8 @@ AUDIO_RUN = 50
 class Recorder:
     """Keeps a call's audio in the store, sealed: what we sent as sent, what we heard re-encoded."""
 
-    def __init__(self, station: Station, rowid: int) -> None:
-        self._station = station
+    def __init__(self, worker: StoreWorker, rowid: int) -> None:
+        self._worker = worker
         self._rowid = rowid
         self._encoder = Encoder()
         self._runs: dict[int, list[bytes]] = {OUT: [], IN: []}
@@ -49,11 +47,12 @@ class Recorder:
         seq, rowid = self._seq, self._rowid
         self._seq += 1
 
+        # the job gets the runs, their number and the row: values, nothing of the live call
         def write(store: Store) -> None:
             for direction, run in runs.items():
                 store.add_call_audio(rowid, direction, seq, run)
 
-        self._station.worker.submit(write)
+        self._worker.submit(write)
 
 
 def _pack_run(frames: list[bytes]) -> bytes:
@@ -71,7 +70,41 @@ def unpack_run(run: bytes) -> list[bytes]:
     return frames
 
 
-async def log_start(call: LiveCall) -> bool:
+class LoggedCall(Protocol):
+    """A live call, as its row in the log sees it."""
+
+    #: The call's row, once written.
+    rowid: int | None
+    #: When it started, on the wall clock.
+    started_wall: float
+
+    @property
+    def call_id(self) -> bytes: ...
+
+    @property
+    def machine(self) -> Call: ...
+
+    @property
+    def line(self) -> CallLine: ...
+
+    @property
+    def worker(self) -> StoreWorker: ...
+
+    @property
+    def recorder(self) -> Recorder | None: ...
+
+    @property
+    def answered_wall(self) -> float | None: ...
+
+    @property
+    def sas_confirmed(self) -> bool | None: ...
+
+    def describe(self, now: float | None = None) -> dict[str, object]:
+        """The call as status shows it."""
+        ...
+
+
+async def log_start(call: LoggedCall) -> bool:
     """Log the call before anything of it is sent or opened; False refuses it (F7): an id already
     in the log (a peer reusing one, to take over an earlier call's recording) or a store that
     cannot log it."""
@@ -84,7 +117,7 @@ async def log_start(call: LiveCall) -> bool:
         return store.add_call(line_id, call_id, direction, started)
 
     try:
-        rowid = await call.desk.station.worker.call(add)
+        rowid = await call.worker.call(add)
     except StoreError as exc:
         call.line.alert(
             "store-error", f"the call with {call.line.peer} ended: it could not be logged: {exc.reason}"
@@ -101,7 +134,7 @@ async def log_start(call: LiveCall) -> bool:
     return True
 
 
-async def log_end(call: LiveCall, station: Station) -> None:
+async def log_end(call: LoggedCall) -> None:
     """Write how the call went into its row (and the last of its recorded audio)."""
     if call.recorder is not None:
         call.recorder.flush()
@@ -123,7 +156,7 @@ async def log_end(call: LiveCall, station: Station) -> None:
         },
     }
     try:
-        await station.worker.call(lambda store: store.update_call(rowid, **fields))
+        await call.worker.call(lambda store: store.update_call(rowid, **fields))
     except StoreError as exc:
         call.line.alert(
             "store-error", f"could not log the end of the call with {call.line.peer}: {exc.reason}"
@@ -132,4 +165,4 @@ async def log_end(call: LiveCall, station: Station) -> None:
         pass  # the worker is stopping with the daemon: the row stays as "interrupted"
 
 
-__all__ = ["AUDIO_RUN", "Recorder", "log_end", "log_start", "unpack_run"]
+__all__ = ["AUDIO_RUN", "LoggedCall", "Recorder", "log_end", "log_start", "unpack_run"]

@@ -1,0 +1,1 @@
+"""Voice calls at run time (docs/protocol.md §12)."""
