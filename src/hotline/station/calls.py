@@ -50,7 +50,7 @@ from hotline.voice.payload import MAX_PAYLOAD
 from hotline.voice.stream import VoiceReceiver, VoiceSender
 
 if TYPE_CHECKING:
-    from hotline.station.line import LineRuntime, LinkSession
+    from hotline.station.lines.line import LineRuntime, LinkSession
     from hotline.station.service import Station
 
 log = logging.getLogger("hotline.calls")

@@ -1,4 +1,8 @@
-"""The control socket: JSON lines over a Unix socket only the station's owner can open (docs/control.md)."""
+"""The control socket: JSON lines over a Unix socket only the station's owner can open (docs/control.md).
+
+It knows no station: it reads requests, asks the :class:`~hotline.station.requests.dispatch.Requests`
+it is given to run them (and whether each is live) and writes the answers back in order.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,12 @@ import contextlib
 import logging
 import os
 from collections.abc import Awaitable
+from pathlib import Path
 
 import msgspec
 
 from hotline.station.errors import StationError
-from hotline.station.requests import Requests
-from hotline.station.service import Station
+from hotline.station.requests.dispatch import Requests
 
 log = logging.getLogger("hotline.control")
 
@@ -30,12 +34,10 @@ class _Request(msgspec.Struct, forbid_unknown_fields=True):
 _DECODER = msgspec.json.Decoder(_Request)
 
 
-async def serve_control(station: Station) -> None:
-    """Serve the control socket until cancelled."""
-    path = station.paths.control
+async def serve_control(path: Path, requests: Requests) -> None:
+    """Serve the control socket at ``path`` until cancelled, answering through ``requests``."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # a stale socket from a killed daemon; the store lock proved nobody else runs
-    requests = Requests(station)
     old = os.umask(0o177)
     try:
         server = await asyncio.start_unix_server(
@@ -50,18 +52,6 @@ async def serve_control(station: Station) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-
-
-def _is_live(request: _Request) -> bool:
-    # follow streams, pairings and send-and-wait send events as they happen and wait on others
-    args = request.args
-    return (
-        bool(args.get("follow"))
-        or request.op.startswith("pair.")
-        or request.op in ("call.place", "call.answer")
-        or (request.op == "send.file" and bool(args.get("wait")))
-        or (request.op == "send" and "wait" in args)
-    )
 
 
 async def _client(requests: Requests, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -110,7 +100,7 @@ async def _client(requests: Requests, reader: asyncio.StreamReader, writer: asyn
             except msgspec.DecodeError as exc:
                 await answers.put(ready(_error("bad-request", f"not a request: {exc}")))
                 continue
-            if not _is_live(request):
+            if not requests.is_live(request.op, request.args):
                 await answers.put(asyncio.ensure_future(answer(request)))
                 continue
             await answers.join()  # everything asked before is answered first
@@ -119,7 +109,7 @@ async def _client(requests: Requests, reader: asyncio.StreamReader, writer: asyn
                 await send_now({"ok": True, "event": event})
 
             work: Awaitable[dict[str, object] | None]
-            if request.op == "send":
+            if requests.is_bounded(request.op):
                 # its wait is bounded by its own timeout: no need to watch for the client leaving
                 work = requests.handle(request.op, request.args, emit)
             else:

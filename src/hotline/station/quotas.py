@@ -16,6 +16,9 @@ Documents: one announced above ``document_bytes`` is refused (FAILED to the send
 one above ``approve_documents_above`` is ``held`` (no byte is asked for) until the operator runs
 ``hotline file accept`` or ``hotline file refuse``. Document bytes stop (PAUSED, §13) before they
 would take the disk reserve.
+
+The desk asks the station only for what :class:`QuotaHost` names; a held document accepted by the
+operator is handed back through ``receive_document`` (the documents desk), which it does not import.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import msgspec
 
@@ -36,6 +40,11 @@ from hotline.proto.document import DocMetaError, DocState, decode_meta
 from hotline.proto.linemsg import MAX_RETRY_AFTER, DocProgress, Entry, HoldReason, Kind, Withhold
 from hotline.station.config import StationConfig, load_config
 from hotline.station.errors import StationError
+from hotline.station.home import StationPaths
+from hotline.station.ids import show_id
+from hotline.station.lines.line import LineRuntime
+from hotline.station.lines.registry import LineRegistry
+from hotline.station.ports import LinkSession
 from hotline.station.quotarules import (
     HOUR,
     STEP,
@@ -46,14 +55,11 @@ from hotline.station.quotarules import (
     reserve,
     verdict,
 )
+from hotline.station.worker import StoreWorker
 from hotline.store import usage
 from hotline.store.db import DocRow, Store
 from hotline.store.errors import StoreError
 from hotline.store.schema import IN
-
-if TYPE_CHECKING:
-    from hotline.station.line import LineRuntime, LinkSession
-    from hotline.station.service import Station
 
 log = logging.getLogger("hotline.quotas")
 
@@ -87,10 +93,30 @@ class _LineQuota:
     rewind: int | None = None
 
 
+class QuotaHost(Protocol):
+    """What the quota desk needs of the station."""
+
+    #: The settings in force (``quota.reload`` replaces them).
+    config: StationConfig
+
+    @property
+    def paths(self) -> StationPaths: ...
+    @property
+    def worker(self) -> StoreWorker: ...
+    @property
+    def registry(self) -> LineRegistry: ...
+    @property
+    def lines(self) -> dict[str, LineRuntime]: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
+    def record(self, line: LineRuntime | None, kind: str, detail: dict[str, object]) -> None: ...
+    async def receive_document(self, line: LineRuntime, row: DocRow) -> None: ...
+
+
 class QuotaDesk:
     """Every line's quotas, and the station's disk reserve."""
 
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: QuotaHost) -> None:
         self.station = station
         self._lines: dict[int, _LineQuota] = {}
         self._disk: tuple[float, Disk] | None = None
@@ -365,7 +391,7 @@ class QuotaDesk:
 
     def announced(self, line: LineRuntime, doc: DocRow) -> None:
         """The DOC entry is stored: tell the operator of a held document, the peer of a refused one."""
-        shown = self.station.show_id(doc.message_id)
+        shown = show_id(doc.message_id)
         if doc.state == "held":
             line.alert(
                 "document-held",
@@ -409,24 +435,20 @@ class QuotaDesk:
         if row is None or row.direction != IN:
             raise StationError(
                 "no-such-document",
-                f"no received document {self.station.show_id(message_id)} (see `hotline files`)",
+                f"no received document {show_id(message_id)} (see `hotline files`)",
             )
-        line = next((ln for ln in station.lines.values() if ln.row.id == row.line_id), None)
+        line = station.registry.by_id(row.line_id)
         if not held:
-            raise StationError(
-                "not-held", f"document {self.station.show_id(message_id)} is {row.state}, not held"
-            )
+            raise StationError("not-held", f"document {show_id(message_id)} is {row.state}, not held")
         if line is None:
             return row
         if accept:
-            await station.documents.receive(line, row)
+            await station.receive_document(line, row)
         else:
             self._of(line).stored -= row.size
             if line.current is not None:
                 self._send(line.current, DocProgress(row.doc_id, 0, DocState.FAILED))
-            station.record(
-                line, "document-refused", {"id": self.station.show_id(message_id), "size": row.size}
-            )
+            station.record(line, "document-refused", {"id": show_id(message_id), "size": row.size})
         line.clear_alerts(("document-held",))
         return row
 

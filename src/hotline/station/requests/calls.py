@@ -8,13 +8,8 @@ as putting down the receiver does. The rest are ordinary requests.
 from __future__ import annotations
 
 import asyncio
-import os
 import wave
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
-
-import msgspec
 
 from hotline.proto.call import CallState
 from hotline.station import outfile
@@ -22,20 +17,21 @@ from hotline.station.audio import open_endpoints
 from hotline.station.calllog import unpack_run
 from hotline.station.calls import LiveCall, Media, show_call_id
 from hotline.station.errors import StationError
-from hotline.station.service import Station
+from hotline.station.requests.base import (
+    Args,
+    Emit,
+    StationHost,
+    absolute_path,
+    need_running,
+    new_output_file,
+)
 from hotline.store.db import CallRow, Store
 from hotline.store.errors import StoreError
 from hotline.store.schema import IN, OUT
 from hotline.voice.codec import FRAME_BYTES, SAMPLE_RATE, Decoder
 
-Emit = Callable[[dict[str, object]], Awaitable[None]]
 
-
-class _Args(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    pass
-
-
-class PlaceArgs(_Args):
+class PlaceArgs(Args):
     peer: str
     #: A WAV file to send (absolute path: the daemon opens it); else the sound card.
     play: str | None = None
@@ -46,7 +42,7 @@ class PlaceArgs(_Args):
     sas: str | None = None
 
 
-class AnswerArgs(_Args):
+class AnswerArgs(Args):
     peer: str | None = None
     play: str | None = None
     record: str | None = None
@@ -56,34 +52,29 @@ class AnswerArgs(_Args):
     wait: float = 0.0
 
 
-class HangupArgs(_Args):
+class HangupArgs(Args):
     peer: str | None = None
 
 
-class SasArgs(_Args):
+class SasArgs(Args):
     matches: bool
     peer: str | None = None
 
 
-class CallsArgs(_Args):
+class CallsArgs(Args):
     peer: str | None = None
     limit: int = 50
 
 
-class ExportArgs(_Args):
+class ExportArgs(Args):
     id: str
     out: str
 
 
-def _need_running(station: Station) -> None:
-    if not station.running:
-        raise StationError("not-running", "calls need the station running: start it with `hotline up`")
-
-
 def _media(play: str | None, record: str | None, seconds: float | None, sas: str | None) -> Media:
     for name, value in (("play", play), ("record", record)):
-        if value is not None and not os.path.isabs(value):
-            raise StationError("bad-request", f"`{name}` must be an absolute path (the daemon opens it)")
+        if value is not None:
+            absolute_path(value, name, "opens")
     if seconds is not None and not 0 < seconds <= 86_400:
         raise StationError("bad-request", "`seconds` is 0 to 86400")
     if sas not in (None, "confirm", "mismatch"):
@@ -113,8 +104,8 @@ async def _follow(call: LiveCall, emit: Emit) -> dict[str, object]:
         call.unwatch(queue)
 
 
-def _row(station: Station, row: CallRow) -> dict[str, object]:
-    line = next((ln for ln in station.lines.values() if ln.row.id == row.line_id), None)
+def _row(station: StationHost, row: CallRow) -> dict[str, object]:
+    line = station.registry.by_id(row.line_id)
     duration = None
     if row.answered_at is not None and row.ended_at is not None:
         duration = round(row.ended_at - row.answered_at, 1)
@@ -133,114 +124,102 @@ def _row(station: Station, row: CallRow) -> dict[str, object]:
     }
 
 
-class CallRequests:
-    """The call handlers of one station."""
+async def place(station: StationHost, args: PlaceArgs, emit: Emit) -> dict[str, object]:
+    """``call.place``: ring the peer and follow the call until it ends."""
+    need_running(station, "calls")
+    line = station.line(args.peer)
+    media = _media(args.play, args.record, args.seconds, args.sas)
+    try:
+        call = station.calls.place(line, media)
+    except StationError:
+        media.close()
+        raise
+    await emit({"event": "calling", "peer": line.peer, "id": show_call_id(call.call_id)})
+    return await _follow(call, emit)
 
-    def __init__(self, station: Station) -> None:
-        self.station = station
 
-    def handlers(
-        self,
-    ) -> dict[str, tuple[type[msgspec.Struct], Callable[[Any, Emit], Awaitable[dict[str, object]]]]]:
-        return {
-            "call.place": (PlaceArgs, self.place),
-            "call.answer": (AnswerArgs, self.answer),
-            "call.hangup": (HangupArgs, self.hangup),
-            "call.sas": (SasArgs, self.sas),
-            "calls": (CallsArgs, self.calls),
-            "call.export": (ExportArgs, self.export),
-        }
-
-    async def place(self, args: PlaceArgs, emit: Emit) -> dict[str, object]:
-        _need_running(self.station)
-        line = self.station.line(args.peer)
-        media = _media(args.play, args.record, args.seconds, args.sas)
+async def answer(station: StationHost, args: AnswerArgs, emit: Emit) -> dict[str, object]:
+    """``call.answer``: answer a ringing call (waiting ``wait`` seconds for one) and follow it."""
+    need_running(station, "calls")
+    if args.peer is not None:
+        station.line(args.peer)
+    if not 0 <= args.wait <= 86_400:
+        raise StationError("bad-request", "`wait` is 0 to 86400 seconds")
+    desk = station.calls
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.wait
+    while True:
         try:
-            call = self.station.calls.place(line, media)
+            call = desk.current(args.peer, state=CallState.RINGING)
+            break
         except StationError:
-            media.close()
-            raise
-        await emit({"event": "calling", "peer": line.peer, "id": show_call_id(call.call_id)})
-        return await _follow(call, emit)
+            if loop.time() >= deadline:
+                raise
+            await asyncio.sleep(0.05)
+    media = _media(args.play, args.record, args.seconds, args.sas)
+    if not call.machine.can_answer:
+        media.close()
+        raise StationError("no-call", f"the call from {call.line.peer} stopped ringing")
+    call.answer(media)
+    return await _follow(call, emit)
 
-    async def answer(self, args: AnswerArgs, emit: Emit) -> dict[str, object]:
-        _need_running(self.station)
-        if args.peer is not None:
-            self.station.line(args.peer)
-        if not 0 <= args.wait <= 86_400:
-            raise StationError("bad-request", "`wait` is 0 to 86400 seconds")
-        desk = self.station.calls
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + args.wait
-        while True:
-            try:
-                call = desk.current(args.peer, state=CallState.RINGING)
-                break
-            except StationError:
-                if loop.time() >= deadline:
-                    raise
-                await asyncio.sleep(0.05)
-        media = _media(args.play, args.record, args.seconds, args.sas)
-        if not call.machine.can_answer:
-            media.close()
-            raise StationError("no-call", f"the call from {call.line.peer} stopped ringing")
-        call.answer(media)
-        return await _follow(call, emit)
 
-    async def hangup(self, args: HangupArgs, emit: Emit) -> dict[str, object]:
-        _need_running(self.station)
-        call = self.station.calls.current(args.peer)
-        call.hangup()
-        await call.wait_ended()
-        return call.describe()
+async def hangup(station: StationHost, args: HangupArgs, emit: Emit) -> dict[str, object]:
+    """``call.hangup``: end the call (refusing a ringing one declines it)."""
+    need_running(station, "calls")
+    call = station.calls.current(args.peer)
+    call.hangup()
+    await call.wait_ended()
+    return call.describe()
 
-    async def sas(self, args: SasArgs, emit: Emit) -> dict[str, object]:
-        _need_running(self.station)
-        call = self.station.calls.current(args.peer, state=CallState.ACTIVE)
-        call.sas_verdict(args.matches)
-        return call.describe()
 
-    async def calls(self, args: CallsArgs, emit: Emit) -> dict[str, object]:
-        line_id = self.station.line(args.peer).row.id if args.peer is not None else None
-        if not 1 <= args.limit <= 10_000:
-            raise StationError("bad-request", "`limit` is 1 to 10000")
-        try:
-            rows = await self.station.worker.call(
-                lambda store: store.calls(line_id=line_id, limit=args.limit)
-            )
-        except StoreError as exc:
-            raise StationError("store-error", exc.reason) from None
-        live = [call.describe() for call in self.station.calls.live()]
-        return {"calls": [_row(self.station, row) for row in rows], "live": live}
+async def sas(station: StationHost, args: SasArgs, emit: Emit) -> dict[str, object]:
+    """``call.sas``: the operators compared the SAS words: they match or not."""
+    need_running(station, "calls")
+    call = station.calls.current(args.peer, state=CallState.ACTIVE)
+    call.sas_verdict(args.matches)
+    return call.describe()
 
-    async def export(self, args: ExportArgs, emit: Emit) -> dict[str, object]:
-        try:
-            call_id = bytes.fromhex(args.id)
-        except ValueError:
-            raise StationError("no-such-call", f"{args.id!r} is not a call id (32 hex digits)") from None
-        out = Path(args.out)
-        if not out.is_absolute():
-            raise StationError("bad-request", "`out` must be an absolute path (the daemon writes it)")
-        outfile.check_new(out)
 
-        def read(store: Store) -> tuple[CallRow | None, list[bytes], list[bytes]]:
-            row = store.call(call_id)
-            if row is None:
-                return None, [], []
-            return row, list(store.call_audio(row.rowid, OUT)), list(store.call_audio(row.rowid, IN))
+async def calls(station: StationHost, args: CallsArgs, emit: Emit) -> dict[str, object]:
+    """``calls``: the call log and the live calls."""
+    line_id = station.line(args.peer).row.id if args.peer is not None else None
+    if not 1 <= args.limit <= 10_000:
+        raise StationError("bad-request", "`limit` is 1 to 10000")
+    try:
+        rows = await station.worker.call(lambda store: store.calls(line_id=line_id, limit=args.limit))
+    except StoreError as exc:
+        raise StationError("store-error", exc.reason) from None
+    live = [call.describe() for call in station.calls.live()]
+    return {"calls": [_row(station, row) for row in rows], "live": live}
 
-        try:
-            row, ours, theirs = await self.station.worker.call(read)
-        except StoreError as exc:
-            raise StationError("store-error", exc.reason) from None
+
+async def export(station: StationHost, args: ExportArgs, emit: Emit) -> dict[str, object]:
+    """``call.export``: a recorded call as a stereo WAV in a new file."""
+    try:
+        call_id = bytes.fromhex(args.id)
+    except ValueError:
+        raise StationError("no-such-call", f"{args.id!r} is not a call id (32 hex digits)") from None
+    out = new_output_file(args.out)
+
+    def read(store: Store) -> tuple[CallRow | None, list[bytes], list[bytes]]:
+        row = store.call(call_id)
         if row is None:
-            raise StationError("no-such-call", f"no call {args.id} in the log (see `hotline calls`)")
-        if not ours:
-            raise StationError(
-                "no-recording", f"call {args.id} was not recorded (set `record_calls` in the line's config)"
-            )
-        frames = await asyncio.to_thread(_write_stereo, out, ours, theirs)
-        return {"id": args.id, "out": str(out), "seconds": round(frames * 0.02, 2)}
+            return None, [], []
+        return row, list(store.call_audio(row.rowid, OUT)), list(store.call_audio(row.rowid, IN))
+
+    try:
+        row, ours, theirs = await station.worker.call(read)
+    except StoreError as exc:
+        raise StationError("store-error", exc.reason) from None
+    if row is None:
+        raise StationError("no-such-call", f"no call {args.id} in the log (see `hotline calls`)")
+    if not ours:
+        raise StationError(
+            "no-recording", f"call {args.id} was not recorded (set `record_calls` in the line's config)"
+        )
+    frames = await asyncio.to_thread(_write_stereo, out, ours, theirs)
+    return {"id": args.id, "out": str(out), "seconds": round(frames * 0.02, 2)}
 
 
 def _write_stereo(out: Path, ours: list[bytes], theirs: list[bytes]) -> int:
@@ -267,4 +246,17 @@ def _write_stereo(out: Path, ours: list[bytes], theirs: list[bytes]) -> int:
     return length * 2 // FRAME_BYTES
 
 
-__all__ = ["CallRequests"]
+__all__ = [
+    "AnswerArgs",
+    "CallsArgs",
+    "ExportArgs",
+    "HangupArgs",
+    "PlaceArgs",
+    "SasArgs",
+    "answer",
+    "calls",
+    "export",
+    "hangup",
+    "place",
+    "sas",
+]

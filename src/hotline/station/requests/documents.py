@@ -11,34 +11,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
-
-import msgspec
 
 from hotline.proto.document import CHUNK, DocMetaError, decode_meta
 from hotline.proto.linemsg import Precedence
 from hotline.station import outfile
 from hotline.station.documents import describe_doc, doc_dir
 from hotline.station.errors import StationError
+from hotline.station.ids import parse_id
 from hotline.station.lookup import lookup
-from hotline.station.quotarequests import QuotaRequests
-from hotline.station.service import Station, parse_id
+from hotline.station.requests.base import Args, Emit, StationHost, absolute_path, need_running
 from hotline.store.blobs import Blob
 from hotline.store.db import DocRow, Store
 from hotline.store.documents import BlobRef
 from hotline.store.errors import StoreError
 from hotline.store.schema import IN
 
-Emit = Callable[[dict[str, object]], Awaitable[None]]
 
-
-class _Args(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    pass
-
-
-class SendFileArgs(_Args):
+class SendFileArgs(Args):
     peer: str
     #: An absolute path: the daemon reads the file.
     path: str
@@ -47,113 +37,93 @@ class SendFileArgs(_Args):
     wait: bool = False
 
 
-class FilesArgs(_Args):
+class FilesArgs(Args):
     peer: str | None = None
 
 
-class FileGetArgs(_Args):
+class FileGetArgs(Args):
     id: str
     out: str
     #: The line, when the id is on several (see hotline.station.lookup).
     peer: str | None = None
 
 
-def _store_failure(exc: StoreError) -> StationError:
-    return StationError("store-error", exc.reason)
+async def send_file(station: StationHost, args: SendFileArgs, emit: Emit) -> dict[str, object]:
+    """``send.file``: hash and queue a file; with ``wait``, stream until the far end holds it."""
+    line = station.line(args.peer)
+    if not line.row.verified:
+        raise StationError("not-verified", f"the line {args.peer!r} is not verified: verify it first")
+    try:
+        precedence = Precedence[args.precedence.upper()]
+    except KeyError:
+        raise StationError("bad-request", f"unknown precedence {args.precedence!r}") from None
+    path = Path(args.path)
+    if not path.is_absolute():
+        raise StationError("bad-request", "`path` must be absolute (the daemon reads the file)")
+    if args.wait:
+        need_running(station, "waiting for a document")
+    row, doc = await station.documents.queue_document(line, path, precedence, emit)
+    described = {**station.describe(row, line), "document": describe_doc(doc, line.peer)}
+    if not args.wait:
+        return described
+    queue = station.documents.watch(line, doc)
+    try:
+        await emit({"message": described})
+        while True:
+            event = await queue.get()
+            await emit(event)
+            document = event.get("document")
+            if isinstance(document, dict) and document.get("state") in ("complete", "failed"):
+                return {**described, "document": document}
+    finally:
+        station.documents.unwatch(line, doc, queue)
 
 
-class DocumentRequests:
-    """The document handlers of one station."""
+async def files(station: StationHost, args: FilesArgs, emit: Emit) -> dict[str, object]:
+    """``files``: documents both ways."""
+    line_id = station.line(args.peer).row.id if args.peer is not None else None
+    try:
+        rows = await station.worker.call(lambda store: store.documents(line_id=line_id))
+    except StoreError as exc:
+        raise StationError("store-error", exc.reason) from None
+    names = {ln.row.id: ln.peer for ln in station.lines.values()}
+    return {"documents": [describe_doc(row, names.get(row.line_id, "?")) for row in rows]}
 
-    def __init__(self, station: Station) -> None:
-        self.station = station
 
-    def handlers(
-        self,
-    ) -> dict[str, tuple[type[msgspec.Struct], Callable[[Any, Emit], Awaitable[dict[str, object]]]]]:
-        return {
-            "send.file": (SendFileArgs, self.send_file),
-            "files": (FilesArgs, self.files),
-            "file.get": (FileGetArgs, self.file_get),
-            **QuotaRequests(self.station).handlers(),  # F5: quotas and held documents
-        }
+async def file_get(station: StationHost, args: FileGetArgs, emit: Emit) -> dict[str, object]:
+    """``file.get``: write a received document out to a new file, checking its hash again."""
+    message_id = parse_id(args.id)
+    out = absolute_path(args.out, "out", "writes")
 
-    async def send_file(self, args: SendFileArgs, emit: Emit) -> dict[str, object]:
-        station = self.station
-        line = station.line(args.peer)
-        if not line.row.verified:
-            raise StationError("not-verified", f"the line {args.peer!r} is not verified: verify it first")
-        try:
-            precedence = Precedence[args.precedence.upper()]
-        except KeyError:
-            raise StationError("bad-request", f"unknown precedence {args.precedence!r}") from None
-        path = Path(args.path)
-        if not path.is_absolute():
-            raise StationError("bad-request", "`path` must be absolute (the daemon reads the file)")
-        if args.wait and not station.running:
-            raise StationError("not-running", "waiting for a document needs the station running")
-        row, doc = await station.documents.queue_document(line, path, precedence, emit)
-        described = {**station.describe(row, line), "document": describe_doc(doc, line.peer)}
-        if not args.wait:
-            return described
-        queue = station.documents.watch(line, doc)
-        try:
-            await emit({"message": described})
-            while True:
-                event = await queue.get()
-                await emit(event)
-                document = event.get("document")
-                if isinstance(document, dict) and document.get("state") in ("complete", "failed"):
-                    return {**described, "document": document}
-        finally:
-            station.documents.unwatch(line, doc, queue)
+    entry = await lookup(station.registry, station.worker, args.id, message_id, IN, args.peer)
 
-    async def files(self, args: FilesArgs, emit: Emit) -> dict[str, object]:
-        station = self.station
-        line_id = station.line(args.peer).row.id if args.peer is not None else None
-        try:
-            rows = await station.worker.call(lambda store: store.documents(line_id=line_id))
-        except StoreError as exc:
-            raise _store_failure(exc) from None
-        names = {ln.row.id: ln.peer for ln in station.lines.values()}
-        return {"documents": [describe_doc(row, names.get(row.line_id, "?")) for row in rows]}
+    def find(store: Store) -> tuple[DocRow | None, BlobRef | None]:
+        row = None if entry is None else store.document(entry.line_id, IN, entry_doc_id(entry.body))
+        if row is None or row.message_id != message_id:
+            return None, None
+        return row, store.blob_of(row.rowid)
 
-    async def file_get(self, args: FileGetArgs, emit: Emit) -> dict[str, object]:
-        station = self.station
-        message_id = parse_id(args.id)
-        out = Path(args.out)
-        if not out.is_absolute():
-            raise StationError("bad-request", "`out` must be an absolute path (the daemon writes it)")
-
-        entry = await lookup(station, args.id, message_id, IN, args.peer)
-
-        def find(store: Store) -> tuple[DocRow | None, BlobRef | None]:
-            row = None if entry is None else store.document(entry.line_id, IN, entry_doc_id(entry.body))
-            if row is None or row.message_id != message_id:
-                return None, None
-            return row, store.blob_of(row.rowid)
-
-        try:
-            row, blob = await station.worker.call(find)
-        except StoreError as exc:
-            raise _store_failure(exc) from None
-        if row is None:
-            raise StationError("no-such-document", f"no received document {args.id} (see `hotline files`)")
-        if row.state != "complete":
-            raise StationError(
-                "not-complete", f"document {args.id} is {row.state} ({row.stored:,} of {row.size:,} bytes)"
-            )
-        if blob is None:
-            raise StationError("corrupt", f"document {args.id} has no file (see `hotline files`)")
-        blob_path = doc_dir(station) / blob.name
-        await asyncio.get_running_loop().run_in_executor(None, _write_out, blob_path, blob, row, out)
-        return {
-            "id": args.id,
-            "name": row.name,
-            "out": str(out),
-            "size": row.size,
-            "sha256": row.sha256.hex(),
-        }
+    try:
+        row, blob = await station.worker.call(find)
+    except StoreError as exc:
+        raise StationError("store-error", exc.reason) from None
+    if row is None:
+        raise StationError("no-such-document", f"no received document {args.id} (see `hotline files`)")
+    if row.state != "complete":
+        raise StationError(
+            "not-complete", f"document {args.id} is {row.state} ({row.stored:,} of {row.size:,} bytes)"
+        )
+    if blob is None:
+        raise StationError("corrupt", f"document {args.id} has no file (see `hotline files`)")
+    blob_path = doc_dir(station) / blob.name  # type: ignore[arg-type]
+    await asyncio.get_running_loop().run_in_executor(None, _write_out, blob_path, blob, row, out)
+    return {
+        "id": args.id,
+        "name": row.name,
+        "out": str(out),
+        "size": row.size,
+        "sha256": row.sha256.hex(),
+    }
 
 
 def entry_doc_id(body: bytes) -> bytes:
@@ -199,4 +169,4 @@ def _write_out(blob_path: Path, ref: BlobRef, row: DocRow, out: Path) -> None:
         blob.close()
 
 
-__all__ = ["DocumentRequests"]
+__all__ = ["FileGetArgs", "FilesArgs", "SendFileArgs", "entry_doc_id", "file_get", "files", "send_file"]
