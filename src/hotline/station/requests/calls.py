@@ -26,7 +26,6 @@ from hotline.station.requests.base import (
     new_output_file,
 )
 from hotline.store.db import CallRow, Store
-from hotline.store.errors import StoreError
 from hotline.store.schema import IN, OUT
 from hotline.voice.codec import FRAME_BYTES, SAMPLE_RATE, Decoder
 
@@ -186,10 +185,7 @@ async def calls(station: StationHost, args: CallsArgs, emit: Emit) -> dict[str, 
     line_id = station.line(args.peer).row.id if args.peer is not None else None
     if not 1 <= args.limit <= 10_000:
         raise StationError("bad-request", "`limit` is 1 to 10000")
-    try:
-        rows = await station.worker.call(lambda store: store.calls(line_id=line_id, limit=args.limit))
-    except StoreError as exc:
-        raise StationError("store-error", exc.reason) from None
+    rows = await station.worker.call(lambda store: store.calls(line_id=line_id, limit=args.limit))
     live = [call.describe() for call in station.calls.live()]
     return {"calls": [_row(station, row) for row in rows], "live": live}
 
@@ -208,10 +204,7 @@ async def export(station: StationHost, args: ExportArgs, emit: Emit) -> dict[str
             return None, [], []
         return row, list(store.call_audio(row.rowid, OUT)), list(store.call_audio(row.rowid, IN))
 
-    try:
-        row, ours, theirs = await station.worker.call(read)
-    except StoreError as exc:
-        raise StationError("store-error", exc.reason) from None
+    row, ours, theirs = await station.worker.call(read)
     if row is None:
         raise StationError("no-such-call", f"no call {args.id} in the log (see `hotline calls`)")
     if not ours:

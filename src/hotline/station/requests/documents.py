@@ -82,10 +82,7 @@ async def send_file(station: StationHost, args: SendFileArgs, emit: Emit) -> dic
 async def files(station: StationHost, args: FilesArgs, emit: Emit) -> dict[str, object]:
     """``files``: documents both ways."""
     line_id = station.line(args.peer).row.id if args.peer is not None else None
-    try:
-        rows = await station.worker.call(lambda store: store.documents(line_id=line_id))
-    except StoreError as exc:
-        raise StationError("store-error", exc.reason) from None
+    rows = await station.worker.call(lambda store: store.documents(line_id=line_id))
     names = {ln.row.id: ln.peer for ln in station.lines.values()}
     return {"documents": [describe_doc(row, names.get(row.line_id, "?")) for row in rows]}
 
@@ -103,10 +100,7 @@ async def file_get(station: StationHost, args: FileGetArgs, emit: Emit) -> dict[
             return None, None
         return row, store.blob_of(row.rowid)
 
-    try:
-        row, blob = await station.worker.call(find)
-    except StoreError as exc:
-        raise StationError("store-error", exc.reason) from None
+    row, blob = await station.worker.call(find)
     if row is None:
         raise StationError("no-such-document", f"no received document {args.id} (see `hotline files`)")
     if row.state != "complete":
