@@ -17,8 +17,8 @@ import time
 
 from hotline.proto.ratelimit import HandshakeLimits
 from hotline.proto.replay import TimestampGuard
-from hotline.station.lines.line import LineRuntime
 from hotline.station.lines.registry import LineRegistry
+from hotline.station.ports import Link
 from hotline.station.worker import StoreWorker
 from hotline.store.db import Store
 from hotline.store.errors import StoreError
@@ -82,7 +82,7 @@ class HandshakeDefence:
             "rekey_floods": self.rekey_floods.get(peer_static, 0),
         }
 
-    def rekey_flood(self, line: LineRuntime) -> None:
+    def rekey_flood(self, line: Link) -> None:
         """A session of ``line`` ended with ``RATE_LIMITED`` (a rekey flood)."""
         peer = line.row.static_public
         self.rekey_floods[peer] = self.rekey_floods.get(peer, 0) + 1

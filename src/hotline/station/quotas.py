@@ -29,7 +29,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,9 +42,8 @@ from hotline.station.config import StationConfig, load_config
 from hotline.station.errors import StationError
 from hotline.station.home import StationPaths
 from hotline.station.ids import show_id
-from hotline.station.lines.line import LineRuntime
 from hotline.station.lines.registry import LineRegistry
-from hotline.station.ports import LinkSession
+from hotline.station.ports import Link, LinkSession
 from hotline.station.quotarules import (
     HOUR,
     STEP,
@@ -93,6 +92,19 @@ class _LineQuota:
     rewind: int | None = None
 
 
+class QuotaLine(Link, Protocol):
+    """What the quota desk reads of a line besides :class:`~hotline.station.ports.Link`."""
+
+    #: The last inbound entry taken (the chain's position, before the store has it).
+    @property
+    def in_seq(self) -> int: ...
+    #: The highest of our entries the peer has receipted.
+    @property
+    def peer_seq(self) -> int: ...
+
+    def clear_alerts(self, kinds: tuple[str, ...] | None = None) -> int: ...
+
+
 class QuotaHost(Protocol):
     """What the quota desk needs of the station."""
 
@@ -106,11 +118,13 @@ class QuotaHost(Protocol):
     @property
     def registry(self) -> LineRegistry: ...
     @property
-    def lines(self) -> dict[str, LineRuntime]: ...
+    def lines(self) -> Mapping[str, QuotaLine]: ...
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
-    def record(self, line: LineRuntime | None, kind: str, detail: dict[str, object]) -> None: ...
-    async def receive_document(self, line: LineRuntime, row: DocRow) -> None: ...
+    def record(self, line: Link | None, kind: str, detail: dict[str, object]) -> None: ...
+    async def receive_document(self, row: DocRow) -> None:
+        """Ask the peer for the held document ``row`` now (the documents desk does)."""
+        ...
 
 
 class QuotaDesk:
@@ -123,18 +137,18 @@ class QuotaDesk:
         #: Bytes admitted since the disk was last looked at.
         self._since_disk = 0
 
-    def _of(self, line: LineRuntime) -> _LineQuota:
+    def _of(self, line: QuotaLine) -> _LineQuota:
         quota = self._lines.get(line.row.id)
         if quota is None:
             quota = self._lines[line.row.id] = _LineQuota()
         return quota
 
-    def limits(self, line: LineRuntime) -> Limits:
+    def limits(self, line: QuotaLine) -> Limits:
         """The quotas in force on ``line``."""
         config = self.station.config
         return limits(config.quotas, config.line(line.peer))
 
-    async def load(self, line: LineRuntime) -> None:
+    async def load(self, line: QuotaLine) -> None:
         """Read what the line's peer holds here and has sent in the last hour (at start, on reload)."""
         line_id, now = line.row.id, time.time()
 
@@ -169,7 +183,7 @@ class QuotaDesk:
         """The free bytes peer traffic never takes."""
         return reserve(self.station.config.quotas, disk.total)
 
-    def data_problem(self, line: LineRuntime, size: int) -> str | None:
+    def data_problem(self, line: QuotaLine, size: int) -> str | None:
         """Why ``size`` more document bytes from ``line``'s peer may not be written now, or None."""
         disk = self.disk()
         kept = self.kept(disk)
@@ -183,7 +197,7 @@ class QuotaDesk:
 
     # -- receiving entries
 
-    def _size(self, line: LineRuntime, entry: Entry) -> int:
+    def _size(self, line: QuotaLine, entry: Entry) -> int:
         size = len(entry.body)
         if entry.kind == Kind.DOC:
             try:
@@ -194,7 +208,7 @@ class QuotaDesk:
                 size += announced
         return size
 
-    def _verdict(self, line: LineRuntime, size: int, now: float) -> HoldReason | None:
+    def _verdict(self, line: QuotaLine, size: int, now: float) -> HoldReason | None:
         quota = self._of(line)
         disk = self.disk()
         return verdict(
@@ -207,7 +221,7 @@ class QuotaDesk:
             shared=len(self.station.lines) > 1,
         )
 
-    def admit(self, line: LineRuntime, entry: Entry) -> bool:
+    def admit(self, line: QuotaLine, entry: Entry) -> bool:
         """``entry`` extends the chain: may it be stored? If not, the line pauses (the peer is told)."""
         now = time.time()
         size = self._size(line, entry)
@@ -225,12 +239,12 @@ class QuotaDesk:
         self._withhold(line, quota, reason, now)
         return False
 
-    def leftover(self, line: LineRuntime, entry: Entry) -> bool:
+    def leftover(self, line: QuotaLine, entry: Entry) -> bool:
         """A gap on a session where we withheld: an entry the peer sent before it heard us. Drop it."""
         quota = self._of(line)
         return quota.withheld is not None and quota.withheld is line.current and entry.seq > line.in_seq
 
-    def _withhold(self, line: LineRuntime, quota: _LineQuota, reason: HoldReason, now: float) -> None:
+    def _withhold(self, line: QuotaLine, quota: _LineQuota, reason: HoldReason, now: float) -> None:
         session = line.current
         limit = self.limits(line)
         if reason is HoldReason.RATE:
@@ -250,9 +264,7 @@ class QuotaDesk:
             quota.resuming = True
             self.station.spawn(self._resume_when_free(line, quota))
 
-    def _why(
-        self, line: LineRuntime, quota: _LineQuota, reason: HoldReason, limit: Limits, retry: int
-    ) -> str:
+    def _why(self, line: QuotaLine, quota: _LineQuota, reason: HoldReason, limit: Limits, retry: int) -> str:
         peer = line.peer
         waits = f"its entries wait at {peer} and nothing is lost"
         if reason is HoldReason.RATE:
@@ -277,7 +289,7 @@ class QuotaDesk:
             " or remove the line"
         )
 
-    async def _resume_when_free(self, line: LineRuntime, quota: _LineQuota) -> None:
+    async def _resume_when_free(self, line: QuotaLine, quota: _LineQuota) -> None:
         try:
             while quota.paused is not None:
                 if quota.paused is HoldReason.DISK:
@@ -295,7 +307,7 @@ class QuotaDesk:
         finally:
             quota.resuming = False
 
-    def _resumed(self, line: LineRuntime, quota: _LineQuota) -> None:
+    def _resumed(self, line: QuotaLine, quota: _LineQuota) -> None:
         was = quota.paused
         quota.paused = None
         session = line.current
@@ -316,7 +328,7 @@ class QuotaDesk:
 
     # -- sending entries
 
-    def on_withhold(self, line: LineRuntime, session: LinkSession, message: Withhold) -> bool:
+    def on_withhold(self, line: QuotaLine, session: LinkSession, message: Withhold) -> bool:
         """The peer withholds our entries after ``held_seq`` (or resumes); False: a protocol violation."""
         if not session.hello.is_set() or not line.peer_seq <= message.held_seq <= session.cursor:
             line.alert(
@@ -353,12 +365,12 @@ class QuotaDesk:
             )
         return True
 
-    def holding(self, line: LineRuntime, session: LinkSession) -> bool:
+    def holding(self, line: QuotaLine, session: LinkSession) -> bool:
         """The peer withholds our entries on ``session`` right now."""
         quota = self._lines.get(line.row.id)
         return quota is not None and quota.held_on is session and quota.held_until > time.monotonic()
 
-    async def hold_sender(self, line: LineRuntime, session: LinkSession) -> bool:
+    async def hold_sender(self, line: QuotaLine, session: LinkSession) -> bool:
         """Between the sender's steps: go back to where the peer withholds, and wait while it does;
         True if we waited."""
         quota = self._lines.get(line.row.id)
@@ -377,7 +389,7 @@ class QuotaDesk:
 
     # -- documents
 
-    def judge_document(self, store: Store, line: LineRuntime, doc: DocRow) -> None:
+    def judge_document(self, store: Store, line: QuotaLine, doc: DocRow) -> None:
         """In the DOC entry's transaction: refuse a document over the line's size quota, hold a big one."""
         limit = self.limits(line)
         if doc.size > limit.document_bytes:
@@ -389,7 +401,7 @@ class QuotaDesk:
         elif doc.size > limit.approve_documents_above:
             store.set_document(doc.rowid, stored=0, state="held", detail="waits for the operator's approval")
 
-    def announced(self, line: LineRuntime, doc: DocRow) -> None:
+    def announced(self, line: QuotaLine, doc: DocRow) -> None:
         """The DOC entry is stored: tell the operator of a held document, the peer of a refused one."""
         shown = show_id(doc.message_id)
         if doc.state == "held":
@@ -443,7 +455,7 @@ class QuotaDesk:
         if line is None:
             return row
         if accept:
-            await station.receive_document(line, row)
+            await station.receive_document(row)
         else:
             self._of(line).stored -= row.size
             if line.current is not None:
@@ -471,7 +483,7 @@ class QuotaDesk:
                 self._resumed(line, quota)
         return {"lines": [self.describe(line) for line in station.lines.values()]}
 
-    def status(self, line: LineRuntime) -> dict[str, object]:
+    def status(self, line: QuotaLine) -> dict[str, object]:
         """What ``status`` shows of a line's quotas: ``quota_paused`` (null, rate, space or disk: we
         withhold the peer's entries) and ``held_by_peer`` (the peer withholds ours)."""
         quota = self._of(line)
@@ -480,7 +492,7 @@ class QuotaDesk:
             "held_by_peer": self.holding(line, line.current) if line.current is not None else False,
         }
 
-    def describe(self, line: LineRuntime) -> dict[str, object]:
+    def describe(self, line: QuotaLine) -> dict[str, object]:
         """A line's quotas, what it uses of them and whether it is paused."""
         quota = self._of(line)
         limit = self.limits(line)

@@ -44,7 +44,7 @@ from hotline.station.ids import show_id
 from hotline.station.lines.line import LineRuntime
 from hotline.station.lines.registry import Directory, LineRegistry
 from hotline.station.pairing import PairingClaims
-from hotline.station.ports import LinkSession, Route, SessionListener
+from hotline.station.ports import Link, LinkSession, Route, SessionListener
 from hotline.station.quotas import QuotaDesk
 from hotline.station.requests.dispatch import Requests
 from hotline.station.views import describe_message
@@ -237,9 +237,11 @@ class Station:
         self.calls.on_message(line, session, message)
         return True
 
-    async def receive_document(self, line: LineRuntime, row: DocRow) -> None:
+    async def receive_document(self, row: DocRow) -> None:
         """Ask for a held document the operator accepted (the quota desk's way to the documents desk)."""
-        await self.documents.receive(line, row)
+        line = self.registry.by_id(row.line_id)
+        if line is not None:
+            await self.documents.receive(line, row)
 
     @property
     def has_followers(self) -> bool:
@@ -249,7 +251,7 @@ class Station:
         """Tell every ``inbox --follow`` about ``event``."""
         self.events.publish(event)
 
-    def record(self, line: LineRuntime | None, kind: str, detail: dict[str, object]) -> None:
+    def record(self, line: Link | None, kind: str, detail: dict[str, object]) -> None:
         """Store an event in the background (a full store must not stop the line)."""
         self.events.record(None if line is None else line.row.id, kind, detail)
 

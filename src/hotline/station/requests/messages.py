@@ -62,6 +62,7 @@ class TestArgs(Args):
 
 
 async def send(station: StationHost, args: SendArgs, emit: Emit) -> dict[str, object]:
+    """``send``: queue a text message; with ``wait``, stream it and wait for the receipt."""
     line = station.line(args.peer)
     if not line.row.verified:
         raise StationError(
@@ -131,6 +132,7 @@ async def send(station: StationHost, args: SendArgs, emit: Emit) -> dict[str, ob
 
 
 async def wait(station: StationHost, args: WaitArgs, emit: Emit) -> dict[str, object]:
+    """``wait``: wait for an outbound message's receipt."""
     need_running(station, "waiting for a receipt")
     message_id = parse_id(args.id)
     # listen on every line before looking, so a receipt between the look and the wait is not missed
@@ -164,6 +166,7 @@ async def wait(station: StationHost, args: WaitArgs, emit: Emit) -> dict[str, ob
 
 
 async def inbox(station: StationHost, args: InboxArgs, emit: Emit) -> dict[str, object]:
+    """``inbox``: received messages; with ``follow``, stream them as they come."""
     line_id = None if args.peer is None else station.line(args.peer).row.id
     if args.follow:
         need_running(station, "following the inbox")
@@ -207,6 +210,7 @@ async def inbox(station: StationHost, args: InboxArgs, emit: Emit) -> dict[str, 
 
 
 async def ack(station: StationHost, args: AckArgs, emit: Emit) -> dict[str, object]:
+    """``ack``: acknowledge a received message (an ACK entry goes back)."""
     message_id = parse_id(args.id)
     row = await lookup(station.registry, station.worker, args.id, message_id, IN, args.peer)
     if row is None or row.kind not in (Kind.TEXT, Kind.DOC):
@@ -239,6 +243,7 @@ async def ack(station: StationHost, args: AckArgs, emit: Emit) -> dict[str, obje
 
 
 async def log(station: StationHost, args: LogArgs, emit: Emit) -> dict[str, object]:
+    """``log``: a line's messages, receipts, acks, tests and alerts by time."""
     line = station.line(args.peer)
     line_id, limit = line.row.id, max(1, min(args.limit, 10_000))
 
@@ -253,6 +258,7 @@ async def log(station: StationHost, args: LogArgs, emit: Emit) -> dict[str, obje
 
 
 async def test(station: StationHost, args: TestArgs, emit: Emit) -> dict[str, object]:
+    """``test``: a line test through both stores, now."""
     need_running(station, "a line test")
     line = station.line(args.peer)
     if not line.ready:
