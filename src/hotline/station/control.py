@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -85,48 +86,65 @@ async def _client(requests: Requests, reader: asyncio.StreamReader, writer: asyn
         writer.write(_ENCODER.encode(message) + b"\n")
         await writer.drain()
 
-    writing = asyncio.ensure_future(write_answers())
     try:
-        while True:
+        # every answer is a child of this connection's group: the writer waits for each in turn,
+        # and a connection that breaks takes its unanswered work down with it
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(write_answers())
             try:
-                line = await reader.readline()
-            except ValueError:
-                await answers.put(ready(_error("bad-request", f"a request is at most {MAX_REQUEST} bytes")))
-                return
-            if not line:
-                return
-            try:
-                request = _DECODER.decode(line)
-            except msgspec.DecodeError as exc:
-                await answers.put(ready(_error("bad-request", f"not a request: {exc}")))
-                continue
-            if not requests.is_live(request.op, request.args):
-                await answers.put(asyncio.ensure_future(answer(request)))
-                continue
-            await answers.join()  # everything asked before is answered first
-
-            async def emit(event: dict[str, object]) -> None:
-                await send_now({"ok": True, "event": event})
-
-            work: Awaitable[dict[str, object] | None]
-            if requests.is_bounded(request.op):
-                # its wait is bounded by its own timeout: no need to watch for the client leaving
-                work = requests.handle(request.op, request.args, emit)
-            else:
-                work = _handle_until_gone(requests, request, emit, reader)
-            outcome = await _outcome(work, request)
-            if outcome.get("result", True) is None:
-                return  # the client went away
-            await send_now(outcome)
-    except (ConnectionError, asyncio.IncompleteReadError):
+                await _read_requests(requests, reader, tg, answers, answer, ready, send_now)
+            finally:
+                answers.put_nowait(None)
+    except* (ConnectionError, asyncio.IncompleteReadError):
         pass
     finally:
-        await answers.put(None)
-        with contextlib.suppress(ConnectionError):
-            await writing
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
+
+
+async def _read_requests(
+    requests: Requests,
+    reader: asyncio.StreamReader,
+    tg: asyncio.TaskGroup,
+    answers: asyncio.Queue[asyncio.Future[list[dict[str, object]]] | None],
+    answer: Callable[[_Request], Coroutine[Any, Any, list[dict[str, object]]]],
+    ready: Callable[[dict[str, object]], asyncio.Future[list[dict[str, object]]]],
+    send_now: Callable[[dict[str, object]], Awaitable[None]],
+) -> None:
+    """Read requests until the client stops: ordinary ones queue their answer (running meanwhile),
+    a live one waits for everything asked before, then runs alone and streams."""
+    while True:
+        try:
+            line = await reader.readline()
+        except ValueError:
+            await answers.put(ready(_error("bad-request", f"a request is at most {MAX_REQUEST} bytes")))
+            return
+        if not line:
+            return
+        try:
+            request = _DECODER.decode(line)
+        except msgspec.DecodeError as exc:
+            await answers.put(ready(_error("bad-request", f"not a request: {exc}")))
+            continue
+        if not requests.is_live(request.op, request.args):
+            await answers.put(tg.create_task(answer(request)))
+            continue
+        await answers.join()  # everything asked before is answered first
+
+        async def emit(event: dict[str, object]) -> None:
+            await send_now({"ok": True, "event": event})
+
+        work: Awaitable[dict[str, object] | None]
+        if requests.is_bounded(request.op):
+            # its wait is bounded by its own timeout: no need to watch for the client leaving
+            work = requests.handle(request.op, request.args, emit)
+        else:
+            work = _handle_until_gone(requests, request, emit, reader)
+        outcome = await _outcome(work, request)
+        if outcome.get("result", True) is None:
+            return  # the client went away
+        await send_now(outcome)
 
 
 async def _outcome(work: Awaitable[dict[str, object] | None], request: _Request) -> dict[str, object]:
