@@ -34,7 +34,7 @@ from bench.station import (
     station_env,
     wait_lines_up,
 )
-from hotline.station.requests import Requests
+from hotline.station.requests.dispatch import Requests
 from hotline.station.service import Station
 
 #: How the peers' process is started: :func:`serve_peers` with the peers' homes as arguments.

@@ -53,6 +53,9 @@ OFFLINE_OPS = frozenset(
         "inbox",
         "log",
         "ack",
+        # `hotline pair` asks these itself, offline too (hotline.cli.pairing)
+        "pair.listen",
+        "pair.connect",
     }
 )
 

@@ -11,15 +11,25 @@ line so its operator knows what to check.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 from hotline.proto.cards import StationCard, shared_keys
+from hotline.proto.identity import Identity
 from hotline.station.errors import StationError
+from hotline.station.views import LineFacts
 
-if TYPE_CHECKING:
-    from hotline.station.service import Station
 
-__all__ = ["key_clash"]
+class CardHolder(Protocol):
+    """The station as the check sees it: its identity and its lines by name."""
+
+    @property
+    def identity(self) -> Identity: ...
+    @property
+    def lines(self) -> Mapping[str, LineFacts]: ...
+
+
+__all__ = ["CardHolder", "key_clash"]
 
 
 def _keys(names: tuple[str, ...]) -> str:
@@ -27,7 +37,7 @@ def _keys(names: tuple[str, ...]) -> str:
     return f"{listed} key{'s' if len(names) > 1 else ''}"
 
 
-def key_clash(station: Station, card: StationCard, *, peer: str) -> StationError | None:
+def key_clash(station: CardHolder, card: StationCard, *, peer: str) -> StationError | None:
     """Why ``card`` may not be the card of the line ``peer``, or None when it may.
 
     The line ``peer`` itself is not compared: a card for it with the same keys is a refresh, and one

@@ -1,4 +1,8 @@
-"""The control socket: JSON lines over a Unix socket only the station's owner can open (docs/control.md)."""
+"""The control socket: JSON lines over a Unix socket only the station's owner can open (docs/control.md).
+
+It knows no station: it reads requests, asks the :class:`~hotline.station.requests.dispatch.Requests`
+it is given to run them (and whether each is live) and writes the answers back in order.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
 
 import msgspec
 
 from hotline.station.errors import StationError
-from hotline.station.requests import Requests
-from hotline.station.service import Station
+from hotline.station.requests.dispatch import Requests
 
 log = logging.getLogger("hotline.control")
 
@@ -30,12 +35,10 @@ class _Request(msgspec.Struct, forbid_unknown_fields=True):
 _DECODER = msgspec.json.Decoder(_Request)
 
 
-async def serve_control(station: Station) -> None:
-    """Serve the control socket until cancelled."""
-    path = station.paths.control
+async def serve_control(path: Path, requests: Requests) -> None:
+    """Serve the control socket at ``path`` until cancelled, answering through ``requests``."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # a stale socket from a killed daemon; the store lock proved nobody else runs
-    requests = Requests(station)
     old = os.umask(0o177)
     try:
         server = await asyncio.start_unix_server(
@@ -50,18 +53,6 @@ async def serve_control(station: Station) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-
-
-def _is_live(request: _Request) -> bool:
-    # follow streams, pairings and send-and-wait send events as they happen and wait on others
-    args = request.args
-    return (
-        bool(args.get("follow"))
-        or request.op.startswith("pair.")
-        or request.op in ("call.place", "call.answer")
-        or (request.op == "send.file" and bool(args.get("wait")))
-        or (request.op == "send" and "wait" in args)
-    )
 
 
 async def _client(requests: Requests, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -95,48 +86,65 @@ async def _client(requests: Requests, reader: asyncio.StreamReader, writer: asyn
         writer.write(_ENCODER.encode(message) + b"\n")
         await writer.drain()
 
-    writing = asyncio.ensure_future(write_answers())
     try:
-        while True:
+        # every answer is a child of this connection's group: the writer waits for each in turn,
+        # and a connection that breaks takes its unanswered work down with it
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(write_answers())
             try:
-                line = await reader.readline()
-            except ValueError:
-                await answers.put(ready(_error("bad-request", f"a request is at most {MAX_REQUEST} bytes")))
-                return
-            if not line:
-                return
-            try:
-                request = _DECODER.decode(line)
-            except msgspec.DecodeError as exc:
-                await answers.put(ready(_error("bad-request", f"not a request: {exc}")))
-                continue
-            if not _is_live(request):
-                await answers.put(asyncio.ensure_future(answer(request)))
-                continue
-            await answers.join()  # everything asked before is answered first
-
-            async def emit(event: dict[str, object]) -> None:
-                await send_now({"ok": True, "event": event})
-
-            work: Awaitable[dict[str, object] | None]
-            if request.op == "send":
-                # its wait is bounded by its own timeout: no need to watch for the client leaving
-                work = requests.handle(request.op, request.args, emit)
-            else:
-                work = _handle_until_gone(requests, request, emit, reader)
-            outcome = await _outcome(work, request)
-            if outcome.get("result", True) is None:
-                return  # the client went away
-            await send_now(outcome)
-    except (ConnectionError, asyncio.IncompleteReadError):
+                await _read_requests(requests, reader, tg, answers, answer, ready, send_now)
+            finally:
+                answers.put_nowait(None)
+    except* (ConnectionError, asyncio.IncompleteReadError):
         pass
     finally:
-        await answers.put(None)
-        with contextlib.suppress(ConnectionError):
-            await writing
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
+
+
+async def _read_requests(
+    requests: Requests,
+    reader: asyncio.StreamReader,
+    tg: asyncio.TaskGroup,
+    answers: asyncio.Queue[asyncio.Future[list[dict[str, object]]] | None],
+    answer: Callable[[_Request], Coroutine[Any, Any, list[dict[str, object]]]],
+    ready: Callable[[dict[str, object]], asyncio.Future[list[dict[str, object]]]],
+    send_now: Callable[[dict[str, object]], Awaitable[None]],
+) -> None:
+    """Read requests until the client stops: ordinary ones queue their answer (running meanwhile),
+    a live one waits for everything asked before, then runs alone and streams."""
+    while True:
+        try:
+            line = await reader.readline()
+        except ValueError:
+            await answers.put(ready(_error("bad-request", f"a request is at most {MAX_REQUEST} bytes")))
+            return
+        if not line:
+            return
+        try:
+            request = _DECODER.decode(line)
+        except msgspec.DecodeError as exc:
+            await answers.put(ready(_error("bad-request", f"not a request: {exc}")))
+            continue
+        if not requests.is_live(request.op, request.args):
+            await answers.put(tg.create_task(answer(request)))
+            continue
+        await answers.join()  # everything asked before is answered first
+
+        async def emit(event: dict[str, object]) -> None:
+            await send_now({"ok": True, "event": event})
+
+        work: Awaitable[dict[str, object] | None]
+        if requests.is_bounded(request.op):
+            # its wait is bounded by its own timeout: no need to watch for the client leaving
+            work = requests.handle(request.op, request.args, emit)
+        else:
+            work = _handle_until_gone(requests, request, emit, reader)
+        outcome = await _outcome(work, request)
+        if outcome.get("result", True) is None:
+            return  # the client went away
+        await send_now(outcome)
 
 
 async def _outcome(work: Awaitable[dict[str, object] | None], request: _Request) -> dict[str, object]:

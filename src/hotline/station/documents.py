@@ -47,7 +47,7 @@ from hotline.store.errors import StoreError, StoreFull
 from hotline.store.schema import IN, OUT
 
 if TYPE_CHECKING:
-    from hotline.station.line import LineRuntime, LinkSession
+    from hotline.station.lines.line import LineRuntime, LinkSession
     from hotline.station.service import Station
 
 log = logging.getLogger("hotline.documents")
@@ -98,7 +98,7 @@ def describe_doc(row: DocRow, peer: str) -> dict[str, object]:
 
 
 def _show(message_id: bytes) -> str:
-    from hotline.station.service import show_id
+    from hotline.station.ids import show_id
 
     return show_id(message_id)
 
@@ -314,7 +314,7 @@ class DocumentDesk:
             )
         meta = DocMeta(random_bytes(DOC_ID_LEN), clean_name(path.name), info.st_size, sha256)
         body = encode_meta(meta)
-        from hotline.station.line import new_message_id
+        from hotline.station.ids import new_message_id
 
         message_id = new_message_id()
         now = time.time()

@@ -14,16 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from hotline.proto.ratelimit import HandshakeLimits
 from hotline.proto.replay import TimestampGuard
+from hotline.station.lines.registry import LineRegistry
+from hotline.station.ports import Link
+from hotline.station.worker import StoreWorker
 from hotline.store.db import Store
 from hotline.store.errors import StoreError
-
-if TYPE_CHECKING:
-    from hotline.station.line import LineRuntime
-    from hotline.station.service import Station
 
 log = logging.getLogger("hotline.station")
 
@@ -59,8 +57,9 @@ def store_guard(store: Store, peer_static: bytes, timestamp_ns: int) -> None:
 class HandshakeDefence:
     """The guard and limits a station's listener uses, with their counts and logs. Event loop only."""
 
-    def __init__(self, station: Station) -> None:
-        self._station = station
+    def __init__(self, worker: StoreWorker, lines: LineRegistry) -> None:
+        self._worker = worker
+        self._lines = lines
         #: Shared by every incoming connection; raised on confirmation and persisted.
         self.guard = TimestampGuard(on_raise=self._raised)
         #: Shared by every incoming connection.
@@ -72,7 +71,7 @@ class HandshakeDefence:
 
     async def load(self, peers: list[bytes]) -> None:
         """Restore the stored guard of ``peers`` (call before listening)."""
-        stored = await self._station.worker.call(lambda store: load_guard(store, peers))
+        stored = await self._worker.call(lambda store: load_guard(store, peers))
         for peer, stamp in stored.items():
             self.guard.latest[peer] = max(stamp, self.guard.latest.get(peer, -1))
 
@@ -83,7 +82,7 @@ class HandshakeDefence:
             "rekey_floods": self.rekey_floods.get(peer_static, 0),
         }
 
-    def rekey_flood(self, line: LineRuntime) -> None:
+    def rekey_flood(self, line: Link) -> None:
         """A session of ``line`` ended with ``RATE_LIMITED`` (a rekey flood)."""
         peer = line.row.static_public
         self.rekey_floods[peer] = self.rekey_floods.get(peer, 0) + 1
@@ -95,7 +94,7 @@ class HandshakeDefence:
             )
 
     def _raised(self, peer_static: bytes, timestamp_ns: int) -> None:
-        stored = self._station.worker.submit(lambda store: store_guard(store, peer_static, timestamp_ns))
+        stored = self._worker.submit(lambda store: store_guard(store, peer_static, timestamp_ns))
         stored.add_done_callback(_log_unstored_guard)
 
     def _dropped(self, peer_static: bytes | None) -> None:
@@ -108,7 +107,7 @@ class HandshakeDefence:
                 extra={"dropped": self.limits.dropped_by_source},
             )
             return
-        line = self._station.line_by_static(peer_static)
+        line = self._lines.by_static(peer_static)
         log.warning(
             "dropped initiations from a peer over its handshake rate limit (nothing answered; the "
             "count is in `hotline status --json`)",

@@ -8,13 +8,11 @@ hold the same id. An operator's ``ack ID``, ``wait ID`` or ``file get ID`` then 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from hotline.station.errors import StationError
+from hotline.station.lines.registry import LineRegistry
+from hotline.station.worker import StoreWorker
 from hotline.store.db import MessageRow, Store
-
-if TYPE_CHECKING:
-    from hotline.station.service import Station
 
 
 def find_message(
@@ -42,16 +40,16 @@ def find_message(
 
 
 async def lookup(
-    station: Station, shown: str, message_id: bytes, direction: int, peer: str | None
+    lines: LineRegistry, worker: StoreWorker, shown: str, message_id: bytes, direction: int, peer: str | None
 ) -> MessageRow | None:
     """:func:`find_message` from the daemon: ``peer`` (a line's name) or every line."""
-    line_id = None if peer is None else station.line(peer).row.id
-    names = {line.row.id: name for name, line in station.lines.items()}
+    line_id = None if peer is None else lines.line(peer).row.id
+    names = lines.names()
 
     def find(store: Store) -> MessageRow | None:
         return find_message(store, message_id, direction, line_id, lambda i: names.get(i, "?"), shown)
 
-    result: MessageRow | None = await station.worker.call(find)
+    result: MessageRow | None = await worker.call(find)
     return result
 
 

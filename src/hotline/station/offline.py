@@ -1,4 +1,8 @@
-"""Requests with no daemon running: open the station in this process, run one request, close it."""
+"""Requests with no daemon running: open the station in this process, run one request, close it.
+
+The request runs through the same op table and dispatcher as over the control socket
+(:mod:`hotline.station.requests.dispatch`), so it means the same thing either way.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from hotline.station.requests import Requests
+from hotline.station.requests.dispatch import Requests
 from hotline.station.service import Station
 
 

@@ -23,7 +23,8 @@ decisions are the machine's. What this module decides is the station's part:
 
 A newer pairing for the same line name on the same station replaces one that is still waiting (the
 operator pressed Ctrl-C, the daemon could not tell, and they run the command again): the old one ends
-with ``pairing-failed`` and its port closes.
+with ``pairing-failed`` and its port closes. The station keeps the waiting pairings in its
+:class:`PairingClaims`; this module keeps no state of its own.
 """
 
 from __future__ import annotations
@@ -33,13 +34,13 @@ import contextlib
 import logging
 import socket
 import time
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar, assert_never
+from typing import Any, Protocol, TypeVar, assert_never
 
 from hotline.crypto.random import random_bytes
 from hotline.proto.cards import StationCard, encode_card, parse_endpoint
 from hotline.proto.delivery import chain_start
+from hotline.proto.identity import Identity
 from hotline.proto.identity_errors import LineKeyError
 from hotline.proto.linekeys import LineKey, create_line_key, open_line_key
 from hotline.proto.pairing import (
@@ -57,11 +58,9 @@ from hotline.proto.pairing import (
 from hotline.proto.pairingcode import CodeError, new_code, normalise_code
 from hotline.station.cardkeys import key_clash
 from hotline.station.errors import StationError
+from hotline.station.lines.line import LineRuntime
+from hotline.station.worker import StoreWorker
 from hotline.store.db import LineRow, Store
-
-if TYPE_CHECKING:
-    from hotline.station.line import LineRuntime
-    from hotline.station.service import Station
 
 log = logging.getLogger("hotline.pairing")
 
@@ -75,7 +74,7 @@ CONNECT_TIMEOUT = 15.0
 #: What a failure that changed nothing adds for the operator.
 NOTHING_CHANGED = "nothing was changed"
 
-__all__ = ["pair_connect", "pair_listen", "split_address"]
+__all__ = ["PairingClaims", "PairingHost", "pair_connect", "pair_listen", "split_address"]
 
 
 # -- arguments -------------------------------------------------------------------------------------------
@@ -104,7 +103,7 @@ def _show_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _check_new_line(station: Station, peer: str, endpoints: list[str]) -> None:
+def _check_new_line(station: PairingHost, peer: str, endpoints: list[str]) -> None:
     if not peer or len(peer) > 64 or not all(c.isalnum() or c in "-_." for c in peer):
         raise StationError(
             "bad-request", f"{peer!r} is not a line name: use 1 to 64 letters, digits, '-', '_', '.'"
@@ -133,23 +132,42 @@ class _Claim:
         self.connected = False
 
 
-_ACTIVE: weakref.WeakKeyDictionary[Station, dict[str, _Claim]] = weakref.WeakKeyDictionary()
+class PairingClaims:
+    """The pairings of one station, one per line name. Event loop only."""
+
+    def __init__(self) -> None:
+        self._active: dict[str, _Claim] = {}
+
+    @contextlib.asynccontextmanager
+    async def claim(self, peer: str) -> AsyncIterator[_Claim]:
+        """Register a pairing for ``peer``; tell one already waiting for that name to give up."""
+        active = self._active
+        previous = active.get(peer)
+        if previous is not None:
+            previous.superseded.set()
+        claim = _Claim()
+        active[peer] = claim
+        try:
+            yield claim
+        finally:
+            if active.get(peer) is claim:
+                del active[peer]
 
 
-@contextlib.asynccontextmanager
-async def _claim(station: Station, peer: str) -> AsyncIterator[_Claim]:
-    """Register a pairing for ``peer``; tell one already waiting for that name to give up."""
-    active = _ACTIVE.setdefault(station, {})
-    previous = active.get(peer)
-    if previous is not None:
-        previous.superseded.set()
-    claim = _Claim()
-    active[peer] = claim
-    try:
-        yield claim
-    finally:
-        if active.get(peer) is claim:
-            del active[peer]
+class PairingHost(Protocol):
+    """What pairing needs of the station."""
+
+    @property
+    def identity(self) -> Identity: ...
+    @property
+    def lines(self) -> dict[str, LineRuntime]: ...
+    @property
+    def worker(self) -> StoreWorker: ...
+    @property
+    def pairings(self) -> PairingClaims: ...
+
+    def card(self) -> StationCard: ...
+    async def add_line(self, row: LineRow) -> LineRuntime: ...
 
 
 async def _unless_superseded(work: Coroutine[Any, Any, T], claim: _Claim, peer: str) -> T:
@@ -180,7 +198,7 @@ async def _unless_superseded(work: Coroutine[Any, Any, T], claim: _Claim, peer: 
 
 
 async def pair_listen(
-    station: Station, *, peer: str, listen: str, endpoints: list[str], timeout: float, emit: Emit
+    station: PairingHost, *, peer: str, listen: str, endpoints: list[str], timeout: float, emit: Emit
 ) -> LineRuntime:
     """Show a code, take the first connection on ``listen`` and pair over it (``pair.listen``).
 
@@ -194,14 +212,14 @@ async def pair_listen(
     """
     _check_new_line(station, peer, endpoints)
     host, port = split_address(listen, allow_zero=True)
-    async with _claim(station, peer) as claim:
+    async with station.pairings.claim(peer) as claim:
         return await _unless_superseded(
             _listen(station, claim, peer, host, port, endpoints, timeout, emit), claim, peer
         )
 
 
 async def pair_connect(
-    station: Station, *, peer: str, connect: str, code: str, endpoints: list[str], timeout: float
+    station: PairingHost, *, peer: str, connect: str, code: str, endpoints: list[str], timeout: float
 ) -> LineRuntime:
     """Connect to a listening station and pair with ``code`` (``pair.connect``).
 
@@ -218,14 +236,14 @@ async def pair_connect(
         code = normalise_code(code)
     except CodeError as exc:
         raise StationError("bad-request", str(exc)) from None
-    async with _claim(station, peer) as claim:
+    async with station.pairings.claim(peer) as claim:
         return await _unless_superseded(
             _connect(station, claim, peer, host, port, code, endpoints, timeout), claim, peer
         )
 
 
 async def _listen(
-    station: Station,
+    station: PairingHost,
     claim: _Claim,
     peer: str,
     host: str,
@@ -271,7 +289,7 @@ async def _listen(
 
 
 async def _connect(
-    station: Station,
+    station: PairingHost,
     claim: _Claim,
     peer: str,
     host: str,
@@ -334,7 +352,7 @@ class _Refusal(Exception):
 class _Pairing:
     """One end of one pairing connection: drives the machine and does the station's part."""
 
-    def __init__(self, station: Station, role: Role, peer: str, endpoints: list[str]) -> None:
+    def __init__(self, station: PairingHost, role: Role, peer: str, endpoints: list[str]) -> None:
         self.station = station
         self.role = role
         self.peer = peer

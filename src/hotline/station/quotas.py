@@ -16,6 +16,9 @@ Documents: one announced above ``document_bytes`` is refused (FAILED to the send
 one above ``approve_documents_above`` is ``held`` (no byte is asked for) until the operator runs
 ``hotline file accept`` or ``hotline file refuse``. Document bytes stop (PAUSED, §13) before they
 would take the disk reserve.
+
+The desk asks the station only for what :class:`QuotaHost` names; a held document accepted by the
+operator is handed back through ``receive_document`` (the documents desk), which it does not import.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import msgspec
 
@@ -36,6 +40,10 @@ from hotline.proto.document import DocMetaError, DocState, decode_meta
 from hotline.proto.linemsg import MAX_RETRY_AFTER, DocProgress, Entry, HoldReason, Kind, Withhold
 from hotline.station.config import StationConfig, load_config
 from hotline.station.errors import StationError
+from hotline.station.home import StationPaths
+from hotline.station.ids import show_id
+from hotline.station.lines.registry import LineRegistry
+from hotline.station.ports import Link, LinkSession
 from hotline.station.quotarules import (
     HOUR,
     STEP,
@@ -46,14 +54,11 @@ from hotline.station.quotarules import (
     reserve,
     verdict,
 )
+from hotline.station.worker import StoreWorker
 from hotline.store import usage
 from hotline.store.db import DocRow, Store
 from hotline.store.errors import StoreError
 from hotline.store.schema import IN
-
-if TYPE_CHECKING:
-    from hotline.station.line import LineRuntime, LinkSession
-    from hotline.station.service import Station
 
 log = logging.getLogger("hotline.quotas")
 
@@ -87,28 +92,63 @@ class _LineQuota:
     rewind: int | None = None
 
 
+class QuotaLine(Link, Protocol):
+    """What the quota desk reads of a line besides :class:`~hotline.station.ports.Link`."""
+
+    #: The last inbound entry taken (the chain's position, before the store has it).
+    @property
+    def in_seq(self) -> int: ...
+    #: The highest of our entries the peer has receipted.
+    @property
+    def peer_seq(self) -> int: ...
+
+    def clear_alerts(self, kinds: tuple[str, ...] | None = None) -> int: ...
+
+
+class QuotaHost(Protocol):
+    """What the quota desk needs of the station."""
+
+    #: The settings in force (``quota.reload`` replaces them).
+    config: StationConfig
+
+    @property
+    def paths(self) -> StationPaths: ...
+    @property
+    def worker(self) -> StoreWorker: ...
+    @property
+    def registry(self) -> LineRegistry: ...
+    @property
+    def lines(self) -> Mapping[str, QuotaLine]: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
+    def record(self, line: Link | None, kind: str, detail: dict[str, object]) -> None: ...
+    async def receive_document(self, row: DocRow) -> None:
+        """Ask the peer for the held document ``row`` now (the documents desk does)."""
+        ...
+
+
 class QuotaDesk:
     """Every line's quotas, and the station's disk reserve."""
 
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: QuotaHost) -> None:
         self.station = station
         self._lines: dict[int, _LineQuota] = {}
         self._disk: tuple[float, Disk] | None = None
         #: Bytes admitted since the disk was last looked at.
         self._since_disk = 0
 
-    def _of(self, line: LineRuntime) -> _LineQuota:
+    def _of(self, line: QuotaLine) -> _LineQuota:
         quota = self._lines.get(line.row.id)
         if quota is None:
             quota = self._lines[line.row.id] = _LineQuota()
         return quota
 
-    def limits(self, line: LineRuntime) -> Limits:
+    def limits(self, line: QuotaLine) -> Limits:
         """The quotas in force on ``line``."""
         config = self.station.config
         return limits(config.quotas, config.line(line.peer))
 
-    async def load(self, line: LineRuntime) -> None:
+    async def load(self, line: QuotaLine) -> None:
         """Read what the line's peer holds here and has sent in the last hour (at start, on reload)."""
         line_id, now = line.row.id, time.time()
 
@@ -143,7 +183,7 @@ class QuotaDesk:
         """The free bytes peer traffic never takes."""
         return reserve(self.station.config.quotas, disk.total)
 
-    def data_problem(self, line: LineRuntime, size: int) -> str | None:
+    def data_problem(self, line: QuotaLine, size: int) -> str | None:
         """Why ``size`` more document bytes from ``line``'s peer may not be written now, or None."""
         disk = self.disk()
         kept = self.kept(disk)
@@ -157,7 +197,7 @@ class QuotaDesk:
 
     # -- receiving entries
 
-    def _size(self, line: LineRuntime, entry: Entry) -> int:
+    def _size(self, line: QuotaLine, entry: Entry) -> int:
         size = len(entry.body)
         if entry.kind == Kind.DOC:
             try:
@@ -168,7 +208,7 @@ class QuotaDesk:
                 size += announced
         return size
 
-    def _verdict(self, line: LineRuntime, size: int, now: float) -> HoldReason | None:
+    def _verdict(self, line: QuotaLine, size: int, now: float) -> HoldReason | None:
         quota = self._of(line)
         disk = self.disk()
         return verdict(
@@ -181,7 +221,7 @@ class QuotaDesk:
             shared=len(self.station.lines) > 1,
         )
 
-    def admit(self, line: LineRuntime, entry: Entry) -> bool:
+    def admit(self, line: QuotaLine, entry: Entry) -> bool:
         """``entry`` extends the chain: may it be stored? If not, the line pauses (the peer is told)."""
         now = time.time()
         size = self._size(line, entry)
@@ -199,12 +239,12 @@ class QuotaDesk:
         self._withhold(line, quota, reason, now)
         return False
 
-    def leftover(self, line: LineRuntime, entry: Entry) -> bool:
+    def leftover(self, line: QuotaLine, entry: Entry) -> bool:
         """A gap on a session where we withheld: an entry the peer sent before it heard us. Drop it."""
         quota = self._of(line)
         return quota.withheld is not None and quota.withheld is line.current and entry.seq > line.in_seq
 
-    def _withhold(self, line: LineRuntime, quota: _LineQuota, reason: HoldReason, now: float) -> None:
+    def _withhold(self, line: QuotaLine, quota: _LineQuota, reason: HoldReason, now: float) -> None:
         session = line.current
         limit = self.limits(line)
         if reason is HoldReason.RATE:
@@ -224,9 +264,7 @@ class QuotaDesk:
             quota.resuming = True
             self.station.spawn(self._resume_when_free(line, quota))
 
-    def _why(
-        self, line: LineRuntime, quota: _LineQuota, reason: HoldReason, limit: Limits, retry: int
-    ) -> str:
+    def _why(self, line: QuotaLine, quota: _LineQuota, reason: HoldReason, limit: Limits, retry: int) -> str:
         peer = line.peer
         waits = f"its entries wait at {peer} and nothing is lost"
         if reason is HoldReason.RATE:
@@ -251,7 +289,7 @@ class QuotaDesk:
             " or remove the line"
         )
 
-    async def _resume_when_free(self, line: LineRuntime, quota: _LineQuota) -> None:
+    async def _resume_when_free(self, line: QuotaLine, quota: _LineQuota) -> None:
         try:
             while quota.paused is not None:
                 if quota.paused is HoldReason.DISK:
@@ -269,7 +307,7 @@ class QuotaDesk:
         finally:
             quota.resuming = False
 
-    def _resumed(self, line: LineRuntime, quota: _LineQuota) -> None:
+    def _resumed(self, line: QuotaLine, quota: _LineQuota) -> None:
         was = quota.paused
         quota.paused = None
         session = line.current
@@ -290,7 +328,7 @@ class QuotaDesk:
 
     # -- sending entries
 
-    def on_withhold(self, line: LineRuntime, session: LinkSession, message: Withhold) -> bool:
+    def on_withhold(self, line: QuotaLine, session: LinkSession, message: Withhold) -> bool:
         """The peer withholds our entries after ``held_seq`` (or resumes); False: a protocol violation."""
         if not session.hello.is_set() or not line.peer_seq <= message.held_seq <= session.cursor:
             line.alert(
@@ -327,12 +365,12 @@ class QuotaDesk:
             )
         return True
 
-    def holding(self, line: LineRuntime, session: LinkSession) -> bool:
+    def holding(self, line: QuotaLine, session: LinkSession) -> bool:
         """The peer withholds our entries on ``session`` right now."""
         quota = self._lines.get(line.row.id)
         return quota is not None and quota.held_on is session and quota.held_until > time.monotonic()
 
-    async def hold_sender(self, line: LineRuntime, session: LinkSession) -> bool:
+    async def hold_sender(self, line: QuotaLine, session: LinkSession) -> bool:
         """Between the sender's steps: go back to where the peer withholds, and wait while it does;
         True if we waited."""
         quota = self._lines.get(line.row.id)
@@ -351,7 +389,7 @@ class QuotaDesk:
 
     # -- documents
 
-    def judge_document(self, store: Store, line: LineRuntime, doc: DocRow) -> None:
+    def judge_document(self, store: Store, line: QuotaLine, doc: DocRow) -> None:
         """In the DOC entry's transaction: refuse a document over the line's size quota, hold a big one."""
         limit = self.limits(line)
         if doc.size > limit.document_bytes:
@@ -363,9 +401,9 @@ class QuotaDesk:
         elif doc.size > limit.approve_documents_above:
             store.set_document(doc.rowid, stored=0, state="held", detail="waits for the operator's approval")
 
-    def announced(self, line: LineRuntime, doc: DocRow) -> None:
+    def announced(self, line: QuotaLine, doc: DocRow) -> None:
         """The DOC entry is stored: tell the operator of a held document, the peer of a refused one."""
-        shown = self.station.show_id(doc.message_id)
+        shown = show_id(doc.message_id)
         if doc.state == "held":
             line.alert(
                 "document-held",
@@ -409,24 +447,20 @@ class QuotaDesk:
         if row is None or row.direction != IN:
             raise StationError(
                 "no-such-document",
-                f"no received document {self.station.show_id(message_id)} (see `hotline files`)",
+                f"no received document {show_id(message_id)} (see `hotline files`)",
             )
-        line = next((ln for ln in station.lines.values() if ln.row.id == row.line_id), None)
+        line = station.registry.by_id(row.line_id)
         if not held:
-            raise StationError(
-                "not-held", f"document {self.station.show_id(message_id)} is {row.state}, not held"
-            )
+            raise StationError("not-held", f"document {show_id(message_id)} is {row.state}, not held")
         if line is None:
             return row
         if accept:
-            await station.documents.receive(line, row)
+            await station.receive_document(row)
         else:
             self._of(line).stored -= row.size
             if line.current is not None:
                 self._send(line.current, DocProgress(row.doc_id, 0, DocState.FAILED))
-            station.record(
-                line, "document-refused", {"id": self.station.show_id(message_id), "size": row.size}
-            )
+            station.record(line, "document-refused", {"id": show_id(message_id), "size": row.size})
         line.clear_alerts(("document-held",))
         return row
 
@@ -449,7 +483,7 @@ class QuotaDesk:
                 self._resumed(line, quota)
         return {"lines": [self.describe(line) for line in station.lines.values()]}
 
-    def status(self, line: LineRuntime) -> dict[str, object]:
+    def status(self, line: QuotaLine) -> dict[str, object]:
         """What ``status`` shows of a line's quotas: ``quota_paused`` (null, rate, space or disk: we
         withhold the peer's entries) and ``held_by_peer`` (the peer withholds ours)."""
         quota = self._of(line)
@@ -458,7 +492,7 @@ class QuotaDesk:
             "held_by_peer": self.holding(line, line.current) if line.current is not None else False,
         }
 
-    def describe(self, line: LineRuntime) -> dict[str, object]:
+    def describe(self, line: QuotaLine) -> dict[str, object]:
         """A line's quotas, what it uses of them and whether it is paused."""
         quota = self._of(line)
         limit = self.limits(line)

@@ -1,9 +1,18 @@
-"""The station: one identity, one store, many lines, one listener and the control socket.
+"""The station: the composition root. One identity, one store, the wings, one listener.
 
-:class:`Station` owns the store worker and every :class:`~hotline.station.line.LineRuntime`. The
-daemon runs :meth:`Station.serve` (structured: one TaskGroup holds the listener, the control socket
-and every line's supervisor). The CLI's offline mode opens the same object without serving, so a
-request means the same thing whether the daemon is up or not.
+:class:`Station` opens the identity and the store, builds the pieces and wires them to each other:
+the line registry (:mod:`hotline.station.lines`), the call and document desks, the quotas, the event
+bus (:mod:`hotline.station.events`) and the handshake defences. The wings never import this module:
+each line is handed the station as its :class:`~hotline.station.ports.LineContext`, whose router
+sends documents' and calls' messages to their desks and whose session listeners let the desks work
+beside each session. It decides nothing itself.
+
+Structured concurrency: every task the station starts belongs to a TaskGroup. While the daemon
+serves (:meth:`Station.serve`) that is the serving group (listener, control socket, line
+supervisors, and what they spawn); before and after, it is a group the station holds from
+:meth:`Station.open` to :meth:`Station.close`, so work a request started offline is awaited by
+``close``. The CLI's offline mode opens the same object without serving, so a request means the
+same thing whether the daemon is up or not.
 """
 
 from __future__ import annotations
@@ -13,26 +22,34 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hotline.net.tcp import SecureChannel, listen
-from hotline.proto.cards import StationCard, issue_card
+from hotline.net.tcp import listen
+from hotline.proto.cards import StationCard, issue_card, parse_endpoint
 from hotline.proto.handshake import InitiationTimestamps
 from hotline.proto.identity import Identity
-from hotline.proto.linemsg import Kind, Precedence
+from hotline.proto.linemsg import DocData, DocProgress, LineMessage, Withhold
 from hotline.proto.session import SessionConfig
 from hotline.station.calls.desk import CallDesk
 from hotline.station.config import StationConfig
+from hotline.station.control import serve_control
 from hotline.station.documents import DocumentDesk
 from hotline.station.errors import StationError
+from hotline.station.events import EventBus
 from hotline.station.handshakes import HandshakeDefence
 from hotline.station.home import StationLock, StationPaths, unlock
-from hotline.station.ids import parse_id, show_id
-from hotline.station.line import LineRuntime
+from hotline.station.ids import show_id
+from hotline.station.lines.line import LineRuntime
+from hotline.station.lines.registry import Directory, LineRegistry
+from hotline.station.pairing import PairingClaims
+from hotline.station.ports import Link, LinkSession, Route, SessionListener
 from hotline.station.quotas import QuotaDesk
+from hotline.station.requests.dispatch import Requests
+from hotline.station.views import describe_message
 from hotline.station.worker import StoreWorker
-from hotline.store.db import LineRow, MessageRow, Store
+from hotline.store.db import DocRow, LineRow, MessageRow, Store
 from hotline.store.errors import StoreError
 from hotline.store.schema import IN, OUT
 from hotline.store.sealing import derive_store_key
@@ -41,36 +58,17 @@ log = logging.getLogger("hotline.station")
 
 #: How long opening a station waits for another process to let go of it (an offline command).
 LOCK_WAIT = 5.0
-#: How often one unverified or unknown station's attempts are logged.
-REFUSAL_LOG_INTERVAL = 60.0
 #: After a restart, initiation timestamps go on this far (ns) past the last one stored: a dial's
 #: timestamp is stored a few milliseconds after it is sent, and a process killed in between must
 #: not send it again.
 RESTART_MARGIN_NS = 10**9
 
 
-class _Directory:
-    """The handshake's view of our lines: a key only for verified, keyed lines; refusals are logged."""
-
-    def __init__(self, station: Station) -> None:
-        self._station = station
-        self._logged: dict[bytes, float] = {}
-
-    def line_key(self, peer_static: bytes) -> bytes | None:
-        key = self._station.line_key(peer_static)
-        if key is None:
-            now = time.monotonic()
-            if now - self._logged.get(peer_static, -REFUSAL_LOG_INTERVAL) >= REFUSAL_LOG_INTERVAL:
-                self._logged[peer_static] = now
-                self._station.refused(peer_static)
-        return key
-
-    def replayed(self, peer_static: bytes) -> None:
-        self._station.replayed(peer_static)
-
-
 class Station:
-    """A station opened from its directory: :meth:`open`, then :meth:`serve` or requests, :meth:`close`."""
+    """A station opened from its directory: :meth:`open`, then :meth:`serve` or requests, :meth:`close`.
+
+    Event loop only. Also the :class:`~hotline.station.ports.LineContext` of its lines.
+    """
 
     def __init__(
         self, paths: StationPaths, config: StationConfig, identity: Identity, store: Store, lock: StationLock
@@ -81,8 +79,6 @@ class Station:
         self.worker = StoreWorker(store)
         self._lock = lock
         self._initiations = InitiationTimestamps()
-        #: The persisted anti-replay guard and the handshake rate limits (issue 13, F8, F12).
-        self.handshakes = HandshakeDefence(self)
         self.session_config = SessionConfig(
             static=identity.static_key,
             keepalive_interval=config.heartbeat,
@@ -91,21 +87,38 @@ class Station:
             initiation_clock=self.initiation_timestamp,
         )
         self.static_public = identity.static_key.public_key().raw
-        self.lines: dict[str, LineRuntime] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._followers: set[asyncio.Queue[dict[str, object]]] = set()
+        # the group work is spawned in: the serving one while the daemon serves, else _background
         self._tg: asyncio.TaskGroup | None = None
+        self._background: asyncio.TaskGroup | None = None
+        self._exit = contextlib.AsyncExitStack()
         #: Serving the network (the daemon), or opened for one request (offline).
         self.running = False
         #: Set when the daemon is shutting down: sessions ending then are not alerts.
         self.stopping = False
         self.started_at = time.time()
         self.listen_port: int | None = None
+        self.events = EventBus(self.worker, self.spawn)
+        self.registry = LineRegistry(self, self.spawn)
+        #: Every line by peer name (the registry's own map).
+        self.lines: dict[str, LineRuntime] = self.registry.lines
+        #: The persisted anti-replay guard and the handshake rate limits (issue 13, F8, F12).
+        self.handshakes = HandshakeDefence(self.worker, self.registry)
+        #: Pairings waiting for a connection, one per line name (hotline.station.pairing).
+        self.pairings = PairingClaims()
         self.calls: CallDesk[LineRuntime] = CallDesk(self)
         self.documents = DocumentDesk(self)
         self.quotas = QuotaDesk(self)
-        # work started while not serving (offline requests); awaited by close()
-        self._background: list[asyncio.Future[Any]] = []
+        # the wiring that keeps the line from knowing calls and documents
+        self._routes: dict[type[LineMessage], Route[LineRuntime]] = {
+            DocData: Route(self._document_message, "document data"),
+            DocProgress: Route(self._document_message, "document data"),
+            Withhold: Route(self._withhold, None),
+        }
+        self._default_route: Route[LineRuntime] = Route(self._call_message, "a call message")
+        self._listeners: tuple[SessionListener[LineRuntime], ...] = (
+            _CallSessions(self.calls),
+            _DocumentSessions(self.documents),
+        )
 
     @classmethod
     async def open(cls, home: Path, passphrase: str) -> Station:
@@ -129,6 +142,7 @@ class Station:
             lock.release()
             raise
         station = cls(paths, config, identity, store, lock)
+        station._background = await station._exit.enter_async_context(asyncio.TaskGroup())
         station.worker.start()
         await station._load()
         return station
@@ -147,42 +161,29 @@ class Station:
             ]
 
         for row, key, (in_seq, in_head), (out_seq, out_head) in await self.worker.call(load):
-            line = self._add_runtime(
+            line = self.registry.add(
                 row, (in_seq, in_head or row.chain_in0), (out_seq, out_head or row.chain_out0)
             )
             line.key = key
         await self.handshakes.load([line.row.static_public for line in self.lines.values()])
 
-    def _add_runtime(
-        self, row: LineRow, inbound: tuple[int, bytes], outbound: tuple[int, bytes]
-    ) -> LineRuntime:
-        line = LineRuntime(self, row, inbound, outbound)
-        self.lines[row.peer] = line
-        if self._tg is not None:
-            self._tasks[row.peer] = self._tg.create_task(self._supervise(line))
-        return line
-
     async def add_line(self, row: LineRow) -> LineRuntime:
         """Start supervising a newly created line."""
-        return self._add_runtime(row, (0, row.chain_in0), (0, row.chain_out0))
+        return self.registry.add_new(row)
 
     def drop_line(self, peer: str) -> None:
         """Stop supervising a removed line."""
-        line = self.lines.pop(peer, None)
-        task = self._tasks.pop(peer, None)
-        if task is not None:
-            task.cancel()
-        if line is not None and line.current is not None and self._tg is not None:
-            self._tg.create_task(line.current.channel.close())
+        self.registry.drop(peer)
 
     async def close(self) -> None:
-        """Finish store work, close the store and release the lock."""
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        """Finish the work started offline, close the store and release the lock."""
         try:
-            await self.worker.stop()
+            await self._exit.aclose()  # waits for what was spawned outside the daemon's group
         finally:
-            self._lock.release()
+            try:
+                await self.worker.stop()
+            finally:
+                self._lock.release()
 
     # -- handshakes
 
@@ -195,7 +196,7 @@ class Station:
         stored.add_done_callback(_log_unstored_initiation)
         return stamp
 
-    # -- lines and keys
+    # -- lines
 
     def line(self, peer: str) -> LineRuntime:
         """The line to ``peer``.
@@ -203,138 +204,69 @@ class Station:
         Raises:
             StationError: ``no-such-line``.
         """
-        line = self.lines.get(peer)
-        if line is None:
-            raise StationError("no-such-line", f"no line to {peer!r} (see `hotline line list`)")
-        return line
-
-    def line_by_static(self, peer_static: bytes) -> LineRuntime | None:
-        for line in self.lines.values():
-            if line.row.static_public == peer_static:
-                return line
-        return None
-
-    def line_key(self, peer_static: bytes) -> bytes | None:
-        """The line key for a handshake with ``peer_static``, if that line may carry traffic."""
-        line = self.line_by_static(peer_static)
-        if line is None or not line.ready:
-            return None
-        return line.key
-
-    def refused(self, peer_static: bytes) -> None:
-        """A station we will not talk to completed the first half of a handshake."""
-        line = self.line_by_static(peer_static)
-        if line is None:
-            log.warning("refused an unknown station", extra={"static_key": peer_static.hex()[:16]})
-        else:
-            why = "not verified" if not line.row.verified else "without a line key"
-            line.alert("refused", f"refused {line.peer}: the line is {why}")
-
-    def replayed(self, peer_static: bytes) -> None:
-        """A recording of a peer's earlier handshake was played back to us (and dropped unanswered)."""
-        line = self.line_by_static(peer_static)
-        if line is None:
-            return
-        line.replays += 1
-        now = time.monotonic()
-        if now - line.replay_logged >= REFUSAL_LOG_INTERVAL:
-            line.replay_logged = now
-            log.warning(
-                "dropped a replayed handshake: someone on the path played back a recording of an "
-                "earlier one (nothing was answered; the count is in `hotline status --json`)",
-                extra={"peer": line.peer, "replays": line.replays},
-            )
+        return self.registry.line(peer)
 
     def card(self) -> StationCard:
         """Our card, issued now."""
         return issue_card(self.identity, endpoints=self.config.advertised, created_at=int(time.time()))
 
-    # -- events for followers and the log
+    # -- what the wings are handed (LineContext and the desks' needs)
 
-    def publish(self, event: dict[str, object]) -> None:
-        """Tell every ``inbox --follow`` about ``event``."""
-        for queue in self._followers:
-            queue.put_nowait(event)
+    @property
+    def routes(self) -> Mapping[type[LineMessage], Route[LineRuntime]]:
+        return self._routes
+
+    @property
+    def default_route(self) -> Route[LineRuntime]:
+        return self._default_route
+
+    @property
+    def session_listeners(self) -> Sequence[SessionListener[LineRuntime]]:
+        return self._listeners
+
+    async def _document_message(self, line: LineRuntime, session: LinkSession, message: LineMessage) -> bool:
+        assert isinstance(message, DocData | DocProgress)
+        await self.documents.on_message(line, message)
+        return True
+
+    async def _withhold(self, line: LineRuntime, session: LinkSession, message: LineMessage) -> bool:
+        assert isinstance(message, Withhold)
+        return self.quotas.on_withhold(line, session, message)
+
+    async def _call_message(self, line: LineRuntime, session: LinkSession, message: LineMessage) -> bool:
+        self.calls.on_message(line, session, message)
+        return True
+
+    async def receive_document(self, row: DocRow) -> None:
+        """Ask for a held document the operator accepted (the quota desk's way to the documents desk)."""
+        line = self.registry.by_id(row.line_id)
+        if line is not None:
+            await self.documents.receive(line, row)
 
     @property
     def has_followers(self) -> bool:
-        return bool(self._followers)
+        return self.events.has_followers
 
-    def follow(self) -> asyncio.Queue[dict[str, object]]:
-        queue: asyncio.Queue[dict[str, object]] = asyncio.Queue()
-        self._followers.add(queue)
-        return queue
+    def publish(self, event: dict[str, object]) -> None:
+        """Tell every ``inbox --follow`` about ``event``."""
+        self.events.publish(event)
 
-    def unfollow(self, queue: asyncio.Queue[dict[str, object]]) -> None:
-        self._followers.discard(queue)
-
-    def record(self, line: LineRuntime | None, kind: str, detail: dict[str, object]) -> None:
+    def record(self, line: Link | None, kind: str, detail: dict[str, object]) -> None:
         """Store an event in the background (a full store must not stop the line)."""
-        line_id = None if line is None else line.row.id
-
-        async def write() -> None:
-            try:
-                await self.worker.call(lambda store: store.add_event(line_id, kind, detail, time.time()))
-            except StoreError as exc:
-                log.error("could not record an event", extra={"kind": kind, "error": exc.reason})
-
-        self.spawn(write())
+        self.events.record(None if line is None else line.row.id, kind, detail)
 
     def show_id(self, message_id: bytes) -> str:
         return show_id(message_id)
 
     def describe(self, row: MessageRow, line: LineRuntime | None = None) -> dict[str, object]:
         """A message as docs/control.md shows it."""
-        if line is None:
-            line = self._line_of(row.line_id)
-        peer = line.peer if line is not None else "?"
-        delivered_at = row.delivered_at
-        # a receipt is known at once; the store's mark follows a moment later (or, with a full
-        # store, once there is room): the receipt is what counts
-        receipted = line is not None and row.seq is not None and row.seq <= line.peer_seq
-        if delivered_at is None and row.direction == OUT and receipted and line is not None:
-            delivered_at = line.receipted_at
-        if row.direction == OUT:
-            if row.acked_at is not None:
-                state = "acked"
-            elif delivered_at is not None:
-                state = "delivered"
-            elif row.seq is not None:
-                state = "sent"
-            else:
-                state = "queued"
-        else:
-            state = "acked" if row.acked_at is not None else "received"
-        return {
-            "id": show_id(row.id),
-            "peer": peer,
-            "direction": "out" if row.direction == OUT else "in",
-            "kind": Kind(row.kind).name.lower().replace("_", "-"),
-            "seq": row.seq,
-            "precedence": Precedence(row.precedence).name.lower(),
-            "text": _text(row),
-            "ref": show_id(row.ref) if row.ref else None,
-            "created_at": row.created_ms / 1000,
-            "stored_at": row.stored_at,
-            "state": state,
-            "delivered_at": delivered_at,
-            "acked_at": row.acked_at,
-            "inbox": row.rowid,
-        }
-
-    def _line_of(self, line_id: int) -> LineRuntime | None:
-        for line in self.lines.values():
-            if line.row.id == line_id:
-                return line
-        return None
+        return describe_message(row, line if line is not None else self.registry.by_id(row.line_id))
 
     # -- the daemon
 
     async def serve(self, *, ready: asyncio.Event | None = None) -> None:
         """Listen, dial every line and serve the control socket until cancelled."""
-        from hotline.station.control import serve_control  # the control server needs the requests
-
-        host, port = _split(self.config.listen)
+        host, port = parse_endpoint(self.config.listen)
         async with contextlib.AsyncExitStack() as stack:
             try:
                 listener = await stack.enter_async_context(
@@ -342,7 +274,7 @@ class Station:
                         host,
                         port,
                         config=self.session_config,
-                        peers=_Directory(self),
+                        peers=Directory(self.registry),
                         guard=self.handshakes.guard,
                         max_pending=self.config.max_pending,
                         limits=self.handshakes.limits,
@@ -361,9 +293,8 @@ class Station:
             stack.callback(self.calls.stop)
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
-                for peer, line in self.lines.items():
-                    self._tasks[peer] = tg.create_task(self._supervise(line))
-                tg.create_task(serve_control(self))
+                self.registry.serve(tg)
+                tg.create_task(serve_control(self.paths.control, Requests(self)))
                 log.info(
                     "station up",
                     extra={
@@ -376,34 +307,55 @@ class Station:
                     ready.set()
                 while True:
                     channel = await listener.accept()
-                    self._route(channel)
+                    self.registry.accepted(channel)
 
-    async def _supervise(self, line: LineRuntime) -> None:
-        # a line's supervisor that fails (a bug) is logged and restarted; the other lines go on
-        while True:
-            try:
-                await line.run()
-            except Exception as exc:
-                log.error("line supervisor failed", extra={"peer": line.peer}, exc_info=exc)
-                await asyncio.sleep(1.0)
-
-    def _route(self, channel: SecureChannel) -> None:
-        line = self.line_by_static(channel.peer_static)
-        assert self._tg is not None
-        if line is None or not line.ready:
-            self._tg.create_task(channel.close())
-            return
-        line.attach(channel, initiated=False, endpoint=channel.peer_address)
-
-    def spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` as a child of the station (dropped when the station is shutting down)."""
-        if self._tg is None:
-            self._background.append(asyncio.ensure_future(coro))
-            return
         try:
-            self._tg.create_task(coro)
+            if self._tg is not None:
+                self._tg.create_task(coro)
+            elif self._background is not None:
+                # offline, what failed used to be dropped unseen: now it is logged, and never
+                # takes the requests' own task down with it
+                self._background.create_task(_logged(coro))
+            else:
+                coro.close()  # never opened (built by hand): nothing would run it
         except RuntimeError:
             coro.close()  # the station is stopping: what it would record no longer matters
+
+
+class _CallSessions:
+    """The call desk as a session listener: a call ends with the session that carried it."""
+
+    def __init__(self, calls: CallDesk[LineRuntime]) -> None:
+        self._calls = calls
+
+    def session_tasks(self, line: LineRuntime, session: LinkSession) -> list[Coroutine[Any, Any, None]]:
+        return []
+
+    def session_ended(self, line: LineRuntime, session: LinkSession) -> None:
+        self._calls.on_line_down(line, session)
+
+
+class _DocumentSessions:
+    """The document desk as a session listener: it sends and resumes documents while a session lasts."""
+
+    def __init__(self, documents: DocumentDesk) -> None:
+        self._documents = documents
+
+    def session_tasks(self, line: LineRuntime, session: LinkSession) -> list[Coroutine[Any, Any, None]]:
+        return [self._documents.run_sender(line, session), self._documents.resume_incoming(line, session)]
+
+    def session_ended(self, line: LineRuntime, session: LinkSession) -> None:
+        self._documents.session_down(line)
+
+
+async def _logged(coro: Coroutine[Any, Any, None]) -> None:
+    # a background job that fails (a bug) is logged; it must not take the station's group down
+    try:
+        await coro
+    except Exception as exc:
+        log.error("background work failed", exc_info=exc)
 
 
 def _log_unstored_initiation(stored: asyncio.Future[None]) -> None:
@@ -412,20 +364,6 @@ def _log_unstored_initiation(stored: asyncio.Future[None]) -> None:
     if error is not None:
         why = error.reason if isinstance(error, StoreError) else repr(error)
         log.warning("could not store the last handshake timestamp", extra={"error": why})
-
-
-def _text(row: MessageRow) -> str:
-    if row.kind == Kind.TEXT:
-        return row.body.decode("utf-8", "replace")
-    if row.kind == Kind.DOC:
-        from hotline.proto.document import DocMetaError, decode_meta
-
-        try:
-            meta = decode_meta(row.body)
-        except DocMetaError:
-            return "(a document we could not read)"
-        return f"document {meta.name} ({meta.size:,} bytes, SHA-256 {meta.sha256.hex()[:16]}…)"
-    return ""
 
 
 def _open_private(path: Path, key: bytes, max_page_count: int | None) -> Store:
@@ -441,10 +379,4 @@ def _open_private(path: Path, key: bytes, max_page_count: int | None) -> Store:
     return store
 
 
-def _split(endpoint: str) -> tuple[str, int]:
-    from hotline.proto.cards import parse_endpoint
-
-    return parse_endpoint(endpoint)
-
-
-__all__ = ["Station", "parse_id", "show_id"]
+__all__ = ["Station"]

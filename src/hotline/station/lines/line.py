@@ -14,6 +14,9 @@ Theory of operation (docs/protocol.md §10):
   is verified, keyed and down. When both stations dial at once, the session started by the station
   with the lower static key wins (both sides apply the same rule); outside that short window the
   newest session wins, because the peer evidently restarted.
+- The line knows nothing of documents or calls: what it does not handle itself (hello, entries,
+  receipts) goes to the :class:`~hotline.station.ports.Route` its context names for the message's
+  type, and the context's session listeners run beside each session (:mod:`hotline.station.ports`).
 """
 
 from __future__ import annotations
@@ -24,8 +27,7 @@ import functools
 import logging
 import random
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hotline.crypto.hashing import constant_time_equal
 from hotline.net.tcp import ChannelClosed, SecureChannel, connect_first
@@ -35,13 +37,13 @@ from hotline.proto.delivery import Accept, ChainMismatch, Duplicate, Gap, classi
 from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Kind, Precedence, Receipt, TestProbe
 from hotline.station.entryrules import Refused, check_entry
+from hotline.station.events import AlertBoard
 from hotline.station.ids import new_message_id
+from hotline.station.lines.linetest import TestResult, test_schedule
+from hotline.station.ports import LineContext, LinkSession
 from hotline.store.db import LineRow, MessageRow, Store
 from hotline.store.errors import StoreError
 from hotline.store.schema import IN, OUT
-
-if TYPE_CHECKING:
-    from hotline.station.service import Station
 
 log = logging.getLogger("hotline.line")
 
@@ -55,40 +57,15 @@ STABLE_AFTER = 10.0
 RESEND_BATCH = 256
 
 
-@dataclass(eq=False)
-class LinkSession:
-    """One authenticated session carrying a line."""
-
-    channel: SecureChannel
-    initiated: bool
-    endpoint: str
-    started: float
-    started_wall: float
-    hello: asyncio.Event = field(default_factory=asyncio.Event)
-    #: The highest sequence number sent on this session.
-    cursor: int = 0
-    #: We are closing it: what it still delivers is ignored.
-    closing: bool = False
-
-
-@dataclass
-class TestResult:
-    """The outcome of one line test."""
-
-    at: float
-    ok: bool
-    detail: str
-    rtt_ms: float | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        return {"at": self.at, "ok": self.ok, "detail": self.detail, "rtt_ms": self.rtt_ms}
-
-
 class LineRuntime:
     """A line's live state. Belongs to one event loop; its store calls go through the station's worker."""
 
     def __init__(
-        self, station: Station, row: LineRow, inbound: tuple[int, bytes], outbound: tuple[int, bytes]
+        self,
+        station: LineContext[LineRuntime],
+        row: LineRow,
+        inbound: tuple[int, bytes],
+        outbound: tuple[int, bytes],
     ):
         self.station = station
         self.row = row
@@ -110,7 +87,7 @@ class LineRuntime:
         self.replay_logged = -float("inf")
         #: The endpoint of the last session that died of silence: dialled last next time.
         self._silent_endpoint: str | None = None
-        self.alerts: list[dict[str, object]] = []
+        self._alerts = AlertBoard(station.events, lambda: self.peer, lambda: self.row.id)
         self.last_test: TestResult | None = None
         self._pending_in: list[Entry] = []
         self._receipt_due = False
@@ -137,6 +114,15 @@ class LineRuntime:
     @property
     def peer(self) -> str:
         return self.row.peer
+
+    @property
+    def alerts(self) -> list[dict[str, object]]:
+        """The standing alerts ``status`` shows (oldest first)."""
+        return self._alerts.standing
+
+    @alerts.setter
+    def alerts(self, standing: list[dict[str, object]]) -> None:
+        self._alerts.standing = standing
 
     @property
     def ready(self) -> bool:
@@ -182,7 +168,7 @@ class LineRuntime:
         await self.station.quotas.load(self)
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
-            tg.create_task(self._test_schedule())
+            tg.create_task(test_schedule(self))
             await self._dial_loop()
 
     def _backoff(self, failures: int) -> float:
@@ -286,8 +272,9 @@ class LineRuntime:
             channel.send_nowait(linemsg.encode(Hello(received_seq, received_head, self.out_seq)))
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._sender(session))
-                tg.create_task(self.station.documents.run_sender(self, session))
-                tg.create_task(self.station.documents.resume_incoming(self, session))
+                for listener in self.station.session_listeners:
+                    for work in listener.session_tasks(self, session):
+                        tg.create_task(work)
                 await self._reader(session)
                 raise _SessionOver
         except* _SessionOver:
@@ -311,8 +298,8 @@ class LineRuntime:
                 self._failed()  # a session that dies young (refused, store full) must not spin
             else:
                 self._failures = 0
-            self.station.calls.on_line_down(self, session)
-            self.station.documents.session_down(self)
+            for listener in self.station.session_listeners:
+                listener.session_ended(self, session)
             if self.current is session:
                 self.current = None
                 self.state_since = time.time()
@@ -346,19 +333,13 @@ class LineRuntime:
                 case Receipt():
                     if not self._on_receipt(message):
                         return
-                case linemsg.DocData() | linemsg.DocProgress():
-                    if not session.hello.is_set():
-                        self.alert("protocol", f"{self.peer} sent document data before its hello")
-                        return
-                    await self.station.documents.on_message(self, message)
-                case linemsg.Withhold():
-                    if not self.station.quotas.on_withhold(self, session, message):
-                        return
                 case _:
-                    if not session.hello.is_set():
-                        self.alert("protocol", f"{self.peer} sent a call message before its hello")
+                    route = self.station.routes.get(type(message), self.station.default_route)
+                    if route.before_hello is not None and not session.hello.is_set():
+                        self.alert("protocol", f"{self.peer} sent {route.before_hello} before its hello")
                         return
-                    self.station.calls.on_message(self, session, message)
+                    if not await route.handle(self, session, message):
+                        return
 
     # -- inbound
 
@@ -776,61 +757,23 @@ class LineRuntime:
             if not waiting:
                 del self._waiters[message_id]
 
-    async def run_test(self, timeout: float) -> TestResult:
-        """Send a line test through both stores and compare chain heads; raise an alert if it fails."""
-        test_id = new_message_id()
+    # -- line tests (hotline.station.lines.linetest runs them)
+
+    def expect_test_reply(self, test_id: bytes) -> asyncio.Future[TestResult]:
+        """A future set when the reply to the line test ``test_id`` is stored."""
         future: asyncio.Future[TestResult] = asyncio.get_running_loop().create_future()
         self._tests[test_id] = (time.monotonic(), future)
-        probe = linemsg.encode(TestProbe(*self.committed_in))
-        now = time.time()
-        try:
-            await self.station.worker.call(
-                lambda store: store.queue(
-                    self.row.id,
-                    id=test_id,
-                    kind=Kind.TEST,
-                    precedence=Precedence.FLASH,
-                    created_ms=int(now * 1000),
-                    ref=b"",
-                    body=probe,
-                    now=now,
-                )
-            )
-        except StoreError as exc:
-            self._tests.pop(test_id, None)
-            result = TestResult(time.time(), False, f"could not queue the test: {exc.reason}")
-        else:
-            self.wake()
-            try:
-                async with asyncio.timeout(timeout):
-                    result = await future
-            except TimeoutError:
-                self._tests.pop(test_id, None)
-                result = TestResult(time.time(), False, f"no answer from {self.peer} within {timeout:g} s")
-        self.last_test = result
-        self.station.record(self, "test", result.as_dict())
-        if not result.ok:
-            kind = "test-missed" if "no answer" in result.detail else "test-failed"
-            self.alert(kind, result.detail)
-        else:
-            self.alerts = [a for a in self.alerts if a["kind"] not in ("test-missed", "test-failed")]
-        return result
+        return future
 
-    async def _test_schedule(self) -> None:
-        config = self.station.config
-        while True:
-            await asyncio.sleep(config.line_test_interval)
-            if self.ready and self.station.running:
-                await self.run_test(config.line_test_timeout)
+    def forget_test(self, test_id: bytes) -> None:
+        """Stop waiting for the reply to ``test_id``."""
+        self._tests.pop(test_id, None)
+
+    # -- alerts and what wings ask of the line
 
     def clear_alerts(self, kinds: tuple[str, ...] | None = None) -> int:
         """Stop showing the standing alerts (of ``kinds``); how many went. The log keeps them."""
-        kept = [a for a in self.alerts if kinds is not None and a["kind"] not in kinds]
-        cleared = len(self.alerts) - len(kept)
-        if cleared:
-            self.alerts = kept
-            self.station.record(self, "alerts-cleared", {"count": cleared, "kinds": list(kinds or ())})
-        return cleared
+        return self._alerts.clear_alerts(kinds)
 
     def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None:
         """Raise an alert: logged, stored, shown by ``status``, ``inbox --follow`` and ``log``.
@@ -838,12 +781,18 @@ class LineRuntime:
         ``logged`` replaces ``detail`` in the log when the detail names a document or a file: the
         operator sees those in the station, never in the log.
         """
-        alert: dict[str, object] = {"at": time.time(), "peer": self.peer, "kind": kind, "detail": detail}
-        if active:
-            self.alerts = [*self.alerts[-19:], alert]
-            log.warning(detail if logged is None else logged, extra={"peer": self.peer, "alert": kind})
-        self.station.publish({"alert": alert})
-        self.station.record(self, kind, {"detail": detail})
+        self._alerts.alert(kind, detail, active=active, logged=logged)
+
+    def send_now(self, message: linemsg.LineMessage) -> bool:
+        """Put ``message`` on the current session if the line is up; whether it went."""
+        session = self.current
+        if session is None or not self.up:
+            return False
+        try:
+            session.channel.send_nowait(linemsg.encode(message))
+        except ChannelClosed:
+            return False
+        return True
 
 
 #: Entries handed to the store thread, and the future of that call.

@@ -1,0 +1,116 @@
+"""What the station tells its operators as it happens: the follower bus, the event log, standing alerts.
+
+:class:`EventBus` hands every event (a message received, an acknowledgement, an alert) to each
+``inbox --follow`` and writes what belongs in the log to the store in the background. A full store
+must not stop a line, so a record that cannot be written is logged and dropped.
+
+:class:`AlertBoard` is one line's list of standing alerts: what ``status`` shows until the condition
+clears or the operator clears it (``alerts.clear``). Every alert also goes to the followers and the
+log through the bus.
+
+Neither knows what a line is: they take the line's name and store id as plain values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from hotline.station.worker import StoreWorker
+from hotline.store.errors import StoreError
+
+log = logging.getLogger("hotline.station")
+line_log = logging.getLogger("hotline.line")
+
+#: Standing alerts kept per line (the oldest go first); the log keeps every one.
+STANDING_ALERTS = 20
+
+Event = dict[str, object]
+#: Runs a coroutine as a child of the station's task group.
+Spawn = Callable[[Coroutine[Any, Any, None]], None]
+
+
+class EventBus:
+    """Followers of the station's events and the background event log. Event loop only."""
+
+    def __init__(self, worker: StoreWorker, spawn: Spawn) -> None:
+        self._worker = worker
+        self._spawn = spawn
+        self._followers: set[asyncio.Queue[Event]] = set()
+
+    @property
+    def has_followers(self) -> bool:
+        """Someone follows: worth describing an event for."""
+        return bool(self._followers)
+
+    def follow(self) -> asyncio.Queue[Event]:
+        """A queue that receives every event published from now until :meth:`unfollow`."""
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._followers.add(queue)
+        return queue
+
+    def unfollow(self, queue: asyncio.Queue[Event]) -> None:
+        """Stop handing events to ``queue``."""
+        self._followers.discard(queue)
+
+    def publish(self, event: Event) -> None:
+        """Tell every ``inbox --follow`` about ``event``."""
+        for queue in self._followers:
+            queue.put_nowait(event)
+
+    def record(self, line_id: int | None, kind: str, detail: dict[str, object]) -> None:
+        """Store an event for the log in the background (a full store must not stop the line)."""
+
+        async def write() -> None:
+            try:
+                await self._worker.call(lambda store: store.add_event(line_id, kind, detail, time.time()))
+            except StoreError as exc:
+                log.error("could not record an event", extra={"kind": kind, "error": exc.reason})
+
+        self._spawn(write())
+
+
+class AlertBoard:
+    """One line's standing alerts. Event loop only; ``standing`` is the list ``status`` shows."""
+
+    def __init__(self, bus: EventBus, peer: Callable[[], str], line_id: Callable[[], int]) -> None:
+        self._bus = bus
+        self._peer = peer
+        self._line_id = line_id
+        self.standing: list[dict[str, object]] = []
+
+    def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None:
+        """Raise an alert: logged, stored, shown by ``status``, ``inbox --follow`` and ``log``.
+
+        ``active=False`` only tells and records it (``line-up``): it does not stand. ``logged``
+        replaces ``detail`` in the log when the detail names a document or a file: the operator sees
+        those in the station, never in the log.
+        """
+        peer = self._peer()
+        alert: dict[str, object] = {"at": time.time(), "peer": peer, "kind": kind, "detail": detail}
+        if active:
+            self.standing = [*self.standing[-(STANDING_ALERTS - 1) :], alert]
+            line_log.warning(detail if logged is None else logged, extra={"peer": peer, "alert": kind})
+        self._bus.publish({"alert": alert})
+        self._bus.record(self._line_id(), kind, {"detail": detail})
+
+    def clear_alerts(self, kinds: tuple[str, ...] | None = None) -> int:
+        """Stop showing the standing alerts (of ``kinds``); how many went. The log keeps them."""
+        kept = [a for a in self.standing if kinds is not None and a["kind"] not in kinds]
+        cleared = len(self.standing) - len(kept)
+        if cleared:
+            self.standing = kept
+            self._bus.record(
+                self._line_id(), "alerts-cleared", {"count": cleared, "kinds": list(kinds or ())}
+            )
+        return cleared
+
+    def drop(self, kinds: tuple[str, ...]) -> None:
+        """Quietly stop showing the alerts of ``kinds``: their condition is over (nothing is recorded)."""
+        self.standing = [a for a in self.standing if a["kind"] not in kinds]
+
+
+__all__ = ["STANDING_ALERTS", "AlertBoard", "EventBus", "Spawn"]

@@ -1,0 +1,1 @@
+"""The lines wing: every line of the station, each one dialled, supervised and served."""

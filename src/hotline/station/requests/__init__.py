@@ -1,0 +1,1 @@
+"""What operators can ask of a station (docs/control.md): one op table, handlers by domain."""

@@ -1,0 +1,214 @@
+"""Requests about lines: add, grant, accept, verify, list, remove, and clearing a line's alerts.
+
+A line is made from the peer's card (``line.add``), keyed by one side's ``line.grant`` and the
+other's ``line.accept``, and carries traffic once the operators compared the safety number and
+confirmed it (``line.verify`` with ``confirm``); docs/protocol.md §8.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from typing import Any
+
+import msgspec
+
+from hotline.proto.cards import dearmor_card, encode_card, parse_endpoint
+from hotline.proto.delivery import chain_start
+from hotline.proto.identity_errors import CardError, LineKeyError
+from hotline.proto.linekeys import check_supersedes, create_line_key, next_created_at, open_line_key
+from hotline.proto.safety import safety_number
+from hotline.station.blobfiles import remove_line
+from hotline.station.cardkeys import key_clash
+from hotline.station.documents import doc_dir
+from hotline.station.errors import StationError
+from hotline.station.requests.base import Args, Emit, NoArgs, PeerArgs, StationHost, check_peer_name
+from hotline.station.views import describe_line
+from hotline.store.db import Store
+
+
+class LineAddArgs(Args):
+    peer: str
+    card: str
+    endpoints: list[str] = msgspec.field(default_factory=list)
+
+
+class LineAcceptArgs(Args):
+    peer: str
+    sealed: str
+
+
+class LineVerifyArgs(Args):
+    peer: str
+    confirm: bool = False
+
+
+class AlertsClearArgs(Args):
+    peer: str
+    kinds: list[str] = msgspec.field(default_factory=list)
+
+
+async def line_add(station: StationHost, args: LineAddArgs, emit: Emit) -> dict[str, object]:
+    """``line.add``: a new line from the peer's card, or a fresher card for a line we hold."""
+    check_peer_name(args.peer)
+    try:
+        card = dearmor_card(args.card)
+    except CardError as exc:
+        raise StationError("bad-card", f"the card for {args.peer!r} is not valid: {exc.reason}") from None
+    if card.key_digest == station.identity.key_digest:
+        raise StationError("bad-card", "that is this station's own card")
+    endpoints = list(args.endpoints) or list(card.endpoints)
+    for endpoint in endpoints:
+        try:
+            parse_endpoint(endpoint)
+        except ValueError as exc:
+            raise StationError("bad-request", f"endpoint {endpoint!r}: {exc}") from None
+    static = card.static_public.raw
+    if (clash := key_clash(station, card, peer=args.peer)) is not None:
+        raise clash
+    ours, theirs = station.identity.key_digest, card.key_digest
+    existing = station.lines.get(args.peer)
+    if existing is None:
+        row = await station.worker.call(
+            lambda store: store.add_line(
+                peer=args.peer,
+                card=encode_card(card),
+                key_digest=theirs,
+                static_public=static,
+                endpoints=endpoints,
+                now=time.time(),
+                chain_out0=chain_start(ours, theirs),
+                chain_in0=chain_start(theirs, ours),
+            )
+        )
+        line = await station.add_line(row)
+        return describe_line(line, running=station.running)
+    if existing.row.key_digest != theirs:
+        # a key change is loud: the verified line keeps its pinned keys and the attempt is logged
+        existing.alert("key-changed", f"a card for {args.peer} with other keys was refused")
+        raise StationError(
+            "line-exists",
+            f"the line {args.peer!r} has a card with other keys: if the peer really changed keys, "
+            f"`hotline line remove {args.peer}` and add it again, then verify",
+        )
+    line_id = existing.row.id
+
+    def update(store: Store) -> Any:
+        store.update_line(
+            line_id, card=encode_card(card), key_digest=theirs, static_public=static, endpoints=endpoints
+        )
+        return store.line_by_id(line_id), store.line_key(line_id)
+
+    row, key = await station.worker.call(update)
+    existing.refresh(row, key)
+    return describe_line(existing, running=station.running)
+
+
+async def line_grant(station: StationHost, args: PeerArgs, emit: Emit) -> dict[str, object]:
+    """``line.grant``: make a new line key and seal it to the peer."""
+    line = station.line(args.peer)
+    card = line.card
+    created = next_created_at(int(time.time()), line.row.key_created_at)
+    label = f"{station.identity.name}-{card.name}"[:64]
+    try:
+        key, sealed = create_line_key(
+            sender=station.identity, recipient=card, label=label, created_at=created
+        )
+    except LineKeyError as exc:
+        raise StationError("bad-line-key", exc.reason) from None
+    line_id = line.row.id
+
+    def store_key(store: Store) -> Any:
+        store.set_line_key(line_id, key.key, created)
+        return store.line_by_id(line_id)
+
+    line.refresh(await station.worker.call(store_key), key.key)
+    return {"peer": line.peer, "sealed": base64.b64encode(sealed).decode("ascii"), "created_at": created}
+
+
+async def line_accept(station: StationHost, args: LineAcceptArgs, emit: Emit) -> dict[str, object]:
+    """``line.accept``: open the line key the peer sealed to us."""
+    line = station.line(args.peer)
+    try:
+        sealed = base64.b64decode(args.sealed, validate=True)
+    except (binascii.Error, ValueError):
+        raise StationError("bad-line-key", "the sealed line key is not base64") from None
+    try:
+        key = open_line_key(sealed, station.identity, line.card)
+    except LineKeyError as exc:
+        raise StationError(
+            "bad-line-key", f"the line key from {args.peer!r} does not open: {exc.reason}"
+        ) from None
+    try:
+        check_supersedes(key.created_at, line.row.key_created_at, line=args.peer)
+    except LineKeyError as exc:
+        raise StationError("bad-line-key", exc.reason) from None
+    line_id = line.row.id
+
+    def store_key(store: Store) -> Any:
+        store.set_line_key(line_id, key.key, key.created_at)
+        return store.line_by_id(line_id)
+
+    line.refresh(await station.worker.call(store_key), key.key)
+    return describe_line(line, running=station.running)
+
+
+async def line_verify(station: StationHost, args: LineVerifyArgs, emit: Emit) -> dict[str, object]:
+    """``line.verify``: the safety number; with ``confirm`` the line is verified."""
+    line = station.line(args.peer)
+    number = safety_number(station.identity.public(), line.card)
+    if args.confirm and not line.row.verified:
+        line_id, digest = line.row.id, line.row.key_digest
+
+        def verify(store: Store) -> Any:
+            store.set_verified(line_id, digest)
+            return store.line_by_id(line_id)
+
+        line.refresh(await station.worker.call(verify), line.key)
+    if args.confirm:
+        # the operators compared the number again: a standing key-change warning is answered
+        line.clear_alerts(("key-changed",))
+    return {
+        "peer": line.peer,
+        "digits": number.digits,
+        "groups": list(number.groups),
+        "words": list(number.words),
+        "verified": line.row.verified,
+    }
+
+
+async def alerts_clear(station: StationHost, args: AlertsClearArgs, emit: Emit) -> dict[str, object]:
+    """``alerts.clear``: the operator has seen a line's alerts (all, or of some kinds): they stop standing."""
+    line = station.line(args.peer)
+    cleared = line.clear_alerts(tuple(args.kinds) if args.kinds else None)
+    return {"peer": line.peer, "cleared": cleared, "alerts": list(line.alerts)}
+
+
+async def line_list(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, object]:
+    """``line.list``: every line, by name."""
+    lines = sorted(station.lines.values(), key=lambda line: line.peer)
+    return {"lines": [describe_line(line, running=station.running) for line in lines]}
+
+
+async def line_remove(station: StationHost, args: PeerArgs, emit: Emit) -> dict[str, object]:
+    """``line.remove``: the line, its transcript, its documents and their files go."""
+    line = station.line(args.peer)
+    await remove_line(station, line.row.id, doc_dir(station))  # type: ignore[arg-type]
+    station.drop_line(args.peer)
+    return {"peer": args.peer, "removed": True}
+
+
+__all__ = [
+    "AlertsClearArgs",
+    "LineAcceptArgs",
+    "LineAddArgs",
+    "LineVerifyArgs",
+    "alerts_clear",
+    "line_accept",
+    "line_add",
+    "line_grant",
+    "line_list",
+    "line_remove",
+    "line_verify",
+]

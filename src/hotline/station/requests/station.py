@@ -1,0 +1,81 @@
+"""Requests about the station itself: ``station``, ``card`` and ``status`` (docs/control.md)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from hotline.proto.cards import armor_card, parse_endpoint
+from hotline.station.home import key_protection
+from hotline.station.requests.base import Emit, NoArgs, StationHost
+from hotline.station.views import describe_line
+
+
+async def station_info(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, object]:
+    """``station``: who this station is and whether it serves."""
+    s = station
+    return {
+        "name": s.identity.name,
+        "fingerprint": str(s.identity.fingerprint),
+        "listen": s.config.listen if s.listen_port is None else f"{_host(s.config.listen)}:{s.listen_port}",
+        "endpoints": s.config.advertised,
+        "running": s.running,
+        "pid": os.getpid() if s.running else None,
+        "started_at": s.started_at if s.running else None,
+        **key_protection(s.paths.home),
+        "handshakes_throttled_by_address": s.handshakes.limits.dropped_by_source,
+    }
+
+
+async def card(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, object]:
+    """``card``: our card, issued now."""
+    issued = station.card()
+    return {
+        "name": issued.name,
+        "fingerprint": str(issued.fingerprint),
+        "armored": armor_card(issued),
+        "endpoints": list(issued.endpoints),
+    }
+
+
+async def status(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, object]:
+    """``status``: the station and every line's status."""
+    counts = await station.worker.call(
+        lambda store: {ln.row.id: store.count_queued(ln.row.id) for ln in station.lines.values()}
+    )
+    lines = []
+    now = time.monotonic()
+    for line in sorted(station.lines.values(), key=lambda line: line.peer):
+        info = describe_line(line, running=station.running)
+        session = line.current if line.up else None
+        queued, in_flight = counts.get(line.row.id, (0, 0))
+        if line.up:
+            # receipts are known at once; the store's delivered marks follow a moment later
+            in_flight = min(in_flight, line.out_seq - line.peer_seq)
+        rtt = session.channel.rtt if session is not None else None
+        info.update(
+            since=line.state_since,
+            endpoint=session.endpoint if session is not None else None,
+            rtt_ms=None if rtt is None else rtt * 1000,
+            # monotonic: the wall clock may have stepped since the session began
+            session_age=None if session is None else now - session.started,
+            rekeys=None if session is None else session.channel.rekeys,
+            replays_dropped=line.replays,
+            **station.handshakes.counts(line.row.static_public),
+            **station.quotas.status(line),
+            queued=queued,
+            in_flight=in_flight,
+            last_test=None if line.last_test is None else line.last_test.as_dict(),
+            alerts=list(line.alerts),
+        )
+        call = station.calls.on_line(line.peer)
+        info["call"] = call.describe() if call is not None and not call.ended else None
+        lines.append(info)
+    return {"station": await station_info(station, NoArgs(), emit), "lines": lines}
+
+
+def _host(endpoint: str) -> str:
+    return parse_endpoint(endpoint)[0]
+
+
+__all__ = ["card", "station_info", "status"]

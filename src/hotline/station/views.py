@@ -1,0 +1,133 @@
+"""The JSON shapes of docs/control.md ("Results"): a message, a line, a line's status.
+
+Every answer the station gives an operator is built here from plain values and store rows, so the
+control socket, the offline mode and the follower events show the same thing the same way. Nothing
+here reads the store or changes state.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from hotline.proto.cards import StationCard
+from hotline.proto.document import DocMetaError, decode_meta
+from hotline.proto.linemsg import Kind, Precedence
+from hotline.station.ids import show_id
+from hotline.store.db import LineRow, MessageRow
+from hotline.store.schema import OUT
+
+
+class LineFacts(Protocol):
+    """What the views read of a line."""
+
+    @property
+    def peer(self) -> str: ...
+    @property
+    def row(self) -> LineRow: ...
+    @property
+    def card(self) -> StationCard: ...
+    @property
+    def state(self) -> str: ...
+    #: The highest of our sequence numbers the peer has receipted.
+    @property
+    def peer_seq(self) -> int: ...
+    #: When the last receipt came (Unix seconds), if one came since the station opened.
+    @property
+    def receipted_at(self) -> float | None: ...
+
+
+def describe_message(row: MessageRow, line: LineFacts | None) -> dict[str, object]:
+    """A message as docs/control.md shows it (``line``: the line it is on, if the station has it)."""
+    peer = line.peer if line is not None else "?"
+    delivered_at = row.delivered_at
+    # a receipt is known at once; the store's mark follows a moment later (or, with a full
+    # store, once there is room): the receipt is what counts
+    receipted = line is not None and row.seq is not None and row.seq <= line.peer_seq
+    if delivered_at is None and row.direction == OUT and receipted and line is not None:
+        delivered_at = line.receipted_at
+    if row.direction == OUT:
+        if row.acked_at is not None:
+            state = "acked"
+        elif delivered_at is not None:
+            state = "delivered"
+        elif row.seq is not None:
+            state = "sent"
+        else:
+            state = "queued"
+    else:
+        state = "acked" if row.acked_at is not None else "received"
+    return {
+        "id": show_id(row.id),
+        "peer": peer,
+        "direction": "out" if row.direction == OUT else "in",
+        "kind": Kind(row.kind).name.lower().replace("_", "-"),
+        "seq": row.seq,
+        "precedence": Precedence(row.precedence).name.lower(),
+        "text": message_text(row),
+        "ref": show_id(row.ref) if row.ref else None,
+        "created_at": row.created_ms / 1000,
+        "stored_at": row.stored_at,
+        "state": state,
+        "delivered_at": delivered_at,
+        "acked_at": row.acked_at,
+        "inbox": row.rowid,
+    }
+
+
+def message_text(row: MessageRow) -> str:
+    """The ``text`` of a message: its words, a line about its document, or nothing."""
+    if row.kind == Kind.TEXT:
+        return row.body.decode("utf-8", "replace")
+    if row.kind == Kind.DOC:
+        try:
+            meta = decode_meta(row.body)
+        except DocMetaError:
+            return "(a document we could not read)"
+        return f"document {meta.name} ({meta.size:,} bytes, SHA-256 {meta.sha256.hex()[:16]}…)"
+    return ""
+
+
+def describe_line(line: LineFacts, *, running: bool) -> dict[str, object]:
+    """``line`` as docs/control.md shows it; ``state`` is ``stopped`` when no daemon serves it."""
+    row = line.row
+    card = line.card
+    return {
+        "peer": line.peer,
+        "station": card.name,
+        "fingerprint": str(card.fingerprint),
+        "endpoints": list(row.endpoints),
+        "verified": row.verified,
+        "has_key": row.has_key,
+        "key_created_at": row.key_created_at,
+        "state": line.state if running or line.state in ("unverified", "no-key") else "stopped",
+        "added_at": row.added_at,
+    }
+
+
+def log_entries(
+    rows: list[MessageRow], events: list[tuple[float, str, dict[str, object]]], line: LineFacts, limit: int
+) -> list[dict[str, object]]:
+    """A line's log (``entry`` of docs/control.md): messages, receipts, acks, tests and alerts by time."""
+    entries: list[dict[str, object]] = []
+    for row in rows:
+        described = describe_message(row, line)
+        entries.append({"at": row.stored_at, "kind": "message", "message": described})
+        if row.direction == OUT and row.delivered_at is not None:
+            entries.append({"at": row.delivered_at, "kind": "receipt", "id": described["id"]})
+        if row.acked_at is not None:
+            entries.append(
+                {
+                    "at": row.acked_at,
+                    "kind": "ack",
+                    "id": described["id"],
+                    "direction": described["direction"],
+                }
+            )
+    for at, kind, detail in events:
+        shown = "test" if kind == "test" else "alert"
+        entries.append({"at": at, "kind": shown, "event": kind, **detail})
+    entries.sort(key=lambda entry: float(entry["at"]))  # type: ignore[arg-type]
+    return entries[-limit:]
+
+
+__all__ = ["LineFacts", "describe_line", "describe_message", "log_entries", "message_text"]

@@ -1,0 +1,47 @@
+"""The handshake's directory: keys only for lines that may carry traffic; refusals logged once a minute."""
+
+from __future__ import annotations
+
+import pytest
+
+from hotline.station.lines import registry
+from hotline.station.lines.registry import REFUSAL_LOG_INTERVAL, Directory
+
+
+class _Lines:
+    """A registry that knows one keyed line and records what the directory tells it."""
+
+    def __init__(self) -> None:
+        self.refusals: list[bytes] = []
+        self.replays: list[bytes] = []
+
+    def line_key(self, peer_static: bytes) -> bytes | None:
+        return b"k" * 32 if peer_static == b"known" else None
+
+    def refused(self, peer_static: bytes) -> None:
+        self.refusals.append(peer_static)
+
+    def replayed(self, peer_static: bytes) -> None:
+        self.replays.append(peer_static)
+
+
+def test_keys_and_rate_limited_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(registry.time, "monotonic", lambda: now[0])
+    lines = _Lines()
+    directory = Directory(lines)  # type: ignore[arg-type]
+    assert directory.line_key(b"known") == b"k" * 32
+    assert lines.refusals == []
+    assert directory.line_key(b"stranger") is None
+    assert directory.line_key(b"stranger") is None  # the same minute: not told again
+    assert directory.line_key(b"other") is None  # another station is told at once
+    assert lines.refusals == [b"stranger", b"other"]
+    now[0] += REFUSAL_LOG_INTERVAL
+    assert directory.line_key(b"stranger") is None
+    assert lines.refusals == [b"stranger", b"other", b"stranger"]
+
+
+def test_replays_go_to_the_registry() -> None:
+    lines = _Lines()
+    Directory(lines).replayed(b"known")  # type: ignore[arg-type]
+    assert lines.replays == [b"known"]
