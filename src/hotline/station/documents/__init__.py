@@ -1,0 +1,1 @@
+"""Documents at run time (docs/protocol.md §13): the station's document wing."""
