@@ -201,7 +201,7 @@ LIAR = """
 import os
 from hotline.proto import linemsg
 from hotline.proto.document import CHUNK
-from hotline.station import documents
+from hotline.station.documents import outgoing
 
 async def _lying_stream(self, line, session, out):
     row, channel = out.row, session.channel
@@ -218,7 +218,7 @@ async def _lying_stream(self, line, session, out):
     out.want = None
     out.finished = True
 
-documents.DocumentDesk._stream = _lying_stream
+outgoing.OutgoingDocuments._stream = _lying_stream
 """
 
 

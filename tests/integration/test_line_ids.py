@@ -29,7 +29,8 @@ import os
 from pathlib import Path
 
 from hotline.proto.document import DOC_ID_LEN
-from hotline.station import documents, requests
+from hotline.station import requests
+from hotline.station.documents import outgoing as documents
 from hotline.store import db
 
 _doc_id = os.environ.get("HOTLINE_DOC_ID")

@@ -23,9 +23,9 @@ from hotline.proto.identity_errors import CardError, LineKeyError
 from hotline.proto.linekeys import check_supersedes, create_line_key, next_created_at, open_line_key
 from hotline.proto.linemsg import MAX_TEXT_LEN, Kind, Precedence
 from hotline.proto.safety import safety_number
-from hotline.station.blobfiles import remove_line
 from hotline.station.cardkeys import key_clash
 from hotline.station.documents import doc_dir
+from hotline.station.documents.blobfiles import remove_line
 from hotline.station.errors import StationError
 from hotline.station.home import key_protection
 from hotline.station.line import LineRuntime, new_message_id, next_place

@@ -24,7 +24,7 @@ from hotline.proto.linemsg import Kind, Precedence
 from hotline.proto.session import SessionConfig
 from hotline.station.calls import CallDesk
 from hotline.station.config import StationConfig
-from hotline.station.documents import DocumentDesk
+from hotline.station.documents import DocumentDesk, doc_dir
 from hotline.station.errors import StationError
 from hotline.station.handshakes import HandshakeDefence
 from hotline.station.home import StationLock, StationPaths, unlock
@@ -102,7 +102,14 @@ class Station:
         self.started_at = time.time()
         self.listen_port: int | None = None
         self.calls = CallDesk(self)
-        self.documents = DocumentDesk(self)
+        self.documents: DocumentDesk[LineRuntime] = DocumentDesk(
+            worker=self.worker,
+            quotas=lambda: self.quotas,
+            publish=self.publish,
+            spawn=self.spawn,
+            directory=doc_dir(self),
+            max_bytes=lambda: self.config.documents_max_bytes,
+        )
         self.quotas = QuotaDesk(self)
         # work started while not serving (offline requests); awaited by close()
         self._background: list[asyncio.Future[Any]] = []
