@@ -87,3 +87,6 @@ SOURCE_HANDSHAKE_BURST = 1000
 #: ``RATE_LIMITED``.
 REKEY_RATE = 2.0
 REKEY_BURST = 10
+#: Seconds a paused document waits before its receiver asks for it again (docs/protocol.md §13: "asks
+#: again when it can").
+DOC_RETRY_PAUSED = 5.0
