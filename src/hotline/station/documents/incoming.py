@@ -6,7 +6,10 @@ bytes the file is fsynced, the durable offset recorded, and only then reported t
 a cut or a crash the receiver reports its durable offset again and the sender goes on from there:
 nothing is sent twice that the receiver already had on disk. At the end the whole hash is compared;
 a mismatch is an alert and a failed document, never a file. A full disk pauses the document (nothing
-durable is lost) and it is retried every :data:`RETRY_PAUSED` seconds.
+durable is lost) and it is asked for again when the receiver's pause timer says.
+
+The rules (which chunk to take, when to report, pause, fail or finish) are
+:class:`hotline.proto.transfer.Receiver`'s; this module carries out what it answers.
 """
 
 from __future__ import annotations
@@ -20,13 +23,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic
+from typing import Generic, assert_never
 
 from hotline.net.tcp import ChannelClosed
 from hotline.proto import linemsg
 from hotline.proto.constants import DOC_CHUNK
 from hotline.proto.document import DocMetaError, DocState, decode_meta
 from hotline.proto.linemsg import DocData, DocProgress, Entry
+from hotline.proto.transfer import (
+    Completed,
+    DataVerdict,
+    Failed,
+    FailReason,
+    Paused,
+    Receiver,
+    ReceiverAction,
+    Record,
+    RecordComplete,
+    Reopen,
+    Send,
+    Write,
+)
 from hotline.station.documents.blobfiles import writable_blob
 from hotline.station.documents.needs import DocLine, DocQuotas, DocSession, LineT, Publish, SpawnTask
 from hotline.station.documents.views import describe_doc
@@ -41,9 +58,6 @@ log = logging.getLogger("hotline.documents")
 #: What the log says of a failed document: its name stays out of logs (the alert the operator sees
 #: names it).
 _NAMELESS_IN = "a document received failed its checks: see the station's documents"
-
-#: Seconds a paused document waits before the receiver asks for it again.
-RETRY_PAUSED = 5.0
 
 
 def send_progress(line: DocLine, message: DocProgress) -> None:
@@ -60,19 +74,12 @@ def send_progress(line: DocLine, message: DocProgress) -> None:
 
 @dataclass(eq=False)
 class Incoming:
-    """An inbound document being received."""
+    """An inbound document being received: its row, its file, its running hash and its machine."""
 
     row: DocRow
     blob: Blob
     hasher: hashlib._Hash
-    #: The next offset we take.
-    expected: int
-    #: What is on disk for sure (fsynced and recorded).
-    durable: int
-    paused: bool = False
-    done: bool = False
-    #: The in-memory state can no longer be trusted: reopen from the store before going on.
-    stale: bool = False
+    receiver: Receiver
     writer: DocumentWriter | None = None
     #: Set while the writer has room for more.
     room: asyncio.Event = field(default_factory=asyncio.Event)
@@ -80,23 +87,30 @@ class Incoming:
 
 @dataclass(eq=False)
 class _Reports(Generic[LineT]):
-    """What one document's writer reports, routed back to the receiving side with its line."""
+    """What one document's writer reports, routed back to the receiving side with its line.
+
+    Reports of a document no longer open (finished, failed, reopened, its line removed) are dropped.
+    """
 
     receiving: IncomingDocuments[LineT]
     line: LineT
     incoming: Incoming
 
     def on_taken(self, mark: int) -> None:
-        self.receiving.taken(self.line, self.incoming, mark)
+        if self.receiving.is_open(self.line, self.incoming):
+            self.receiving.do(self.line, self.incoming, self.incoming.receiver.taken(mark))
 
     def on_synced(self, mark: int) -> None:
-        self.receiving.synced(self.line, self.incoming, mark)
+        if self.receiving.is_open(self.line, self.incoming):
+            self.receiving.do(self.line, self.incoming, self.incoming.receiver.synced(mark))
 
     def on_done(self, ok: bool) -> None:
-        self.receiving.spawn(self.receiving.finish(self.line, self.incoming, ok))
+        if self.receiving.is_open(self.line, self.incoming):
+            self.receiving.spawn(self.receiving.finish(self.line, self.incoming, ok))
 
     def on_error(self, offset: int, exc: StoreError) -> None:
-        self.receiving.write_failed(self.line, self.incoming, offset, exc)
+        if self.receiving.is_open(self.line, self.incoming):
+            self.receiving.write_failed(self.line, self.incoming, offset, exc)
 
     def on_room(self) -> None:
         self.incoming.room.set()
@@ -122,6 +136,10 @@ class IncomingDocuments(Generic[LineT]):
         self._directory = directory
         self._max_bytes = max_bytes
         self._incoming: dict[tuple[int, bytes], Incoming] = {}
+
+    def is_open(self, line: LineT, incoming: Incoming) -> bool:
+        """Whether ``incoming`` is still the open document of its id on ``line``."""
+        return self._incoming.get((line.row.id, incoming.row.doc_id)) is incoming
 
     def entry_stored(self, store: Store, line: LineT, entry: Entry, now: float) -> str | None:
         """A DOC entry is being stored (in its transaction): make its row. A problem, or None."""
@@ -172,7 +190,7 @@ class IncomingDocuments(Generic[LineT]):
             hasher = hashlib.sha256()
             for index in range(row.stored // DOC_CHUNK):
                 hasher.update(blob.read(index, DOC_CHUNK))
-            return Incoming(row, blob, hasher, row.stored, row.stored)
+            return Incoming(row, blob, hasher, Receiver(row.doc_id, row.size, row.stored))
 
         try:
             incoming = await asyncio.get_running_loop().run_in_executor(None, prepare)
@@ -223,23 +241,17 @@ class IncomingDocuments(Generic[LineT]):
     def _ask(self, line: LineT, incoming: Incoming) -> None:
         # from what this process has written (durable or not): within one process the page cache
         # holds it, and a restart starts again from the durable offset (``_open``)
-        incoming.paused = False
-        send_progress(line, DocProgress(incoming.row.doc_id, incoming.expected, DocState.RECEIVING))
+        self.do(line, incoming, incoming.receiver.ask())
 
     async def on_data(self, line: LineT, data: DocData) -> None:
         """A chunk arrived (waits while the disk catches up)."""
         incoming = self._incoming.get((line.row.id, data.doc_id))
-        if incoming is None or incoming.done or incoming.paused or data.offset != incoming.expected:
-            return  # not asked for (yet), or a chunk from before a pause: the sender goes on where we say
-        row = incoming.row
-        end = data.offset + len(data.data)
-        if end > row.size:
-            why = f"{line.peer} sent more bytes than the {row.size} of document {row.name}"
-            self._fail(line, incoming, f"{why}: its description does not match its bytes")
-            return
-        if len(data.data) != DOC_CHUNK and end != row.size:
-            why = f"{line.peer} sent a short chunk inside document {row.name} (at byte {data.offset})"
-            self._fail(line, incoming, f"{why}: its description does not match its bytes")
+        if incoming is None:
+            return  # not ours, or not asked for (yet)
+        verdict, actions = incoming.receiver.data(data.offset, len(data.data))
+        if verdict is not DataVerdict.TAKE:
+            # ignored (a chunk from before a pause: the sender goes on where we say), or failed
+            self.do(line, incoming, actions)
             return
         cap = self._max_bytes()
         if cap and self._bytes_in() + len(data.data) > cap:
@@ -251,60 +263,87 @@ class IncomingDocuments(Generic[LineT]):
         if kept is not None:
             self._pause(line, incoming, StoreFull(kept))
             return
+        self.do(line, incoming, incoming.receiver.accept(data.offset, data.data))
         assert incoming.writer is not None
-        incoming.writer.put(data.offset, data.data)
-        incoming.expected = end
         if incoming.writer.pending >= WRITER_HIGH_WATER:
             # the disk is behind: stop reading the line (TCP pushes back on the sender) until it catches up
             incoming.room.clear()
             await incoming.room.wait()
 
     def _bytes_in(self) -> int:
-        return sum(i.expected for i in self._incoming.values() if not i.done)
-
-    def synced(self, line: LineT, incoming: Incoming, mark: int) -> None:
-        """The writer made everything before ``mark`` durable: record it, then tell the sender."""
-        rowid = incoming.row.rowid
-
-        async def record() -> None:
-            try:
-                await self.worker.call(
-                    lambda store: store.set_document(rowid, stored=mark, state="receiving")
-                )
-            except StoreError as exc:
-                self._pause(line, incoming, exc)
-                return
-            incoming.durable = max(incoming.durable, mark)
-            if not incoming.done and not incoming.paused:
-                send_progress(line, DocProgress(incoming.row.doc_id, incoming.durable, DocState.RECEIVING))
-
-        self.spawn(record())
-
-    def taken(self, line: LineT, incoming: Incoming, mark: int) -> None:
-        """The writer wrote everything before ``mark``: open the sender's window."""
-        # written (not yet fsynced); a restart still goes back to the durable offset, which is what
-        # we report when a session starts
-        if not incoming.done and not incoming.paused:
-            send_progress(line, DocProgress(incoming.row.doc_id, mark, DocState.RECEIVING))
+        return sum(i.receiver.expected for i in self._incoming.values() if not i.receiver.ended)
 
     def write_failed(self, line: LineT, incoming: Incoming, offset: int, exc: StoreError) -> None:
         """A write at ``offset`` (or an fsync: -1) failed: pause the document."""
-        if offset < 0:
-            # an fsync failed: what was written since the last durable point may be gone, and the
-            # hash has seen it; start again from the durable point (re-read and re-hashed)
-            incoming.stale = True
-        else:
-            # the chunk at ``offset`` was neither written nor hashed: we go on from there
-            incoming.expected = min(incoming.expected, offset)
-        self._pause(line, incoming, exc)
+        now = asyncio.get_running_loop().time()
+        receiver = incoming.receiver
+        # an fsync that failed leaves the receiver stale: what was written since the last durable
+        # point may be gone, and the hash has seen it; it starts again from there (re-read and
+        # re-hashed). A write that failed was neither written nor hashed: it goes on from there.
+        actions = receiver.sync_failed(now) if offset < 0 else receiver.write_failed(offset, now)
+        self._paused(line, incoming, exc, actions)
+
+    def _pause(self, line: LineT, incoming: Incoming, exc: StoreError) -> None:
+        self._paused(line, incoming, exc, incoming.receiver.pause(asyncio.get_running_loop().time()))
+
+    def _paused(
+        self, line: LineT, incoming: Incoming, exc: StoreError, actions: list[ReceiverAction]
+    ) -> None:
+        if actions:  # not already paused
+            row = incoming.row
+            line.alert(
+                "document-paused",
+                f"document {row.name} from {line.peer} paused: {exc.reason}",
+                logged=f"a document paused: {exc.reason}",
+            )
+        self.do(line, incoming, actions)
 
     async def finish(self, line: LineT, incoming: Incoming, ok: bool = True) -> None:
         """Every byte is durable: complete the document if its hash matched, fail it if not."""
-        incoming.done = True
-        row = incoming.row
-        if not ok:
-            self._fail(line, incoming, f"document {row.name} from {line.peer} does not match its SHA-256")
+        actions = incoming.receiver.checked(ok)
+        if actions == [RecordComplete()]:
+            await self._record_complete(line, incoming)
+        else:
+            self.do(line, incoming, actions)
+
+    def do(self, line: LineT, incoming: Incoming, actions: list[ReceiverAction]) -> None:
+        """Carry out what the receiver answered: what it says to the sender goes last."""
+        sends: list[DocProgress] = []
+        for action in actions:
+            match action:
+                case Send(message):
+                    sends.append(message)
+                case Write(offset, data):
+                    assert incoming.writer is not None
+                    incoming.writer.put(offset, data)
+                case Record(mark):
+                    self.spawn(self._record(line, incoming, mark))
+                case RecordComplete():
+                    self.spawn(self._record_complete(line, incoming))
+                case Paused():
+                    self._retry_later(line, incoming)
+                case Reopen():
+                    self.spawn(self._reopen(line, incoming))
+                case Failed(reason, offset):
+                    self._failed(line, incoming, reason, offset)
+                case Completed():
+                    self._completed(line, incoming)
+                case _:
+                    assert_never(action)
+        for message in sends:
+            send_progress(line, message)
+
+    async def _record(self, line: LineT, incoming: Incoming, mark: int) -> None:
+        rowid = incoming.row.rowid
+        try:
+            await self.worker.call(lambda store: store.set_document(rowid, stored=mark, state="receiving"))
+        except StoreError as exc:
+            self._pause(line, incoming, exc)
             return
+        self.do(line, incoming, incoming.receiver.recorded(mark))
+
+    async def _record_complete(self, line: LineT, incoming: Incoming) -> None:
+        row = incoming.row
         now = time.time()
         try:
             await self.worker.call(
@@ -313,14 +352,17 @@ class IncomingDocuments(Generic[LineT]):
                 )
             )
         except StoreError as exc:
-            incoming.done = False
-            self._pause(line, incoming, exc)
+            loop_now = asyncio.get_running_loop().time()
+            self._paused(line, incoming, exc, incoming.receiver.complete_failed(loop_now))
             return
+        incoming.row = dataclasses.replace(row, stored=row.size, state="complete", completed_at=now)
+        self.do(line, incoming, incoming.receiver.complete_recorded())
+
+    def _completed(self, line: LineT, incoming: Incoming) -> None:
+        row = incoming.row
         self._close(incoming)
         self._incoming.pop((line.row.id, row.doc_id), None)
-        send_progress(line, DocProgress(row.doc_id, row.size, DocState.COMPLETE))
-        done = dataclasses.replace(row, stored=row.size, state="complete", completed_at=now)
-        self._publish({"document": describe_doc(done, line.peer)})
+        self._publish({"document": describe_doc(row, line.peer)})
         log.info("document received", extra={"peer": line.peer, "size": row.size})
 
     @staticmethod
@@ -329,9 +371,17 @@ class IncomingDocuments(Generic[LineT]):
             incoming.writer.stop()  # the thread closes the blob once it has written what it holds
         incoming.room.set()
 
-    def _fail(self, line: LineT, incoming: Incoming, why: str) -> None:
-        incoming.done = True
+    def _failed(self, line: LineT, incoming: Incoming, reason: FailReason, offset: int) -> None:
         row = incoming.row
+        mismatch = "its description does not match its bytes"
+        if reason is FailReason.OVERSIZE:
+            why = f"{line.peer} sent more bytes than the {row.size} of document {row.name}: {mismatch}"
+        elif reason is FailReason.SHORT_CHUNK:
+            why = f"{line.peer} sent a short chunk inside document {row.name} (at byte {offset}): {mismatch}"
+        elif reason is FailReason.HASH_MISMATCH:
+            why = f"document {row.name} from {line.peer} does not match its SHA-256"
+        else:
+            why = f"document {row.name} from {line.peer} was refused"
         line.alert("document-failed", why, logged=_NAMELESS_IN)
         self._incoming.pop((line.row.id, row.doc_id), None)
         self._close(incoming)
@@ -343,37 +393,31 @@ class IncomingDocuments(Generic[LineT]):
             path.unlink(missing_ok=True)  # a document that failed its checks is not kept
 
         self.worker.submit(record)
-        send_progress(line, DocProgress(row.doc_id, 0, DocState.FAILED))
 
-    def _pause(self, line: LineT, incoming: Incoming, exc: StoreError) -> None:
-        if incoming.paused:
-            return
-        incoming.paused = True
-        row = incoming.row
-        line.alert(
-            "document-paused",
-            f"document {row.name} from {line.peer} paused: {exc.reason}",
-            logged=f"a document paused: {exc.reason}",
-        )
-        # the chunk that failed was neither written nor hashed: we go on from ``expected``
-        send_progress(line, DocProgress(row.doc_id, incoming.expected, DocState.PAUSED))
-        key = (line.row.id, row.doc_id)
-
+    def _retry_later(self, line: LineT, incoming: Incoming) -> None:
+        # the receiver's pause timer: when it is due, it asks again (or says to reopen)
         async def retry() -> None:
-            await asyncio.sleep(RETRY_PAUSED)
-            if self._incoming.get(key) is incoming and incoming.paused and not incoming.done:
-                if incoming.stale:
-                    self._incoming.pop(key, None)
-                    self._close(incoming)
-                    reopened = await self._open(line, incoming.row)
-                    if reopened is not None:
-                        self._ask(line, reopened)
-                    return
-                if incoming.writer is not None:
-                    incoming.writer.resume()
-                self._ask(line, incoming)
+            loop = asyncio.get_running_loop()
+            due = incoming.receiver.get_timer()
+            if due is None:
+                return
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if not self.is_open(line, incoming):
+                return
+            actions = incoming.receiver.handle_timer(max(due, loop.time()))
+            if actions and actions != [Reopen()] and incoming.writer is not None:
+                incoming.writer.resume()  # take chunks again: the sender resends from where we ask
+            self.do(line, incoming, actions)
 
         self.spawn(retry())
+
+    async def _reopen(self, line: LineT, incoming: Incoming) -> None:
+        # stale: start again from what the store holds as durable, in a new file handle and hash
+        self._incoming.pop((line.row.id, incoming.row.doc_id), None)
+        self._close(incoming)
+        reopened = await self._open(line, incoming.row)
+        if reopened is not None:
+            self._ask(line, reopened)
 
     async def on_where(self, line: LineT, question: DocProgress) -> None:
         """The sender asks where we stand: answer only for a document that ended."""
@@ -392,9 +436,7 @@ class IncomingDocuments(Generic[LineT]):
     def forget_line(self, line_id: int) -> None:
         """A removed line: its documents stop here (writers close their files) and are forgotten."""
         for key in [key for key in self._incoming if key[0] == line_id]:
-            incoming = self._incoming.pop(key)
-            incoming.done = True
-            self._close(incoming)
+            self._close(self._incoming.pop(key))
 
 
-__all__ = ["RETRY_PAUSED", "Incoming", "IncomingDocuments", "send_progress"]
+__all__ = ["Incoming", "IncomingDocuments", "send_progress"]

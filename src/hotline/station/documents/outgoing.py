@@ -7,6 +7,9 @@ receiver asks for them: a ``DocProgress(RECEIVING, stored)`` says "send from ``s
 session runs one sender task that streams the chunks of the wanted documents, oldest first, waiting
 for the socket after every chunk; messages never wait behind more than what the socket holds, so a
 FLASH overtakes a transfer within a record or two.
+
+The rules (where to send from, the window, what a report means) are
+:class:`hotline.proto.transfer.Sender`'s; this module reads the file and feeds the session.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from typing import Generic
 from hotline.crypto.random import random_bytes
 from hotline.net.tcp import ChannelClosed
 from hotline.proto import linemsg
-from hotline.proto.constants import DOC_CHUNK, DOC_ID_LEN, DOC_MAX_SIZE, DOC_WINDOW
+from hotline.proto.constants import DOC_ID_LEN, DOC_MAX_SIZE
 from hotline.proto.document import DocMeta, DocState, clean_name, encode_meta
 from hotline.proto.linemsg import DocData, DocProgress, Kind, Precedence
+from hotline.proto.transfer import Sender
 from hotline.station.documents.incoming import send_progress
 from hotline.station.documents.needs import DocSession, LineT, Publish
 from hotline.station.documents.views import describe_doc
@@ -52,20 +56,12 @@ Emit = Callable[[dict[str, object]], Awaitable[None]]
 
 @dataclass
 class Outgoing:
-    """What the far end asked of one of our documents."""
+    """One of our documents: its row, what the far end asked of it (its :class:`Sender`), who watches."""
 
     row: DocRow
-    #: Send from here (None: the far end has not asked yet, or paused it).
-    want: int | None = None
-    #: What the far end holds for sure.
-    stored: int = 0
-    #: What the far end has taken (written, maybe not yet durable): the window's left edge.
-    taken: int = 0
-    #: Set when ``taken`` or ``want`` moves.
+    sender: Sender
+    #: Set when the sender's window or where it sends from moves.
     moved: asyncio.Event = field(default_factory=asyncio.Event)
-    #: Every byte went out in this session: later RECEIVING reports are the far end's progress
-    #: (they lag behind by up to the window), not requests, until it pauses or the session ends.
-    finished: bool = False
     watchers: set[asyncio.Queue[dict[str, object]]] = field(default_factory=set)
     last_event: float = 0.0
 
@@ -147,13 +143,13 @@ class OutgoingDocuments(Generic[LineT]):
             raise StationError(
                 "store-full" if isinstance(exc, StoreFull) else "store-error", exc.reason
             ) from None
-        self._outgoing[(line_id, meta.doc_id)] = Outgoing(doc)
+        self._outgoing[(line_id, meta.doc_id)] = Outgoing(doc, Sender(doc.size))
         line.wake()
         return row, doc
 
     def watch(self, line: LineT, doc: DocRow) -> asyncio.Queue[dict[str, object]]:
         """Progress events of an outbound document (``{"document": …}``) until it ends."""
-        out = self._outgoing.setdefault((line.row.id, doc.doc_id), Outgoing(doc))
+        out = self._outgoing.setdefault((line.row.id, doc.doc_id), Outgoing(doc, Sender(doc.size)))
         queue: asyncio.Queue[dict[str, object]] = asyncio.Queue()
         out.watchers.add(queue)
         return queue
@@ -171,12 +167,14 @@ class OutgoingDocuments(Generic[LineT]):
         # it says so again when asked
         for (line_id, doc_id), out in list(self._outgoing.items()):
             if line_id == line.row.id:
-                send_progress(line, DocProgress(doc_id, out.stored, DocState.WHERE))
+                send_progress(line, out.sender.session_started(doc_id))
         wake = self._wake.setdefault(line.row.id, asyncio.Event())
         channel = session.channel
         while line.current is session and not channel.is_closed:
             wanted = [
-                o for (lid, _), o in self._outgoing.items() if lid == line.row.id and o.want is not None
+                o
+                for (lid, _), o in self._outgoing.items()
+                if lid == line.row.id and o.sender.want is not None
             ]
             if not wanted:
                 wake.clear()
@@ -186,8 +184,8 @@ class OutgoingDocuments(Generic[LineT]):
             await self._stream(line, session, out)
 
     async def _stream(self, line: LineT, session: DocSession, out: Outgoing) -> None:
-        row, channel = out.row, session.channel
-        assert out.want is not None
+        row, channel, sender = out.row, session.channel, out.sender
+        assert sender.want is not None
         try:
             info = os.stat(row.source or "")
         except OSError as exc:
@@ -202,8 +200,8 @@ class OutgoingDocuments(Generic[LineT]):
         ahead: asyncio.Future[bytes] | None = None
         ahead_at = -1
         try:
-            while out.want is not None and out.want < row.size and line.current is session:
-                offset = out.want
+            while sender.want is not None and sender.want < row.size and line.current is session:
+                offset = sender.want
                 if ahead is None or ahead_at != offset:
                     ahead = loop.run_in_executor(None, os.pread, fd, READ_BLOCK, offset)
                 block = await ahead
@@ -215,26 +213,20 @@ class OutgoingDocuments(Generic[LineT]):
                     ahead_at = offset + len(block)
                     ahead = loop.run_in_executor(None, os.pread, fd, READ_BLOCK, ahead_at)
                 view = memoryview(block)
-                for at in range(0, len(block), DOC_CHUNK):
+                for at in range(0, len(block), sender.chunk):
                     # never more than the window ahead of what the far end has taken: what waits for
                     # the disk there waits here, not in the socket buffers in front of the next FLASH
-                    while (
-                        out.want is not None
-                        and out.want - out.taken >= DOC_WINDOW
-                        and line.current is session
-                    ):
+                    while sender.window_full and line.current is session:
                         out.moved.clear()
                         await out.moved.wait()
-                    if out.want != offset + at:
+                    chunk = sender.next_chunk()
+                    if chunk is None or chunk[0] != offset + at:
                         break  # the far end asked for something else (it paused, or restarted)
-                    channel.send_nowait(
-                        linemsg.encode(DocData(row.doc_id, offset + at, bytes(view[at : at + DOC_CHUNK])))
-                    )
-                    out.want = offset + at + len(view[at : at + DOC_CHUNK])
+                    piece = bytes(view[at : at + sender.chunk])
+                    channel.send_nowait(linemsg.encode(DocData(row.doc_id, offset + at, piece)))
+                    # after the last byte the far end says COMPLETE (or pauses) from here
+                    sender.chunk_sent(offset + at, len(piece))
                     await channel.drain()
-            if out.want is not None and out.want >= row.size:
-                out.want = None  # all sent: the far end says COMPLETE (or pauses) from here
-                out.finished = True
         except ChannelClosed:
             pass
         finally:
@@ -244,15 +236,14 @@ class OutgoingDocuments(Generic[LineT]):
                 ahead.add_done_callback(lambda _: os.close(fd))
 
     def _give_up(self, line: LineT, out: Outgoing, why: str) -> None:
-        out.want = None
+        out.sender.give_up()
         line.alert("document-failed", f"document {out.row.name} to {line.peer}: {why}", logged=_NAMELESS_OUT)
-        self._set_out(line, out, out.stored, "failed", why)
+        self._set_out(line, out, out.sender.stored, "failed", why)
 
     def _set_out(self, line: LineT, out: Outgoing, stored: int, state: str, detail: str | None) -> None:
         done = state in ("complete", "failed")
         completed = time.time() if done else None
         rowid = out.row.rowid
-        out.stored = stored
         out.row = dataclasses.replace(
             out.row, stored=stored, state=state, detail=detail, completed_at=completed
         )
@@ -276,43 +267,34 @@ class OutgoingDocuments(Generic[LineT]):
         out = self._outgoing.get(key)
         if out is None:
             return  # not ours, or long done
-        state = DocState(progress.state)
-        if progress.stored > out.row.size:
-            return
+        heard = out.sender.progress(progress.stored, DocState(progress.state))
+        if heard is None:
+            return  # past the document's size
         out.moved.set()
-        if state is DocState.RECEIVING:
-            # a request to send from there, unless we are streaming past it or have sent it all
-            idle = out.want is None and not out.finished
-            if idle or (out.want is not None and out.want < progress.stored):
-                out.want = out.taken = progress.stored  # (again) from there
-            else:
-                out.taken = max(out.taken, progress.stored)  # progress: durable reports lag behind taken ones
-            self._set_out(line, out, progress.stored, "receiving", None)
+        if heard.state is DocState.RECEIVING:
+            # a request to send from there, or progress while we stream past it or have sent it all
+            self._set_out(line, out, heard.stored, "receiving", None)
             self._wake.setdefault(line.row.id, asyncio.Event()).set()
-        elif state is DocState.PAUSED:
-            out.want = None
-            out.finished = False  # it asks again (from where it stands) when it can
-            self._set_out(line, out, progress.stored, "paused", "the far end's disk is full; it retries")
-        elif state is DocState.COMPLETE:
-            out.want = None
+        elif heard.state is DocState.PAUSED:
+            # it asks again (from where it stands) when it can
+            self._set_out(line, out, heard.stored, "paused", "the far end's disk is full; it retries")
+        elif heard.state is DocState.COMPLETE:
             self._set_out(line, out, out.row.size, "complete", None)
             del self._outgoing[key]
         else:
-            out.want = None
             line.alert(
                 "document-failed",
                 f"{line.peer} refused document {out.row.name}: it failed its checks",
                 logged="the far end refused a document: it failed its checks",
             )
-            self._set_out(line, out, progress.stored, "failed", "the far end found it corrupt")
+            self._set_out(line, out, heard.stored, "failed", "the far end found it corrupt")
             del self._outgoing[key]
 
     def session_down(self, line: LineT) -> None:
         """The line's session ended: senders stop; what the far end wants is asked again next time."""
         for (line_id, _), out in self._outgoing.items():
             if line_id == line.row.id:
-                out.want = None
-                out.finished = False
+                out.sender.session_ended()
                 out.moved.set()
 
     def forget_line(self, line_id: int) -> None:
@@ -328,7 +310,7 @@ class OutgoingDocuments(Generic[LineT]):
         except StoreError:
             return
         for row in rows:
-            self._outgoing.setdefault((row.line_id, row.doc_id), Outgoing(row, stored=row.stored))
+            self._outgoing.setdefault((row.line_id, row.doc_id), Outgoing(row, Sender(row.size, row.stored)))
 
 
 __all__ = ["PROGRESS_EVERY", "READ_BLOCK", "Emit", "Outgoing", "OutgoingDocuments"]

@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from hotline.proto.constants import DOC_CHUNK, DOC_SYNC_EVERY, DOC_TAKEN_EVERY
+from hotline.proto.constants import DOC_CHUNK
+from hotline.proto.transfer import WriteCadence
 from hotline.store.blobs import Blob
 from hotline.store.errors import StoreError
 
@@ -105,7 +106,9 @@ class DocumentWriter:
         ]
         for helper in helpers:
             helper.start()
-        since_sync = since_taken = since_posted = 0
+        # when to report what is taken and when to fsync: the §13 cadence, kept on this thread
+        cadence = WriteCadence(size)
+        since_posted = 0
         while (item := self._queue.get()) is not None:
             offset, data = item
             if offset < 0:
@@ -126,13 +129,10 @@ class DocumentWriter:
                 continue
             self._hashes.put((offset, data))
             end = offset + len(data)
-            since_sync += len(data)
-            since_taken += len(data)
-            if since_taken >= DOC_TAKEN_EVERY and end < size:
-                since_taken = 0
+            report, sync = cadence.written(end, len(data))
+            if report:
                 self._post(functools.partial(reports.on_taken, end))
-            if end < size and since_sync >= DOC_SYNC_EVERY:
-                since_sync = 0
+            if sync:
                 self._syncs.put((end, None))
         self._hashes.put(None)
         for helper in helpers:
