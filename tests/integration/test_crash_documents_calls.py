@@ -47,7 +47,8 @@ from typing import Any
 
 import pytest
 
-from hotline.station.documents import TAKEN_EVERY, WINDOW
+from hotline.proto.constants import DOC_TAKEN_EVERY as TAKEN_EVERY
+from hotline.proto.constants import DOC_WINDOW as WINDOW
 from hotline.voice.quality import speech_sample
 from tests.support.figures import report
 from tests.support.impair import ImpairProxy

@@ -201,13 +201,13 @@ LIAR = """
 import os
 from hotline.proto import linemsg
 from hotline.proto.document import CHUNK
-from hotline.station import documents
+from hotline.station.documents import outgoing
 
 async def _lying_stream(self, line, session, out):
     row, channel = out.row, session.channel
     with open(row.source, "rb") as source:
         data = source.read()
-    for offset in range(out.want or 0, row.size, CHUNK):
+    for offset in range(out.sender.want or 0, row.size, CHUNK):
         piece = data[offset : offset + CHUNK]
         if os.environ["HOTLINE_LIE"] == "longer" and offset + CHUNK >= row.size:
             piece = piece.ljust(CHUNK, b"\\0")  # the last chunk runs past the announced size
@@ -215,10 +215,9 @@ async def _lying_stream(self, line, session, out):
             piece = piece[:100]  # a short chunk in the middle
         channel.send_nowait(linemsg.encode(linemsg.DocData(row.doc_id, offset, piece)))
         await channel.drain()
-    out.want = None
-    out.finished = True
+    out.sender.chunk_sent(0, row.size)  # all sent
 
-documents.DocumentDesk._stream = _lying_stream
+outgoing.OutgoingDocuments._stream = _lying_stream
 """
 
 

@@ -29,7 +29,7 @@ import os
 from pathlib import Path
 
 from hotline.proto.document import DOC_ID_LEN
-from hotline.station import documents
+from hotline.station.documents import outgoing as documents
 from hotline.station.requests import messages as requests
 from hotline.store import db
 

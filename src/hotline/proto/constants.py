@@ -37,6 +37,26 @@ PADDING_BUCKETS = (
 #: Counter limit after which a key is never used again (WireGuard's RejectAfterMessages).
 REJECT_AFTER_MESSAGES = 2**60
 
+# -- spec: documents (docs/protocol.md §13) -----------------------------------------------------------
+
+#: Document ids are 16 random bytes.
+DOC_ID_LEN = 16
+#: Bytes of document per ``DocData`` message (and per sealed chunk at rest); the last one is shorter.
+DOC_CHUNK = 64 * 1024
+#: The largest document a station accepts (1 TiB).
+DOC_MAX_SIZE = 2**40
+#: The longest document name kept, in UTF-8 bytes.
+DOC_MAX_NAME = 255
+#: Length of a document's SHA-256.
+DOC_HASH_LEN = 32
+#: Bytes a sender may have in flight beyond what the receiver last said it has taken.
+DOC_WINDOW = 4 * 2**20
+#: The receiver reports what it has taken (written, not yet durable) every this many bytes.
+DOC_TAKEN_EVERY = 2**20
+#: The receiver makes what it holds durable (fsync, recorded, reported) every this many bytes: what a
+#: crash may make it fetch again.
+DOC_SYNC_EVERY = 32 * 2**20
+
 # -- implementation defaults --------------------------------------------------------------------------
 
 #: Start an in-band rekey this long after the current keys were made (seconds).
@@ -67,3 +87,6 @@ SOURCE_HANDSHAKE_BURST = 1000
 #: ``RATE_LIMITED``.
 REKEY_RATE = 2.0
 REKEY_BURST = 10
+#: Seconds a paused document waits before its receiver asks for it again (docs/protocol.md §13: "asks
+#: again when it can").
+DOC_RETRY_PAUSED = 5.0

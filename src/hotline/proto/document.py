@@ -16,15 +16,11 @@ import unicodedata
 
 import msgspec
 
-#: Document ids are 16 random bytes.
-DOC_ID_LEN = 16
-#: Bytes of document per DocData message (and per sealed chunk at rest).
-CHUNK = 64 * 1024
-#: The largest document a station accepts (1 TiB).
-MAX_SIZE = 2**40
-#: The longest file name kept, in UTF-8 bytes.
-MAX_NAME = 255
-HASH_LEN = 32
+from hotline.proto.constants import DOC_CHUNK as CHUNK
+from hotline.proto.constants import DOC_HASH_LEN as HASH_LEN
+from hotline.proto.constants import DOC_ID_LEN
+from hotline.proto.constants import DOC_MAX_NAME as MAX_NAME
+from hotline.proto.constants import DOC_MAX_SIZE as MAX_SIZE
 
 
 class DocState(enum.IntEnum):

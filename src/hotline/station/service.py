@@ -35,7 +35,7 @@ from hotline.proto.session import SessionConfig
 from hotline.station.calls.desk import CallDesk
 from hotline.station.config import StationConfig
 from hotline.station.control import serve_control
-from hotline.station.documents import DocumentDesk
+from hotline.station.documents import DocumentDesk, doc_dir
 from hotline.station.errors import StationError
 from hotline.station.events import EventBus
 from hotline.station.handshakes import HandshakeDefence
@@ -106,8 +106,15 @@ class Station:
         #: Pairings waiting for a connection, one per line name (hotline.station.pairing).
         self.pairings = PairingClaims()
         self.calls: CallDesk[LineRuntime] = CallDesk(self)
-        self.documents = DocumentDesk(self)
         self.quotas = QuotaDesk(self)
+        self.documents: DocumentDesk[LineRuntime] = DocumentDesk(
+            worker=self.worker,
+            quotas=lambda: self.quotas,
+            publish=self.publish,
+            spawn=self.spawn,
+            directory=doc_dir(self),
+            max_bytes=lambda: self.config.documents_max_bytes,
+        )
         # the wiring that keeps the line from knowing calls and documents
         self._routes: dict[type[LineMessage], Route[LineRuntime]] = {
             DocData: Route(self._document_message, "document data"),
@@ -340,7 +347,7 @@ class _CallSessions:
 class _DocumentSessions:
     """The document desk as a session listener: it sends and resumes documents while a session lasts."""
 
-    def __init__(self, documents: DocumentDesk) -> None:
+    def __init__(self, documents: DocumentDesk[LineRuntime]) -> None:
         self._documents = documents
 
     def session_tasks(self, line: LineRuntime, session: LinkSession) -> list[Coroutine[Any, Any, None]]:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hotline.crypto.aead import NONCE_LEN, CipherKey, noise_nonce
 from hotline.proto.document import CHUNK
 from hotline.proto.linemsg import Entry
-from hotline.station.blobfiles import remove_line_blobs, writable_blob
+from hotline.station.documents.blobfiles import remove_line_blobs, writable_blob
 from hotline.store.blobs import LEGACY_SLOT, SLOT, Blob, sealed_size
 from hotline.store.db import Store
 from hotline.store.errors import StoreCorrupt, StoreError

@@ -109,7 +109,7 @@ async def file_get(station: StationHost, args: FileGetArgs, emit: Emit) -> dict[
         )
     if blob is None:
         raise StationError("corrupt", f"document {args.id} has no file (see `hotline files`)")
-    blob_path = doc_dir(station) / blob.name  # type: ignore[arg-type]
+    blob_path = doc_dir(station) / blob.name
     await asyncio.get_running_loop().run_in_executor(None, _write_out, blob_path, blob, row, out)
     return {
         "id": args.id,

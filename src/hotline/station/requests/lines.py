@@ -19,9 +19,9 @@ from hotline.proto.delivery import chain_start
 from hotline.proto.identity_errors import CardError, LineKeyError
 from hotline.proto.linekeys import check_supersedes, create_line_key, next_created_at, open_line_key
 from hotline.proto.safety import safety_number
-from hotline.station.blobfiles import remove_line
 from hotline.station.cardkeys import key_clash
 from hotline.station.documents import doc_dir
+from hotline.station.documents.blobfiles import remove_line
 from hotline.station.errors import StationError
 from hotline.station.requests.base import Args, Emit, NoArgs, PeerArgs, StationHost, check_peer_name
 from hotline.station.views import describe_line
@@ -194,7 +194,7 @@ async def line_list(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, ob
 async def line_remove(station: StationHost, args: PeerArgs, emit: Emit) -> dict[str, object]:
     """``line.remove``: the line, its transcript, its documents and their files go."""
     line = station.line(args.peer)
-    await remove_line(station, line.row.id, doc_dir(station))  # type: ignore[arg-type]
+    await remove_line(station, line.row.id, doc_dir(station))
     station.drop_line(args.peer)
     return {"peer": args.peer, "removed": True}
 

@@ -10,13 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from hotline.station.documents.needs import StationWithDocuments
 from hotline.store.db import DocRow, Store
 from hotline.store.documents import BlobRef
-
-if TYPE_CHECKING:
-    from hotline.station.service import Station
 
 log = logging.getLogger("hotline.documents")
 
@@ -52,7 +49,7 @@ def remove_line_blobs(directory: Path, names: list[str]) -> int:
     return removed
 
 
-async def remove_line(station: Station, line_id: int, directory: Path) -> None:
+async def remove_line(station: StationWithDocuments, line_id: int, directory: Path) -> None:
     """Delete a line's rows (transcript, events, documents), then its documents' files in ``directory``.
 
     In that order: a crash in between leaves files no row names, never a row without its file.

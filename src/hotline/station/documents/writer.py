@@ -1,0 +1,181 @@
+"""The write, hash and fsync threads of one inbound document.
+
+The event loop only hands chunks over; the disk (and an fsync that holds the file for tens of
+milliseconds) never stalls the line's other traffic, and the transfer overlaps the writeback
+instead of waiting for it. Three threads make a pipeline, each releasing the GIL for most of its
+work: the writer seals and writes, the hasher hashes what was written, the syncer fsyncs. What
+happened comes back to the loop through ``post``, as calls of a :class:`WriterReports`; this
+module knows nothing of lines, sessions or the store's rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import queue
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from hotline.proto.constants import DOC_CHUNK
+from hotline.proto.transfer import WriteCadence
+from hotline.store.blobs import Blob
+from hotline.store.errors import StoreError
+
+#: Bytes the writer takes between two reports of what it has written (to lift a paused read).
+WRITTEN_EVERY = 256 * 2**10
+#: Bytes handed to a document's writer thread before the line stops reading, and when it reads again.
+WRITER_HIGH_WATER = 8 * 2**20
+WRITER_LOW_WATER = 2 * 2**20
+
+
+class Hasher(Protocol):
+    """A running SHA-256 (``hashlib.sha256()``)."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
+class WriterReports(Protocol):
+    """What a writer tells the loop (each call posted to the loop, never made on a thread)."""
+
+    def on_taken(self, mark: int) -> None:
+        """Everything before ``mark`` is written (not yet durable)."""
+
+    def on_synced(self, mark: int) -> None:
+        """Everything before ``mark`` is durable."""
+
+    def on_done(self, ok: bool) -> None:
+        """The last byte is durable; ``ok``: the whole hash matched."""
+
+    def on_error(self, offset: int, exc: StoreError) -> None:
+        """A write at ``offset`` failed (it was neither written nor hashed), or an fsync (``offset`` -1)."""
+
+    def on_room(self) -> None:
+        """The writer has room for more chunks again."""
+
+
+class DocumentWriter:
+    """Seals, writes, hashes and fsyncs one inbound document's chunks in threads of its own.
+
+    ``pending`` is read and written on the loop only.
+    """
+
+    def __init__(
+        self,
+        blob: Blob,
+        hasher: Hasher,
+        size: int,
+        sha256: bytes,
+        reports: WriterReports,
+        post: Callable[[Callable[[], None]], None],
+    ) -> None:
+        self._blob = blob
+        self._hasher = hasher
+        self._size = size
+        self._sha256 = sha256
+        self._reports = reports
+        self._post = post
+        self._queue: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
+        self._hashes: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
+        self._syncs: queue.SimpleQueue[tuple[int, bytes | None] | None] = queue.SimpleQueue()
+        #: Bytes handed over and not yet written (read and written on the loop only).
+        self.pending = 0
+        self._failed = False
+        self._thread = threading.Thread(target=self._run, name="document-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, offset: int, data: bytes) -> None:
+        """Write ``data`` at ``offset`` (a chunk boundary)."""
+        self.pending += len(data)
+        self._queue.put((offset, data))
+
+    def resume(self) -> None:
+        """After a failed write was reported: take chunks again (the sender resends from there)."""
+        self._queue.put((-1, b""))
+
+    def stop(self) -> None:
+        """Write what is queued, then close the file and end the threads."""
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        blob, size, reports = self._blob, self._size, self._reports
+        helpers = [
+            threading.Thread(target=self._hash_loop, name="document-hasher", daemon=True),
+            threading.Thread(target=self._sync_loop, name="document-syncer", daemon=True),
+        ]
+        for helper in helpers:
+            helper.start()
+        # when to report what is taken and when to fsync: the §13 cadence, kept on this thread
+        cadence = WriteCadence(size)
+        since_posted = 0
+        while (item := self._queue.get()) is not None:
+            offset, data = item
+            if offset < 0:
+                self._failed = False
+                continue
+            # in steps, not per chunk: every post wakes the loop through its self-pipe
+            since_posted += len(data)
+            if since_posted >= WRITTEN_EVERY:
+                self._post(functools.partial(self._written, since_posted))
+                since_posted = 0
+            if self._failed:
+                continue  # sent before the sender heard we paused
+            try:
+                blob.write(offset // DOC_CHUNK, data)
+            except StoreError as exc:
+                self._failed = True
+                self._post(functools.partial(reports.on_error, offset, exc))
+                continue
+            self._hashes.put((offset, data))
+            end = offset + len(data)
+            report, sync = cadence.written(end, len(data))
+            if report:
+                self._post(functools.partial(reports.on_taken, end))
+            if sync:
+                self._syncs.put((end, None))
+        self._hashes.put(None)
+        for helper in helpers:
+            helper.join()
+        blob.close()
+
+    def _hash_loop(self) -> None:
+        # the whole document's SHA-256, over exactly what was written, in order; the last chunk's
+        # digest goes to the syncer, which reports it once that chunk is durable
+        while (item := self._hashes.get()) is not None:
+            offset, data = item
+            self._hasher.update(data)
+            if offset + len(data) == self._size:
+                self._syncs.put((self._size, self._hasher.digest()))
+        self._syncs.put(None)
+
+    def _sync_loop(self) -> None:
+        # fsync in a thread of its own: the disk flushes what came while the writer takes the next
+        # chunks, instead of the transfer stopping for every flush
+        reports = self._reports
+        while (item := self._syncs.get()) is not None:
+            mark, digest = item
+            try:
+                self._blob.sync()
+            except StoreError as exc:
+                self._post(functools.partial(reports.on_error, -1, exc))
+                continue
+            if digest is not None:
+                self._post(functools.partial(reports.on_done, digest == self._sha256))
+            else:
+                self._post(functools.partial(reports.on_synced, mark))
+
+    def _written(self, size: int) -> None:
+        self.pending -= size
+        if self.pending <= WRITER_LOW_WATER:
+            self._reports.on_room()
+
+
+__all__ = [
+    "WRITER_HIGH_WATER",
+    "WRITER_LOW_WATER",
+    "WRITTEN_EVERY",
+    "DocumentWriter",
+    "Hasher",
+    "WriterReports",
+]
