@@ -234,6 +234,7 @@ class Transcript:
         outbound: ``(seq, head)`` of our numbered entries in our store.
         chain_out0: the head of our empty outbound transcript.
         delivered_upto: our entries the store already marks delivered.
+        window: entries in flight at most (§10.2 rule 1; smaller only in tests).
     """
 
     def __init__(
@@ -243,6 +244,7 @@ class Transcript:
         outbound: tuple[int, bytes],
         chain_out0: bytes,
         delivered_upto: int,
+        window: int = WINDOW,
     ) -> None:
         # inbound: accepted (perhaps still being stored), and what is on our disk
         self.in_seq, self.in_head = inbound
@@ -251,6 +253,7 @@ class Transcript:
         self._storing: tuple[Entry, ...] | None = None
         self._receipt_due = False
         # outbound
+        self.window = window
         self.chain_out0 = chain_out0
         self.out_seq, self.out_head = outbound
         #: The highest of our sequence numbers the peer has receipted since we started, and when.
@@ -282,7 +285,7 @@ class Transcript:
     @property
     def room(self) -> int:
         """How many more entries may be numbered before the window is full."""
-        return WINDOW - (self.out_seq - self.peer_seq)
+        return self.window - (self.out_seq - self.peer_seq)
 
     def verdict(self, entry: Entry) -> Verdict:
         """What :meth:`entry_received` would make of ``entry`` now (changes nothing)."""
