@@ -37,6 +37,16 @@ PADDING_BUCKETS = (
 #: Counter limit after which a key is never used again (WireGuard's RejectAfterMessages).
 REJECT_AFTER_MESSAGES = 2**60
 
+# -- delivery (docs/protocol.md §10) -----------------------------------------------------------------
+
+#: Entries sent and not yet receipted, at most (§10.2 rule 1).
+WINDOW = 1024
+#: Sessions established this close together count as "both dialled at once" (§10.2 rule 5, seconds).
+TIE_WINDOW = 3.0
+#: Outbound entries read back from the store per resend step (an implementation choice: §10.2 rule 3
+#: only says "in order").
+RESEND_BATCH = 256
+
 # -- spec: documents (docs/protocol.md §13) -----------------------------------------------------------
 
 #: Document ids are 16 random bytes.

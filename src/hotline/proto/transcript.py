@@ -1,0 +1,569 @@
+"""Both directions of one line's delivery (docs/protocol.md §10) as a sans-IO state machine.
+
+A :class:`Transcript` holds what a station knows of one line's two transcripts: how far the peer's
+entries are accepted and stored here (inbound), how far ours are numbered, sent and receipted
+(outbound), and where the current session stands. It is driven by three kinds of input: messages
+from the peer (``Hello``, ``Entry``, ``Receipt``), the station's own doings (a session started or
+ended, an entry queued or numbered by the operator), and the results of the store commands it asked
+for. It answers with messages to send, store commands to run (plain values) and events; it has no
+timers of its own (a quota hold and a line test's timeout are the station's). It never touches a
+socket, a clock or the store: ``now`` comes from the caller, and so does every row it needs.
+
+Rules it keeps, all from §10:
+
+- Inbound: an entry is accepted only right after the one before it and only if its chain head is
+  what our chain gives (:func:`hotline.proto.delivery.classify`); accepted entries are stored in
+  batches, one store command at a time, and only once a batch is stored does a ``Receipt`` name it.
+  A duplicate is answered with a receipt again; a gap or a foreign head breaks the session.
+- Outbound: entries are numbered by the store (precedence order) at most :data:`WINDOW` ahead of
+  what the peer receipted; each session starts at the peer's ``Hello`` and resends everything after
+  it, in order, read back from the store :data:`RESEND_BATCH` at a time.
+- At most ONE store command of each kind is outstanding: one batch being stored, one numbering, one
+  delivered-mark, and per session one resend read and one hello check. So no flag, lock or event
+  is needed around them: the machine simply does not ask again until the result is in.
+
+The sender is polled (:meth:`Transcript.poll_sender`), as a socket asks for data to send: between
+its steps the station may pause it (a peer's ``Withhold``, §10.3) and rewind it (:meth:`rewind`).
+
+Transition table (``state`` is the session's :class:`LinkState`; docs/state-machines/delivery.md
+holds the same table):
+
+=============  ===========================================  ============  ===================================
+state          input                                        next          outputs
+=============  ===========================================  ============  ===================================
+any            session_started                              AWAIT_HELLO   Send Hello(committed in, out_seq)
+any            session_ended                                DOWN          -
+AWAIT_HELLO,   hello_received, received_seq > out_seq       BROKEN        Broken(ROLLED_BACK)
+UP
+AWAIT_HELLO,   hello_received, our head there in memory     BROKEN        Broken(HELLO_MISMATCH)
+UP             and different
+AWAIT_HELLO,   hello_received, our head there in memory     UP            [PeerSentFewer], receipt up to
+UP             and equal                                                  received_seq, LineUp; cursor there
+AWAIT_HELLO,   hello_received, head only in the store       CHECK_HELLO   ReadChain(received_seq)
+UP
+CHECK_HELLO    chain_read, equal                            UP            as two rows above
+CHECK_HELLO    chain_read, different or missing             BROKEN        Broken(HELLO_MISMATCH)
+not BROKEN     entry_received, Accept                       same          StoreEntries(batch) if none out,
+                                                                          else the entry waits for the next
+not BROKEN     entry_received, Duplicate                    same          StoreEntries(()) if none out, else
+                                                                          a receipt is due after it
+not BROKEN     entry_received, Gap                          BROKEN        Broken(GAP)
+not BROKEN     entry_received, ChainMismatch                BROKEN        Broken(CHAIN)
+any            entries_stored                               same          Send Receipt(committed in) (an
+                                                                          empty batch with entries waiting
+                                                                          leaves it to them), next batch
+any            entries_not_stored                           BROKEN if a   inbound back to what is stored;
+                                                            session       Broken(STORE_FAILED)
+not BROKEN     receipt_received, seq > out_seq              BROKEN        Broken(RECEIPT_BEYOND)
+not BROKEN     receipt_received, head in memory, different  BROKEN        Broken(RECEIPT_MISMATCH)
+not BROKEN     receipt_received, seq <= peer_seq            same          -
+not BROKEN     receipt_received, newer                      same          Receipted(in-flight ids, now),
+                                                                          MarkDelivered if none out
+any            marked                                       same          Receipted(ids, now), MarkDelivered
+                                                                          again if receipts came meanwhile
+any            marking_failed                               same          - (the next receipt tries again)
+UP             poll_sender, cursor < out_seq                same          ReadSent(cursor, RESEND_BATCH)
+UP             poll_sender, caught up, room in the window,  same          NumberQueued(room)
+               entries may be queued
+UP             sent_read (this session)                     same          Send each Entry; cursor to the last
+any            numbered                                     same          out_seq, in flight; Send each if
+                                                                          this session is UP and they follow
+                                                                          the cursor
+any            numbering_failed                             same          - (entries may still be queued)
+any            numbered_now                                 same          out_seq, in flight; Send it (flush
+                                                                          when alone) if UP, next, not held
+any            queued                                       same          - (entries may be queued)
+UP             rewind                                       same          cursor back to held_seq
+BROKEN         hello, entry or receipt received             BROKEN        - (ignored: the session is ending)
+=============  ===========================================  ============  ===================================
+
+Results that name an older session (``session`` differs) are dropped: that session is gone.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from hotline.crypto.hashing import constant_time_equal
+from hotline.proto.constants import RESEND_BATCH, WINDOW
+from hotline.proto.delivery import Accept, ChainMismatch, Duplicate, Gap, Verdict, classify
+from hotline.proto.errors import LocalProtocolError
+from hotline.proto.linemsg import Entry, Hello, Receipt
+
+
+class LinkState(enum.Enum):
+    """Where the current session of a line stands, for delivery."""
+
+    #: No session.
+    DOWN = "down"
+    #: Our ``Hello`` is sent; the peer's has not come.
+    AWAIT_HELLO = "await-hello"
+    #: The peer's ``Hello`` came; its head is being read from the store to check it.
+    CHECK_HELLO = "check-hello"
+    #: Both ``Hello`` messages are in and checked: entries flow.
+    UP = "up"
+    #: The peer broke a rule (or our store failed): the session must end; its input is ignored.
+    BROKEN = "broken"
+
+
+class Why(enum.Enum):
+    """Why a session broke (:class:`Broken`)."""
+
+    #: A ``Hello`` claims more of our entries than we ever sent: our store was rolled back (§10.2.3).
+    ROLLED_BACK = "rolled-back"
+    #: A ``Hello``'s head differs from our chain at its sequence number.
+    HELLO_MISMATCH = "hello-mismatch"
+    #: An entry came after a gap (§10.1).
+    GAP = "gap"
+    #: An entry's head does not extend our inbound chain (§10.1).
+    CHAIN = "chain"
+    #: A receipt names an entry we never sent.
+    RECEIPT_BEYOND = "receipt-beyond"
+    #: A receipt's head differs from our chain at its sequence number.
+    RECEIPT_MISMATCH = "receipt-mismatch"
+    #: Storing accepted entries failed: they are forgotten and come again on the next session.
+    STORE_FAILED = "store-failed"
+
+
+# -- outputs: messages, store commands, events ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``message`` on the current session."""
+
+    message: Hello | Entry | Receipt
+    #: Put it on the wire now (the peer waits for it) rather than letting records fill up.
+    flush: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoreEntries:
+    """Store these accepted inbound entries in one transaction, then call ``entries_stored``.
+
+    Empty: nothing to store, a receipt is due; answer it on the runtime's next turn, so that a
+    burst of duplicates costs one receipt."""
+
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadChain:
+    """Read our outbound chain head after entry ``seq`` and call ``chain_read``."""
+
+    session: int
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadSent:
+    """Read up to ``limit`` numbered outbound entries after ``after``, in order; call ``sent_read``."""
+
+    session: int
+    after: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class NumberQueued:
+    """Number up to ``room`` queued outbound entries (by precedence, then queue order) in one
+    transaction and call ``numbered``. Its result counts even if the session is gone meanwhile."""
+
+    session: int
+    room: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarkDelivered:
+    """Mark our entries ``(after, upto]`` delivered in the store; call ``marked`` with their ids."""
+
+    after: int
+    upto: int
+
+
+StoreCommand = StoreEntries | ReadChain | ReadSent | NumberQueued | MarkDelivered
+
+
+@dataclass(frozen=True, slots=True)
+class LineUp:
+    """The peer's ``Hello`` checked out: the session carries entries now."""
+
+    session: int
+    #: How many of our entries the peer holds.
+    received_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Receipted:
+    """Our entries ``ids`` are stored at the peer (known at ``at``)."""
+
+    ids: tuple[bytes, ...]
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """The session must end: ``why``, at sequence number ``seq`` (``other``: the number it should be
+    within or was due, where there is one)."""
+
+    session: int
+    why: Why
+    seq: int
+    other: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSentFewer:
+    """The peer's ``Hello`` says it sent ``sent_seq`` entries, but we hold ``held``: its store was
+    rolled back. An alert, and the session goes on."""
+
+    sent_seq: int
+    held: int
+
+
+DeliveryEvent = LineUp | Receipted | Broken | PeerSentFewer
+Output = Send | StoreCommand | DeliveryEvent
+
+
+class Transcript:
+    """Delivery on one line, both directions. Not thread-safe; one per line.
+
+    Args:
+        inbound: ``(seq, head)`` of the peer's entries held in our store.
+        outbound: ``(seq, head)`` of our numbered entries in our store.
+        chain_out0: the head of our empty outbound transcript.
+        delivered_upto: our entries the store already marks delivered.
+        window: entries in flight at most (§10.2 rule 1; smaller only in tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        inbound: tuple[int, bytes],
+        outbound: tuple[int, bytes],
+        chain_out0: bytes,
+        delivered_upto: int,
+        window: int = WINDOW,
+    ) -> None:
+        # inbound: accepted (perhaps still being stored), and what is on our disk
+        self.in_seq, self.in_head = inbound
+        self.committed_in = inbound
+        self._pending: list[Entry] = []
+        self._storing: tuple[Entry, ...] | None = None
+        self._receipt_due = False
+        # outbound
+        self.window = window
+        self.chain_out0 = chain_out0
+        self.out_seq, self.out_head = outbound
+        #: The highest of our sequence numbers the peer has receipted since we started, and when.
+        self.peer_seq = 0
+        self.receipted_at: float | None = None
+        #: Numbered since we started and not yet receipted, in order: seq -> (chain head, message id).
+        self._inflight: dict[int, tuple[bytes, bytes]] = {}
+        self._marked = delivered_upto
+        self._marking = False
+        self._numbering = False
+        #: Unnumbered entries may wait in the store (true at start: we have not looked yet).
+        self._maybe_queued = True
+        # the current session
+        self.session = 0
+        self.state = LinkState.DOWN
+        #: The highest sequence number sent on this session.
+        self.cursor = 0
+        self._reading = False
+        self._checking: Hello | None = None
+        self._outputs: list[Output] = []
+
+    # -- outputs
+
+    def pop_outputs(self) -> list[Output]:
+        """Everything the inputs so far asked for, in order; carry them out in that order."""
+        outputs, self._outputs = self._outputs, []
+        return outputs
+
+    @property
+    def room(self) -> int:
+        """How many more entries may be numbered before the window is full."""
+        return self.window - (self.out_seq - self.peer_seq)
+
+    def verdict(self, entry: Entry) -> Verdict:
+        """What :meth:`entry_received` would make of ``entry`` now (changes nothing)."""
+        return classify(self.in_seq, self.in_head, entry)
+
+    # -- sessions
+
+    def session_started(self) -> int:
+        """Call when a new session carries the line (it replaces any other); returns its number."""
+        self.session += 1
+        self.state = LinkState.AWAIT_HELLO
+        self.cursor = 0
+        self._reading = False
+        self._checking = None
+        seq, head = self.committed_in
+        # what is on our disk, not what is still being stored: the peer counts it as delivered
+        self._outputs.append(Send(Hello(seq, head, self.out_seq)))
+        return self.session
+
+    def session_ended(self) -> None:
+        """Call when the session is gone (closed, cut, replaced without a new one yet)."""
+        self.state = LinkState.DOWN
+        self._checking = None
+
+    def hello_received(self, hello: Hello, now: float) -> None:
+        """The peer's ``Hello`` came on the current session."""
+        if self.state is LinkState.BROKEN:
+            return
+        if self.state not in (LinkState.AWAIT_HELLO, LinkState.UP):
+            raise LocalProtocolError(f"a Hello in state {self.state.name}")
+        received = hello.received_seq
+        if received > self.out_seq:
+            self._break(Why.ROLLED_BACK, received, self.out_seq)
+            return
+        ours = self._known_chain(received)
+        if ours is None:
+            self.state = LinkState.CHECK_HELLO
+            self._checking = hello
+            self._outputs.append(ReadChain(self.session, received))
+            return
+        self._check_hello(hello, ours, now)
+
+    def chain_read(self, session: int, head: bytes | None, now: float) -> None:
+        """Result of :class:`ReadChain`: our chain head there, or None if the store has no such entry."""
+        hello = self._checking
+        if session != self.session or self.state is not LinkState.CHECK_HELLO or hello is None:
+            return
+        self._checking = None
+        self._check_hello(hello, head, now)
+
+    def _check_hello(self, hello: Hello, ours: bytes | None, now: float) -> None:
+        received = hello.received_seq
+        if ours is None or not constant_time_equal(ours, hello.received_head):
+            self._break(Why.HELLO_MISMATCH, received)
+            return
+        if hello.sent_seq < self.in_seq:
+            self._outputs.append(PeerSentFewer(hello.sent_seq, self.in_seq))
+        self._note_receipt(received, now)
+        self.cursor = received
+        self._maybe_queued = True  # a numbering cut short with the last session may have left some
+        self.state = LinkState.UP
+        self._outputs.append(LineUp(self.session, received))
+
+    def _break(self, why: Why, seq: int, other: int = 0) -> None:
+        self.state = LinkState.BROKEN
+        self._outputs.append(Broken(self.session, why, seq, other))
+
+    # -- inbound
+
+    def entry_received(self, entry: Entry, verdict: Verdict | None = None) -> None:
+        """An ``Entry`` came. ``verdict``: what :meth:`verdict` said of it just before (the station
+        asks first, to let its quotas refuse an entry that would be accepted, §10.3), or None."""
+        if self.state is LinkState.BROKEN:
+            return
+        match classify(self.in_seq, self.in_head, entry) if verdict is None else verdict:
+            case Accept(head):
+                self.in_seq, self.in_head = entry.seq, head
+                self._pending.append(entry)
+            case Duplicate():
+                self._receipt_due = True
+            case Gap(expected):
+                self._break(Why.GAP, entry.seq, expected)
+                return
+            case ChainMismatch():
+                self._break(Why.CHAIN, entry.seq)
+                return
+        if self._storing is None:
+            self._store_next()
+
+    def _store_next(self) -> None:
+        batch, self._pending = tuple(self._pending), []
+        self._receipt_due = False
+        self._storing = batch
+        self._outputs.append(StoreEntries(batch))
+
+    def entries_stored(self) -> None:
+        """Result of :class:`StoreEntries`: the batch is on disk."""
+        batch = self._storing
+        if batch is None:
+            raise LocalProtocolError("no entries were being stored")
+        self._storing = None
+        if batch:
+            last = batch[-1]
+            self.committed_in = (last.seq, last.chain)
+        else:
+            # nothing was stored meanwhile: this receipt answers the duplicates that came since
+            self._receipt_due = False
+            if self._pending:
+                self._store_next()  # their receipt answers the duplicates too
+                return
+        if self.state is not LinkState.DOWN:
+            seq, head = self.committed_in
+            self._outputs.append(Send(Receipt(seq, head), flush=True))  # the sender waits for it
+        if self._pending or self._receipt_due:
+            self._store_next()
+
+    def entries_not_stored(self) -> None:
+        """Result of :class:`StoreEntries`: storing failed. What was not stored is forgotten; the peer
+        sends it again on the next session."""
+        if self._storing is None:
+            raise LocalProtocolError("no entries were being stored")
+        self._storing = None
+        self.in_seq, self.in_head = self.committed_in
+        self._pending = []
+        seq = self.in_seq
+        if self.state is LinkState.DOWN:
+            self._outputs.append(Broken(self.session, Why.STORE_FAILED, seq))
+        else:
+            self._break(Why.STORE_FAILED, seq)
+
+    # -- outbound: receipts
+
+    def receipt_received(self, receipt: Receipt, now: float) -> None:
+        """A ``Receipt`` came: the peer stored our entries up to ``receipt.seq``."""
+        if self.state is LinkState.BROKEN:
+            return
+        if receipt.seq > self.out_seq:
+            self._break(Why.RECEIPT_BEYOND, receipt.seq, self.out_seq)
+            return
+        # only a head we still hold in memory is checked: older ones were checked when they came
+        known = self._inflight.get(receipt.seq)
+        ours = self.chain_out0 if receipt.seq == 0 else known[0] if known is not None else None
+        if ours is not None and not constant_time_equal(ours, receipt.head):
+            self._break(Why.RECEIPT_MISMATCH, receipt.seq)
+            return
+        self._note_receipt(receipt.seq, now)
+
+    def _note_receipt(self, seq: int, now: float) -> None:
+        if seq <= self.peer_seq:
+            return
+        self.peer_seq = seq
+        self.receipted_at = now
+        # the receipt is the delivery: whoever waits hears it now, before the store's mark commits
+        ids = []
+        inflight = self._inflight
+        while inflight:
+            first = next(iter(inflight))
+            if first > seq:
+                break
+            ids.append(inflight.pop(first)[1])
+        self._outputs.append(Receipted(tuple(ids), now))
+        if not self._marking:
+            self._mark_next()
+
+    def _mark_next(self) -> None:
+        self._marking = True
+        self._outputs.append(MarkDelivered(self._marked, self.peer_seq))
+
+    def marked(self, upto: int, ids: list[bytes], now: float) -> None:
+        """Result of :class:`MarkDelivered`: ``ids`` were newly marked delivered (some may have been
+        sent before we started, so not in flight here)."""
+        self._marking = False
+        self._marked = max(self._marked, upto)
+        self._outputs.append(Receipted(tuple(ids), now))
+        if self._marked < self.peer_seq:
+            self._mark_next()
+
+    def marking_failed(self) -> None:
+        """Result of :class:`MarkDelivered`: it failed. The next receipt tries again."""
+        self._marking = False
+
+    # -- outbound: the sender
+
+    def poll_sender(self, session: int) -> ReadSent | NumberQueued | None:
+        """The sender's next store command on ``session``, or None (wait until something changes:
+        an entry queued or numbered, a receipt, a result)."""
+        if session != self.session or self.state is not LinkState.UP:
+            return None
+        if self.cursor < self.out_seq:
+            if self._reading:
+                return None
+            self._reading = True
+            return ReadSent(session, self.cursor, RESEND_BATCH)
+        room = self.room
+        if room > 0 and self._maybe_queued and not self._numbering:
+            self._maybe_queued = False
+            self._numbering = True
+            return NumberQueued(session, room)
+        return None
+
+    def sent_read(self, session: int, entries: list[Entry]) -> None:
+        """Result of :class:`ReadSent`: the entries to send again, in order."""
+        if session != self.session:
+            return
+        self._reading = False
+        if self.state is not LinkState.UP:
+            return
+        for entry in entries:
+            self._outputs.append(Send(entry))
+            self.cursor = entry.seq
+
+    def numbered(self, session: int, entries: list[Entry], room: int) -> None:
+        """Result of :class:`NumberQueued`: these entries got their place (committed)."""
+        self._numbering = False
+        if len(entries) == room:
+            self._maybe_queued = True  # the window filled: more may wait behind
+        self._count(entries)
+        if session != self.session or self.state is not LinkState.UP or not entries:
+            return
+        if entries[0].seq != self.cursor + 1:
+            return  # another numbering landed first: the sender resends in order from the store
+        for entry in entries:
+            self._outputs.append(Send(entry))
+            self.cursor = entry.seq
+
+    def numbering_failed(self) -> None:
+        """Result of :class:`NumberQueued`: it failed; the entries are still queued."""
+        self._numbering = False
+        self._maybe_queued = True
+
+    def numbered_now(self, entry: Entry, *, held: bool) -> bool:
+        """The operator's request queued and numbered ``entry`` in one transaction. Sent at once if
+        it is next on an up session the peer does not withhold (``held``); True if so."""
+        self._count([entry])
+        if self.state is not LinkState.UP or self.cursor != entry.seq - 1 or held:
+            return False
+        # alone on the line: put it on the wire now; under load, records fill up instead
+        self._outputs.append(Send(entry, flush=self.out_seq - self.peer_seq == 1))
+        self.cursor = entry.seq
+        return True
+
+    def queued(self) -> None:
+        """Something was queued unnumbered."""
+        self._maybe_queued = True
+
+    def rewind(self, session: int, held_seq: int) -> None:
+        """The peer withholds our entries after ``held_seq`` (§10.3): resend from there later."""
+        if session == self.session:
+            self.cursor = min(self.cursor, held_seq)
+
+    def _count(self, entries: list[Entry]) -> None:
+        for entry in entries:
+            if entry.seq > self.out_seq:
+                self.out_seq, self.out_head = entry.seq, entry.chain
+                self._inflight[entry.seq] = (entry.chain, entry.id)
+
+    def _known_chain(self, seq: int) -> bytes | None:
+        if seq == 0:
+            return self.chain_out0
+        known = self._inflight.get(seq)
+        return None if known is None else known[0]
+
+
+__all__ = [
+    "Broken",
+    "DeliveryEvent",
+    "LineUp",
+    "LinkState",
+    "MarkDelivered",
+    "NumberQueued",
+    "Output",
+    "PeerSentFewer",
+    "ReadChain",
+    "ReadSent",
+    "Receipted",
+    "Send",
+    "StoreCommand",
+    "StoreEntries",
+    "Transcript",
+    "Why",
+]
