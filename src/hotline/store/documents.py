@@ -1,6 +1,7 @@
-"""Where a received document's bytes live: each row's own random file name and sealed random key.
+"""The store's documents: where each one stands, in each direction, and where a received one's bytes live.
 
-A file name or a key is never derived from the document id, which the sender chose: a peer that
+Each received document has its own random file name and sealed random key: a file name or a key
+is never derived from the document id, which the sender chose: a peer that
 reuses an id (on its line or another) must not reach another document's file or key
 (docs/protocol.md §13). The key is sealed at rest with the store key, bound to the file name, the
 way line keys are.
@@ -8,15 +9,13 @@ way line keys are.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from hotline.crypto.random import random_bytes
+from hotline.store.base import TablePart
+from hotline.store.rows import DocRow
 from hotline.store.schema import IN
-
-if TYPE_CHECKING:
-    from hotline.store.sealing import Sealer
 
 #: Random bytes in a blob's file name (hex in the name).
 BLOB_NAME_LEN = 16
@@ -37,16 +36,88 @@ def _key_ad(name: str) -> bytes:
     return b"blob-key|" + name.encode("ascii")
 
 
-class DocumentBlobs:
-    """The :class:`hotline.store.db.Store` methods for document files (a mixin)."""
+class DocumentStore(TablePart):
+    """The station's documents and their files' names and keys (``store.documents``)."""
 
-    _sealer: Sealer
+    attribute = "documents"
 
-    if TYPE_CHECKING:
+    def add(
+        self,
+        line_id: int,
+        direction: int,
+        *,
+        doc_id: bytes,
+        message_id: bytes,
+        name: str,
+        size: int,
+        sha256: bytes,
+        now: float,
+        source: str | None = None,
+        source_mtime: int | None = None,
+    ) -> DocRow:
+        """Record a document (out: when queued; in: when its DOC entry is stored)."""
+        cursor = self.execute_checked(
+            "INSERT INTO documents (line_id, direction, doc_id, message_id, name, size, sha256, state,"
+            " source, source_mtime, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'receiving', ?, ?, ?)",
+            (line_id, direction, doc_id, message_id, name, size, sha256, source, source_mtime, now),
+        )
+        rowid = int(cursor.lastrowid or 0)
+        doc = self.by_rowid(rowid)
+        assert doc is not None
+        return doc
 
-        def execute_checked(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor: ...
+    def by_rowid(self, rowid: int) -> DocRow | None:
+        row = self.execute_checked(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE rowid = ?", (rowid,)
+        ).fetchone()
+        return None if row is None else _doc(row)
 
-        def blob_key(self, doc_id: bytes, direction: int) -> bytes: ...
+    def by_id(self, line_id: int, direction: int, doc_id: bytes) -> DocRow | None:
+        """One document of a line, by its id."""
+        row = self.execute_checked(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE line_id = ? AND direction = ? AND doc_id = ?",
+            (line_id, direction, doc_id),
+        ).fetchone()
+        return None if row is None else _doc(row)
+
+    def by_message(self, message_id: bytes) -> DocRow | None:
+        """The document a DOC entry announced."""
+        row = self.execute_checked(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        return None if row is None else _doc(row)
+
+    def find(
+        self, *, line_id: int | None = None, direction: int | None = None, unfinished: bool = False
+    ) -> list[DocRow]:
+        """Documents matching the filters, oldest first."""
+        where, params = [], []
+        if line_id is not None:
+            where.append("line_id = ?")
+            params.append(line_id)
+        if direction is not None:
+            where.append("direction = ?")
+            params.append(direction)
+        if unfinished:
+            where.append("state IN ('receiving', 'paused')")
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self.execute_checked(
+            f"SELECT {_DOC_COLUMNS} FROM documents {clause} ORDER BY rowid", tuple(params)
+        ).fetchall()
+        return [_doc(r) for r in rows]
+
+    def update(self, rowid: int, *, stored: int, state: str, detail: str | None = None,
+                     completed_at: float | None = None) -> None:  # fmt: skip
+        """Record how far a document got."""
+        self.execute_checked(
+            "UPDATE documents SET stored = ?, state = ?, detail = ?, completed_at = ? WHERE rowid = ?",
+            (stored, state, detail, completed_at, rowid),
+        )
+
+    def blob_key(self, doc_id: bytes, direction: int) -> bytes:
+        """The key that sealed a legacy document's bytes (schema 2); a new document has a random key of
+        its own in its row (:meth:`new_blob`), never one derived from the id its sender chose."""
+        return self._sealer.derive(b"document|%d|" % direction + doc_id)
 
     def new_blob(self, rowid: int) -> BlobRef:
         """Give the inbound document ``rowid`` a new file name and key of its own (its bytes start over).
@@ -76,7 +147,7 @@ class DocumentBlobs:
             return BlobRef(name, self.blob_key(bytes(row[3]), IN), legacy=True)
         return BlobRef(name, self._sealer.open(_key_ad(name), bytes(row[1])), legacy=bool(row[2]))
 
-    def doc_id_in_use(self, doc_id: bytes) -> bool:
+    def id_in_use(self, doc_id: bytes) -> bool:
         """Whether any document of the station, on any line and in either direction, has ``doc_id``."""
         row = self.execute_checked("SELECT 1 FROM documents WHERE doc_id = ? LIMIT 1", (doc_id,)).fetchone()
         return row is not None
@@ -89,4 +160,17 @@ class DocumentBlobs:
         return [str(row[0]) for row in rows]
 
 
-__all__ = ["BLOB_KEY_LEN", "BLOB_NAME_LEN", "BlobRef", "DocumentBlobs"]
+_DOC_COLUMNS = (
+    "rowid, line_id, direction, doc_id, message_id, name, size, sha256, stored, state, detail, source,"
+    " source_mtime, created_at, completed_at"
+)
+
+
+def _doc(r: Any) -> DocRow:
+    return DocRow(
+        int(r[0]), int(r[1]), int(r[2]), bytes(r[3]), bytes(r[4]), str(r[5]), int(r[6]), bytes(r[7]),
+        int(r[8]), str(r[9]), r[10], r[11], r[12], float(r[13]), r[14],
+    )  # fmt: skip
+
+
+__all__ = ["BLOB_KEY_LEN", "BLOB_NAME_LEN", "BlobRef", "DocumentStore"]
