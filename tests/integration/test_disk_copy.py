@@ -75,8 +75,14 @@ def _known(home: Path, peer: StationProc) -> tuple[list[tuple[str, bytes]], int]
     _, identity = unlock(home, PASSPHRASE)
     store = Store.open(home / "store.sqlite", derive_store_key(identity.secret_parts))
     try:
-        lines, messages, documents = store.lines(), store.messages(limit=100_000), store.documents()
-        calls = [(call.call_id, len(list(store.call_audio(call.rowid, IN)))) for call in store.calls()]
+        lines, messages, documents = (
+            store.lines.all(),
+            store.messages.find(limit=100_000),
+            store.documents.find(),
+        )
+        calls = [
+            (call.call_id, len(list(store.calls.audio(call.rowid, IN)))) for call in store.calls.recent()
+        ]
     finally:
         store.close()
     known: list[tuple[str, bytes]] = [

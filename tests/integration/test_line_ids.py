@@ -32,6 +32,7 @@ from hotline.proto.document import DOC_ID_LEN
 from hotline.station.documents import outgoing as documents
 from hotline.station.requests import messages as requests
 from hotline.store import db
+from hotline.store.messages import MessageStore
 
 _doc_id = os.environ.get("HOTLINE_DOC_ID")
 if _doc_id:
@@ -65,7 +66,7 @@ if _forge:
             " WHERE direction = 0 AND seq IS NULL"
         )
 
-    _queue = db.Store.queue
+    _queue = MessageStore.queue
 
     def _forged_queue(self, line_id, **fields):
         _loosen(self)
@@ -73,7 +74,7 @@ if _forge:
             fields["ref"] = _take("ack_ref") or fields["ref"]
         return _queue(self, line_id, **fields)
 
-    db.Store.queue = _forged_queue
+    MessageStore.queue = _forged_queue
 """
 
 

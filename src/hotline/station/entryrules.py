@@ -34,13 +34,13 @@ def _show(message_id: bytes) -> str:
 
 def check_entry(store: Store, line_id: int, entry: Entry) -> tuple[Refused, bool] | None:
     """Whether ``entry`` breaks an id rule: ``(why, whether its id may still be stored)``, or None."""
-    held = store.id_direction(line_id, entry.id)
+    held = store.messages.id_direction(line_id, entry.id)
     if held is not None:
         whose = "one of ours" if held == OUT else "one of its earlier entries"
         why = f"sent entry {entry.seq} with the id {_show(entry.id)}, already {whose} on this line"
         return Refused(why), False
     if entry.kind == Kind.ACK:
-        acked = store.line_message(line_id, entry.ref, OUT)
+        acked = store.messages.line_message(line_id, entry.ref, OUT)
         if acked is None or acked.seq is None or acked.kind not in (Kind.TEXT, Kind.DOC):
             why = f"acknowledged {_show(entry.ref)} (entry {entry.seq}), which is no message we sent it"
             return Refused(why), True
@@ -49,7 +49,7 @@ def check_entry(store: Store, line_id: int, entry: Entry) -> tuple[Refused, bool
             doc_id = decode_meta(entry.body).doc_id
         except DocMetaError:
             return None  # refused as a document, with its own alert (hotline.station.documents)
-        if store.doc_id_in_use(doc_id):
+        if store.documents.id_in_use(doc_id):
             why = (
                 f"announced a document (entry {entry.seq}, {_show(entry.id)}) with the document id "
                 f"{doc_id.hex()}, already used at this station"

@@ -66,7 +66,7 @@ class EventBus:
 
         async def write() -> None:
             try:
-                await self._worker.call(lambda store: store.add_event(line_id, kind, detail, time.time()))
+                await self._worker.call(lambda store: store.events.add(line_id, kind, detail, time.time()))
             except StoreError as exc:
                 log.error("could not record an event", extra={"kind": kind, "error": exc.reason})
 

@@ -40,7 +40,7 @@ def load_guard(store: Store, peers: list[bytes]) -> dict[bytes, int]:
     """The stored guard of each of ``peers`` that has one (timestamps in ns)."""
     latest = {}
     for peer in peers:
-        value = store.meta(guard_meta_key(peer))
+        value = store.meta.get(guard_meta_key(peer))
         if value is not None:
             latest[peer] = int.from_bytes(value, "big")
     return latest
@@ -49,9 +49,9 @@ def load_guard(store: Store, peers: list[bytes]) -> dict[bytes, int]:
 def store_guard(store: Store, peer_static: bytes, timestamp_ns: int) -> None:
     """Raise ``peer_static``'s stored guard to ``timestamp_ns``; never lower it."""
     key = guard_meta_key(peer_static)
-    current = store.meta(key)
+    current = store.meta.get(key)
     if current is None or int.from_bytes(current, "big") < timestamp_ns:
-        store.set_meta(key, timestamp_ns.to_bytes(8, "big"))
+        store.meta.set(key, timestamp_ns.to_bytes(8, "big"))
 
 
 class HandshakeDefence:

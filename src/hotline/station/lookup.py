@@ -12,7 +12,8 @@ from collections.abc import Callable
 from hotline.station.errors import StationError
 from hotline.station.lines.registry import LineRegistry
 from hotline.station.worker import StoreWorker
-from hotline.store.db import MessageRow, Store
+from hotline.store.db import Store
+from hotline.store.rows import MessageRow
 
 
 def find_message(
@@ -29,8 +30,8 @@ def find_message(
         StationError: ``ambiguous`` when several lines hold it and no line was named.
     """
     if line_id is not None:
-        return store.line_message(line_id, message_id, direction)
-    rows = store.messages_with_id(message_id, direction)
+        return store.messages.line_message(line_id, message_id, direction)
+    rows = store.messages.with_id(message_id, direction)
     if len(rows) > 1:
         peers = ", ".join(sorted(names(row.line_id) for row in rows))
         raise StationError(

@@ -60,7 +60,8 @@ from hotline.station.cardkeys import key_clash
 from hotline.station.errors import StationError
 from hotline.station.lines.line import LineRuntime
 from hotline.station.worker import StoreWorker
-from hotline.store.db import LineRow, Store
+from hotline.store.db import Store
+from hotline.store.rows import LineRow
 
 log = logging.getLogger("hotline.pairing")
 
@@ -515,13 +516,13 @@ class _Pairing:
         ours, theirs = station.identity.key_digest, card.key_digest
 
         def store(s: Store) -> LineRow:
-            if s.line(peer) is not None:
+            if s.lines.by_peer(peer) is not None:
                 raise _Refusal(
                     "line-exists",
                     f"a line {peer!r} was added meanwhile: {NOTHING_CHANGED}",
                     "the other station already has a line by that name",
                 )
-            row = s.add_line(
+            row = s.lines.add(
                 peer=peer,
                 card=encode_card(card),
                 key_digest=theirs,
@@ -531,9 +532,9 @@ class _Pairing:
                 chain_out0=chain_start(ours, theirs),
                 chain_in0=chain_start(theirs, ours),
             )
-            s.set_line_key(row.id, key.key, key.created_at)
+            s.lines.set_key(row.id, key.key, key.created_at)
             # never set_verified here: only the operators' comparison of the safety number verifies
-            stored = s.line_by_id(row.id)
+            stored = s.lines.by_id(row.id)
             assert stored is not None
             return stored
 

@@ -25,7 +25,8 @@ from hotline.proto.session import SessionConfig
 from hotline.station.config import StationConfig
 from hotline.station.events import EventBus
 from hotline.station.worker import StoreWorker
-from hotline.store.db import LineRow, MessageRow, Store
+from hotline.store.db import Store
+from hotline.store.rows import LineRow, MessageRow
 
 L = TypeVar("L")
 L_contra = TypeVar("L_contra", contravariant=True)

@@ -56,8 +56,9 @@ from hotline.station.quotarules import (
 )
 from hotline.station.worker import StoreWorker
 from hotline.store import usage
-from hotline.store.db import DocRow, Store
+from hotline.store.db import Store
 from hotline.store.errors import StoreError
+from hotline.store.rows import DocRow
 from hotline.store.schema import IN
 
 log = logging.getLogger("hotline.quotas")
@@ -397,9 +398,11 @@ class QuotaDesk:
                 f"{doc.size:,} bytes is more than the {limit.document_bytes:,} of the line's `document_bytes`"
                 " quota"
             )
-            store.set_document(doc.rowid, stored=0, state="failed", detail=why, completed_at=time.time())
+            store.documents.update(doc.rowid, stored=0, state="failed", detail=why, completed_at=time.time())
         elif doc.size > limit.approve_documents_above:
-            store.set_document(doc.rowid, stored=0, state="held", detail="waits for the operator's approval")
+            store.documents.update(
+                doc.rowid, stored=0, state="held", detail="waits for the operator's approval"
+            )
 
     def announced(self, line: QuotaLine, doc: DocRow) -> None:
         """The DOC entry is stored: tell the operator of a held document, the peer of a refused one."""
@@ -425,20 +428,20 @@ class QuotaDesk:
         station = self.station
 
         def find(store: Store) -> tuple[DocRow | None, bool]:
-            row = store.document(line_id, IN, doc_id)
+            row = store.documents.by_id(line_id, IN, doc_id)
             if row is None or row.message_id != message_id or row.state != "held":
                 return row, False
             if accept:
-                store.set_document(row.rowid, stored=0, state="receiving")
+                store.documents.update(row.rowid, stored=0, state="receiving")
             else:
-                store.set_document(
+                store.documents.update(
                     row.rowid,
                     stored=0,
                     state="failed",
                     detail="refused by the operator",
                     completed_at=time.time(),
                 )
-            return store.document_by_rowid(row.rowid), True
+            return store.documents.by_rowid(row.rowid), True
 
         try:
             row, held = await station.worker.call(find)

@@ -49,8 +49,9 @@ from hotline.station.quotas import QuotaDesk
 from hotline.station.requests.dispatch import Requests
 from hotline.station.views import describe_message
 from hotline.station.worker import StoreWorker
-from hotline.store.db import DocRow, LineRow, MessageRow, Store
+from hotline.store.db import Store
 from hotline.store.errors import StoreError
+from hotline.store.rows import DocRow, LineRow, MessageRow
 from hotline.store.schema import IN, OUT
 from hotline.store.sealing import derive_store_key
 
@@ -155,7 +156,7 @@ class Station:
         return station
 
     async def _load(self) -> None:
-        last_sent = await self.worker.call(lambda store: store.last_initiation())
+        last_sent = await self.worker.call(lambda store: store.meta.last_initiation())
         if last_sent:
             self._initiations.observe(last_sent + RESTART_MARGIN_NS)
 
@@ -163,8 +164,13 @@ class Station:
             store: Store,
         ) -> list[tuple[LineRow, bytes | None, tuple[int, bytes | None], tuple[int, bytes | None]]]:
             return [
-                (row, store.line_key(row.id), store.position(row.id, IN), store.position(row.id, OUT))
-                for row in store.lines()
+                (
+                    row,
+                    store.lines.key(row.id),
+                    store.messages.position(row.id, IN),
+                    store.messages.position(row.id, OUT),
+                )
+                for row in store.lines.all()
             ]
 
         for row, key, (in_seq, in_head), (out_seq, out_head) in await self.worker.call(load):
@@ -199,7 +205,7 @@ class Station:
         clock, but always greater than the last one we sent, also across a clock step back and a
         restart. Stored in the background; call from the event loop."""
         stamp = self._initiations.next(time.time_ns())
-        stored = self.worker.submit(lambda store: store.set_last_initiation(stamp))
+        stored = self.worker.submit(lambda store: store.meta.set_last_initiation(stamp))
         stored.add_done_callback(_log_unstored_initiation)
         return stamp
 

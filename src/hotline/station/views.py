@@ -13,7 +13,7 @@ from hotline.proto.cards import StationCard
 from hotline.proto.document import DocMetaError, decode_meta
 from hotline.proto.linemsg import Kind, Precedence
 from hotline.station.ids import show_id
-from hotline.store.db import LineRow, MessageRow
+from hotline.store.rows import LineRow, MessageRow
 from hotline.store.schema import OUT
 
 

@@ -40,14 +40,14 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def _sent(store: Store, line_id: int, n: int, kind: int = Kind.TEXT, *, numbered: bool = True) -> None:
     with store.transaction():
-        store.queue(line_id, id=mid(n), kind=kind, precedence=3, created_ms=1, ref=b"", body=b"x", now=1.0,
-                    place=(n, CHAIN) if numbered else None)  # fmt: skip
+        store.messages.queue(line_id, id=mid(n), kind=kind, precedence=3, created_ms=1, ref=b"", body=b"x",
+                             now=1.0, place=(n, CHAIN) if numbered else None)  # fmt: skip
 
 
 def _received(store: Store, line_id: int, n: int, seq: int) -> None:
     with store.transaction():
-        store.store_incoming(line_id, id=mid(n), seq=seq, kind=Kind.TEXT, precedence=3, created_ms=1,
-                             ref=b"", body=b"y", chain=CHAIN, now=1.0)  # fmt: skip
+        store.messages.add_incoming(line_id, id=mid(n), seq=seq, kind=Kind.TEXT, precedence=3, created_ms=1,
+                                    ref=b"", body=b"y", chain=CHAIN, now=1.0)  # fmt: skip
 
 
 def test_an_id_the_line_holds_is_refused_either_way(store: Store) -> None:
@@ -81,8 +81,8 @@ def test_a_document_id_in_use_anywhere_is_refused(store: Store) -> None:
     line, other = add_line(store, "one"), add_line(store, "two")
     doc_id = b"\x42" * 16
     with store.transaction():
-        store.add_document(other.id, OUT, doc_id=doc_id, message_id=mid(9), name="a", size=1,
-                           sha256=b"\x00" * 32, now=1.0)  # fmt: skip
+        store.documents.add(other.id, OUT, doc_id=doc_id, message_id=mid(9), name="a", size=1,
+                            sha256=b"\x00" * 32, now=1.0)  # fmt: skip
     body = encode_meta(DocMeta(doc_id, "b", 1, b"\x00" * 32))
     refused = check_entry(store, line.id, entry(1, 1, Kind.DOC, body=body))
     assert refused is not None and doc_id.hex() in refused[0].why
@@ -106,12 +106,13 @@ def test_whatever_ids_a_peer_sends_each_is_taken_once(
             e = entry(seq, n)
             refused = check_entry(store, line.id, e)
             if refused is None:
-                store.store_incoming(line.id, id=e.id, seq=seq, kind=e.kind, precedence=3, created_ms=1,
-                                     ref=b"", body=e.body, chain=CHAIN, now=1.0)  # fmt: skip
+                store.messages.add_incoming(line.id, id=e.id, seq=seq, kind=e.kind, precedence=3,
+                                            created_ms=1, ref=b"", body=e.body, chain=CHAIN,
+                                            now=1.0)  # fmt: skip
                 taken.append(n)
             else:
-                store.store_refused(line.id, e, refused[0].why, 1.0, keep_id=refused[1])
+                store.messages.add_refused(line.id, e, refused[0].why, 1.0, keep_id=refused[1])
     assert taken == list(dict.fromkeys(ids))
-    assert store.position(line.id, IN)[0] == len(ids)
-    assert [row.id for row in store.messages(line_id=line.id)] == [mid(n) for n in taken]
+    assert store.messages.position(line.id, IN)[0] == len(ids)
+    assert [row.id for row in store.messages.find(line_id=line.id)] == [mid(n) for n in taken]
     store.close()

@@ -10,12 +10,16 @@ from hotline.station.events import STANDING_ALERTS, AlertBoard, EventBus
 from hotline.store.errors import StoreFull
 
 
+class _Events(list[tuple[int | None, str, dict[str, object]]]):
+    """The store's event part, recording what it is asked to add."""
+
+    def add(self, line_id: int | None, kind: str, detail: dict[str, object], at: float) -> None:
+        self.append((line_id, kind, detail))
+
+
 class _Store:
     def __init__(self) -> None:
-        self.events: list[tuple[int | None, str, dict[str, object]]] = []
-
-    def add_event(self, line_id: int | None, kind: str, detail: dict[str, object], at: float) -> None:
-        self.events.append((line_id, kind, detail))
+        self.events = _Events()
 
 
 class _Worker:

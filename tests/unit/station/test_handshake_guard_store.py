@@ -32,6 +32,6 @@ def test_the_stored_guard_never_goes_down(tmp_path: Path) -> None:
             store_guard(store, ALPHA, 10)  # a late write of an older value changes nothing
             store_guard(store, BRAVO, 5)
         assert load_guard(store, [ALPHA, BRAVO]) == {ALPHA: 20, BRAVO: 5}
-        assert store.meta(guard_meta_key(ALPHA)) == (20).to_bytes(8, "big")
+        assert store.meta.get(guard_meta_key(ALPHA)) == (20).to_bytes(8, "big")
     finally:
         store.close()

@@ -19,7 +19,7 @@ from hotline.proto.linemsg import CallSignal, DocProgress, HoldReason, LineMessa
 from hotline.station.events import EventBus
 from hotline.station.lines.line import LineRuntime
 from hotline.station.ports import LinkSession, Route
-from hotline.store.db import LineRow
+from hotline.store.rows import LineRow
 
 
 class _Channel:

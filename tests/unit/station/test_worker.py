@@ -39,7 +39,7 @@ def queue_call(
     """A call that queues message ``n`` and returns ``n * 10``, or raises ``ValueError(n)`` after writing."""
 
     def call(store: Store) -> int:
-        store.queue(
+        store.messages.queue(
             line_id,
             id=n.to_bytes(10, "big"),
             kind=0,
@@ -195,7 +195,7 @@ async def test_stop_closes_the_store(path: Path, line_id: int) -> None:
     worker.start()
     await worker.stop()
     with pytest.raises(StoreError):
-        store.lines()
+        store.lines.all()
 
 
 async def test_a_full_store_mid_batch_is_reported_truthfully(path: Path, line_id: int) -> None:

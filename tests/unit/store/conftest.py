@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hotline.store.db import LineRow, Store
+from hotline.store.db import Store
+from hotline.store.rows import LineRow
 from tests.unit.store.helpers import KEY, add_line
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from hotline.store.connection import connect, dbapi
-from hotline.store.db import LineRow, Store
+from hotline.store.db import Store
+from hotline.store.rows import LineRow
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
@@ -19,7 +20,7 @@ def raw_connection(path: Path, key: bytes = KEY) -> dbapi.Connection:
 def add_line(store: Store, peer: str = "bravo", now: float = 100.0) -> LineRow:
     """A line with recognisable fields, added in its own transaction."""
     with store.transaction():
-        return store.add_line(
+        return store.lines.add(
             peer=peer,
             card=b"card:" + peer.encode(),
             key_digest=b"\xd1" * 32,

@@ -21,6 +21,7 @@ from hotline.store import connection
 from hotline.store.connection import PLAIN_HEADER, is_plain
 from hotline.store.db import Store
 from hotline.store.errors import StoreError
+from hotline.store.messages import MessageStore
 from hotline.store.schema import OUT, SCHEMA, SCHEMA_VERSION
 from hotline.store.sealing import PAD_MIN, Sealer, padded_length
 from tests.unit.store.helpers import KEY, OTHER_KEY, add_line
@@ -52,7 +53,7 @@ def _plain_store(
     texts = TEXTS + [b"message %d" % n for n in range(messages)]
     for n, text in enumerate(texts):
         mid = n.to_bytes(10, "big")
-        ad = Store._body_ad(1, OUT, mid)
+        ad = MessageStore._body_ad(1, OUT, mid)
         conn.execute(
             "INSERT INTO messages (line_id, direction, id, kind, precedence, created_ms, ref, body,"
             " stored_at)"
@@ -67,7 +68,7 @@ def _plain_store(
 def _bodies(path: Path, key: bytes = KEY) -> list[bytes]:
     store = Store.open(path, key)
     try:
-        return [m.body for m in store.messages(limit=1_000_000)]
+        return [m.body for m in store.messages.find(limit=1_000_000)]
     finally:
         store.close()
 
@@ -87,7 +88,7 @@ def test_a_wrong_key_fails_cleanly_naming_the_file_and_what_to_do(path: Path) ->
     assert str(path) in reason and "another station identity" in reason
     assert "passphrase" in reason and "backup" in reason
     assert path.read_bytes() == before
-    assert [line.peer for line in Store.open(path, KEY).lines()] == ["bravo"]
+    assert [line.peer for line in Store.open(path, KEY).lines.all()] == ["bravo"]
 
 
 def test_the_file_and_its_log_are_encrypted(path: Path) -> None:
@@ -95,7 +96,7 @@ def test_the_file_and_its_log_are_encrypted(path: Path) -> None:
     store = Store.open(path, KEY)
     add_line(store)
     with store.transaction():
-        store.add_event(None, "station.test", {"note": "a very findable event detail"}, now=5.0)
+        store.events.add(None, "station.test", {"note": "a very findable event detail"}, now=5.0)
     disk = path.read_bytes() + path.with_name(path.name + "-wal").read_bytes()
     store.close()
     for clear in (b"bravo", b"bravo.example", b"findable", b"station.test", PLAIN_HEADER, b"CREATE TABLE"):
@@ -145,7 +146,7 @@ def test_a_plain_store_is_encrypted_in_place_on_first_open(path: Path) -> None:
     assert leftovers == ["copy.sqlite"]
     assert b"bravo.example" not in copy.read_bytes()
     store = Store.open(copy, KEY)
-    assert store.meta("schema") == str(SCHEMA_VERSION).encode()
+    assert store.meta.get("schema") == str(SCHEMA_VERSION).encode()
     store.close()
 
 

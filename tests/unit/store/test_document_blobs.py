@@ -38,7 +38,7 @@ def nonce_at(path: Path, index: int) -> bytes:
 
 def add_doc(store: Store, line_id: int, doc_id: bytes = DOC_ID, *, direction: int = IN, n: int = 1) -> int:
     with store.transaction():
-        doc = store.add_document(
+        doc = store.documents.add(
             line_id, direction, doc_id=doc_id, message_id=n.to_bytes(10, "big"), name="a.txt",
             size=3 * CHUNK, sha256=b"\x00" * 32, now=1.0,
         )  # fmt: skip
@@ -125,12 +125,12 @@ def test_each_document_row_has_its_own_random_file_and_sealed_key(tmp_path: Path
     one, two = add_line(store, "one"), add_line(store, "two")
     first, second = add_doc(store, one.id), add_doc(store, two.id, n=2)
     with store.transaction():
-        a, b = store.new_blob(first), store.new_blob(second)
+        a, b = store.documents.new_blob(first), store.documents.new_blob(second)
     assert a.name != b.name and a.key != b.key and not a.legacy
     assert DOC_ID.hex() not in a.name and a.name.endswith(".in")
-    assert store.blob_of(first) == a and store.blob_of(second) == b
+    assert store.documents.blob_of(first) == a and store.documents.blob_of(second) == b
     with store.transaction():
-        again = store.new_blob(first)
+        again = store.documents.new_blob(first)
     assert again.name != a.name and again.key != a.key
     raw = raw_connection(store.path or "")
     keys = [bytes(r[0]) for r in raw.execute("SELECT blob_key FROM documents")]
@@ -140,11 +140,11 @@ def test_each_document_row_has_its_own_random_file_and_sealed_key(tmp_path: Path
 
 def test_a_document_id_is_known_across_lines_and_directions(store: Store) -> None:
     one, two = add_line(store, "one"), add_line(store, "two")
-    assert not store.doc_id_in_use(DOC_ID)
+    assert not store.documents.id_in_use(DOC_ID)
     add_doc(store, one.id, direction=OUT)
-    assert store.doc_id_in_use(DOC_ID)
-    assert not store.doc_id_in_use(b"\xff" * 16)
-    assert store.blob_names(two.id) == []
+    assert store.documents.id_in_use(DOC_ID)
+    assert not store.documents.id_in_use(b"\xff" * 16)
+    assert store.documents.blob_names(two.id) == []
 
 
 def test_a_refused_entry_keeps_its_place_but_is_no_message(store: Store) -> None:
@@ -153,15 +153,17 @@ def test_a_refused_entry_keeps_its_place_but_is_no_message(store: Store) -> None
     line = add_line(store)
     ours = (7).to_bytes(10, "big")
     with store.transaction():
-        store.queue(line.id, id=ours, kind=0, precedence=3, created_ms=1, ref=b"", body=b"ours", now=1.0)
-        assert store.id_direction(line.id, ours) == OUT
+        store.messages.queue(
+            line.id, id=ours, kind=0, precedence=3, created_ms=1, ref=b"", body=b"ours", now=1.0
+        )
+        assert store.messages.id_direction(line.id, ours) == OUT
         entry = Entry(1, ours, 0, 3, 5, b"", b"theirs", b"\x03" * 32)
-        rowid = store.store_refused(line.id, entry, "reused an id", 2.0, keep_id=False)
-    assert store.position(line.id, IN) == (1, b"\x03" * 32)
-    assert store.messages(line_id=line.id, direction=IN) == []
-    assert store.messages_with_id(ours, IN) == []
-    assert [row.body for row in store.messages_with_id(ours, OUT)] == [b"ours"]
-    assert store.message(ours, IN) is None
+        rowid = store.messages.add_refused(line.id, entry, "reused an id", 2.0, keep_id=False)
+    assert store.messages.position(line.id, IN) == (1, b"\x03" * 32)
+    assert store.messages.find(line_id=line.id, direction=IN) == []
+    assert store.messages.with_id(ours, IN) == []
+    assert [row.body for row in store.messages.with_id(ours, OUT)] == [b"ours"]
+    assert store.messages.by_id(ours, IN) is None
     raw = raw_connection(store.path or "")
     kept = raw.execute("SELECT id, refused FROM messages WHERE rowid = ?", (rowid,)).fetchone()
     raw.close()
@@ -173,12 +175,12 @@ def test_removing_a_line_lists_its_files_to_delete(tmp_path: Path, store: Store)
     one, two = add_line(store, "one"), add_line(store, "two")
     mine, other = add_doc(store, one.id), add_doc(store, two.id, b"\x01" * 16, n=2)
     with store.transaction():
-        a, b = store.new_blob(mine), store.new_blob(other)
+        a, b = store.documents.new_blob(mine), store.documents.new_blob(other)
     for ref in (a, b):
         (tmp_path / ref.name).write_bytes(b"sealed")
-    names = store.blob_names(one.id)
+    names = store.documents.blob_names(one.id)
     with store.transaction():
-        store.remove_line(one.id)
+        store.lines.remove(one.id)
     assert remove_line_blobs(tmp_path, names) == 1
     assert not (tmp_path / a.name).exists() and (tmp_path / b.name).exists()
 
@@ -223,9 +225,9 @@ def test_a_version_2_store_keeps_its_documents_readable(tmp_path: Path) -> None:
     shared_again = add_doc(store, two.id, b"\x0f" * 16, n=4)
     outbound = add_doc(store, one.id, b"\x10" * 16, direction=OUT, n=5)
     with store.transaction():
-        store.set_document(done, stored=3 * CHUNK, state="complete", completed_at=2.0)
-        store.set_document(unfinished, stored=CHUNK, state="receiving")
-    legacy_key = store.blob_key(b"\x0d" * 16, IN)
+        store.documents.update(done, stored=3 * CHUNK, state="complete", completed_at=2.0)
+        store.documents.update(unfinished, stored=CHUNK, state="receiving")
+    legacy_key = store.documents.blob_key(b"\x0d" * 16, IN)
     store.close()
     _make_v2(path)
     chunks = [b"p" * CHUNK, b"q" * CHUNK, b"r" * CHUNK]
@@ -233,8 +235,8 @@ def test_a_version_2_store_keeps_its_documents_readable(tmp_path: Path) -> None:
     (docs / HALF_FILE).write_bytes(b"half")
 
     store = Store.open(path, KEY)
-    assert store.meta("schema") == b"3"
-    ref = store.blob_of(done)
+    assert store.meta.get("schema") == b"3"
+    ref = store.documents.blob_of(done)
     assert ref is not None and ref.legacy and ref.name == DONE_FILE
     blob = Blob(docs / ref.name, ref.key, b"\x0d" * 16, legacy=True)
     assert [blob.read(i, CHUNK) for i in range(3)] == chunks
@@ -242,17 +244,17 @@ def test_a_version_2_store_keeps_its_documents_readable(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         Blob(docs / ref.name, ref.key, b"\x0d" * 16, legacy=True, create=True)
 
-    row = store.document_by_rowid(unfinished)
+    row = store.documents.by_rowid(unfinished)
     assert row is not None
     with store.transaction():
         fresh, old = writable_blob(store, row=row)
     assert old == HALF_FILE and not fresh.legacy and fresh.name != old
-    after = store.document_by_rowid(unfinished)
-    assert after is not None and after.stored == 0 and store.blob_of(unfinished) == fresh
+    after = store.documents.by_rowid(unfinished)
+    assert after is not None and after.stored == 0 and store.documents.blob_of(unfinished) == fresh
 
-    first, again = store.document_by_rowid(shared_first), store.document_by_rowid(shared_again)
+    first, again = store.documents.by_rowid(shared_first), store.documents.by_rowid(shared_again)
     assert first is not None and first.state == "receiving"
     assert again is not None and again.state == "failed" and "another line" in (again.detail or "")
-    assert store.blob_of(shared_again) is None and store.blob_of(outbound) is None
+    assert store.documents.blob_of(shared_again) is None and store.documents.blob_of(outbound) is None
     store.close()
     assert os.path.exists(docs / DONE_FILE)

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from hotline.store.connection import PAGE_SIZE
-from hotline.store.db import LineRow, Store
+from hotline.store.db import Store
 from hotline.store.errors import StoreCorrupt, StoreError, StoreFull
+from hotline.store.rows import LineRow
 from hotline.store.schema import IN, OUT, SCHEMA_VERSION
 from tests.unit.store.helpers import KEY, OTHER_KEY, add_line, raw_connection
 
@@ -26,7 +27,7 @@ def mid(n: int) -> bytes:
 
 
 def queue(store: Store, line_id: int, n: int, *, precedence: int = ROUTINE, body: bytes | None = None) -> int:
-    return store.queue(
+    return store.messages.queue(
         line_id,
         id=mid(n),
         kind=0,
@@ -39,7 +40,7 @@ def queue(store: Store, line_id: int, n: int, *, precedence: int = ROUTINE, body
 
 
 def incoming(store: Store, line_id: int, seq: int, *, kind: int = 0, body: bytes | None = None) -> int:
-    return store.store_incoming(
+    return store.messages.add_incoming(
         line_id,
         id=mid(1000 + seq),
         seq=seq,
@@ -65,8 +66,8 @@ def test_open_creates_the_schema(store: Store, path: Path) -> None:
     assert path.exists()
     tables = {r[0] for r in store.execute_checked("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"meta", "lines", "messages", "events"} <= tables
-    assert store.meta("schema") == str(SCHEMA_VERSION).encode()
-    assert store.lines() == []
+    assert store.meta.get("schema") == str(SCHEMA_VERSION).encode()
+    assert store.lines.all() == []
 
 
 def test_open_uses_wal_and_full_sync(store: Store) -> None:
@@ -84,8 +85,8 @@ def test_reopen_with_the_same_key_keeps_the_data(path: Path) -> None:
 
     again = Store.open(path, KEY)
     try:
-        assert again.line("bravo") == line
-        assert [m.body for m in again.messages()] == [b"out 1"]
+        assert again.lines.by_peer("bravo") == line
+        assert [m.body for m in again.messages.find()] == [b"out 1"]
     finally:
         again.close()
 
@@ -188,7 +189,7 @@ def test_damage_found_by_a_later_read_names_the_file(path: Path) -> None:
         other.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('poke', x'00')")
         other.close()
         with pytest.raises(StoreCorrupt) as damaged:
-            store.messages(line_id=line.id)
+            store.messages.find(line_id=line.id)
         assert str(path) in damaged.value.reason
     finally:
         store.close()
@@ -197,7 +198,7 @@ def test_damage_found_by_a_later_read_names_the_file(path: Path) -> None:
 def test_another_schema_version_is_refused(path: Path) -> None:
     store = Store.open(path, KEY)
     with store.transaction():
-        store.set_meta("schema", b"999")
+        store.meta.set("schema", b"999")
     store.close()
     with pytest.raises(StoreError, match="schema version"):
         Store.open(path, KEY)
@@ -214,25 +215,25 @@ def test_store_error_carries_its_reason() -> None:
 
 
 def test_meta_round_trip(store: Store) -> None:
-    assert store.meta("handshake/bravo") is None
+    assert store.meta.get("handshake/bravo") is None
     with store.transaction():
-        store.set_meta("handshake/bravo", b"\x01\x02")
-    assert store.meta("handshake/bravo") == b"\x01\x02"
+        store.meta.set("handshake/bravo", b"\x01\x02")
+    assert store.meta.get("handshake/bravo") == b"\x01\x02"
     with store.transaction():
-        store.set_meta("handshake/bravo", b"\x03")
-    assert store.meta("handshake/bravo") == b"\x03"
+        store.meta.set("handshake/bravo", b"\x03")
+    assert store.meta.get("handshake/bravo") == b"\x03"
 
 
 def test_last_initiation_starts_at_zero_only_grows_and_survives_reopening(path: Path) -> None:
     store = Store.open(path, KEY)
-    assert store.last_initiation() == 0
+    assert store.meta.last_initiation() == 0
     with store.transaction():
-        store.set_last_initiation(1_700_000_000 * 10**9)
-        store.set_last_initiation(1_700_000_000 * 10**9 - 5)  # an older one, stored late: ignored
+        store.meta.set_last_initiation(1_700_000_000 * 10**9)
+        store.meta.set_last_initiation(1_700_000_000 * 10**9 - 5)  # an older one, stored late: ignored
     store.close()
     store = Store.open(path, KEY)
     try:
-        assert store.last_initiation() == 1_700_000_000 * 10**9
+        assert store.meta.last_initiation() == 1_700_000_000 * 10**9
     finally:
         store.close()
 
@@ -253,35 +254,35 @@ def test_add_and_get_line(store: Store) -> None:
     assert line.key_created_at is None
     assert line.verified_digest is None
     assert not line.verified
-    assert store.line("bravo") == line == store.line_by_id(line.id)
-    assert store.line("nobody") is None
-    assert store.line_by_id(line.id + 100) is None
+    assert store.lines.by_peer("bravo") == line == store.lines.by_id(line.id)
+    assert store.lines.by_peer("nobody") is None
+    assert store.lines.by_id(line.id + 100) is None
 
 
 def test_lines_are_listed_by_name(store: Store) -> None:
     for peer in ("charlie", "alpha", "bravo"):
         add_line(store, peer)
-    assert [line.peer for line in store.lines()] == ["alpha", "bravo", "charlie"]
+    assert [line.peer for line in store.lines.all()] == ["alpha", "bravo", "charlie"]
 
 
 def test_peer_names_are_unique(store: Store) -> None:
     add_line(store, "bravo")
     with pytest.raises(StoreError):
         add_line(store, "bravo")
-    assert len(store.lines()) == 1
+    assert len(store.lines.all()) == 1
 
 
 def test_update_line_replaces_card_and_endpoints(store: Store) -> None:
     line = add_line(store)
     with store.transaction():
-        store.update_line(
+        store.lines.update(
             line.id,
             card=b"new card",
             key_digest=b"\xd1" * 32,
             static_public=b"\x5b" * 32,
             endpoints=["x.example:1"],
         )
-    updated = store.line_by_id(line.id)
+    updated = store.lines.by_id(line.id)
     assert updated is not None
     assert (updated.card, updated.static_public, updated.endpoints) == (
         b"new card",
@@ -293,46 +294,48 @@ def test_update_line_replaces_card_and_endpoints(store: Store) -> None:
 def test_verification_pins_the_key_digest(store: Store) -> None:
     line = add_line(store)
     with store.transaction():
-        store.set_verified(line.id, line.key_digest)
-    verified = store.line_by_id(line.id)
+        store.lines.set_verified(line.id, line.key_digest)
+    verified = store.lines.by_id(line.id)
     assert verified is not None and verified.verified
 
     # a new card with other keys leaves the line unverified until the operators check again
     with store.transaction():
-        store.update_line(line.id, card=b"c2", key_digest=b"\xd2" * 32, static_public=b"s" * 32, endpoints=[])
-    changed = store.line_by_id(line.id)
+        store.lines.update(
+            line.id, card=b"c2", key_digest=b"\xd2" * 32, static_public=b"s" * 32, endpoints=[]
+        )
+    changed = store.lines.by_id(line.id)
     assert changed is not None
     assert changed.verified_digest == line.key_digest
     assert not changed.verified
 
     with store.transaction():
-        store.set_verified(line.id, None)
-    cleared = store.line_by_id(line.id)
+        store.lines.set_verified(line.id, None)
+    cleared = store.lines.by_id(line.id)
     assert cleared is not None and cleared.verified_digest is None
 
 
 def test_line_key_round_trip(store: Store) -> None:
     line = add_line(store)
-    assert store.line_key(line.id) is None
+    assert store.lines.key(line.id) is None
     with store.transaction():
-        store.set_line_key(line.id, b"\x42" * 32, created_at=1234)
-    assert store.line_key(line.id) == b"\x42" * 32
-    keyed = store.line_by_id(line.id)
+        store.lines.set_key(line.id, b"\x42" * 32, created_at=1234)
+    assert store.lines.key(line.id) == b"\x42" * 32
+    keyed = store.lines.by_id(line.id)
     assert keyed is not None
     assert keyed.has_key
     assert keyed.key_created_at == 1234
-    assert store.line_key(line.id + 100) is None
+    assert store.lines.key(line.id + 100) is None
 
 
 def test_line_key_survives_reopening(path: Path) -> None:
     store = Store.open(path, KEY)
     line = add_line(store)
     with store.transaction():
-        store.set_line_key(line.id, b"\x43" * 32, created_at=1)
+        store.lines.set_key(line.id, b"\x43" * 32, created_at=1)
     store.close()
     again = Store.open(path, KEY)
     try:
-        assert again.line_key(line.id) == b"\x43" * 32
+        assert again.lines.key(line.id) == b"\x43" * 32
     finally:
         again.close()
 
@@ -341,7 +344,7 @@ def test_line_key_is_not_in_the_file_in_the_clear(store: Store, path: Path) -> N
     line = add_line(store)
     secret = b"LINE-KEY-SECRET!" * 2
     with store.transaction():
-        store.set_line_key(line.id, secret, created_at=1)
+        store.lines.set_key(line.id, secret, created_at=1)
     assert path.with_name(path.name + "-wal").exists()
     assert secret[:16] not in file_bytes(path)
     store.execute_checked("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -351,13 +354,13 @@ def test_line_key_is_not_in_the_file_in_the_clear(store: Store, path: Path) -> N
 def test_a_line_key_moved_to_another_line_does_not_open(store: Store) -> None:
     first, second = add_line(store, "alpha"), add_line(store, "bravo")
     with store.transaction():
-        store.set_line_key(first.id, b"\x44" * 32, created_at=1)
+        store.lines.set_key(first.id, b"\x44" * 32, created_at=1)
         store.execute_checked(
             "UPDATE lines SET line_key = (SELECT line_key FROM lines WHERE id = ?) WHERE id = ?",
             (first.id, second.id),
         )
     with pytest.raises(StoreCorrupt):
-        store.line_key(second.id)
+        store.lines.key(second.id)
 
 
 def test_remove_line_takes_its_transcript_and_events(store: Store) -> None:
@@ -365,15 +368,15 @@ def test_remove_line_takes_its_transcript_and_events(store: Store) -> None:
     with store.transaction():
         queue(store, line.id, 1)
         incoming(store, line.id, 1)
-        store.add_event(line.id, "alert", {}, 1.0)
+        store.events.add(line.id, "alert", {}, 1.0)
         queue(store, other.id, 2)
-        store.add_event(None, "station", {}, 2.0)
+        store.events.add(None, "station", {}, 2.0)
     with store.transaction():
-        store.remove_line(line.id)
-    assert store.line("bravo") is None
-    assert store.messages(line_id=line.id) == []
-    assert [m.id for m in store.messages()] == [mid(2)]
-    assert [e.kind for e in store.events()] == ["station"]
+        store.lines.remove(line.id)
+    assert store.lines.by_peer("bravo") is None
+    assert store.messages.find(line_id=line.id) == []
+    assert [m.id for m in store.messages.find()] == [mid(2)]
+    assert [e.kind for e in store.events.recent()] == ["station"]
 
 
 # -- the outbound queue
@@ -387,14 +390,14 @@ def test_next_queued_orders_by_precedence_then_queue_order(store: Store, line: L
         queue(store, line.id, 4, precedence=PRIORITY)
         queue(store, line.id, 5, precedence=FLASH)
         queue(store, line.id, 6, precedence=IMMEDIATE)
-    assert [m.id for m in store.next_queued(line.id, 10)] == [mid(n) for n in (2, 5, 6, 4, 1, 3)]
-    assert [m.id for m in store.next_queued(line.id, 2)] == [mid(2), mid(5)]
+    assert [m.id for m in store.messages.next_queued(line.id, 10)] == [mid(n) for n in (2, 5, 6, 4, 1, 3)]
+    assert [m.id for m in store.messages.next_queued(line.id, 2)] == [mid(2), mid(5)]
 
 
 def test_queued_row_reads_back(store: Store, line: LineRow) -> None:
     with store.transaction():
         rowid = queue(store, line.id, 7, precedence=PRIORITY)
-    (row,) = store.next_queued(line.id, 10)
+    (row,) = store.messages.next_queued(line.id, 10)
     assert row.rowid == rowid
     assert (row.line_id, row.direction, row.id) == (line.id, OUT, mid(7))
     assert (row.kind, row.precedence, row.created_ms, row.ref, row.body) == (0, PRIORITY, 1007, b"", b"out 7")
@@ -407,8 +410,8 @@ def test_queue_is_per_line(store: Store) -> None:
     with store.transaction():
         queue(store, a.id, 1)
         queue(store, b.id, 2)
-    assert [m.id for m in store.next_queued(a.id, 10)] == [mid(1)]
-    assert [m.id for m in store.next_queued(b.id, 10)] == [mid(2)]
+    assert [m.id for m in store.messages.next_queued(a.id, 10)] == [mid(1)]
+    assert [m.id for m in store.messages.next_queued(b.id, 10)] == [mid(2)]
 
 
 def test_message_ids_are_unique_per_line_and_direction(store: Store, line: LineRow) -> None:
@@ -418,7 +421,7 @@ def test_message_ids_are_unique_per_line_and_direction(store: Store, line: LineR
         queue(store, line.id, 1)
     # the same id inbound is another row
     with store.transaction():
-        store.store_incoming(
+        store.messages.add_incoming(
             line.id,
             id=mid(1),
             seq=1,
@@ -433,63 +436,63 @@ def test_message_ids_are_unique_per_line_and_direction(store: Store, line: LineR
 
 
 def test_assign_then_position_chain_at_and_sent_after(store: Store, line: LineRow) -> None:
-    assert store.position(line.id, OUT) == (0, None)
+    assert store.messages.position(line.id, OUT) == (0, None)
     with store.transaction():
         rowids = [queue(store, line.id, n) for n in range(1, 5)]
     with store.transaction():
         for seq, rowid in enumerate(rowids[:3], start=1):
-            store.assign(rowid, seq, bytes([seq]) * 32)
+            store.messages.assign(rowid, seq, bytes([seq]) * 32)
 
-    assert store.position(line.id, OUT) == (3, b"\x03" * 32)
-    assert store.position(line.id, IN) == (0, None)
-    assert store.chain_at(line.id, OUT, 2) == b"\x02" * 32
-    assert store.chain_at(line.id, OUT, 4) is None
-    assert store.chain_at(line.id, IN, 1) is None
-    assert [m.seq for m in store.sent_after(line.id, 0, 10)] == [1, 2, 3]
-    assert [m.seq for m in store.sent_after(line.id, 1, 10)] == [2, 3]
-    assert [m.seq for m in store.sent_after(line.id, 1, 1)] == [2]
-    assert store.sent_after(line.id, 3, 10) == []
+    assert store.messages.position(line.id, OUT) == (3, b"\x03" * 32)
+    assert store.messages.position(line.id, IN) == (0, None)
+    assert store.messages.chain_at(line.id, OUT, 2) == b"\x02" * 32
+    assert store.messages.chain_at(line.id, OUT, 4) is None
+    assert store.messages.chain_at(line.id, IN, 1) is None
+    assert [m.seq for m in store.messages.sent_after(line.id, 0, 10)] == [1, 2, 3]
+    assert [m.seq for m in store.messages.sent_after(line.id, 1, 10)] == [2, 3]
+    assert [m.seq for m in store.messages.sent_after(line.id, 1, 1)] == [2]
+    assert store.messages.sent_after(line.id, 3, 10) == []
     # assigned entries leave the queue
-    assert [m.id for m in store.next_queued(line.id, 10)] == [mid(4)]
+    assert [m.id for m in store.messages.next_queued(line.id, 10)] == [mid(4)]
 
 
 def test_sequence_numbers_are_unique_per_direction(store: Store, line: LineRow) -> None:
     with store.transaction():
         a, b = queue(store, line.id, 1), queue(store, line.id, 2)
-        store.assign(a, 1, b"\x01" * 32)
+        store.messages.assign(a, 1, b"\x01" * 32)
     with pytest.raises(StoreError), store.transaction():
-        store.assign(b, 1, b"\x02" * 32)
+        store.messages.assign(b, 1, b"\x02" * 32)
 
 
 def test_mark_delivered_returns_newly_delivered_ids_once(store: Store, line: LineRow) -> None:
     with store.transaction():
         rowids = [queue(store, line.id, n) for n in range(1, 5)]
         for seq, rowid in enumerate(rowids[:3], start=1):
-            store.assign(rowid, seq, bytes([seq]) * 32)
+            store.messages.assign(rowid, seq, bytes([seq]) * 32)
     with store.transaction():
-        assert store.mark_delivered(line.id, 2, now=50.0) == [mid(1), mid(2)]
+        assert store.messages.mark_delivered(line.id, 2, now=50.0) == [mid(1), mid(2)]
     with store.transaction():
-        assert store.mark_delivered(line.id, 2, now=51.0) == []
-        assert store.mark_delivered(line.id, 3, now=52.0) == [mid(3)]
+        assert store.messages.mark_delivered(line.id, 2, now=51.0) == []
+        assert store.messages.mark_delivered(line.id, 3, now=52.0) == [mid(3)]
         # the queued (unsent) entry is never "delivered", whatever the receipt says
-        assert store.mark_delivered(line.id, 99, now=53.0) == []
-    delivered = {m.id: m.delivered_at for m in store.messages(line_id=line.id)}
+        assert store.messages.mark_delivered(line.id, 99, now=53.0) == []
+    delivered = {m.id: m.delivered_at for m in store.messages.find(line_id=line.id)}
     assert delivered == {mid(1): 50.0, mid(2): 50.0, mid(3): 52.0, mid(4): None}
 
 
 def test_count_queued(store: Store, line: LineRow) -> None:
-    assert store.count_queued(line.id) == (0, 0)
+    assert store.messages.count_queued(line.id) == (0, 0)
     with store.transaction():
         rowids = [queue(store, line.id, n) for n in range(1, 6)]
         incoming(store, line.id, 1)
-    assert store.count_queued(line.id) == (5, 0)
+    assert store.messages.count_queued(line.id) == (5, 0)
     with store.transaction():
         for seq, rowid in enumerate(rowids[:3], start=1):
-            store.assign(rowid, seq, bytes([seq]) * 32)
-    assert store.count_queued(line.id) == (2, 3)
+            store.messages.assign(rowid, seq, bytes([seq]) * 32)
+    assert store.messages.count_queued(line.id) == (2, 3)
     with store.transaction():
-        store.mark_delivered(line.id, 2, now=1.0)
-    assert store.count_queued(line.id) == (2, 1)
+        store.messages.mark_delivered(line.id, 2, now=1.0)
+    assert store.messages.count_queued(line.id) == (2, 1)
 
 
 # -- the inbound transcript
@@ -499,8 +502,8 @@ def test_store_incoming_and_position(store: Store, line: LineRow) -> None:
     with store.transaction():
         rowid = incoming(store, line.id, 1)
         incoming(store, line.id, 2)
-    assert store.position(line.id, IN) == (2, b"\x02" * 32)
-    row = store.message(mid(1001))
+    assert store.messages.position(line.id, IN) == (2, b"\x02" * 32)
+    row = store.messages.by_id(mid(1001))
     assert row is not None
     assert (row.rowid, row.direction, row.seq, row.body, row.chain) == (rowid, IN, 1, b"in 1", b"\x01" * 32)
     assert row.created_ms == 2001
@@ -510,11 +513,11 @@ def test_mark_acked_once(store: Store, line: LineRow) -> None:
     with store.transaction():
         incoming(store, line.id, 1)
     with store.transaction():
-        assert store.mark_acked(line.id, IN, mid(1001), now=9.0)
-        assert not store.mark_acked(line.id, IN, mid(1001), now=10.0)
-        assert not store.mark_acked(line.id, OUT, mid(1001), now=10.0)
-        assert not store.mark_acked(line.id, IN, mid(4242), now=10.0)
-    row = store.message(mid(1001), IN)
+        assert store.messages.mark_acked(line.id, IN, mid(1001), now=9.0)
+        assert not store.messages.mark_acked(line.id, IN, mid(1001), now=10.0)
+        assert not store.messages.mark_acked(line.id, OUT, mid(1001), now=10.0)
+        assert not store.messages.mark_acked(line.id, IN, mid(4242), now=10.0)
+    row = store.messages.by_id(mid(1001), IN)
     assert row is not None and row.acked_at == 9.0
 
 
@@ -522,11 +525,11 @@ def test_message_prefers_inbound_without_a_direction(store: Store, line: LineRow
     with store.transaction():
         queue(store, line.id, 1001, body=b"ours")
         incoming(store, line.id, 1, body=b"theirs")
-    any_direction = store.message(mid(1001))
+    any_direction = store.messages.by_id(mid(1001))
     assert any_direction is not None and any_direction.body == b"theirs"
-    ours = store.message(mid(1001), OUT)
+    ours = store.messages.by_id(mid(1001), OUT)
     assert ours is not None and ours.body == b"ours"
-    assert store.message(mid(9999)) is None
+    assert store.messages.by_id(mid(9999)) is None
 
 
 def test_messages_filters(store: Store) -> None:
@@ -538,10 +541,10 @@ def test_messages_filters(store: Store) -> None:
         out2 = queue(store, line.id, 2)
         in3 = incoming(store, line.id, 3, kind=2)
         elsewhere = queue(store, other.id, 3)
-        store.mark_acked(line.id, IN, mid(1001), now=1.0)
+        store.messages.mark_acked(line.id, IN, mid(1001), now=1.0)
 
     def rowids(**filters: object) -> list[int]:
-        return [m.rowid for m in store.messages(**filters)]  # type: ignore[arg-type]
+        return [m.rowid for m in store.messages.find(**filters)]  # type: ignore[arg-type]
 
     assert rowids() == [out1, in1, in2, out2, in3, elsewhere]
     assert rowids(line_id=line.id) == [out1, in1, in2, out2, in3]
@@ -563,23 +566,23 @@ def test_messages_filters(store: Store) -> None:
 def test_events_round_trip_and_filters(store: Store) -> None:
     line = add_line(store)
     with store.transaction():
-        first = store.add_event(line.id, "alert", {"what": "gap", "expected": 3}, 1.0)
-        store.add_event(None, "station", {"up": True}, 2.0)
-        store.add_event(line.id, "test", {"ok": True}, 3.0)
-        store.add_event(line.id, "alert", {"what": "mismatch"}, 4.0)
+        first = store.events.add(line.id, "alert", {"what": "gap", "expected": 3}, 1.0)
+        store.events.add(None, "station", {"up": True}, 2.0)
+        store.events.add(line.id, "test", {"ok": True}, 3.0)
+        store.events.add(line.id, "alert", {"what": "mismatch"}, 4.0)
     assert (
         first.kind == "alert" and first.detail == {"what": "gap", "expected": 3} and first.line_id == line.id
     )
 
-    everything = store.events()
+    everything = store.events.recent()
     assert [e.at for e in everything] == [1.0, 2.0, 3.0, 4.0]
     assert everything[0] == first
     assert everything[1].line_id is None
-    assert [e.at for e in store.events(line_id=line.id)] == [1.0, 3.0, 4.0]
-    assert [e.at for e in store.events(kinds=("alert",))] == [1.0, 4.0]
-    assert [e.at for e in store.events(kinds=("alert", "station"))] == [1.0, 2.0, 4.0]
-    assert [e.at for e in store.events(limit=2)] == [3.0, 4.0]
-    assert store.events(kinds=("nothing",)) == []
+    assert [e.at for e in store.events.recent(line_id=line.id)] == [1.0, 3.0, 4.0]
+    assert [e.at for e in store.events.recent(kinds=("alert",))] == [1.0, 4.0]
+    assert [e.at for e in store.events.recent(kinds=("alert", "station"))] == [1.0, 2.0, 4.0]
+    assert [e.at for e in store.events.recent(limit=2)] == [3.0, 4.0]
+    assert store.events.recent(kinds=("nothing",)) == []
 
 
 # -- transactions
@@ -588,14 +591,14 @@ def test_events_round_trip_and_filters(store: Store) -> None:
 def test_transaction_rolls_back_on_exception(store: Store, line: LineRow) -> None:
     with pytest.raises(RuntimeError, match="operator pulled the plug"), store.transaction():
         queue(store, line.id, 1)
-        store.add_event(line.id, "alert", {}, 1.0)
+        store.events.add(line.id, "alert", {}, 1.0)
         raise RuntimeError("operator pulled the plug")
-    assert store.messages() == []
-    assert store.events() == []
+    assert store.messages.find() == []
+    assert store.events.recent() == []
     # and the store is usable afterwards
     with store.transaction():
         queue(store, line.id, 2)
-    assert [m.id for m in store.messages()] == [mid(2)]
+    assert [m.id for m in store.messages.find()] == [mid(2)]
 
 
 def test_uncommitted_writes_are_not_on_disk(path: Path) -> None:
@@ -607,7 +610,7 @@ def test_uncommitted_writes_are_not_on_disk(path: Path) -> None:
     store.close()
     again = Store.open(path, KEY)
     try:
-        assert again.messages() == []
+        assert again.messages.find() == []
     finally:
         again.close()
 
@@ -626,7 +629,7 @@ def test_savepoint_isolates_a_failing_op(store: Store, line: LineRow) -> None:
             raise ValueError("not a store error")
         with store.savepoint():
             queue(store, line.id, 5)
-    assert [m.id for m in store.messages()] == [mid(1), mid(2), mid(5)]
+    assert [m.id for m in store.messages.find()] == [mid(1), mid(2), mid(5)]
 
 
 # -- a full disk
@@ -662,14 +665,14 @@ def test_store_full_keeps_what_was_committed(path: Path) -> None:
     stored = _fill(capped, line.id, 100)
     assert stored >= 1
     # the store still works for reads after the failure, and refuses further writes the same way
-    assert len(capped.messages()) == 1 + stored
+    assert len(capped.messages.find()) == 1 + stored
     with pytest.raises(StoreFull), capped.transaction():
         queue(capped, line.id, 99_999, body=b"\x00" * 4000)
     capped.close()
 
     again = Store.open(path, KEY)
     try:
-        bodies = [m.body for m in again.messages()]
+        bodies = [m.body for m in again.messages.find()]
         assert bodies[0] == b"before the disk filled"
         assert len(bodies) == 1 + stored
         assert bodies[1:] == [bytes([n % 256]) * 600 for n in range(100, 100 + stored)]
@@ -695,9 +698,9 @@ def test_store_full_inside_a_savepoint_is_reported_as_store_full(path: Path) -> 
             for n in range(10_000):
                 with capped.savepoint():
                     queue(capped, line.id, n, body=b"\x00" * 600)
-        assert capped.messages() == []
+        assert capped.messages.find() == []
         with capped.transaction():
-            capped.add_event(None, "after", {}, 1.0)
+            capped.events.add(None, "after", {}, 1.0)
     finally:
         capped.close()
 
@@ -715,7 +718,7 @@ def test_message_bodies_are_not_in_the_file_in_the_clear(store: Store, path: Pat
         assert out_text not in data, stage
         assert in_text not in data, stage
         store.execute_checked("PRAGMA wal_checkpoint(TRUNCATE)")
-    assert [m.body for m in store.messages()] == [out_text, in_text]
+    assert [m.body for m in store.messages.find()] == [out_text, in_text]
 
 
 def test_a_sealed_body_moved_to_another_row_does_not_open(store: Store, line: LineRow) -> None:
@@ -726,11 +729,11 @@ def test_a_sealed_body_moved_to_another_row_does_not_open(store: Store, line: Li
             "UPDATE messages SET body = (SELECT body FROM messages WHERE rowid = ?) WHERE rowid = ?", (a, b)
         )
     with pytest.raises(StoreCorrupt):
-        store.messages()
-    first = store.message(mid(1))
+        store.messages.find()
+    first = store.messages.by_id(mid(1))
     assert first is not None and first.body == b"first"
     with pytest.raises(StoreCorrupt):
-        store.message(mid(2))
+        store.messages.by_id(mid(2))
 
 
 def test_a_sealed_body_moved_to_the_other_direction_does_not_open(store: Store, line: LineRow) -> None:
@@ -744,7 +747,7 @@ def test_a_sealed_body_moved_to_the_other_direction_does_not_open(store: Store, 
             (OUT, IN),
         )
     with pytest.raises(StoreCorrupt):
-        store.message(mid(1), IN)
+        store.messages.by_id(mid(1), IN)
 
 
 def test_a_flipped_bit_in_a_body_is_store_corrupt(store: Store, line: LineRow) -> None:
@@ -755,4 +758,4 @@ def test_a_flipped_bit_in_a_body_is_store_corrupt(store: Store, line: LineRow) -
             "UPDATE messages SET body = ? WHERE rowid = ?", (sealed[:-1] + bytes([sealed[-1] ^ 1]), rowid)
         )
     with pytest.raises(StoreCorrupt):
-        store.message(mid(1))
+        store.messages.by_id(mid(1))

@@ -50,7 +50,7 @@ class Recorder:
         # the job gets the runs, their number and the row: values, nothing of the live call
         def write(store: Store) -> None:
             for direction, run in runs.items():
-                store.add_call_audio(rowid, direction, seq, run)
+                store.calls.add_audio(rowid, direction, seq, run)
 
         self._worker.submit(write)
 
@@ -112,9 +112,9 @@ async def log_start(call: LoggedCall) -> bool:
     started = call.started_wall
 
     def add(store: Store) -> int | None:
-        if store.call(call_id) is not None:
+        if store.calls.by_id(call_id) is not None:
             return None
-        return store.add_call(line_id, call_id, direction, started)
+        return store.calls.add(line_id, call_id, direction, started)
 
     try:
         rowid = await call.worker.call(add)
@@ -156,7 +156,7 @@ async def log_end(call: LoggedCall) -> None:
         },
     }
     try:
-        await call.worker.call(lambda store: store.update_call(rowid, **fields))
+        await call.worker.call(lambda store: store.calls.update(rowid, **fields))
     except StoreError as exc:
         call.line.alert(
             "store-error", f"could not log the end of the call with {call.line.peer}: {exc.reason}"

@@ -12,8 +12,9 @@ import logging
 from pathlib import Path
 
 from hotline.station.documents.needs import StationWithDocuments
-from hotline.store.db import DocRow, Store
+from hotline.store.db import Store
 from hotline.store.documents import BlobRef
+from hotline.store.rows import DocRow
 
 log = logging.getLogger("hotline.documents")
 
@@ -24,10 +25,10 @@ def writable_blob(store: Store, *, row: DocRow) -> tuple[BlobRef, str | None]:
     A legacy blob (sealed with nonce = chunk index) is never written again, so an unfinished one
     starts over in a new file of its own; so does a row that has no file yet.
     """
-    ref = store.blob_of(row.rowid)
+    ref = store.documents.blob_of(row.rowid)
     if ref is not None and not ref.legacy:
         return ref, None
-    return store.new_blob(row.rowid), None if ref is None else ref.name
+    return store.documents.new_blob(row.rowid), None if ref is None else ref.name
 
 
 def remove_line_blobs(directory: Path, names: list[str]) -> int:
@@ -56,8 +57,8 @@ async def remove_line(station: StationWithDocuments, line_id: int, directory: Pa
     """
 
     def remove(store: Store) -> list[str]:
-        names = store.blob_names(line_id)
-        store.remove_line(line_id)
+        names = store.documents.blob_names(line_id)
+        store.lines.remove(line_id)
         return names
 
     names: list[str] = await station.worker.call(remove)

@@ -22,7 +22,8 @@ from hotline.station.documents.incoming import IncomingDocuments
 from hotline.station.documents.needs import DocQuotas, DocSession, LineT, Publish, SpawnTask
 from hotline.station.documents.outgoing import Emit, OutgoingDocuments
 from hotline.station.worker import StoreWorker
-from hotline.store.db import DocRow, MessageRow, Store
+from hotline.store.db import Store
+from hotline.store.rows import DocRow, MessageRow
 
 
 class DocumentDesk(Generic[LineT]):

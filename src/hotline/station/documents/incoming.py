@@ -50,8 +50,9 @@ from hotline.station.documents.views import describe_doc
 from hotline.station.documents.writer import WRITER_HIGH_WATER, DocumentWriter
 from hotline.station.worker import StoreWorker
 from hotline.store.blobs import Blob
-from hotline.store.db import DocRow, MessageRow, Store
+from hotline.store.db import Store
 from hotline.store.errors import StoreError, StoreFull
+from hotline.store.rows import DocRow, MessageRow
 from hotline.store.schema import IN
 
 log = logging.getLogger("hotline.documents")
@@ -148,9 +149,9 @@ class IncomingDocuments(Generic[LineT]):
         except DocMetaError as exc:
             return str(exc)
         # the doc id is new to the station (hotline.station.entryrules): its row gets a file of its own
-        doc = store.add_document(line.row.id, IN, doc_id=meta.doc_id, message_id=entry.id, name=meta.name,
-                                 size=meta.size, sha256=meta.sha256, now=now)  # fmt: skip
-        store.new_blob(doc.rowid)
+        doc = store.documents.add(line.row.id, IN, doc_id=meta.doc_id, message_id=entry.id, name=meta.name,
+                                  size=meta.size, sha256=meta.sha256, now=now)  # fmt: skip
+        store.documents.new_blob(doc.rowid)
         self._quotas().judge_document(store, line, doc)  # F5: too big: refused; big: held
         return None
 
@@ -160,7 +161,7 @@ class IncomingDocuments(Generic[LineT]):
         line_id = line.row.id
         try:
             rows = await self.worker.call(
-                lambda store: store.documents(line_id=line_id, direction=IN, unfinished=True)
+                lambda store: store.documents.find(line_id=line_id, direction=IN, unfinished=True)
             )
         except StoreError:
             return
@@ -221,7 +222,7 @@ class IncomingDocuments(Generic[LineT]):
         async def start() -> None:
             doc_id = decode_meta(row.body).doc_id
             line_id = line.row.id
-            doc = await self.worker.call(lambda store: store.document(line_id, IN, doc_id))
+            doc = await self.worker.call(lambda store: store.documents.by_id(line_id, IN, doc_id))
             if doc is not None:
                 self._quotas().announced(line, doc)  # F5: held or refused by the line's quotas
                 await self.receive(line, doc)
@@ -336,7 +337,9 @@ class IncomingDocuments(Generic[LineT]):
     async def _record(self, line: LineT, incoming: Incoming, mark: int) -> None:
         rowid = incoming.row.rowid
         try:
-            await self.worker.call(lambda store: store.set_document(rowid, stored=mark, state="receiving"))
+            await self.worker.call(
+                lambda store: store.documents.update(rowid, stored=mark, state="receiving")
+            )
         except StoreError as exc:
             self._pause(line, incoming, exc)
             return
@@ -347,7 +350,7 @@ class IncomingDocuments(Generic[LineT]):
         now = time.time()
         try:
             await self.worker.call(
-                lambda store: store.set_document(
+                lambda store: store.documents.update(
                     row.rowid, stored=row.size, state="complete", completed_at=now
                 )
             )
@@ -389,7 +392,7 @@ class IncomingDocuments(Generic[LineT]):
         rowid = row.rowid
 
         def record(store: Store) -> None:
-            store.set_document(rowid, stored=0, state="failed", detail=why, completed_at=time.time())
+            store.documents.update(rowid, stored=0, state="failed", detail=why, completed_at=time.time())
             path.unlink(missing_ok=True)  # a document that failed its checks is not kept
 
         self.worker.submit(record)
@@ -425,7 +428,7 @@ class IncomingDocuments(Generic[LineT]):
         # yet is asked for once it does
         line_id, doc_id = line.row.id, question.doc_id
         try:
-            row = await self.worker.call(lambda store: store.document(line_id, IN, doc_id))
+            row = await self.worker.call(lambda store: store.documents.by_id(line_id, IN, doc_id))
         except StoreError:
             return
         if row is not None and row.state == "complete":

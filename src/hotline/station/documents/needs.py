@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from hotline.station.worker import StoreWorker
-from hotline.store.db import DocRow, Store
+from hotline.store.db import Store
+from hotline.store.rows import DocRow
 
 
 class DocChannel(Protocol):

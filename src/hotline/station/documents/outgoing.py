@@ -38,8 +38,9 @@ from hotline.station.documents.views import describe_doc
 from hotline.station.errors import StationError
 from hotline.station.ids import new_message_id
 from hotline.station.worker import StoreWorker
-from hotline.store.db import DocRow, MessageRow, Store
+from hotline.store.db import Store
 from hotline.store.errors import StoreError, StoreFull
+from hotline.store.rows import DocRow, MessageRow
 from hotline.store.schema import OUT
 
 #: What the log says of a failed document: the file it was read from stays out of logs (the alert
@@ -127,9 +128,9 @@ class OutgoingDocuments(Generic[LineT]):
 
         def queue(store: Store) -> tuple[MessageRow, DocRow]:
             created_ms = int(now * 1000)
-            rowid = store.queue(line_id, id=message_id, kind=Kind.DOC, precedence=precedence,
-                                created_ms=created_ms, ref=b"", body=body, now=now)  # fmt: skip
-            doc = store.add_document(
+            rowid = store.messages.queue(line_id, id=message_id, kind=Kind.DOC, precedence=precedence,
+                                         created_ms=created_ms, ref=b"", body=body, now=now)  # fmt: skip
+            doc = store.documents.add(
                 line_id, OUT, doc_id=meta.doc_id, message_id=message_id, name=meta.name, size=meta.size,
                 sha256=sha256, now=now, source=str(path), source_mtime=info.st_mtime_ns,
             )  # fmt: skip
@@ -248,7 +249,7 @@ class OutgoingDocuments(Generic[LineT]):
             out.row, stored=stored, state=state, detail=detail, completed_at=completed
         )
         self.worker.submit(
-            lambda store: store.set_document(
+            lambda store: store.documents.update(
                 rowid, stored=stored, state=state, detail=detail, completed_at=completed
             )
         )
@@ -306,7 +307,7 @@ class OutgoingDocuments(Generic[LineT]):
     async def load(self) -> None:
         """At start: outbound documents not yet complete wait for the far end's request again."""
         try:
-            rows = await self.worker.call(lambda store: store.documents(direction=OUT, unfinished=True))
+            rows = await self.worker.call(lambda store: store.documents.find(direction=OUT, unfinished=True))
         except StoreError:
             return
         for row in rows:

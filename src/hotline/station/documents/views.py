@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hotline.station.documents.needs import StationWithHome
 from hotline.station.ids import show_id
-from hotline.store.db import DocRow
+from hotline.store.rows import DocRow
 from hotline.store.schema import OUT
 
 

@@ -47,8 +47,10 @@ from hotline.proto.transcript import (
 from hotline.station.entryrules import check_entry
 from hotline.station.ids import new_message_id
 from hotline.station.worker import StoreWorker
-from hotline.store.db import LineRow, MessageRow, Store
+from hotline.store.db import Store
 from hotline.store.errors import StoreError
+from hotline.store.messages import MessageStore
+from hotline.store.rows import LineRow, MessageRow
 from hotline.store.schema import IN, OUT
 
 log = logging.getLogger("hotline.line")
@@ -237,8 +239,8 @@ class Delivery:
         self.machine.hello_received(hello, time.time())
         alive, read = self._carry_out()
         while read is not None:
-            chain_at = functools.partial(
-                Store.chain_at, line_id=self._line.row.id, direction=OUT, seq=read.seq
+            chain_at = MessageStore.job(
+                MessageStore.chain_at, line_id=self._line.row.id, direction=OUT, seq=read.seq
             )
             head = await self._line.station.worker.call(chain_at)
             self._sync()
@@ -330,8 +332,8 @@ class Delivery:
         try:
             # bookkeeping only (the receipt already told every waiter): no fsync of its own
             ids = await line.station.worker.call_deferred(
-                functools.partial(
-                    Store.mark_delivered,
+                MessageStore.job(
+                    MessageStore.mark_delivered,
                     line_id=line.row.id,
                     after=command.after,
                     upto=command.upto,
@@ -362,8 +364,8 @@ class Delivery:
             self._wake.clear()
             command = self.machine.poll_sender(self._number)
             if isinstance(command, ReadSent):
-                read = functools.partial(
-                    Store.sent_after, line_id=line.row.id, seq=command.after, limit=command.limit
+                read = MessageStore.job(
+                    MessageStore.sent_after, line_id=line.row.id, seq=command.after, limit=command.limit
                 )
                 rows = await line.station.worker.call(read)
                 self._sync()
@@ -382,7 +384,7 @@ class Delivery:
         line_id, start, room = line.row.id, line.row.chain_out0, command.room
 
         def assign(store: Store) -> list[MessageRow]:
-            return number_entries(store, line_id, start, store.next_queued(line_id, room))
+            return number_entries(store, line_id, start, store.messages.next_queued(line_id, room))
 
         try:
             rows = await line.station.worker.call(assign)
@@ -444,10 +446,10 @@ def store_inbound(
         refused = check_entry(store, line_id, entry)
         if refused is not None:
             why, keep_id = refused
-            rowid = store.store_refused(line_id, entry, why.why, now, keep_id=keep_id)
+            rowid = store.messages.add_refused(line_id, entry, why.why, now, keep_id=keep_id)
             out.append((_inbound_row(rowid, line_id, entry, now), why))
             continue
-        rowid = store.store_incoming(
+        rowid = store.messages.add_incoming(
             line_id,
             id=entry.id,
             seq=entry.seq,
@@ -461,14 +463,14 @@ def store_inbound(
         )
         extra: Any = None
         if entry.kind == Kind.ACK:
-            extra = store.mark_acked(line_id, OUT, entry.ref, now)
+            extra = store.messages.mark_acked(line_id, OUT, entry.ref, now)
         elif entry.kind == Kind.DOC:
             extra = doc_hook(store, entry, now)
         elif entry.kind in (Kind.TEST, Kind.TEST_REPLY):
             extra = check_probe(store, line_id, chain_out0, peer, entry)
             if entry.kind == Kind.TEST:
                 reply = linemsg.encode(TestProbe(entry.seq, entry.chain))
-                store.queue(
+                store.messages.queue(
                     line_id,
                     id=new_message_id(),
                     kind=Kind.TEST_REPLY,
@@ -492,7 +494,7 @@ def check_probe(store: Store, line_id: int, chain_out0: bytes, peer: str, entry:
     if probe.received_seq == 0:
         ours: bytes | None = chain_out0
     else:
-        ours = store.chain_at(line_id, OUT, probe.received_seq)
+        ours = store.messages.chain_at(line_id, OUT, probe.received_seq)
     if ours is None:
         return f"{peer} holds entry {probe.received_seq} of ours, which we never sent"
     if not constant_time_equal(ours, probe.received_head):
@@ -505,12 +507,12 @@ def number_entries(store: Store, line_id: int, chain0: bytes, rows: list[Message
 
     Runs in the store's thread, inside the caller's transaction; returns the rows with their place.
     """
-    seq, head = store.position(line_id, OUT)
+    seq, head = store.messages.position(line_id, OUT)
     chain = head or chain0
     done: list[MessageRow] = []
     for row in rows:
         seq, chain = next_place(seq, chain, row)
-        store.assign(row.rowid, seq, chain)
+        store.messages.assign(row.rowid, seq, chain)
         done.append(_with_place(row, seq, chain))
     return done
 

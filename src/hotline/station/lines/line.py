@@ -39,7 +39,7 @@ from hotline.station.ids import new_message_id
 from hotline.station.lines.delivery import Delivery, next_place, number_entries
 from hotline.station.lines.linetest import TestResult, test_schedule
 from hotline.station.ports import LineContext, LinkSession
-from hotline.store.db import LineRow, MessageRow
+from hotline.store.rows import LineRow, MessageRow
 
 log = logging.getLogger("hotline.line")
 

@@ -19,8 +19,8 @@ from hotline.proto import linemsg
 from hotline.proto.linemsg import Kind, Precedence, TestProbe
 from hotline.station.ids import new_message_id
 from hotline.station.ports import LineContext
-from hotline.store.db import LineRow
 from hotline.store.errors import StoreError
+from hotline.store.rows import LineRow
 
 #: The alerts a passing test answers.
 TEST_ALERTS = ("test-missed", "test-failed")
@@ -73,7 +73,7 @@ async def run_test(line: LineUnderTest, timeout: float) -> TestResult:
     line_id = line.row.id
     try:
         await station.worker.call(
-            lambda store: store.queue(
+            lambda store: store.messages.queue(
                 line_id,
                 id=test_id,
                 kind=Kind.TEST,

@@ -21,7 +21,7 @@ from hotline.net.tcp import SecureChannel
 from hotline.station.errors import StationError
 from hotline.station.lines.line import LineRuntime
 from hotline.station.ports import LineContext
-from hotline.store.db import LineRow
+from hotline.store.rows import LineRow
 
 log = logging.getLogger("hotline.station")
 

@@ -29,7 +29,7 @@ from hotline.station.lines.registry import LineRegistry
 from hotline.station.pairing import PairingClaims, PairingHost
 from hotline.station.quotas import QuotaDesk
 from hotline.station.worker import StoreWorker
-from hotline.store.db import LineRow, MessageRow
+from hotline.store.rows import LineRow, MessageRow
 
 #: Hands one event of a streaming request to its client.
 Emit = Callable[[dict[str, object]], Awaitable[None]]

@@ -25,7 +25,8 @@ from hotline.station.requests.base import (
     need_running,
     new_output_file,
 )
-from hotline.store.db import CallRow, Store
+from hotline.store.db import Store
+from hotline.store.rows import CallRow
 from hotline.store.schema import IN, OUT
 from hotline.voice.codec import FRAME_BYTES, SAMPLE_RATE, Decoder
 
@@ -185,7 +186,7 @@ async def calls(station: StationHost, args: CallsArgs, emit: Emit) -> dict[str, 
     line_id = station.line(args.peer).row.id if args.peer is not None else None
     if not 1 <= args.limit <= 10_000:
         raise StationError("bad-request", "`limit` is 1 to 10000")
-    rows = await station.worker.call(lambda store: store.calls(line_id=line_id, limit=args.limit))
+    rows = await station.worker.call(lambda store: store.calls.recent(line_id=line_id, limit=args.limit))
     live = [call.describe() for call in station.calls.live()]
     return {"calls": [_row(station, row) for row in rows], "live": live}
 
@@ -199,10 +200,10 @@ async def export(station: StationHost, args: ExportArgs, emit: Emit) -> dict[str
     out = new_output_file(args.out)
 
     def read(store: Store) -> tuple[CallRow | None, list[bytes], list[bytes]]:
-        row = store.call(call_id)
+        row = store.calls.by_id(call_id)
         if row is None:
             return None, [], []
-        return row, list(store.call_audio(row.rowid, OUT)), list(store.call_audio(row.rowid, IN))
+        return row, list(store.calls.audio(row.rowid, OUT)), list(store.calls.audio(row.rowid, IN))
 
     row, ours, theirs = await station.worker.call(read)
     if row is None:

@@ -22,9 +22,10 @@ from hotline.station.ids import parse_id
 from hotline.station.lookup import lookup
 from hotline.station.requests.base import Args, Emit, StationHost, absolute_path, need_running
 from hotline.store.blobs import Blob
-from hotline.store.db import DocRow, Store
+from hotline.store.db import Store
 from hotline.store.documents import BlobRef
 from hotline.store.errors import StoreError
+from hotline.store.rows import DocRow
 from hotline.store.schema import IN
 
 
@@ -82,7 +83,7 @@ async def send_file(station: StationHost, args: SendFileArgs, emit: Emit) -> dic
 async def files(station: StationHost, args: FilesArgs, emit: Emit) -> dict[str, object]:
     """``files``: documents both ways."""
     line_id = station.line(args.peer).row.id if args.peer is not None else None
-    rows = await station.worker.call(lambda store: store.documents(line_id=line_id))
+    rows = await station.worker.call(lambda store: store.documents.find(line_id=line_id))
     names = {ln.row.id: ln.peer for ln in station.lines.values()}
     return {"documents": [describe_doc(row, names.get(row.line_id, "?")) for row in rows]}
 
@@ -95,10 +96,10 @@ async def file_get(station: StationHost, args: FileGetArgs, emit: Emit) -> dict[
     entry = await lookup(station.registry, station.worker, args.id, message_id, IN, args.peer)
 
     def find(store: Store) -> tuple[DocRow | None, BlobRef | None]:
-        row = None if entry is None else store.document(entry.line_id, IN, entry_doc_id(entry.body))
+        row = None if entry is None else store.documents.by_id(entry.line_id, IN, entry_doc_id(entry.body))
         if row is None or row.message_id != message_id:
             return None, None
-        return row, store.blob_of(row.rowid)
+        return row, store.documents.blob_of(row.rowid)
 
     row, blob = await station.worker.call(find)
     if row is None:

@@ -71,7 +71,7 @@ async def line_add(station: StationHost, args: LineAddArgs, emit: Emit) -> dict[
     existing = station.lines.get(args.peer)
     if existing is None:
         row = await station.worker.call(
-            lambda store: store.add_line(
+            lambda store: store.lines.add(
                 peer=args.peer,
                 card=encode_card(card),
                 key_digest=theirs,
@@ -95,10 +95,10 @@ async def line_add(station: StationHost, args: LineAddArgs, emit: Emit) -> dict[
     line_id = existing.row.id
 
     def update(store: Store) -> Any:
-        store.update_line(
+        store.lines.update(
             line_id, card=encode_card(card), key_digest=theirs, static_public=static, endpoints=endpoints
         )
-        return store.line_by_id(line_id), store.line_key(line_id)
+        return store.lines.by_id(line_id), store.lines.key(line_id)
 
     row, key = await station.worker.call(update)
     existing.refresh(row, key)
@@ -120,8 +120,8 @@ async def line_grant(station: StationHost, args: PeerArgs, emit: Emit) -> dict[s
     line_id = line.row.id
 
     def store_key(store: Store) -> Any:
-        store.set_line_key(line_id, key.key, created)
-        return store.line_by_id(line_id)
+        store.lines.set_key(line_id, key.key, created)
+        return store.lines.by_id(line_id)
 
     line.refresh(await station.worker.call(store_key), key.key)
     return {"peer": line.peer, "sealed": base64.b64encode(sealed).decode("ascii"), "created_at": created}
@@ -147,8 +147,8 @@ async def line_accept(station: StationHost, args: LineAcceptArgs, emit: Emit) ->
     line_id = line.row.id
 
     def store_key(store: Store) -> Any:
-        store.set_line_key(line_id, key.key, key.created_at)
-        return store.line_by_id(line_id)
+        store.lines.set_key(line_id, key.key, key.created_at)
+        return store.lines.by_id(line_id)
 
     line.refresh(await station.worker.call(store_key), key.key)
     return describe_line(line, running=station.running)
@@ -162,8 +162,8 @@ async def line_verify(station: StationHost, args: LineVerifyArgs, emit: Emit) ->
         line_id, digest = line.row.id, line.row.key_digest
 
         def verify(store: Store) -> Any:
-            store.set_verified(line_id, digest)
-            return store.line_by_id(line_id)
+            store.lines.set_verified(line_id, digest)
+            return store.lines.by_id(line_id)
 
         line.refresh(await station.worker.call(verify), line.key)
     if args.confirm:

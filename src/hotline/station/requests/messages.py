@@ -20,7 +20,8 @@ from hotline.station.lines.linetest import run_test
 from hotline.station.lookup import lookup
 from hotline.station.requests.base import Args, Emit, StationHost, need_running
 from hotline.station.views import log_entries
-from hotline.store.db import MessageRow, Store
+from hotline.store.db import Store
+from hotline.store.rows import MessageRow
 from hotline.store.schema import IN, OUT
 
 
@@ -95,11 +96,12 @@ async def send(station: StationHost, args: SendArgs, emit: Emit) -> dict[str, ob
         row = MessageRow(0, line_id, OUT, message_id, None, Kind.TEXT, precedence, created_ms,
                          b"", body, None, now, None, None)  # fmt: skip
         place = None
-        if number_now and not store.has_queued(line_id):
-            seq, head = store.position(line_id, OUT)
+        if number_now and not store.messages.has_queued(line_id):
+            seq, head = store.messages.position(line_id, OUT)
             place = next_place(seq, head or chain0, row)
-        rowid = store.queue(line_id, id=message_id, kind=Kind.TEXT, precedence=precedence,
-                            created_ms=created_ms, ref=b"", body=body, now=now, place=place)  # fmt: skip
+        rowid = store.messages.queue(line_id, id=message_id, kind=Kind.TEXT, precedence=precedence,
+                                     created_ms=created_ms, ref=b"", body=body, now=now,
+                                     place=place)  # fmt: skip
         seq_now, chain_now = place if place is not None else (None, None)
         return MessageRow(rowid, line_id, OUT, message_id, seq_now, Kind.TEXT, precedence, created_ms,
                           b"", body, chain_now, now, None, None)  # fmt: skip
@@ -173,7 +175,7 @@ async def inbox(station: StationHost, args: InboxArgs, emit: Emit) -> dict[str, 
         queue = station.events.follow()
         try:
             rows = await station.worker.call(
-                lambda store: store.messages(
+                lambda store: store.messages.find(
                     line_id=line_id,
                     direction=IN,
                     kinds=(Kind.TEXT, Kind.DOC),
@@ -198,7 +200,7 @@ async def inbox(station: StationHost, args: InboxArgs, emit: Emit) -> dict[str, 
         finally:
             station.events.unfollow(queue)
     rows = await station.worker.call(
-        lambda store: store.messages(
+        lambda store: store.messages.find(
             line_id=line_id,
             direction=IN,
             kinds=(Kind.TEXT, Kind.DOC),
@@ -222,8 +224,8 @@ async def ack(station: StationHost, args: AckArgs, emit: Emit) -> dict[str, obje
         line_id = line.row.id
 
         def ack(store: Store) -> MessageRow:
-            if store.mark_acked(line_id, IN, message_id, now):
-                store.queue(
+            if store.messages.mark_acked(line_id, IN, message_id, now):
+                store.messages.queue(
                     line_id,
                     id=new_message_id(),
                     kind=Kind.ACK,
@@ -233,7 +235,7 @@ async def ack(station: StationHost, args: AckArgs, emit: Emit) -> dict[str, obje
                     body=b"",
                     now=now,
                 )
-            acked = store.line_message(line_id, message_id, IN)
+            acked = store.messages.line_message(line_id, message_id, IN)
             assert acked is not None  # found above, and this transaction removed nothing
             return acked
 
@@ -248,7 +250,7 @@ async def log(station: StationHost, args: LogArgs, emit: Emit) -> dict[str, obje
     line_id, limit = line.row.id, max(1, min(args.limit, 10_000))
 
     def read(store: Store) -> Any:
-        return store.messages(line_id=line_id, limit=limit, newest=True), store.events(
+        return store.messages.find(line_id=line_id, limit=limit, newest=True), store.events.recent(
             line_id=line_id, limit=limit
         )
 

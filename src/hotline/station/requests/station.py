@@ -41,7 +41,7 @@ async def card(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, object]
 async def status(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, object]:
     """``status``: the station and every line's status."""
     counts = await station.worker.call(
-        lambda store: {ln.row.id: store.count_queued(ln.row.id) for ln in station.lines.values()}
+        lambda store: {ln.row.id: store.messages.count_queued(ln.row.id) for ln in station.lines.values()}
     )
     lines = []
     now = time.monotonic()
