@@ -48,6 +48,52 @@ class LinkSession:
     closing: bool = False
 
 
+class DeliveryPosition(Protocol):
+    """How far a line's two transcripts stand (read of :class:`hotline.proto.transcript.Transcript`)."""
+
+    @property
+    def in_seq(self) -> int:
+        """The peer's entries accepted (stored, or being stored)."""
+        ...
+
+    @property
+    def committed_in(self) -> tuple[int, bytes]:
+        """``(seq, head)`` of the peer's entries on our disk."""
+        ...
+
+    @property
+    def out_seq(self) -> int:
+        """Our entries numbered."""
+        ...
+
+    @property
+    def peer_seq(self) -> int:
+        """The highest of our sequence numbers the peer has receipted since we started."""
+        ...
+
+    @property
+    def receipted_at(self) -> float | None:
+        """When ``peer_seq`` was last receipted."""
+        ...
+
+
+class LineDelivery(Protocol):
+    """What a wing may ask of a line's delivery (:class:`hotline.station.lines.delivery.Delivery`)."""
+
+    @property
+    def machine(self) -> DeliveryPosition:
+        """The transcripts' positions."""
+        ...
+
+    def wake(self) -> None:
+        """Something was queued unnumbered: send it if the line is up."""
+        ...
+
+    def rewind(self, session: LinkSession, held_seq: int) -> None:
+        """The peer withholds our entries after ``held_seq`` on ``session``: resend from there later."""
+        ...
+
+
 class Link(Protocol):
     """What a wing may ask of one line."""
 
@@ -80,8 +126,9 @@ class Link(Protocol):
         """Put ``message`` on the current session if the line is up; whether it went."""
         ...
 
-    def wake(self) -> None:
-        """Something was queued unnumbered: send it if the line is up."""
+    @property
+    def delivery(self) -> LineDelivery:
+        """The line's reliable delivery (§10)."""
         ...
 
     def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None:
@@ -217,8 +264,10 @@ class LineContext(Protocol[L]):
 
 
 __all__ = [
+    "DeliveryPosition",
     "EntryKind",
     "LineContext",
+    "LineDelivery",
     "Link",
     "LinkSession",
     "MessageHandler",

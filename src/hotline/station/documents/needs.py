@@ -56,6 +56,14 @@ class LineIdentity(Protocol):
     def id(self) -> int: ...
 
 
+class DocDelivery(Protocol):
+    """What documents ask of a line's delivery."""
+
+    def wake(self) -> None:
+        """Something was queued: send it if the line is up."""
+        ...
+
+
 class DocLine(Protocol):
     """A line, as documents use it: who it reaches, its current session, its alerts."""
 
@@ -70,8 +78,9 @@ class DocLine(Protocol):
         """The session carrying the line now, or None."""
         ...
 
-    def wake(self) -> None:
-        """Something was queued: send it if the line is up."""
+    @property
+    def delivery(self) -> DocDelivery:
+        """The line's delivery (a queued DOC entry is sent through it)."""
         ...
 
     def alert(self, kind: str, detail: str, *, active: bool = ..., logged: str | None = ...) -> None:

@@ -30,13 +30,12 @@ from typing import Any
 from hotline.net.tcp import ChannelClosed, SecureChannel, connect_first
 from hotline.proto import linemsg
 from hotline.proto.cards import StationCard, decode_card, parse_endpoint
-from hotline.proto.constants import RESEND_BATCH, TIE_WINDOW, WINDOW
+from hotline.proto.constants import TIE_WINDOW
 from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Kind, Receipt
 from hotline.station.entryrules import Refused
 from hotline.station.events import AlertBoard
-from hotline.station.ids import new_message_id
-from hotline.station.lines.delivery import Delivery, next_place, number_entries
+from hotline.station.lines.delivery import Delivery
 from hotline.station.lines.linetest import TestResult, test_schedule
 from hotline.station.ports import LineContext, LinkSession
 from hotline.store.rows import LineRow, MessageRow
@@ -131,7 +130,7 @@ class LineRuntime:
         self.row = row
         self.key = key
         if not self.ready and self.current is not None:
-            self._close(self.current, "the line is no longer verified and keyed")
+            self.close_session(self.current, "the line is no longer verified and keyed")
         self._changed.set()
 
     # -- supervision
@@ -224,25 +223,24 @@ class LineRuntime:
             else:
                 keep_new = True  # the peer restarted: the old session is stale
             if not keep_new:
-                self._spawn(channel.close())
+                self.spawn(channel.close())
                 return
-            self._close(current, "replaced by a newer session")
+            self.close_session(current, "replaced by a newer session")
         session = LinkSession(channel, initiated, endpoint, now, time.time())
         self.current = session
         self._changed.set()
         self._tg.create_task(self._serve(session))
 
-    def _close(self, session: LinkSession, why: str) -> None:
+    def close_session(self, session: LinkSession, why: str) -> None:
+        """Close ``session`` (in the background); what it still delivers is ignored."""
         log.info("closing session", extra={"peer": self.peer, "why": why})
         session.closing = True
-        self._spawn(session.channel.close())
+        self.spawn(session.channel.close())
 
     async def _serve(self, session: LinkSession) -> None:
         channel = session.channel
         try:
-            # what is on our disk, not what is still being stored: the peer counts it as delivered
-            received_seq, received_head = self.committed_in
-            channel.send_nowait(linemsg.encode(Hello(received_seq, received_head, self.out_seq)))
+            self.delivery.follow_session()  # our Hello goes out first
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._sender(session))
                 for listener in self.station.session_listeners:
@@ -331,7 +329,8 @@ class LineRuntime:
     def _on_entry(self, entry: Entry) -> bool:
         return self.delivery.on_entry(entry)
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` in the line's TaskGroup (closed unrun when the line is not, or no longer, running)."""
         if self._tg is None:
             coro.close()
             return
@@ -340,7 +339,8 @@ class LineRuntime:
         except RuntimeError:
             coro.close()  # the line is being stopped
 
-    def _after_inbound(self, outcome: list[tuple[MessageRow, Any]]) -> None:
+    def after_inbound(self, outcome: list[tuple[MessageRow, Any]]) -> None:
+        """Act on inbound entries now on our disk: alerts, followers, documents, line tests."""
         for row, extra in outcome:
             if isinstance(extra, Refused):
                 self.alert("protocol", f"{self.peer} {extra.why}: refused, the line goes on")
@@ -363,7 +363,7 @@ class LineRuntime:
             elif row.kind == Kind.TEST:
                 if extra is not None:
                     self.alert("chain-mismatch", extra)
-                self.wake()  # our reply is queued
+                self.delivery.wake()  # our reply is queued
             elif row.kind == Kind.TEST_REPLY:
                 pending = self._tests.pop(row.ref, None)
                 if pending is not None:
@@ -381,53 +381,6 @@ class LineRuntime:
 
     async def _sender(self, session: LinkSession) -> None:
         await self.delivery.run_sender(session)
-
-    # -- what operators ask for
-
-    def can_number_now(self) -> bool:
-        """Up, with room in the window: a new entry may be numbered as it is queued."""
-        return self.delivery.can_number_now()
-
-    def numbered_now(self, row: MessageRow) -> None:
-        """``row`` was queued and numbered in one transaction: count it and send it if it is next."""
-        self.delivery.numbered_now(row)
-
-    def wake(self) -> None:
-        """Something was queued unnumbered: send it if the line is up."""
-        self.delivery.wake()
-
-    def waiter(self, message_id: bytes) -> asyncio.Future[float]:
-        """A future set to the receipt's time when ``message_id`` (outbound) is receipted."""
-        return self.delivery.waiter(message_id)
-
-    def unwait(self, message_id: bytes, future: asyncio.Future[float]) -> None:
-        """Drop a waiter that is no longer needed."""
-        self.delivery.unwait(message_id, future)
-
-    @property
-    def in_seq(self) -> int:
-        """The peer's entries accepted (stored, or being stored)."""
-        return self.delivery.machine.in_seq
-
-    @property
-    def committed_in(self) -> tuple[int, bytes]:
-        """``(seq, head)`` of the peer's entries on our disk."""
-        return self.delivery.machine.committed_in
-
-    @property
-    def out_seq(self) -> int:
-        """Our entries numbered."""
-        return self.delivery.machine.out_seq
-
-    @property
-    def peer_seq(self) -> int:
-        """The highest of our sequence numbers the peer has receipted since we started."""
-        return self.delivery.machine.peer_seq
-
-    @property
-    def receipted_at(self) -> float | None:
-        """When ``peer_seq`` was last receipted."""
-        return self.delivery.machine.receipted_at
 
     # -- line tests (hotline.station.lines.linetest runs them)
 
@@ -471,14 +424,4 @@ class _SessionOver(Exception):
     pass
 
 
-__all__ = [
-    "RESEND_BATCH",
-    "TIE_WINDOW",
-    "WINDOW",
-    "LineRuntime",
-    "LinkSession",
-    "TestResult",
-    "new_message_id",
-    "next_place",
-    "number_entries",
-]
+__all__ = ["LineRuntime", "LinkSession", "TestResult"]

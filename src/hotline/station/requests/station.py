@@ -51,7 +51,7 @@ async def status(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, objec
         queued, in_flight = counts.get(line.row.id, (0, 0))
         if line.up:
             # receipts are known at once; the store's delivered marks follow a moment later
-            in_flight = min(in_flight, line.out_seq - line.peer_seq)
+            in_flight = min(in_flight, line.delivery.machine.out_seq - line.delivery.machine.peer_seq)
         rtt = session.channel.rtt if session is not None else None
         info.update(
             since=line.state_since,
