@@ -165,8 +165,9 @@ class SessionListener(Protocol[L_contra]):
 class EntryKind(Protocol[L_contra]):
     """What a wing does with the inbound entries of its kind (``DOC`` entries: the documents desk)."""
 
-    def entry_stored(self, store: Store, line: L_contra, entry: Entry, now: float) -> str | None:
-        """In the store's thread, in the entry's transaction: a problem to alert about, or None."""
+    def entry_hook(self, line: L_contra) -> Callable[[Store, Entry, float], str | None]:
+        """On the event loop, before the store job: what runs in the store's thread, in each entry's
+        transaction (a problem to alert about, or None). It holds values only, never ``line``."""
         ...
 
     def doc_entry_committed(self, line: L_contra, row: MessageRow) -> None:

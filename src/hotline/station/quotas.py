@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import shutil
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -390,19 +391,10 @@ class QuotaDesk:
 
     # -- documents
 
-    def judge_document(self, store: Store, line: QuotaLine, doc: DocRow) -> None:
-        """In the DOC entry's transaction: refuse a document over the line's size quota, hold a big one."""
-        limit = self.limits(line)
-        if doc.size > limit.document_bytes:
-            why = (
-                f"{doc.size:,} bytes is more than the {limit.document_bytes:,} of the line's `document_bytes`"
-                " quota"
-            )
-            store.documents.update(doc.rowid, stored=0, state="failed", detail=why, completed_at=time.time())
-        elif doc.size > limit.approve_documents_above:
-            store.documents.update(
-                doc.rowid, stored=0, state="held", detail="waits for the operator's approval"
-            )
+    def document_judge(self, line: QuotaLine) -> Callable[[Store, DocRow], None]:
+        """On the event loop: the store job's judge of ``line``'s inbound documents, bound to the
+        quotas in force now (values only: it runs in the store's thread)."""
+        return functools.partial(judge_document, limit=self.limits(line))
 
     def announced(self, line: QuotaLine, doc: DocRow) -> None:
         """The DOC entry is stored: tell the operator of a held document, the peer of a refused one."""
@@ -519,4 +511,16 @@ def _with_quotas(current: StationConfig, fresh: StationConfig) -> StationConfig:
     return msgspec.structs.replace(current, quotas=fresh.quotas, lines=fresh.lines)
 
 
-__all__ = ["QuotaDesk"]
+def judge_document(store: Store, doc: DocRow, *, limit: Limits) -> None:
+    """In the DOC entry's transaction: refuse a document over the line's size quota, hold a big one."""
+    if doc.size > limit.document_bytes:
+        why = (
+            f"{doc.size:,} bytes is more than the {limit.document_bytes:,} of the line's `document_bytes`"
+            " quota"
+        )
+        store.documents.update(doc.rowid, stored=0, state="failed", detail=why, completed_at=time.time())
+    elif doc.size > limit.approve_documents_above:
+        store.documents.update(doc.rowid, stored=0, state="held", detail="waits for the operator's approval")
+
+
+__all__ = ["QuotaDesk", "judge_document"]

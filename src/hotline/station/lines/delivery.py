@@ -86,7 +86,7 @@ class DeliveryQuotas(Protocol):
 class DeliveryDocuments(Protocol):
     """What delivery asks of the station's document desk."""
 
-    def entry_stored(self, store: Store, line: Any, entry: Entry, now: float) -> str | None: ...
+    def entry_hook(self, line: Any) -> DocHook: ...
 
 
 class DeliveryStation(Protocol):
@@ -285,15 +285,11 @@ class Delivery:
             chain_out0=row.chain_out0,
             peer=self._line.peer,
             batch=list(command.entries),
-            doc_hook=self._doc_hook,
+            # values only, taken now: the store's thread never sees the line
+            doc_hook=self._line.station.documents.entry_hook(self._line),
         )
         # handed to the store thread now rather than a loop turn later
         self._line.spawn(self._stored(self._line.station.worker.submit(job)))
-
-    def _doc_hook(self, store: Store, entry: Entry, now: float) -> str | None:
-        # TODO: the document desk still wants the line here (for its quotas): a live object in the
-        # store thread, which reads only the line's id and peer name (never changed while it runs)
-        return self._line.station.documents.entry_stored(store, self._line, entry, now)
 
     async def _stored(self, stored: asyncio.Future[Stored] | None) -> None:
         line = self._line

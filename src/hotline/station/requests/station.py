@@ -40,8 +40,10 @@ async def card(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, object]
 
 async def status(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, object]:
     """``status``: the station and every line's status."""
+    # the job gets the line ids, never the live lines
+    line_ids = [ln.row.id for ln in station.lines.values()]
     counts = await station.worker.call(
-        lambda store: {ln.row.id: store.messages.count_queued(ln.row.id) for ln in station.lines.values()}
+        lambda store: {line_id: store.messages.count_queued(line_id) for line_id in line_ids}
     )
     lines = []
     now = time.monotonic()
