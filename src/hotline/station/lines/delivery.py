@@ -101,7 +101,7 @@ class DeliveryStation(Protocol):
 
 
 class DeliveryLine(Protocol):
-    """What delivery uses of its line (:class:`hotline.station.lines.line.LineRuntime`)."""
+    """What delivery uses of its line (:class:`hotline.station.lines.line.Line`)."""
 
     @property
     def station(self) -> DeliveryStation: ...

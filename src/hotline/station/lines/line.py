@@ -46,12 +46,12 @@ log = logging.getLogger("hotline.line")
 STABLE_AFTER = 10.0
 
 
-class LineRuntime:
+class Line:
     """A line's live state. Belongs to one event loop; its store calls go through the station's worker."""
 
     def __init__(
         self,
-        station: LineContext[LineRuntime],
+        station: LineContext[Line],
         row: LineRow,
         inbound: tuple[int, bytes],
         outbound: tuple[int, bytes],
@@ -424,4 +424,4 @@ class _SessionOver(Exception):
     pass
 
 
-__all__ = ["LineRuntime", "LinkSession", "TestResult"]
+__all__ = ["Line", "LinkSession", "TestResult"]
