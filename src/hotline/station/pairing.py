@@ -177,17 +177,17 @@ async def _unless_superseded(work: Coroutine[Any, Any, T], claim: _Claim, peer: 
     Once connected it is never cancelled from here: a cancel in the middle of storing would leave the
     store and the running station disagreeing about the line.
     """
-    task = asyncio.ensure_future(work)
-    stop = asyncio.ensure_future(claim.superseded.wait())
     try:
-        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done() and claim.connected:
-            await asyncio.wait({task})
-    finally:
-        stop.cancel()
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, stop, return_exceptions=True)
+        async with asyncio.TaskGroup() as tg:
+            task = tg.create_task(work)
+            stop = tg.create_task(claim.superseded.wait())
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done() and claim.connected:
+                await asyncio.wait({task})
+            stop.cancel()
+            task.cancel()  # a no-op once it is done
+    except* Exception as group:
+        raise group.exceptions[0] from None  # the work's own error, as the caller knows it
     if task.cancelled() and claim.superseded.is_set():
         raise StationError(
             "pairing-failed", f"a newer pairing for {peer!r} replaced this one: {NOTHING_CHANGED}"
