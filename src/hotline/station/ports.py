@@ -255,10 +255,6 @@ class LineContext(Protocol[L]):
         """A message as docs/control.md shows it."""
         ...
 
-    def show_id(self, message_id: bytes) -> str:
-        """A message id as operators see it."""
-        ...
-
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` as a child of the station."""
         ...

@@ -40,7 +40,6 @@ from hotline.station.errors import StationError
 from hotline.station.events import EventBus
 from hotline.station.handshakes import HandshakeDefence
 from hotline.station.home import StationLock, StationPaths, unlock
-from hotline.station.ids import show_id
 from hotline.station.lines.line import Line
 from hotline.station.lines.registry import Directory, LineRegistry
 from hotline.station.pairing import PairingClaims
@@ -267,9 +266,6 @@ class Station:
     def record(self, line: Link | None, kind: str, detail: dict[str, object]) -> None:
         """Store an event in the background (a full store must not stop the line)."""
         self.events.record(None if line is None else line.row.id, kind, detail)
-
-    def show_id(self, message_id: bytes) -> str:
-        return show_id(message_id)
 
     def describe(self, row: MessageRow, line: Line | None = None) -> dict[str, object]:
         """A message as docs/control.md shows it."""

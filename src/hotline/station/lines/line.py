@@ -4,7 +4,9 @@ Theory of operation (docs/protocol.md §10):
 - Every operator message, acknowledgement and line test is an entry in the store *before* anything
   is sent. Queued entries get their sequence number and chain head when they are first sent, in
   precedence order, so FLASH overtakes what waits; within a precedence the queue order holds. At
-  most :data:`WINDOW` entries are in flight (sent, not receipted), which keeps overtaking meaningful.
+  most :data:`~hotline.proto.constants.WINDOW` entries are in flight (sent, not receipted), which
+  keeps overtaking meaningful. :mod:`hotline.station.lines.delivery` drives this over
+  :class:`hotline.proto.transcript.Transcript`.
 - A new session starts with a ``Hello`` each way saying how far our inbound transcript goes; each side
   then resends everything after that, in order. The receiver accepts only the next entry whose chain
   head matches its own computation (:func:`hotline.proto.delivery.classify`), stores batches of them in
@@ -35,6 +37,7 @@ from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Kind, Receipt
 from hotline.station.entryrules import Refused
 from hotline.station.events import AlertBoard
+from hotline.station.ids import show_id
 from hotline.station.lines.delivery import Delivery
 from hotline.station.lines.linetest import TestResult, test_schedule
 from hotline.station.ports import LineContext, LinkSession
@@ -359,7 +362,7 @@ class Line:
                     continue
                 self.station.publish({"message": self.station.describe(row, self)})
             elif row.kind == Kind.ACK and extra:
-                self.station.publish({"acked": {"peer": self.peer, "id": self.station.show_id(row.ref)}})
+                self.station.publish({"acked": {"peer": self.peer, "id": show_id(row.ref)}})
             elif row.kind == Kind.TEST:
                 if extra is not None:
                     self.alert("chain-mismatch", extra)
