@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from typing import Any
 
-from hotline.net.tcp import ChannelClosed, SecureChannel, connect_first
+from hotline.net.tcp import ChannelClosed, SecureChannel
 from hotline.proto import linemsg
-from hotline.proto.cards import StationCard, decode_card, parse_endpoint
+from hotline.proto.cards import StationCard, decode_card
 from hotline.proto.constants import TIE_WINDOW
 from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Kind, Receipt
@@ -39,14 +38,12 @@ from hotline.station.entryrules import Refused
 from hotline.station.events import AlertBoard
 from hotline.station.ids import show_id
 from hotline.station.lines.delivery import Delivery
+from hotline.station.lines.dialer import Dialer
 from hotline.station.lines.linetest import TestResult, test_schedule
 from hotline.station.ports import LineContext, LinkSession
 from hotline.store.rows import LineRow, MessageRow
 
 log = logging.getLogger("hotline.line")
-
-#: A session that lasted this long counts as healthy: the redial backoff starts over.
-STABLE_AFTER = 10.0
 
 
 class Line:
@@ -73,16 +70,13 @@ class Line:
         #: the path), and when that was last logged.
         self.replays = 0
         self.replay_logged = -float("inf")
-        #: The endpoint of the last session that died of silence: dialled last next time.
-        self._silent_endpoint: str | None = None
         self._alerts = AlertBoard(station.events, lambda: self.peer, lambda: self.row.id)
         self.last_test: TestResult | None = None
         self._changed = asyncio.Event()
         self._tests: dict[bytes, tuple[float, asyncio.Future[TestResult]]] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._down_alerted = False
-        self._failures = 0
-        self._retry_at = 0.0
+        self._dialer = Dialer(lambda: station.config)
 
     # -- what the line is
 
@@ -146,11 +140,6 @@ class Line:
             tg.create_task(test_schedule(self))
             await self._dial_loop()
 
-    def _backoff(self, failures: int) -> float:
-        config = self.station.config
-        delay = min(config.redial_max, config.redial_min * 2 ** min(failures, 16))
-        return float(delay * random.uniform(0.5, 1.0))
-
     async def _wait_changed(self, timeout: float | None) -> None:
         self._changed.clear()
         try:
@@ -169,7 +158,7 @@ class Line:
             if not self.station.running:
                 await self._wait_changed(None)
                 continue
-            wait = self._retry_at - time.monotonic()
+            wait = self._dialer.wait()
             if wait > 0:
                 await self._wait_changed(wait)
                 continue
@@ -178,38 +167,24 @@ class Line:
                 endpoint, channel = dialled
                 self.attach(channel, initiated=True, endpoint=endpoint)
             else:
-                self._failed()
+                self._dialer.failed()
             if self.current is None:
                 down_for = time.monotonic() - down_since
                 if not self._down_alerted and down_for > 3 * self.station.config.heartbeat:
                     self._down_alerted = True
                     self.alert("line-down", f"no session with {self.peer} for {down_for:.0f} s")
 
-    def _failed(self) -> None:
-        """A dial round or a short-lived session failed: back off before the next try."""
-        self._failures += 1
-        self._retry_at = time.monotonic() + self._backoff(self._failures)
-
     async def _dial(self) -> tuple[str, SecureChannel] | None:
         key = self.key
         if key is None or not self.ready or not self.row.endpoints:
             return None
-        endpoints = list(self.row.endpoints)
-        if self._silent_endpoint in endpoints and len(endpoints) > 1:
-            endpoints.remove(self._silent_endpoint)
-            endpoints.append(self._silent_endpoint)
-        config = self.station.session_config
-        try:
-            index, channel = await connect_first(
-                [parse_endpoint(e) for e in endpoints],
-                config=config,
-                peer_static=self.row.static_public,
-                line_key=key,
-            )
-        except (OSError, ChannelClosed, TimeoutError) as exc:
-            log.debug("dial failed", extra={"peer": self.peer, "endpoints": endpoints, "error": str(exc)})
-            return None
-        return endpoints[index], channel
+        return await self._dialer.dial(
+            list(self.row.endpoints),
+            peer=self.peer,
+            peer_static=self.row.static_public,
+            line_key=key,
+            session_config=self.station.session_config,
+        )
 
     def attach(self, channel: SecureChannel, *, initiated: bool, endpoint: str) -> None:
         """Take a new authenticated session for this line, or refuse it by the tie-break rule."""
@@ -262,16 +237,10 @@ class Line:
         finally:
             ended = channel.close_reason
             await channel.close()
-            # a path that went silent is tried last on the next dial; a peer that closed or
-            # restarted says nothing about its path
-            if ended is not None and ended.code is ErrorCode.IDLE_TIMEOUT:
-                self._silent_endpoint = session.endpoint
+            went_silent = ended is not None and ended.code is ErrorCode.IDLE_TIMEOUT
             if ended is not None and ended.code is ErrorCode.RATE_LIMITED:
                 self.station.handshakes.rekey_flood(self)  # issue 13, F12
-            if time.monotonic() - session.started < STABLE_AFTER:
-                self._failed()  # a session that dies young (refused, store full) must not spin
-            else:
-                self._failures = 0
+            self._dialer.session_ended(session.started, session.endpoint, went_silent)
             for listener in self.station.session_listeners:
                 listener.session_ended(self, session)
             if self.current is session:
