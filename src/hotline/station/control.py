@@ -162,17 +162,22 @@ async def _handle_until_gone(
     requests: Requests, request: _Request, emit: object, reader: asyncio.StreamReader
 ) -> dict[str, object] | None:
     """Run the request; stop it if the client goes away (for ``follow``, the only way it ends)."""
-    work = asyncio.ensure_future(requests.handle(request.op, request.args, emit))  # type: ignore[arg-type]
-    gone = asyncio.ensure_future(reader.read(1))
     try:
-        done, _ = await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
-        if work in done:
-            return work.result()
-        return None
-    finally:
-        for task in (work, gone):
-            task.cancel()
-        await asyncio.gather(work, gone, return_exceptions=True)
+        async with asyncio.TaskGroup() as tg:
+            work = tg.create_task(requests.handle(request.op, request.args, emit))  # type: ignore[arg-type]
+            gone = tg.create_task(_gone(reader))
+            done, _ = await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+            work.cancel()  # a no-op once it is done
+            gone.cancel()
+    except* Exception as group:
+        raise group.exceptions[0] from None  # the request's own error, answered by the caller
+    return work.result() if work in done else None
+
+
+async def _gone(reader: asyncio.StreamReader) -> None:
+    """Return when the client sends more or goes away (a reset is going away too)."""
+    with contextlib.suppress(Exception):
+        await reader.read(1)
 
 
 def _error(code: str, message: str) -> dict[str, object]:

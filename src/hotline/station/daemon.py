@@ -28,17 +28,19 @@ async def _main(home: Path, passphrase: str) -> None:
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
     loop = asyncio.get_running_loop()
-    serving = asyncio.ensure_future(station.serve())
-
-    def stop() -> None:
-        station.stopping = True
-        serving.cancel()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop)
     try:
         with contextlib.suppress(asyncio.CancelledError):
-            await serving
+            async with asyncio.TaskGroup() as tg:
+                serving = tg.create_task(station.serve())
+
+                def stop() -> None:
+                    station.stopping = True
+                    serving.cancel()
+
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(signum, stop)
+    except* Exception as group:
+        raise group.exceptions[0] from None  # e.g. the address cannot be bound: the caller says so
     finally:
         log.info("station stopping", extra={"station": station.identity.name, "pid": os.getpid()})
         await station.close()

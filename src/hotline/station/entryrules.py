@@ -11,11 +11,11 @@ sequence number we already hold is a duplicate and is dropped before (§10.1).
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 from hotline.proto.document import DocMetaError, decode_meta
 from hotline.proto.linemsg import Entry, Kind
+from hotline.station.ids import show_id
 from hotline.store.db import Store
 from hotline.store.schema import OUT
 
@@ -27,22 +27,17 @@ class Refused:
     why: str
 
 
-def _show(message_id: bytes) -> str:
-    # as operators see ids (hotline.station.service.show_id), without importing the daemon here
-    return base64.b32encode(message_id).decode("ascii").lower()
-
-
 def check_entry(store: Store, line_id: int, entry: Entry) -> tuple[Refused, bool] | None:
     """Whether ``entry`` breaks an id rule: ``(why, whether its id may still be stored)``, or None."""
     held = store.messages.id_direction(line_id, entry.id)
     if held is not None:
         whose = "one of ours" if held == OUT else "one of its earlier entries"
-        why = f"sent entry {entry.seq} with the id {_show(entry.id)}, already {whose} on this line"
+        why = f"sent entry {entry.seq} with the id {show_id(entry.id)}, already {whose} on this line"
         return Refused(why), False
     if entry.kind == Kind.ACK:
         acked = store.messages.line_message(line_id, entry.ref, OUT)
         if acked is None or acked.seq is None or acked.kind not in (Kind.TEXT, Kind.DOC):
-            why = f"acknowledged {_show(entry.ref)} (entry {entry.seq}), which is no message we sent it"
+            why = f"acknowledged {show_id(entry.ref)} (entry {entry.seq}), which is no message we sent it"
             return Refused(why), True
     elif entry.kind == Kind.DOC:
         try:
@@ -51,7 +46,7 @@ def check_entry(store: Store, line_id: int, entry: Entry) -> tuple[Refused, bool
             return None  # refused as a document, with its own alert (hotline.station.documents)
         if store.documents.id_in_use(doc_id):
             why = (
-                f"announced a document (entry {entry.seq}, {_show(entry.id)}) with the document id "
+                f"announced a document (entry {entry.seq}, {show_id(entry.id)}) with the document id "
                 f"{doc_id.hex()}, already used at this station"
             )
             return Refused(why), True

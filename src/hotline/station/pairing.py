@@ -58,7 +58,7 @@ from hotline.proto.pairing import (
 from hotline.proto.pairingcode import CodeError, new_code, normalise_code
 from hotline.station.cardkeys import key_clash
 from hotline.station.errors import StationError
-from hotline.station.lines.line import LineRuntime
+from hotline.station.lines.line import Line
 from hotline.station.worker import StoreWorker
 from hotline.store.db import Store
 from hotline.store.rows import LineRow
@@ -161,14 +161,14 @@ class PairingHost(Protocol):
     @property
     def identity(self) -> Identity: ...
     @property
-    def lines(self) -> dict[str, LineRuntime]: ...
+    def lines(self) -> dict[str, Line]: ...
     @property
     def worker(self) -> StoreWorker: ...
     @property
     def pairings(self) -> PairingClaims: ...
 
     def card(self) -> StationCard: ...
-    async def add_line(self, row: LineRow) -> LineRuntime: ...
+    async def add_line(self, row: LineRow) -> Line: ...
 
 
 async def _unless_superseded(work: Coroutine[Any, Any, T], claim: _Claim, peer: str) -> T:
@@ -177,17 +177,17 @@ async def _unless_superseded(work: Coroutine[Any, Any, T], claim: _Claim, peer: 
     Once connected it is never cancelled from here: a cancel in the middle of storing would leave the
     store and the running station disagreeing about the line.
     """
-    task = asyncio.ensure_future(work)
-    stop = asyncio.ensure_future(claim.superseded.wait())
     try:
-        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done() and claim.connected:
-            await asyncio.wait({task})
-    finally:
-        stop.cancel()
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, stop, return_exceptions=True)
+        async with asyncio.TaskGroup() as tg:
+            task = tg.create_task(work)
+            stop = tg.create_task(claim.superseded.wait())
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done() and claim.connected:
+                await asyncio.wait({task})
+            stop.cancel()
+            task.cancel()  # a no-op once it is done
+    except* Exception as group:
+        raise group.exceptions[0] from None  # the work's own error, as the caller knows it
     if task.cancelled() and claim.superseded.is_set():
         raise StationError(
             "pairing-failed", f"a newer pairing for {peer!r} replaced this one: {NOTHING_CHANGED}"
@@ -200,7 +200,7 @@ async def _unless_superseded(work: Coroutine[Any, Any, T], claim: _Claim, peer: 
 
 async def pair_listen(
     station: PairingHost, *, peer: str, listen: str, endpoints: list[str], timeout: float, emit: Emit
-) -> LineRuntime:
+) -> Line:
     """Show a code, take the first connection on ``listen`` and pair over it (``pair.listen``).
 
     Emits ``{"code", "listen", "station"}`` once the port is open, then ``{"connected": address}``.
@@ -221,7 +221,7 @@ async def pair_listen(
 
 async def pair_connect(
     station: PairingHost, *, peer: str, connect: str, code: str, endpoints: list[str], timeout: float
-) -> LineRuntime:
+) -> Line:
     """Connect to a listening station and pair with ``code`` (``pair.connect``).
 
     Returns:
@@ -252,7 +252,7 @@ async def _listen(
     endpoints: list[str],
     timeout: float,
     emit: Emit,
-) -> LineRuntime:
+) -> Line:
     code = new_code(random_bytes)
     where = _show_address(host, port)
     sock = await _listening_socket(host, port)
@@ -298,7 +298,7 @@ async def _connect(
     code: str,
     endpoints: list[str],
     timeout: float,
-) -> LineRuntime:
+) -> Line:
     where = _show_address(host, port)
     try:
         async with asyncio.timeout(min(timeout, CONNECT_TIMEOUT)):
@@ -360,12 +360,12 @@ class _Pairing:
         self.endpoints = endpoints
         self.card: StationCard | None = None
         self.key: LineKey | None = None
-        self.line: LineRuntime | None = None
+        self.line: Line | None = None
         self.machine: PairingMachine | None = None
 
     async def run(
         self, code: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float
-    ) -> LineRuntime:
+    ) -> Line:
         """Pair over the connection; the machine's deadline (at most ``timeout`` s) bounds the exchange."""
         loop = asyncio.get_running_loop()
         try:

@@ -48,6 +48,52 @@ class LinkSession:
     closing: bool = False
 
 
+class DeliveryPosition(Protocol):
+    """How far a line's two transcripts stand (read of :class:`hotline.proto.transcript.Transcript`)."""
+
+    @property
+    def in_seq(self) -> int:
+        """The peer's entries accepted (stored, or being stored)."""
+        ...
+
+    @property
+    def committed_in(self) -> tuple[int, bytes]:
+        """``(seq, head)`` of the peer's entries on our disk."""
+        ...
+
+    @property
+    def out_seq(self) -> int:
+        """Our entries numbered."""
+        ...
+
+    @property
+    def peer_seq(self) -> int:
+        """The highest of our sequence numbers the peer has receipted since we started."""
+        ...
+
+    @property
+    def receipted_at(self) -> float | None:
+        """When ``peer_seq`` was last receipted."""
+        ...
+
+
+class LineDelivery(Protocol):
+    """What a wing may ask of a line's delivery (:class:`hotline.station.lines.delivery.Delivery`)."""
+
+    @property
+    def machine(self) -> DeliveryPosition:
+        """The transcripts' positions."""
+        ...
+
+    def wake(self) -> None:
+        """Something was queued unnumbered: send it if the line is up."""
+        ...
+
+    def rewind(self, session: LinkSession, held_seq: int) -> None:
+        """The peer withholds our entries after ``held_seq`` on ``session``: resend from there later."""
+        ...
+
+
 class Link(Protocol):
     """What a wing may ask of one line."""
 
@@ -80,8 +126,9 @@ class Link(Protocol):
         """Put ``message`` on the current session if the line is up; whether it went."""
         ...
 
-    def wake(self) -> None:
-        """Something was queued unnumbered: send it if the line is up."""
+    @property
+    def delivery(self) -> LineDelivery:
+        """The line's reliable delivery (§10)."""
         ...
 
     def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None:
@@ -118,8 +165,9 @@ class SessionListener(Protocol[L_contra]):
 class EntryKind(Protocol[L_contra]):
     """What a wing does with the inbound entries of its kind (``DOC`` entries: the documents desk)."""
 
-    def entry_stored(self, store: Store, line: L_contra, entry: Entry, now: float) -> str | None:
-        """In the store's thread, in the entry's transaction: a problem to alert about, or None."""
+    def entry_hook(self, line: L_contra) -> Callable[[Store, Entry, float], str | None]:
+        """On the event loop, before the store job: what runs in the store's thread, in each entry's
+        transaction (a problem to alert about, or None). It holds values only, never ``line``."""
         ...
 
     def doc_entry_committed(self, line: L_contra, row: MessageRow) -> None:
@@ -207,18 +255,16 @@ class LineContext(Protocol[L]):
         """A message as docs/control.md shows it."""
         ...
 
-    def show_id(self, message_id: bytes) -> str:
-        """A message id as operators see it."""
-        ...
-
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` as a child of the station."""
         ...
 
 
 __all__ = [
+    "DeliveryPosition",
     "EntryKind",
     "LineContext",
+    "LineDelivery",
     "Link",
     "LinkSession",
     "MessageHandler",

@@ -9,7 +9,7 @@ rolls, the disk has room, or the operator raised the quota (``hotline quota relo
 lost and the chain never breaks. The operator gets one alert per pause naming the line, the quota
 and what to do; the other lines go on as before.
 
-Sending: a ``Withhold`` from the peer rewinds the session's cursor to ``held_seq`` and holds our
+Sending: a ``Withhold`` from the peer rewinds the line's delivery to ``held_seq`` and holds our
 sender until the retry time or the peer's RESUME; we tell our operator that the entries wait here.
 
 Documents: one announced above ``document_bytes`` is refused (FAILED to the sender, an alert here),
@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import shutil
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -95,13 +96,6 @@ class _LineQuota:
 
 class QuotaLine(Link, Protocol):
     """What the quota desk reads of a line besides :class:`~hotline.station.ports.Link`."""
-
-    #: The last inbound entry taken (the chain's position, before the store has it).
-    @property
-    def in_seq(self) -> int: ...
-    #: The highest of our entries the peer has receipted.
-    @property
-    def peer_seq(self) -> int: ...
 
     def clear_alerts(self, kinds: tuple[str, ...] | None = None) -> int: ...
 
@@ -243,7 +237,11 @@ class QuotaDesk:
     def leftover(self, line: QuotaLine, entry: Entry) -> bool:
         """A gap on a session where we withheld: an entry the peer sent before it heard us. Drop it."""
         quota = self._of(line)
-        return quota.withheld is not None and quota.withheld is line.current and entry.seq > line.in_seq
+        return (
+            quota.withheld is not None
+            and quota.withheld is line.current
+            and entry.seq > line.delivery.machine.in_seq
+        )
 
     def _withhold(self, line: QuotaLine, quota: _LineQuota, reason: HoldReason, now: float) -> None:
         session = line.current
@@ -256,7 +254,7 @@ class QuotaDesk:
             retry = MAX_RETRY_AFTER  # only the operator frees it: we send RESUME then
         if session is not None:
             quota.withheld = session
-            self._send(session, Withhold(line.in_seq, reason, min(retry, MAX_RETRY_AFTER)))
+            self._send(session, Withhold(line.delivery.machine.in_seq, reason, min(retry, MAX_RETRY_AFTER)))
         if quota.paused is None:
             quota.paused = reason
             line.alert("quota", self._why(line, quota, reason, limit, retry))
@@ -313,7 +311,7 @@ class QuotaDesk:
         quota.paused = None
         session = line.current
         if session is not None and quota.withheld is session:
-            self._send(session, Withhold(line.in_seq, HoldReason.RESUME, 0))
+            self._send(session, Withhold(line.delivery.machine.in_seq, HoldReason.RESUME, 0))
         if was is not None:
             line.clear_alerts(("quota",))
             line.alert("quota-resumed", f"the line to {line.peer} takes entries again", active=False)
@@ -331,7 +329,10 @@ class QuotaDesk:
 
     def on_withhold(self, line: QuotaLine, session: LinkSession, message: Withhold) -> bool:
         """The peer withholds our entries after ``held_seq`` (or resumes); False: a protocol violation."""
-        if not session.hello.is_set() or not line.peer_seq <= message.held_seq <= session.cursor:
+        if (
+            not session.hello.is_set()
+            or not line.delivery.machine.peer_seq <= message.held_seq <= session.cursor
+        ):
             line.alert(
                 "protocol",
                 f"{line.peer} withheld our entries after {message.held_seq}, which does not fit what we sent",
@@ -342,9 +343,9 @@ class QuotaDesk:
             quota.held_until = 0.0
             quota.released.set()
             line.clear_alerts(("peer-paused",))
-            line.wake()
+            line.delivery.wake()
             return True
-        session.cursor = message.held_seq  # resent from there when the peer takes entries again
+        line.delivery.rewind(session, message.held_seq)  # resent from there when the peer takes entries again
         first = quota.held_on is not session or quota.held_until == 0.0
         if quota.held_on is not session:
             quota.rewind = None
@@ -379,7 +380,7 @@ class QuotaDesk:
             return False
         if quota.rewind is not None:
             if quota.held_on is session:
-                session.cursor = min(session.cursor, quota.rewind)
+                line.delivery.rewind(session, quota.rewind)
             quota.rewind = None
         if not self.holding(line, session):
             return False
@@ -390,19 +391,10 @@ class QuotaDesk:
 
     # -- documents
 
-    def judge_document(self, store: Store, line: QuotaLine, doc: DocRow) -> None:
-        """In the DOC entry's transaction: refuse a document over the line's size quota, hold a big one."""
-        limit = self.limits(line)
-        if doc.size > limit.document_bytes:
-            why = (
-                f"{doc.size:,} bytes is more than the {limit.document_bytes:,} of the line's `document_bytes`"
-                " quota"
-            )
-            store.documents.update(doc.rowid, stored=0, state="failed", detail=why, completed_at=time.time())
-        elif doc.size > limit.approve_documents_above:
-            store.documents.update(
-                doc.rowid, stored=0, state="held", detail="waits for the operator's approval"
-            )
+    def document_judge(self, line: QuotaLine) -> Callable[[Store, DocRow], None]:
+        """On the event loop: the store job's judge of ``line``'s inbound documents, bound to the
+        quotas in force now (values only: it runs in the store's thread)."""
+        return functools.partial(judge_document, limit=self.limits(line))
 
     def announced(self, line: QuotaLine, doc: DocRow) -> None:
         """The DOC entry is stored: tell the operator of a held document, the peer of a refused one."""
@@ -519,4 +511,16 @@ def _with_quotas(current: StationConfig, fresh: StationConfig) -> StationConfig:
     return msgspec.structs.replace(current, quotas=fresh.quotas, lines=fresh.lines)
 
 
-__all__ = ["QuotaDesk"]
+def judge_document(store: Store, doc: DocRow, *, limit: Limits) -> None:
+    """In the DOC entry's transaction: refuse a document over the line's size quota, hold a big one."""
+    if doc.size > limit.document_bytes:
+        why = (
+            f"{doc.size:,} bytes is more than the {limit.document_bytes:,} of the line's `document_bytes`"
+            " quota"
+        )
+        store.documents.update(doc.rowid, stored=0, state="failed", detail=why, completed_at=time.time())
+    elif doc.size > limit.approve_documents_above:
+        store.documents.update(doc.rowid, stored=0, state="held", detail="waits for the operator's approval")
+
+
+__all__ = ["QuotaDesk", "judge_document"]

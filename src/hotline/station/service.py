@@ -40,8 +40,7 @@ from hotline.station.errors import StationError
 from hotline.station.events import EventBus
 from hotline.station.handshakes import HandshakeDefence
 from hotline.station.home import StationLock, StationPaths, unlock
-from hotline.station.ids import show_id
-from hotline.station.lines.line import LineRuntime
+from hotline.station.lines.line import Line
 from hotline.station.lines.registry import Directory, LineRegistry
 from hotline.station.pairing import PairingClaims
 from hotline.station.ports import Link, LinkSession, Route, SessionListener
@@ -101,14 +100,14 @@ class Station:
         self.events = EventBus(self.worker, self.spawn)
         self.registry = LineRegistry(self, self.spawn)
         #: Every line by peer name (the registry's own map).
-        self.lines: dict[str, LineRuntime] = self.registry.lines
+        self.lines: dict[str, Line] = self.registry.lines
         #: The persisted anti-replay guard and the handshake rate limits (issue 13, F8, F12).
         self.handshakes = HandshakeDefence(self.worker, self.registry)
         #: Pairings waiting for a connection, one per line name (hotline.station.pairing).
         self.pairings = PairingClaims()
-        self.calls: CallDesk[LineRuntime] = CallDesk(self)
+        self.calls: CallDesk[Line] = CallDesk(self)
         self.quotas = QuotaDesk(self)
-        self.documents: DocumentDesk[LineRuntime] = DocumentDesk(
+        self.documents: DocumentDesk[Line] = DocumentDesk(
             worker=self.worker,
             quotas=lambda: self.quotas,
             publish=self.publish,
@@ -117,13 +116,13 @@ class Station:
             max_bytes=lambda: self.config.documents_max_bytes,
         )
         # the wiring that keeps the line from knowing calls and documents
-        self._routes: dict[type[LineMessage], Route[LineRuntime]] = {
+        self._routes: dict[type[LineMessage], Route[Line]] = {
             DocData: Route(self._document_message, "document data"),
             DocProgress: Route(self._document_message, "document data"),
             Withhold: Route(self._withhold, None),
         }
-        self._default_route: Route[LineRuntime] = Route(self._call_message, "a call message")
-        self._listeners: tuple[SessionListener[LineRuntime], ...] = (
+        self._default_route: Route[Line] = Route(self._call_message, "a call message")
+        self._listeners: tuple[SessionListener[Line], ...] = (
             _CallSessions(self.calls),
             _DocumentSessions(self.documents),
         )
@@ -180,7 +179,7 @@ class Station:
             line.key = key
         await self.handshakes.load([line.row.static_public for line in self.lines.values()])
 
-    async def add_line(self, row: LineRow) -> LineRuntime:
+    async def add_line(self, row: LineRow) -> Line:
         """Start supervising a newly created line."""
         return self.registry.add_new(row)
 
@@ -211,7 +210,7 @@ class Station:
 
     # -- lines
 
-    def line(self, peer: str) -> LineRuntime:
+    def line(self, peer: str) -> Line:
         """The line to ``peer``.
 
         Raises:
@@ -226,27 +225,27 @@ class Station:
     # -- what the wings are handed (LineContext and the desks' needs)
 
     @property
-    def routes(self) -> Mapping[type[LineMessage], Route[LineRuntime]]:
+    def routes(self) -> Mapping[type[LineMessage], Route[Line]]:
         return self._routes
 
     @property
-    def default_route(self) -> Route[LineRuntime]:
+    def default_route(self) -> Route[Line]:
         return self._default_route
 
     @property
-    def session_listeners(self) -> Sequence[SessionListener[LineRuntime]]:
+    def session_listeners(self) -> Sequence[SessionListener[Line]]:
         return self._listeners
 
-    async def _document_message(self, line: LineRuntime, session: LinkSession, message: LineMessage) -> bool:
+    async def _document_message(self, line: Line, session: LinkSession, message: LineMessage) -> bool:
         assert isinstance(message, DocData | DocProgress)
         await self.documents.on_message(line, message)
         return True
 
-    async def _withhold(self, line: LineRuntime, session: LinkSession, message: LineMessage) -> bool:
+    async def _withhold(self, line: Line, session: LinkSession, message: LineMessage) -> bool:
         assert isinstance(message, Withhold)
         return self.quotas.on_withhold(line, session, message)
 
-    async def _call_message(self, line: LineRuntime, session: LinkSession, message: LineMessage) -> bool:
+    async def _call_message(self, line: Line, session: LinkSession, message: LineMessage) -> bool:
         self.calls.on_message(line, session, message)
         return True
 
@@ -268,10 +267,7 @@ class Station:
         """Store an event in the background (a full store must not stop the line)."""
         self.events.record(None if line is None else line.row.id, kind, detail)
 
-    def show_id(self, message_id: bytes) -> str:
-        return show_id(message_id)
-
-    def describe(self, row: MessageRow, line: LineRuntime | None = None) -> dict[str, object]:
+    def describe(self, row: MessageRow, line: Line | None = None) -> dict[str, object]:
         """A message as docs/control.md shows it."""
         return describe_message(row, line if line is not None else self.registry.by_id(row.line_id))
 
@@ -340,26 +336,26 @@ class Station:
 class _CallSessions:
     """The call desk as a session listener: a call ends with the session that carried it."""
 
-    def __init__(self, calls: CallDesk[LineRuntime]) -> None:
+    def __init__(self, calls: CallDesk[Line]) -> None:
         self._calls = calls
 
-    def session_tasks(self, line: LineRuntime, session: LinkSession) -> list[Coroutine[Any, Any, None]]:
+    def session_tasks(self, line: Line, session: LinkSession) -> list[Coroutine[Any, Any, None]]:
         return []
 
-    def session_ended(self, line: LineRuntime, session: LinkSession) -> None:
+    def session_ended(self, line: Line, session: LinkSession) -> None:
         self._calls.on_line_down(line, session)
 
 
 class _DocumentSessions:
     """The document desk as a session listener: it sends and resumes documents while a session lasts."""
 
-    def __init__(self, documents: DocumentDesk[LineRuntime]) -> None:
+    def __init__(self, documents: DocumentDesk[Line]) -> None:
         self._documents = documents
 
-    def session_tasks(self, line: LineRuntime, session: LinkSession) -> list[Coroutine[Any, Any, None]]:
+    def session_tasks(self, line: Line, session: LinkSession) -> list[Coroutine[Any, Any, None]]:
         return [self._documents.run_sender(line, session), self._documents.resume_incoming(line, session)]
 
-    def session_ended(self, line: LineRuntime, session: LinkSession) -> None:
+    def session_ended(self, line: Line, session: LinkSession) -> None:
         self._documents.session_down(line)
 
 

@@ -17,6 +17,24 @@ from hotline.store.rows import LineRow, MessageRow
 from hotline.store.schema import OUT
 
 
+class ReceiptFacts(Protocol):
+    """What the views read of a line's transcripts."""
+
+    #: The highest of our sequence numbers the peer has receipted.
+    @property
+    def peer_seq(self) -> int: ...
+    #: When the last receipt came (Unix seconds), if one came since the station opened.
+    @property
+    def receipted_at(self) -> float | None: ...
+
+
+class DeliveryFacts(Protocol):
+    """What the views read of a line's delivery."""
+
+    @property
+    def machine(self) -> ReceiptFacts: ...
+
+
 class LineFacts(Protocol):
     """What the views read of a line."""
 
@@ -28,12 +46,8 @@ class LineFacts(Protocol):
     def card(self) -> StationCard: ...
     @property
     def state(self) -> str: ...
-    #: The highest of our sequence numbers the peer has receipted.
     @property
-    def peer_seq(self) -> int: ...
-    #: When the last receipt came (Unix seconds), if one came since the station opened.
-    @property
-    def receipted_at(self) -> float | None: ...
+    def delivery(self) -> DeliveryFacts: ...
 
 
 def describe_message(row: MessageRow, line: LineFacts | None) -> dict[str, object]:
@@ -42,9 +56,9 @@ def describe_message(row: MessageRow, line: LineFacts | None) -> dict[str, objec
     delivered_at = row.delivered_at
     # a receipt is known at once; the store's mark follows a moment later (or, with a full
     # store, once there is room): the receipt is what counts
-    receipted = line is not None and row.seq is not None and row.seq <= line.peer_seq
+    receipted = line is not None and row.seq is not None and row.seq <= line.delivery.machine.peer_seq
     if delivered_at is None and row.direction == OUT and receipted and line is not None:
-        delivered_at = line.receipted_at
+        delivered_at = line.delivery.machine.receipted_at
     if row.direction == OUT:
         if row.acked_at is not None:
             state = "acked"

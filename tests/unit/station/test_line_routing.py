@@ -17,7 +17,7 @@ from hotline.proto import linemsg
 from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import CallSignal, DocProgress, HoldReason, LineMessage, Withhold
 from hotline.station.events import EventBus
-from hotline.station.lines.line import LineRuntime
+from hotline.station.lines.line import Line
 from hotline.station.ports import LinkSession, Route
 from hotline.store.rows import LineRow
 
@@ -53,7 +53,7 @@ class _Context:
         coro.close()  # what would be recorded does not matter here
 
     def _handler(self, name: str) -> Any:
-        async def handle(line: LineRuntime, session: LinkSession, message: LineMessage) -> bool:
+        async def handle(line: Line, session: LinkSession, message: LineMessage) -> bool:
             self.handled.append((name, message))
             return self.answer
 
@@ -66,9 +66,9 @@ DOC = DocProgress(b"d" * 16, 0, 0)
 HOLD = Withhold(0, HoldReason.RESUME, 0)
 
 
-def _read(context: _Context, messages: list[LineMessage], *, hello: bool) -> LineRuntime:
-    async def scenario() -> LineRuntime:
-        line = LineRuntime(context, ROW, (0, ROW.chain_in0), (0, ROW.chain_out0))  # type: ignore[arg-type]
+def _read(context: _Context, messages: list[LineMessage], *, hello: bool) -> Line:
+    async def scenario() -> Line:
+        line = Line(context, ROW, (0, ROW.chain_in0), (0, ROW.chain_out0))  # type: ignore[arg-type]
         session = LinkSession(_Channel(messages), True, "x:1", 0.0, 0.0)  # type: ignore[arg-type]
         if hello:
             session.hello.set()

@@ -89,9 +89,10 @@ class DocumentDesk(Generic[LineT]):
 
     # -- receiving
 
-    def entry_stored(self, store: Store, line: LineT, entry: Entry, now: float) -> str | None:
-        """A DOC entry is being stored (in its transaction): make its row. A problem, or None."""
-        return self.incoming.entry_stored(store, line, entry, now)
+    def entry_hook(self, line: LineT) -> Callable[[Store, Entry, float], str | None]:
+        """On the event loop: the store job's hook that makes the row of ``line``'s DOC entries (values
+        only; in the entry's transaction it returns a problem, or None)."""
+        return self.incoming.entry_hook(line)
 
     def doc_entry_committed(self, line: LineT, row: MessageRow) -> None:
         """A DOC entry is on our disk: open the document and ask for its bytes."""

@@ -142,18 +142,12 @@ class IncomingDocuments(Generic[LineT]):
         """Whether ``incoming`` is still the open document of its id on ``line``."""
         return self._incoming.get((line.row.id, incoming.row.doc_id)) is incoming
 
-    def entry_stored(self, store: Store, line: LineT, entry: Entry, now: float) -> str | None:
-        """A DOC entry is being stored (in its transaction): make its row. A problem, or None."""
-        try:
-            meta = decode_meta(entry.body)
-        except DocMetaError as exc:
-            return str(exc)
-        # the doc id is new to the station (hotline.station.entryrules): its row gets a file of its own
-        doc = store.documents.add(line.row.id, IN, doc_id=meta.doc_id, message_id=entry.id, name=meta.name,
-                                  size=meta.size, sha256=meta.sha256, now=now)  # fmt: skip
-        store.documents.new_blob(doc.rowid)
-        self._quotas().judge_document(store, line, doc)  # F5: too big: refused; big: held
-        return None
+    def entry_hook(self, line: LineT) -> Callable[[Store, Entry, float], str | None]:
+        """On the event loop: the store job that makes the row of ``line``'s DOC entries (in the entry's
+        transaction; a problem, or None), bound to the values it needs."""
+        return functools.partial(
+            store_doc_entry, line_id=line.row.id, judge=self._quotas().document_judge(line)
+        )
 
     async def resume(self, line: LineT, session: DocSession) -> None:
         """On a new session: ask for every unfinished inbound document from where we stand."""
@@ -442,4 +436,20 @@ class IncomingDocuments(Generic[LineT]):
             self._close(self._incoming.pop(key))
 
 
-__all__ = ["Incoming", "IncomingDocuments", "send_progress"]
+def store_doc_entry(
+    store: Store, entry: Entry, now: float, *, line_id: int, judge: Callable[[Store, DocRow], None]
+) -> str | None:
+    """In the store's thread, in the DOC entry's transaction: make its document row. A problem, or None."""
+    try:
+        meta = decode_meta(entry.body)
+    except DocMetaError as exc:
+        return str(exc)
+    # the doc id is new to the station (hotline.station.entryrules): its row gets a file of its own
+    doc = store.documents.add(line_id, IN, doc_id=meta.doc_id, message_id=entry.id, name=meta.name,
+                              size=meta.size, sha256=meta.sha256, now=now)  # fmt: skip
+    store.documents.new_blob(doc.rowid)
+    judge(store, doc)  # F5: too big: refused; big: held
+    return None
+
+
+__all__ = ["Incoming", "IncomingDocuments", "send_progress", "store_doc_entry"]

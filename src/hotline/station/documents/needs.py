@@ -9,7 +9,7 @@ in the line's type so that what it passes on to the quota desk is the line it wa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -56,6 +56,14 @@ class LineIdentity(Protocol):
     def id(self) -> int: ...
 
 
+class DocDelivery(Protocol):
+    """What documents ask of a line's delivery."""
+
+    def wake(self) -> None:
+        """Something was queued: send it if the line is up."""
+        ...
+
+
 class DocLine(Protocol):
     """A line, as documents use it: who it reaches, its current session, its alerts."""
 
@@ -70,8 +78,9 @@ class DocLine(Protocol):
         """The session carrying the line now, or None."""
         ...
 
-    def wake(self) -> None:
-        """Something was queued: send it if the line is up."""
+    @property
+    def delivery(self) -> DocDelivery:
+        """The line's delivery (a queued DOC entry is sent through it)."""
         ...
 
     def alert(self, kind: str, detail: str, *, active: bool = ..., logged: str | None = ...) -> None:
@@ -86,8 +95,9 @@ LineT_contra = TypeVar("LineT_contra", bound=DocLine, contravariant=True)
 class DocQuotas(Protocol[LineT_contra]):
     """The line quotas and the disk reserve (docs/protocol.md §13.1), as documents consult them."""
 
-    def judge_document(self, store: Store, line: LineT_contra, doc: DocRow) -> None:
-        """In the DOC entry's transaction: refuse a document over the line's size quota, hold a big one."""
+    def document_judge(self, line: LineT_contra) -> Callable[[Store, DocRow], None]:
+        """On the event loop: what judges ``line``'s inbound documents in the store's thread (in the
+        DOC entry's transaction: too big, refused; big, held), bound to values only."""
         ...
 
     def announced(self, line: LineT_contra, doc: DocRow) -> None:

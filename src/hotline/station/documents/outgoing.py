@@ -145,7 +145,7 @@ class OutgoingDocuments(Generic[LineT]):
                 "store-full" if isinstance(exc, StoreFull) else "store-error", exc.reason
             ) from None
         self._outgoing[(line_id, meta.doc_id)] = Outgoing(doc, Sender(doc.size))
-        line.wake()
+        line.delivery.wake()
         return row, doc
 
     def watch(self, line: LineT, doc: DocRow) -> asyncio.Queue[dict[str, object]]:

@@ -12,7 +12,7 @@ session that asked for it ends: the numbering that commits while a session close
 
 Quotas (§10.3) stay with the station: before an entry the machine would accept is fed, the quota
 desk may withhold it; the desk may drop a leftover entry past a gap it caused; and it may pause
-the sender between its steps or move the session's ``cursor`` back, which we take as a rewind.
+the sender between its steps or call :meth:`Delivery.rewind` when the peer withholds our entries.
 """
 
 from __future__ import annotations
@@ -63,14 +63,14 @@ DocHook = Callable[[Store, Entry, float], str | None]
 
 
 class DeliverySession(Protocol):
-    """What delivery uses of a session (``hotline.station.line.LinkSession``)."""
+    """What delivery uses of a session (:class:`hotline.station.ports.LinkSession`)."""
 
     @property
     def channel(self) -> SecureChannel: ...
     @property
     def hello(self) -> asyncio.Event: ...
 
-    #: The highest sequence number sent on this session (the quota desk may move it back).
+    #: The highest sequence number sent on this session (written here; the quota desk reads it).
     cursor: int
 
 
@@ -86,7 +86,7 @@ class DeliveryQuotas(Protocol):
 class DeliveryDocuments(Protocol):
     """What delivery asks of the station's document desk."""
 
-    def entry_stored(self, store: Store, line: Any, entry: Entry, now: float) -> str | None: ...
+    def entry_hook(self, line: Any) -> DocHook: ...
 
 
 class DeliveryStation(Protocol):
@@ -101,7 +101,7 @@ class DeliveryStation(Protocol):
 
 
 class DeliveryLine(Protocol):
-    """What delivery uses of its line (``hotline.station.line.LineRuntime``)."""
+    """What delivery uses of its line (:class:`hotline.station.lines.line.Line`)."""
 
     @property
     def station(self) -> DeliveryStation: ...
@@ -115,9 +115,9 @@ class DeliveryLine(Protocol):
     def up(self) -> bool: ...
 
     def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None: ...
-    def _close(self, session: Any, why: str) -> None: ...
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
-    def _after_inbound(self, outcome: Stored) -> None: ...
+    def close_session(self, session: Any, why: str) -> None: ...
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
+    def after_inbound(self, outcome: Stored) -> None: ...
 
 
 class Delivery:
@@ -132,13 +132,16 @@ class Delivery:
         #: The session the machine is on (the line's ``current`` when we last looked), and its number.
         self._session: Any = None
         self._number = 0
-        #: The cursor we last wrote into that session; a lower one there is the quota desk's rewind.
-        self._cursor_written = 0
         self._wake = asyncio.Event()
         #: Futures for ``wait``: set to the time the peer's receipt came.
         self._waiters: dict[bytes, list[asyncio.Future[float]]] = {}
 
     # -- following the line's session
+
+    def follow_session(self) -> None:
+        """Take up the line's current session if it is new to us (our ``Hello`` goes out on it at
+        once), or tell the machine that the session is gone."""
+        self._sync()
 
     def _sync(self) -> None:
         """Tell the machine about a session the line started or ended since we last looked."""
@@ -149,13 +152,15 @@ class Delivery:
                 self.machine.session_ended()
             else:
                 self._number = self.machine.session_started()
-                # the line sent this Hello itself as the session opened, before we saw the session
-                assert [type(o) for o in self.machine.pop_outputs()] == [Send]
-                self._cursor_written = self.machine.cursor
-                current.cursor = self.machine.cursor
-        elif current is not None and current.cursor < self._cursor_written:
-            self.machine.rewind(self._number, current.cursor)  # the peer withholds (§10.3)
-            self._cursor_written = self.machine.cursor
+                self._carry_out()  # the Hello, before anything else goes on the session
+
+    def rewind(self, session: DeliverySession, held_seq: int) -> None:
+        """The peer withholds our entries after ``held_seq`` on ``session`` (§10.3): resend from there
+        when it takes them again."""
+        self._sync()
+        if session is self._session:
+            self.machine.rewind(self._number, held_seq)
+            session.cursor = self.machine.cursor
 
     def _carry_out(self, *, quiet_close: bool = True) -> tuple[bool, ReadChain | None]:
         """Do what the machine asked for; whether the session lives on, and a chain read it waits for.
@@ -180,9 +185,9 @@ class Delivery:
                 case StoreEntries():
                     self._store(output)
                 case MarkDelivered():
-                    self._line._spawn(self._mark(output))
+                    self._line.spawn(self._mark(output))
                 case NumberQueued():
-                    self._line._spawn(self._numbering(output))
+                    self._line.spawn(self._numbering(output))
                 case ReadChain():
                     read = output
                 case ReadSent():
@@ -204,7 +209,7 @@ class Delivery:
                     alive = False
                     self._broken(output)
         if session is not None:
-            session.cursor = self._cursor_written = self.machine.cursor
+            session.cursor = self.machine.cursor
         return alive, read
 
     def _broken(self, broken: Broken) -> None:
@@ -271,7 +276,7 @@ class Delivery:
     def _store(self, command: StoreEntries) -> None:
         if not command.entries:
             # only a receipt is due: answer it on the next turn, once for every duplicate until then
-            self._line._spawn(self._stored(None))
+            self._line.spawn(self._stored(None))
             return
         row = self._line.row
         job = functools.partial(
@@ -280,15 +285,11 @@ class Delivery:
             chain_out0=row.chain_out0,
             peer=self._line.peer,
             batch=list(command.entries),
-            doc_hook=self._doc_hook,
+            # values only, taken now: the store's thread never sees the line
+            doc_hook=self._line.station.documents.entry_hook(self._line),
         )
         # handed to the store thread now rather than a loop turn later
-        self._line._spawn(self._stored(self._line.station.worker.submit(job)))
-
-    def _doc_hook(self, store: Store, entry: Entry, now: float) -> str | None:
-        # TODO: the document desk still wants the line here (for its quotas): a live object in the
-        # store thread, which reads only the line's id and peer name (never changed while it runs)
-        return self._line.station.documents.entry_stored(store, self._line, entry, now)
+        self._line.spawn(self._stored(self._line.station.worker.submit(job)))
 
     async def _stored(self, stored: asyncio.Future[Stored] | None) -> None:
         line = self._line
@@ -308,16 +309,16 @@ class Delivery:
             self.machine.entries_not_stored()
             self._carry_out()
             if line.current is not None:
-                line._close(line.current, why)
+                line.close_session(line.current, why)
             return
         self._sync()
         self.machine.entries_stored()
         try:
-            line._after_inbound(outcome)
+            line.after_inbound(outcome)
         except Exception as exc:  # a bug of ours must cost this session, never the line
             log.error("storing entries failed", extra={"peer": line.peer}, exc_info=exc)
             if line.current is not None:
-                line._close(line.current, "internal error while storing")
+                line.close_session(line.current, "internal error while storing")
         self._carry_out()
 
     # -- receipts
@@ -373,7 +374,7 @@ class Delivery:
                 self._carry_out(quiet_close=False)
             elif isinstance(command, NumberQueued):
                 # carried by the line, not this session: what it numbers counts even if we close
-                line._spawn(self._numbering(command))
+                line.spawn(self._numbering(command))
                 await self._wake.wait()
             else:
                 await self._wake.wait()

@@ -4,7 +4,9 @@ Theory of operation (docs/protocol.md §10):
 - Every operator message, acknowledgement and line test is an entry in the store *before* anything
   is sent. Queued entries get their sequence number and chain head when they are first sent, in
   precedence order, so FLASH overtakes what waits; within a precedence the queue order holds. At
-  most :data:`WINDOW` entries are in flight (sent, not receipted), which keeps overtaking meaningful.
+  most :data:`~hotline.proto.constants.WINDOW` entries are in flight (sent, not receipted), which
+  keeps overtaking meaningful. :mod:`hotline.station.lines.delivery` drives this over
+  :class:`hotline.proto.transcript.Transcript`.
 - A new session starts with a ``Hello`` each way saying how far our inbound transcript goes; each side
   then resends everything after that, in order. The receiver accepts only the next entry whose chain
   head matches its own computation (:func:`hotline.proto.delivery.classify`), stores batches of them in
@@ -23,36 +25,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from typing import Any
 
-from hotline.net.tcp import ChannelClosed, SecureChannel, connect_first
+from hotline.net.tcp import ChannelClosed, SecureChannel
 from hotline.proto import linemsg
-from hotline.proto.cards import StationCard, decode_card, parse_endpoint
-from hotline.proto.constants import RESEND_BATCH, TIE_WINDOW, WINDOW
+from hotline.proto.cards import StationCard, decode_card
+from hotline.proto.constants import TIE_WINDOW
 from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Kind, Receipt
 from hotline.station.entryrules import Refused
 from hotline.station.events import AlertBoard
-from hotline.station.ids import new_message_id
-from hotline.station.lines.delivery import Delivery, next_place, number_entries
+from hotline.station.ids import show_id
+from hotline.station.lines.delivery import Delivery
+from hotline.station.lines.dialer import Dialer
 from hotline.station.lines.linetest import TestResult, test_schedule
 from hotline.station.ports import LineContext, LinkSession
 from hotline.store.rows import LineRow, MessageRow
 
 log = logging.getLogger("hotline.line")
 
-#: A session that lasted this long counts as healthy: the redial backoff starts over.
-STABLE_AFTER = 10.0
 
-
-class LineRuntime:
+class Line:
     """A line's live state. Belongs to one event loop; its store calls go through the station's worker."""
 
     def __init__(
         self,
-        station: LineContext[LineRuntime],
+        station: LineContext[Line],
         row: LineRow,
         inbound: tuple[int, bytes],
         outbound: tuple[int, bytes],
@@ -71,16 +70,13 @@ class LineRuntime:
         #: the path), and when that was last logged.
         self.replays = 0
         self.replay_logged = -float("inf")
-        #: The endpoint of the last session that died of silence: dialled last next time.
-        self._silent_endpoint: str | None = None
         self._alerts = AlertBoard(station.events, lambda: self.peer, lambda: self.row.id)
         self.last_test: TestResult | None = None
         self._changed = asyncio.Event()
         self._tests: dict[bytes, tuple[float, asyncio.Future[TestResult]]] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._down_alerted = False
-        self._failures = 0
-        self._retry_at = 0.0
+        self._dialer = Dialer(lambda: station.config)
 
     # -- what the line is
 
@@ -131,7 +127,7 @@ class LineRuntime:
         self.row = row
         self.key = key
         if not self.ready and self.current is not None:
-            self._close(self.current, "the line is no longer verified and keyed")
+            self.close_session(self.current, "the line is no longer verified and keyed")
         self._changed.set()
 
     # -- supervision
@@ -143,11 +139,6 @@ class LineRuntime:
             self._tg = tg
             tg.create_task(test_schedule(self))
             await self._dial_loop()
-
-    def _backoff(self, failures: int) -> float:
-        config = self.station.config
-        delay = min(config.redial_max, config.redial_min * 2 ** min(failures, 16))
-        return float(delay * random.uniform(0.5, 1.0))
 
     async def _wait_changed(self, timeout: float | None) -> None:
         self._changed.clear()
@@ -167,7 +158,7 @@ class LineRuntime:
             if not self.station.running:
                 await self._wait_changed(None)
                 continue
-            wait = self._retry_at - time.monotonic()
+            wait = self._dialer.wait()
             if wait > 0:
                 await self._wait_changed(wait)
                 continue
@@ -176,38 +167,24 @@ class LineRuntime:
                 endpoint, channel = dialled
                 self.attach(channel, initiated=True, endpoint=endpoint)
             else:
-                self._failed()
+                self._dialer.failed()
             if self.current is None:
                 down_for = time.monotonic() - down_since
                 if not self._down_alerted and down_for > 3 * self.station.config.heartbeat:
                     self._down_alerted = True
                     self.alert("line-down", f"no session with {self.peer} for {down_for:.0f} s")
 
-    def _failed(self) -> None:
-        """A dial round or a short-lived session failed: back off before the next try."""
-        self._failures += 1
-        self._retry_at = time.monotonic() + self._backoff(self._failures)
-
     async def _dial(self) -> tuple[str, SecureChannel] | None:
         key = self.key
         if key is None or not self.ready or not self.row.endpoints:
             return None
-        endpoints = list(self.row.endpoints)
-        if self._silent_endpoint in endpoints and len(endpoints) > 1:
-            endpoints.remove(self._silent_endpoint)
-            endpoints.append(self._silent_endpoint)
-        config = self.station.session_config
-        try:
-            index, channel = await connect_first(
-                [parse_endpoint(e) for e in endpoints],
-                config=config,
-                peer_static=self.row.static_public,
-                line_key=key,
-            )
-        except (OSError, ChannelClosed, TimeoutError) as exc:
-            log.debug("dial failed", extra={"peer": self.peer, "endpoints": endpoints, "error": str(exc)})
-            return None
-        return endpoints[index], channel
+        return await self._dialer.dial(
+            list(self.row.endpoints),
+            peer=self.peer,
+            peer_static=self.row.static_public,
+            line_key=key,
+            session_config=self.station.session_config,
+        )
 
     def attach(self, channel: SecureChannel, *, initiated: bool, endpoint: str) -> None:
         """Take a new authenticated session for this line, or refuse it by the tie-break rule."""
@@ -224,25 +201,24 @@ class LineRuntime:
             else:
                 keep_new = True  # the peer restarted: the old session is stale
             if not keep_new:
-                self._spawn(channel.close())
+                self.spawn(channel.close())
                 return
-            self._close(current, "replaced by a newer session")
+            self.close_session(current, "replaced by a newer session")
         session = LinkSession(channel, initiated, endpoint, now, time.time())
         self.current = session
         self._changed.set()
         self._tg.create_task(self._serve(session))
 
-    def _close(self, session: LinkSession, why: str) -> None:
+    def close_session(self, session: LinkSession, why: str) -> None:
+        """Close ``session`` (in the background); what it still delivers is ignored."""
         log.info("closing session", extra={"peer": self.peer, "why": why})
         session.closing = True
-        self._spawn(session.channel.close())
+        self.spawn(session.channel.close())
 
     async def _serve(self, session: LinkSession) -> None:
         channel = session.channel
         try:
-            # what is on our disk, not what is still being stored: the peer counts it as delivered
-            received_seq, received_head = self.committed_in
-            channel.send_nowait(linemsg.encode(Hello(received_seq, received_head, self.out_seq)))
+            self.delivery.follow_session()  # our Hello goes out first
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._sender(session))
                 for listener in self.station.session_listeners:
@@ -261,16 +237,10 @@ class LineRuntime:
         finally:
             ended = channel.close_reason
             await channel.close()
-            # a path that went silent is tried last on the next dial; a peer that closed or
-            # restarted says nothing about its path
-            if ended is not None and ended.code is ErrorCode.IDLE_TIMEOUT:
-                self._silent_endpoint = session.endpoint
+            went_silent = ended is not None and ended.code is ErrorCode.IDLE_TIMEOUT
             if ended is not None and ended.code is ErrorCode.RATE_LIMITED:
                 self.station.handshakes.rekey_flood(self)  # issue 13, F12
-            if time.monotonic() - session.started < STABLE_AFTER:
-                self._failed()  # a session that dies young (refused, store full) must not spin
-            else:
-                self._failures = 0
+            self._dialer.session_ended(session.started, session.endpoint, went_silent)
             for listener in self.station.session_listeners:
                 listener.session_ended(self, session)
             if self.current is session:
@@ -331,7 +301,8 @@ class LineRuntime:
     def _on_entry(self, entry: Entry) -> bool:
         return self.delivery.on_entry(entry)
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` in the line's TaskGroup (closed unrun when the line is not, or no longer, running)."""
         if self._tg is None:
             coro.close()
             return
@@ -340,7 +311,8 @@ class LineRuntime:
         except RuntimeError:
             coro.close()  # the line is being stopped
 
-    def _after_inbound(self, outcome: list[tuple[MessageRow, Any]]) -> None:
+    def after_inbound(self, outcome: list[tuple[MessageRow, Any]]) -> None:
+        """Act on inbound entries now on our disk: alerts, followers, documents, line tests."""
         for row, extra in outcome:
             if isinstance(extra, Refused):
                 self.alert("protocol", f"{self.peer} {extra.why}: refused, the line goes on")
@@ -359,11 +331,11 @@ class LineRuntime:
                     continue
                 self.station.publish({"message": self.station.describe(row, self)})
             elif row.kind == Kind.ACK and extra:
-                self.station.publish({"acked": {"peer": self.peer, "id": self.station.show_id(row.ref)}})
+                self.station.publish({"acked": {"peer": self.peer, "id": show_id(row.ref)}})
             elif row.kind == Kind.TEST:
                 if extra is not None:
                     self.alert("chain-mismatch", extra)
-                self.wake()  # our reply is queued
+                self.delivery.wake()  # our reply is queued
             elif row.kind == Kind.TEST_REPLY:
                 pending = self._tests.pop(row.ref, None)
                 if pending is not None:
@@ -381,53 +353,6 @@ class LineRuntime:
 
     async def _sender(self, session: LinkSession) -> None:
         await self.delivery.run_sender(session)
-
-    # -- what operators ask for
-
-    def can_number_now(self) -> bool:
-        """Up, with room in the window: a new entry may be numbered as it is queued."""
-        return self.delivery.can_number_now()
-
-    def numbered_now(self, row: MessageRow) -> None:
-        """``row`` was queued and numbered in one transaction: count it and send it if it is next."""
-        self.delivery.numbered_now(row)
-
-    def wake(self) -> None:
-        """Something was queued unnumbered: send it if the line is up."""
-        self.delivery.wake()
-
-    def waiter(self, message_id: bytes) -> asyncio.Future[float]:
-        """A future set to the receipt's time when ``message_id`` (outbound) is receipted."""
-        return self.delivery.waiter(message_id)
-
-    def unwait(self, message_id: bytes, future: asyncio.Future[float]) -> None:
-        """Drop a waiter that is no longer needed."""
-        self.delivery.unwait(message_id, future)
-
-    @property
-    def in_seq(self) -> int:
-        """The peer's entries accepted (stored, or being stored)."""
-        return self.delivery.machine.in_seq
-
-    @property
-    def committed_in(self) -> tuple[int, bytes]:
-        """``(seq, head)`` of the peer's entries on our disk."""
-        return self.delivery.machine.committed_in
-
-    @property
-    def out_seq(self) -> int:
-        """Our entries numbered."""
-        return self.delivery.machine.out_seq
-
-    @property
-    def peer_seq(self) -> int:
-        """The highest of our sequence numbers the peer has receipted since we started."""
-        return self.delivery.machine.peer_seq
-
-    @property
-    def receipted_at(self) -> float | None:
-        """When ``peer_seq`` was last receipted."""
-        return self.delivery.machine.receipted_at
 
     # -- line tests (hotline.station.lines.linetest runs them)
 
@@ -471,14 +396,4 @@ class _SessionOver(Exception):
     pass
 
 
-__all__ = [
-    "RESEND_BATCH",
-    "TIE_WINDOW",
-    "WINDOW",
-    "LineRuntime",
-    "LinkSession",
-    "TestResult",
-    "new_message_id",
-    "next_place",
-    "number_entries",
-]
+__all__ = ["Line", "LinkSession", "TestResult"]

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from hotline.proto import linemsg
 from hotline.proto.linemsg import Kind, Precedence, TestProbe
 from hotline.station.ids import new_message_id
-from hotline.station.ports import LineContext
+from hotline.station.ports import LineContext, LineDelivery
 from hotline.store.errors import StoreError
 from hotline.store.rows import LineRow
 
@@ -50,16 +50,15 @@ class LineUnderTest(Protocol):
     def row(self) -> LineRow: ...
     @property
     def ready(self) -> bool: ...
-    #: How far our inbound transcript is on disk: (sequence number, chain head).
+    #: How far our transcripts stand, and where a queued test is sent from.
     @property
-    def committed_in(self) -> tuple[int, bytes]: ...
+    def delivery(self) -> LineDelivery: ...
 
     last_test: TestResult | None
     alerts: list[dict[str, object]]
 
     def expect_test_reply(self, test_id: bytes) -> asyncio.Future[TestResult]: ...
     def forget_test(self, test_id: bytes) -> None: ...
-    def wake(self) -> None: ...
     def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None: ...
 
 
@@ -68,7 +67,7 @@ async def run_test(line: LineUnderTest, timeout: float) -> TestResult:
     station = line.station
     test_id = new_message_id()
     future = line.expect_test_reply(test_id)
-    probe = linemsg.encode(TestProbe(*line.committed_in))
+    probe = linemsg.encode(TestProbe(*line.delivery.machine.committed_in))
     now = time.time()
     line_id = line.row.id
     try:
@@ -88,7 +87,7 @@ async def run_test(line: LineUnderTest, timeout: float) -> TestResult:
         line.forget_test(test_id)
         result = TestResult(time.time(), False, f"could not queue the test: {exc.reason}")
     else:
-        line.wake()
+        line.delivery.wake()
         try:
             async with asyncio.timeout(timeout):
                 result = await future

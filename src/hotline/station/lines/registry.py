@@ -19,7 +19,7 @@ from typing import Any
 
 from hotline.net.tcp import SecureChannel
 from hotline.station.errors import StationError
-from hotline.station.lines.line import LineRuntime
+from hotline.station.lines.line import Line
 from hotline.station.ports import LineContext
 from hotline.store.rows import LineRow
 
@@ -33,25 +33,25 @@ class LineRegistry:
     """The station's lines. Event loop only; ``lines`` maps a peer name to its line."""
 
     def __init__(
-        self, context: LineContext[LineRuntime], spawn: Callable[[Coroutine[Any, Any, None]], None]
+        self, context: LineContext[Line], spawn: Callable[[Coroutine[Any, Any, None]], None]
     ) -> None:
         self._context = context
         self._spawn = spawn
-        self.lines: dict[str, LineRuntime] = {}
+        self.lines: dict[str, Line] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._tg: asyncio.TaskGroup | None = None
 
     # -- adding and dropping
 
-    def add(self, row: LineRow, inbound: tuple[int, bytes], outbound: tuple[int, bytes]) -> LineRuntime:
+    def add(self, row: LineRow, inbound: tuple[int, bytes], outbound: tuple[int, bytes]) -> Line:
         """Hold the line of ``row`` whose transcripts end at ``inbound`` and ``outbound``."""
-        line = LineRuntime(self._context, row, inbound, outbound)
+        line = Line(self._context, row, inbound, outbound)
         self.lines[row.peer] = line
         if self._tg is not None:
             self._tasks[row.peer] = self._tg.create_task(_supervise(line))
         return line
 
-    def add_new(self, row: LineRow) -> LineRuntime:
+    def add_new(self, row: LineRow) -> Line:
         """Hold a line just created (both transcripts empty)."""
         return self.add(row, (0, row.chain_in0), (0, row.chain_out0))
 
@@ -72,7 +72,7 @@ class LineRegistry:
 
     # -- finding lines
 
-    def line(self, peer: str) -> LineRuntime:
+    def line(self, peer: str) -> Line:
         """The line to ``peer``.
 
         Raises:
@@ -83,14 +83,14 @@ class LineRegistry:
             raise StationError("no-such-line", f"no line to {peer!r} (see `hotline line list`)")
         return line
 
-    def by_static(self, peer_static: bytes) -> LineRuntime | None:
+    def by_static(self, peer_static: bytes) -> Line | None:
         """The line whose peer has the static key ``peer_static``."""
         for line in self.lines.values():
             if line.row.static_public == peer_static:
                 return line
         return None
 
-    def by_id(self, line_id: int) -> LineRuntime | None:
+    def by_id(self, line_id: int) -> Line | None:
         """The line stored under ``line_id``."""
         for line in self.lines.values():
             if line.row.id == line_id:
@@ -163,7 +163,7 @@ class Directory:
         self._registry.replayed(peer_static)
 
 
-async def _supervise(line: LineRuntime) -> None:
+async def _supervise(line: Line) -> None:
     # a line's supervisor that fails (a bug) is logged and restarted; the other lines go on
     while True:
         try:

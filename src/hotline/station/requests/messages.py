@@ -15,7 +15,7 @@ from typing import Any
 from hotline.proto.linemsg import MAX_TEXT_LEN, Kind, Precedence
 from hotline.station.errors import StationError
 from hotline.station.ids import new_message_id, parse_id
-from hotline.station.lines.line import next_place
+from hotline.station.lines.delivery import next_place
 from hotline.station.lines.linetest import run_test
 from hotline.station.lookup import lookup
 from hotline.station.requests.base import Args, Emit, StationHost, need_running
@@ -84,10 +84,10 @@ async def send(station: StationHost, args: SendArgs, emit: Emit) -> dict[str, ob
         need_running(station, "waiting for a receipt")
     message_id = new_message_id()
     # listening before queuing: the receipt cannot come before we listen
-    waiter = line.waiter(message_id) if args.wait is not None else None
+    waiter = line.delivery.waiter(message_id) if args.wait is not None else None
     now = time.time()
     line_id, chain0 = line.row.id, line.row.chain_out0
-    number_now = line.can_number_now()
+    number_now = line.delivery.can_number_now()
 
     def queue(store: Store) -> MessageRow:
         # with the line up and nothing waiting ahead, number it in the same transaction: one
@@ -110,12 +110,12 @@ async def send(station: StationHost, args: SendArgs, emit: Emit) -> dict[str, ob
         row = await station.worker.call(queue)
     except BaseException:
         if waiter is not None:
-            line.unwait(message_id, waiter)
+            line.delivery.unwait(message_id, waiter)
         raise
     if row.seq is not None:
-        line.numbered_now(row)
+        line.delivery.numbered_now(row)
     else:
-        line.wake()
+        line.delivery.wake()
     described = station.describe(row, line)
     if waiter is None or args.wait is None:
         return described
@@ -128,7 +128,7 @@ async def send(station: StationHost, args: SendArgs, emit: Emit) -> dict[str, ob
             "timeout", f"no receipt for {described['id']} within {args.wait:g} s (it stays queued)"
         ) from None
     finally:
-        line.unwait(message_id, waiter)
+        line.delivery.unwait(message_id, waiter)
     described.update(state="delivered", delivered_at=delivered_at)
     return described
 
@@ -138,7 +138,7 @@ async def wait(station: StationHost, args: WaitArgs, emit: Emit) -> dict[str, ob
     need_running(station, "waiting for a receipt")
     message_id = parse_id(args.id)
     # listen on every line before looking, so a receipt between the look and the wait is not missed
-    waiters = {peer: line.waiter(message_id) for peer, line in station.lines.items()}
+    waiters = {peer: line.delivery.waiter(message_id) for peer, line in station.lines.items()}
     try:
         row = await lookup(station.registry, station.worker, args.id, message_id, OUT, args.peer)
         if row is None:
@@ -147,9 +147,14 @@ async def wait(station: StationHost, args: WaitArgs, emit: Emit) -> dict[str, ob
         peer = str(described["peer"])
         waiter = waiters.get(peer)
         line = station.lines.get(peer)
-        if row.delivered_at is None and row.seq is not None and line is not None and row.seq <= line.peer_seq:
+        if (
+            row.delivered_at is None
+            and row.seq is not None
+            and line is not None
+            and row.seq <= line.delivery.machine.peer_seq
+        ):
             # receipted already; the store's mark follows (or waits for room, if the store is full)
-            described.update(state="delivered", delivered_at=line.receipted_at)
+            described.update(state="delivered", delivered_at=line.delivery.machine.receipted_at)
         elif row.delivered_at is None and waiter is not None:
             try:
                 async with asyncio.timeout(args.timeout):
@@ -162,7 +167,7 @@ async def wait(station: StationHost, args: WaitArgs, emit: Emit) -> dict[str, ob
     finally:
         for peer, waiter in waiters.items():
             if peer in station.lines:
-                station.lines[peer].unwait(message_id, waiter)
+                station.lines[peer].delivery.unwait(message_id, waiter)
     await emit({"message": described})
     return described
 
@@ -240,7 +245,7 @@ async def ack(station: StationHost, args: AckArgs, emit: Emit) -> dict[str, obje
             return acked
 
         row = await station.worker.call(ack)
-        line.wake()
+        line.delivery.wake()
     return station.describe(row, line)
 
 

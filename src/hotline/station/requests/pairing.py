@@ -7,7 +7,7 @@ import msgspec
 
 from hotline.proto.safety import safety_number
 from hotline.station.errors import StationError
-from hotline.station.lines.line import LineRuntime
+from hotline.station.lines.line import Line
 from hotline.station.pairing import pair_connect as connect
 from hotline.station.pairing import pair_listen as listen
 from hotline.station.requests.base import Args, Emit, StationHost
@@ -62,7 +62,7 @@ def _check_pair_timeout(timeout: float) -> None:
         raise StationError("bad-request", "the pairing timeout is 0 to 86400 seconds")
 
 
-def _paired(station: StationHost, line: LineRuntime) -> dict[str, object]:
+def _paired(station: StationHost, line: Line) -> dict[str, object]:
     number = safety_number(station.identity.public(), line.card)
     return {
         **describe_line(line, running=station.running),

@@ -40,8 +40,10 @@ async def card(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, object]
 
 async def status(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, object]:
     """``status``: the station and every line's status."""
+    # the job gets the line ids, never the live lines
+    line_ids = [ln.row.id for ln in station.lines.values()]
     counts = await station.worker.call(
-        lambda store: {ln.row.id: store.messages.count_queued(ln.row.id) for ln in station.lines.values()}
+        lambda store: {line_id: store.messages.count_queued(line_id) for line_id in line_ids}
     )
     lines = []
     now = time.monotonic()
@@ -51,7 +53,7 @@ async def status(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, objec
         queued, in_flight = counts.get(line.row.id, (0, 0))
         if line.up:
             # receipts are known at once; the store's delivered marks follow a moment later
-            in_flight = min(in_flight, line.out_seq - line.peer_seq)
+            in_flight = min(in_flight, line.delivery.machine.out_seq - line.delivery.machine.peer_seq)
         rtt = session.channel.rtt if session is not None else None
         info.update(
             since=line.state_since,
