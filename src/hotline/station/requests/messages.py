@@ -121,16 +121,22 @@ async def send(station: StationHost, args: SendArgs, emit: Emit) -> dict[str, ob
         return described
     await emit({"message": described})
     try:
-        async with asyncio.timeout(args.wait):
-            delivered_at = await waiter
-    except TimeoutError:
-        raise StationError(
-            "timeout", f"no receipt for {described['id']} within {args.wait:g} s (it stays queued)"
-        ) from None
+        delivered_at = await _receipt(waiter, args.wait, str(described["id"]))
     finally:
         line.delivery.unwait(message_id, waiter)
     described.update(state="delivered", delivered_at=delivered_at)
     return described
+
+
+async def _receipt(waiter: asyncio.Future[float], timeout: float, shown_id: str) -> float:
+    """When the peer's receipt for ``shown_id`` came; a ``timeout`` error after ``timeout`` seconds."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await waiter
+    except TimeoutError:
+        raise StationError(
+            "timeout", f"no receipt for {shown_id} within {timeout:g} s (it stays queued)"
+        ) from None
 
 
 async def wait(station: StationHost, args: WaitArgs, emit: Emit) -> dict[str, object]:
@@ -156,13 +162,7 @@ async def wait(station: StationHost, args: WaitArgs, emit: Emit) -> dict[str, ob
             # receipted already; the store's mark follows (or waits for room, if the store is full)
             described.update(state="delivered", delivered_at=line.delivery.machine.receipted_at)
         elif row.delivered_at is None and waiter is not None:
-            try:
-                async with asyncio.timeout(args.timeout):
-                    delivered_at = await waiter
-            except TimeoutError:
-                raise StationError(
-                    "timeout", f"no receipt for {args.id} within {args.timeout:g} s (it stays queued)"
-                ) from None
+            delivered_at = await _receipt(waiter, args.timeout, args.id)
             described.update(state="delivered", delivered_at=delivered_at)
     finally:
         for peer, waiter in waiters.items():
