@@ -155,6 +155,49 @@ async def test_a_slow_reader_holds_bounded_memory_and_pushes_back() -> None:
         await client.close()
 
 
+async def test_every_task_waiting_for_the_socket_goes_on_once_the_peer_reads() -> None:
+    """Several tasks write on one channel (a line's entries, a document's chunks) and may all wait
+    for a full socket at once: every one of them goes on when the peer reads, and one that is
+    cancelled while waiting leaves the others waiting."""
+    _, b, key, ca, cb = _configs()
+    async with listen("127.0.0.1", 0, config=cb, peers=b.peers, guard=b.guard) as listener:
+        client = await connect("127.0.0.1", listener.port, config=ca, peer_static=b.public, line_key=key)
+        server = await listener.accept()
+        chunk = bytes(60_000)
+        # the peer does not read yet: fill its buffers and the sockets until our writes wait, and
+        # keep them waiting (the peer's channel stops reading the socket once it holds enough)
+        while not (client._p._write_paused and server._p._read_paused):
+            client.send_nowait(chunk)
+            await asyncio.sleep(0.001)
+        for _ in range(40):
+            client.send_nowait(chunk)
+        await asyncio.sleep(0.2)
+        assert client._p._write_paused
+        first = asyncio.ensure_future(client.drain())
+        await asyncio.sleep(0)
+        cancelled = asyncio.ensure_future(client.drain())
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(client.drain())
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.sleep(0.1)
+        assert not first.done() and not second.done()
+
+        async def read_all() -> None:
+            while True:
+                await server.receive()
+
+        reading = asyncio.ensure_future(read_all())
+        # without the fix the first waiter was forgotten when the second came: it waited forever
+        done, _ = await asyncio.wait({first, second}, timeout=10)
+        assert done == {first, second}
+        assert cancelled.cancelled()
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ChannelClosed):
+            await reading
+        await client.close()
+
+
 async def test_a_ping_flood_from_a_peer_that_never_reads_holds_bounded_memory() -> None:
     """An authenticated peer that sends keepalive pings as fast as it can and never reads our
     answers: we stop reading it while our answers cannot be written, so our buffer stays small."""

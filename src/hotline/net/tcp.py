@@ -250,8 +250,12 @@ class _SessionProtocol(asyncio.Protocol):
 
     async def drain(self) -> None:
         if self._write_paused and not self.closed.done():
-            self._drain_waiter = self._loop.create_future()
-            await self._drain_waiter
+            # several tasks write on one session (a line's entries, a document's chunks, a call's
+            # audio) and may wait here at once: they share one future, so none is forgotten, and
+            # each waits behind a shield, so one that is cancelled does not wake the others
+            if self._drain_waiter is None or self._drain_waiter.done():
+                self._drain_waiter = self._loop.create_future()
+            await asyncio.shield(self._drain_waiter)
 
     def take(self) -> bytes:
         data = self.received.popleft()
@@ -263,7 +267,8 @@ class _SessionProtocol(asyncio.Protocol):
 
 
 class SecureChannel:
-    """An authenticated Hotline session over TCP. Use from one task at a time per direction."""
+    """An authenticated Hotline session over TCP. One task at a time receives; any number may send
+    and wait in :meth:`drain`."""
 
     def __init__(self, protocol: _SessionProtocol, handshake: HandshakeCompleted) -> None:
         self._p = protocol
