@@ -237,6 +237,33 @@ class Transcript:
         window: entries in flight at most (§10.2 rule 1; smaller only in tests).
     """
 
+    # one per line: slots keep a hub's memory per line down
+    __slots__ = (
+        "_checking",
+        "_inflight",
+        "_marked",
+        "_marking",
+        "_maybe_queued",
+        "_numbering",
+        "_outputs",
+        "_pending",
+        "_reading",
+        "_receipt_due",
+        "_storing",
+        "chain_out0",
+        "committed_in",
+        "cursor",
+        "in_head",
+        "in_seq",
+        "out_head",
+        "out_seq",
+        "peer_seq",
+        "receipted_at",
+        "session",
+        "state",
+        "window",
+    )
+
     def __init__(
         self,
         *,

@@ -76,6 +76,9 @@ class EventBus:
 class AlertBoard:
     """One line's standing alerts. Event loop only; ``standing`` is the list ``status`` shows."""
 
+    # one per line: slots keep a hub's memory per line down
+    __slots__ = ("_bus", "_line_id", "_peer", "standing")
+
     def __init__(self, bus: EventBus, peer: Callable[[], str], line_id: Callable[[], int]) -> None:
         self._bus = bus
         self._peer = peer

@@ -32,7 +32,7 @@ L = TypeVar("L")
 L_contra = TypeVar("L_contra", contravariant=True)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class LinkSession:
     """One authenticated session carrying a line. Event loop only."""
 

@@ -123,6 +123,9 @@ class DeliveryLine(Protocol):
 class Delivery:
     """Drives one line's :class:`Transcript`. Belongs to the line's event loop."""
 
+    # one per line: slots keep a hub's memory per line down
+    __slots__ = ("_line", "_number", "_session", "_waiters", "_wake", "machine")
+
     def __init__(self, line: DeliveryLine, inbound: tuple[int, bytes], outbound: tuple[int, bytes]) -> None:
         self._line = line
         row = line.row

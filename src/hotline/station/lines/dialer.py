@@ -25,6 +25,9 @@ STABLE_AFTER = 10.0
 class Dialer:
     """One line's dialling state: failures in a row, when to try next, the endpoint that went silent."""
 
+    # one per line: slots keep a hub's memory per line down
+    __slots__ = ("_failures", "_retry_at", "_settings", "_silent_endpoint")
+
     def __init__(self, settings: Callable[[], StationConfig]) -> None:
         #: The settings in force (a reload replaces them): the redial bounds are read at each failure.
         self._settings = settings
