@@ -220,7 +220,7 @@ class Line:
         try:
             self.delivery.follow_session()  # our Hello goes out first
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._sender(session))
+                tg.create_task(self.delivery.run_sender(session))
                 for listener in self.station.session_listeners:
                     for work in listener.session_tasks(self, session):
                         tg.create_task(work)
@@ -350,9 +350,6 @@ class Line:
 
     def _on_receipt(self, receipt: Receipt) -> bool:
         return self.delivery.on_receipt(receipt)
-
-    async def _sender(self, session: LinkSession) -> None:
-        await self.delivery.run_sender(session)
 
     # -- line tests (hotline.station.lines.linetest runs them)
 
