@@ -2,9 +2,9 @@
 
 Three wings over a shared base, put together by one composition root:
 
-- :mod:`~hotline.station.lines`: every line (``registry``), one line's dialling, supervision and
-  sessions (``line``), its delivery, the runtime of :class:`hotline.proto.transcript.Transcript`
-  (``delivery``), and line tests (``linetest``).
+- :mod:`~hotline.station.lines`: every line (``registry``), one line's supervision and sessions
+  (``line``), its dialling and backoff (``dialer``), its delivery, the runtime of
+  :class:`hotline.proto.transcript.Transcript` (``delivery``), and line tests (``linetest``).
 - :mod:`~hotline.station.calls`: the call desk and its media socket, one live call, the call log
   and recordings, sound sources and sinks.
 - :mod:`~hotline.station.documents`: the document desk, the sending and receiving sides over
