@@ -65,7 +65,8 @@ any            marking_failed                               same          - (the
 UP             poll_sender, cursor < out_seq                same          ReadSent(cursor, RESEND_BATCH)
 UP             poll_sender, caught up, room in the window,  same          NumberQueued(room)
                entries may be queued
-UP             sent_read (this session)                     same          Send each Entry; cursor to the last
+UP             sent_read (this session)                     same          Send each Entry that follows the
+                                                                          cursor; cursor to the last sent
 any            numbered                                     same          out_seq, in flight; Send each if
                                                                           this session is UP and they follow
                                                                           the cursor
@@ -521,6 +522,10 @@ class Transcript:
         if self.state is not LinkState.UP:
             return
         for entry in entries:
+            if entry.seq <= self.cursor:
+                continue  # sent meanwhile
+            if entry.seq != self.cursor + 1:
+                break  # the cursor went back while the read ran (a Hello again, a rewind): read again
             self._outputs.append(Send(entry))
             self.cursor = entry.seq
 

@@ -382,6 +382,24 @@ def test_sender_resends_after_a_restart_from_the_peer_position() -> None:
     assert t.poll_sender(s) == NumberQueued(s, WINDOW - 2)  # the peer holds 1
 
 
+def test_a_read_overtaken_by_a_rewind_sends_nothing_out_of_order() -> None:
+    """The peer holds 1 of our 3; while the read of 2 and 3 runs, the peer says Hello again holding
+    none (a peer may send it twice). Sending 2 and 3 then would skip entry 1 on the wire: the read's
+    result is dropped and the next poll reads again from the new cursor."""
+    t = fresh(out=3)
+    s = up(t, received=1)
+    assert t.poll_sender(s) == ReadSent(s, 1, RESEND_BATCH)
+    t.hello_received(Hello(0, OUT0, 0), NOW)
+    t.pop_outputs()
+    assert t.cursor == 0
+    t.sent_read(s, OURS[1:3])
+    assert t.pop_outputs() == []
+    assert t.poll_sender(s) == ReadSent(s, 0, RESEND_BATCH)
+    t.sent_read(s, OURS[0:3])
+    assert t.pop_outputs() == [Send(OURS[0]), Send(OURS[1]), Send(OURS[2])]
+    assert t.cursor == 3
+
+
 def test_sender_numbers_queued_entries_and_sends_them_in_order() -> None:
     t = fresh()
     s = up(t)
