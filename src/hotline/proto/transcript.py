@@ -522,8 +522,6 @@ class Transcript:
         if self.state is not LinkState.UP:
             return
         for entry in entries:
-            if entry.seq <= self.cursor:
-                continue  # sent meanwhile
             if entry.seq != self.cursor + 1:
                 break  # the cursor went back while the read ran (a Hello again, a rewind): read again
             self._outputs.append(Send(entry))

@@ -86,8 +86,8 @@ any live      fail (refused by a quota, by the operator)    FAILED        send P
 ============  ============================================  ============  ===============================
 
 ``taken`` and ``recorded`` say nothing while the receiver is not RECEIVING (paused, finishing or
-ended); a paused receiver asks again with ``ask``. A stale receiver is replaced by a new one made
-from what the store holds (:meth:`Receiver.resumed`).
+ended); a paused receiver asks again with ``ask``. A stale receiver is replaced by a new one built
+on what the store holds (:meth:`Receiver.resumed`).
 """
 
 from __future__ import annotations
@@ -312,8 +312,8 @@ class Failed:
 
 @dataclass(frozen=True, slots=True)
 class Reopen:
-    """The pause is over but the receiver is stale: replace it with :meth:`Receiver.resumed` made
-    from what the store holds (re-reading and re-hashing what is durable), then ``ask``."""
+    """The pause is over but the receiver is stale: replace it with :meth:`Receiver.resumed`, built
+    on what the store holds (re-reading and re-hashing what is durable), then ``ask``."""
 
 
 @dataclass(frozen=True, slots=True)
