@@ -12,14 +12,15 @@ from types import SimpleNamespace
 from typing import Any
 
 from hotline.crypto.aead import CipherKey
-from hotline.crypto.mlkem import MLKEM768, MLKEM768PrivateKey
+from hotline.crypto.mlkem import MLKEM768PrivateKey
 from hotline.crypto.x25519 import X25519PrivateKey
 from hotline.proto import linemsg
 from hotline.proto.call import Call, CallState
 from hotline.proto.callkeys import CalleeExchange, CallerExchange, CallKeys
-from hotline.proto.linemsg import CallAnswer, CallOffer, CallReveal, CallRinging, LineMessage
+from hotline.proto.linemsg import CallOffer, LineMessage
 from hotline.proto.media import MediaOpener, MediaSealer
 from hotline.station.calls.live import LiveCall
+from tests.support.farcall import answer_from_far_end
 from tests.support.reachable import reachable
 
 BINDING = b"\x33" * 32
@@ -77,20 +78,7 @@ def test_an_ended_live_call_holds_no_key() -> None:
     """F9: after the hang-up nothing reachable from the live call holds a media key or a private key."""
     call, channel, _ = live_caller()
     call.rowid = 1
-    call.pump()
-    (offer,) = channel.take()
-    assert isinstance(offer, CallOffer)
-    far = Call.offered(offer, 9, 0.0, binding=BINDING, dh_secret=random.randbytes(32), kem=MLKEM768())
-    (ringing,) = far.messages_to_send()
-    assert isinstance(ringing, CallRinging)
-    call.receive(ringing)
-    (reveal,) = channel.take()
-    assert isinstance(reveal, CallReveal)
-    far.receive(reveal, 0.0)
-    far.answer(0.0)
-    (answer,) = far.messages_to_send()
-    assert isinstance(answer, CallAnswer)
-    call.receive(answer)
+    far = answer_from_far_end(call, channel.take, BINDING)
     assert call.machine.state is CallState.ACTIVE and call.sealer is not None and call.opener is not None
     keys = far.keys
     assert keys is not None and call.sas == keys.sas

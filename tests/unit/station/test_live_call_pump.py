@@ -19,9 +19,7 @@ from hotline.crypto.mlkem import MLKEM768
 from hotline.proto import linemsg
 from hotline.proto.call import Call, CallState, EndReason
 from hotline.proto.linemsg import (
-    CallAnswer,
     CallOffer,
-    CallReveal,
     CallRinging,
     CallSignal,
     LineMessage,
@@ -29,6 +27,7 @@ from hotline.proto.linemsg import (
 )
 from hotline.station.calls.audio import Discard, Silence
 from hotline.station.calls.live import LiveCall, Media
+from tests.support.farcall import answer_from_far_end
 
 BINDING = b"\x44" * 32
 
@@ -119,21 +118,7 @@ def test_the_sas_verdict_given_as_the_call_is_answered_hangs_up_after_the_answer
     call, channel, alerts = live(machine, feed, initiated=True)
     call.attach(Media(Silence(), Discard(), sas="mismatch"))
     watcher = call.watch()
-    call.pump()
-    (offer,) = channel.take()
-    assert isinstance(offer, CallOffer)
-    far = Call.offered(offer, 9, 0.0, binding=BINDING, dh_secret=random.randbytes(32), kem=MLKEM768())
-    (ringing,) = far.messages_to_send()
-    assert isinstance(ringing, CallRinging)
-    call.receive(ringing)
-    (reveal,) = channel.take()
-    assert isinstance(reveal, CallReveal)
-    far.receive(reveal, 0.0)
-    far.answer(0.0)
-    (answer,) = far.messages_to_send()
-    assert isinstance(answer, CallAnswer)
-
-    call.receive(answer)
+    answer_from_far_end(call, channel.take, BINDING)
 
     sent = channel.sent
     assert [m for m, _ in sent] == [CallSignal(machine.call_id, Signal.SAS_MISMATCH)]
