@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_STAMP := $(VENV)/.debian-packages
 
-.PHONY: demo test lint typecheck contracts pytest soak bench fuzz lock clean debian-packages
+.PHONY: venv demo test lint typecheck contracts pytest soak bench fuzz lock clean debian-packages
 
 $(BIN)/python:
 	@bash scripts/make-venv.sh $(PYTHON) $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# Only the virtualenv with the `hotline` command (.venv/bin/hotline), for using stations.
+venv: $(STAMP)
 
 # Checked again only when the list changes; `make debian-packages` checks now.
 $(DEBIAN_STAMP): scripts/debian-packages.txt scripts/debian-packages.sh
