@@ -1,10 +1,12 @@
-# Hotline: `make demo` and `make test` are all a new user needs. Both set up .venv from the lock file.
+# Hotline: `make demo` and `make test` are all a new user needs. Both set up .venv from the lock file
+# and install the Debian packages of scripts/debian-packages.txt that the machine lacks (as root).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEBIAN_STAMP := $(VENV)/.debian-packages
 
-.PHONY: demo test lint typecheck contracts pytest soak bench fuzz lock clean
+.PHONY: venv demo test lint typecheck contracts pytest soak bench fuzz lock clean debian-packages
 
 $(BIN)/python:
 	@bash scripts/make-venv.sh $(PYTHON) $(VENV)
@@ -14,10 +16,20 @@ $(STAMP): $(BIN)/python requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-demo: $(STAMP)
+# Only the virtualenv with the `hotline` command (.venv/bin/hotline), for using stations.
+venv: $(STAMP)
+
+# Checked again only when the list changes; `make debian-packages` checks now.
+$(DEBIAN_STAMP): scripts/debian-packages.txt scripts/debian-packages.sh
+	@bash scripts/debian-packages.sh scripts/debian-packages.txt $(DEBIAN_STAMP)
+
+debian-packages:
+	@bash scripts/debian-packages.sh scripts/debian-packages.txt $(DEBIAN_STAMP)
+
+demo: $(DEBIAN_STAMP) $(STAMP)
 	$(BIN)/hotline demo
 
-test: $(STAMP) lint typecheck contracts pytest
+test: $(DEBIAN_STAMP) $(STAMP) lint typecheck contracts pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -29,14 +41,14 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+pytest: $(DEBIAN_STAMP) $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -m "not soak"
 
 # Long fault-injection runs (minutes each): partitions, corruption, a 10-minute cut.
-soak: $(STAMP)
+soak: $(DEBIAN_STAMP) $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -m soak
 
-bench: $(STAMP)
+bench: $(DEBIAN_STAMP) $(STAMP)
 	$(BIN)/python -m bench
 
 # Coverage-guided fuzzing (atheris): every target in fuzz/ for FUZZ_SECONDS each, then a table.

@@ -480,15 +480,16 @@ LIBFAKETIME = next(
     ),
     None,
 )
-needs_faketime = pytest.mark.skipif(
-    LIBFAKETIME is None, reason="libfaketime is not installed (apt-get install -y faketime)"
-)
 
 
 def _start_skewed(station: StationProc, monkeypatch: pytest.MonkeyPatch, **faketime: str) -> None:
     """Start ``station``'s daemon under libfaketime: the wall clock moves, the monotonic clock does not
     (as with a real clock step). Note: with FAKETIME_DONT_FAKE_MONOTONIC, libfaketime 0.9.10 makes
     ``time.sleep`` fail with EINVAL; the daemon sleeps only while waiting for a busy station lock."""
+    # never a skip: the setup `make test` runs installs it (scripts/debian-packages.txt)
+    assert LIBFAKETIME is not None, (
+        "libfaketime is not installed: run `make test` as root (or apt-get install faketime)"
+    )
     with monkeypatch.context() as env:
         env.setenv("LD_PRELOAD", str(LIBFAKETIME))
         env.setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1")
@@ -504,7 +505,6 @@ def _exchange(a: StationProc, b: StationProc, note: str) -> None:
         assert sender.request("wait", id=message["id"], timeout=15)["state"] == "delivered"
 
 
-@needs_faketime
 @pytest.mark.parametrize("skew", ["+2h", "-2h"])
 def test_a_station_clock_hours_off_still_makes_sessions(
     cluster: Cluster, monkeypatch: pytest.MonkeyPatch, skew: str
@@ -524,7 +524,6 @@ def test_a_station_clock_hours_off_still_makes_sessions(
             assert not _alerts(station, peer, ("line-down", *ALARMS)), station.log_tail()
 
 
-@needs_faketime
 @pytest.mark.parametrize("both_dial", [False, True], ids=["only-alpha-dials", "both-dial"])
 def test_a_wall_clock_step_under_a_running_daemon(
     cluster: Cluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, both_dial: bool
@@ -566,7 +565,6 @@ def test_a_wall_clock_step_under_a_running_daemon(
         assert 0.0 <= a.line(b)["session_age"] <= time.monotonic() - cut, a.line(b)
 
 
-@needs_faketime
 def test_a_station_restarted_after_its_clock_stepped_back_still_dials(
     cluster: Cluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

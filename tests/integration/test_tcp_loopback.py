@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
+import struct
 
 import pytest
 
@@ -239,3 +241,33 @@ async def test_a_ping_flood_from_a_peer_that_never_reads_holds_bounded_memory() 
         assert not transport.is_reading()
         sock.close()
         await server.wait_closed()
+
+
+async def test_a_sender_stops_at_the_first_write_that_finds_the_connection_reset(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The peer resets the connection while we have a burst of payloads to send and have not read the
+    reset yet: the write that meets it closes the transport, and the next ``send_nowait`` must raise
+    rather than hand asyncio writes it drops with a ``socket.send() raised exception.`` each."""
+    _, b, key, ca, cb = _configs()
+    async with listen("127.0.0.1", 0, config=cb, peers=b.peers, guard=b.guard) as listener:
+        client = await connect("127.0.0.1", listener.port, config=ca, peer_static=b.public, line_key=key)
+        server = await listener.accept()
+        await client.send(b"unread by the server")
+        await asyncio.sleep(0.1)
+        far = server._p.transport
+        assert far is not None
+        # a peer killed with unread data answers with a reset: SO_LINGER 0 makes the close one
+        far.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        far.abort()
+        await asyncio.sleep(0)  # the server's socket closes; our reader has not run yet
+        sent = 0
+        with caplog.at_level(logging.WARNING, logger="asyncio"), pytest.raises(ChannelClosed):
+            for _ in range(64):  # a document sender's burst, which does not yield while the socket takes it
+                client.send_nowait(bytes(60_000))
+                sent += 1
+                await client.drain()
+        assert sent < 5, sent  # asyncio starts warning at the fifth write after the loss
+        assert not [r for r in caplog.records if r.name == "asyncio"], caplog.text
+        closed = await client.wait_closed()
+        assert closed.code is ErrorCode.CONNECTION_LOST

@@ -315,11 +315,13 @@ class SecureChannel:
         """Queue one payload (at most :data:`MAX_DATA_LEN` bytes) without waiting for the socket.
 
         Raises:
-            ChannelClosed: the session is over.
+            ChannelClosed: the session is over, or its connection is gone.
         """
         p = self._p
         if p.closed.done():
             raise p.closed.result()
+        if p.transport is None or p.transport.is_closing():  # gone: asyncio warns at each later write
+            raise ChannelClosed(ErrorCode.CONNECTION_LOST, "connection lost")
         p.send(data)
 
     async def send(self, data: bytes) -> None:
