@@ -44,6 +44,8 @@ def one_line(doing: str, exc: BaseException) -> str:
     """
     if isinstance(exc, ControlError):
         said, step = exc.message, NEXT_STEP.get(exc.code)
+        if exc.code == "not-verified" and "verified" not in said:
+            step = NEXT_STEP["line-down"]  # a line test on a line that is down, connecting, …
     else:  # the socket itself, e.g. permission denied
         said, step = str(exc) or type(exc).__name__, "check that the station runs as this user"
     said = " ".join(said.split()).rstrip(".")
