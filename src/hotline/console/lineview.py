@@ -127,6 +127,11 @@ class LineTranscript:
             entry = self._messages.get((direction, doc_id))
             at = _num(document.get("created_at")) or _num(entry and entry.get("created_at"))
             items.append(TranscriptItem("document", at, message=entry, document=document))
+        for (_direction, mid), message in self._messages.items():
+            # a document the station has no progress of yet (held for approval, say): its entry
+            if message.get("kind") == "doc" and mid not in self._documents:
+                at = _num(message.get("stored_at")) or _num(message.get("created_at"))
+                items.append(TranscriptItem("message", at, message=message))
         items.sort(key=lambda item: item.at)
         return items
 

@@ -176,3 +176,15 @@ def test_receipts_heard_for_messages_never_shown_are_bounded() -> None:
     view.add_sent(message("x0"))  # forgotten: too old
     view.add_sent(message(f"x{HEARD_LIMIT + 49}"))
     assert states(view) == {"x0": "sent", f"x{HEARD_LIMIT + 49}": "delivered"}
+
+
+def test_a_document_without_progress_yet_shows_as_its_entry_until_the_station_says_more() -> None:
+    doc_entry = {**message("d3", direction="in", state="received"), "kind": "doc", "text": "document x.pdf"}
+    view = loaded(message("m1"))
+    view.apply({"message": doc_entry})
+    assert [(i.kind, i.message and i.message["text"]) for i in view.items()] == [
+        ("message", "text of m1"),
+        ("message", "document x.pdf"),
+    ]
+    view.apply({"document": document("d3", direction="in", stored=100)})
+    assert [i.kind for i in view.items()] == ["message", "document"]
