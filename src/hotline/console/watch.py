@@ -70,6 +70,8 @@ class StationWatch(App[None]):
         self._client: ControlClient | None = None
         self._poke = asyncio.Event()
         self._lost_at: float | None = None
+        #: The incoming calls whose dialog we opened (by call id): each opens once.
+        self._rung: set[str] = set()
 
     # -- the connection
 
@@ -138,6 +140,10 @@ class StationWatch(App[None]):
         while True:
             self._poke.clear()
             self.view.apply_status(await client.request("status"))
+            for line in self.view.lines.values():
+                call = line.get("call")
+                if isinstance(call, dict) and call.get("id") not in self._rung:
+                    self._on_call(call)  # it rang before we followed (we started, or came back)
             peer = self.selected
             stale = self.line_view is None or self.line_view.peer != peer
             if peer is not None and peer in self.view.lines and stale:
@@ -217,8 +223,9 @@ class StationWatch(App[None]):
             if showing is not None and showing.peer == peer:
                 showing.far_end(call)
             return
-        if call.get("direction") != "in" or call.get("state") != "ringing":
+        if call.get("direction") != "in" or call.get("state") != "ringing" or call.get("id") in self._rung:
             return
+        self._rung.add(str(call.get("id")))
         self._say(f"☎ {peer} is calling: r answers, h declines", "bold cyan")
         self.bell()
         if showing is None:
