@@ -77,6 +77,8 @@ class LineTranscript:
     def add_sent(self, message: Result) -> None:
         """Our message, as ``send`` answered (it may be delivered already: a receipt can come first)."""
         if message.get("peer") == self.peer:
+            if self._loading:  # the log being read may not hold it yet: added again after the load
+                self._during.append({"message": message})
             self._add_entry({"at": message.get("stored_at") or 0.0, "kind": "message", "message": message})
 
     def apply(self, event: Result) -> bool:
