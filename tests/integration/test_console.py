@@ -8,18 +8,23 @@ check on the station side we ask over the control socket too.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Button, Input, Static
 
 from hotline.console import HotlineConsole
+from hotline.console.call import CallScreen
+from hotline.console.errors import NEXT_STEP
 from hotline.console.flash import FlashScreen
 from hotline.console.model import Lamp
-from tests.support.stations import Cluster, StationProc, pair
+from hotline.voice.quality import speech_sample
+from tests.support.stations import CliProcess, Cluster, StationProc, pair
 
 Predicate = Callable[[], object]
 
@@ -65,9 +70,12 @@ def sent_state(app: HotlineConsole, peer: str, text: str) -> str | None:
 
 
 async def with_console(
-    station: StationProc, body: Callable[[HotlineConsole, Pilot[Any]], Awaitable[None]], size: tuple[int, int]
+    station: StationProc,
+    body: Callable[[HotlineConsole, Pilot[Any]], Awaitable[None]],
+    size: tuple[int, int],
+    poll_every: float = 0.3,
 ) -> None:
-    app = HotlineConsole(station.control, poll_every=0.3)
+    app = HotlineConsole(station.control, poll_every=poll_every)
     async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: app.connection == "connected" and app.selected is not None, "connected")
         await body(app, pilot)
@@ -174,3 +182,127 @@ async def test_fits_an_80_by_24_terminal(stations: tuple[StationProc, StationPro
         await pilot.press("escape")
 
     await with_console(a, body, (80, 24))
+
+
+#: No status poll during the test: what changes on screen came as a pushed event.
+NO_POLL = 3600.0
+
+
+@pytest.mark.asyncio
+async def test_receipt_and_acknowledgement_are_marked_from_pushed_events_without_a_poll(
+    stations: tuple[StationProc, StationProc],
+) -> None:
+    a, b = stations
+
+    async def body(app: HotlineConsole, pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: app.line_view is not None and app.line_view.loaded, "transcript read")
+        transcript = app.line_view
+        await pilot.press("n", *"grid square 4", "ctrl+s")
+        await until(pilot, lambda: sent_state(app, "bravo", "grid square 4") == "delivered", "delivered")
+        [received] = [m for m in b.inbox(a) if m["text"] == "grid square 4"]
+        b.request("ack", id=received["id"])
+        await until(pilot, lambda: sent_state(app, "bravo", "grid square 4") == "acknowledged", "acked")
+        assert app.line_view is transcript  # marked in place: the log was not read again
+
+    await with_console(a, body, (100, 30), poll_every=NO_POLL)
+
+
+@pytest.mark.asyncio
+async def test_unread_counts_come_from_the_station_and_an_ack_elsewhere_clears_them(
+    stations: tuple[StationProc, StationProc],
+) -> None:
+    a, b = stations
+
+    def unread() -> tuple[int, int]:
+        [row] = [r for r in app_rows() if r.peer == "bravo"]
+        return row.unread, row.unread_flash
+
+    async def body(app: HotlineConsole, pilot: Pilot[Any]) -> None:
+        nonlocal app_rows
+        app_rows = app.view.rows
+        first = b.send(a, "first of two", precedence="immediate")
+        b.send(a, "second of two")
+        await until(pilot, lambda: unread() == (2, 0), "two unread")
+        assert app.view.lines["bravo"]["unread"] == 2  # the station's count
+        a.request("ack", id=first["id"])  # another operator, another client
+        await until(pilot, lambda: unread() == (1, 0), "one unread")
+        assert [m["text"] for m in app.view.unread("bravo")] == ["second of two"]
+        await pilot.press("a")  # the most urgent left: the second
+        await until(pilot, lambda: unread() == (0, 0), "none unread")
+        assert all(m["state"] == "acked" for m in a.inbox(b))
+
+    app_rows: Callable[[], list[Any]] = list
+    await with_console(a, body, (100, 30), poll_every=NO_POLL)
+
+
+@pytest.mark.asyncio
+async def test_a_document_shows_its_progress_then_verified(
+    stations: tuple[StationProc, StationProc], tmp_path: Path
+) -> None:
+    a, _b = stations
+    path = tmp_path / "survey.bin"
+    path.write_bytes(os.urandom(3 * 2**20))
+
+    async def body(app: HotlineConsole, pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: app.line_view is not None and app.line_view.loaded, "transcript read")
+        a.request("send.file", peer="bravo", path=str(path), precedence="routine", wait=False)
+        await until(pilot, lambda: "survey.bin" in text_of(app, "#transcript-body"), "document shown")
+        await until(pilot, lambda: "verified at the far end" in text_of(app, "#transcript-body"), "verified")
+        assert "3.1 MB" in text_of(app, "#transcript-body")
+
+    await with_console(a, body, (100, 30), poll_every=NO_POLL)
+
+
+@pytest.mark.asyncio
+async def test_an_incoming_call_opens_the_call_dialog_which_answers_with_the_sas(
+    stations: tuple[StationProc, StationProc], tmp_path: Path
+) -> None:
+    a, b = stations
+
+    async def body(app: HotlineConsole, pilot: Pilot[Any]) -> None:
+        caller = CliProcess(b, "call", "alpha", "--play", str(speech_sample()), "--seconds", "30")
+        try:
+            await until(pilot, lambda: isinstance(app.screen, CallScreen), "call dialog")
+            dialog = app.screen
+            assert isinstance(dialog, CallScreen)
+            assert dialog.peer == "bravo" and dialog.state == "ringing"
+            assert "RINGING" in text_of(app, "#call-state", top=True)
+            assert "Answer (r)" in str(dialog.query_one("#call-ring", Button).label)
+            dialog.query_one("#call-play", Input).value = str(speech_sample())
+            dialog.query_one("#call-record", Input).value = str(tmp_path / "heard.wav")
+            await pilot.press("r")
+            await until(pilot, lambda: dialog.state == "active" and bool(dialog.sas), "answered")
+            answered = caller.next_event("answered")
+            assert dialog.sas == answered["sas"] and len(dialog.sas) == 4
+            assert " ".join(w.upper() for w in dialog.sas) in " ".join(
+                text_of(app, "#call-sas", top=True).split()
+            )
+            await pilot.press("h")
+            await until(pilot, lambda: dialog.state == "ended", "hung up")
+            assert caller.result()["end_reason"] == "remote-hangup"
+        finally:
+            caller.kill()
+
+    await with_console(a, body, (100, 30))
+
+
+@pytest.mark.asyncio
+async def test_a_station_error_is_one_line_that_says_what_to_do(
+    stations: tuple[StationProc, StationProc], tmp_path: Path
+) -> None:
+    a, b = stations
+
+    async def body(app: HotlineConsole, pilot: Pilot[Any]) -> None:
+        b.kill()
+        await until(pilot, lambda: app.view.lamp("bravo") is Lamp.DOWN, "lamp down", timeout=20)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CallScreen), "call dialog")
+        app.screen.query_one("#call-play", Input).value = str(speech_sample())
+        app.screen.query_one("#call-record", Input).value = str(tmp_path / "never.wav")
+        await pilot.press("r")
+        await until(pilot, lambda: text_of(app, "#call-error", top=True).strip(), "refused")
+        shown = text_of(app, "#call-error", top=True)
+        assert "\n" not in shown.strip()
+        assert shown == f"the line to bravo is down: a call needs the line up; {NEXT_STEP['line-down']}"
+
+    await with_console(a, body, (160, 30))

@@ -1,18 +1,8 @@
 """The operator console: a Textual app over one station's control socket.
 
-Theory of operation. One worker, :meth:`HotlineConsole._supervise`, owns the connection to the daemon:
-it connects twice (one connection for requests, one for the ``inbox`` follow stream, which holds its
-connection forever, docs/control.md) and runs two loops under a TaskGroup:
-
-* the poll loop asks for ``status`` and the unacknowledged inbox every second (and at once when poked,
-  e.g. after a send or a follow event), plus the selected line's ``log`` for its transcript. The follow
-  stream does not carry our own messages' receipts, so the poll is what turns queued into delivered;
-* the follow loop turns live events into immediate reactions: a FLASH takes the screen and rings the
-  bell, an IMMEDIATE and an alert are announced, a ringing call is announced.
-
-When either connection breaks, both are closed, the console says it lost the station, and the worker
-reconnects every half second; nothing in the daemon waits for us (it answers requests; its follow
-queues are dropped with the connection), so a console never blocks a daemon and several may watch one.
+The connection to the daemon and the reactions to its events are
+:class:`hotline.console.watch.StationWatch`'s; this class lays the screen out, draws it, and carries
+out the operator's keys.
 
 Everything on screen is derived by :mod:`hotline.console.model`; this module moves data and wires keys.
 It imports only ``hotline.client`` from the project: the console is a view, never the station.
@@ -20,37 +10,31 @@ It imports only ``hotline.client`` from the project: the console is a view, neve
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Footer, TextArea
 
-from hotline.client import ControlClient, ControlError
+from hotline.client import ControlError
 from hotline.console.bars import AlarmBanner, StatusLine, TopBar, TranscriptTitle
 from hotline.console.board import LineBoard
 from hotline.console.call import CallScreen
 from hotline.console.compose import ComposeBox, ConfirmFlash
+from hotline.console.errors import one_line
 from hotline.console.flash import FlashScreen
-from hotline.console.model import Lamp, StationView, clock, next_precedence, transcript
+from hotline.console.model import Lamp, next_precedence
 from hotline.console.transcript import Transcript
 from hotline.console.verify import VerifyScreen
+from hotline.console.watch import StationWatch
 
 __all__ = ["HotlineConsole"]
 
-#: Seconds between reconnection attempts while the daemon is away.
-RECONNECT_EVERY = 0.5
-#: How many log entries the transcript asks for.
-TRANSCRIPT_LIMIT = 300
-#: Errors that mean the connection itself is gone (anything else is one request's failure).
-_CONNECTION_CODES = frozenset({"connection-lost", "not-running", "bad-response"})
 
-
-class HotlineConsole(App[None]):
+class HotlineConsole(StationWatch):
     """The console for the station whose control socket is ``socket``.
 
     Attributes useful to tests: :attr:`view` (the model), :attr:`connection` (``connecting``,
@@ -75,18 +59,7 @@ class HotlineConsole(App[None]):
 
     def __init__(self, socket: Path, *, poll_every: float = 1.0) -> None:
         """A console for the daemon listening on ``socket`` (``<home>/control.sock``)."""
-        super().__init__()
-        self.socket = socket
-        self.poll_every = poll_every
-        #: What the station told us, and what we derived.
-        self.view = StationView()
-        #: The state of our connection to the daemon.
-        self.connection = "connecting"
-        #: The line whose transcript is on screen.
-        self.selected: str | None = None
-        self._client: ControlClient | None = None
-        self._poke = asyncio.Event()
-        self._lost_at: float | None = None
+        super().__init__(socket, poll_every=poll_every)
         self._flash_rung: set[str] = set()
 
     # -- layout
@@ -111,150 +84,24 @@ class HotlineConsole(App[None]):
         self.run_worker(self._supervise(), name="station", group="station", exclusive=True)
         self.set_interval(1.0, self._draw_topbar)
 
-    # -- the connection
-
-    async def _supervise(self) -> None:
-        while True:
-            try:
-                client = await ControlClient.connect(self.socket)
-            except (ControlError, OSError) as exc:
-                self._lost(exc)
-                await asyncio.sleep(RECONNECT_EVERY)
-                continue
-            try:
-                follower = await ControlClient.connect(self.socket)
-            except (ControlError, OSError) as exc:
-                await client.close()
-                self._lost(exc)
-                await asyncio.sleep(RECONNECT_EVERY)
-                continue
-            self._client = client
-            self._connected()
-            reason: BaseException | None = None
-            try:
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(self._poll_loop(client))
-                    group.create_task(self._follow_loop(follower))
-            except* (ControlError, OSError) as failed:
-                reason = failed.exceptions[0]
-            finally:
-                self._client = None
-                await client.close()
-                await follower.close()
-            self._lost(reason)
-            await asyncio.sleep(RECONNECT_EVERY)
-
-    def _connected(self) -> None:
-        self.connection = "reconnected" if self._lost_at is not None else "connected"
-        if self._lost_at is not None:
-            self._say(f"reconnected to the station at {clock(time.time())}", "green")
-            self.notify("Reconnected to the station.", title="station")
-        self._lost_at = None
-        self._draw_topbar()
-        self._draw_alarms()
-
-    def _lost(self, reason: BaseException | None) -> None:
-        first = self.connection != "lost"
-        if self.connection in ("connected", "reconnected"):
-            self._lost_at = time.time()
-            self.connection = "lost"
-            self.notify("Lost the station; reconnecting.", title="station", severity="error")
-            self.bell()
-        elif self.connection == "connecting" and self._lost_at is None:
-            self._lost_at = time.time()
-            self.connection = "lost"
-        if first:
-            why = (
-                reason.message if isinstance(reason, ControlError) else str(reason or "the connection closed")
-            )
-            self._say(f"lost the station ({why}); reconnecting", "bold red")
-            self._draw_topbar()
-            self._draw_alarms()
-
-    async def _poll_loop(self, client: ControlClient) -> None:
-        while True:
-            self._poke.clear()
-            status = await client.request("status")
-            unacked = await client.request("inbox", unacked=True)
-            self.view.apply_status(status)
-            self.view.apply_unacked(unacked.get("messages") or [])
-            entries: list[dict[str, Any]] | None = None
-            peer = self.selected
-            if peer is not None and peer in self.view.lines:
-                try:
-                    entries = (await client.request("log", peer=peer, limit=TRANSCRIPT_LIMIT)).get("entries")
-                except ControlError as exc:
-                    if exc.code in _CONNECTION_CODES:
-                        raise
-                    self._say(exc.message, "yellow")
-            self._draw(entries if peer == self.selected else None)
-            try:
-                async with asyncio.timeout(self.poll_every):
-                    await self._poke.wait()
-            except TimeoutError:
-                pass
-
-    async def _follow_loop(self, client: ControlClient) -> None:
-        # ``unacked`` limits the replay at the start to what still needs an operator
-        async for event in client.stream("inbox", follow=True, unacked=True):
-            self._on_event(event)
-        raise ControlError("connection-lost", "the station ended the follow stream")
-
-    def _on_event(self, event: dict[str, Any]) -> None:
-        message = event.get("message")
-        alert = event.get("alert")
-        call = event.get("call")
-        if isinstance(message, dict):
-            if self.view.apply_message(message):
-                precedence = message.get("precedence")
-                if precedence == "immediate":
-                    self.notify(
-                        f"IMMEDIATE from {message.get('peer')}",
-                        title="message",
-                        severity="warning",
-                        timeout=10,
-                    )
-                    self._say(f"IMMEDIATE message from {message.get('peer')}", "bold red")
-                    self.bell()
-            self._sync_flash()
-        elif isinstance(alert, dict):
-            kind = str(alert.get("kind"))
-            if kind != "line-up":
-                self.notify(
-                    f"{kind} on {alert.get('peer')}: {alert.get('detail')}", severity="error", timeout=10
-                )
-        elif isinstance(call, dict) and call.get("direction") == "in" and call.get("state") == "ringing":
-            self.notify(f"call from {call.get('peer')}: press c to answer", title="☎ ringing", timeout=15)
-            self._say(f"☎ {call.get('peer')} is calling: select the line and press c", "bold cyan")
-            self.bell()
-        self._poke.set()
-
-    async def request(self, op: str, **args: Any) -> dict[str, Any]:
-        """Run one request on the console's connection.
-
-        Raises:
-            ControlError: the station refused, or there is no connection (``not-running``).
-        """
-        client = self._client
-        if client is None:
-            raise ControlError("not-running", "not connected to the station (reconnecting)")
-        return await client.request(op, **args)
-
     # -- drawing
 
-    def _draw(self, entries: list[dict[str, Any]] | None) -> None:
+    def _draw(self) -> None:
         now = time.time()
         board = self.query_one(LineBoard)
         board.show(self.view.rows(), now)
         if self.selected is None and board.selected is not None:
             self.selected = board.selected
             self._poke.set()
-        if entries is not None:
-            self.query_one(Transcript).show(transcript(entries))
         self._draw_selection()
         self._draw_alarms()
         self._draw_topbar()
         self._sync_flash()
+
+    def _draw_transcript(self) -> None:
+        line_view = self.line_view
+        if line_view is not None and line_view.peer == self.selected and line_view.loaded:
+            self.query_one(Transcript).show(line_view.items())
 
     def _draw_selection(self) -> None:
         peer = self.selected
@@ -303,7 +150,7 @@ class HotlineConsole(App[None]):
         try:
             await self.request("ack", id=message_id, **({"peer": peer} if isinstance(peer, str) else {}))
         except ControlError as exc:
-            return exc.message
+            return one_line("not acknowledged", exc)
         self.view.acked(message_id)
         self._say(f"acknowledged [{message_id}]", "green")
         self._sync_flash()
@@ -316,6 +163,7 @@ class HotlineConsole(App[None]):
         """Show the line the operator moved to."""
         if event.peer != self.selected:
             self.selected = event.peer
+            self.line_view = None
             self.query_one(Transcript).show([], empty="loading…")
             self._draw_selection()
             self._poke.set()
@@ -363,9 +211,12 @@ class HotlineConsole(App[None]):
         try:
             message = await self.request("send", peer=peer, text=text, precedence=precedence)
         except ControlError as exc:
-            self._say(f"not sent: {exc.message}", "bold red")
+            self._say(one_line(f"not sent to {peer}", exc), "bold red")
             return
         self.query_one(ComposeBox).clear()
+        if self.line_view is not None:
+            self.line_view.add_sent(message)
+            self._draw_transcript()
         self._say(f"{precedence.upper()} to {peer} {message.get('state')} [{message.get('id')}]", "green")
         self._poke.set()
 
@@ -381,7 +232,7 @@ class HotlineConsole(App[None]):
     async def _ack(self, message_id: str) -> None:
         error = await self.acknowledge(message_id)
         if error is not None:
-            self._say(f"not acknowledged: {error}", "bold red")
+            self._say(error, "bold red")
 
     def action_test(self) -> None:
         """Run a line test on the selected line (both stores compare their chain heads)."""
@@ -393,7 +244,7 @@ class HotlineConsole(App[None]):
         try:
             result = await self.request("test", peer=peer, timeout=10)
         except ControlError as exc:
-            self._say(f"line test to {peer}: {exc.message}", "bold red")
+            self._say(one_line(f"line test to {peer}", exc), "bold red")
             return
         rtt = result.get("rtt_ms")
         timing = f" in {rtt:.1f} ms" if isinstance(rtt, int | float) else ""
@@ -413,7 +264,7 @@ class HotlineConsole(App[None]):
         try:
             number = await self.request("line.verify", peer=peer, confirm=False)
         except ControlError as exc:
-            self._say(f"safety number of {peer}: {exc.message}", "bold red")
+            self._say(one_line(f"safety number of {peer}", exc), "bold red")
             return
         key_changed = self.view.lamp(peer) is Lamp.KEY_CHANGED
 
@@ -427,7 +278,7 @@ class HotlineConsole(App[None]):
         try:
             result = await self.request("line.verify", peer=peer, confirm=True)
         except ControlError as exc:
-            self._say(f"not verified: {exc.message}", "bold red")
+            self._say(one_line(f"{peer} not verified", exc), "bold red")
             return
         self.view.confirm_key(peer, time.time())
         self._say(f"the line to {peer} is verified" if result.get("verified") else "not verified", "green")

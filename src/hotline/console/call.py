@@ -25,6 +25,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Static
 
 from hotline.client import ControlClient, ControlError
+from hotline.console.errors import one_line
 from hotline.console.text import safe
 
 __all__ = ["CallScreen", "call_figures"]
@@ -212,12 +213,17 @@ class CallScreen(ModalScreen[None]):
             self.call = {**self.call, **result}
         self._draw()
 
+    def far_end(self, call: dict[str, Any]) -> None:
+        """The station says the call ended; shown unless our own call stream tells us itself."""
+        if self.state in ("ringing", "idle"):
+            self.call = call
+            self.state = "ended"
+            self._draw()
+
     def _refused(self, exc: BaseException, *, keep_state: bool = False) -> None:
         if not keep_state:
             self.state = "refused"
-        message = exc.message if isinstance(exc, ControlError) else str(exc)
-        code = f"{exc.code}: " if isinstance(exc, ControlError) else ""
-        self._error(f"{code}{message}")
+        self._error(one_line("", exc))
 
     # -- drawing
 

@@ -13,9 +13,10 @@ Rules we keep:
   daemon clears a ``key-changed`` alert when the safety number is confirmed again; remembering the
   moment here unblocks the line at once, before the next ``status``; see
   :meth:`StationView.confirm_key`).
-* Unread means "received and not acknowledged", from ``inbox`` with ``unacked``; several consoles may
-  watch one station, and whichever operator acknowledges a message clears it for all of them at the
-  next poll.
+* Unread means "received and not acknowledged". The station counts them per line (``unread`` in
+  ``status``); the messages themselves (for the FLASH screen and the ``a`` key) come from the follow
+  stream, which replays the unacknowledged ones when it starts, and its ``acked`` events clear one for
+  every console watching, whichever operator acknowledged it.
 """
 
 from __future__ import annotations
@@ -324,7 +325,8 @@ class StationView:
     def apply_message(self, message: Result) -> bool:
         """Take one message from the follow stream; returns whether it is an unread one new to us."""
         mid = message.get("id")
-        if mid is None or message.get("direction", "in") != "in" or message.get("kind", "text") != "text":
+        kind = message.get("kind", "text")
+        if mid is None or message.get("direction", "in") != "in" or kind not in ("text", "doc"):
             return False
         if message.get("state") == "acked":
             self.unacked.pop(str(mid), None)
@@ -334,7 +336,7 @@ class StationView:
         return new
 
     def acked(self, message_id: str) -> None:
-        """Forget an unread message once this console acknowledged it (the next poll would, too)."""
+        """Forget an unread message once it is acknowledged (here, or an ``acked`` event says so)."""
         self.unacked.pop(message_id, None)
 
     def confirm_key(self, peer: str, now: float) -> None:
@@ -381,6 +383,8 @@ class StationView:
             call = line.get("call")
             rtt = line.get("rtt_ms")
             since = line.get("since")
+            # the station counts them (``unread``, ``unread_flash``); our own list is for older ones
+            counted, flash = line.get("unread"), line.get("unread_flash")
             rows.append(
                 LineRow(
                     peer=peer,
@@ -390,8 +394,10 @@ class StationView:
                     spark=sparkline(list(self.rtt.get(peer, ()))),
                     last_test=last_test,
                     queued=int(line.get("queued") or 0) + int(line.get("in_flight") or 0),
-                    unread=len(unread),
-                    unread_flash=sum(1 for m in unread if m.get("precedence") == "flash"),
+                    unread=counted if isinstance(counted, int) else len(unread),
+                    unread_flash=flash
+                    if isinstance(flash, int)
+                    else sum(1 for m in unread if m.get("precedence") == "flash"),
                     call=(str(call.get("state")), str(call.get("direction")))
                     if isinstance(call, Mapping)
                     else None,
@@ -470,16 +476,18 @@ def message_mark(message: Result) -> tuple[str, str]:
 class TranscriptItem:
     """One entry of a line's transcript, in time order."""
 
-    #: ``message``, ``alarm``, ``event`` (line up, a passed test: context, not alarms).
+    #: ``message``, ``document``, ``alarm``, ``event`` (line up, a passed test: context, not alarms).
     kind: str
     #: When (Unix time).
     at: float
-    #: The message (kind ``message``), else None.
+    #: The message (kind ``message``; for ``document``, its DOC entry when known), else None.
     message: dict[str, Any] | None = None
     #: A label for alarms and events, e.g. ``CHAIN MISMATCH``.
     label: str = ""
     #: The station's words.
     detail: str = ""
+    #: The document as the station describes it (kind ``document``), else None.
+    document: dict[str, Any] | None = None
 
 
 def transcript(entries: Iterable[Result]) -> list[TranscriptItem]:

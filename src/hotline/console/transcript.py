@@ -1,21 +1,25 @@
 """A line's transcript: its messages in order, with precedence, time and receipt marks, and alarms in
 place where they happened (a gap or chain mismatch stands between the messages it concerns).
 
-The content comes from the station's ``log`` (see :func:`hotline.console.model.transcript`); this
-widget only draws it and keeps the view at the bottom unless the operator scrolled up to read.
+The content comes from the station's ``log`` and ``files``, kept current by its events
+(:class:`hotline.console.lineview.LineTranscript`); this widget only draws it and keeps the view at
+the bottom unless the operator scrolled up to read.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from hotline.console.lineview import document_mark, size_text
 from hotline.console.model import PRECEDENCE_STYLE, TranscriptItem, clock, message_mark
 from hotline.console.text import safe
 
-__all__ = ["Transcript", "render_item"]
+__all__ = ["Transcript", "render_document", "render_item"]
 
 
 class Transcript(VerticalScroll):
@@ -47,6 +51,8 @@ def render_item(item: TranscriptItem) -> Text:
             " ",
             safe(item.detail, "red"),
         )
+    if item.kind == "document" and item.document is not None:
+        return render_document(item.document, item.message)
     if item.kind == "event" or item.message is None:
         return Text.assemble(
             (clock(item.at), "dim"), " ", (f"· {item.label} ", "dim italic"), safe(item.detail, "dim")
@@ -75,3 +81,22 @@ def render_item(item: TranscriptItem) -> Text:
     elif precedence == "flash":
         out.stylize("on #550000")
     return out
+
+
+def render_document(document: dict[str, Any], entry: dict[str, Any] | None) -> Text:
+    """A document in the transcript: who sent it, its name and size, and where it stands."""
+    outgoing = document.get("direction") == "out"
+    mark, mark_style = document_mark(document, entry)
+    header = Text.assemble(
+        (clock(document.get("created_at")), "dim"),
+        " ",
+        ("→ document " if outgoing else "← document from ", "bold" if not outgoing else ""),
+        safe("" if outgoing else f"{document.get('peer')} ", "bold"),
+        (mark, mark_style),
+        "  ",
+        safe(f"[{document.get('id')}]", "dim"),
+    )
+    name = Text.assemble(
+        ("   📄 ", ""), safe(document.get("name"), "bold"), f"  {size_text(document.get('size'))}"
+    )
+    return Text("\n").join([header, name])

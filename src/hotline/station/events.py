@@ -8,7 +8,10 @@ must not stop a line, so a record that cannot be written is logged and dropped.
 clears or the operator clears it (``alerts.clear``). Every alert also goes to the followers and the
 log through the bus.
 
-Neither knows what a line is: they take the line's name and store id as plain values.
+:class:`UnreadCounts` keeps each line's count of received entries no operator has acknowledged, for
+``status``.
+
+None of them knows what a line is: they take the line's name and store id as plain values.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class EventBus:
         self._worker = worker
         self._spawn = spawn
         self._followers: set[asyncio.Queue[Event]] = set()
+        #: Each line's unacknowledged received entries (``status``).
+        self.unread = UnreadCounts()
 
     @property
     def has_followers(self) -> bool:
@@ -71,6 +76,38 @@ class EventBus:
                 log.error("could not record an event", extra={"kind": kind, "error": exc.reason})
 
         self._spawn(write())
+
+
+class UnreadCounts:
+    """Each line's received entries not yet acknowledged, by precedence. Event loop only.
+
+    ``status`` asks every second; counting in the store each time would cost a scan of every line's
+    inbound history. A count is kept until something changes it (an entry stored, an acknowledgement)
+    and counted again on the next ``status``. A change while a count runs in the store's thread
+    bumps the line's generation, so the late count is not kept.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[int, dict[int, int]] = {}
+        self._generation: dict[int, int] = {}
+
+    def changed(self, line_id: int) -> None:
+        """Entries of ``line_id`` were received or acknowledged: count again on the next ask."""
+        self._counts.pop(line_id, None)
+        self._generation[line_id] = self._generation.get(line_id, 0) + 1
+
+    def stale(self, line_ids: list[int]) -> dict[int, int]:
+        """The lines among ``line_ids`` to count again, with their generation now."""
+        return {i: self._generation.get(i, 0) for i in line_ids if i not in self._counts}
+
+    def counted(self, line_id: int, generation: int, counts: dict[int, int]) -> None:
+        """A count of ``line_id`` begun at ``generation`` finished; kept unless a change overtook it."""
+        if self._generation.get(line_id, 0) == generation:
+            self._counts[line_id] = counts
+
+    def of(self, line_id: int) -> dict[int, int]:
+        """The last count of ``line_id`` by precedence (empty when none was kept)."""
+        return self._counts.get(line_id, {})
 
 
 class AlertBoard:
@@ -116,4 +153,4 @@ class AlertBoard:
         self.standing = [a for a in self.standing if a["kind"] not in kinds]
 
 
-__all__ = ["STANDING_ALERTS", "AlertBoard", "EventBus", "Spawn"]
+__all__ = ["STANDING_ALERTS", "AlertBoard", "EventBus", "Spawn", "UnreadCounts"]

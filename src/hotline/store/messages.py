@@ -231,6 +231,17 @@ class MessageStore(TablePart):
         ).fetchone()[0]
         return int(queued), int(in_flight)
 
+    def count_unacked(self, line_id: int, kinds: tuple[int, ...]) -> dict[int, int]:
+        """Received entries of ``kinds`` no operator has acknowledged, counted by precedence."""
+        # the (line_id, direction, seq) index narrows this to the line's inbound entries
+        marks = ", ".join("?" * len(kinds))
+        rows = self.execute_checked(
+            f"SELECT precedence, COUNT(*) FROM messages WHERE line_id = ? AND direction = {IN}"
+            f" AND kind IN ({marks}) AND acked_at IS NULL AND refused IS NULL GROUP BY precedence",
+            (line_id, *kinds),
+        ).fetchall()
+        return {int(precedence): int(count) for precedence, count in rows}
+
     def has_queued(self, line_id: int) -> bool:
         """Whether any outbound entry waits unnumbered."""
         row = self.execute_checked(

@@ -247,3 +247,21 @@ def test_precedence_cycle_and_ages() -> None:
         "1d3h",
         "—",
     ]
+
+
+def test_board_counts_unread_as_the_station_does() -> None:
+    view = StationView()
+    view.apply_status({"lines": [line("bravo", unread=5, unread_flash=2), line("charlie")]})
+    view.apply_message(received("m1", "charlie"))
+    rows = {row.peer: row for row in view.rows()}
+    # the station's count stands, whatever the console holds of the messages themselves
+    assert (rows["bravo"].unread, rows["bravo"].unread_flash) == (5, 2)
+    assert (rows["charlie"].unread, rows["charlie"].unread_flash) == (1, 0)
+    assert [row.peer for row in view.rows()] == ["bravo", "charlie"]
+
+
+def test_unread_documents_can_be_acknowledged_like_messages() -> None:
+    view = StationView()
+    assert view.apply_message({**received("d1"), "kind": "doc"})
+    assert not view.apply_message({**received("k1"), "kind": "ack"})
+    assert [m["id"] for m in view.unread("bravo")] == ["d1"]

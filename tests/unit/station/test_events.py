@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from hotline.station.events import STANDING_ALERTS, AlertBoard, EventBus
+from hotline.station.events import STANDING_ALERTS, AlertBoard, EventBus, UnreadCounts
 from hotline.store.errors import StoreFull
 
 
@@ -135,3 +135,20 @@ def test_clearing_alerts_by_kind_and_all() -> None:
         (3, "alerts-cleared", {"count": 2, "kinds": ["key-changed"]}),
         (3, "alerts-cleared", {"count": 1, "kinds": []}),
     ]
+
+
+def test_unread_counts_are_kept_until_a_change_and_a_late_count_is_not_kept() -> None:
+    unread = UnreadCounts()
+    assert unread.stale([1, 2]) == {1: 0, 2: 0}  # nothing counted yet
+    unread.counted(1, 0, {0: 1, 3: 2})
+    unread.counted(2, 0, {})
+    assert unread.stale([1, 2]) == {}
+    assert unread.of(1) == {0: 1, 3: 2}
+    # an entry arrives on line 1: counted again, and a count begun before the change is not kept
+    unread.changed(1)
+    assert unread.of(1) == {}
+    assert unread.stale([1, 2]) == {1: 1}
+    unread.counted(1, 0, {3: 2})  # begun at generation 0: overtaken
+    assert unread.stale([1]) == {1: 1}
+    unread.counted(1, 1, {3: 3})
+    assert unread.of(1) == {3: 3} and unread.stale([1, 2]) == {}

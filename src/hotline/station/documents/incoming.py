@@ -59,6 +59,8 @@ log = logging.getLogger("hotline.documents")
 #: What the log says of a failed document: its name stays out of logs (the alert the operator sees
 #: names it).
 _NAMELESS_IN = "a document received failed its checks: see the station's documents"
+#: Seconds between progress events to followers per document (not one per chunk).
+TELL_EVERY = 0.25
 
 
 def send_progress(line: DocLine, message: DocProgress) -> None:
@@ -84,6 +86,8 @@ class Incoming:
     writer: DocumentWriter | None = None
     #: Set while the writer has room for more.
     room: asyncio.Event = field(default_factory=asyncio.Event)
+    #: When followers last heard of its progress (monotonic seconds).
+    told_at: float = 0.0
 
 
 @dataclass(eq=False)
@@ -337,6 +341,12 @@ class IncomingDocuments(Generic[LineT]):
         except StoreError as exc:
             self._pause(line, incoming, exc)
             return
+        now = time.monotonic()
+        if now - incoming.told_at >= TELL_EVERY:
+            # followers see a document grow, at most a few times a second
+            incoming.told_at = now
+            grown = dataclasses.replace(incoming.row, stored=mark, state="receiving")
+            self._publish({"document": describe_doc(grown, line.peer)})
         self.do(line, incoming, incoming.receiver.recorded(mark))
 
     async def _record_complete(self, line: LineT, incoming: Incoming) -> None:

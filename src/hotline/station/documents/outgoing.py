@@ -259,8 +259,8 @@ class OutgoingDocuments(Generic[LineT]):
             event: dict[str, object] = {"document": describe_doc(out.row, line.peer)}
             for queue in out.watchers:
                 queue.put_nowait(event)
-            if done:
-                self._publish(event)
+            # followers too, at the same pace (at most one event per PROGRESS_EVERY per document)
+            self._publish(event)
 
     def on_progress(self, line: LineT, progress: DocProgress) -> None:
         """The far end said where it stands with one of our documents."""

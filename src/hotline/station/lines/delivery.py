@@ -45,7 +45,7 @@ from hotline.proto.transcript import (
     Why,
 )
 from hotline.station.entryrules import check_entry
-from hotline.station.ids import new_message_id
+from hotline.station.ids import new_message_id, show_id
 from hotline.station.worker import StoreWorker
 from hotline.store.db import Store
 from hotline.store.errors import StoreError
@@ -98,6 +98,10 @@ class DeliveryStation(Protocol):
     def quotas(self) -> DeliveryQuotas: ...
     @property
     def documents(self) -> DeliveryDocuments: ...
+    @property
+    def has_followers(self) -> bool: ...
+
+    def publish(self, event: dict[str, object]) -> None: ...
 
 
 class DeliveryLine(Protocol):
@@ -203,6 +207,10 @@ class Delivery:
                     for message_id in ids:
                         self._deliver(message_id, at)
                     self._wake.set()
+                    if ids and self._line.station.has_followers:
+                        shown = [show_id(message_id) for message_id in ids]
+                        delivered = {"peer": self._line.peer, "ids": shown, "at": at}
+                        self._line.station.publish({"delivered": delivered})
                 case PeerSentFewer(sent_seq, held):
                     peer = self._line.peer
                     self._line.alert(

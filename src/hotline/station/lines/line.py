@@ -327,11 +327,13 @@ class Line:
                 else:
                     self.station.documents.doc_entry_committed(self, row)
             if row.kind in (Kind.TEXT, Kind.DOC):
+                self.station.events.unread.changed(self.row.id)
                 if not self.station.has_followers:
                     continue
                 self.station.publish({"message": self.station.describe(row, self)})
             elif row.kind == Kind.ACK and extra:
-                self.station.publish({"acked": {"peer": self.peer, "id": show_id(row.ref)}})
+                acked = {"peer": self.peer, "id": show_id(row.ref), "direction": "out", "at": row.stored_at}
+                self.station.publish({"acked": acked})
             elif row.kind == Kind.TEST:
                 if extra is not None:
                     self.alert("chain-mismatch", extra)

@@ -14,7 +14,7 @@ from typing import Any
 
 from hotline.proto.linemsg import MAX_TEXT_LEN, Kind, Precedence
 from hotline.station.errors import StationError
-from hotline.station.ids import new_message_id, parse_id
+from hotline.station.ids import new_message_id, parse_id, show_id
 from hotline.station.lines.delivery import next_place
 from hotline.station.lines.linetest import run_test
 from hotline.station.lookup import lookup
@@ -195,12 +195,11 @@ async def inbox(station: StationHost, args: InboxArgs, emit: Emit) -> dict[str, 
             while True:
                 event = await queue.get()
                 message = event.get("message")
-                if isinstance(message, dict):
-                    # skip what the query above already showed, and other lines when filtered
-                    if int(message["inbox"]) <= shown:
-                        continue
-                    if args.peer is not None and message.get("peer") != args.peer:
-                        continue
+                # skip what the query above already showed
+                if isinstance(message, dict) and int(message["inbox"]) <= shown:
+                    continue
+                if args.peer is not None and _event_peer(event) not in (None, args.peer):
+                    continue  # another line's
                 await emit(event)
         finally:
             station.events.unfollow(queue)
@@ -214,6 +213,14 @@ async def inbox(station: StationHost, args: InboxArgs, emit: Emit) -> dict[str, 
         )
     )
     return {"messages": [station.describe(row) for row in rows]}
+
+
+def _event_peer(event: dict[str, object]) -> object:
+    """The line a follower event concerns (every event is one object with a ``peer``), if any."""
+    for body in event.values():
+        if isinstance(body, dict):
+            return body.get("peer")
+    return None
 
 
 async def ack(station: StationHost, args: AckArgs, emit: Emit) -> dict[str, object]:
@@ -246,6 +253,11 @@ async def ack(station: StationHost, args: AckArgs, emit: Emit) -> dict[str, obje
 
         row = await station.worker.call(ack)
         line.delivery.wake()
+        # every console watching sees it go, whoever acknowledged it
+        station.events.unread.changed(line_id)
+        station.events.publish(
+            {"acked": {"peer": line.peer, "id": show_id(message_id), "direction": "in", "at": row.acked_at}}
+        )
     return station.describe(row, line)
 
 

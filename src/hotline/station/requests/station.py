@@ -6,9 +6,11 @@ import os
 import time
 
 from hotline.proto.cards import armor_card, parse_endpoint
+from hotline.proto.linemsg import Kind, Precedence
 from hotline.station.home import key_protection
 from hotline.station.requests.base import Emit, NoArgs, StationHost
 from hotline.station.views import describe_line
+from hotline.store.db import Store
 
 
 async def station_info(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, object]:
@@ -42,15 +44,24 @@ async def status(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, objec
     """``status``: the station and every line's status."""
     # the job gets the line ids, never the live lines
     line_ids = [ln.row.id for ln in station.lines.values()]
-    counts = await station.worker.call(
-        lambda store: {line_id: store.messages.count_queued(line_id) for line_id in line_ids}
-    )
+    unread = station.events.unread
+    recount = unread.stale(line_ids)
+
+    def count(store: Store) -> tuple[dict[int, tuple[int, int]], dict[int, dict[int, int]]]:
+        queued = {line_id: store.messages.count_queued(line_id) for line_id in line_ids}
+        unacked = {i: store.messages.count_unacked(i, (Kind.TEXT, Kind.DOC)) for i in recount}
+        return queued, unacked
+
+    counts, unacked = await station.worker.call(count)
+    for line_id, generation in recount.items():
+        unread.counted(line_id, generation, unacked[line_id])
     lines = []
     now = time.monotonic()
     for line in sorted(station.lines.values(), key=lambda line: line.peer):
         info = describe_line(line, running=station.running)
         session = line.current if line.up else None
         queued, in_flight = counts.get(line.row.id, (0, 0))
+        by_precedence = unacked[line.row.id] if line.row.id in unacked else unread.of(line.row.id)
         if line.up:
             # receipts are known at once; the store's delivered marks follow a moment later
             in_flight = min(in_flight, line.delivery.machine.out_seq - line.delivery.machine.peer_seq)
@@ -67,6 +78,8 @@ async def status(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, objec
             **station.quotas.status(line),
             queued=queued,
             in_flight=in_flight,
+            unread=sum(by_precedence.values()),
+            unread_flash=by_precedence.get(Precedence.FLASH, 0),
             last_test=None if line.last_test is None else line.last_test.as_dict(),
             alerts=list(line.alerts),
         )
