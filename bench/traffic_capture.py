@@ -19,6 +19,7 @@ import signal
 import struct
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,8 +205,10 @@ class Capture:
                 "tcpdump is not installed: install the Debian package tcpdump "
                 "(scripts/debian-packages.txt lists it) and run the benchmark as root"
             )
-        argv = [tcpdump, "-i", self.interface, "-n", "-s", str(SNAPLEN), "-U", "-w", str(self.path)]
-        argv.append(bpf_filter(*self.ports))
+        # immediate mode: without it packets wait in the kernel's ring for up to a second, and the
+        # last of them are lost when tcpdump is stopped
+        argv = [tcpdump, "-i", self.interface, "-n", "--immediate-mode", "-s", str(SNAPLEN), "-U"]
+        argv += ["-w", str(self.path), bpf_filter(*self.ports)]
         self._process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
@@ -233,6 +236,7 @@ class Capture:
         if process is None:
             return
         if process.poll() is None:
+            time.sleep(0.2)  # the last packets on their way through the kernel to tcpdump
             process.send_signal(signal.SIGINT)
             try:
                 process.wait(timeout)

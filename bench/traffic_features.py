@@ -65,7 +65,8 @@ FEATURE_NAMES: tuple[str, ...] = (
 def _side(times: Vector, sizes: Vector, length: float) -> list[float]:
     """The numbers of one side (a direction, or both) over a window of ``length`` seconds."""
     n = len(times)
-    counts = np.histogram(sizes, bins=[0, *SIZE_EDGES, np.inf])[0] if n else np.zeros(len(SIZE_EDGES) + 1)
+    # bin i holds the sizes above edge i - 1 up to edge i, both as the feature names say
+    counts = np.bincount(np.searchsorted(SIZE_EDGES, sizes, side="left"), minlength=len(SIZE_EDGES) + 1)
     out = [float(n), float(sizes.sum())]
     out += [float(c) for c in counts]
     if n:
