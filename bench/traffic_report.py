@@ -119,6 +119,23 @@ def print_rich(console: Console, r: traffic.Results) -> None:
         console.print(rich)
 
 
+def _summary(r: traffic.Results) -> str:
+    """One sentence: the best classifier's accuracy on each question, against chance."""
+    v = r.verdict
+
+    def best(task: str) -> float:
+        return max(v.score(task, name).accuracy for name in CLASSIFIERS)
+
+    idle_chance, _ = v.chance[IDLE_OR_ACTIVE]
+    which_chance, classes = v.chance[WHICH_SCENARIO]
+    return (
+        f"**What the adversary gets, {r.settings.carrier_label}:** the best of the classifiers tells an "
+        f"idle window from an active one in {_percent(best(IDLE_OR_ACTIVE))} of the windows (always "
+        f"guessing 'active' scores {_percent(idle_chance)}) and names which of the {classes} scenarios ran "
+        f"in {_percent(best(WHICH_SCENARIO))} (chance {_percent(which_chance)})."
+    )
+
+
 def section(r: traffic.Results) -> list[str]:
     """The section's Markdown lines."""
     s = r.settings
@@ -149,9 +166,14 @@ def section(r: traffic.Results) -> list[str]:
         "given to the adversary aligned on the episodes, which a real one has to find: an upper bound on "
         "what it learns, which is what a defence should be measured against.",
         "",
-        "The stations' `Settings.carrier` in `bench/traffic.py` holds the station.toml settings that turn "
-        "the constant-rate carrier on in both stations; it is empty here, so this is the line as it runs "
-        "today, with no carrier.",
+        "`Settings.carrier` in `bench/traffic.py` (`--carrier TOML` on the command line) holds the "
+        "station.toml settings that turn the constant-rate carrier on in both stations, and the same run "
+        "then measures what the carrier hides: `python -m bench --only traffic --carrier 'NAME = VALUE'` "
+        "(a setting the station does not know is refused before anything starts; the run replaces this "
+        "section, so give `--output FILE` to keep it). "
+        + ("It is empty here: this is the line as it runs today." if not s.carrier else ""),
+        "",
+        _summary(r),
         "",
     ]
     for table in tables(r):
