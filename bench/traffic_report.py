@@ -144,7 +144,7 @@ def section(r: traffic.Results) -> list[str]:
         HEADING,
         "",
         f"Measured {r.measured_at}, {s.carrier_label} (`python -m bench --only traffic` rewrites this "
-        "section alone, in about twelve minutes; `python -m bench --only traffic --quick` is a three-minute "
+        "section alone, in about eleven minutes; `python -m bench --only traffic --quick` is a three-minute "
         "run that writes nothing).",
         "",
         "The adversary records every packet between two stations: it cannot read them, but it sees when "
