@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import tomllib
 from pathlib import Path
 
 from rich.console import Console
 
-from bench import documents, hub, large_document, report, runner, station, voice
+from bench import documents, hub, large_document, report, runner, station, traffic, traffic_report, voice
 from bench.tls import make_contexts
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 #: The parts of a run: the protocol against TLS and TCP, two station daemons, a hub, voice calls,
-#: documents and one large document.
-PARTS = ("protocol", "station", "hub", "voice", "documents", "large")
+#: documents, one large document, and what an observer of the traffic learns.
+PARTS = ("protocol", "station", "hub", "voice", "documents", "large", "traffic")
 #: The parts whose section of the report a run of only them rewrites in place.
-SECTIONS = {"voice", "documents", "large"}
+SECTIONS = {"voice", "documents", "large", "traffic"}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,7 +32,15 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         choices=PARTS,
         help="run only these parts; writes no file unless --output is given, except that voice, "
-        "documents and large (alone or together) rewrite their own sections of the report",
+        "documents, large and traffic (alone or together) rewrite their own sections of the report",
+    )
+    parser.add_argument(
+        "--carrier",
+        type=_carrier,
+        default={},
+        metavar="TOML",
+        help="station.toml settings, as TOML, that switch the constant-rate carrier on in both stations "
+        "of the traffic part (default: none, the carrier is off)",
     )
     parser.add_argument(
         "--large-gib",
@@ -47,10 +57,15 @@ def main(argv: list[str] | None = None) -> None:
 
     console = Console()
     large_settings = _large_settings(args.large_gib, args.quick)
-    results, stations, hubs, voices, docs, large = asyncio.run(
-        _run(parts, args.quick, large_settings, console)
+    traffic_settings = dataclasses.replace(
+        traffic.QUICK if args.quick else traffic.Settings(), carrier=args.carrier
+    )
+    results, stations, hubs, voices, docs, large, analysis = asyncio.run(
+        _run(parts, args.quick, large_settings, traffic_settings, console)
     )
     report.print_rich(console, results, stations, hubs, voices, docs, large)
+    if analysis is not None:
+        traffic_report.print_rich(console, analysis)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         if sections_only and output.exists():
@@ -63,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
                 text = report.merge_large(text, large)
         else:
             text = report.markdown(results, stations, hubs, voices, docs, large)
+        if analysis is not None:
+            text = traffic_report.merge(text, analysis)
         output.write_text(text, encoding="utf-8")
         console.log(f"wrote {output}")
 
@@ -74,6 +91,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _carrier(text: str) -> dict[str, object]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not TOML settings ({exc}), e.g. 'name = value'") from None
+
+
 def _large_settings(gib: float | None, quick: bool) -> large_document.Settings:
     if gib is not None:
         return large_document.Settings(size=round(gib * 2**30))
@@ -81,7 +105,11 @@ def _large_settings(gib: float | None, quick: bool) -> large_document.Settings:
 
 
 async def _run(
-    parts: set[str], quick: bool, large_settings: large_document.Settings, console: Console
+    parts: set[str],
+    quick: bool,
+    large_settings: large_document.Settings,
+    traffic_settings: traffic.Settings,
+    console: Console,
 ) -> tuple[
     runner.Results | None,
     station.Results | None,
@@ -89,8 +117,9 @@ async def _run(
     voice.Results | None,
     documents.Results | None,
     large_document.Results | None,
+    traffic.Results | None,
 ]:
-    results = stations = hubs = voices = docs = large = None
+    results = stations = hubs = voices = docs = large = analysis = None
     if "protocol" in parts:
         settings = runner.QUICK if quick else runner.Settings()
         results = await runner.run_all(settings, make_contexts(), console)
@@ -104,7 +133,9 @@ async def _run(
         docs = await documents.run(documents.QUICK if quick else documents.Settings(), console)
     if "large" in parts:
         large = await large_document.run(large_settings, console)
-    return results, stations, hubs, voices, docs, large
+    if "traffic" in parts:
+        analysis = await traffic.run(traffic_settings, console)
+    return results, stations, hubs, voices, docs, large, analysis
 
 
 if __name__ == "__main__":
