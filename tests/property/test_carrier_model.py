@@ -13,7 +13,8 @@ The promises:
    different workloads (nothing, bursts, full lanes, marks) and polled at different times (late
    polls included), send the same cells at the same times with the same sizes.
 2. **Round trip.** Every frame a carrier took comes out of a reader whole and in order within its
-   lane; lanes are independent; the bytes of every cell equal the reference's.
+   lane; lanes are independent, except that a frame is never overtaken by one offered after it
+   in the same or a lower lane; the bytes of every cell equal the reference's.
 3. **Precedence.** A FLASH frame offered at ``t`` starts in the first cell at or after ``t`` unless
    CONTROL and FLASH bytes fill that cell, and it ends within ``interval`` plus the cells its own
    bytes and the CONTROL/FLASH bytes before it need.
@@ -158,6 +159,8 @@ class Run:
     cells: list[tuple[int, float, int]] = field(default_factory=list)
     data: list[bytes] = field(default_factory=list)
     offered: dict[Lane, list[bytes]] = field(default_factory=lambda: {lane: [] for lane in Lane})
+    #: Every frame taken, as ``(lane, its place in the lane)``, in the order offered.
+    order: list[tuple[Lane, int]] = field(default_factory=list)
     counter: int = 0
 
     def offer(self, lane: Lane, size: int, mark: bool) -> None:
@@ -170,6 +173,7 @@ class Run:
             assert not taken
             return
         assert taken
+        self.order.append((lane, len(self.offered[lane])))
         self.offered[lane].append(frame)
 
     def poll(self, now: float) -> None:
@@ -206,8 +210,9 @@ def test_the_schedule_is_the_same_whatever_the_workload(a: list[Step], b: list[S
     first, second = Run(), Run()
     first.play(a)
     second.play(b)
-    first.poll(START + horizon)
-    second.poll(START + horizon)
+    end = max(first.now, second.now) + horizon  # both polled late, or on time, up to one end
+    first.poll(end)
+    second.poll(end)
     assert first.cells == second.cells
     assert [at for _, at, _ in first.cells] == [START + k * TICK for k in range(len(first.cells))]
     assert {size for _, _, size in first.cells} == {SIZE}
@@ -242,11 +247,20 @@ def test_every_frame_taken_comes_out_whole_and_in_order_within_its_lane(workload
     run.poll(run.now + 200.0)  # long enough to drain every lane
     reader = new_reader()
     out: dict[Lane, list[bytes]] = {lane: [] for lane in Lane}
+    handed: list[tuple[Lane, int]] = []
     for cell in run.data:
         for lane, frame in reader.read(cell):
+            handed.append((lane, len(out[lane])))
             out[lane].append(frame)
     assert out == run.offered
     assert reader.buffered == 0
+    # across lanes: a frame offered before another in the same or a lower lane is handed out first
+    # (so a line's Hello, on CONTROL, comes before its entries)
+    position = {frame: n for n, frame in enumerate(handed)}
+    for n, first in enumerate(run.order):
+        for second in run.order[n + 1 :]:
+            if first[0] <= second[0]:
+                assert position[first] < position[second]
 
 
 # -- 3. precedence -----------------------------------------------------------------------------------------
