@@ -171,7 +171,7 @@ class Carrier:
         | offer(lane, frame) | otherwise | frame queued at the end of its lane |
         | poll(now) | now < next_deadline() | no cell |
         | poll(now) | now >= next_deadline() | one cell per tick due by now, in schedule order |
-        | a cell is filled | lane has bytes, room >= 4 | one segment: min(room - 3, waiting) bytes |
+        | a cell is filled | each lane, highest first, with bytes and room >= 4 | a segment of min(room - 3, waiting) |
         | a cell is filled | a frame offered with ends_cell ends | rest of the cell is padding; Cell.marked |
         | a cell is filled | room < 4, or no lane has bytes | rest of the cell is zero padding |
     """
@@ -376,7 +376,7 @@ class CellReader:
         | read(cell) | content_len > cell_size - 3 | RemoteProtocolError |
         | read(cell) | a byte after the content is not zero | RemoteProtocolError |
         | a segment | fewer than 3 header bytes before the content's end | RemoteProtocolError |
-        | a segment | lane unknown, or not above the previous segment's lane | RemoteProtocolError |
+        | a segment | lane not 1 to 5, or not greater than the previous segment's | RemoteProtocolError |
         | a segment | length 0, or past the content's end | RemoteProtocolError |
         | a segment | a frame length 0 or above max_frame | RemoteProtocolError |
         | a segment | ends mid-frame but not at the cell's last byte | RemoteProtocolError |

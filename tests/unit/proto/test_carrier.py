@@ -6,6 +6,8 @@ floats add exactly), so every deadline below is asserted exactly.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hotline.proto.carrier import (
@@ -297,3 +299,30 @@ def test_what_the_carrier_sends_the_reader_reads() -> None:
     shaper.offer(Lane.FLASH, b"flash")
     frames = [frame for c in shaper.poll(2.0) for frame in reader.read(c.data)]
     assert frames == [(Lane.FLASH, b"flash"), (Lane.VOICE, voice), (Lane.DOCUMENTS, document)]
+
+
+# -- the tables: docstrings and docs/state-machines/carrier.md --------------------------------------------
+
+PAGE = Path(__file__).resolve().parents[3] / "docs" / "state-machines" / "carrier.md"
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of every row of the first Markdown table in ``text``."""
+    rows: list[list[str]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif rows:
+            break
+    return rows
+
+
+@pytest.mark.parametrize(("machine", "heading"), [(Carrier, "## Sender"), (CellReader, "## Reader")])
+def test_the_docstring_and_the_page_hold_the_same_table(machine: type, heading: str) -> None:
+    assert machine.__doc__ is not None
+    ours = table_rows(machine.__doc__)
+    page = table_rows(PAGE.read_text(encoding="utf-8").split(heading, 1)[1])
+    assert ours[0] == ["on", "when", "then"]
+    assert len(ours) > 8
+    assert ours == page
