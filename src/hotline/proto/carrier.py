@@ -171,7 +171,7 @@ class Carrier:
         | offer(lane, frame) | otherwise | frame queued at the end of its lane |
         | poll(now) | now < next_deadline() | no cell |
         | poll(now) | now >= next_deadline() | one cell per tick due by now, in schedule order |
-        | a cell is filled | each lane, highest first, with bytes and room >= 4 | a segment of min(room - 3, waiting) |
+        | a cell is filled | per lane, highest first: bytes, room >= 4 | segment of min(room - 3, waiting) |
         | a cell is filled | a frame offered with ends_cell ends | rest of the cell is padding; Cell.marked |
         | a cell is filled | room < 4, or no lane has bytes | rest of the cell is zero padding |
     """
