@@ -14,7 +14,7 @@ The promises:
    polls included), send the same cells at the same times with the same sizes.
 2. **Round trip.** Every frame a carrier took comes out of a reader whole and in order within its
    lane; lanes are independent, except that a frame is never overtaken by one offered after it
-   in the same or a lower lane; the bytes of every cell equal the reference's.
+   in the same or a higher-numbered lane; the bytes of every cell equal the reference's.
 3. **Precedence.** A FLASH frame offered at ``t`` starts in the first cell at or after ``t`` unless
    CONTROL and FLASH bytes fill that cell, and it ends within ``interval`` plus the cells its own
    bytes and the CONTROL/FLASH bytes before it need.
@@ -254,7 +254,7 @@ def test_every_frame_taken_comes_out_whole_and_in_order_within_its_lane(workload
             out[lane].append(frame)
     assert out == run.offered
     assert reader.buffered == 0
-    # across lanes: a frame offered before another in the same or a lower lane is handed out first
+    # across lanes: a frame offered before another in the same or a higher-numbered lane leaves first
     # (so a line's Hello, on CONTROL, comes before its entries)
     position = {frame: n for n, frame in enumerate(handed)}
     for n, first in enumerate(run.order):
@@ -279,7 +279,7 @@ def test_every_frame_taken_comes_out_whole_and_in_order_within_its_lane(workload
 def test_a_flash_leaves_in_the_next_cell_and_within_its_bound(
     background: list[Step], size: int, wait: float, control_later: list[list[int]]
 ) -> None:
-    """Whatever waits in the lower lanes, a FLASH waits only for CONTROL and FLASH bytes before it.
+    """Whatever waits in the lanes below it, a FLASH waits only for CONTROL and FLASH bytes before it.
 
     The carrier is polled on time. No frame is marked here: a marked frame ends its cell early (a
     key switch, once per rekey), which may cost a FLASH one more cell.
