@@ -53,9 +53,10 @@ MAX_FRAME = MAX_MESSAGE_LEN
 class Lane(IntEnum):
     """A carrier lane. The number is the lane byte of a segment and the priority: lower goes first.
 
-    The order puts what keeps the session and the line alive first, then what a human waits for
-    most urgently, then what cannot wait at all (speech is useless late), then everything that only
-    needs to arrive, with bulk last so it takes only what the others leave.
+    The order puts what keeps the session and the line alive first, then what an operator waits for
+    most urgently (a FLASH is short and rare, so speech loses a cell at most), then speech, which
+    is useless late, then everything that only needs to arrive, with bulk last so it takes only
+    what the others leave.
     """
 
     #: Session and line control: Ping, Pong, Rekey*, Close, Hello, Receipt, Withhold, DocProgress.
@@ -79,7 +80,7 @@ _LANES = frozenset(int(lane) for lane in Lane)
 #: Default cell: a 1024-byte plaintext, 1043 bytes on the wire with the record header and the tag.
 CELL_SIZE = 1024
 #: Default interval: 50 cells a second, one per 20 ms voice frame, so a call's 431-byte media packet
-#: (448 bytes with its framing) rides in every cell with 573 bytes to spare for the other lanes.
+#: (448 bytes with its framing) rides in every cell, leaving 570 bytes of data for the other lanes.
 CELL_INTERVAL = 0.020
 #: Default bound on what may wait in one lane (framed bytes): two of the longest frames.
 LANE_CAPACITY = 2 * (FRAME_HEADER_LEN + MAX_FRAME)
