@@ -132,6 +132,21 @@ class CarrierStatus:
     sent: Mapping[Lane, int]
     #: What waits in each lane.
     waiting: Mapping[Lane, Waiting]
+    #: Bytes of every cell (for the shares below).
+    cell_size: int
+
+    @property
+    def load(self) -> float:
+        """The share of all cell bytes sent so far that carried lane bytes (0.0 before any cell)."""
+        total = self.cells * self.cell_size
+        return sum(self.sent.values()) / total if total else 0.0
+
+    @property
+    def backlog(self) -> int:
+        """Cells needed at least to send what waits, if nothing more came (each holds at most
+        ``cell_size - 6`` bytes of one lane)."""
+        waiting = sum(lane.bytes for lane in self.waiting.values())
+        return -(-waiting // (self.cell_size - CELL_HEADER_LEN - SEGMENT_HEADER_LEN))
 
 
 class _Frame:
@@ -275,6 +290,7 @@ class Carrier:
             self._padding,
             dict(self._sent),
             {lane: self.waiting(lane) for lane in Lane},
+            self.cell_size,
         )
 
     @property

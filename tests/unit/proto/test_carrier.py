@@ -157,9 +157,11 @@ def test_a_marked_frame_split_over_cells_marks_the_cell_where_it_ends() -> None:
 
 def test_waiting_counts_frames_and_framed_bytes_until_they_leave() -> None:
     shaper = carrier()
+    assert (shaper.status().load, shaper.status().backlog) == (0.0, 0)
     shaper.offer(Lane.DOCUMENTS, b"x" * 100)
     shaper.offer(Lane.DOCUMENTS, b"y" * 10)
     assert shaper.waiting(Lane.DOCUMENTS) == Waiting(frames=2, bytes=118)
+    assert shaper.status().backlog == 3  # 118 bytes, at most 58 a cell
     shaper.poll(100.0)  # 58 bytes of the first frame leave
     assert shaper.waiting(Lane.DOCUMENTS) == Waiting(frames=2, bytes=60)
     shaper.poll(100.25)  # the first frame's last 46 bytes, then 12 of the second's 14
@@ -170,6 +172,8 @@ def test_waiting_counts_frames_and_framed_bytes_until_they_leave() -> None:
     assert status.cells == 3
     assert status.sent[Lane.DOCUMENTS] == 118
     assert status.padding == SIZE - 3 - 3 - 2
+    assert status.load == 118 / (3 * SIZE)
+    assert status.backlog == 0
     assert status.waiting[Lane.FLASH] == Waiting(0, 0)
 
 
