@@ -330,3 +330,38 @@ def test_the_docstring_and_the_page_hold_the_same_table(machine: type, heading: 
     assert ours[0] == ["on", "when", "then"]
     assert len(ours) > 8
     assert ours == page
+
+
+# -- pulling: how a line keeps a FLASH from waiting (docs/protocol.md §14.3) -----------------------------
+
+
+def test_a_flash_behind_a_thousand_routine_messages_a_document_and_a_call_leaves_in_the_next_cell() -> None:
+    """The line pulls: it numbers and offers the next entry only while less than a cell's worth waits
+    in MESSAGES, and a FLASH goes in MESSAGES when an entry is there (entries keep their order).
+    With a call's media in every cell and a document behind, a FLASH queued at 5.01 s arrives whole
+    in the cell of 5.02 s, the first after it; the thousand ROUTINE messages (300 bytes each) go on."""
+    shaper, reader = Carrier(0.0), CellReader()
+    routine = [b"r%04d" % n + b"x" * 295 for n in range(1000)]
+    flash: bytes | None = b"FLASH" + b"y" * 295
+    arrived: dict[bytes, float] = {}
+    for tick in range(1000):
+        now = tick * CELL_INTERVAL
+        if flash is not None and now >= 5.01:
+            if shaper.waiting(Lane.MESSAGES).frames == 0:
+                shaper.offer(Lane.FLASH, flash)
+                flash = None
+            elif shaper.waiting(Lane.MESSAGES).bytes < CELL_SIZE - 6:
+                shaper.offer(Lane.MESSAGES, flash)
+                flash = None
+        while flash is None and routine and shaper.waiting(Lane.MESSAGES).bytes < CELL_SIZE - 6:
+            shaper.offer(Lane.MESSAGES, routine.pop(0))
+        if shaper.waiting(Lane.DOCUMENTS).bytes < 2 * (4 + 65569):
+            shaper.offer(Lane.DOCUMENTS, bytes(65569))  # a DocData message of 64 KiB
+        if shaper.waiting(Lane.VOICE).frames < 2:
+            shaper.offer(Lane.VOICE, bytes(441))  # a CallMedia message
+        for each in shaper.poll(now):
+            for _, frame in reader.read(each.data):
+                arrived.setdefault(frame[:5], each.at)
+    assert arrived[b"FLASH"] == 251 * CELL_INTERVAL  # 5.02 s
+    assert arrived[b"r0000"] == 0.0
+    assert b"r0999" in arrived  # all of them within the 20 s
