@@ -209,7 +209,10 @@ class Sender:
         """The chunk to send now, as (offset, length), or None (not asked, all sent, window full)."""
         if self.want is None or self.want >= self.size or self.window_full:
             return None
-        return self.want, min(self.chunk, self.size - self.want)
+        # the window bounds where a chunk ends, not only where it starts: a receiver may report an
+        # offset that is not on a chunk boundary
+        room = self.taken + self.window - self.want
+        return self.want, min(self.chunk, self.size - self.want, room)
 
     def chunk_sent(self, offset: int, length: int) -> None:
         """Call after a chunk of ``length`` bytes at ``offset`` was handed to the session."""

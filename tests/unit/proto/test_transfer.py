@@ -294,3 +294,15 @@ def test_the_cadence_takes_its_numbers_as_arguments() -> None:
     results = [cadence.written(end, 10) for end in range(10, 101, 10)]
     assert [r for r, _ in results] == [True] * 9 + [False]
     assert [s for _, s in results] == [False, False, True, False, False, True, False, False, True, False]
+
+
+def test_a_report_off_a_chunk_boundary_shortens_the_chunk_that_would_end_past_the_window() -> None:
+    sender = Sender(18, chunk=4, window=16)
+    sender.progress(0, DocState.RECEIVING)
+    while (chunk := sender.next_chunk()) is not None:
+        sender.chunk_sent(*chunk)
+    assert sender.want == 16
+    sender.progress(1, DocState.RECEIVING)
+    assert sender.next_chunk() == (16, 1)  # ends at 17 = taken + window, not at 18
+    sender.chunk_sent(16, 1)
+    assert sender.next_chunk() is None
