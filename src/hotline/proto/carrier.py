@@ -1,5 +1,6 @@
 """The constant-rate carrier: a line that looks the same whether anyone talks or not (docs/protocol.md
-§14, a draft: no station sends cells yet; docs/state-machines/carrier.md).
+§14, a draft: a session can use it (:mod:`hotline.proto.carriermode`), no station does yet;
+docs/state-machines/carrier.md).
 
 In carrier mode each direction of a session sends one **cell** every ``interval`` seconds, around
 the clock, and every cell is a transport plaintext of the same size (a §5.2 bucket), so an observer
