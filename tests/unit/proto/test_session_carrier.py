@@ -66,6 +66,20 @@ def test_a_setting_must_be_a_padding_bucket_and_a_positive_interval() -> None:
         CarrierSetting(interval=0.0)
 
 
+def test_cell_0_leaves_at_the_handshake_with_the_confirming_ping() -> None:
+    link = CarrierLink(SLOW)
+    link.pair.now = 5.0
+    link.handshake()
+    for name, session in (("i", link.i), ("r", link.r)):
+        assert [at for at, _, _ in link.after_handshake(name)] == [5.0]
+        assert session.carrier is not None
+        status = session.carrier.status()
+        assert status is not None and status.cells == 1
+    initiator = link.i.carrier.status()  # type: ignore[union-attr]
+    assert initiator is not None and initiator.sent[Lane.CONTROL] > 0  # the Ping
+    assert link.r.state is SessionState.ESTABLISHED  # it confirmed the keys
+
+
 def test_idle_sessions_send_one_cell_per_interval_each_way_across_rekeys() -> None:
     link = started(**FAST_REKEYS)
     link.run_until(300.0)  # five minutes
