@@ -60,7 +60,8 @@ class Lane(IntEnum):
     what the others leave.
     """
 
-    #: Session and line control: Ping, Pong, Rekey*, Close, Hello, Receipt, Withhold, DocProgress.
+    #: Session and line control: Ping, Pong, RekeyInit/Response, Close, Hello, Receipt, Withhold,
+    #: DocProgress.
     #: Small and rare, and starving any of them would end the session (keys expire, idle timeout).
     CONTROL = 1
     #: FLASH entries (and line tests): the next cell, ahead of a call's speech.
