@@ -23,6 +23,7 @@ from fuzz import fixtures
 from fuzz.fuzz_pairing import SEALED, machine
 from hotline.proto import linemsg
 from hotline.proto.cards import armor_card, encode_card, issue_card
+from hotline.proto.carrier import Carrier, Lane
 from hotline.proto.document import DocMeta, DocState, encode_meta
 from hotline.proto.linekeys import seal_line_key
 from hotline.proto.messages import Close, Data, Ping, Pong, RekeyRequest, encode_message
@@ -199,7 +200,26 @@ record_calls = false
     }
 
 
+def carrier() -> dict[str, bytes]:
+    """Cells a carrier sends (mode ``0x02``: 64-byte cells, frames up to 150 bytes; ``0x03``: 128)."""
+
+    def cells(size: int, *offers: tuple[Lane, bytes], polls: int = 4) -> bytes:
+        shaper = Carrier(0.0, interval=1.0, cell_size=size, max_frame=150)
+        for lane, payload in offers:
+            shaper.offer(lane, payload)
+        return b"".join(cell.data for cell in shaper.poll(float(polls - 1)))
+
+    return {
+        "idle": b"\x02" + cells(64, polls=2),
+        "every-lane": b"\x02" + cells(64, *((lane, bytes([lane]) * 9) for lane in Lane)),
+        "split-frame": b"\x03" + cells(128, (Lane.MESSAGES, b"m" * 150), (Lane.FLASH, b"f" * 20)),
+        "voice-and-document": b"\x03"
+        + cells(128, (Lane.DOCUMENTS, bytes(range(150))), (Lane.VOICE, b"v" * 100), polls=3),
+    }
+
+
 TARGETS = {
+    "carrier": carrier,
     "records": records,
     "handshake": handshake,
     "wire": wire,

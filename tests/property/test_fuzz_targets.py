@@ -27,6 +27,7 @@ FUZZ = Path(__file__).resolve().parents[2] / "fuzz"
 #: Target name -> examples per test, scaled to what one input costs (pairing runs SPAKE2 in pure
 #: Python; cards and line keys sign or verify with ML-DSA).
 TARGETS = {
+    "carrier": 800,
     "records": 800,
     "handshake": 400,
     "wire": 1200,

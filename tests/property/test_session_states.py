@@ -11,6 +11,7 @@ from __future__ import annotations
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from hotline.proto.carriermode import CarrierSetting
 from hotline.proto.events import HandshakeCompleted
 from tests.support.pair import SessionPair
 
@@ -98,9 +99,22 @@ ops = st.lists(
 @given(st.integers(0, 5), ops)
 @settings(max_examples=400, deadline=None)
 def test_states_follow_the_reference_table(handshake_steps: int, more: list[tuple[str, str]]) -> None:
+    run(handshake_steps, more)
+
+
+@given(st.integers(0, 5), ops)
+@settings(max_examples=200, deadline=None)
+def test_states_in_carrier_mode_follow_the_same_table(
+    handshake_steps: int, more: list[tuple[str, str]]
+) -> None:
+    # carrier mode changes what the records hold and when they leave, never the states (§14.5)
+    run(handshake_steps, more, carrier=CarrierSetting(cell_size=512, interval=0.5))
+
+
+def run(handshake_steps: int, more: list[tuple[str, str]], **config: object) -> None:
     # start from each point of a clean handshake as often as from the beginning
     steps = [("deliver", "ir"[n % 2]) for n in range(handshake_steps)] + more
-    pair = SessionPair()
+    pair = SessionPair(**config)
     sessions = {"i": pair.i, "r": pair.r}
     model = Model()
     deadline_passed = False

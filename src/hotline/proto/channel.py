@@ -7,14 +7,17 @@ timers of an established session. It owns no state of its own: it works the sess
 :class:`~hotline.proto.rekeying.Rekeying`, and it leaves the session's states to the
 :class:`~hotline.proto.session.Session`: what it needs of it comes in as callables, and an end it
 finds is handed back as an :data:`Ending` (a timer) or through ``peer_closed`` (a ``Close``).
-Both roles follow the same rules here.
+Both roles follow the same rules here. In carrier mode (docs/protocol.md §14) it also seals the
+cells that fall due and reads every record as a cell, through the session's
+:class:`~hotline.proto.carriermode.CarrierMode`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from hotline.proto.errors import ErrorCode, RemoteProtocolError
+from hotline.proto.carriermode import CarrierMode
+from hotline.proto.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from hotline.proto.events import DataReceived, RoundTripMeasured, SessionEvent
 from hotline.proto.keepalive import Keepalive
 from hotline.proto.messages import Close, Data, Message, Ping, Pong, RekeyInit, RekeyRequest, RekeyResponse
@@ -27,16 +30,19 @@ Ending = tuple[ErrorCode, str]
 _KEYS_EXPIRED: Ending = (ErrorCode.KEY_EXPIRED, "keys expired before a rekey succeeded")
 _REKEY_UNANSWERED: Ending = (ErrorCode.HANDSHAKE_TIMEOUT, "the peer did not answer a rekey")
 _PEER_IDLE: Ending = (ErrorCode.IDLE_TIMEOUT, "nothing received from the peer")
+_KEY_SPENT: Ending = (ErrorCode.KEY_EXPIRED, "key exhausted")
 
 
 class Channel:
     """The traffic and timers of one established session. Not thread-safe.
 
     ``send`` queues a message for the peer, ``report`` queues a session event, ``peer_closed``
-    ends the session on the peer's ``Close`` and ``is_closed`` tells whether it has ended.
+    ends the session on the peer's ``Close`` and ``is_closed`` tells whether it has ended;
+    ``carrier`` is the session's carrier in carrier mode (None otherwise).
     """
 
     __slots__ = (
+        "_carrier",
         "_is_closed",
         "_keepalive",
         "_peer_closed",
@@ -57,8 +63,10 @@ class Channel:
         report: Callable[[SessionEvent], None],
         peer_closed: Callable[[ErrorCode, str], None],
         is_closed: Callable[[], bool],
+        carrier: CarrierMode | None = None,
     ) -> None:
         self._transport = transport
+        self._carrier = carrier
         self._keepalive = keepalive
         self._rekeying = rekeying
         self._send = send
@@ -72,7 +80,8 @@ class Channel:
         """The earliest deadline of the established session."""
         keepalive = self._keepalive
         deadlines = [keepalive.ping_at, self._transport.keys_expire_at()]
-        for deadline in (keepalive.idle_at, self._rekeying.deadline()):
+        cell_at = None if self._carrier is None else self._carrier.next_deadline()
+        for deadline in (keepalive.idle_at, self._rekeying.deadline(), cell_at):
             if deadline is not None:
                 deadlines.append(deadline)
         return min(deadlines)
@@ -91,11 +100,28 @@ class Channel:
             self._rekeying.start(now)
         if now >= self._keepalive.ping_at:
             self.ping(now)
+        if self._carrier is not None and not self._carrier.seal_due(now):
+            return _KEY_SPENT
         return None
 
     def sent_volume(self) -> None:
         """Call when a record we sealed took its key to the volume limit (§5.4)."""
         self._rekeying.volume_reached(self._keepalive.last_sent)
+
+    def established(self, now: float, *, confirm: bool) -> None:
+        """Call when the session is established: both sides have just spoken, and in carrier mode
+        the first cell is due. With ``confirm`` (the initiator), a ``Ping`` confirms the keys to
+        the responder at once (in carrier mode, in the first cell)."""
+        self._keepalive.restart(now)
+        if self._carrier is not None:
+            self._carrier.start(now)
+        if confirm:
+            self.ping(now)
+        self._seal_cells(now)
+
+    def _seal_cells(self, now: float) -> None:
+        if self._carrier is not None and not self._carrier.seal_due(now):
+            raise LocalProtocolError(_KEY_SPENT[1], _KEY_SPENT[0])
 
     def ping(self, now: float) -> None:
         """Send a keepalive ping (also how the initiator confirms its keys at once)."""
@@ -113,7 +139,9 @@ class Channel:
         """
         transport = self._transport
         self._keepalive.received(now)
-        for message in transport.messages_in(plaintext):
+        carrier = self._carrier
+        messages = transport.messages_in(plaintext) if carrier is None else carrier.messages_in(plaintext)
+        for message in messages:
             self._dispatch(message, now, peer_static, line_key)
             if self._is_closed():
                 return  # nothing counts after the peer's Close, and we say nothing more

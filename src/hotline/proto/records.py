@@ -45,6 +45,8 @@ class ContentKind(IntEnum):
 
     #: The next slice of the direction's message stream (:mod:`hotline.proto.stream`).
     STREAM = 1
+    #: A carrier cell (docs/protocol.md §14, :mod:`hotline.proto.carrier`): always ``cell_size`` bytes.
+    CELL = 2
 
 
 def frame(record_type: RecordType, body: bytes) -> bytes:

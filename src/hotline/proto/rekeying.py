@@ -10,16 +10,23 @@ an event).
 The one place where roles differ after the handshake, written down where it is made: only the
 side that dialled starts rekeys, the other asks for one with ``RekeyRequest``. That keeps two
 rekeys from crossing on the wire.
+
+In carrier mode (docs/protocol.md §14.4) rekeys start on the timer only: no volume trigger and no
+``RekeyRequest`` (at one cell every 20 ms the record limit is hours away, after many timed rekeys),
+and the responder's ``RekeyResponse`` ends its cell, the sending key switching right after it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
+from hotline.proto.carrier import Lane
+from hotline.proto.carriermode import CarrierMode
 from hotline.proto.constants import PROLOGUE
 from hotline.proto.errors import ErrorCode, RemoteProtocolError
 from hotline.proto.events import RekeyCompleted, SessionEvent
-from hotline.proto.handshake import HandshakeFailed, InitiatorHandshake, ResponderHandshake
+from hotline.proto.handshake import HandshakeFailed, HandshakeResult, InitiatorHandshake, ResponderHandshake
 from hotline.proto.messages import Message, RekeyInit, RekeyRequest, RekeyResponse
 from hotline.proto.opening import InitiatorSide, LocalKeys
 from hotline.proto.ratelimit import KeyedBuckets
@@ -46,10 +53,12 @@ class Rekeying:
 
     ``initiator`` is the side that dialled (it starts rekeys); None on the side that accepted.
     ``send`` queues a message on the session's stream (and counts as sending for keepalives),
-    ``seal`` seals everything queued under the current key, ``report`` queues a session event.
+    ``seal`` seals everything queued under the current key, ``report`` queues a session event;
+    ``carrier`` is the session's carrier in carrier mode (None otherwise).
     """
 
     __slots__ = (
+        "_carrier",
         "_handshake_timeout",
         "_initiator",
         "_keys",
@@ -77,8 +86,10 @@ class Rekeying:
         limits: KeyedBuckets,
         rekey_after_time: float,
         handshake_timeout: float,
+        carrier: CarrierMode | None = None,
     ) -> None:
         self._transport = transport
+        self._carrier = carrier
         self._initiator = initiator
         self._send = send
         self._seal = seal
@@ -137,7 +148,9 @@ class Rekeying:
 
     def volume_reached(self, now: float) -> None:
         """Call when a key has carried its volume: the initiator rekeys, the responder asks it
-        to, once per epoch; nothing when that is already under way."""
+        to, once per epoch; nothing when that is already under way, or in carrier mode."""
+        if self._carrier is not None:
+            return  # §14.4: on the timer only
         if self._initiator is not None:
             if self.pending is None:
                 self.start(now)
@@ -172,6 +185,8 @@ class Rekeying:
         """
         if self._initiator is None:
             raise RemoteProtocolError("only the responder may ask for a rekey")
+        if self._carrier is not None:
+            raise RemoteProtocolError("a rekey request in carrier mode, where rekeys go by the timer only")
         if self.pending is None:
             self._take_budget(peer_static, now)
             self.start(now)
@@ -185,7 +200,9 @@ class Rekeying:
         """
         if self._initiator is not None:
             raise RemoteProtocolError("only the initiator starts rekeys")
-        if self._transport.next_recv is not None:
+        if self._transport.next_recv is not None or (
+            self._carrier is not None and self._carrier.switch_pending
+        ):
             raise RemoteProtocolError("a new rekey before the last one finished")
         self._take_budget(peer_static, now)
         keys = self._keys
@@ -204,12 +221,21 @@ class Rekeying:
         except HandshakeFailed as exc:
             raise RemoteProtocolError(f"rekey failed: {exc}", ErrorCode.HANDSHAKE_FAILED) from exc
         self.guard.confirm(peer_static, hs.timestamp_ns)  # inside the session: proven
-        # answer under the old keys, then switch our sending side at once; our receiving side
-        # switches when the initiator's first record under the new phase arrives
+        self.requested = False
+        # answer under the old keys, then switch our sending side; our receiving side switches
+        # when the initiator's first record under the new phase arrives
+        if self._carrier is not None:
+            # the response ends its cell, and the switch comes right after that cell is sealed
+            self._carrier.offer(
+                Lane.CONTROL, RekeyResponse(response), now, then=partial(self._switch, result)
+            )
+            return
         self._send(RekeyResponse(response), now)
         self._seal()
+        self._switch(result, now)
+
+    def _switch(self, result: HandshakeResult, now: float) -> None:
         self._transport.switch_sending(result, now)
-        self.requested = False
         self._report(RekeyCompleted(self._transport.epoch, result.handshake_hash))
 
     def _take_budget(self, peer_static: bytes, now: float) -> None:

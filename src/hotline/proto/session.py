@@ -11,7 +11,8 @@ through the factories in :class:`SessionConfig`.
 The Session owns the states, the events and the order of things; it composes the parts that do
 the work: each role's side of the handshake (:mod:`hotline.proto.opening`), the record layer
 (:mod:`hotline.proto.transport`), rekeys and their defences (:mod:`hotline.proto.rekeying`) and
-liveness (:mod:`hotline.proto.keepalive`).
+liveness (:mod:`hotline.proto.keepalive`). A session made with a carrier setting sends its
+messages in constant-rate cells (docs/protocol.md §14.5, :mod:`hotline.proto.carriermode`).
 
 Rule 2 (h11's "we don't cheat"): after the handshake both roles follow the same rules, with one
 exception written down where it is made (:mod:`hotline.proto.rekeying`): only the side that
@@ -28,6 +29,8 @@ from functools import partial
 
 from hotline.crypto.mlkem import MLKEM768, Kem
 from hotline.crypto.x25519 import X25519PrivateKey
+from hotline.proto.carrier import Lane
+from hotline.proto.carriermode import CarrierMode, CarrierSetting
 from hotline.proto.channel import Channel
 from hotline.proto.constants import (
     HANDSHAKE_TIMEOUT,
@@ -98,6 +101,13 @@ class SessionConfig:
     #: back (:class:`~hotline.proto.handshake.InitiationTimestamps`). The session never calls it:
     #: the timestamp comes in as :meth:`Session.initiator`'s ``wall_time_ns``.
     initiation_clock: Callable[[], int] | None = None
+    #: Carrier mode (docs/protocol.md §14): cells of this size at this interval, both ways, from
+    #: the end of the handshake; ``None`` (the default) for the records of §5. Both ends must agree.
+    carrier: CarrierSetting | None = None
+
+
+#: Why a handshake that did not finish in time ends its session.
+_HANDSHAKE_EXPIRED = (ErrorCode.HANDSHAKE_TIMEOUT, "handshake did not complete")
 
 
 def _local_keys(config: SessionConfig) -> LocalKeys:
@@ -143,6 +153,8 @@ class Session:
         self._reader = RecordReader(max_len=(RESPONSE_LEN if self._initiator else INIT_LEN) + 1)
         self._started_at = now
         self._keepalive = Keepalive(config.keepalive_interval, config.keepalive_misses, now)
+        #: In carrier mode its carrier (``status()``, each lane's ``room()``), else None. Read only.
+        self.carrier = None if config.carrier is None else CarrierMode(config.carrier, self._transport)
         self._rekeying = Rekeying(
             self._transport,
             keys,
@@ -153,6 +165,7 @@ class Session:
             limits=config.rekey_limits,
             rekey_after_time=config.rekey_after_time,
             handshake_timeout=config.handshake_timeout,
+            carrier=self.carrier,
         )
         self._channel = Channel(
             self._transport,
@@ -161,7 +174,8 @@ class Session:
             send=self._send_message,
             report=self._events.append,
             peer_closed=self._closed_by_peer,
-            is_closed=self._is_closed,
+            is_closed=lambda: self._state is SessionState.CLOSED,
+            carrier=self.carrier,
         )
         # the peer, once known (from the start for the initiator)
         self._peer_static: bytes | None = None
@@ -305,18 +319,18 @@ class Session:
 
     # -- inputs ------------------------------------------------------------------------------------
 
-    def send_data(self, data: bytes, now: float) -> None:
-        """Queue one application payload (at most :data:`MAX_DATA_LEN` bytes).
+    def send_data(self, data: bytes, now: float, lane: Lane = Lane.MESSAGES) -> None:
+        """Queue one application payload (at most :data:`MAX_DATA_LEN` bytes), in ``lane`` in carrier mode.
 
         Raises:
+            LaneFull: carrier mode, and ``lane`` is too full to take it now (nothing queued).
             LocalProtocolError: not established, or the payload is too large.
         """
         if self._state is not SessionState.ESTABLISHED:
             raise LocalProtocolError(f"cannot send in state {self._state.value}")
         if len(data) > MAX_DATA_LEN:
             raise LocalProtocolError("payload too large for one record", ErrorCode.MESSAGE_TOO_LARGE)
-        self._transport.push(Data(data))
-        self._keepalive.sent(now)
+        self._send_message(Data(data), now, lane)
 
     def close(self, now: float, code: ErrorCode = ErrorCode.LOCAL_CLOSE, reason: str = "closed") -> None:
         """End the session; tells an authenticated peer why. Idempotent."""
@@ -359,15 +373,12 @@ class Session:
             return
         if state is not SessionState.ESTABLISHED:
             if now >= self._started_at + self._config.handshake_timeout:
-                self._expired_handshake(now)
+                # also how a silently dropped connection ends: the adapter closes it now
+                self._terminate(*_HANDSHAKE_EXPIRED, now, notify_peer=False)
             return
         ending = self._channel.handle_timer(now)
         if ending is not None:
             self._terminate(*ending, now, notify_peer=True)
-
-    def _expired_handshake(self, now: float) -> None:
-        # Also how a silently dropped connection ends: the adapter closes it now.
-        self._terminate(ErrorCode.HANDSHAKE_TIMEOUT, "handshake did not complete", now, notify_peer=False)
 
     # -- the handshake (docs/protocol.md §3) ---------------------------------------------------------
 
@@ -419,14 +430,13 @@ class Session:
         self._peer_static = result.peer_static
         self._transport.install(result, now, flip=False)
         self._reader.max_len = 65535
-        self._announce(now)
         # confirm the keys to the responder at once (it holds its side until a record arrives)
-        self._channel.ping(now)
+        self._announce(now, confirm=True)
 
-    def _announce(self, now: float) -> None:
+    def _announce(self, now: float, *, confirm: bool = False) -> None:
         handshake_hash = self._transport.handshake_hash
         assert self._peer_static is not None and handshake_hash is not None
-        self._keepalive.restart(now)
+        self._channel.established(now, confirm=confirm)
         self._events.append(
             HandshakeCompleted(
                 peer_static=self._peer_static,
@@ -461,27 +471,27 @@ class Session:
         self._state = transition(self._state, Trigger.TERMINATE)
         self._events.append(SessionTerminated(code, reason, by_peer=True))
 
-    def _is_closed(self) -> bool:
-        return self._state is SessionState.CLOSED
-
     # -- sending -----------------------------------------------------------------------------------
 
-    def _send_message(self, message: Message, now: float) -> None:
-        """Queue ``message`` on the outgoing stream."""
-        self._transport.push(message)
+    def _send_message(self, message: Message, now: float, lane: Lane = Lane.CONTROL) -> None:
+        """Queue ``message`` on the outgoing stream, or in carrier mode in ``lane``."""
+        if self.carrier is None:
+            self._transport.push(message)
+        else:
+            self.carrier.offer(lane, message, now)
         self._keepalive.sent(now)
 
     def _flush(self, *, full_only: bool = False, before_switch: bool = False) -> None:
-        """Seal the outgoing stream into records under the current sending key.
-
-        With ``full_only``, only whole records' worth. Reaching the volume limit queues a rekey (or
-        a request for one) on the stream, unless ``before_switch``: then the last record sealed must
-        be the last under this key.
-        """
+        """Seal the outgoing stream into records under the current sending key (with ``full_only``,
+        only whole records' worth). Reaching the volume limit queues a rekey (or a request for one),
+        unless ``before_switch``: then the last record sealed must be the last under this key."""
         on_volume = None
         if not before_switch and self._state is SessionState.ESTABLISHED:
             on_volume = self._channel.sent_volume  # idempotent within an epoch
-        if not self._transport.seal(full_only=full_only, on_volume=on_volume) and not self._is_closed():
+        if (
+            not self._transport.seal(full_only=full_only, on_volume=on_volume)
+            and self._state is not SessionState.CLOSED
+        ):
             # the sending key is spent: end rather than reuse a nonce
             self._state = transition(self._state, Trigger.TERMINATE)
             self._events.append(SessionTerminated(ErrorCode.KEY_EXPIRED, "key exhausted", by_peer=False))

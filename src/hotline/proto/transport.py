@@ -152,27 +152,33 @@ class Transport:
         """
         stream = self.stream_out
         while stream.pending >= MAX_CONTENT or (stream.pending and not full_only):
-            send = self.send
-            assert send is not None
-            if send.records >= REJECT_AFTER_MESSAGES:
-                # never reached in practice (2^60 records); end rather than reuse a nonce
+            if not self.seal_plaintext(pad(ContentKind.STREAM, stream.take(MAX_CONTENT))):
                 stream.clear()
                 return False
-            plaintext = pad(ContentKind.STREAM, stream.take(MAX_CONTENT))
-            record_type = RecordType.TRANSPORT_PHASE0 + send.phase
-            # seal straight into the record: header, then ciphertext and tag
-            body_len = len(plaintext) + AEAD_TAG_LEN
-            record = bytearray(RECORD_HEADER_LEN + body_len)
-            record[0:2] = (body_len + 1).to_bytes(2, "big")
-            record[2] = record_type
-            with memoryview(record) as view:
-                send.cipher.encrypt_with_ad_into(_AD[record_type], plaintext, view[RECORD_HEADER_LEN:])
-            self.out.append(record)
-            self.records_sent += 1
-            send.records += 1
-            send.bytes += len(plaintext)
-            if on_volume is not None and self.volume_exceeded(send):
+            send = self.send
+            if on_volume is not None and send is not None and self.volume_exceeded(send):
                 on_volume()
+        return True
+
+    def seal_plaintext(self, plaintext: bytes) -> bool:
+        """Seal one padded plaintext (a slice of the stream, or a carrier cell) as a record under
+        the current sending key. Returns False, sealing nothing, when the key is spent."""
+        send = self.send
+        assert send is not None
+        if send.records >= REJECT_AFTER_MESSAGES:
+            return False  # never reached in practice (2^60 records); end rather than reuse a nonce
+        record_type = RecordType.TRANSPORT_PHASE0 + send.phase
+        # seal straight into the record: header, then ciphertext and tag
+        body_len = len(plaintext) + AEAD_TAG_LEN
+        record = bytearray(RECORD_HEADER_LEN + body_len)
+        record[0:2] = (body_len + 1).to_bytes(2, "big")
+        record[2] = record_type
+        with memoryview(record) as view:
+            send.cipher.encrypt_with_ad_into(_AD[record_type], plaintext, view[RECORD_HEADER_LEN:])
+        self.out.append(record)
+        self.records_sent += 1
+        send.records += 1
+        send.bytes += len(plaintext)
         return True
 
     def volume_exceeded(self, key: DirectionKey) -> bool:
@@ -214,6 +220,8 @@ class Transport:
         Raises:
             RemoteProtocolError: the content is malformed.
         """
+        if plaintext[:1] == bytes([ContentKind.CELL]):
+            raise RemoteProtocolError("the peer uses carrier mode (§14) and this session does not")
         try:
             kind, content = unpad(plaintext)
             if kind != ContentKind.STREAM:
