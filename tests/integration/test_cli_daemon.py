@@ -206,7 +206,7 @@ def test_follow_prints_the_backlog_then_messages_and_alerts(home: Path, daemon: 
     ]
     out = result.stdout
     assert out.count("old news") == 1
-    assert "FLASH from jerusalem [qrstuvwxyzabcdef]\nfresh" in out
+    assert "← FLASH from jerusalem [qrstuvwxyzabcdef]  ● unread\n    fresh" in out
     assert "ALERT line-down jerusalem: reset by peer" in out
     assert result.exit_code == 1
     assert result.stderr == "hotline: the station closed the control connection\n"

@@ -24,16 +24,16 @@ from rich.text import Text
 from hotline.cli.errors import printable
 
 __all__ = [
+    "PRECEDENCE_STYLE",
     "ago",
     "alert_line",
     "console",
+    "document_table",
     "emit_json",
     "line_table",
-    "log_table",
-    "message_line",
-    "message_table",
     "qr_code",
     "safety_number",
+    "size",
     "status_view",
     "text",
     "when",
@@ -49,7 +49,7 @@ _STATE_STYLE = {
     "unverified": "magenta",
     "stopped": "dim",
 }
-_PRECEDENCE_STYLE = {
+PRECEDENCE_STYLE = {
     "flash": "bold white on red",
     "immediate": "bold red",
     "priority": "yellow",
@@ -58,8 +58,19 @@ _PRECEDENCE_STYLE = {
 _NONE = "—"
 
 
-def console() -> Console:
-    """A console on the current stdout (made per call, so test runners that swap stdout see the output)."""
+#: How wide ``--wide`` lays out a table: nothing real is wider, and rich sizes columns to their content.
+WIDE = 10_000
+
+
+def console(*, wide: bool = False) -> Console:
+    """A console on the current stdout (made per call, so test runners that swap stdout see the output).
+
+    Its width is the terminal's, or ``$COLUMNS``, or 80 when stdout is not a terminal (a pipe, a file),
+    which is rich's own rule. ``wide`` (the ``--wide`` option) lifts the limit, so that tables show every
+    cell whole; the lines are then as long as their content.
+    """
+    if wide:
+        return Console(highlight=False, width=WIDE)
     return Console(highlight=False)
 
 
@@ -115,10 +126,6 @@ def _table(*columns: str, wrap: tuple[str, ...] = ()) -> Table:
 def _state(line: Result) -> Text:
     state = line.get("state")
     return text(state, _STATE_STYLE.get(str(state), ""))
-
-
-def _precedence(value: Any) -> Text:
-    return text(value, _PRECEDENCE_STYLE.get(str(value), ""))
 
 
 def line_table(lines: Iterable[Result]) -> Table:
@@ -229,26 +236,71 @@ def call_line(call: Result) -> Text:
     )  # fmt: skip
 
 
-def document_table(documents: Iterable[Result]) -> Table:
-    """Documents both ways: one row each, with how far it got."""
-    table = _table("id", "peer", "dir", "name", "size", "state", "stored", "queued", wrap=("name", "queued"))
-    table.columns[3].min_width = 12
+def size(count: Any) -> str:
+    """A byte count for people: ``512 B``, ``4.9 KiB``, ``12.0 MiB``, ``1.5 GiB``."""
+    if not isinstance(count, int | float):
+        return _NONE
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+#: Fewest cells the document name keeps before optional columns give way to it.
+NAME_MIN = 20
+#: The document table's columns that may go on a narrow terminal, least needed first.
+_OPTIONAL_DOCUMENT_COLUMNS = ("queued", "dir")
+
+
+def document_table(documents: Iterable[Result], width: int, *, wide: bool = False) -> Table:
+    """Documents both ways: one row each, with how far it got, fitted to ``width`` columns.
+
+    Every row stays one line: a long name is cut with an ellipsis (``--wide`` shows it whole), and on a
+    narrow terminal the queue time, then the direction, give way before the name shrinks below
+    :data:`NAME_MIN`. The id is never cut: ``hotline file get ID`` needs it whole.
+    """
+    rows: list[dict[str, Text]] = []
     for doc in documents:
-        size = doc.get("size") or 0
+        total = doc.get("size") or 0
         stored = doc.get("stored") or 0
-        share = f"{100 * stored / size:.0f} %" if size else "100 %"
         state = str(doc.get("state"))
         style = {"complete": "green", "failed": "bold red", "paused": "yellow"}.get(state, "")
-        table.add_row(
-            text(doc.get("id")),
-            text(doc.get("peer"), "bold"),
-            text(doc.get("direction")),
-            text(doc.get("name")),
-            text(f"{size:,}"),
-            text(state, style),
-            text(share),
-            text(when(doc.get("created_at"))),
+        shown = (
+            state if state in ("complete", "held") or not total else f"{state} {100 * stored / total:.0f} %"
         )
+        rows.append(
+            {
+                "id": text(doc.get("id")),
+                "peer": text(doc.get("peer"), "bold"),
+                "dir": text(doc.get("direction")),
+                "name": text(doc.get("name")),
+                "size": text(size(total)),
+                "state": text(shown, style),
+                "queued": text(when(doc.get("created_at"))),
+            }
+        )
+    columns = ["id", "peer", "dir", "name", "size", "state", "queued"]
+
+    def spare(names: list[str]) -> int:
+        fixed = [max([len(n), *(row[n].cell_len for row in rows)]) for n in names if n != "name"]
+        return width - sum(fixed) - 2 * (len(names) - 1)
+
+    longest = max([4, *(row["name"].cell_len for row in rows)])
+    for optional in _OPTIONAL_DOCUMENT_COLUMNS:
+        if wide or spare(columns) >= min(NAME_MIN, longest):
+            break
+        columns.remove(optional)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in columns:
+        if name == "name":
+            limit = None if wide else max(spare(columns), 8)
+            table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=limit)
+        else:
+            table.add_column(name, no_wrap=True)
+    for row in rows:
+        table.add_row(*(row[name] for name in columns))
     return table
 
 
@@ -284,75 +336,6 @@ def alert_line(alert: Result) -> Text:
         text(alert.get("peer"), "bold"), ": ",
         text(alert.get("detail") or ""),
     )  # fmt: skip
-
-
-def message_line(message: Result) -> Text:
-    """One message as a follow line: time, precedence, peer, id, then the text on the next lines."""
-    arrow = "from" if message.get("direction") == "in" else "to"
-    return Text.assemble(
-        when(message.get("created_at")), " ",
-        _precedence(str(message.get("precedence", "")).upper()), " ",
-        f"{arrow} ", text(message.get("peer"), "bold"), " ",
-        text(f"[{message.get('id')}]", "dim"), "\n",
-        text(message.get("text") or ""),
-    )  # fmt: skip
-
-
-def message_table(messages: Iterable[Result]) -> Table:
-    """Messages as a table (``inbox``)."""
-    table = _table("id", "from", "precedence", "received", "state", "text", wrap=("text",))
-    for message in messages:
-        table.add_row(
-            text(message.get("id"), "dim"),
-            text(message.get("peer"), "bold"),
-            _precedence(message.get("precedence")),
-            text(when(message.get("created_at"))),
-            text(message.get("state")),
-            text(message.get("text") or ""),
-        )
-    return table
-
-
-def log_table(entries: Iterable[Result]) -> Table:
-    """The ``log`` view: what happened on a line, oldest first as the station gives it."""
-    table = _table("at", "kind", "what", wrap=("what",))
-    for entry in entries:
-        kind = entry.get("kind")
-        table.add_row(text(when(entry.get("at"))), text(kind), _log_detail(entry))
-    return table
-
-
-def _log_detail(entry: Result) -> Text:
-    # Entries beyond ``at`` and ``kind`` differ by kind (docs/control.md "entry"): a message is nested
-    # under "message"; receipts and acks name an "id"; tests and alerts carry their fields beside the kind.
-    kind = entry.get("kind")
-    message = entry.get("message")
-    if kind == "message" and isinstance(message, Mapping):
-        arrow = "←" if message.get("direction") == "in" else "→"
-        what = message.get("kind")
-        return Text.assemble(
-            f"{arrow} ", _precedence(message.get("precedence")), " ",
-            text(message.get("state")), " ",
-            text(f"{what} " if what not in (None, "text") else ""),
-            text(f"[{message.get('id')}] ", "dim"),
-            text(message.get("text") or ""),
-        )  # fmt: skip
-    if kind == "receipt":
-        return Text.assemble("receipt for ", text(f"[{entry.get('id')}]", "dim"))
-    if kind == "ack":
-        who = "they" if entry.get("direction") == "out" else "we"
-        return Text.assemble(f"{who} acknowledged ", text(f"[{entry.get('id')}]", "dim"))
-    if kind == "test":
-        rtt = entry.get("rtt_ms")
-        verdict = Text("ok", "green") if entry.get("ok") else Text("FAILED", "bold red")
-        timing = f" {rtt:.1f} ms" if isinstance(rtt, int | float) else ""
-        return Text.assemble(verdict, timing, ": ", text(entry.get("detail") or ""))
-    rest = {k: v for k, v in entry.items() if k not in ("at", "kind", "event")}
-    label = entry.get("event")
-    return Text.assemble(
-        text(f"{label} " if label else "", "red" if kind == "alert" else ""),
-        text(" ".join(f"{k}={v}" for k, v in rest.items())),
-    )
 
 
 def safety_number(out: Console, result: Result) -> None:
