@@ -48,7 +48,7 @@ class _Hotline(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            failure = describe(exc, settings(ctx).home)
+            failure = describe(exc, settings(ctx).home, ctx.invoked_subcommand)
             if failure is None:
                 if os.environ.get(DEBUG_ENV):
                     raise
