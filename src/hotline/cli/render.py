@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -128,6 +128,65 @@ def _state(line: Result) -> Text:
     return text(state, _STATE_STYLE.get(str(state), ""))
 
 
+#: How far the continuation of a long entry is indented under its first line.
+INDENT = "    "
+
+
+def wrap(body: Text, width: int) -> list[Text]:
+    """``body`` wrapped at word boundaries to ``width`` cells (a word longer than a line is split)."""
+    width = max(width, 20)
+    lines = list(body.wrap(Console(width=width, highlight=False, color_system=None), width))
+    for line in lines:
+        line.rstrip()
+    return lines
+
+
+def hanging(line: Text, width: int, *, wide: bool = False) -> Text:
+    """A one-line entry; when it is longer than ``width``, its next lines are indented under it."""
+    if wide or line.cell_len <= width:
+        return line
+    first, *rest = wrap(line, width - len(INDENT))
+    return Text("\n").join([first, *(Text(INDENT) + more for more in rest)])
+
+
+def fit_table(
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, Text]],
+    width: int,
+    *,
+    optional: Sequence[str] = (),
+    flexible: str | None = None,
+    wide: bool = False,
+) -> Table:
+    """A table whose rows stay one line each on a ``width``-column terminal.
+
+    While the rows do not fit, the ``optional`` columns give way, least needed first; what is left of
+    the width goes to the ``flexible`` column (free text such as a name), which is cut with an
+    ellipsis, but not below :data:`FLEXIBLE_MIN` cells while an optional column can still give way.
+    With ``wide`` every column is kept and nothing is cut.
+    """
+    shown = list(columns)
+
+    def natural(name: str) -> int:
+        return max([len(name), *(row[name].cell_len for row in rows)])
+
+    def spare(names: list[str]) -> int:
+        return width - sum(natural(n) for n in names if n != flexible) - 2 * (len(names) - 1)
+
+    for name in optional:
+        want = min(FLEXIBLE_MIN, natural(flexible)) if flexible in shown else 0
+        if wide or spare(shown) >= want:
+            break
+        shown.remove(name)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in shown:
+        limit = max(spare(shown), 8) if name == flexible and not wide else None
+        table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=limit)
+    for row in rows:
+        table.add_row(*(row[name] for name in shown))
+    return table
+
+
 def line_table(lines: Iterable[Result]) -> Table:
     """The ``line.list`` view: one row per line (``--json`` has every field, e.g. when it was added)."""
     table = _table("peer", "state", "verified", "key", "endpoints", "fingerprint", wrap=("fingerprint",))
@@ -155,8 +214,12 @@ LIGHT_KDF_WARNING = (
 LIGHT_KDF_SHORT = "key file: light key derivation, for tests and very small machines only"
 
 
-def status_view(out: Console, result: Result) -> None:
-    """The ``status`` view: the station, a table of its lines, then the alerts still standing."""
+def status_view(out: Console, result: Result, *, wide: bool = False) -> None:
+    """The ``status`` view: the station, a table of its lines, then the alerts still standing.
+
+    The table keeps one line per line on a narrow terminal: the endpoint, the session's age, the time
+    in the current state, then the round trip give way first (``--wide`` shows them all).
+    """
     station = result.get("station") or {}
     running = station.get("running")
     state = (
@@ -179,12 +242,11 @@ def status_view(out: Console, result: Result) -> None:
     if not lines:
         out.print("no lines yet: add one with `hotline line add PEER CARD_FILE`")
         return
-    table = _table(
-        "peer", "state", "since", "endpoint", "rtt ms", "last test", "session", "queued",
-        wrap=("last test", "queued"),
-    )  # fmt: skip
+    rows: list[dict[str, Text]] = []
+    notes: list[Text] = []
     alerts: list[Result] = []
     for line in lines:
+        peer = str(line.get("peer"))
         test = line.get("last_test")
         if test:
             verdict = Text("ok", "green") if test.get("ok") else Text("FAILED", "bold red")
@@ -195,31 +257,41 @@ def status_view(out: Console, result: Result) -> None:
         queued = f"{line.get('queued', 0)}"
         if line.get("in_flight"):
             queued += f" (+{line['in_flight']} in flight)"
-        if line.get("held_by_peer"):
-            queued += " (the peer paused the line: `hotline log`)"
-        state = _state(line)
-        if line.get("quota_paused"):
-            state.append(f", paused: {line['quota_paused']} quota", "bold yellow")
-        table.add_row(
-            text(line.get("peer"), "bold"),
-            state,
-            text(ago(line.get("since"))),
-            text(line.get("endpoint")),
-            text(f"{rtt:.1f}" if isinstance(rtt, int | float) else None),
-            last_test,
-            text(duration(line.get("session_age"))),
-            text(queued),
+        rows.append(
+            {
+                "peer": text(peer, "bold"),
+                "state": _state(line),
+                "since": text(ago(line.get("since"))),
+                "endpoint": text(line.get("endpoint")),
+                "rtt ms": text(f"{rtt:.1f}" if isinstance(rtt, int | float) else None),
+                "last test": last_test,
+                "session": text(duration(line.get("session_age"))),
+                "queued": text(queued),
+            }
         )
+        # what does not fit a cell is said under the table, one line per fact
+        if line.get("quota_paused"):
+            paused = f"paused: its peer passed the {line['quota_paused']} quota (`hotline quota {peer}`)"
+            notes.append(Text.assemble(text(peer, "bold"), ": ", text(paused, "yellow")))
+        if line.get("held_by_peer"):
+            held = f"the peer paused the line; our messages wait for it (`hotline log {peer}`)"
+            notes.append(Text.assemble(text(peer, "bold"), ": ", text(held, "yellow")))
         alerts.extend(line.get("alerts") or [])
-    out.print(table)
+    columns = ("peer", "state", "since", "endpoint", "rtt ms", "last test", "session", "queued")
+    optional = ("endpoint", "session", "since", "rtt ms")
+    out.print(fit_table(columns, rows, out.width, optional=optional, wide=wide))
+    for note in notes:
+        out.print(hanging(note, out.width, wide=wide), soft_wrap=wide)
     for line in lines:
         call = line.get("call")
         if isinstance(call, dict):
-            out.print(call_line(call))
+            out.print(hanging(call_line(call), out.width, wide=wide), soft_wrap=wide)
     if alerts:
         out.print(Text("alerts", style="bold red"))
         for alert in sorted(alerts, key=lambda a: a.get("at") or 0):
-            out.print(Text("  ").append_text(alert_line(alert)))
+            out.print(
+                hanging(Text("  ").append_text(alert_line(alert)), out.width, wide=wide), soft_wrap=wide
+            )
 
 
 def call_line(call: Result) -> Text:
@@ -248,18 +320,16 @@ def size(count: Any) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-#: Fewest cells the document name keeps before optional columns give way to it.
-NAME_MIN = 20
-#: The document table's columns that may go on a narrow terminal, least needed first.
-_OPTIONAL_DOCUMENT_COLUMNS = ("queued", "dir")
+#: Fewest cells a flexible column (a document's name) keeps while other columns can give way.
+FLEXIBLE_MIN = 20
 
 
 def document_table(documents: Iterable[Result], width: int, *, wide: bool = False) -> Table:
     """Documents both ways: one row each, with how far it got, fitted to ``width`` columns.
 
     Every row stays one line: a long name is cut with an ellipsis (``--wide`` shows it whole), and on a
-    narrow terminal the queue time, then the direction, give way before the name shrinks below
-    :data:`NAME_MIN`. The id is never cut: ``hotline file get ID`` needs it whole.
+    narrow terminal the queue time, then the direction, give way first. The id is never cut:
+    ``hotline file get ID`` needs it whole.
     """
     rows: list[dict[str, Text]] = []
     for doc in documents:
@@ -281,27 +351,8 @@ def document_table(documents: Iterable[Result], width: int, *, wide: bool = Fals
                 "queued": text(when(doc.get("created_at"))),
             }
         )
-    columns = ["id", "peer", "dir", "name", "size", "state", "queued"]
-
-    def spare(names: list[str]) -> int:
-        fixed = [max([len(n), *(row[n].cell_len for row in rows)]) for n in names if n != "name"]
-        return width - sum(fixed) - 2 * (len(names) - 1)
-
-    longest = max([4, *(row["name"].cell_len for row in rows)])
-    for optional in _OPTIONAL_DOCUMENT_COLUMNS:
-        if wide or spare(columns) >= min(NAME_MIN, longest):
-            break
-        columns.remove(optional)
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in columns:
-        if name == "name":
-            limit = None if wide else max(spare(columns), 8)
-            table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=limit)
-        else:
-            table.add_column(name, no_wrap=True)
-    for row in rows:
-        table.add_row(*(row[name] for name in columns))
-    return table
+    columns = ("id", "peer", "dir", "name", "size", "state", "queued")
+    return fit_table(columns, rows, width, optional=("queued", "dir"), flexible="name", wide=wide)
 
 
 def call_table(calls: Iterable[Result]) -> Table:

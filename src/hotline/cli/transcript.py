@@ -25,14 +25,12 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from hotline.cli.render import PRECEDENCE_STYLE, text, when
+from hotline.cli.render import INDENT, PRECEDENCE_STYLE, hanging, text, when, wrap
 
 __all__ = ["LogItem", "fold_log", "log_view", "message_block", "messages_view"]
 
 Result = Mapping[str, Any]
 
-#: How far a message's text is indented under its header.
-INDENT = "    "
 #: Alert kinds that are good news or plain record, not something to act on (docs/control.md "alert").
 _CALM_ALERTS = frozenset({"line-up", "quota-resumed"})
 #: Message kinds that are conversation; acknowledgements and tests are folded into marks and test lines.
@@ -113,25 +111,8 @@ def message_block(
         else:
             header.append("\n" + INDENT).append_text(mark)
     body = text(message.get("text") or "")
-    lines = body.split("\n") if wide else _wrap(body, width - len(INDENT))
+    lines = body.split("\n") if wide else wrap(body, width - len(INDENT))
     return Text("\n").join([header, *(Text(INDENT) + line for line in lines)])
-
-
-def _wrap(body: Text, width: int) -> list[Text]:
-    """``body`` wrapped at word boundaries to ``width`` cells (a word longer than a line is split)."""
-    width = max(width, 20)
-    lines = list(body.wrap(Console(width=width, highlight=False, color_system=None), width))
-    for line in lines:
-        line.rstrip()
-    return lines
-
-
-def _hanging(line: Text, width: int, wide: bool) -> Text:
-    """A one-line entry; when it is longer than ``width``, its next lines are indented under it."""
-    if wide or line.cell_len <= width:
-        return line
-    first, *rest = _wrap(line, width - len(INDENT))
-    return Text("\n").join([first, *(Text(INDENT) + more for more in rest)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,10 +222,10 @@ def log_view(out: Console, entries: Iterable[Result], *, wide: bool = False) -> 
             rendered = message_block(item.message, out.width, wide=wide, full_date=False)
         elif item.kind == "alarm":
             alarm = Text.assemble(text(_clock(at), "dim"), " ", ("⚠ ", "bold red"), text(item.label, "red"))
-            rendered = _hanging(alarm, out.width, wide)
+            rendered = hanging(alarm, out.width, wide=wide)
         else:
             note = Text.assemble(text(_clock(at), "dim"), " · ", text(item.label, "dim"))
-            rendered = _hanging(note, out.width, wide)
+            rendered = hanging(note, out.width, wide=wide)
         out.print(rendered, soft_wrap=wide)
         first = False
         previous_was_block = is_block

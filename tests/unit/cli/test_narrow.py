@@ -189,3 +189,53 @@ def test_control_characters_from_the_far_end_do_not_reach_the_terminal() -> None
 )
 def test_sizes_read_for_people(count: int, shown: str) -> None:
     assert render.size(count) == shown
+
+
+def status_with_trouble() -> dict[str, Any]:
+    """The real status, plus a second line in every kind of trouble a line cell can hold."""
+    status = json.loads(json.dumps(ANSWERS["status_moscow"]))
+    line = status["lines"][0]
+    since = line["since"]
+    status["lines"].append(
+        {
+            **line,
+            "peer": "washington-embassy",
+            "queued": 3,
+            "in_flight": 2,
+            "held_by_peer": True,
+            "quota_paused": "rate",
+            "last_test": {"at": since - 7000, "ok": False, "detail": "no answer in 10 s"},
+            "alerts": [
+                {
+                    "at": since,
+                    "peer": "washington-embassy",
+                    "kind": "line-down",
+                    "detail": "the session with washington-embassy ended: no answer to 3 keepalives in a row",
+                }
+            ],
+        }
+    )
+    return status
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_status_keeps_one_row_per_line(width: int) -> None:
+    lines = printed(width, lambda out: render.status_view(out, status_with_trouble()))
+    assert all(cells(line) <= width for line in lines), lines
+    header = next(i for i, line in enumerate(lines) if line.startswith("peer"))
+    assert lines[header + 1].startswith("jerusalem")
+    assert lines[header + 2].startswith("washington-emb") and "FAILED" in lines[header + 2]
+    out = "\n".join(lines)
+    assert "`hotline quota washington-embassy`" in out.replace("\n    ", " ")
+    assert "`hotline log washington-embassy`" in out.replace("\n    ", " ")
+    if width >= 80:
+        assert "washington-embassy  up" in lines[header + 2] and "3 (+2 in flight)" in lines[header + 2]
+    if width >= 160:
+        assert "endpoint" in lines[header] and "session" in lines[header]
+
+
+def test_status_wide_keeps_every_column() -> None:
+    lines = printed(80, lambda out: render.status_view(out, status_with_trouble(), wide=True), wide=True)
+    header = next(line for line in lines if line.startswith("peer"))
+    assert header.split()[:4] == ["peer", "state", "since", "endpoint"] and "session" in header
+    assert any("no answer to 3 keepalives in a row" in line and "ALERT line-down" in line for line in lines)
