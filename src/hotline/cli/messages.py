@@ -187,7 +187,7 @@ def _show_event(opts: Settings, event: dict[str, Any], wide: bool) -> None:
     if isinstance(event.get("message"), dict):
         out.print(transcript.message_block(event["message"], out.width, wide=wide), soft_wrap=wide)
     elif isinstance(event.get("alert"), dict):
-        out.print(render.alert_line(event["alert"]), soft_wrap=wide)
+        out.print(render.hanging(render.alert_line(event["alert"]), out.width, wide=wide), soft_wrap=wide)
 
 
 @click.command()
