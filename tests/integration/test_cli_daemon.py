@@ -158,7 +158,10 @@ def test_a_failed_line_test_exits_1(home: Path, daemon: FakeDaemon) -> None:
     daemon.handlers["test"] = answer(failed)
     human = run(home, "test", "jerusalem", "--timeout", "3")
     assert human.exit_code == 1
-    assert human.stderr == "hotline: test of the line to jerusalem failed: no answer in 3 s\n"
+    assert human.stderr == (
+        "hotline: test of the line to jerusalem failed: no answer in 3 s; "
+        "see `hotline status` and `hotline log jerusalem`\n"
+    )
     scripted = run(home, "--json", "test", "jerusalem")
     assert scripted.exit_code == 1
     assert json.loads(scripted.stdout) == failed

@@ -97,7 +97,10 @@ def send_file(peer: str, path: Path, precedence: str, no_wait: bool) -> None:
                 printable(f"{result.get('id')}  {document.get('name')}: {peer} holds it, SHA-256 verified")
             )
         else:
-            raise Failure(f"{document.get('name')} to {peer} failed: {document.get('detail')}")
+            raise Failure(
+                f"{document.get('name')} to {peer} failed: {document.get('detail')}; "
+                f"`hotline files {peer}` shows it, `hotline send-file {peer} PATH` sends it again"
+            )
         return
     click.echo("stopped watching; the transfer goes on (`hotline files`)", err=True)
 

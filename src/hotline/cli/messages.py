@@ -247,7 +247,10 @@ def test(peer: str, timeout: float) -> None:
             async with asyncio.timeout(timeout + GRACE):
                 return await client.request("test", peer=peer, timeout=timeout)
         except TimeoutError:
-            raise Failure(f"the station did not answer the test within {timeout + GRACE:g} s") from None
+            raise Failure(
+                f"the station did not answer the test within {timeout + GRACE:g} s; "
+                f"`hotline status` shows whether the line to {peer} is up"
+            ) from None
 
     result = reach.online(opts, run)
     if opts.json:
@@ -256,7 +259,10 @@ def test(peer: str, timeout: float) -> None:
             raise click.exceptions.Exit(1)
         return
     if not result.get("ok"):
-        raise Failure(f"test of the line to {peer} failed: {result.get('detail') or 'no detail'}")
+        raise Failure(
+            f"test of the line to {peer} failed: {result.get('detail') or 'no detail'}; "
+            f"see `hotline status` and `hotline log {peer}`"
+        )
     rtt = result.get("rtt_ms")
     rtt_text = f", round trip {rtt:.1f} ms" if isinstance(rtt, int | float) else ""
     click.echo(f"line to {peer}: test ok{rtt_text}")
