@@ -79,10 +79,8 @@ def _marks(message: Result, day: str | None) -> Text:
     return Text("● unread", "bold cyan")
 
 
-def message_block(
-    message: Result, width: int, *, wide: bool = False, full_date: bool = True, marks: bool = True
-) -> Text:
-    """One message as a header line and its text indented below.
+def message_block(message: Result, width: int, *, wide: bool = False, full_date: bool = True) -> Text:
+    """One message as a header line, with what became of it, and its text indented below.
 
     Args:
         message: a ``message`` of docs/control.md.
@@ -90,7 +88,6 @@ def message_block(
         wide: print every line of the text whole.
         full_date: the header's time with its date (``--follow``), or the clock alone (under a day
             heading).
-        marks: show what became of the message (receipt, acknowledgement).
     """
     at = message.get("created_at")
     outgoing = message.get("direction") == "out"
@@ -104,12 +101,11 @@ def message_block(
     )  # fmt: skip
     if message.get("kind") not in (None, "text", "doc"):
         header.append(f" ({message.get('kind')})", "dim")
-    if marks:
-        mark = _marks(message, _day(at))
-        if wide or header.cell_len + 2 + mark.cell_len <= width:
-            header.append("  ").append_text(mark)
-        else:
-            header.append("\n" + INDENT).append_text(mark)
+    mark = _marks(message, _day(at))
+    if wide or header.cell_len + 2 + mark.cell_len <= width:
+        header.append("  ").append_text(mark)
+    else:
+        header.append("\n" + INDENT).append_text(mark)
     body = text(message.get("text") or "")
     lines = body.split("\n") if wide else wrap(body, width - len(INDENT))
     return Text("\n").join([header, *(Text(INDENT) + line for line in lines)])
@@ -129,50 +125,64 @@ class LogItem:
     label: str = ""
 
 
+def _key(direction: Any, ident: Any) -> tuple[str, str]:
+    # each station picks the ids of its own messages, so an id names a message only with its direction
+    return (str(direction), str(ident))
+
+
+def _label(head: str, detail: str) -> str:
+    return f"{head}: {detail}" if detail else head
+
+
 def fold_log(entries: Iterable[Result]) -> list[LogItem]:
-    """A ``log`` result's entries as the transcript reads: each message once, marks folded onto it."""
+    """A ``log`` result's entries as the transcript reads: each message once, marks folded onto it.
+
+    A receipt is for one of ours (``out``); an acknowledgement names its direction: ``out``, they
+    acknowledged ours, ``in``, we acknowledged theirs.
+    """
     listed = list(entries)
-    messages: dict[str, dict[str, Any]] = {}
+    messages: dict[tuple[str, str], dict[str, Any]] = {}
     # acknowledgements and tests travel as messages too; their receipts are no news to the operator
-    carriers: set[str] = set()
+    carriers: set[tuple[str, str]] = set()
     for entry in listed:
         message = entry.get("message")
-        shown = isinstance(message, Mapping) and message.get("kind", "text") in _SHOWN_KINDS
-        if entry.get("kind") == "message" and isinstance(message, Mapping) and shown:
-            messages[str(message.get("id"))] = dict(message)
-        elif entry.get("kind") == "message" and isinstance(message, Mapping):
-            carriers.add(str(message.get("id")))
+        if entry.get("kind") == "message" and isinstance(message, Mapping):
+            key = _key(message.get("direction"), message.get("id"))
+            if message.get("kind", "text") in _SHOWN_KINDS:
+                messages[key] = dict(message)
+            else:
+                carriers.add(key)
     items: list[LogItem] = []
     for entry in listed:
         kind = entry.get("kind")
         at = entry.get("at") if isinstance(entry.get("at"), int | float) else None
         if kind == "message":
             message = entry.get("message")
-            if isinstance(message, Mapping) and str(message.get("id")) in messages:
-                items.append(LogItem("message", at, messages[str(message.get("id"))]))
-            # acknowledgements, tests and test replies travel as messages; their own entries tell it
+            if isinstance(message, Mapping) and message.get("kind", "text") in _SHOWN_KINDS:
+                items.append(
+                    LogItem("message", at, messages[_key(message.get("direction"), message.get("id"))])
+                )
         elif kind in ("receipt", "ack"):
-            if str(entry.get("id")) in carriers:
-                continue
-            note = _fold_mark(entry, messages.get(str(entry.get("id"))), at)
-            if note is not None:
-                items.append(note)
+            key = _key("out" if kind == "receipt" else entry.get("direction"), entry.get("id"))
+            if key not in carriers:
+                note = _fold_mark(entry, messages.get(key), at)
+                if note is not None:
+                    items.append(note)
         elif kind == "test":
             rtt = entry.get("rtt_ms")
             timing = f" {rtt:.1f} ms" if isinstance(rtt, int | float) else ""
             detail = str(entry.get("detail") or "")
             if entry.get("ok"):
-                items.append(LogItem("note", at, label=f"line test ok{timing}: {detail}".rstrip(": ")))
+                items.append(LogItem("note", at, label=_label(f"line test ok{timing}", detail)))
             else:
-                items.append(LogItem("alarm", at, label=f"LINE TEST FAILED{timing}: {detail}".rstrip(": ")))
+                items.append(LogItem("alarm", at, label=_label(f"LINE TEST FAILED{timing}", detail)))
         elif kind == "alert":
             event = str(entry.get("event") or "alert")
             detail = str(entry.get("detail") or "")
             if event in _CALM_ALERTS:
-                items.append(LogItem("note", at, label=f"{event.replace('-', ' ')}: {detail}".rstrip(": ")))
+                items.append(LogItem("note", at, label=_label(event.replace("-", " "), detail)))
             else:
-                label = event.replace("-", " ").upper()
-                items.append(LogItem("alarm", at, label=f"{label}: {detail}".rstrip(": ")))
+                items.append(LogItem("alarm", at, label=_label(event.replace("-", " ").upper(), detail)))
         else:
             rest = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("at", "kind"))
             items.append(LogItem("note", at, label=f"{kind} {rest}".strip()))
