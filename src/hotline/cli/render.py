@@ -10,6 +10,8 @@ them.
 from __future__ import annotations
 
 import io
+import os
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -62,16 +64,33 @@ _NONE = "—"
 WIDE = 10_000
 
 
+#: The width assumed when stdout is not a terminal and ``$COLUMNS`` does not say.
+PIPE_WIDTH = 80
+
+
+def width_of_stdout() -> int | None:
+    """``$COLUMNS`` when set; else 80 when stdout is not a terminal (a pipe, a file); else None: ask it.
+
+    rich alone would take the width of whichever of stdin, stdout and stderr is a terminal, so
+    ``hotline log PEER | less`` would be laid out for the terminal behind the pipe.
+    """
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    isatty = getattr(sys.stdout, "isatty", None)
+    if isatty is None or not isatty():
+        return PIPE_WIDTH
+    return None
+
+
 def console(*, wide: bool = False) -> Console:
     """A console on the current stdout (made per call, so test runners that swap stdout see the output).
 
-    Its width is the terminal's, or ``$COLUMNS``, or 80 when stdout is not a terminal (a pipe, a file),
-    which is rich's own rule. ``wide`` (the ``--wide`` option) lifts the limit, so that tables show every
-    cell whole; the lines are then as long as their content.
+    Its width is ``$COLUMNS``, else the terminal's, else 80 when stdout is not a terminal (see
+    :func:`width_of_stdout`). ``wide`` (the ``--wide`` option) lifts the limit, so that tables show
+    every cell whole; the lines are then as long as their content.
     """
-    if wide:
-        return Console(highlight=False, width=WIDE)
-    return Console(highlight=False)
+    return Console(highlight=False, width=WIDE if wide else width_of_stdout())
 
 
 def emit_json(value: Any) -> None:

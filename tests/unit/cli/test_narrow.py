@@ -113,9 +113,13 @@ def test_wide_shows_every_text_whole() -> None:
     shown = views(80, wide=True)
     for view in ("log", "inbox"):
         assert any(line.strip() == LONG for line in shown[view]), shown[view]
-        assert any(line.strip() == "Second paragraph here." for line in shown["log"])
+    # a reply in two paragraphs keeps its line break, each paragraph whole on its line
+    assert "    Second paragraph here." in shown["log"]
+    assert any(line.strip().endswith("we will test it every hour.") for line in shown["log"])
+    # every column, the name whole
+    assert shown["files"][0].split() == ["id", "peer", "dir", "name", "size", "state", "queued"]
     assert NAME in shown["files"][1] and "…" not in shown["files"][1]
-    assert any(line.rstrip().endswith("2026-12-02 17:03:49") or "17:03:49" in line for line in shown["files"])
+    assert shown["files"][1].rstrip().endswith("2026-12-02 17:03:49")
 
 
 def test_the_log_shows_each_message_once_with_its_marks() -> None:
@@ -239,3 +243,22 @@ def test_status_wide_keeps_every_column() -> None:
     header = next(line for line in lines if line.startswith("peer"))
     assert header.split()[:4] == ["peer", "state", "since", "endpoint"] and "session" in header
     assert any("no answer to 3 keepalives in a row" in line and "ALERT line-down" in line for line in lines)
+
+
+def test_a_pipe_is_80_columns_unless_columns_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdout", io.StringIO())  # not a terminal, whatever stdin and stderr are
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert render.console().width == 80
+    monkeypatch.setenv("COLUMNS", "132")
+    assert render.console().width == 132
+    assert render.console(wide=True).width == render.WIDE
+
+
+def test_a_terminal_is_asked_for_its_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdout", Terminal())
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert render.width_of_stdout() is None  # rich then asks the terminal
