@@ -374,9 +374,20 @@ def document_table(documents: Iterable[Result], width: int, *, wide: bool = Fals
     return fit_table(columns, rows, width, optional=("queued", "dir"), flexible="name", wide=wide)
 
 
-def call_table(calls: Iterable[Result]) -> Table:
-    """The call log: one row per call."""
-    table = _table("id", "peer", "dir", "started", "duration", "ended", "SAS", "path")
+def _short_when(at: Any) -> str:
+    # the month, day and minute: the call log has no room for a year and seconds on 80 columns
+    if not isinstance(at, int | float):
+        return _NONE
+    return datetime.fromtimestamp(at).strftime("%m-%d %H:%M")
+
+
+def call_table(calls: Iterable[Result], width: int, *, wide: bool = False) -> Table:
+    """The call log: one row per call, fitted to ``width``.
+
+    The start shows without year and seconds, and the path, then the direction, give way on a narrow
+    terminal; ``--wide`` shows them all.
+    """
+    rows: list[dict[str, Text]] = []
     for call in calls:
         confirmed = call.get("sas_confirmed")
         if confirmed is None:
@@ -384,17 +395,26 @@ def call_table(calls: Iterable[Result]) -> Table:
         else:
             sas = Text("confirmed", "green") if confirmed else Text("MISMATCH", "bold red")
         reason = call.get("end_reason")
-        table.add_row(
-            text(str(call.get("id"))[:8]),
-            text(call.get("peer"), "bold"),
-            text(call.get("direction")),
-            text(when(call.get("started_at"))),
-            text(duration(call.get("duration")) if call.get("duration") is not None else None),
-            text(reason, "red" if reason in ("sas-mismatch", "failed", "media-lost", "interrupted") else ""),
-            sas,
-            text(call.get("path")),
+        rows.append(
+            {
+                "id": text(str(call.get("id"))[:8]),
+                "peer": text(call.get("peer"), "bold"),
+                "dir": text(call.get("direction")),
+                "started": text(
+                    when(call.get("started_at")) if wide else _short_when(call.get("started_at"))
+                ),
+                "duration": text(
+                    duration(call.get("duration")) if call.get("duration") is not None else None
+                ),
+                "ended": text(
+                    reason, "red" if reason in ("sas-mismatch", "failed", "media-lost", "interrupted") else ""
+                ),
+                "SAS": sas,
+                "path": text(call.get("path")),
+            }
         )
-    return table
+    columns = ("id", "peer", "dir", "started", "duration", "ended", "SAS", "path")
+    return fit_table(columns, rows, width, optional=("path", "dir"), wide=wide)
 
 
 def alert_line(alert: Result) -> Text:

@@ -262,3 +262,44 @@ def test_a_terminal_is_asked_for_its_width(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr("sys.stdout", Terminal())
     monkeypatch.delenv("COLUMNS", raising=False)
     assert render.width_of_stdout() is None  # rich then asks the terminal
+
+
+LOGGED_CALLS = [
+    # logged calls as docs/control.md "logged call" words them: the longest end reason and SAS verdict
+    {
+        "id": "bd1889137c981334fb4b924336868c49",
+        "peer": "washington-embassy",
+        "direction": "out",
+        "started_at": 1796231045.0,
+        "duration": 754.0,
+        "end_reason": "remote-hangup",
+        "sas_confirmed": True,
+        "path": "tcp",
+    },
+    {
+        "id": "0c5e9d7a1f3b4c2d8e6f7a9b0c1d2e3f",
+        "peer": "jerusalem",
+        "direction": "in",
+        "started_at": 1796231145.0,
+        "duration": None,
+        "end_reason": "sas-mismatch",
+        "sas_confirmed": False,
+        "path": "udp",
+    },
+]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_call_log_keeps_one_row_per_call(width: int) -> None:
+    lines = printed(width, lambda out: out.print(render.call_table(LOGGED_CALLS, out.width)))
+    assert all(cells(line) <= width for line in lines), lines
+    assert len(lines) == 3, lines
+    if width >= 80:
+        assert lines[1].replace("  out  ", "  ").startswith("bd188913  washington-embassy  12-02 17:04  12m")
+        assert "remote-hangup" in lines[1] and "confirmed" in lines[1] and "MISMATCH" in lines[2]
+    if width >= 160:
+        assert lines[0].split() == ["id", "peer", "dir", "started", "duration", "ended", "SAS", "path"]
+    wide = printed(
+        width, lambda out: out.print(render.call_table(LOGGED_CALLS, out.width, wide=True)), wide=True
+    )
+    assert "2026-12-02 17:04:05" in wide[1] and wide[1].rstrip().endswith("tcp")
