@@ -158,7 +158,10 @@ def test_a_failed_line_test_exits_1(home: Path, daemon: FakeDaemon) -> None:
     daemon.handlers["test"] = answer(failed)
     human = run(home, "test", "jerusalem", "--timeout", "3")
     assert human.exit_code == 1
-    assert human.stderr == "hotline: test of the line to jerusalem failed: no answer in 3 s\n"
+    assert human.stderr == (
+        "hotline: test of the line to jerusalem failed: no answer in 3 s; "
+        "see `hotline status` and `hotline log jerusalem`\n"
+    )
     scripted = run(home, "--json", "test", "jerusalem")
     assert scripted.exit_code == 1
     assert json.loads(scripted.stdout) == failed
@@ -172,7 +175,10 @@ def test_a_daemon_hanging_up_is_one_line(home: Path, daemon: FakeDaemon) -> None
     daemon.handlers["line.list"] = hang_up
     result = run(home, "line", "list")
     assert result.exit_code == 1
-    assert result.stderr == "hotline: the station closed the control connection\n"
+    assert result.stderr == (
+        "hotline: the station closed the control connection; "
+        f"the daemon may have stopped: see `hotline --home {home} status` and its log\n"
+    )
 
 
 def test_a_not_running_error_from_the_daemon_says_how_to_start_it(home: Path, daemon: FakeDaemon) -> None:
@@ -206,10 +212,13 @@ def test_follow_prints_the_backlog_then_messages_and_alerts(home: Path, daemon: 
     ]
     out = result.stdout
     assert out.count("old news") == 1
-    assert "FLASH from jerusalem [qrstuvwxyzabcdef]\nfresh" in out
+    assert "← FLASH from jerusalem [qrstuvwxyzabcdef]  ● unread\n    fresh" in out
     assert "ALERT line-down jerusalem: reset by peer" in out
     assert result.exit_code == 1
-    assert result.stderr == "hotline: the station closed the control connection\n"
+    assert result.stderr == (
+        "hotline: the station closed the control connection; "
+        f"the daemon may have stopped: see `hotline --home {home} status` and its log\n"
+    )
 
 
 def test_follow_json_prints_one_event_per_line(home: Path, daemon: FakeDaemon) -> None:

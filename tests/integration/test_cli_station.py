@@ -37,8 +37,14 @@ def free_port() -> int:
         return port
 
 
-def hotline(home: Path, *args: str, passphrase: str = PASSPHRASE, input: str | None = None) -> Result:
-    env: dict[str, str | None] = {"HOTLINE_PASSPHRASE": passphrase, "HOTLINE_HOME": None, "COLUMNS": "160"}
+def hotline(
+    home: Path, *args: str, passphrase: str = PASSPHRASE, input: str | None = None, columns: int = 160
+) -> Result:
+    env: dict[str, str | None] = {
+        "HOTLINE_PASSPHRASE": passphrase,
+        "HOTLINE_HOME": None,
+        "COLUMNS": str(columns),
+    }
     return CliRunner().invoke(cli, ["--home", str(home), *args], env=env, input=input, catch_exceptions=False)
 
 
@@ -236,10 +242,30 @@ def test_two_running_stations_deliver_acknowledge_and_test(running: Stations) ->
 
     ok(jerusalem, "ack", received["id"])
     assert as_json(jerusalem, "inbox", "--unacked")["messages"] == []
+    # an 80-column terminal: each message is a block whose header carries its marks
+    for args in (("inbox",), ("log", "moscow")):
+        narrow = hotline(jerusalem, *args, columns=80)
+        assert narrow.exit_code == 0, narrow.output
+        lines = narrow.stdout.splitlines()
+        assert all(len(line) <= 80 for line in lines), lines
+        [header] = [line for line in lines if received["id"] in line]
+        assert "← FLASH from moscow" in header and "✓ acknowledged" in header, lines
+        assert "    do you read" in lines
 
     tested = as_json(moscow, "test", "jerusalem", "--timeout", "10")
     assert tested["ok"] is True
     assert "test ok" in ok(moscow, "test", "jerusalem").stdout
+    # the log reads as a transcript: the message once, the line tests in place, no bare receipts
+    entries = as_json(moscow, "log", "jerusalem")["entries"]
+    carriers = [
+        e["message"]["id"] for e in entries if e["kind"] == "message" and e["message"]["kind"] != "text"
+    ]
+    assert carriers  # the acknowledgement and the tests, sent as messages of their own kinds
+    transcript = hotline(moscow, "log", "jerusalem", columns=80).stdout
+    assert transcript.count(delivered["id"]) == 1 and "→ FLASH to jerusalem" in transcript
+    assert transcript.count("· line test ok") == 2
+    assert "receipt" not in transcript and not any(ident in transcript for ident in carriers)
+    assert all(len(line) <= 80 for line in transcript.splitlines())
     status = ok(moscow, "status").stdout
     assert "running" in status and "jerusalem" in status and " up " in status
 

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from hotline.cli import reach, render
 from hotline.cli.errors import Failure, printable
-from hotline.cli.options import Settings, json_option, settings
+from hotline.cli.options import Settings, json_option, settings, wide_option
 from hotline.client import ControlClient
 
 __all__ = ["answer", "call", "calls", "hangup", "recording", "sas"]
@@ -218,8 +218,9 @@ def sas(verdict: str, peer: str | None) -> None:
 @click.command()
 @click.argument("peer", required=False)
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@wide_option
 @json_option
-def calls(peer: str | None, limit: int) -> None:
+def calls(peer: str | None, limit: int, wide: bool) -> None:
     """The call log (of the line to PEER): who, when, how long, whether the SAS was confirmed."""
     opts = settings()
     args: dict[str, Any] = {"limit": limit}
@@ -233,7 +234,8 @@ def calls(peer: str | None, limit: int) -> None:
     if not rows:
         click.echo("no calls")
         return
-    render.console().print(render.call_table(rows))
+    out = render.console(wide=wide)
+    out.print(render.call_table(rows, out.width, wide=wide))
 
 
 @click.command()

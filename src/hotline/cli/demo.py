@@ -28,6 +28,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.panel import Panel
 
+from hotline.cli import render
+
 PASSPHRASE = "correct horse battery staple"  # a demo passphrase; a real operator types their own
 
 
@@ -197,7 +199,7 @@ class _Demo:
 
 def run_demo(port: int = 0) -> None:
     """Run the demo and print what happens (``port``, when given, is jerusalem's)."""
-    console = Console(highlight=False)
+    console = render.console()
     with tempfile.TemporaryDirectory(prefix="hotline-demo-") as tmp:
         demo = _Demo(console, Path(tmp))
         if port:

@@ -24,7 +24,7 @@ from rich.progress import (
 from hotline.cli import reach, render
 from hotline.cli.errors import Failure, printable
 from hotline.cli.messages import PRECEDENCES
-from hotline.cli.options import json_option, settings
+from hotline.cli.options import json_option, settings, wide_option
 from hotline.client import ControlClient
 
 __all__ = ["file", "files", "send_file"]
@@ -97,15 +97,19 @@ def send_file(peer: str, path: Path, precedence: str, no_wait: bool) -> None:
                 printable(f"{result.get('id')}  {document.get('name')}: {peer} holds it, SHA-256 verified")
             )
         else:
-            raise Failure(f"{document.get('name')} to {peer} failed: {document.get('detail')}")
+            raise Failure(
+                f"{document.get('name')} to {peer} failed: {document.get('detail')}; "
+                f"`hotline files {peer}` shows it, `hotline send-file {peer} PATH` sends it again"
+            )
         return
     click.echo("stopped watching; the transfer goes on (`hotline files`)", err=True)
 
 
 @click.command()
 @click.argument("peer", required=False)
+@wide_option
 @json_option
-def files(peer: str | None) -> None:
+def files(peer: str | None, wide: bool) -> None:
     """Documents sent and received (on the line to PEER), with how far each got."""
     opts = settings()
     result = reach.call(opts, "files", **({"peer": peer} if peer else {}))
@@ -116,7 +120,8 @@ def files(peer: str | None) -> None:
     if not documents:
         click.echo("no documents")
         return
-    render.console().print(render.document_table(documents))
+    out = render.console(wide=wide)
+    out.print(render.document_table(documents, out.width, wide=wide))
 
 
 _PEER_HELP = "The line the document came on (when two lines hold the id)."

@@ -7,6 +7,8 @@ bug (an exception we did not expect) when ``HOTLINE_DEBUG`` is set, so a bug rep
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,7 +17,7 @@ import click
 from hotline.client.errors import ControlError
 from hotline.proto.identity_errors import IdentityError, KeyFileCorrupt, WrongPassphrase
 
-__all__ = ["DEBUG_ENV", "Failure", "describe", "not_running", "printable"]
+__all__ = ["DEBUG_ENV", "NEXT_STEP", "Failure", "describe", "next_step", "not_running", "printable"]
 
 #: Set to anything to get a traceback for unexpected exceptions instead of the one-line report.
 DEBUG_ENV = "HOTLINE_DEBUG"
@@ -37,12 +39,21 @@ def not_running(home: Path) -> Failure:
     return Failure(f"the station is not running: start it with `hotline --home {home} up`")
 
 
-def describe(exc: Exception, home: Path) -> Failure | None:
+def wrong_passphrase(home: Path) -> Failure:
+    """The failure for a passphrase that does not open the station's key file."""
+    return Failure(
+        f"wrong passphrase for the station at {home}; "
+        "give the one it was created with (or last changed to with `hotline passphrase`)"
+    )
+
+
+def describe(exc: Exception, home: Path, command: str | None = None) -> Failure | None:
     """Turn an exception from a request, the station or a local file into a :class:`Failure`.
 
     Args:
         exc: what was raised.
         home: the station directory, named in messages that tell the operator what to run.
+        command: the command that failed (``send``, ``line``), for the help it points to.
 
     Returns:
         The failure to raise, or ``None`` for an exception we do not expect (a bug).
@@ -54,11 +65,11 @@ def describe(exc: Exception, home: Path) -> Failure | None:
         return not_running(home)
     if code == "wrong-passphrase":
         # the station names the key file; the operator thinks of the station
-        return Failure(f"wrong passphrase for the station at {home}")
-    if message is not None:
-        return Failure(message)
+        return wrong_passphrase(home)
+    if code is not None and message is not None:
+        return Failure(next_step(code, message, home, command))
     if isinstance(exc, WrongPassphrase):
-        return Failure(f"wrong passphrase for the station at {home}")
+        return wrong_passphrase(home)
     if isinstance(exc, KeyFileCorrupt):
         return Failure(f"the station's key file cannot be opened: {exc.reason}")
     if isinstance(exc, IdentityError):
@@ -66,6 +77,94 @@ def describe(exc: Exception, home: Path) -> Failure | None:
     if isinstance(exc, OSError):
         return Failure(_os_error(exc))
     return None
+
+
+#: A next step: its words, or a function of the station's message and the line it names.
+Step = str | Callable[[str, str], str]
+
+
+_VERIFY = "compare the safety number with `hotline line verify {peer}`, then confirm it with --confirm"
+
+
+def _unverified_or_down(message: str, peer: str) -> str:
+    # `not-verified` also answers a line test on a line that is verified but down or connecting
+    if "not verified" in message or "unverified" in message:
+        return _VERIFY.format(peer=peer)
+    return f"`hotline status` shows when the line to {peer} is up again"
+
+
+def _busy(message: str, peer: str) -> str:
+    # `busy` is a call already on the line, or the station held by another process
+    if "call" in message:
+        return f"hang up the call in progress first (`hotline hangup {peer}`)"
+    return "wait until the other process is done (or stop it), then try again"
+
+
+#: What the operator does next, for each error code the station and the control client answer
+#: (docs/control.md "Error codes"). ``{peer}`` is the line the station's message names (else ``PEER``),
+#: ``{home}`` the station directory, ``{command}`` the command that failed. ``not-running`` and
+#: ``wrong-passphrase`` have their own sentence (:func:`describe`).
+NEXT_STEP: dict[str, Step] = {
+    "bad-request": "see `hotline {command}--help` for the values it takes",
+    "no-such-line": "see `hotline line list`",
+    "line-exists": "see `hotline line list`",
+    "no-such-message": "`hotline inbox` and `hotline log {peer}` show the message ids",
+    "not-verified": _unverified_or_down,
+    "no-key": "carry a line key: `hotline line grant {peer}` here, `hotline line accept` at the far end",
+    "bad-card": "ask {peer}'s operator for the card again (`hotline card --out FILE` at their station)",
+    "bad-line-key": "ask {peer}'s operator for a new one (`hotline line grant` at their station)",
+    "store-full": "free disk space where {home} is, then try again; nothing stored was lost",
+    "store-error": "check the disk where {home} is and the daemon's log, then try again",
+    "not-running": "start the station with `hotline --home {home} up`",
+    "timeout": "`hotline status` shows whether the line to {peer} is up",
+    "pairing-failed": "start the pairing again at both stations (`hotline pair {peer}`)",
+    "internal": "this is a bug: try again, and report it with the daemon's log",
+    "ambiguous": "name the line with --peer",
+    "line-down": "wait until `hotline status` shows the line to {peer} up (`hotline test {peer}` checks it)",
+    "line-unverified": _VERIFY,
+    "busy": _busy,
+    "no-call": "`hotline status` shows the calls in progress",
+    "no-such-call": "`hotline calls` lists the call ids",
+    "no-recording": "set `record_calls` in station.toml to record the calls that come next",
+    "bad-audio": "give --play a PCM WAV file and --record a new file name",
+    "no-audio-device": "give WAV files with --play and --record instead",
+    "bad-file": "check the path and its permissions, then try again",
+    "no-such-document": "`hotline files` lists the documents",
+    "not-complete": "wait until `hotline files` shows it complete",
+    "not-held": "`hotline files` shows which documents are held",
+    "corrupt": "ask {peer}'s operator to send it again (`hotline send-file`)",
+    "no-station": "create one with `hotline --home {home} init NAME`",
+    "station-exists": "choose another --home, or keep using the station that is there",
+    "wrong-passphrase": "give the one it was created with (or last changed to with `hotline passphrase`)",
+    "bad-keyfile": "restore the key file from a backup, or check its permissions",
+    "bad-config": "fix {home}/station.toml, then try again",
+    "weak-passphrase": "choose a stronger one and run the command again",
+    "connection-lost": "the daemon may have stopped: see `hotline --home {home} status` and its log",
+    "bad-response": "the daemon is of another Hotline version: restart it with `hotline --home {home} up`",
+}
+
+#: A message names what to do when it names a command, a setting or an option (`hotline …`, --peer).
+_SAYS_WHAT_TO_DO = re.compile(r"`|(^|\s)--[a-z]")
+#: How station messages name a line: ``the line 'x'``, ``from 'x'``, ``the line to x``, ``the call with x``.
+_LINE_NAMED = re.compile(
+    r"(?:line(?: to)?|from|for|with) '([A-Za-z0-9_.-]{1,64})'"
+    r"|(?:line to|call from|call with) ([A-Za-z0-9_.-]{1,64})"
+)
+
+
+def next_step(code: str, message: str, home: Path, command: str | None = None) -> str:
+    """The station's ``message`` for ``code``, and what to do next when the message does not say.
+
+    An unknown code (a newer station) keeps the station's words alone.
+    """
+    step = NEXT_STEP.get(code)
+    if step is None or _SAYS_WHAT_TO_DO.search(message):
+        return message
+    named = _LINE_NAMED.search(message)
+    peer = (named.group(1) or named.group(2)) if named else "PEER"
+    words = step(message, peer) if callable(step) else step
+    words = words.format(peer=peer, home=home, command=f"{command} " if command else "")
+    return f"{message}; {words}"
 
 
 def _coded(exc: Exception) -> tuple[str | None, str | None]:

@@ -8,6 +8,7 @@ freely and no command prints a traceback.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,24 @@ from hotline.cli import calls, console, documents, lines, messages, pairing, quo
 from hotline.cli.errors import DEBUG_ENV, Failure, describe
 from hotline.cli.options import DEFAULT_HOME, Settings, settings
 
+#: The distribution whose version ``--version`` prints.
+DISTRIBUTION = "hotline"
+
+
+def version() -> str:
+    """The installed package's version (its metadata), else the source tree's own number."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return __version__
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"hotline {version()}")
+    ctx.exit()
+
 
 class _Hotline(click.Group):
     """The root group: maps exceptions escaping any command to one-line failures."""
@@ -29,7 +48,7 @@ class _Hotline(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            failure = describe(exc, settings(ctx).home)
+            failure = describe(exc, settings(ctx).home, ctx.invoked_subcommand)
             if failure is None:
                 if os.environ.get(DEBUG_ENV):
                     raise
@@ -40,7 +59,14 @@ class _Hotline(click.Group):
 
 
 @click.group(cls=_Hotline, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="hotline")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print the version and exit.",
+)
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),

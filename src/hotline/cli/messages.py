@@ -16,9 +16,9 @@ import click
 from click.core import ParameterSource
 from rich.text import Text
 
-from hotline.cli import reach, render
+from hotline.cli import reach, render, transcript
 from hotline.cli.errors import Failure, printable
-from hotline.cli.options import Settings, json_option, settings
+from hotline.cli.options import Settings, json_option, settings, wide_option
 from hotline.client import ControlClient, ControlError
 
 __all__ = ["ack", "inbox", "log", "send", "test"]
@@ -133,9 +133,10 @@ def _announce(message: dict[str, Any]) -> None:
 @click.option(
     "--follow", "-f", is_flag=True, help="Keep printing messages and alerts as they come, until Ctrl-C."
 )
+@wide_option
 @json_option
-def inbox(peer: str | None, unacked: bool, follow: bool) -> None:
-    """Show received messages; acknowledge them with `hotline ack ID`."""
+def inbox(peer: str | None, unacked: bool, follow: bool, wide: bool) -> None:
+    """Show received messages, oldest first; acknowledge them with `hotline ack ID`."""
     opts = settings()
     args: dict[str, Any] = {"unacked": unacked, "follow": False}
     if peer is not None:
@@ -143,7 +144,7 @@ def inbox(peer: str | None, unacked: bool, follow: bool) -> None:
     if follow:
         # Ctrl-C is how a follow ends, so it is a success
         with contextlib.suppress(KeyboardInterrupt):
-            reach.online(opts, lambda client: _follow(client, opts, args))
+            reach.online(opts, lambda client: _follow(client, opts, args, wide))
         return
     result = reach.call(opts, "inbox", **args)
     messages = list(result.get("messages") or [])
@@ -152,10 +153,10 @@ def inbox(peer: str | None, unacked: bool, follow: bool) -> None:
     elif not messages:
         click.echo("no messages")
     else:
-        render.console().print(render.message_table(messages))
+        transcript.messages_view(render.console(), messages, wide=wide)
 
 
-async def _follow(client: ControlClient, opts: Settings, args: dict[str, Any]) -> None:
+async def _follow(client: ControlClient, opts: Settings, args: dict[str, Any], wide: bool) -> None:
     # The backlog first, then a follow stream from just after it. `since` makes the daemon skip what
     # we have shown; the id set also drops a repeat if it counts `since` inclusively.
     backlog = await client.request("inbox", **args)
@@ -163,7 +164,7 @@ async def _follow(client: ControlClient, opts: Settings, args: dict[str, Any]) -
     seen: set[str] = set()
     for message in messages:
         seen.add(str(message.get("id")))
-        _show_event(opts, {"message": message})
+        _show_event(opts, {"message": message}, wide)
     rowids = [m["inbox"] for m in messages if isinstance(m.get("inbox"), int)]
     follow_args = {**args, "follow": True}
     if rowids:
@@ -175,18 +176,18 @@ async def _follow(client: ControlClient, opts: Settings, args: dict[str, Any]) -
                 if str(message.get("id")) in seen:
                     continue
                 seen.add(str(message.get("id")))
-            _show_event(opts, event)
+            _show_event(opts, event, wide)
 
 
-def _show_event(opts: Settings, event: dict[str, Any]) -> None:
+def _show_event(opts: Settings, event: dict[str, Any], wide: bool) -> None:
     if opts.json:
         render.emit_json(event)
         return
     out = render.console()
     if isinstance(event.get("message"), dict):
-        out.print(render.message_line(event["message"]))
+        out.print(transcript.message_block(event["message"], out.width, wide=wide), soft_wrap=wide)
     elif isinstance(event.get("alert"), dict):
-        out.print(render.alert_line(event["alert"]))
+        out.print(render.hanging(render.alert_line(event["alert"]), out.width, wide=wide), soft_wrap=wide)
 
 
 @click.command()
@@ -210,9 +211,11 @@ def ack(ident: str, peer: str | None) -> None:
 @click.command()
 @click.argument("peer")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Newest N entries.")
+@wide_option
 @json_option
-def log(peer: str, limit: int) -> None:
-    """Show the log of the line to PEER: messages, receipts, acknowledgements, tests and alerts."""
+def log(peer: str, limit: int, wide: bool) -> None:
+    """Show the transcript of the line to PEER: each message with its receipt and acknowledgement,
+    line tests and alerts where they happened (`--json` has every entry as the station logged it)."""
     opts = settings()
     result = reach.call(opts, "log", peer=peer, limit=limit)
     if opts.json:
@@ -222,7 +225,7 @@ def log(peer: str, limit: int) -> None:
     if not entries:
         click.echo(f"nothing logged on the line to {peer} yet")
         return
-    render.console().print(render.log_table(entries))
+    transcript.log_view(render.console(), entries, wide=wide)
 
 
 @click.command()
@@ -244,7 +247,10 @@ def test(peer: str, timeout: float) -> None:
             async with asyncio.timeout(timeout + GRACE):
                 return await client.request("test", peer=peer, timeout=timeout)
         except TimeoutError:
-            raise Failure(f"the station did not answer the test within {timeout + GRACE:g} s") from None
+            raise Failure(
+                f"the station did not answer the test within {timeout + GRACE:g} s; "
+                f"`hotline status` shows whether the line to {peer} is up"
+            ) from None
 
     result = reach.online(opts, run)
     if opts.json:
@@ -253,7 +259,10 @@ def test(peer: str, timeout: float) -> None:
             raise click.exceptions.Exit(1)
         return
     if not result.get("ok"):
-        raise Failure(f"test of the line to {peer} failed: {result.get('detail') or 'no detail'}")
+        raise Failure(
+            f"test of the line to {peer} failed: {result.get('detail') or 'no detail'}; "
+            f"see `hotline status` and `hotline log {peer}`"
+        )
     rtt = result.get("rtt_ms")
     rtt_text = f", round trip {rtt:.1f} ms" if isinstance(rtt, int | float) else ""
     click.echo(f"line to {peer}: test ok{rtt_text}")

@@ -18,7 +18,7 @@ import click
 
 from hotline.cli.errors import Failure
 
-__all__ = ["ENDPOINT", "HOST_PORT", "Settings", "json_option", "settings"]
+__all__ = ["ENDPOINT", "HOST_PORT", "Settings", "json_option", "settings", "wide_option"]
 
 #: Where a station lives when neither ``--home`` nor ``HOTLINE_HOME`` says.
 DEFAULT_HOME = "~/.hotline"
@@ -161,6 +161,16 @@ def json_option(command: F) -> F:
         expose_value=False,
         callback=_set_json,
         help="Print the result as one JSON object instead of text.",
+    )(command)
+
+
+def wide_option(command: F) -> F:
+    """Add ``--wide``: every text whole instead of fitted to the terminal (or 80 columns in a pipe)."""
+    return click.option(
+        "--wide",
+        "-w",
+        is_flag=True,
+        help="Show every text whole, not fitted to the terminal's width (80 columns in a pipe, or $COLUMNS).",
     )(command)
 
 

@@ -132,7 +132,9 @@ def _ask_code(peer: str) -> str:
     try:
         text: str = click.prompt(f"Code from {peer}'s operator", err=True)
     except click.Abort:
-        raise Failure("no code given: nothing was changed") from None
+        raise Failure(
+            f"no code given: nothing was changed; run it again with the code {peer}'s operator reads"
+        ) from None
     return text
 
 

@@ -10,8 +10,10 @@ them.
 from __future__ import annotations
 
 import io
+import os
+import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,16 +26,16 @@ from rich.text import Text
 from hotline.cli.errors import printable
 
 __all__ = [
+    "PRECEDENCE_STYLE",
     "ago",
     "alert_line",
     "console",
+    "document_table",
     "emit_json",
     "line_table",
-    "log_table",
-    "message_line",
-    "message_table",
     "qr_code",
     "safety_number",
+    "size",
     "status_view",
     "text",
     "when",
@@ -49,7 +51,7 @@ _STATE_STYLE = {
     "unverified": "magenta",
     "stopped": "dim",
 }
-_PRECEDENCE_STYLE = {
+PRECEDENCE_STYLE = {
     "flash": "bold white on red",
     "immediate": "bold red",
     "priority": "yellow",
@@ -58,9 +60,37 @@ _PRECEDENCE_STYLE = {
 _NONE = "—"
 
 
-def console() -> Console:
-    """A console on the current stdout (made per call, so test runners that swap stdout see the output)."""
-    return Console(highlight=False)
+#: How wide ``--wide`` lays out a table: nothing real is wider, and rich sizes columns to their content.
+WIDE = 10_000
+
+
+#: The width assumed when stdout is not a terminal and ``$COLUMNS`` does not say.
+PIPE_WIDTH = 80
+
+
+def width_of_stdout() -> int | None:
+    """``$COLUMNS`` when set; else 80 when stdout is not a terminal (a pipe, a file); else None: ask it.
+
+    rich alone would take the width of whichever of stdin, stdout and stderr is a terminal, so
+    ``hotline log PEER | less`` would be laid out for the terminal behind the pipe.
+    """
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    isatty = getattr(sys.stdout, "isatty", None)
+    if isatty is None or not isatty():
+        return PIPE_WIDTH
+    return None
+
+
+def console(*, wide: bool = False) -> Console:
+    """A console on the current stdout (made per call, so test runners that swap stdout see the output).
+
+    Its width is ``$COLUMNS``, else the terminal's, else 80 when stdout is not a terminal (see
+    :func:`width_of_stdout`). ``wide`` (the ``--wide`` option) lifts the limit, so that tables show
+    every cell whole; the lines are then as long as their content.
+    """
+    return Console(highlight=False, width=WIDE if wide else width_of_stdout())
 
 
 def emit_json(value: Any) -> None:
@@ -117,8 +147,63 @@ def _state(line: Result) -> Text:
     return text(state, _STATE_STYLE.get(str(state), ""))
 
 
-def _precedence(value: Any) -> Text:
-    return text(value, _PRECEDENCE_STYLE.get(str(value), ""))
+#: How far the continuation of a long entry is indented under its first line.
+INDENT = "    "
+
+
+def wrap(body: Text, width: int) -> list[Text]:
+    """``body`` wrapped at word boundaries to ``width`` cells (a word longer than a line is split)."""
+    width = max(width, 20)
+    lines = list(body.wrap(Console(width=width, highlight=False, color_system=None), width))
+    for line in lines:
+        line.rstrip()
+    return lines
+
+
+def hanging(line: Text, width: int, *, wide: bool = False) -> Text:
+    """A one-line entry; when it is longer than ``width``, its next lines are indented under it."""
+    if wide or line.cell_len <= width:
+        return line
+    first, *rest = wrap(line, width - len(INDENT))
+    return Text("\n").join([first, *(Text(INDENT) + more for more in rest)])
+
+
+def fit_table(
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, Text]],
+    width: int,
+    *,
+    optional: Sequence[str] = (),
+    flexible: str | None = None,
+    wide: bool = False,
+) -> Table:
+    """A table whose rows stay one line each on a ``width``-column terminal.
+
+    While the rows do not fit, the ``optional`` columns give way, least needed first; what is left of
+    the width goes to the ``flexible`` column (free text such as a name), which is cut with an
+    ellipsis, but not below :data:`FLEXIBLE_MIN` cells while an optional column can still give way.
+    With ``wide`` every column is kept and nothing is cut.
+    """
+    shown = list(columns)
+
+    def natural(name: str) -> int:
+        return max([len(name), *(row[name].cell_len for row in rows)])
+
+    def spare(names: list[str]) -> int:
+        return width - sum(natural(n) for n in names if n != flexible) - 2 * (len(names) - 1)
+
+    for name in optional:
+        want = min(FLEXIBLE_MIN, natural(flexible)) if flexible in shown else 0
+        if wide or spare(shown) >= want:
+            break
+        shown.remove(name)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in shown:
+        limit = max(spare(shown), 8) if name == flexible and not wide else None
+        table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=limit)
+    for row in rows:
+        table.add_row(*(row[name] for name in shown))
+    return table
 
 
 def line_table(lines: Iterable[Result]) -> Table:
@@ -148,8 +233,12 @@ LIGHT_KDF_WARNING = (
 LIGHT_KDF_SHORT = "key file: light key derivation, for tests and very small machines only"
 
 
-def status_view(out: Console, result: Result) -> None:
-    """The ``status`` view: the station, a table of its lines, then the alerts still standing."""
+def status_view(out: Console, result: Result, *, wide: bool = False) -> None:
+    """The ``status`` view: the station, a table of its lines, then the alerts still standing.
+
+    The table keeps one line per line on a narrow terminal: the endpoint, the session's age, the time
+    in the current state, then the round trip give way first (``--wide`` shows them all).
+    """
     station = result.get("station") or {}
     running = station.get("running")
     state = (
@@ -172,12 +261,11 @@ def status_view(out: Console, result: Result) -> None:
     if not lines:
         out.print("no lines yet: add one with `hotline line add PEER CARD_FILE`")
         return
-    table = _table(
-        "peer", "state", "since", "endpoint", "rtt ms", "last test", "session", "queued",
-        wrap=("last test", "queued"),
-    )  # fmt: skip
+    rows: list[dict[str, Text]] = []
+    notes: list[Text] = []
     alerts: list[Result] = []
     for line in lines:
+        peer = str(line.get("peer"))
         test = line.get("last_test")
         if test:
             verdict = Text("ok", "green") if test.get("ok") else Text("FAILED", "bold red")
@@ -188,31 +276,41 @@ def status_view(out: Console, result: Result) -> None:
         queued = f"{line.get('queued', 0)}"
         if line.get("in_flight"):
             queued += f" (+{line['in_flight']} in flight)"
-        if line.get("held_by_peer"):
-            queued += " (the peer paused the line: `hotline log`)"
-        state = _state(line)
-        if line.get("quota_paused"):
-            state.append(f", paused: {line['quota_paused']} quota", "bold yellow")
-        table.add_row(
-            text(line.get("peer"), "bold"),
-            state,
-            text(ago(line.get("since"))),
-            text(line.get("endpoint")),
-            text(f"{rtt:.1f}" if isinstance(rtt, int | float) else None),
-            last_test,
-            text(duration(line.get("session_age"))),
-            text(queued),
+        rows.append(
+            {
+                "peer": text(peer, "bold"),
+                "state": _state(line),
+                "since": text(ago(line.get("since"))),
+                "endpoint": text(line.get("endpoint")),
+                "rtt ms": text(f"{rtt:.1f}" if isinstance(rtt, int | float) else None),
+                "last test": last_test,
+                "session": text(duration(line.get("session_age"))),
+                "queued": text(queued),
+            }
         )
+        # what does not fit a cell is said under the table, one line per fact
+        if line.get("quota_paused"):
+            paused = f"paused: its peer passed the {line['quota_paused']} quota (`hotline quota {peer}`)"
+            notes.append(Text.assemble(text(peer, "bold"), ": ", text(paused, "yellow")))
+        if line.get("held_by_peer"):
+            held = f"the peer paused the line; our messages wait for it (`hotline log {peer}`)"
+            notes.append(Text.assemble(text(peer, "bold"), ": ", text(held, "yellow")))
         alerts.extend(line.get("alerts") or [])
-    out.print(table)
+    columns = ("peer", "state", "since", "endpoint", "rtt ms", "last test", "session", "queued")
+    optional = ("endpoint", "session", "since", "rtt ms")
+    out.print(fit_table(columns, rows, out.width, optional=optional, wide=wide))
+    for note in notes:
+        out.print(hanging(note, out.width, wide=wide), soft_wrap=wide)
     for line in lines:
         call = line.get("call")
         if isinstance(call, dict):
-            out.print(call_line(call))
+            out.print(hanging(call_line(call), out.width, wide=wide), soft_wrap=wide)
     if alerts:
         out.print(Text("alerts", style="bold red"))
         for alert in sorted(alerts, key=lambda a: a.get("at") or 0):
-            out.print(Text("  ").append_text(alert_line(alert)))
+            out.print(
+                hanging(Text("  ").append_text(alert_line(alert)), out.width, wide=wide), soft_wrap=wide
+            )
 
 
 def call_line(call: Result) -> Text:
@@ -229,32 +327,67 @@ def call_line(call: Result) -> Text:
     )  # fmt: skip
 
 
-def document_table(documents: Iterable[Result]) -> Table:
-    """Documents both ways: one row each, with how far it got."""
-    table = _table("id", "peer", "dir", "name", "size", "state", "stored", "queued", wrap=("name", "queued"))
-    table.columns[3].min_width = 12
+def size(count: Any) -> str:
+    """A byte count for people: ``512 B``, ``4.9 KiB``, ``12.0 MiB``, ``1.5 GiB``."""
+    if not isinstance(count, int | float):
+        return _NONE
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+#: Fewest cells a flexible column (a document's name) keeps while other columns can give way.
+FLEXIBLE_MIN = 20
+
+
+def document_table(documents: Iterable[Result], width: int, *, wide: bool = False) -> Table:
+    """Documents both ways: one row each, with how far it got, fitted to ``width`` columns.
+
+    Every row stays one line: a long name is cut with an ellipsis (``--wide`` shows it whole), and on a
+    narrow terminal the queue time, then the direction, give way first. The id is never cut:
+    ``hotline file get ID`` needs it whole.
+    """
+    rows: list[dict[str, Text]] = []
     for doc in documents:
-        size = doc.get("size") or 0
+        total = doc.get("size") or 0
         stored = doc.get("stored") or 0
-        share = f"{100 * stored / size:.0f} %" if size else "100 %"
         state = str(doc.get("state"))
         style = {"complete": "green", "failed": "bold red", "paused": "yellow"}.get(state, "")
-        table.add_row(
-            text(doc.get("id")),
-            text(doc.get("peer"), "bold"),
-            text(doc.get("direction")),
-            text(doc.get("name")),
-            text(f"{size:,}"),
-            text(state, style),
-            text(share),
-            text(when(doc.get("created_at"))),
+        shown = (
+            state if state in ("complete", "held") or not total else f"{state} {100 * stored / total:.0f} %"
         )
-    return table
+        rows.append(
+            {
+                "id": text(doc.get("id")),
+                "peer": text(doc.get("peer"), "bold"),
+                "dir": text(doc.get("direction")),
+                "name": text(doc.get("name")),
+                "size": text(size(total)),
+                "state": text(shown, style),
+                "queued": text(when(doc.get("created_at"))),
+            }
+        )
+    columns = ("id", "peer", "dir", "name", "size", "state", "queued")
+    return fit_table(columns, rows, width, optional=("queued", "dir"), flexible="name", wide=wide)
 
 
-def call_table(calls: Iterable[Result]) -> Table:
-    """The call log: one row per call."""
-    table = _table("id", "peer", "dir", "started", "duration", "ended", "SAS", "path")
+def _short_when(at: Any) -> str:
+    # the month, day and minute: the call log has no room for a year and seconds on 80 columns
+    if not isinstance(at, int | float):
+        return _NONE
+    return datetime.fromtimestamp(at).strftime("%m-%d %H:%M")
+
+
+def call_table(calls: Iterable[Result], width: int, *, wide: bool = False) -> Table:
+    """The call log: one row per call, fitted to ``width``.
+
+    The start shows without year and seconds, and the path, then the direction, give way on a narrow
+    terminal; ``--wide`` shows them all.
+    """
+    rows: list[dict[str, Text]] = []
     for call in calls:
         confirmed = call.get("sas_confirmed")
         if confirmed is None:
@@ -262,17 +395,26 @@ def call_table(calls: Iterable[Result]) -> Table:
         else:
             sas = Text("confirmed", "green") if confirmed else Text("MISMATCH", "bold red")
         reason = call.get("end_reason")
-        table.add_row(
-            text(str(call.get("id"))[:8]),
-            text(call.get("peer"), "bold"),
-            text(call.get("direction")),
-            text(when(call.get("started_at"))),
-            text(duration(call.get("duration")) if call.get("duration") is not None else None),
-            text(reason, "red" if reason in ("sas-mismatch", "failed", "media-lost", "interrupted") else ""),
-            sas,
-            text(call.get("path")),
+        rows.append(
+            {
+                "id": text(str(call.get("id"))[:8]),
+                "peer": text(call.get("peer"), "bold"),
+                "dir": text(call.get("direction")),
+                "started": text(
+                    when(call.get("started_at")) if wide else _short_when(call.get("started_at"))
+                ),
+                "duration": text(
+                    duration(call.get("duration")) if call.get("duration") is not None else None
+                ),
+                "ended": text(
+                    reason, "red" if reason in ("sas-mismatch", "failed", "media-lost", "interrupted") else ""
+                ),
+                "SAS": sas,
+                "path": text(call.get("path")),
+            }
         )
-    return table
+    columns = ("id", "peer", "dir", "started", "duration", "ended", "SAS", "path")
+    return fit_table(columns, rows, width, optional=("path", "dir"), wide=wide)
 
 
 def alert_line(alert: Result) -> Text:
@@ -284,75 +426,6 @@ def alert_line(alert: Result) -> Text:
         text(alert.get("peer"), "bold"), ": ",
         text(alert.get("detail") or ""),
     )  # fmt: skip
-
-
-def message_line(message: Result) -> Text:
-    """One message as a follow line: time, precedence, peer, id, then the text on the next lines."""
-    arrow = "from" if message.get("direction") == "in" else "to"
-    return Text.assemble(
-        when(message.get("created_at")), " ",
-        _precedence(str(message.get("precedence", "")).upper()), " ",
-        f"{arrow} ", text(message.get("peer"), "bold"), " ",
-        text(f"[{message.get('id')}]", "dim"), "\n",
-        text(message.get("text") or ""),
-    )  # fmt: skip
-
-
-def message_table(messages: Iterable[Result]) -> Table:
-    """Messages as a table (``inbox``)."""
-    table = _table("id", "from", "precedence", "received", "state", "text", wrap=("text",))
-    for message in messages:
-        table.add_row(
-            text(message.get("id"), "dim"),
-            text(message.get("peer"), "bold"),
-            _precedence(message.get("precedence")),
-            text(when(message.get("created_at"))),
-            text(message.get("state")),
-            text(message.get("text") or ""),
-        )
-    return table
-
-
-def log_table(entries: Iterable[Result]) -> Table:
-    """The ``log`` view: what happened on a line, oldest first as the station gives it."""
-    table = _table("at", "kind", "what", wrap=("what",))
-    for entry in entries:
-        kind = entry.get("kind")
-        table.add_row(text(when(entry.get("at"))), text(kind), _log_detail(entry))
-    return table
-
-
-def _log_detail(entry: Result) -> Text:
-    # Entries beyond ``at`` and ``kind`` differ by kind (docs/control.md "entry"): a message is nested
-    # under "message"; receipts and acks name an "id"; tests and alerts carry their fields beside the kind.
-    kind = entry.get("kind")
-    message = entry.get("message")
-    if kind == "message" and isinstance(message, Mapping):
-        arrow = "←" if message.get("direction") == "in" else "→"
-        what = message.get("kind")
-        return Text.assemble(
-            f"{arrow} ", _precedence(message.get("precedence")), " ",
-            text(message.get("state")), " ",
-            text(f"{what} " if what not in (None, "text") else ""),
-            text(f"[{message.get('id')}] ", "dim"),
-            text(message.get("text") or ""),
-        )  # fmt: skip
-    if kind == "receipt":
-        return Text.assemble("receipt for ", text(f"[{entry.get('id')}]", "dim"))
-    if kind == "ack":
-        who = "they" if entry.get("direction") == "out" else "we"
-        return Text.assemble(f"{who} acknowledged ", text(f"[{entry.get('id')}]", "dim"))
-    if kind == "test":
-        rtt = entry.get("rtt_ms")
-        verdict = Text("ok", "green") if entry.get("ok") else Text("FAILED", "bold red")
-        timing = f" {rtt:.1f} ms" if isinstance(rtt, int | float) else ""
-        return Text.assemble(verdict, timing, ": ", text(entry.get("detail") or ""))
-    rest = {k: v for k, v in entry.items() if k not in ("at", "kind", "event")}
-    label = entry.get("event")
-    return Text.assemble(
-        text(f"{label} " if label else "", "red" if kind == "alert" else ""),
-        text(" ".join(f"{k}={v}" for k, v in rest.items())),
-    )
 
 
 def safety_number(out: Console, result: Result) -> None:

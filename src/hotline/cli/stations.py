@@ -11,7 +11,7 @@ from rich.text import Text
 
 from hotline.cli import reach, render
 from hotline.cli.errors import Failure, printable
-from hotline.cli.options import ENDPOINT, HOST_PORT, Settings, json_option, settings
+from hotline.cli.options import ENDPOINT, HOST_PORT, Settings, json_option, settings, wide_option
 
 __all__ = ["card", "init", "passphrase", "status", "up"]
 
@@ -94,15 +94,16 @@ def card(out: Path | None, qr: bool) -> None:
 
 
 @click.command()
+@wide_option
 @json_option
-def status() -> None:
+def status(wide: bool) -> None:
     """Show the station and the state of each line: up or down, delay, tests, queued messages, alerts."""
     opts = settings()
     result = reach.call(opts, "status")
     if opts.json:
         render.emit_json(result)
     else:
-        render.status_view(render.console(), result)
+        render.status_view(render.console(wide=wide), result, wide=wide)
 
 
 @click.command()
