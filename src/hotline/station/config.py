@@ -39,9 +39,9 @@ class AudioSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, om
     """
 
     #: Where the operator's voice comes from (a microphone, a headset).
-    input: str | None = None
+    input: str | int | None = None
     #: Where the far end is heard (a speaker, a headset).
-    output: str | None = None
+    output: str | int | None = None
 
 
 class StationConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -120,8 +120,9 @@ def _problem(config: StationConfig) -> str | None:
     if config.max_pending < 1 or config.store_max_pages < 0:
         return "`max_pending` must be at least 1 and `store_max_pages` at least 0"
     for kind in ("input", "output"):
-        if getattr(config.audio, kind) == "":
-            return f"`audio.{kind}` must name a device (or be left out for the default one)"
+        wanted = getattr(config.audio, kind)
+        if wanted == "" or (isinstance(wanted, int) and wanted < 0):
+            return f"`audio.{kind}` must name a device or give its number (or be left out for the default)"
     return quota_problem(config.quotas, dict(config.lines))
 
 

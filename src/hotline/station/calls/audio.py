@@ -246,7 +246,7 @@ def _open(
         ) from None
 
 
-def pick_device(devices: list[dict[str, Any]], wanted: str | None, kind: str) -> int | None:
+def pick_device(devices: list[dict[str, Any]], wanted: str | int | None, kind: str) -> int | None:
     """The number of the ``kind`` ("input" or "output") device that ``wanted`` names.
 
     ``devices`` is PortAudio's list (``sounddevice.query_devices()``); ``wanted`` is a device's
@@ -262,7 +262,7 @@ def pick_device(devices: list[dict[str, Any]], wanted: str | None, kind: str) ->
         raise StationError("no-audio-device", f"this machine has no sound card. {_USE_WAV}")
     if wanted is None:
         return None
-    if wanted.isdigit():
+    if isinstance(wanted, int) or wanted.isdigit():
         fits = [(number, name) for number, name in usable if number == int(wanted)]
     else:
         fits = [(number, name) for number, name in usable if name == wanted]
