@@ -3,7 +3,8 @@
 Every source gives 20 ms frames of 48 kHz mono 16-bit PCM (:data:`hotline.voice.codec.FRAME_BYTES`)
 and every sink takes them, one per tick of the call's media clock. The sound card needs the optional
 ``sounddevice`` package (``pip install 'hotline[audio]'``) and a device; where either is missing the
-error says how to use WAV files instead.
+error says how to use WAV files instead. Which devices: the ``[audio]`` table of ``station.toml``
+(:class:`hotline.station.config.AudioSettings`), else the system's defaults.
 """
 
 from __future__ import annotations
