@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +23,8 @@ from hotline.voice.codec import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE
 from hotline.voice.errors import VoiceError
 from hotline.voice.wavio import WavSink, WavSource
 
+log = logging.getLogger("hotline.calls")
+
 SILENCE = bytes(FRAME_BYTES)
 #: Frames held between a sound device and the media clock before the first one is passed on (and
 #: again after the queue ran dry): the two clocks tick 20 ms apart each, but a few milliseconds
@@ -30,6 +33,10 @@ CUSHION = 2
 #: Frames the queue holds at most; past that, the device's clock runs ahead of the media clock's
 #: (or the other way round) and the oldest frame is dropped, so the delay stays bounded.
 MOST_QUEUED = CUSHION + 4
+#: PortAudio's own buffering per device ("high": its safe choice for the device). The callbacks are
+#: Python, sharing the interpreter with the daemon's cryptography: a buffer of a few milliseconds
+#: ("low") would run dry whenever they wait for it.
+LATENCY = "high"
 
 
 class Source(Protocol):
@@ -130,9 +137,14 @@ class FrameQueue:
         self._frames: collections.deque[bytes] = collections.deque(maxlen=MOST_QUEUED)
         self._lock = threading.Lock()
         self._flowing = False
+        #: Frames dropped because the queue was full, and times it ran dry while flowing.
+        self.dropped = 0
+        self.ran_dry = 0
 
     def put(self, frame: bytes) -> None:
         with self._lock:
+            if len(self._frames) == MOST_QUEUED:
+                self.dropped += 1
             self._frames.append(frame)
 
     def take(self) -> bytes:
@@ -141,6 +153,8 @@ class FrameQueue:
                 self._flowing = True
             if self._flowing and self._frames:
                 return self._frames.popleft()
+            if self._flowing:
+                self.ran_dry += 1
             self._flowing = False
             return SILENCE
 
@@ -173,9 +187,7 @@ class SoundCard:
                 ("input", sd.RawInputStream, inp, self._on_input),
                 ("output", sd.RawOutputStream, out, self._on_output),
             ):
-                stream = _open(stream_type, kind, device, callback, listed)
-                self._streams.append(stream)
-                stream.start()
+                self._streams.append(_open(stream_type, kind, device, callback, listed))
         except StationError:
             self.close()
             raise
@@ -194,6 +206,15 @@ class SoundCard:
 
     def close(self) -> None:
         streams, self._streams = self._streams, []
+        if streams:
+            # how well the device clocks kept pace with the call's: numbers only
+            log.info(
+                "sound card closed: microphone %d frames dropped, %d gaps; speaker %d dropped, %d gaps",
+                self._heard.dropped,
+                self._heard.ran_dry,
+                self._to_play.dropped,
+                self._to_play.ran_dry,
+            )
         for stream in streams:
             with contextlib.suppress(Exception):
                 stream.stop()
@@ -229,15 +250,17 @@ def _open(
     stream_type: Any, kind: str, device: int | None, callback: Any, listed: list[dict[str, Any]]
 ) -> Any:
     try:
-        return stream_type(
+        stream = stream_type(
             samplerate=SAMPLE_RATE,
             blocksize=FRAME_SAMPLES,
             device=device,
             channels=1,
             dtype="int16",
-            latency="low",
+            latency=LATENCY,
             callback=callback,
         )
+        stream.start()
+        return stream
     except Exception as exc:  # PortAudio raises its own error types, and OSError for no device
         name = f"{kind} device {listed[device]['name']!r}" if device is not None else f"default {kind} device"
         raise StationError(
