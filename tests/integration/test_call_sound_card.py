@@ -139,10 +139,10 @@ def test_a_call_through_sound_cards_carries_speech_both_ways(
         assert rate == RATE and len(samples) / rate > CLIP_SECONDS, f"{listener} recorded too little"
         spoken = _loud_windows(samples, rate).mean() * len(samples) / rate
         said = _loud_windows(*_samples(clip)).mean() * CLIP_SECONDS
-        aligned = _aligned(heard, clip, tmp_path / f"aligned-{listener}.wav")
-        quality = pesq_wb(clip, aligned)
-        print(f"{speaker} -> {listener} through sound cards: PESQ-WB {quality:.2f}, {spoken:.1f} s of sound")
         assert spoken > 0.8 * said, (
             f"{listener} heard {spoken:.1f} s of sound of the {said:.1f} s {speaker} said"
         )
+        aligned = _aligned(heard, clip, tmp_path / f"aligned-{listener}.wav")
+        quality = pesq_wb(clip, aligned)
+        print(f"{speaker} -> {listener} through sound cards: PESQ-WB {quality:.2f}, {spoken:.1f} s of sound")
         assert quality >= FLOOR, f"{listener} heard {speaker} at PESQ-WB {quality:.2f}, under {FLOOR}"
