@@ -31,6 +31,19 @@ class LineSettings(QuotaSettings, forbid_unknown_fields=True, kw_only=True, omit
     record_calls: bool = False
 
 
+class AudioSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """The sound card a call uses when it is given no WAV file, an ``[audio]`` table in ``station.toml``.
+
+    Each is a device's number or name as PortAudio lists it (``python3 -m sounddevice``), or a part
+    of the name that only one device has; unset means the system's default device.
+    """
+
+    #: Where the operator's voice comes from (a microphone, a headset).
+    input: str | int | None = None
+    #: Where the far end is heard (a speaker, a headset).
+    output: str | int | None = None
+
+
 class StationConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """What ``hotline init`` writes and ``hotline up`` reads."""
 
@@ -61,6 +74,8 @@ class StationConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     lines: dict[str, LineSettings] = {}
     #: Every line's quotas and the disk reserve (F5, :mod:`hotline.station.quotarules`).
     quotas: QuotaDefaults = msgspec.field(default_factory=QuotaDefaults)
+    #: The sound card for calls (the system's default devices when unset).
+    audio: AudioSettings = msgspec.field(default_factory=AudioSettings)
 
     def __post_init__(self) -> None:
         problem = _problem(self)
@@ -104,6 +119,10 @@ def _problem(config: StationConfig) -> str | None:
         return "`documents_max_bytes` must be at least 0"
     if config.max_pending < 1 or config.store_max_pages < 0:
         return "`max_pending` must be at least 1 and `store_max_pages` at least 0"
+    for kind in ("input", "output"):
+        wanted = getattr(config.audio, kind)
+        if wanted == "" or (isinstance(wanted, int) and wanted < 0):
+            return f"`audio.{kind}` must name a device or give its number (or be left out for the default)"
     return quota_problem(config.quotas, dict(config.lines))
 
 
@@ -148,4 +167,4 @@ def save_config(path: Path, config: StationConfig) -> None:
     path.chmod(0o600)
 
 
-__all__ = ["LineSettings", "StationConfig", "load_config", "save_config"]
+__all__ = ["AudioSettings", "LineSettings", "StationConfig", "load_config", "save_config"]

@@ -71,7 +71,9 @@ class ExportArgs(Args):
     out: str
 
 
-def _media(play: str | None, record: str | None, seconds: float | None, sas: str | None) -> Media:
+def _media(
+    station: StationHost, play: str | None, record: str | None, seconds: float | None, sas: str | None
+) -> Media:
     for name, value in (("play", play), ("record", record)):
         if value is not None:
             absolute_path(value, name, "opens")
@@ -79,7 +81,7 @@ def _media(play: str | None, record: str | None, seconds: float | None, sas: str
         raise StationError("bad-request", "`seconds` is 0 to 86400")
     if sas not in (None, "confirm", "mismatch"):
         raise StationError("bad-request", "`sas` is 'confirm' or 'mismatch'")
-    source, sink = open_endpoints(play, record)
+    source, sink = open_endpoints(play, record, station.config.audio)
     return Media(source, sink, seconds=seconds, hangup_at_end=play is not None and seconds is None, sas=sas)
 
 
@@ -128,7 +130,7 @@ async def place(station: StationHost, args: PlaceArgs, emit: Emit) -> dict[str, 
     """``call.place``: ring the peer and follow the call until it ends."""
     need_running(station, "calls")
     line = station.line(args.peer)
-    media = _media(args.play, args.record, args.seconds, args.sas)
+    media = _media(station, args.play, args.record, args.seconds, args.sas)
     try:
         call = station.calls.place(line, media)
     except StationError:
@@ -156,7 +158,7 @@ async def answer(station: StationHost, args: AnswerArgs, emit: Emit) -> dict[str
             if loop.time() >= deadline:
                 raise
             await asyncio.sleep(0.05)
-    media = _media(args.play, args.record, args.seconds, args.sas)
+    media = _media(station, args.play, args.record, args.seconds, args.sas)
     if not call.machine.can_answer:
         media.close()
         raise StationError("no-call", f"the call from {call.line.peer} stopped ringing")
