@@ -501,6 +501,12 @@ def _cli_connect(home: Path, *args: str) -> Any:
             cli.commands.pop("pair", None)
 
 
+WRONG_CODE_LINE = (
+    "hotline: the code did not match: nothing was changed;"
+    " start the pairing again at both stations (`hotline pair PEER`)\n"
+)
+
+
 def test_the_command_pairs_and_a_wrong_code_fails_in_one_line(cluster: Cluster) -> None:
     moscow, jerusalem = cluster.add("moscow"), cluster.add("jerusalem")
     # a wrong code first: both commands fail with the same sentence, nothing is stored
@@ -511,9 +517,9 @@ def test_the_command_pairs_and_a_wrong_code_fails_in_one_line(cluster: Cluster) 
             jerusalem.home, "moscow", "--connect", first["listen"], "--code", wrong(first["code"])
         )
         assert result.exit_code == 1, result.output
-        assert result.stderr == "hotline: the code did not match: nothing was changed\n"
+        assert result.stderr == WRONG_CODE_LINE
         _, err = listener.communicate(timeout=WAIT)
-        assert listener.returncode == 1 and err == "hotline: the code did not match: nothing was changed\n"
+        assert listener.returncode == 1 and err == WRONG_CODE_LINE
     finally:
         listener.kill()
         listener.wait()
