@@ -41,8 +41,11 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
+# Two workers, each taking whole test files: most integration tests wait on real daemons and
+# timers, so two of them share two cores well (PYTEST_WORKERS=0 runs everything in one process).
+PYTEST_WORKERS ?= 2
 pytest: $(DEBIAN_STAMP) $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -m "not soak"
+	$(BIN)/pytest -q -p no:cacheprovider -m "not soak" -n $(PYTEST_WORKERS) --dist loadfile
 
 # Long fault-injection runs (minutes each): partitions, corruption, a 10-minute cut.
 soak: $(DEBIAN_STAMP) $(STAMP)
