@@ -229,7 +229,7 @@ _USE_WAV = (
 
 def _sounddevice() -> Any:
     try:
-        import sounddevice  # type: ignore[import-not-found, unused-ignore]
+        import sounddevice  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except (ImportError, OSError) as exc:
         raise StationError(
             "no-audio-device",
