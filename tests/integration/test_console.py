@@ -266,7 +266,8 @@ async def test_an_incoming_call_opens_the_call_dialog_which_answers_with_the_sas
             dialog = app.screen
             assert isinstance(dialog, CallScreen)
             assert dialog.peer == "bravo" and dialog.state == "ringing"
-            assert "RINGING" in text_of(app, "#call-state", top=True)
+            # the dialog fills its widgets once mounted, a moment after it is pushed
+            await until(pilot, lambda: "RINGING" in text_of(app, "#call-state", top=True), "ringing shown")
             assert "Answer (r)" in str(dialog.query_one("#call-ring", Button).label)
             dialog.query_one("#call-play", Input).value = str(speech_sample())
             dialog.query_one("#call-record", Input).value = str(tmp_path / "heard.wav")
