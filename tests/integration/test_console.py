@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
 
@@ -55,6 +56,14 @@ def text_of(app: HotlineConsole, selector: str, *, top: bool = False) -> str:
     """The text of a Static on the main screen, or on the screen on top with ``top``."""
     root = app.screen if top else app
     return str(root.query_one(selector, Static).content)
+
+
+def drawn(app: HotlineConsole, selector: str) -> str:
+    """The text of a Static on the screen on top, or "" while that screen is still mounting."""
+    try:
+        return text_of(app, selector, top=True)
+    except NoMatches:
+        return ""
 
 
 def sent_state(app: HotlineConsole, peer: str, text: str) -> str | None:
@@ -267,7 +276,7 @@ async def test_an_incoming_call_opens_the_call_dialog_which_answers_with_the_sas
             assert isinstance(dialog, CallScreen)
             assert dialog.peer == "bravo" and dialog.state == "ringing"
             # the dialog fills its widgets once mounted, a moment after it is pushed
-            await until(pilot, lambda: "RINGING" in text_of(app, "#call-state", top=True), "ringing shown")
+            await until(pilot, lambda: "RINGING" in drawn(app, "#call-state"), "ringing shown")
             assert "Answer (r)" in str(dialog.query_one("#call-ring", Button).label)
             dialog.query_one("#call-play", Input).value = str(speech_sample())
             dialog.query_one("#call-record", Input).value = str(tmp_path / "heard.wav")

@@ -13,6 +13,7 @@ play and record, and shows the station's own words when it refuses.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,6 +22,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Static
 
@@ -112,9 +114,15 @@ class CallScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         """Draw, and tick the timer twice a second."""
-        self._draw()
         self.set_interval(0.5, self._draw)
-        self.query_one("#call-ring", Button).focus()
+        # a dialog opened by a ringing call is pushed from the follow stream: under load its
+        # widgets can still be mounting here, so the first draw waits for the first refresh
+        self.call_after_refresh(self._first_draw)
+
+    def _first_draw(self) -> None:
+        self._draw()
+        with contextlib.suppress(NoMatches):  # closed before it was drawn
+            self.query_one("#call-ring", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """The buttons do what the keys do."""
@@ -228,15 +236,18 @@ class CallScreen(ModalScreen[None]):
     # -- drawing
 
     def _error(self, text: str) -> None:
-        if self.is_attached:
-            self.query_one("#call-error", Static).update(safe(text, "bold yellow") if text else Text(""))
+        try:
+            shown = self.query_one("#call-error", Static)
+        except NoMatches:
+            return  # the dialog is gone or not drawn yet
+        shown.update(safe(text, "bold yellow") if text else Text(""))
 
     def _draw(self) -> None:
-        if not self.is_attached:
-            return
-        self.query_one("#call-title", Static).update(
-            Text.assemble(("☎ call with ", "bold"), safe(self.peer, "bold cyan"))
-        )
+        try:
+            title = self.query_one("#call-title", Static)
+        except NoMatches:
+            return  # not attached, or not composed yet: the next tick draws
+        title.update(Text.assemble(("☎ call with ", "bold"), safe(self.peer, "bold cyan")))
         reason = self.call.get("end_reason")
         state = Text.assemble(
             ("state ", "dim"),
