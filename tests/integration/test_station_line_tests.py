@@ -93,3 +93,11 @@ def test_scheduled_tests_pass_and_a_missed_one_raises_an_alert_everywhere(cluste
         15,
         "a passing test after the freeze",
     )
+
+
+def test_a_line_test_on_a_line_that_is_down_reports_it_unanswered(cluster: Cluster) -> None:
+    a, b = cluster.add("alpha"), cluster.add("bravo")
+    pair(a, b)
+    cluster.start_all(a)  # bravo never comes up: alpha's line is verified and keyed, but down
+    result = a.request("test", peer="bravo", timeout=1.0)
+    assert result["ok"] is False, result

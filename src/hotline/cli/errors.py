@@ -87,7 +87,7 @@ _VERIFY = "compare the safety number with `hotline line verify {peer}`, then con
 
 
 def _unverified_or_down(message: str, peer: str) -> str:
-    # `not-verified` also answers a line test on a line that is verified but down or connecting
+    # older stations also answered `not-verified` to a line test on a verified line without a key
     if "not verified" in message or "unverified" in message:
         return _VERIFY.format(peer=peer)
     return f"`hotline status` shows when the line to {peer} is up again"

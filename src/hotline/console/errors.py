@@ -45,7 +45,7 @@ def one_line(doing: str, exc: BaseException) -> str:
     if isinstance(exc, ControlError):
         said, step = exc.message, NEXT_STEP.get(exc.code)
         if exc.code == "not-verified" and "verified" not in said:
-            step = NEXT_STEP["line-down"]  # a line test on a line that is down, connecting, …
+            step = NEXT_STEP["line-down"]  # older stations said this of a line test on a keyless line
     else:  # the socket itself, e.g. permission denied
         said, step = str(exc) or type(exc).__name__, "check that the station runs as this user"
     said = " ".join(said.split()).rstrip(".")

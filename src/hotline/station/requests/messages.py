@@ -280,8 +280,18 @@ async def test(station: StationHost, args: TestArgs, emit: Emit) -> dict[str, ob
     """``test``: a line test through both stores, now."""
     need_running(station, "a line test")
     line = station.line(args.peer)
-    if not line.ready:
-        raise StationError("not-verified", f"the line {args.peer!r} is {line.state}: it cannot be tested")
+    if not line.row.verified:
+        raise StationError(
+            "not-verified",
+            f"the line {args.peer!r} is not verified: compare the safety number "
+            f"(`hotline line verify {args.peer}`), then confirm it",
+        )
+    if not line.ready:  # verified, without a line key yet
+        raise StationError(
+            "no-key",
+            f"the line {args.peer!r} has no line key yet: `hotline line grant {args.peer}` here "
+            f"and `hotline line accept` at the far end (or `hotline pair`)",
+        )
     started = time.time()
     result = await run_test(line, args.timeout or station.config.line_test_timeout)
     return {
