@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import signal
 from typing import Any
 
 import pytest
+
+# A test run started in the background by a shell without job control inherits SIGINT ignored, and
+# so would every process a test starts: the tests that press Ctrl-C (SIGINT) on a real `hotline`
+# process need it to arrive as it does from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(tryfirst=True)
