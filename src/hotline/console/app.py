@@ -10,6 +10,7 @@ It imports only ``hotline.client`` from the project: the console is a view, neve
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -17,6 +18,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, TextArea
 
 from hotline.client import ControlError
@@ -120,7 +122,10 @@ class HotlineConsole(StationWatch):
         self.query_one(AlarmBanner).show(self.view, lost=self.connection == "lost", lost_at=self._lost_at)
 
     def _draw_topbar(self) -> None:
-        self.query_one(TopBar).show(self.view, self.connection)
+        # it also runs on a timer, which can tick while the app is shutting down and its widgets
+        # are already gone
+        with contextlib.suppress(NoMatches):
+            self.query_one(TopBar).show(self.view, self.connection)
 
     def _say(self, text: str, style: str = "") -> None:
         self.query_one(StatusLine).say(text, style)
