@@ -707,7 +707,7 @@ def document_tables(d: documents_bench.Results) -> list[Table]:
                 "`send.file` on the sender with `wait: false` (it answers once the file is hashed and "
                 "the document queued), then the receiver's `files` polled every "
                 f"{1e3 * documents_bench.POLL:.0f} ms until the document is `complete` (every byte "
-                "stored, sealed at rest and fsynced, and its SHA-256 matched). The baselines copy the same "
+                "stored, sealed at rest and fsynced, and its SHA-256 matched). The TCP and TLS baselines copy the same "
                 "file's bytes (read in 1 MiB blocks, page-cached) from a sender process to a receiver "
                 "process that writes them to a file with plain writes and fsyncs at the end, then answers "
                 "one byte; timed in the sender from before the connect (handshake included) until that "
