@@ -12,7 +12,10 @@ temporary directory (so it is in the page cache) and every transfer sends that f
   plain writes and fsynced at the end, by a sender and a receiver process (as two daemons): raw TCP
   over asyncio streams, and stdlib TLS 1.3 over asyncio with self-signed certificates made at bench
   time (mutual authentication). Timed in the sender from just before the connect until the receiver's
-  one-byte answer, sent after its fsync. They take turns with Hotline's runs.
+  one-byte answer, sent after its fsync. Then OpenSSH's scp with each cipher of :data:`bench.scp.CIPHERS`
+  through a private sshd (:mod:`bench.scp`; no fsync, no hash). They take turns with Hotline's runs.
+- **CPU** per GiB of every process involved: Hotline's daemons by ``/proc/PID/stat`` around each
+  transfer, the baselines' by the growth of ``RUSAGE_CHILDREN`` (:mod:`bench.scp` says why).
 - **Memory**: VmRSS of each daemon idle with the line up, before any transfer, and VmHWM (peak RSS)
   during each transfer: the peak is reset through ``/proc/PID/clear_refs`` just before it.
 - **FLASH latency**: ``send`` with ``precedence: flash`` and ``wait`` from alpha to bravo, timed from
@@ -29,7 +32,6 @@ import datetime
 import hashlib
 import ipaddress
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -51,6 +53,7 @@ from cryptography.x509.oid import NameOID
 from rich.console import Console
 from tests.support.stations import FAST, PASSPHRASE, StationProc, pair
 
+from bench import scp as scp_bench
 from bench.station import HOST, TEXT, BenchError, free_port
 from hotline.proto.document import CHUNK as CHUNK_BYTES
 from hotline.station.home import create_station
@@ -156,7 +159,7 @@ class Settings:
     """How big the file is and how often it goes."""
 
     size: int = 2**30
-    #: Runs of each transfer (Hotline, TCP, TLS, taking turns); each keeps its fastest.
+    #: Runs of each transfer (Hotline, TCP, TLS, scp, taking turns); each keeps its fastest.
     runs: int = 2
     #: FLASH messages with the line idle, and again during a transfer.
     flashes: int = 20
@@ -204,7 +207,7 @@ class Results:
     hotline: list[HotlineRun]
     #: The transfer the FLASH messages ran during (not counted in the throughput).
     busy: HotlineRun
-    #: Seconds per baseline run, by mode (:data:`TCP`, :data:`TLS`).
+    #: Seconds per baseline run, by mode (:data:`TCP`, :data:`TLS`, each cipher of ``scp_bench.CIPHERS``).
     baselines: dict[str, list[float]]
     #: CPU seconds (user + system, both processes) of each baseline run, by mode.
     baseline_cpu: dict[str, list[float]]
@@ -216,6 +219,8 @@ class Results:
     idle_flashes: list[float]
     #: The 1-minute load average when the transfers began and when they ended (other work on the machine).
     load: tuple[float, float] = (0.0, 0.0)
+    #: What ``ssh -V`` said (the scp baselines' OpenSSH and OpenSSL).
+    openssh: str = ""
     measured_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
 
     @property
@@ -232,7 +237,12 @@ class Results:
     def baseline_cpu_per_gib(self, mode: str) -> float:
         """CPU seconds per GiB of the fastest run of a baseline (both processes)."""
         runs = self.baselines[mode]
-        return self.baseline_cpu[mode][runs.index(min(runs))] / (self.settings.size / 2**30)
+        return scp_bench.cpu_per_gib(self.baseline_cpu[mode][runs.index(min(runs))], self.settings.size)
+
+    @property
+    def hotline_cpu_per_gib(self) -> float:
+        """CPU seconds per GiB of both daemons over Hotline's fastest transfer."""
+        return scp_bench.cpu_per_gib(sum(self.best.cpu), self.settings.size)
 
     @property
     def peak_kib(self) -> tuple[int, int]:
@@ -338,15 +348,10 @@ def _self_signed(name: str, certs: Path) -> None:
     )
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _baseline(mode: str, path: Path, size: int, out: Path, certs: Path) -> tuple[float, str, float]:
     """One baseline transfer of ``path`` into ``out``: seconds (in the sender), the TLS cipher, and
     the CPU seconds (user + system) of its two processes."""
-    cpu = _children_cpu()
+    cpu = scp_bench.children_cpu()
     receiver = subprocess.Popen(
         [sys.executable, "-c", BASELINE, "receive", mode, str(out), str(size), str(certs)],
         stdout=subprocess.PIPE,
@@ -368,7 +373,7 @@ def _baseline(mode: str, path: Path, size: int, out: Path, certs: Path) -> tuple
             raise BenchError(f"the {mode} baseline's sender failed: {sender.stderr[-2000:]}")
         cipher = receiver.stdout.readline().strip()
         receiver.wait(60)
-        return float(sender.stdout.split()[-1]), cipher, _children_cpu() - cpu
+        return float(sender.stdout.split()[-1]), cipher, scp_bench.children_cpu() - cpu
     finally:
         if receiver.poll() is None:
             receiver.kill()
@@ -406,16 +411,6 @@ def _reset_peak(pid: int | None) -> bool:
     return True
 
 
-def _cpu(*stations: StationProc) -> tuple[float, ...]:
-    """utime + stime so far of each station's daemon process (all threads), in seconds."""
-    out = []
-    for station in stations:
-        stat = Path(f"/proc/{station.pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        out.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
-    return tuple(out)
-
-
 def _flash(a: StationProc, b: StationProc) -> float:
     """One FLASH message with ``wait``: seconds from the request until the far end's receipt is back."""
     started = perf_counter()
@@ -447,7 +442,7 @@ def _transfer(a: StationProc, b: StationProc, path: Path, flashes: int = 0) -> H
     """Send ``path`` from alpha to bravo and poll bravo until it is complete; FLASH messages meanwhile."""
     before = set(_incoming(b, a.name))
     reset = all([_reset_peak(a.pid), _reset_peak(b.pid)])
-    cpu0 = _cpu(a, b)
+    cpu0 = scp_bench.process_cpu(a.pid), scp_bench.process_cpu(b.pid)
     wall = time.time()
     started = perf_counter()
     args = {"peer": b.name, "path": str(path), "precedence": "routine", "wait": False}
@@ -480,7 +475,7 @@ def _transfer(a: StationProc, b: StationProc, path: Path, flashes: int = 0) -> H
     watcher.join()
     if failure:
         raise BenchError(failure[0])
-    cpu1 = _cpu(a, b)
+    cpu1 = scp_bench.process_cpu(a.pid), scp_bench.process_cpu(b.pid)
     total = finished[0]
     return HotlineRun(
         total=total,
@@ -505,6 +500,7 @@ def _measure(settings: Settings, console: Console) -> Results:
         certs.mkdir()
         _self_signed("server", certs)
         _self_signed("client", certs)
+        keys = scp_bench.Keys.make(root / "ssh")
 
         a, b = _station(root, "alpha"), _station(root, "bravo")
         pair(a, b)
@@ -524,8 +520,9 @@ def _measure(settings: Settings, console: Console) -> Results:
 
         load = os.getloadavg()[0]
         runs: list[HotlineRun] = []
-        baselines: dict[str, list[float]] = {TCP: [], TLS: []}
-        baseline_cpu: dict[str, list[float]] = {TCP: [], TLS: []}
+        modes = (TCP, TLS, *scp_bench.CIPHERS)
+        baselines: dict[str, list[float]] = {mode: [] for mode in modes}
+        baseline_cpu: dict[str, list[float]] = {mode: [] for mode in modes}
         cipher = ""
         for n in range(settings.runs):
             run = _transfer(a, b, source)
@@ -534,13 +531,17 @@ def _measure(settings: Settings, console: Console) -> Results:
                 f"documents: run {n + 1}/{settings.runs}: Hotline {run.total:.2f} s "
                 f"({size / run.total / 1e6:,.0f} MB/s; hashing and queueing {run.queued:.2f} s)"
             )
-            for mode in (TCP, TLS):
-                seconds, got, cpu = _baseline(mode, source, size, root / f"{mode}.out", certs)
+            for mode in modes:
+                if mode in scp_bench.CIPHERS:
+                    seconds, cpu = scp_bench.copy(source, mode, keys, root)
+                else:
+                    seconds, got, cpu = _baseline(mode, source, size, root / f"{mode}.out", certs)
+                    cipher = got if mode == TLS else cipher
                 baselines[mode].append(seconds)
                 baseline_cpu[mode].append(cpu)
-                cipher = got if mode == TLS else cipher
                 console.log(
-                    f"documents: run {n + 1}/{settings.runs}: {mode} {size / seconds / 1e6:,.0f} MB/s"
+                    f"documents: run {n + 1}/{settings.runs}: {mode} {size / seconds / 1e6:,.0f} MB/s, "
+                    f"{scp_bench.cpu_per_gib(cpu, size):.2f} CPU s per GiB"
                 )
 
         console.log(
@@ -562,6 +563,7 @@ def _measure(settings: Settings, console: Console) -> Results:
             idle_rss_kib=idle_rss,
             idle_flashes=idle_flashes,
             load=(load, os.getloadavg()[0]),
+            openssh=scp_bench.openssh_version(),
         )
     finally:
         for station in started:

@@ -24,6 +24,7 @@ from rich.table import Table as RichTable
 from bench import documents as documents_bench
 from bench import hub as hub_bench
 from bench import large_document as large_bench
+from bench import scp as scp_bench
 from bench import station as station_bench
 from bench import voice as voice_bench
 from bench.runner import Results
@@ -621,11 +622,13 @@ def document_tables(d: documents_bench.Results) -> list[Table]:
     def ratios(mb: float) -> list[str]:
         return [_ratio(mb, tls), _ratio(mb, tcp)]
 
+    hotline_cpu = f"{d.hotline_cpu_per_gib:.2f}"
     throughput = [
         [
             "Hotline: `send.file` until the receiver shows it `complete` (hashing included)",
             f"{best.total:.2f}",
             f"{ours:,.1f}",
+            hotline_cpu,
             *ratios(ours),
             runs([run.total for run in d.hotline]),
         ],
@@ -635,12 +638,14 @@ def document_tables(d: documents_bench.Results) -> list[Table]:
             "",
             "",
             "",
+            "",
             runs([run.queued for run in d.hotline]),
         ],
         [
             "Hotline: the transfer alone (queued until `complete`)",
             f"{best.transfer:.2f}",
             f"{alone:,.1f}",
+            "",
             *ratios(alone),
             runs([run.transfer for run in d.hotline]),
         ],
@@ -648,6 +653,7 @@ def document_tables(d: documents_bench.Results) -> list[Table]:
             "Hotline by the receiver's `completed_at` (no polling granularity)",
             f"{best.total_stored:.2f}",
             f"{d.mb_per_s(best.total_stored):,.1f}",
+            hotline_cpu,
             *ratios(d.mb_per_s(best.total_stored)),
             runs([run.total_stored for run in d.hotline]),
         ],
@@ -656,14 +662,12 @@ def document_tables(d: documents_bench.Results) -> list[Table]:
                 label,
                 f"{d.baseline(mode):.2f}",
                 f"{d.mb_per_s(d.baseline(mode)):,.1f}",
+                f"{d.baseline_cpu_per_gib(mode):.2f}",
                 "",
                 "",
                 runs(d.baselines[mode]),
             ]
-            for label, mode in (
-                (f"TLS 1.3 over asyncio ({d.tls_cipher or 'cipher unknown'})", documents_bench.TLS),
-                ("TCP over asyncio", documents_bench.TCP),
-            )
+            for label, mode in _baseline_labels(d)
         ],
     ]
     cpu = [100 * c / best.total for c in best.cpu]
@@ -696,23 +700,27 @@ def document_tables(d: documents_bench.Results) -> list[Table]:
         Table(
             f"Document transfer of {size} of random bytes on loopback, MB/s (10^6 bytes/s; best of "
             f"{s.runs} runs, taking turns)",
-            ["", "seconds", "MB/s", "Hotline / TLS 1.3", "Hotline / TCP", "every run, s"],
+            ["", "seconds", "MB/s", "CPU s per GiB", "Hotline / TLS 1.3", "Hotline / TCP", "every run, s"],
             throughput,
             note=(
                 "Two station daemons (`hotline up`, one process each) with one verified line. Hotline: "
                 "`send.file` on the sender with `wait: false` (it answers once the file is hashed and "
                 "the document queued), then the receiver's `files` polled every "
                 f"{1e3 * documents_bench.POLL:.0f} ms until the document is `complete` (every byte "
-                "stored, sealed at rest and fsynced, and its SHA-256 matched). The baselines copy the same "
-                "file's bytes (read in 1 MiB blocks, page-cached) from a sender process to a receiver "
-                "process that writes them to a file with plain writes and fsyncs at the end, then answers "
-                "one byte; timed in the sender from before the connect (handshake included) until that "
-                "byte. TLS is stdlib `ssl` with self-signed ECDSA P-256 certificates made at bench time, "
-                "client certificate required. The machine's 1-minute load average was "
+                "stored, sealed at rest and fsynced, and its SHA-256 matched). The TCP and TLS "
+                "baselines copy the same file's bytes (read in 1 MiB blocks, page-cached) from a sender "
+                "process to a receiver process that writes them to a file with plain writes and fsyncs "
+                "at the end, then answers one byte; timed in the sender from before the connect "
+                "(handshake included) until that byte. TLS is stdlib `ssl` with self-signed ECDSA P-256 "
+                "certificates made at bench time, client certificate required. scp: see the next table. "
+                "CPU s per GiB: user + system seconds of every process involved over the row's fastest "
+                "run (Hotline: both daemons, hashing included; baselines: sender and receiver, and for "
+                "scp its ssh client and sshd). The machine's 1-minute load average was "
                 f"{d.load[0]:.2f} when the transfers began and {d.load[1]:.2f} when they ended "
                 f"({os.cpu_count()} logical CPUs)."
             ),
         ),
+        *_scp_tables(d),
         Table(
             "Daemon memory and CPU around a transfer",
             ["", "idle RSS MiB", "peak RSS (VmHWM) MiB", "CPU % of one core, best transfer"],
@@ -729,7 +737,8 @@ def document_tables(d: documents_bench.Results) -> list[Table]:
             _cpu_rows(d),
             note=(
                 "Hotline: utime + stime of each daemon over its fastest transfer (hashing included). "
-                "Baselines: both processes of their fastest run (resource usage of the reaped children). "
+                "Baselines: every process of their fastest run (resource usage of the reaped children; "
+                "for scp: scp, ssh and the sshd with its per-connection processes). "
                 "The passes alone: each primitive timed in the benchmark's own process over 64 KiB pieces "
                 "(best of 3), times the passes each side must make over every byte: Hotline hashes the "
                 "document (SHA-256) at both ends and runs ChaCha20-Poly1305 three times (the sender seals "
@@ -774,9 +783,8 @@ def _cpu_rows(d: documents_bench.Results) -> list[list[str]]:
         ["Hotline, both daemons", f"{sender + receiver:.2f}"],
     ]
     rows += [
-        [f"{label}, both processes", f"{d.baseline_cpu_per_gib(mode):.2f}"]
-        for label, mode in (("TLS 1.3 baseline", documents_bench.TLS), ("TCP baseline", documents_bench.TCP))
-        if d.baseline_cpu.get(mode)
+        [f"{label}, every process", f"{d.baseline_cpu_per_gib(mode):.2f}"]
+        for label, mode in _baseline_labels(d)
     ]
     if d.floor:
         rows += [
@@ -784,6 +792,59 @@ def _cpu_rows(d: documents_bench.Results) -> list[list[str]]:
             [f"TLS's cryptographic passes alone ({theirs})", f"{theirs_s:.2f}"],
         ]
     return rows
+
+
+def _baseline_labels(d: documents_bench.Results) -> list[tuple[str, str]]:
+    """(label, mode) of each baseline the run measured: TLS, TCP, then scp by cipher."""
+    labels = [
+        (f"TLS 1.3 over asyncio ({d.tls_cipher or 'cipher unknown'})", documents_bench.TLS),
+        ("TCP over asyncio", documents_bench.TCP),
+    ]
+    labels += [(f"scp (SFTP mode), {scp_bench.cipher_label(c)}", c) for c in scp_bench.CIPHERS]
+    return [(label, mode) for label, mode in labels if d.baselines.get(mode) and d.baseline_cpu.get(mode)]
+
+
+def _scp_tables(d: documents_bench.Results) -> list[Table]:
+    """Hotline's document transfer over each scp baseline of the same run: rate and CPU per GiB."""
+    ours, ours_cpu = d.mb_per_s(d.best.total), d.hotline_cpu_per_gib
+    rows = []
+    for cipher in scp_bench.CIPHERS:
+        if not d.baselines.get(cipher) or not d.baseline_cpu.get(cipher):
+            continue
+        theirs, theirs_cpu = d.mb_per_s(d.baseline(cipher)), d.baseline_cpu_per_gib(cipher)
+        rows.append(
+            [
+                f"scp, {scp_bench.cipher_label(cipher)}",
+                f"{theirs:,.1f}",
+                f"{theirs_cpu:.2f}",
+                f"{ours:,.1f}",
+                f"{ours_cpu:.2f}",
+                _ratio(ours, theirs),
+                _ratio(ours_cpu, theirs_cpu),
+            ]
+        )
+    if not rows:
+        return []
+    return [
+        Table(
+            "Hotline's documents against OpenSSH scp, same file and run (Hotline / scp)",
+            ["", "scp MB/s", "scp CPU s per GiB", "Hotline MB/s", "Hotline CPU s per GiB", "MB/s", "CPU"],
+            rows,
+            note=(
+                f"{d.openssh or 'OpenSSH (version unknown)'}. Each scp copy goes through an sshd of its "
+                "own started by the benchmark on a free loopback port (`sshd -D -e -f CONFIG`, Ed25519 host "
+                "and client keys made at bench time, SFTP served by `internal-sftp`), logging in as root by "
+                "key; `scp -s` (SFTP mode, OpenSSH's default) with `-o Ciphers=...` copies the file into a "
+                "temporary directory. Timed from scp's start (connect, key exchange and authentication "
+                "included) until it exits. scp neither fsyncs the copy nor hashes it, and stores it in the "
+                "clear; Hotline fsyncs, hashes at both ends and seals at rest. CPU: user + system seconds of "
+                "scp, its ssh client, the sshd listener and its per-connection processes, all reaped "
+                "before the reading (RUSAGE_CHILDREN). Hotline: `send.file` until `complete`, both "
+                "daemons' CPU. A MB/s ratio above 1 means Hotline is faster; a CPU ratio above 1 means it "
+                "spends more CPU per GiB."
+            ),
+        )
+    ]
 
 
 def _gib(size: int) -> str:
