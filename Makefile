@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_STAMP := $(VENV)/.debian-packages
+DEV_DEBIAN_STAMP := $(VENV)/.debian-packages-dev
 
 .PHONY: venv demo test lint typecheck contracts pytest soak bench fuzz lock clean debian-packages
 
@@ -23,13 +24,17 @@ venv: $(STAMP)
 $(DEBIAN_STAMP): scripts/debian-packages.txt scripts/debian-packages.sh
 	@bash scripts/debian-packages.sh scripts/debian-packages.txt $(DEBIAN_STAMP)
 
+$(DEV_DEBIAN_STAMP): scripts/debian-packages-dev.txt scripts/debian-packages.sh
+	@bash scripts/debian-packages.sh scripts/debian-packages-dev.txt $(DEV_DEBIAN_STAMP)
+
 debian-packages:
 	@bash scripts/debian-packages.sh scripts/debian-packages.txt $(DEBIAN_STAMP)
+	@bash scripts/debian-packages.sh scripts/debian-packages-dev.txt $(DEV_DEBIAN_STAMP)
 
 demo: $(DEBIAN_STAMP) $(STAMP)
 	$(BIN)/hotline demo
 
-test: $(DEBIAN_STAMP) $(STAMP) lint typecheck contracts pytest
+test: $(DEBIAN_STAMP) $(DEV_DEBIAN_STAMP) $(STAMP) lint typecheck contracts pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -44,14 +49,14 @@ contracts: $(STAMP)
 # Two workers, each taking whole test files: most integration tests wait on real daemons and
 # timers, so two of them share two cores well (PYTEST_WORKERS=0 runs everything in one process).
 PYTEST_WORKERS ?= 2
-pytest: $(DEBIAN_STAMP) $(STAMP)
+pytest: $(DEBIAN_STAMP) $(DEV_DEBIAN_STAMP) $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -m "not soak" -n $(PYTEST_WORKERS) --dist loadfile
 
 # Long fault-injection runs (minutes each): partitions, corruption, a 10-minute cut.
-soak: $(DEBIAN_STAMP) $(STAMP)
+soak: $(DEBIAN_STAMP) $(DEV_DEBIAN_STAMP) $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -m soak
 
-bench: $(DEBIAN_STAMP) $(STAMP)
+bench: $(DEBIAN_STAMP) $(DEV_DEBIAN_STAMP) $(STAMP)
 	$(BIN)/python -m bench
 
 # Coverage-guided fuzzing (atheris): every target in fuzz/ for FUZZ_SECONDS each, then a table.
