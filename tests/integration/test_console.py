@@ -25,7 +25,7 @@ from hotline.console.errors import NEXT_STEP
 from hotline.console.flash import FlashScreen
 from hotline.console.model import Lamp
 from hotline.voice.quality import speech_sample
-from tests.support.stations import CliProcess, Cluster, StationProc, pair
+from tests.support.stations import CliProcess, StationProc, paired_and_up
 
 Predicate = Callable[[], object]
 
@@ -34,13 +34,8 @@ Predicate = Callable[[], object]
 def stations() -> Iterator[tuple[StationProc, StationProc]]:
     """alpha and bravo, paired and up (set up outside the test's event loop: pairing runs offline
     requests, which start an event loop of their own)."""
-    with Cluster() as cluster:
-        a, b = cluster.add("alpha"), cluster.add("bravo")
-        pair(a, b)
-        cluster.start_all(a, b)
-        a.wait_line(b)
-        b.wait_line(a)
-        yield a, b
+    with paired_and_up() as stations:
+        yield stations
 
 
 async def until(pilot: Pilot[Any], predicate: Predicate, what: str, timeout: float = 15.0) -> None:

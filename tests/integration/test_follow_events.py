@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.stations import Cluster, StationProc, pair
+from tests.support.stations import StationProc, paired_and_up
 
 
 class Follower:
@@ -54,13 +54,8 @@ class Follower:
 
 @pytest.fixture
 def stations() -> Iterator[tuple[StationProc, StationProc]]:
-    with Cluster() as cluster:
-        a, b = cluster.add("alpha"), cluster.add("bravo")
-        pair(a, b)
-        cluster.start_all(a, b)
-        a.wait_line(b)
-        b.wait_line(a)
-        yield a, b
+    with paired_and_up() as stations:
+        yield stations
 
 
 def _unread(station: StationProc, peer: StationProc) -> tuple[int, int]:

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -410,6 +410,18 @@ class Cluster:
             print(f"kept the station directories in {self.root}")
         else:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def paired_and_up() -> Iterator[tuple[StationProc, StationProc]]:
+    """alpha and bravo, paired and their daemons up with the line up at both ends; stopped after."""
+    with Cluster() as cluster:
+        a, b = cluster.add("alpha"), cluster.add("bravo")
+        pair(a, b)
+        cluster.start_all(a, b)
+        a.wait_line(b)
+        b.wait_line(a)
+        yield a, b
 
 
 def pair(

@@ -7,20 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from hotline.proto.call import Call, CallState
+from tests.support.markdown import table_rows
 
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "state-machines" / "call.md"
-
-
-def table_rows(text: str) -> list[list[str]]:
-    """The cells of every row of the first Markdown table in ``text``."""
-    rows: list[list[str]] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("|"):
-            rows.append([cell.strip() for cell in line.strip("|").split("|")])
-        elif rows:
-            break
-    return rows
 
 
 def test_the_docstring_and_the_page_hold_the_same_table() -> None:

@@ -24,6 +24,7 @@ from hotline.proto.carrier import (
     Waiting,
 )
 from hotline.proto.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
+from tests.support.markdown import table_rows
 
 START, TICK, SIZE = 100.0, 0.25, 64
 
@@ -308,18 +309,6 @@ def test_what_the_carrier_sends_the_reader_reads() -> None:
 # -- the tables: docstrings and docs/state-machines/carrier.md --------------------------------------------
 
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "state-machines" / "carrier.md"
-
-
-def table_rows(text: str) -> list[list[str]]:
-    """The cells of every row of the first Markdown table in ``text``."""
-    rows: list[list[str]] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("|"):
-            rows.append([cell.strip() for cell in line.strip("|").split("|")])
-        elif rows:
-            break
-    return rows
 
 
 @pytest.mark.parametrize(("machine", "heading"), [(Carrier, "## Sender"), (CellReader, "## Reader")])
