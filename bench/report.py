@@ -1002,15 +1002,21 @@ def print_rich(
         info.add_row(key, value)
     console.print(info)
     for table in all_tables(results, stations, hub, voice, documents, large):
-        rich = RichTable(title=table.title, caption=table.note or None)
-        for i, column in enumerate(table.columns):
-            rich.add_column(column, justify="left" if i == 0 else "right")
-        for row in table.rows:
-            rich.add_row(*row)
-        console.print(rich)
+        print_table(console, table)
 
 
-def _markdown_table(table: Table) -> list[str]:
+def print_table(console: Console, table: Table) -> None:
+    """Print one table to the terminal: the first column left, the figures right."""
+    rich = RichTable(title=table.title, caption=table.note or None)
+    for i, column in enumerate(table.columns):
+        rich.add_column(column, justify="left" if i == 0 else "right")
+    for row in table.rows:
+        rich.add_row(*row)
+    console.print(rich)
+
+
+def markdown_table(table: Table) -> list[str]:
+    """One table as the lines of a Markdown section (a heading, the table, its note)."""
     align = ["---"] + ["---:"] * (len(table.columns) - 1)
     lines = [f"### {table.title}", "", "| " + " | ".join(table.columns) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in table.rows]
@@ -1068,7 +1074,7 @@ def _voice_section(voice: voice_bench.Results) -> list[str]:
         "",
     ]
     for table in voice_tables(voice):
-        lines += _markdown_table(table)
+        lines += markdown_table(table)
     return lines
 
 
@@ -1092,7 +1098,7 @@ def _documents_section(documents: documents_bench.Results) -> list[str]:
         "",
     ]
     for table in document_tables(documents):
-        lines += _markdown_table(table)
+        lines += markdown_table(table)
     return lines
 
 
@@ -1123,7 +1129,7 @@ def _large_section(large: large_bench.Results) -> list[str]:
         "",
     ]
     for table in large_tables(large):
-        lines += _markdown_table(table)
+        lines += markdown_table(table)
     return lines
 
 
@@ -1178,11 +1184,11 @@ def markdown(
     if results is not None:
         lines += ["## Results", ""]
         for table in tables(results):
-            lines += _markdown_table(table)
+            lines += markdown_table(table)
     if stations is not None or hub is not None:
         lines += ["## Stations: durable messages and a hub", ""]
         for table in all_tables(None, stations, hub):
-            lines += _markdown_table(table)
+            lines += markdown_table(table)
     if voice is not None:
         lines += _voice_section(voice)
     if documents is not None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import statistics
 
 from rich.console import Console
-from rich.table import Table as RichTable
 
 from bench import traffic
-from bench.report import Table, _markdown_table
+from bench.report import Table, markdown_table, print_table
 from bench.traffic_adversary import CLASSIFIERS, IDLE_OR_ACTIVE, WHICH_SCENARIO
 from bench.traffic_features import FEATURE_NAMES, Vector
 
@@ -111,12 +110,7 @@ def tables(r: traffic.Results) -> list[Table]:
 def print_rich(console: Console, r: traffic.Results) -> None:
     """Print the traffic tables."""
     for table in tables(r):
-        rich = RichTable(title=table.title, caption=table.note or None)
-        for i, column in enumerate(table.columns):
-            rich.add_column(column, justify="left" if i == 0 else "right")
-        for row in table.rows:
-            rich.add_row(*row)
-        console.print(rich)
+        print_table(console, table)
 
 
 def _summary(r: traffic.Results) -> str:
@@ -177,7 +171,7 @@ def section(r: traffic.Results) -> list[str]:
         "",
     ]
     for table in tables(r):
-        lines += _markdown_table(table)
+        lines += markdown_table(table)
     return lines
 
 
