@@ -21,6 +21,8 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import assert_never
 
+from hotline.proto.carrier import CarrierStatus, Lane, LaneFull
+from hotline.proto.carriermode import CarrierSetting
 from hotline.proto.constants import MAX_DATA_LEN
 from hotline.proto.errors import ErrorCode
 from hotline.proto.events import (
@@ -31,6 +33,7 @@ from hotline.proto.events import (
     SessionTerminated,
 )
 from hotline.proto.handshake import PeerDirectory
+from hotline.proto.messages import Data, encode_message
 from hotline.proto.ratelimit import HandshakeLimits
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import Session, SessionConfig
@@ -43,6 +46,12 @@ CLOSE_GRACE = 5.0
 RECEIVE_HIGH_WATER = 4 * 2**20
 #: Pause the sender when this much waits in the socket's user-space write buffer.
 WRITE_HIGH_WATER = 2**20
+#: A session in carrier mode ends when this much of its cells waits in the socket's user-space
+#: buffer: the peer has stopped reading (or the path cannot carry the cells), and a carrier never
+#: waits, so without a bound its cells would pile up in memory (160 s of the default carrier).
+CARRIER_WRITE_LIMIT = 8 * 2**20
+# what a payload gains on its way into a lane: the message around it, at its longest (bin 32)
+_DATA_OVERHEAD = len(encode_message(Data(bytes(2**16)))) - 2**16
 #: :func:`connect_first` dials the next endpoint after this long without a session from the ones
 #: before (seconds). A handshake takes two round trips with the TCP connect, well under this on
 #: any terrestrial or satellite path; a silent endpoint costs this, not a whole handshake timeout.
@@ -75,6 +84,8 @@ class _SessionProtocol(asyncio.Protocol):
         self._data_waiter: asyncio.Future[None] | None = None
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
+        # carrier mode: senders whose lane was full wait here for the next cells to leave
+        self._room_waiter: asyncio.Future[None] | None = None
         # reading stops while the application has too much unread (``_read_paused``) or while the
         # socket will not take what we write (``_write_paused``): a peer that floods us with pings
         # and never reads cannot make our answers pile up
@@ -175,6 +186,8 @@ class _SessionProtocol(asyncio.Protocol):
         out = session.data_to_send()
         if out and not self.transport.is_closing():
             self.transport.write(out)
+            if session.carrier is not None:
+                self._carrier_sent()
         if session.state is SessionState.CLOSED:
             self._cancel_timer()
             self.transport.close()
@@ -182,6 +195,21 @@ class _SessionProtocol(asyncio.Protocol):
             self._loop.call_later(CLOSE_GRACE, self.transport.abort)
             return
         self._arm_timer(session.get_timer())
+
+    def _carrier_sent(self) -> None:
+        """Cells left: lanes have room again, unless the peer stopped taking them."""
+        session, transport = self.session, self.transport
+        assert session is not None and transport is not None
+        if transport.get_write_buffer_size() > CARRIER_WRITE_LIMIT:
+            # nothing more may be sealed for a peer that reads nothing: end the session here
+            session.close(self._loop.time(), ErrorCode.IDLE_TIMEOUT, "the peer stopped reading the carrier")
+            out = session.data_to_send()
+            if out:
+                transport.write(out)
+            return
+        waiter = self._room_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _arm_timer(self, at: float | None) -> None:
         # Deadlines mostly move later (every send pushes the keepalive back): keep an earlier
@@ -214,7 +242,7 @@ class _SessionProtocol(asyncio.Protocol):
         if not self.established.done():
             self.established.set_exception(closed)
             self.established.exception()  # mark retrieved: a dropped stranger is not an error
-        for waiter in (self._data_waiter, self._drain_waiter):
+        for waiter in (self._data_waiter, self._drain_waiter, self._room_waiter):
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
         if self.on_close is not None:
@@ -223,12 +251,15 @@ class _SessionProtocol(asyncio.Protocol):
 
     # -- used by SecureChannel ------------------------------------------------------------------------
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, lane: Lane) -> None:
         """Queue a payload: full records go out now, the rest on the next loop turn, so a burst
-        of small sends shares records (aioquic's ``_transmit_soon``)."""
+        of small sends shares records (aioquic's ``_transmit_soon``). In carrier mode it goes in
+        ``lane`` and leaves with the cells (raises :class:`LaneFull` when the lane has no room)."""
         session = self.session
         assert session is not None and self.transport is not None
-        session.send_data(data, self._loop.time())
+        session.send_data(data, self._loop.time(), lane)
+        if session.carrier is not None:
+            return  # the timer seals the cells: nothing to write before it fires
         if session.has_full_record:
             self.transport.write(session.data_to_send(flush=False))
         if not self._transmit_scheduled:
@@ -243,6 +274,13 @@ class _SessionProtocol(asyncio.Protocol):
         out = session.data_to_send()
         if out:
             self.transport.write(out)
+
+    async def wait_room(self) -> None:
+        # like drain: one shared future, each waiter behind a shield
+        if not self.closed.done():
+            if self._room_waiter is None or self._room_waiter.done():
+                self._room_waiter = self._loop.create_future()
+            await asyncio.shield(self._room_waiter)
 
     async def wait_data(self) -> None:
         self._data_waiter = self._loop.create_future()
@@ -311,23 +349,62 @@ class SecureChannel:
         """Why the session ended, once it has."""
         return self._p.closed.result() if self._p.closed.done() else None
 
-    def send_nowait(self, data: bytes) -> None:
-        """Queue one payload (at most :data:`MAX_DATA_LEN` bytes) without waiting for the socket.
+    @property
+    def carrier(self) -> CarrierSetting | None:
+        """The session's carrier setting (docs/protocol.md §14), or None when it runs without one."""
+        session = self._p.session
+        return None if session is None or session.carrier is None else session.carrier.setting
+
+    def carrier_status(self) -> CarrierStatus | None:
+        """What the carrier sent and what waits in it, by lane; None without a carrier."""
+        session = self._p.session
+        return None if session is None or session.carrier is None else session.carrier.status()
+
+    def room(self, lane: Lane) -> int | None:
+        """In carrier mode, the longest payload ``lane`` takes now (0: full); None without a carrier,
+        where only :meth:`drain` holds a sender back."""
+        session = self._p.session
+        if session is None or session.carrier is None:
+            return None
+        return max(0, session.carrier.room(lane) - _DATA_OVERHEAD)
+
+    def send_nowait(self, data: bytes, lane: Lane = Lane.MESSAGES) -> None:
+        """Queue one payload (at most :data:`MAX_DATA_LEN` bytes) without waiting for the socket;
+        in carrier mode, in ``lane`` (docs/protocol.md §14.2).
 
         Raises:
             ChannelClosed: the session is over, or its connection is gone.
+            LaneFull: carrier mode, and the lane has no room for it now (nothing was queued): send
+                it again after :meth:`wait_room`, or use :meth:`send`.
         """
         p = self._p
         if p.closed.done():
             raise p.closed.result()
         if p.transport is None or p.transport.is_closing():  # gone: asyncio warns at each later write
             raise ChannelClosed(ErrorCode.CONNECTION_LOST, "connection lost")
-        p.send(data)
+        p.send(data, lane)
 
-    async def send(self, data: bytes) -> None:
-        """Send one payload, waiting while the socket's write buffer is full."""
-        self.send_nowait(data)
+    async def send(self, data: bytes, lane: Lane = Lane.MESSAGES) -> None:
+        """Send one payload, waiting while the socket's write buffer is full, and in carrier mode
+        while ``lane`` has no room for it.
+
+        Raises:
+            ChannelClosed: the session is over, or its connection is gone.
+        """
+        while True:
+            try:
+                self.send_nowait(data, lane)
+            except LaneFull:
+                await self._p.wait_room()
+                continue
+            break
         await self._p.drain()
+
+    async def wait_room(self) -> None:
+        """Wait until the next cells have left (carrier mode: lanes have more room), or the session
+        has ended. Returns at once without a carrier."""
+        if self.carrier is not None:
+            await self._p.wait_room()
 
     def flush(self) -> None:
         """Put what :meth:`send_nowait` queued on the wire now, not on the next loop turn: for a lone

@@ -74,6 +74,11 @@ class Channel:
         self._peer_closed = peer_closed
         self._is_closed = is_closed
 
+    def use_carrier(self, carrier: CarrierMode | None) -> None:
+        """Set the session's carrier: a responder learns it with the initiator's key, before any
+        record of the session is sealed."""
+        self._carrier = carrier
+
     # -- timers (docs/protocol.md §5.4, §5.5) ------------------------------------------------------
 
     def deadline(self) -> float:

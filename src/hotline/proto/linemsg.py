@@ -15,6 +15,7 @@ import enum
 
 import msgspec
 
+from hotline.proto.carrier import Lane
 from hotline.proto.document import CHUNK, DOC_ID_LEN, MAX_SIZE, DocState
 
 #: Upper bound on an entry's text, in bytes (UTF-8); documents travel another way.
@@ -244,6 +245,19 @@ _DECODER = msgspec.msgpack.Decoder(LineMessage)
 _PROBE_DECODER = msgspec.msgpack.Decoder(TestProbe)
 
 
+def carrier_lane(message: LineMessage) -> Lane:
+    """The lane of carrier mode that carries ``message`` (docs/protocol.md §14.2). An entry of
+    precedence FLASH is given :attr:`Lane.FLASH` here; the sender still puts it in MESSAGES while
+    that lane holds an entry (§14.3)."""
+    if isinstance(message, Entry):
+        return Lane.FLASH if message.precedence == Precedence.FLASH else Lane.MESSAGES
+    if isinstance(message, DocData):
+        return Lane.DOCUMENTS
+    if isinstance(message, (CallOffer, CallRinging, CallReveal, CallAnswer, CallSignal, CallMedia)):
+        return Lane.VOICE
+    return Lane.CONTROL  # Hello, Receipt, Withhold, DocProgress
+
+
 class LineMessageError(ValueError):
     """The peer sent something that is not a well-formed line message."""
 
@@ -367,6 +381,7 @@ __all__ = [
     "Signal",
     "TestProbe",
     "Withhold",
+    "carrier_lane",
     "decode",
     "decode_probe",
     "encode",

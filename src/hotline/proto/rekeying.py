@@ -109,6 +109,11 @@ class Rekeying:
         #: The responder asked for a rekey in this epoch.
         self.requested = False
 
+    def use_carrier(self, carrier: CarrierMode | None) -> None:
+        """Set the session's carrier: a responder learns it with the initiator's key, before any
+        record of the session is sealed."""
+        self._carrier = carrier
+
     def _prologue(self) -> bytes:
         # bind the new handshake to the one it replaces
         assert self._transport.handshake_hash is not None

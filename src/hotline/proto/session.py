@@ -104,6 +104,11 @@ class SessionConfig:
     #: Carrier mode (docs/protocol.md §14): cells of this size at this interval, both ways, from
     #: the end of the handshake; ``None`` (the default) for the records of §5. Both ends must agree.
     carrier: CarrierSetting | None = None
+    #: Carrier mode chosen per peer, by its static key: when given it decides for every session made
+    #: with this config (``carrier`` is then not used). An initiator asks it before its first record;
+    #: a responder once the initiation is opened, so a station can run some lines as carriers and
+    #: others not. The answer must not depend on anything but the key.
+    carrier_for: Callable[[bytes], CarrierSetting | None] | None = None
 
 
 #: Why a handshake that did not finish in time ends its session.
@@ -141,7 +146,12 @@ class Session:
     """
 
     def __init__(
-        self, config: SessionConfig, keys: LocalKeys, initiator: InitiatorSide | None, now: float
+        self,
+        config: SessionConfig,
+        keys: LocalKeys,
+        initiator: InitiatorSide | None,
+        now: float,
+        setting: CarrierSetting | None = None,
     ) -> None:
         self._config = config
         self._initiator = initiator is not None
@@ -154,7 +164,7 @@ class Session:
         self._started_at = now
         self._keepalive = Keepalive(config.keepalive_interval, config.keepalive_misses, now)
         #: In carrier mode its carrier (``status()``, each lane's ``room()``), else None. Read only.
-        self.carrier = None if config.carrier is None else CarrierMode(config.carrier, self._transport)
+        self.carrier = None if setting is None else CarrierMode(setting, self._transport)
         self._rekeying = Rekeying(
             self._transport,
             keys,
@@ -211,7 +221,8 @@ class Session:
         side = InitiatorSide(
             keys, peer_static=peer_static, line_key=line_key, wall_time_ns=wall_time_ns, started_at=now
         )
-        session = cls(config, keys, side, now)
+        setting = config.carrier if config.carrier_for is None else config.carrier_for(peer_static)
+        session = cls(config, keys, side, now, setting)
         session._peer_static = peer_static
         session._line_key = line_key
         session._transport.write(RecordType.HANDSHAKE_INIT, side.initiate(now))
@@ -240,7 +251,8 @@ class Session:
             source: the address the connection came from, for the per-address limit.
         """
         keys = _local_keys(config)
-        session = cls(config, keys, None, now)
+        setting = config.carrier if config.carrier_for is None else None
+        session = cls(config, keys, None, now, setting)
         session._responder_side = ResponderSide(keys, peers=peers, guard=guard, limits=limits, source=source)
         return session
 
@@ -400,12 +412,21 @@ class Session:
             self._drop()
             return
         self._line_key = side.peers.line_key(result.peer_static)
+        if self._config.carrier_for is not None:
+            # nothing of the session has been sealed yet: the carrier can still be chosen
+            self._use_carrier(self._config.carrier_for(result.peer_static))
         self._transport.write(RecordType.HANDSHAKE_RESPONSE, response)
         # psk2 is only proven by the initiator's first record: hold the keys until it arrives
         self._state = transition(self._state, Trigger.RESPONDED)
         self._peer_static = result.peer_static
         self._transport.install(result, now, flip=False)
         self._reader.max_len = 65535
+
+    def _use_carrier(self, setting: CarrierSetting | None) -> None:
+        carrier = None if setting is None else CarrierMode(setting, self._transport)
+        self.carrier = carrier
+        self._rekeying.use_carrier(carrier)
+        self._channel.use_carrier(carrier)
 
     def _drop(self) -> None:
         # before authentication: no reply, no distinct error, nothing kept

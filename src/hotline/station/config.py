@@ -14,8 +14,12 @@ from pathlib import Path
 import msgspec
 
 from hotline.proto.cards import parse_endpoint
+from hotline.proto.carriermode import CarrierSetting
 from hotline.station.errors import StationError
 from hotline.station.quotarules import QuotaDefaults, QuotaSettings, quota_problem
+
+#: The cell sizes a line's carrier may use (§5.2 buckets, powers of two from 256).
+CARRIER_CELLS = (256, 512, 1024, 2048, 4096, 8192, 16384)
 
 
 class LineSettings(QuotaSettings, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
@@ -29,6 +33,20 @@ class LineSettings(QuotaSettings, forbid_unknown_fields=True, kw_only=True, omit
     answer_record: str | None = None
     #: Keep the audio of every call on this line in the store, sealed like messages.
     record_calls: bool = False
+    #: ``"steady"`` runs this line as a constant-rate carrier (docs/protocol.md §14): cells of
+    #: ``carrier_cell`` bytes every ``carrier_interval_ms``, both ways, whatever the line carries.
+    #: Both ends must say the same; ``"off"`` (the default) sends records only when there is traffic.
+    carrier: str = "off"
+    #: Bytes of each cell's plaintext: 256, 512, 1024, 2048, 4096, 8192 or 16384.
+    carrier_cell: int = 1024
+    #: Milliseconds between two cells of one direction (10 to 10000).
+    carrier_interval_ms: int = 20
+
+    def carrier_setting(self) -> CarrierSetting | None:
+        """The line's carrier as the session takes it, or None when it is off."""
+        if self.carrier != "steady":
+            return None
+        return CarrierSetting(cell_size=self.carrier_cell, interval=self.carrier_interval_ms / 1000)
 
 
 class AudioSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
@@ -123,7 +141,22 @@ def _problem(config: StationConfig) -> str | None:
         wanted = getattr(config.audio, kind)
         if wanted == "" or (isinstance(wanted, int) and wanted < 0):
             return f"`audio.{kind}` must name a device or give its number (or be left out for the default)"
+    for peer, line in config.lines.items():
+        problem = _carrier_problem(peer, line)
+        if problem is not None:
+            return problem
     return quota_problem(config.quotas, dict(config.lines))
+
+
+def _carrier_problem(peer: str, line: LineSettings) -> str | None:
+    where = f"[lines.{peer}]"
+    if line.carrier not in ("off", "steady"):
+        return f'{where} carrier must be "off" or "steady", not {line.carrier!r}'
+    if line.carrier_cell not in CARRIER_CELLS:
+        return f"{where} carrier_cell must be 256, 512, 1024, 2048, 4096, 8192 or 16384 bytes"
+    if not 10 <= line.carrier_interval_ms <= 10_000:
+        return f"{where} carrier_interval_ms must be 10 to 10000 milliseconds"
+    return None
 
 
 def _seconds_problem(config: StationConfig) -> str | None:

@@ -278,3 +278,25 @@ def test_any_entry_field_replaced_decodes_valid_or_raises(entry: Entry, index: i
         assert len(result.body) <= MAX_TEXT_LEN
         assert result.created_ms >= 0
         assert result.ref in (b"",) or len(result.ref) == MESSAGE_ID_LEN
+
+
+def test_each_line_message_has_its_carrier_lane() -> None:
+    from hotline.proto.carrier import Lane
+    from hotline.proto.linemsg import carrier_lane
+
+    def entry(precedence: Precedence, kind: Kind = Kind.TEXT) -> Entry:
+        return Entry(
+            seq=1,
+            id=bytes(10),
+            kind=kind,
+            precedence=precedence,
+            created_ms=0,
+            ref=b"",
+            body=b"x",
+            chain=bytes(32),
+        )
+
+    assert carrier_lane(entry(Precedence.FLASH)) is Lane.FLASH
+    assert carrier_lane(entry(Precedence.FLASH, Kind.TEST)) is Lane.FLASH
+    assert carrier_lane(entry(Precedence.IMMEDIATE)) is Lane.MESSAGES
+    assert carrier_lane(entry(Precedence.ROUTINE, Kind.DOC)) is Lane.MESSAGES

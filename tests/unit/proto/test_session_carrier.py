@@ -289,3 +289,60 @@ def test_a_rekey_request_in_carrier_mode_is_a_protocol_violation() -> None:
     link.run_until(link.now + 0.2)
     (ended,) = of(SessionTerminated, link.take("i"))
     assert ended.code is ErrorCode.PROTOCOL_VIOLATION and "carrier mode" in ended.reason
+
+
+def _chosen_by_key(initiator: CarrierSetting | None, responder: CarrierSetting | None) -> CarrierLink:
+    """A link whose ends choose their carrier by the peer's key (``carrier_for``), as a station
+    does for its lines: the initiator picks ``initiator`` for the responder's key, and the
+    responder ``responder`` for the initiator's."""
+    from dataclasses import replace
+
+    from hotline.proto.session import Session
+    from tests.support.pair import WALL_NS
+
+    link = CarrierLink(SLOW, i_carrier=False, r_carrier=False)
+    pair = link.pair
+    a_key, b_key = pair.a.public, pair.b.public
+    pair.ca = replace(pair.ca, carrier_for=lambda key: initiator if key == b_key else None)
+    pair.cb = replace(pair.cb, carrier_for=lambda key: responder if key == a_key else None)
+    pair.i = Session.initiator(
+        pair.ca, peer_static=b_key, line_key=pair.line_key, now=pair.now, wall_time_ns=WALL_NS
+    )
+    pair.r = Session.responder(pair.cb, peers=pair.b.peers, guard=pair.b.guard, now=pair.now)
+    return link
+
+
+def test_each_end_chooses_the_carrier_by_the_peers_key() -> None:
+    link = _chosen_by_key(SLOW, SLOW)
+    # the responder learns who calls only from the initiation, and still runs that line's carrier
+    assert link.i.carrier is not None and link.r.carrier is None
+    link.handshake()
+    assert link.r.carrier is not None and link.r.carrier.setting == SLOW
+    link.run_until(1.0)
+    assert not of(SessionTerminated, link.take("i") + link.take("r"))
+    cell = record_len(SLOW)
+    for name in ("i", "r"):
+        sizes = {
+            size
+            for _, size, kind in link.wire[name]
+            if kind != RecordType.HANDSHAKE_INIT and kind != RecordType.HANDSHAKE_RESPONSE
+        }
+        assert sizes == {cell}
+        assert len(sizes) == 1
+
+
+def test_a_peer_without_a_carrier_choice_gets_plain_records() -> None:
+    link = _chosen_by_key(None, None)
+    link.handshake()
+    link.run_until(1.0)
+    assert link.i.carrier is None and link.r.carrier is None
+    assert not of(SessionTerminated, link.take("i") + link.take("r"))
+
+
+def test_ends_that_choose_differently_end_with_a_protocol_violation() -> None:
+    link = _chosen_by_key(SLOW, None)  # only the initiator runs the carrier
+    link.handshake()
+    link.run_until(1.0)
+    ends = {name: of(SessionTerminated, link.take(name)) for name in ("i", "r")}
+    assert "the peer does not use carrier mode" in ends["i"][0].reason
+    assert "the peer uses carrier mode" in ends["r"][0].reason

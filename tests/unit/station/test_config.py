@@ -272,3 +272,34 @@ def test_the_longest_allowed_durations_are_read(path: Path) -> None:
 def test_constructing_a_config_with_absurd_seconds_raises_value_error(value: float) -> None:
     with pytest.raises(ValueError, match="line_test_timeout"):
         StationConfig(name="alpha", listen="127.0.0.1:7000", line_test_timeout=value)
+
+
+def test_a_line_runs_as_a_carrier_only_when_told(path: Path) -> None:
+    path.write_text(
+        MINIMAL
+        + '[lines.jerusalem]\ncarrier = "steady"\ncarrier_cell = 2048\ncarrier_interval_ms = 50\n'
+        + "[lines.ottawa]\nauto_answer = true\n"
+    )
+    config = load_config(path)
+    setting = config.line("jerusalem").carrier_setting()
+    assert setting is not None and (setting.cell_size, setting.interval) == (2048, 0.05)
+    assert config.line("ottawa").carrier_setting() is None
+    assert config.line("nobody").carrier_setting() is None
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('carrier = "constant"', 'carrier must be "off" or "steady"'),
+        ('carrier = "steady"\ncarrier_cell = 1000', "carrier_cell must be 256, 512"),
+        ('carrier = "steady"\ncarrier_cell = 128', "carrier_cell must be 256, 512"),
+        ('carrier = "steady"\ncarrier_interval_ms = 5', "carrier_interval_ms must be 10 to 10000"),
+        ("carrier_interval_ms = 20000", "carrier_interval_ms must be 10 to 10000"),
+    ],
+)
+def test_a_bad_carrier_setting_is_refused_by_line_and_name(path: Path, line: str, says: str) -> None:
+    path.write_text(MINIMAL + f"[lines.jerusalem]\n{line}\n")
+    with pytest.raises(StationError) as caught:
+        load_config(path)
+    assert caught.value.code == "bad-config"
+    assert "[lines.jerusalem]" in str(caught.value) and says in str(caught.value)
