@@ -28,6 +28,7 @@ from typing import Any
 
 from hotline.net.tcp import listen
 from hotline.proto.cards import StationCard, issue_card, parse_endpoint
+from hotline.proto.carriermode import CarrierSetting
 from hotline.proto.handshake import InitiationTimestamps
 from hotline.proto.identity import Identity
 from hotline.proto.linemsg import DocData, DocProgress, LineMessage, Withhold
@@ -85,6 +86,7 @@ class Station:
             rekey_after_time=config.rekey_after,
             reject_after_time=config.rekey_after + 60.0,
             initiation_clock=self.initiation_timestamp,
+            carrier_for=self.carrier_for,
         )
         self.static_public = identity.static_key.public_key().raw
         # the group work is spawned in: the serving one while the daemon serves, else _background
@@ -198,6 +200,12 @@ class Station:
                 self._lock.release()
 
     # -- handshakes
+
+    def carrier_for(self, peer_static: bytes) -> CarrierSetting | None:
+        """The carrier of the line to ``peer_static`` as ``station.toml`` sets it (None: off, or
+        no such line: a stranger's handshake fails before this matters)."""
+        line = self.registry.by_static(peer_static)
+        return None if line is None else self.config.line(line.peer).carrier_setting()
 
     def initiation_timestamp(self) -> int:
         """The anti-replay timestamp for a handshake we start now (docs/protocol.md §3.3): the wall

@@ -31,6 +31,7 @@ from typing import Any
 from hotline.net.tcp import ChannelClosed, SecureChannel
 from hotline.proto import linemsg
 from hotline.proto.cards import StationCard, decode_card
+from hotline.proto.carrier import LaneFull
 from hotline.proto.constants import TIE_WINDOW
 from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Kind, Receipt
@@ -380,13 +381,14 @@ class Line:
         self._alerts.alert(kind, detail, active=active, logged=logged)
 
     def send_now(self, message: linemsg.LineMessage) -> bool:
-        """Put ``message`` on the current session if the line is up; whether it went."""
+        """Put ``message`` on the current session if the line is up (in carrier mode, in its lane,
+        if that has room); whether it went."""
         session = self.current
         if session is None or not self.up:
             return False
         try:
-            session.channel.send_nowait(linemsg.encode(message))
-        except ChannelClosed:
+            session.channel.send_nowait(linemsg.encode(message), linemsg.carrier_lane(message))
+        except (ChannelClosed, LaneFull):
             return False
         return True
 
