@@ -162,6 +162,13 @@ class _SessionProtocol(asyncio.Protocol):
         self._transmit_scheduled = False
         session = self.session
         assert session is not None and self.transport is not None
+        if (
+            session.carrier is not None
+            and session.state is SessionState.ESTABLISHED
+            and self.transport.get_write_buffer_size() > CARRIER_WRITE_LIMIT
+        ):
+            # a carrier never waits: for a peer that reads nothing its cells would pile up here
+            session.close(self._loop.time(), ErrorCode.IDLE_TIMEOUT, "the peer stopped reading the carrier")
         while (event := session.next_event()) is not None:
             match event:
                 case DataReceived(data=data):
@@ -197,16 +204,7 @@ class _SessionProtocol(asyncio.Protocol):
         self._arm_timer(session.get_timer())
 
     def _carrier_sent(self) -> None:
-        """Cells left: lanes have room again, unless the peer stopped taking them."""
-        session, transport = self.session, self.transport
-        assert session is not None and transport is not None
-        if transport.get_write_buffer_size() > CARRIER_WRITE_LIMIT:
-            # nothing more may be sealed for a peer that reads nothing: end the session here
-            session.close(self._loop.time(), ErrorCode.IDLE_TIMEOUT, "the peer stopped reading the carrier")
-            out = session.data_to_send()
-            if out:
-                transport.write(out)
-            return
+        """Cells left: lanes have room again."""
         waiter = self._room_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
