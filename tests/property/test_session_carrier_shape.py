@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hotline.proto.carrier import Lane
+from hotline.proto.carrier import Lane, LaneFull
 from hotline.proto.carriermode import CarrierSetting
 from hotline.proto.events import DataReceived, RekeyCompleted
 from hotline.proto.states import SessionState
@@ -76,3 +76,70 @@ def test_the_wire_is_the_idle_wire_whatever_is_sent(workload: list[tuple[float, 
 def test_the_idle_run_holds_rekeys() -> None:
     link, _ = run([])
     assert len([e for e in link.take("i") if isinstance(e, RekeyCompleted)]) == 3
+
+
+def run_pressed(
+    burst: list[tuple[float, int, Lane]], gone_at: float | None
+) -> tuple[CarrierLink, list[bytes], list[bytes]]:
+    """The initiator sends bursts past what a lane holds (``LaneFull``: it keeps the payload and
+    offers it again at the next cell, as a station does); from ``gone_at`` on the network drops
+    everything the responder writes (the peer has gone away)."""
+    link = CarrierLink(SETTING, **CONFIG)
+    link.handshake()
+    backlog: list[tuple[Lane, bytes]] = []
+    sent: list[bytes] = []
+    events = sorted(burst, key=lambda b: b[0])
+    n = 0
+    t = 0.0
+    while t < END:
+        t = round(t + SETTING.interval, 6)
+        if gone_at is not None and t >= gone_at:
+            link.deliver["r"] = False
+        link.run_until(t)
+        while events and events[0][0] <= t:
+            _, count, lane = events.pop(0)
+            for _ in range(count):
+                backlog.append((lane, n.to_bytes(4, "big") + bytes(60_000)))
+                n += 1
+        while backlog and link.i.state is SessionState.ESTABLISHED:
+            lane, payload = backlog[0]
+            try:
+                link.i.send_data(payload, link.now, lane=lane)
+            except LaneFull:
+                break
+            sent.append(payload)
+            backlog.pop(0)
+    received = [e.data for e in link.take("r") if isinstance(e, DataReceived)]
+    return link, sent, received
+
+
+PRESSED_IDLE = {gone: run_pressed([], gone)[0] for gone in (None, 12.0)}
+
+
+@given(
+    st.lists(
+        # not CONTROL: the session's own messages share it, and a station puts only short line
+        # messages there (a megabyte in CONTROL would hold a rekey back by the cells it takes)
+        st.tuples(
+            st.integers(1, 250).map(lambda n: n / 10), st.integers(1, 60), st.sampled_from(list(Lane)[1:])
+        ),
+        max_size=4,
+    ),
+    st.sampled_from([None, 12.0]),
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_the_wire_is_the_idle_wire_under_backpressure_and_when_the_peer_goes(
+    burst: list[tuple[float, int, Lane]], gone_at: float | None
+) -> None:
+    """Megabytes offered faster than the cells carry them (lanes full, the sender held back), and
+    a peer that stops answering: the initiator's wire is still the idle one, cell for cell, up to
+    the moment its session gives the silent peer up, which does not depend on the workload."""
+    link, sent, received = run_pressed(burst, gone_at)
+    idle = PRESSED_IDLE[gone_at]
+    assert trace(link, "i") == trace(idle, "i")
+    assert link.i.state is idle.i.state
+    assert received == sent[: len(received)]  # in order, none lost before the peer went
+    if gone_at is None:
+        assert link.i.state is SessionState.ESTABLISHED
+    if sum(count for _, count, _ in burst) > 40:  # 2.4 MB: past a lane's 2 MiB, so some held back
+        assert len(sent) < sum(count for _, count, _ in burst)

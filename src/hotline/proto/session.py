@@ -334,6 +334,9 @@ class Session:
     def send_data(self, data: bytes, now: float, lane: Lane = Lane.MESSAGES) -> None:
         """Queue one application payload (at most :data:`MAX_DATA_LEN` bytes), in ``lane`` in carrier mode.
 
+        CONTROL is shared with the session's own messages (pings, rekeys), which wait behind what
+        is queued there: give it only short payloads.
+
         Raises:
             LaneFull: carrier mode, and ``lane`` is too full to take it now (nothing queued).
             LocalProtocolError: not established, or the payload is too large.
