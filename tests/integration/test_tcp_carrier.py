@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from hotline.net import tcp
+from hotline.net import driver
 from hotline.net.tcp import connect, listen
 from hotline.proto.carrier import Lane, LaneFull
 from hotline.proto.carriermode import CarrierSetting
@@ -81,8 +81,8 @@ async def test_a_peer_that_stops_reading_ends_the_carrier_instead_of_filling_mem
     """The carrier never waits; a peer that reads nothing would make its cells pile up in our
     socket buffer. Past the bound the session ends, and memory stays bounded."""
     _, b, key, ca, cb = _configs(CarrierSetting(cell_size=16384, interval=0.01), keepalive_interval=60.0)
-    old = tcp.CARRIER_WRITE_LIMIT
-    tcp.CARRIER_WRITE_LIMIT = 2**20
+    old = driver.CARRIER_WRITE_LIMIT
+    driver.CARRIER_WRITE_LIMIT = 2**20
     try:
         async with listen("127.0.0.1", 0, config=cb, peers=b.peers, guard=b.guard) as listener:
             client = await connect("127.0.0.1", listener.port, config=ca, peer_static=b.public, line_key=key)
@@ -95,4 +95,4 @@ async def test_a_peer_that_stops_reading_ends_the_carrier_instead_of_filling_mem
             assert closed.code is ErrorCode.IDLE_TIMEOUT
             assert "stopped reading" in closed.reason
     finally:
-        tcp.CARRIER_WRITE_LIMIT = old
+        driver.CARRIER_WRITE_LIMIT = old

@@ -128,7 +128,7 @@ async def test_half_open_connections_are_bounded_and_the_line_still_works() -> N
 async def test_a_slow_reader_holds_bounded_memory_and_pushes_back() -> None:
     """When the application stops reading, the channel stops reading the socket: buffered payloads
     stay under the high-water mark and the sender's ``send`` blocks instead of growing memory."""
-    from hotline.net.tcp import RECEIVE_HIGH_WATER
+    from hotline.net.driver import RECEIVE_HIGH_WATER
 
     _, b, key, ca, cb = _configs()
     async with listen("127.0.0.1", 0, config=cb, peers=b.peers, guard=b.guard) as listener:

@@ -15,41 +15,24 @@ them at once.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import assert_never
 
+from hotline.net.driver import ChannelClosed, SessionProtocol
 from hotline.proto.carrier import CarrierStatus, Lane, LaneFull
 from hotline.proto.carriermode import CarrierSetting
 from hotline.proto.constants import MAX_DATA_LEN
 from hotline.proto.errors import ErrorCode
 from hotline.proto.events import (
-    DataReceived,
     HandshakeCompleted,
-    RekeyCompleted,
-    RoundTripMeasured,
-    SessionTerminated,
 )
 from hotline.proto.handshake import PeerDirectory
 from hotline.proto.messages import Data, encode_message
 from hotline.proto.ratelimit import HandshakeLimits
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import Session, SessionConfig
-from hotline.proto.states import SessionState
 
-#: Seconds a closed session's socket may take to flush before it is aborted.
-CLOSE_GRACE = 5.0
-#: Pause reading from the socket when this many bytes of received payloads wait to be consumed;
-#: resume below half of it. Memory per channel stays bounded whatever the peer sends.
-RECEIVE_HIGH_WATER = 4 * 2**20
-#: Pause the sender when this much waits in the socket's user-space write buffer.
-WRITE_HIGH_WATER = 2**20
-#: A session in carrier mode ends when this much of its cells waits in the socket's user-space
-#: buffer: the peer has stopped reading (or the path cannot carry the cells), and a carrier never
-#: waits, so without a bound its cells would pile up in memory (160 s of the default carrier).
-CARRIER_WRITE_LIMIT = 8 * 2**20
 # what a payload gains on its way into a lane: the message around it, at its longest (bin 32)
 _DATA_OVERHEAD = len(encode_message(Data(bytes(2**16)))) - 2**16
 #: :func:`connect_first` dials the next endpoint after this long without a session from the ones
@@ -58,255 +41,11 @@ _DATA_OVERHEAD = len(encode_message(Data(bytes(2**16)))) - 2**16
 DIAL_STAGGER = 2.0
 
 
-class ChannelClosed(Exception):
-    """The channel is over; ``code`` and ``reason`` say why."""
-
-    def __init__(self, code: ErrorCode, reason: str) -> None:
-        super().__init__(f"{reason} ({code.name})")
-        self.code = code
-        self.reason = reason
-
-
-class _SessionProtocol(asyncio.Protocol):
-    """Drives one Session over one TCP connection."""
-
-    def __init__(self, make_session: collections.abc.Callable[[float, str | None], Session]) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._make_session = make_session
-        self.session: Session | None = None
-        self.transport: asyncio.Transport | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
-        self.established: asyncio.Future[HandshakeCompleted] = self._loop.create_future()
-        self.closed: asyncio.Future[ChannelClosed] = self._loop.create_future()
-        self.received: collections.deque[bytes] = collections.deque()
-        self.received_bytes = 0
-        self._data_waiter: asyncio.Future[None] | None = None
-        self._write_paused = False
-        self._drain_waiter: asyncio.Future[None] | None = None
-        # carrier mode: senders whose lane was full wait here for the next cells to leave
-        self._room_waiter: asyncio.Future[None] | None = None
-        # reading stops while the application has too much unread (``_read_paused``) or while the
-        # socket will not take what we write (``_write_paused``): a peer that floods us with pings
-        # and never reads cannot make our answers pile up
-        self._read_paused = False
-        #: Set by the listener when it sheds this connection before it was even made.
-        self.evicted = False
-        self._reading_stopped = False
-        self.rtt: float | None = None
-        self.rekeys = 0
-        self.on_close: collections.abc.Callable[[_SessionProtocol], None] | None = None
-        self._transmit_scheduled = False
-
-    # -- asyncio.Protocol ----------------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        # room for a whole read block of a document before the sender is paused: pausing and
-        # resuming after every 64 KiB (asyncio's default) costs a wake-up each time
-        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        if self.evicted:
-            transport.abort()
-            return
-        peer = transport.get_extra_info("peername")
-        self.session = self._make_session(self._loop.time(), str(peer[0]) if peer else None)
-        self._process()
-
-    def data_received(self, data: bytes) -> None:
-        assert self.session is not None
-        self.session.receive_data(data, self._loop.time())
-        self._process()
-
-    def eof_received(self) -> bool | None:
-        if self.session is not None:
-            self.session.receive_data(b"", self._loop.time())
-            self._process()
-        return None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.session is not None and self.session.state is not SessionState.CLOSED:
-            self.session.receive_data(b"", self._loop.time())
-            self._process()
-        self._finish(ChannelClosed(ErrorCode.CONNECTION_LOST, str(exc or "connection lost")))
-
-    def pause_writing(self) -> None:
-        self._write_paused = True
-        self._update_reading()
-
-    def resume_writing(self) -> None:
-        self._write_paused = False
-        self._update_reading()
-        if self._drain_waiter is not None and not self._drain_waiter.done():
-            self._drain_waiter.set_result(None)
-
-    def _update_reading(self) -> None:
-        transport, session = self.transport, self.session
-        if transport is None or session is None or transport.is_closing():
-            return
-        stop = self._read_paused or self._write_paused
-        if stop != self._reading_stopped:
-            self._reading_stopped = stop
-            if stop:
-                transport.pause_reading()
-            else:
-                transport.resume_reading()
-            # not reading must not look like the peer's silence (the timer re-arms on the next
-            # turn of _process; an earlier wake-up that finds nothing due is harmless)
-            session.pause_reading(stop, self._loop.time())
-
-    # -- driving the session --------------------------------------------------------------------------
-
-    def _process(self) -> None:
-        """Drain events, transmit, and re-arm the timer: call after every input to the session."""
-        self._transmit_scheduled = False
-        session = self.session
-        assert session is not None and self.transport is not None
-        if (
-            session.carrier is not None
-            and session.state is SessionState.ESTABLISHED
-            and self.transport.get_write_buffer_size() > CARRIER_WRITE_LIMIT
-        ):
-            # a carrier never waits: for a peer that reads nothing its cells would pile up here
-            session.close(self._loop.time(), ErrorCode.IDLE_TIMEOUT, "the peer stopped reading the carrier")
-        while (event := session.next_event()) is not None:
-            match event:
-                case DataReceived(data=data):
-                    self.received.append(data)
-                    self.received_bytes += len(data)
-                    if self._data_waiter is not None and not self._data_waiter.done():
-                        self._data_waiter.set_result(None)
-                    if self.received_bytes >= RECEIVE_HIGH_WATER and not self._read_paused:
-                        self._read_paused = True
-                        self._update_reading()
-                case HandshakeCompleted():
-                    if not self.established.done():
-                        self.established.set_result(event)
-                case RekeyCompleted():
-                    self.rekeys += 1
-                case RoundTripMeasured(rtt=rtt):
-                    self.rtt = rtt
-                case SessionTerminated(code=code, reason=reason):
-                    self._finish(ChannelClosed(code, reason))
-                case _:
-                    assert_never(event)
-        out = session.data_to_send()
-        if out and not self.transport.is_closing():
-            self.transport.write(out)
-            if session.carrier is not None:
-                self._carrier_sent()
-        if session.state is SessionState.CLOSED:
-            self._cancel_timer()
-            self.transport.close()
-            # a peer that stops reading must not keep a closed session's socket open for ever
-            self._loop.call_later(CLOSE_GRACE, self.transport.abort)
-            return
-        self._arm_timer(session.get_timer())
-
-    def _carrier_sent(self) -> None:
-        """Cells left: lanes have room again."""
-        waiter = self._room_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _arm_timer(self, at: float | None) -> None:
-        # Deadlines mostly move later (every send pushes the keepalive back): keep an earlier
-        # wake-up armed; when it fires, handle_timer does nothing early and _process re-arms.
-        if at is None:
-            self._cancel_timer()
-            return
-        if self._timer_at is not None and self._timer_at <= at:
-            return
-        self._cancel_timer()
-        self._timer_at = at
-        self._timer = self._loop.call_at(at, self._on_timer)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = None
-        self._timer_at = None
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = None
-        if self.session is not None:
-            self.session.handle_timer(self._loop.time())
-            self._process()
-
-    def _finish(self, closed: ChannelClosed) -> None:
-        if not self.closed.done():
-            self.closed.set_result(closed)
-        if not self.established.done():
-            self.established.set_exception(closed)
-            self.established.exception()  # mark retrieved: a dropped stranger is not an error
-        for waiter in (self._data_waiter, self._drain_waiter, self._room_waiter):
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-        if self.on_close is not None:
-            callback, self.on_close = self.on_close, None
-            callback(self)
-
-    # -- used by SecureChannel ------------------------------------------------------------------------
-
-    def send(self, data: bytes, lane: Lane) -> None:
-        """Queue a payload: full records go out now, the rest on the next loop turn, so a burst
-        of small sends shares records (aioquic's ``_transmit_soon``). In carrier mode it goes in
-        ``lane`` and leaves with the cells (raises :class:`LaneFull` when the lane has no room)."""
-        session = self.session
-        assert session is not None and self.transport is not None
-        session.send_data(data, self._loop.time(), lane)
-        if session.carrier is not None:
-            return  # the timer seals the cells: nothing to write before it fires
-        if session.has_full_record:
-            self.transport.write(session.data_to_send(flush=False))
-        if not self._transmit_scheduled:
-            self._transmit_scheduled = True
-            self._loop.call_soon(self._process)
-
-    def flush(self) -> None:
-        """Write what is queued now instead of on the next loop turn (for a lone, urgent payload)."""
-        session = self.session
-        if session is None or self.transport is None or self.transport.is_closing():
-            return
-        out = session.data_to_send()
-        if out:
-            self.transport.write(out)
-
-    async def wait_room(self) -> None:
-        # like drain: one shared future, each waiter behind a shield
-        if not self.closed.done():
-            if self._room_waiter is None or self._room_waiter.done():
-                self._room_waiter = self._loop.create_future()
-            await asyncio.shield(self._room_waiter)
-
-    async def wait_data(self) -> None:
-        self._data_waiter = self._loop.create_future()
-        await self._data_waiter
-
-    async def drain(self) -> None:
-        if self._write_paused and not self.closed.done():
-            # several tasks write on one session (a line's entries, a document's chunks, a call's
-            # audio) and may wait here at once: they share one future, so none is forgotten, and
-            # each waits behind a shield, so one that is cancelled does not wake the others
-            if self._drain_waiter is None or self._drain_waiter.done():
-                self._drain_waiter = self._loop.create_future()
-            await asyncio.shield(self._drain_waiter)
-
-    def take(self) -> bytes:
-        data = self.received.popleft()
-        self.received_bytes -= len(data)
-        if self._read_paused and self.received_bytes < RECEIVE_HIGH_WATER // 2:
-            self._read_paused = False
-            self._update_reading()
-        return data
-
-
 class SecureChannel:
     """An authenticated Hotline session over TCP. One task at a time receives; any number may send
     and wait in :meth:`drain`."""
 
-    def __init__(self, protocol: _SessionProtocol, handshake: HandshakeCompleted) -> None:
+    def __init__(self, protocol: SessionProtocol, handshake: HandshakeCompleted) -> None:
         self._p = protocol
         #: The peer's static public key (32 bytes).
         self.peer_static = handshake.peer_static
@@ -486,7 +225,7 @@ async def connect(
             config, peer_static=peer_static, line_key=line_key, now=now, wall_time_ns=clock()
         )
 
-    transport, protocol = await loop.create_connection(lambda: _SessionProtocol(make), host, port)
+    transport, protocol = await loop.create_connection(lambda: SessionProtocol(make), host, port)
     try:
         handshake = await protocol.established
     except BaseException:
@@ -585,7 +324,7 @@ class Listener:
         #: The handshake rate limits of every connection (issue 13, F12).
         self.limits = limits if limits is not None else HandshakeLimits()
         self._max_pending = max_pending
-        self._pending: dict[_SessionProtocol, None] = {}  # insertion-ordered: oldest first
+        self._pending: dict[SessionProtocol, None] = {}  # insertion-ordered: oldest first
         self._accepted: asyncio.Queue[SecureChannel] = asyncio.Queue()
         self.server: asyncio.Server | None = None
         #: Connections closed without authenticating (strangers, garbage, timeouts).
@@ -602,13 +341,13 @@ class Listener:
         """Connections still waiting to authenticate."""
         return len(self._pending)
 
-    def _protocol(self) -> _SessionProtocol:
+    def _protocol(self) -> SessionProtocol:
         def make(now: float, source: str | None) -> Session:
             return Session.responder(
                 self._config, peers=self._peers, guard=self._guard, now=now, limits=self.limits, source=source
             )
 
-        protocol = _SessionProtocol(make)
+        protocol = SessionProtocol(make)
         protocol.on_close = self._on_pending_closed
         if len(self._pending) >= self._max_pending:
             # shed the oldest half-open connection rather than grow without bound
@@ -621,14 +360,14 @@ class Listener:
         protocol.established.add_done_callback(lambda fut: self._on_established(protocol, fut))
         return protocol
 
-    def _on_established(self, protocol: _SessionProtocol, fut: asyncio.Future[HandshakeCompleted]) -> None:
+    def _on_established(self, protocol: SessionProtocol, fut: asyncio.Future[HandshakeCompleted]) -> None:
         self._pending.pop(protocol, None)
         if fut.cancelled() or fut.exception() is not None:
             return
         protocol.on_close = None
         self._accepted.put_nowait(SecureChannel(protocol, fut.result()))
 
-    def _on_pending_closed(self, protocol: _SessionProtocol) -> None:
+    def _on_pending_closed(self, protocol: SessionProtocol) -> None:
         self._pending.pop(protocol, None)
         self.dropped += 1
 

@@ -14,6 +14,20 @@ the work: each role's side of the handshake (:mod:`hotline.proto.opening`), the 
 liveness (:mod:`hotline.proto.keepalive`). A session made with a carrier setting sends its
 messages in constant-rate cells (docs/protocol.md §14.5, :mod:`hotline.proto.carriermode`).
 
+A Session's transitions (``TRANSITIONS`` in :mod:`hotline.proto.states`; docs/state-machines/session.md)::
+
+    role       from                on                                  to
+    responder  AWAIT_INITIATION    valid initiation, response queued   AWAIT_CONFIRMATION
+    responder  AWAIT_INITIATION    invalid input                       DROPPED
+    responder  AWAIT_CONFIRMATION  first record authenticates          ESTABLISHED
+    responder  AWAIT_CONFIRMATION  invalid input                       DROPPED
+    initiator  AWAIT_RESPONSE      valid response (Ping queued)        ESTABLISHED
+    initiator  AWAIT_RESPONSE      invalid input (HANDSHAKE_FAILED)    CLOSED
+    responder  DROPPED             more input                          DROPPED (read, ignored)
+    both       any but CLOSED      end of stream                       CLOSED
+    both       not ESTABLISHED     handshake timeout                   CLOSED
+    both       ESTABLISHED         close(), Close, error, timer        CLOSED
+
 Rule 2 (h11's "we don't cheat"): after the handshake both roles follow the same rules, with one
 exception written down where it is made (:mod:`hotline.proto.rekeying`): only the side that
 dialled starts rekeys, the other asks for one with ``RekeyRequest``.
@@ -124,25 +138,9 @@ def _local_keys(config: SessionConfig) -> LocalKeys:
 class Session:
     """One authenticated, rekeying, length-hiding channel over a byte stream. Not thread-safe.
 
-    Build one with :meth:`initiator` or :meth:`responder`.
-
-    End of stream is data: call ``receive_data(b"", now)`` when the peer closed the connection.
-
-    Transitions (``TRANSITIONS`` in :mod:`hotline.proto.states`; docs/state-machines/session.md)::
-
-        role       from                on                                  to
-        responder  AWAIT_INITIATION    valid initiation, response queued   AWAIT_CONFIRMATION
-        responder  AWAIT_INITIATION    invalid input                       DROPPED
-        responder  AWAIT_CONFIRMATION  first record authenticates          ESTABLISHED
-        responder  AWAIT_CONFIRMATION  invalid input                       DROPPED
-        initiator  AWAIT_RESPONSE      valid response (Ping queued)        ESTABLISHED
-        initiator  AWAIT_RESPONSE      invalid input (HANDSHAKE_FAILED)    CLOSED
-        responder  DROPPED             more input                          DROPPED (read, ignored)
-        both       any but CLOSED      end of stream                       CLOSED
-        both       not ESTABLISHED     handshake timeout                   CLOSED
-        both       ESTABLISHED         close(), Close, error, timer        CLOSED
-
-    Rekeys, keepalives and the key switch happen inside ``ESTABLISHED`` and change no state.
+    Build one with :meth:`initiator` or :meth:`responder`. End of stream is data: call
+    ``receive_data(b"", now)`` when the peer closed the connection. Its transitions are in the
+    module docstring; rekeys, keepalives and the key switch happen inside ``ESTABLISHED``.
     """
 
     def __init__(
@@ -332,10 +330,8 @@ class Session:
     # -- inputs ------------------------------------------------------------------------------------
 
     def send_data(self, data: bytes, now: float, lane: Lane = Lane.MESSAGES) -> None:
-        """Queue one application payload (at most :data:`MAX_DATA_LEN` bytes), in ``lane`` in carrier mode.
-
-        CONTROL is shared with the session's own messages (pings, rekeys), which wait behind what
-        is queued there: give it only short payloads.
+        """Queue one application payload (at most :data:`MAX_DATA_LEN` bytes), in ``lane`` in carrier
+        mode (CONTROL, which the session's pings and rekeys wait behind, only for short ones).
 
         Raises:
             LaneFull: carrier mode, and ``lane`` is too full to take it now (nothing queued).
@@ -426,8 +422,7 @@ class Session:
         self._reader.max_len = 65535
 
     def _use_carrier(self, setting: CarrierSetting | None) -> None:
-        carrier = None if setting is None else CarrierMode(setting, self._transport)
-        self.carrier = carrier
+        self.carrier = carrier = None if setting is None else CarrierMode(setting, self._transport)
         self._rekeying.use_carrier(carrier)
         self._channel.use_carrier(carrier)
 
