@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hotline.console import carrier as carrier_view
+
 __all__ = [
     "ALARM_KINDS",
     "PRECEDENCES",
@@ -249,6 +251,8 @@ class LineRow:
     unread_flash: int
     #: A call on the line: its state and direction (e.g. ``("ringing", "in")``), or None.
     call: tuple[str, str] | None
+    #: Its carrier as the board shows it (text, style), or None when the line runs none.
+    carrier: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,6 +405,7 @@ class StationView:
                     call=(str(call.get("state")), str(call.get("direction")))
                     if isinstance(call, Mapping)
                     else None,
+                    carrier=carrier_view.brief(line.get("carrier")),
                 )
             )
         rows.sort(key=lambda r: (r.lamp.rank, -r.unread_flash, -r.unread, r.peer))
