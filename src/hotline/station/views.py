@@ -157,7 +157,7 @@ def describe_carrier(
     described: dict[str, object] = {
         "mode": "steady",
         "cell": setting.cell_size,
-        "interval_ms": round(setting.interval * 1000, 3),
+        "interval_ms": _milliseconds(setting.interval),
         "wire_bytes_per_cell": wire_cell,
         "bytes_per_day": round(wire_cell * _DAY / setting.interval),
         "running": status is not None,
@@ -185,6 +185,12 @@ def describe_carrier(
         backlog_s=round(backlog * setting.interval, 3),
     )
     return described
+
+
+def _milliseconds(seconds: float) -> int | float:
+    # station.toml sets whole milliseconds: show them as such
+    ms = round(seconds * 1000, 3)
+    return int(ms) if ms.is_integer() else ms
 
 
 def _waiting(status: CarrierStatus, lane: Lane) -> dict[str, int]:

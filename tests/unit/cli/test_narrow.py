@@ -382,5 +382,6 @@ def test_status_of_an_idle_carrier_says_nothing_waits() -> None:
 def test_status_wide_keeps_each_carrier_line_whole() -> None:
     lines = printed(80, lambda out: render.status_view(out, status_with_carriers(), wide=True), wide=True)
     assert any(
-        line.rstrip().endswith("waiting: 3 flash, 39.1 KiB documents · backlog 40 cells (0.8 s)") for line in lines
+        line.rstrip().endswith("waiting: 3 flash, 39.1 KiB documents · backlog 40 cells (0.8 s)")
+        for line in lines
     )

@@ -14,7 +14,9 @@ from hotline.console.model import StationView
 
 
 def carrier(running: bool = True, **waiting: tuple[int, int]) -> dict[str, Any]:
-    lanes = {lane: {"frames": 0, "bytes": 0} for lane in ("control", "flash", "voice", "messages", "documents")}
+    lanes = {
+        lane: {"frames": 0, "bytes": 0} for lane in ("control", "flash", "voice", "messages", "documents")
+    }
     for lane, (frames, count) in waiting.items():
         lanes[lane] = {"frames": frames, "bytes": count}
     backlog = -(-sum(count for _, count in waiting.values()) // 1018)
