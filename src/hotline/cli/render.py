@@ -235,7 +235,8 @@ LIGHT_KDF_SHORT = "key file: light key derivation, for tests and very small mach
 
 
 def status_view(out: Console, result: Result, *, wide: bool = False) -> None:
-    """The ``status`` view: the station, a table of its lines, then the alerts still standing.
+    """The ``status`` view: the station, a table of its lines, notes, calls and carriers (a block per
+    line that runs one: :func:`carrier_block`), then the alerts still standing.
 
     The table keeps one line per line on a narrow terminal: the endpoint, the session's age, the time
     in the current state, then the round trip give way first (``--wide`` shows them all).

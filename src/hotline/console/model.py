@@ -74,6 +74,8 @@ ALARM_KINDS = frozenset(
         "protocol",
         "store-error",
         "internal",
+        # the two ends' carrier settings differ: no session can run until one end changes
+        "carrier",
     }
 )
 
@@ -281,6 +283,7 @@ _ALERT_LABEL = {
     "protocol": "PROTOCOL ERROR",
     "store-error": "STORE ERROR",
     "internal": "INTERNAL ERROR",
+    "carrier": "CARRIER MISMATCH",
 }
 
 

@@ -92,3 +92,15 @@ async def test_the_board_shows_each_lines_carrier_within_80_columns() -> None:
         # every column, the carrier last, fits the 80 columns
         assert board.virtual_size.width <= 80, board.virtual_size
         assert [str(column.label) for column in board.columns.values()][-1] == "carrier"
+
+
+def test_a_carrier_mismatch_is_an_alarm_naming_the_end_to_change() -> None:
+    view = StationView()
+    answer = status(bravo=None)
+    detail = 'bravo runs carrier "off", we run "steady" 1024 B/20 ms: set [lines.alpha] carrier at bravo'
+    answer["lines"][0].update(
+        state="connecting", alerts=[{"at": 1050.0, "peer": "bravo", "kind": "carrier", "detail": detail}]
+    )
+    view.apply_status(answer)
+    [alarm] = view.alarms()
+    assert (alarm.peer, alarm.label, alarm.detail) == ("bravo", "CARRIER MISMATCH", detail)
