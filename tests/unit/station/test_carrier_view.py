@@ -119,3 +119,6 @@ def test_the_meter_starts_over_with_a_new_session_and_needs_a_span() -> None:
     assert isinstance(meter.measure("bravo", "s2", snapshot(second, 120.0), 120.0), CarrierLoad)
     meter.forget_others(set())
     assert meter.measure("bravo", "s2", snapshot(second, 130.0), 130.0) is None
+    assert isinstance(meter.measure("bravo", "s2", snapshot(second, 140.0), 140.0), CarrierLoad)
+    meter.forget("bravo")  # the session ended
+    assert meter.measure("bravo", "s2", snapshot(second, 150.0), 150.0) is None

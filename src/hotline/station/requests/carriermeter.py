@@ -62,6 +62,10 @@ class CarrierMeter:
             return None
         return CarrierLoad((snapshot.carried - base.carried) / (cells * status.cell_size), now - base.at)
 
+    def forget(self, peer: str) -> None:
+        """Drop the snapshots of ``peer``'s line (its session no longer runs a carrier)."""
+        self._kept.pop(peer, None)
+
     def forget_others(self, peers: set[str]) -> None:
         """Drop the snapshots of lines not in ``peers`` (removed, or no longer running a carrier)."""
         for peer in set(self._kept) - peers:

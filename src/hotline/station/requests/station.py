@@ -101,9 +101,11 @@ def _carrier(station: StationHost, line: Line, now: float) -> dict[str, object] 
     status = None
     if setting is not None and session is not None and not session.channel.is_closed:
         status = session.channel.carrier_status()
+    meter = meter_of(station)
     if status is None:
+        meter.forget(line.peer)  # and the session it measured with it
         return describe_carrier(setting, None)
-    return describe_carrier(setting, status, load=meter_of(station).measure(line.peer, session, status, now))
+    return describe_carrier(setting, status, load=meter.measure(line.peer, session, status, now))
 
 
 def _host(endpoint: str) -> str:
