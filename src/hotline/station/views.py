@@ -1,4 +1,4 @@
-"""The JSON shapes of docs/control.md ("Results"): a message, a line, a line's status.
+"""The JSON shapes of docs/control.md ("Results"): a message, a line, a line's status and its carrier.
 
 Every answer the station gives an operator is built here from plain values and store rows, so the
 control socket, the offline mode and the follower events show the same thing the same way. Nothing

@@ -67,7 +67,7 @@ class CarrierMeter:
         self._kept.pop(peer, None)
 
     def forget_others(self, peers: set[str]) -> None:
-        """Drop the snapshots of lines not in ``peers`` (removed, or no longer running a carrier)."""
+        """Drop the snapshots of lines not in ``peers`` (removed lines)."""
         for peer in set(self._kept) - peers:
             del self._kept[peer]
 
