@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hotline.console import carrier as carrier_view
+from hotline.console.carrier import brief as carrier_brief
 
 __all__ = [
     "ALARM_KINDS",
@@ -408,7 +408,7 @@ class StationView:
                     call=(str(call.get("state")), str(call.get("direction")))
                     if isinstance(call, Mapping)
                     else None,
-                    carrier=carrier_view.brief(line.get("carrier")),
+                    carrier=carrier_brief(line.get("carrier")),
                 )
             )
         rows.sort(key=lambda r: (r.lamp.rank, -r.unread_flash, -r.unread, r.peer))
