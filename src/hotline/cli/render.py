@@ -29,6 +29,7 @@ __all__ = [
     "PRECEDENCE_STYLE",
     "ago",
     "alert_line",
+    "carrier_block",
     "console",
     "document_table",
     "emit_json",
@@ -234,7 +235,8 @@ LIGHT_KDF_SHORT = "key file: light key derivation, for tests and very small mach
 
 
 def status_view(out: Console, result: Result, *, wide: bool = False) -> None:
-    """The ``status`` view: the station, a table of its lines, then the alerts still standing.
+    """The ``status`` view: the station, a table of its lines, notes, calls and carriers (a block per
+    line that runs one: :func:`carrier_block`), then the alerts still standing.
 
     The table keeps one line per line on a narrow terminal: the endpoint, the session's age, the time
     in the current state, then the round trip give way first (``--wide`` shows them all).
@@ -305,6 +307,11 @@ def status_view(out: Console, result: Result, *, wide: bool = False) -> None:
         call = line.get("call")
         if isinstance(call, dict):
             out.print(hanging(call_line(call), out.width, wide=wide), soft_wrap=wide)
+    for line in lines:
+        carrier = line.get("carrier")
+        if isinstance(carrier, Mapping):
+            for part in carrier_block(str(line.get("peer")), carrier):
+                out.print(hanging(part, out.width, wide=wide), soft_wrap=wide)
     if alerts:
         out.print(Text("alerts", style="bold red"))
         for alert in sorted(alerts, key=lambda a: a.get("at") or 0):
@@ -325,6 +332,70 @@ def call_line(call: Result) -> Text:
         f" · {(call.get('bitrate') or 0) / 1000:g} kbit/s · loss {call.get('loss')} % · ",
         f"jitter {call.get('jitter_ms')} ms · SAS ", text(sas), f" ({confirmed})",
     )  # fmt: skip
+
+
+#: How each carrier lane's waiting frames are counted in ``status``: documents by bytes, the rest by frames.
+_LANES = ("control", "flash", "voice", "messages", "documents")
+
+
+def carrier_block(peer: str, carrier: Result) -> list[Text]:
+    """A line's carrier for ``status``: its setting and cost, then how full it is and what waits.
+
+    Two lines, a block like a message's (the second indented); each wraps under itself on a narrow
+    terminal. E.g. ``carrier bravo steady 1024 B/20 ms · 4.7 GB/day`` then
+    ``    12 % full over 1m · waiting: 3 flash, 40.0 KiB documents · backlog 41 cells (0.8 s)``.
+    """
+    interval = carrier.get("interval_ms")
+    every = f"{interval:g} ms" if isinstance(interval, int | float) else _NONE
+    head = Text.assemble(
+        Text("carrier ", style="bold cyan"), text(peer, "bold"), " ", text(carrier.get("mode")),
+        f" {carrier.get('cell')} B/{every} · {per_day(carrier.get('bytes_per_day'))}",
+    )  # fmt: skip
+    if not carrier.get("running"):
+        head.append(" · ")
+        head.append("not running: no session", "yellow")
+        return [head]
+    body = Text(INDENT)
+    load = carrier.get("load")
+    if isinstance(load, int | float):
+        percent = 100 * load
+        shown = f"{percent:.1f}" if 0 < percent < 1 else f"{percent:.0f}"
+        body.append(f"{shown} % full over {duration(carrier.get('load_over_s'))}")
+    body.append(" · waiting: ")
+    waiting = carrier.get("waiting")
+    if not isinstance(waiting, Mapping):
+        waiting = {}
+    parts = []
+    for lane in _LANES:
+        entry = waiting.get(lane)
+        if not isinstance(entry, Mapping) or not entry.get("bytes"):
+            continue
+        if lane == "documents":
+            parts.append(f"{size(entry.get('bytes'))} documents")
+        else:
+            parts.append(f"{entry.get('frames')} {lane}")
+    if not parts:
+        body.append("nothing", "dim")
+        return [head, body]
+    body.append(", ".join(parts), "yellow")
+    seconds = carrier.get("backlog_s")
+    if isinstance(seconds, int | float):
+        body.append(f" · backlog {carrier.get('backlog_cells')} cells ({seconds:.1f} s)")
+    return [head, body]
+
+
+def per_day(count: Any) -> str:
+    """Bytes a day for people, in powers of ten as links are sold: ``4.7 GB/day``, ``912 MB/day``."""
+    if not isinstance(count, int | float):
+        return _NONE
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return (
+                f"{count / scale:.1f} {unit}/day"
+                if count < 100 * scale
+                else f"{count / scale:.0f} {unit}/day"
+            )
+    return f"{count:.0f} B/day"
 
 
 def size(count: Any) -> str:

@@ -97,7 +97,8 @@ def card(out: Path | None, qr: bool) -> None:
 @wide_option
 @json_option
 def status(wide: bool) -> None:
-    """Show the station and the state of each line: up or down, delay, tests, queued messages, alerts."""
+    """Show the station and the state of each line: up or down, delay, tests, queued messages, its
+    carrier (rate, cost a day, how full, what waits), alerts."""
     opts = settings()
     result = reach.call(opts, "status")
     if opts.json:

@@ -25,6 +25,7 @@ from hotline.client import ControlError
 from hotline.console.bars import AlarmBanner, StatusLine, TopBar, TranscriptTitle
 from hotline.console.board import LineBoard
 from hotline.console.call import CallScreen
+from hotline.console.carrier import summary
 from hotline.console.compose import ComposeBox, ConfirmFlash
 from hotline.console.errors import one_line
 from hotline.console.flash import FlashScreen
@@ -107,7 +108,8 @@ class HotlineConsole(StationWatch):
 
     def _draw_selection(self) -> None:
         peer = self.selected
-        self.query_one(TranscriptTitle).show(peer, None if peer is None else self.view.lamp(peer))
+        carrier = None if peer is None else summary(self.view.lines.get(peer, {}).get("carrier"))
+        self.query_one(TranscriptTitle).show(peer, None if peer is None else self.view.lamp(peer), carrier)
         self.query_one(ComposeBox).address(peer, None if peer is None else self._blocked(peer))
 
     def _blocked(self, peer: str) -> str | None:

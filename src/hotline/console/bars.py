@@ -84,8 +84,9 @@ class AlarmBanner(Static):
 class TranscriptTitle(Static):
     """Whose transcript is on screen, with its line's lamp."""
 
-    def show(self, peer: str | None, lamp: Lamp | None) -> None:
-        """Draw the title of ``peer``'s transcript (``lamp`` is its line's), or "no lines"."""
+    def show(self, peer: str | None, lamp: Lamp | None, carrier: str | None = None) -> None:
+        """Draw the title of ``peer``'s transcript (``lamp`` is its line's, ``carrier`` its carrier
+        in words), or "no lines"."""
         if peer is None or lamp is None:
             self.update(Text("no lines", style="dim"))
             return
@@ -95,6 +96,7 @@ class TranscriptTitle(Static):
                 safe(peer, "bold cyan"),
                 "  ",
                 (f" {lamp.value.upper()} ", lamp.style),
+                ("  " + carrier if carrier else "", "dim"),
             )
         )
 

@@ -1,5 +1,6 @@
 """The line board: one row per line with its lamp, since when, RTT and its history, the last line test,
-queued and unread counts, sorted by :meth:`hotline.console.model.StationView.rows` (alarms first).
+queued and unread counts and its carrier (how full, FLASH frames and the backlog waiting), sorted by
+:meth:`hotline.console.model.StationView.rows` (alarms first).
 
 The board keeps the operator's selection by line name across refreshes: lines move when their state
 changes, and the cursor must follow the line the operator chose rather than stay on a row number.
@@ -16,8 +17,8 @@ from hotline.console.text import safe
 
 __all__ = ["LineBoard"]
 
-_LABELS = ("state", "line", "since", "rtt", "history", "test", "queue", "new")
-_COLUMNS = ("lamp", "peer", "since", "rtt", "spark", "test", "queued", "unread")
+_LABELS = ("state", "line", "since", "rtt", "history", "test", "queue", "new", "carrier")
+_COLUMNS = ("lamp", "peer", "since", "rtt", "spark", "test", "queued", "unread", "carrier")
 
 
 class LineBoard(DataTable[Text]):
@@ -101,4 +102,15 @@ def _cells(row: LineRow, now: float) -> list[Text]:
         unread = Text(f"{row.unread}!", style="bold white on red")
     else:
         unread = Text(str(row.unread), style="bold cyan" if row.unread else "dim")
-    return [lamp, peer, Text(ago(row.since, now)), rtt, Text(row.spark, style="cyan"), test, queued, unread]
+    carrier = Text("off", style="dim") if row.carrier is None else Text(row.carrier[0], style=row.carrier[1])
+    return [
+        lamp,
+        peer,
+        Text(ago(row.since, now)),
+        rtt,
+        Text(row.spark, style="cyan"),
+        test,
+        queued,
+        unread,
+        carrier,
+    ]

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hotline.console.model import TranscriptItem, transcript
+from hotline.console.text import size_text
 
 __all__ = ["LineTranscript", "document_mark", "size_text"]
 
@@ -178,15 +179,6 @@ class LineTranscript:
         if len(heard) > HEARD_LIMIT:
             for old in list(heard)[: len(heard) - HEARD_LIMIT]:
                 del heard[old]
-
-
-def size_text(size: object) -> str:
-    """A byte count for people: ``512 B``, ``3.4 kB``, ``6.3 MB``."""
-    n = _num(size)
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{int(n)} B"
 
 
 def document_mark(document: Result, entry: Result | None) -> tuple[str, str]:

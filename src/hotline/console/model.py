@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from hotline.console.carrier import brief as carrier_brief
+
 __all__ = [
     "ALARM_KINDS",
     "PRECEDENCES",
@@ -72,6 +74,8 @@ ALARM_KINDS = frozenset(
         "protocol",
         "store-error",
         "internal",
+        # the two ends' carrier settings differ: no session can run until one end changes
+        "carrier",
     }
 )
 
@@ -249,6 +253,8 @@ class LineRow:
     unread_flash: int
     #: A call on the line: its state and direction (e.g. ``("ringing", "in")``), or None.
     call: tuple[str, str] | None
+    #: Its carrier as the board shows it (text, style), or None when the line runs none.
+    carrier: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +283,7 @@ _ALERT_LABEL = {
     "protocol": "PROTOCOL ERROR",
     "store-error": "STORE ERROR",
     "internal": "INTERNAL ERROR",
+    "carrier": "CARRIER MISMATCH",
 }
 
 
@@ -401,6 +408,7 @@ class StationView:
                     call=(str(call.get("state")), str(call.get("direction")))
                     if isinstance(call, Mapping)
                     else None,
+                    carrier=carrier_brief(line.get("carrier")),
                 )
             )
         rows.sort(key=lambda r: (r.lamp.rank, -r.unread_flash, -r.unread, r.peer))

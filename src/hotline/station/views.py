@@ -1,4 +1,4 @@
-"""The JSON shapes of docs/control.md ("Results"): a message, a line, a line's status.
+"""The JSON shapes of docs/control.md ("Results"): a message, a line, a line's status and its carrier.
 
 Every answer the station gives an operator is built here from plain values and store rows, so the
 control socket, the offline mode and the follower events show the same thing the same way. Nothing
@@ -7,9 +7,13 @@ here reads the store or changes state.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from hotline.proto.cards import StationCard
+from hotline.proto.carrier import CarrierStatus, Lane
+from hotline.proto.carriermode import CarrierSetting
+from hotline.proto.constants import AEAD_TAG_LEN, RECORD_HEADER_LEN
 from hotline.proto.document import DocMetaError, decode_meta
 from hotline.proto.linemsg import Kind, Precedence
 from hotline.station.ids import show_id
@@ -118,6 +122,84 @@ def describe_line(line: LineFacts, *, running: bool) -> dict[str, object]:
     }
 
 
+#: What a cell costs beyond its plaintext as a transport record: the record header and the AEAD tag.
+RECORD_OVERHEAD = RECORD_HEADER_LEN + AEAD_TAG_LEN
+#: IPv4 (20) and TCP (20, and 12 of the timestamps option Linux sends by default) headers, counted
+#: once per cell as when every cell leaves in a segment of its own (docs/state-machines/carrier.md).
+TCP_IPV4_OVERHEAD = 52
+_DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierLoad:
+    """How full a carrier's cells were over a stretch of time."""
+
+    #: The share of cell bytes that carried lane bytes (0.0 to just under 1.0).
+    share: float
+    #: The seconds it was measured over.
+    over: float
+
+
+def describe_carrier(
+    setting: CarrierSetting | None, status: CarrierStatus | None, *, load: CarrierLoad | None = None
+) -> dict[str, object] | None:
+    """A line's ``carrier`` (docs/control.md "line status"): None when the line runs none.
+
+    Args:
+        setting: the line's carrier as ``station.toml`` sets it (None: ``carrier = "off"``).
+        status: the current session's carrier snapshot, None when no session runs one.
+        load: how full the cells were lately; without it, ``load`` is the average since the
+            session's first cell.
+    """
+    if setting is None:
+        return None
+    wire_cell = setting.cell_size + RECORD_OVERHEAD + TCP_IPV4_OVERHEAD
+    described: dict[str, object] = {
+        "mode": "steady",
+        "cell": setting.cell_size,
+        "interval_ms": _milliseconds(setting.interval),
+        "wire_bytes_per_cell": wire_cell,
+        "bytes_per_day": round(wire_cell * _DAY / setting.interval),
+        "running": status is not None,
+        "cells_sent": None,
+        "load": None,
+        "load_over_s": None,
+        "load_since_start": None,
+        "waiting": None,
+        "backlog_cells": None,
+        "backlog_s": None,
+    }
+    if status is None:
+        return described
+    if load is None:
+        load = CarrierLoad(status.load, status.cells * setting.interval)
+    backlog = status.backlog
+    described.update(
+        cells_sent=status.cells,
+        load=round(load.share, 4),
+        load_over_s=round(load.over, 1),
+        load_since_start=round(status.load, 4),
+        waiting={lane.name.lower(): _waiting(status, lane) for lane in Lane},
+        backlog_cells=backlog,
+        # the least it takes to send what waits now, if nothing more came and nothing went ahead of it
+        backlog_s=round(backlog * setting.interval, 3),
+    )
+    return described
+
+
+def _milliseconds(seconds: float) -> int | float:
+    # station.toml sets whole milliseconds: show them as such
+    ms = round(seconds * 1000, 3)
+    return int(ms) if ms.is_integer() else ms
+
+
+def _waiting(status: CarrierStatus, lane: Lane) -> dict[str, int]:
+    waiting = status.waiting.get(lane)
+    return (
+        {"frames": 0, "bytes": 0} if waiting is None else {"frames": waiting.frames, "bytes": waiting.bytes}
+    )
+
+
 def log_entries(
     rows: list[MessageRow], events: list[tuple[float, str, dict[str, object]]], line: LineFacts, limit: int
 ) -> list[dict[str, object]]:
@@ -144,4 +226,14 @@ def log_entries(
     return entries[-limit:]
 
 
-__all__ = ["LineFacts", "describe_line", "describe_message", "log_entries", "message_text"]
+__all__ = [
+    "RECORD_OVERHEAD",
+    "TCP_IPV4_OVERHEAD",
+    "CarrierLoad",
+    "LineFacts",
+    "describe_carrier",
+    "describe_line",
+    "describe_message",
+    "log_entries",
+    "message_text",
+]

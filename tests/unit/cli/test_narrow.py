@@ -303,3 +303,85 @@ def test_the_call_log_keeps_one_row_per_call(width: int) -> None:
         width, lambda out: out.print(render.call_table(LOGGED_CALLS, out.width, wide=True)), wide=True
     )
     assert "2026-12-02 17:04:05" in wide[1] and wide[1].rstrip().endswith("tcp")
+
+
+def carrier(running: bool = True, **extra: Any) -> dict[str, Any]:
+    """A line's ``carrier`` as docs/control.md words it: the default setting, busy with a FLASH and a
+    document."""
+    shown: dict[str, Any] = {
+        "mode": "steady",
+        "cell": 1024,
+        "interval_ms": 20,
+        "wire_bytes_per_cell": 1095,
+        "bytes_per_day": 4_730_400_000,
+        "running": running,
+        "cells_sent": None,
+        "load": None,
+        "load_over_s": None,
+        "load_since_start": None,
+        "waiting": None,
+        "backlog_cells": None,
+        "backlog_s": None,
+    }
+    if running:
+        lanes = {lane: {"frames": 0, "bytes": 0} for lane in ("control", "voice", "messages")}
+        shown.update(
+            cells_sent=180_000,
+            load=0.1234,
+            load_over_s=60.2,
+            load_since_start=0.02,
+            waiting={
+                **lanes,
+                "flash": {"frames": 3, "bytes": 312},
+                "documents": {"frames": 1, "bytes": 40_004},
+            },
+            backlog_cells=40,
+            backlog_s=0.8,
+        )
+    return {**shown, **extra}
+
+
+def status_with_carriers() -> dict[str, Any]:
+    status = status_with_trouble()
+    status["lines"][0]["carrier"] = carrier()
+    status["lines"][1]["carrier"] = carrier(running=False)
+    return status
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_status_shows_each_lines_carrier_within_the_width(width: int) -> None:
+    lines = printed(width, lambda out: render.status_view(out, status_with_carriers()))
+    assert all(cells(line) <= width for line in lines), lines
+    out = "\n".join(lines)
+    start = out.index("carrier jerusalem")
+    block = " ".join(part.strip() for part in out[start:].split("\n")[:4])
+    assert "carrier jerusalem steady 1024 B/20 ms · 4.7 GB/day" in block
+    assert "12 % full over 1m · waiting: 3 flash, 39.1 KiB documents · backlog 40 cells (0.8 s)" in block
+    other = " ".join(part.strip() for part in out[out.index("carrier washington-embassy") :].split("\n")[:2])
+    assert "carrier washington-embassy steady 1024 B/20 ms · 4.7 GB/day · not running" in other
+    if width >= 80:
+        # a block: the setting on one line, how full it is and what waits indented under it
+        head = lines.index(next(line for line in lines if line.startswith("carrier jerusalem")))
+        assert lines[head].rstrip().endswith("4.7 GB/day")
+        assert lines[head + 1].startswith("    12 % full")
+    if width >= 160:
+        assert lines[head + 1].rstrip().endswith("backlog 40 cells (0.8 s)")
+
+
+def test_status_of_an_idle_carrier_says_nothing_waits() -> None:
+    status = status_with_trouble()
+    idle = carrier(load=0.0043, waiting={lane: {"frames": 0, "bytes": 0} for lane in ("control", "flash")})
+    status["lines"] = [{**status["lines"][0], "carrier": idle}]
+    lines = printed(80, lambda out: render.status_view(out, status))
+    assert "    0.4 % full over 1m · waiting: nothing" in lines
+    # a line without a carrier shows none
+    status["lines"] = [{**status["lines"][0], "carrier": None}]
+    assert not any("carrier" in line for line in printed(80, lambda out: render.status_view(out, status)))
+
+
+def test_status_wide_keeps_each_carrier_line_whole() -> None:
+    lines = printed(80, lambda out: render.status_view(out, status_with_carriers(), wide=True), wide=True)
+    assert any(
+        line.rstrip().endswith("waiting: 3 flash, 39.1 KiB documents · backlog 40 cells (0.8 s)")
+        for line in lines
+    )

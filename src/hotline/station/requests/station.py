@@ -8,8 +8,10 @@ import time
 from hotline.proto.cards import armor_card, parse_endpoint
 from hotline.proto.linemsg import Kind, Precedence
 from hotline.station.home import key_protection
+from hotline.station.lines.line import Line
 from hotline.station.requests.base import Emit, NoArgs, StationHost
-from hotline.station.views import describe_line
+from hotline.station.requests.carriermeter import meter_of
+from hotline.station.views import describe_carrier, describe_line
 from hotline.store.db import Store
 
 
@@ -57,6 +59,8 @@ async def status(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, objec
         unread.counted(line_id, generation, unacked[line_id])
     lines = []
     now = time.monotonic()
+    meter = meter_of(station)
+    meter.forget_others({line.peer for line in station.lines.values()})
     for line in sorted(station.lines.values(), key=lambda line: line.peer):
         info = describe_line(line, running=station.running)
         session = line.current if line.up else None
@@ -85,8 +89,23 @@ async def status(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, objec
         )
         call = station.calls.on_line(line.peer)
         info["call"] = call.describe() if call is not None and not call.ended else None
+        info["carrier"] = _carrier(station, line, now)
         lines.append(info)
     return {"station": await station_info(station, NoArgs(), emit), "lines": lines}
+
+
+def _carrier(station: StationHost, line: Line, now: float) -> dict[str, object] | None:
+    """The line's ``carrier``: the setting from ``station.toml``, the live numbers from its session."""
+    setting = station.config.line(line.peer).carrier_setting()
+    session = line.current
+    status = None
+    if setting is not None and session is not None and not session.channel.is_closed:
+        status = session.channel.carrier_status()
+    meter = meter_of(station)
+    if status is None:
+        meter.forget(line.peer)  # and the session it measured with it
+        return describe_carrier(setting, None)
+    return describe_carrier(setting, status, load=meter.measure(line.peer, session, status, now))
 
 
 def _host(endpoint: str) -> str:
