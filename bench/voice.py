@@ -403,6 +403,23 @@ def _ip(*args: str) -> None:
     subprocess.run(args, check=True, capture_output=True)
 
 
+def _netem_works() -> bool:
+    """Whether this kernel has netem (some ship without it; then :func:`_drop` does its work)."""
+    ns, dev = _NS[0], _VETH[0]
+    added = subprocess.run(["tc", "-n", ns, "qdisc", "add", "dev", dev, "root", "netem"], capture_output=True)
+    subprocess.run(["tc", "-n", ns, "qdisc", "del", "dev", dev, "root"], capture_output=True)
+    return added.returncode == 0
+
+
+def _drop(share: float) -> str:
+    """A classic BPF program for a direct-action tc filter that drops ``share`` of the packets at
+    random, as ``netem loss`` does: load the kernel's random u32, pass it if it is at least
+    ``share * 2**32`` (TC_ACT_OK), else drop (TC_ACT_SHOT)."""
+    random_u32 = 2**32 - 0x1000 + 56  # SKF_AD_OFF + SKF_AD_RANDOM
+    threshold = min(2**32 - 1, round(share * 2**32))
+    return f"4,32 0 0 {random_u32},53 0 1 {threshold},6 0 0 0,6 0 0 2"
+
+
 class Veth:
     """Two network namespaces joined by a veth pair, with a netem qdisc on each end."""
 
@@ -429,13 +446,47 @@ class Veth:
             _ip("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
             _ip("ip", "-n", ns, "link", "set", dev, "up")
             _ip("ip", "-n", ns, "link", "set", "lo", "up")
-            _ip("tc", "-n", ns, "qdisc", "add", "dev", dev, "root", "netem", "loss", "0%")
+            _ip("tc", "-n", ns, "qdisc", "add", "dev", dev, "clsact")
+        self.netem = _netem_works()
+        if self.netem:
+            for ns, dev in zip(_NS, _VETH, strict=True):
+                _ip("tc", "-n", ns, "qdisc", "add", "dev", dev, "root", "netem", "loss", "0%")
         return self
 
     def loss(self, share: float) -> None:
         """Drop ``share`` of the packets leaving each end (so both ways), at random."""
         for ns, dev in zip(_NS, _VETH, strict=True):
-            _ip("tc", "-n", ns, "qdisc", "change", "dev", dev, "root", "netem", "loss", f"{100 * share:g}%")
+            if self.netem:
+                _ip(
+                    "tc",
+                    "-n",
+                    ns,
+                    "qdisc",
+                    "change",
+                    "dev",
+                    dev,
+                    "root",
+                    "netem",
+                    "loss",
+                    f"{100 * share:g}%",
+                )
+                continue
+            subprocess.run(["tc", "-n", ns, "filter", "del", "dev", dev, "egress"], capture_output=True)
+            if share > 0:
+                _ip(
+                    "tc",
+                    "-n",
+                    ns,
+                    "filter",
+                    "add",
+                    "dev",
+                    dev,
+                    "egress",
+                    "bpf",
+                    "da",
+                    "bytecode",
+                    _drop(share),
+                )
 
     def close(self) -> None:
         for ns in _NS:

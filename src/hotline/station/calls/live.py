@@ -197,6 +197,14 @@ class LiveCall:
         stats = self.receiver.stats
         played = max(1, stats.jitter.played)
         lost = stats.filled_by_plc
+        dropped = {
+            "forged": self.opener.forged if self.opener else self._drops[0],
+            "replayed": self.opener.replayed if self.opener else self._drops[1],
+            "wrong_address": self.counts["wrong_address"],
+        }
+        if self.carrier is not None:
+            # frames this end dropped because the carrier's VOICE lane was full (carrier lines only)
+            dropped["late"] = self.dropped_late
         described: dict[str, object] = {
             "id": show_call_id(machine.call_id),
             "peer": self.line.peer,
@@ -212,12 +220,7 @@ class LiveCall:
             "jitter_ms": round(stats.jitter.jitter_ms, 1),
             "delay_ms": round(stats.jitter.target_delay_ms, 1),
             "packets": dict(self.counts),
-            "dropped": {
-                "forged": self.opener.forged if self.opener else self._drops[0],
-                "replayed": self.opener.replayed if self.opener else self._drops[1],
-                "wrong_address": self.counts["wrong_address"],
-                "late": self.dropped_late,
-            },
+            "dropped": dropped,
             "repaired": {"redundancy": stats.filled_by_redundancy, "fec": stats.filled_by_fec},
             "carrier": self.carrier is not None,
         }
