@@ -29,7 +29,8 @@ the run, which also warms the daemons up, does exactly that and shows which path
 the session's TCP, so loss there is TCP's: retransmissions and head-of-line blocking, not missing
 frames. To measure that honestly the loss must hit TCP segments, which a user-space proxy cannot do:
 a second pair of conditions runs two more pairs of daemons in two network namespaces joined by a
-veth pair, with ``netem`` dropping packets at random on both ends (both directions), one pair with
+veth pair, with ``netem`` dropping packets at random on both ends (both directions; on a kernel
+built without netem, a classic BPF filter on each end's egress that does the same), one pair with
 the line's carrier off (today's UDP path under the same netem loss) and one with ``carrier =
 "steady"`` (1024-byte cells every 20 ms), at 0, 5 and 15 % loss switched on once the call is up.
 That needs root and iproute2; without them the rows are left out and the report says so.
@@ -202,7 +203,7 @@ def netem_of(v: Results, path: str, loss: float) -> list[NetemRun]:
 def carrier_table() -> tuple[str, list[str], str]:
     """The carrier comparison table's title, columns and note (rows: :func:`carrier_rows`)."""
     return (
-        "Voice inside the carrier against today's UDP path, netem random loss on every packet both ways",
+        "Voice inside the carrier against today's UDP path, random loss on every packet both ways",
         [
             "path",
             "loss",
@@ -215,9 +216,11 @@ def carrier_table() -> tuple[str, list[str], str]:
             "concealed %",
             "dropped late",
         ],
-        "Two daemons in two network namespaces joined by a veth pair; netem drops that share of every "
-        "packet (TCP segments, ACKs and UDP datagrams alike) on both ends, switched on once the call is "
-        "up. udp: the line's carrier off, media over UDP (the session's TCP loses packets too). carrier: "
+        "Two daemons in two network namespaces joined by a veth pair; netem (or, on a kernel without it, "
+        "a BPF filter on each end's egress that draws the kernel's random numbers the same way) drops "
+        "that share of every packet (TCP segments, ACKs and UDP datagrams alike) on both ends, switched "
+        "on once the call is up; the pair's round trip is well under a millisecond. udp: the line's "
+        "carrier off, media over UDP (the session's TCP loses packets too). carrier: "
         "the line runs 1024-byte cells every 20 ms and the call rides in them, so its loss is TCP's "
         "retransmission delay. Added latency is capture to playout with the jitter buffer's delay, every "
         "frame played from the network; concealed is the callee's share of concealed frames; dropped "
