@@ -469,7 +469,7 @@ def voice_tables(v: voice_bench.Results) -> list[Table]:
             ]
         )
     runs = v.settings.runs
-    return [
+    tables = [
         Table(
             "Voice goals", ["", "measured", "goal", "result"], goals, note=f"Medians over {runs} calls each."
         ),
@@ -544,6 +544,15 @@ def voice_tables(v: voice_bench.Results) -> list[Table]:
             ),
         ),
     ]
+    return tables + carrier_voice_tables(v)
+
+
+def carrier_voice_tables(v: voice_bench.Results) -> list[Table]:
+    """Voice inside the carrier against the UDP path under netem loss (tables of :mod:`bench.voice`)."""
+    title, columns, note = voice_bench.carrier_table()
+    if not v.netem:
+        return [Table(title, ["", "result"], [["not measured", v.netem_skipped or "no calls"]])]
+    return [Table(title, columns, voice_bench.carrier_rows(v), note=note)]
 
 
 def _quality_row(label: str, runs: list[voice_bench.CallRun]) -> list[str]:

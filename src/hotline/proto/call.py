@@ -25,19 +25,26 @@ answer; media restarts the second (and, over UDP, the first), and so does the mo
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 from hotline.crypto.mlkem import Kem
 from hotline.proto.callkeys import CalleeExchange, CallerExchange, CallKeyError, CallKeys
+from hotline.proto.carrier import CELL_HEADER_LEN, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN
+from hotline.proto.carriermode import CarrierSetting
 from hotline.proto.linemsg import (
     CallAnswer,
+    CallMedia,
     CallOffer,
     CallReveal,
     CallRinging,
     CallSignal,
     LineMessage,
     Signal,
+    encode,
 )
+from hotline.proto.media import PACKET_LEN
+from hotline.proto.messages import Data, encode_message
 
 #: The one media format there is: Opus, 48 kHz, mono, 20 ms frames.
 CODEC = "opus/48000/1/20"
@@ -49,6 +56,20 @@ RING_TIMEOUT = 60.0
 FALLBACK_AFTER = 2.0
 #: Seconds of an active call without any media before it ends.
 MEDIA_LOST_AFTER = 10.0
+#: Seconds between two media frames (one Opus frame): 50 a second each way.
+MEDIA_FRAME = 0.020
+#: Bytes one media frame takes in a carrier's VOICE lane: the media packet in a ``CallMedia`` line
+#: message, in the session's ``Data`` message, framed in the lane (§14.1), plus the segment header
+#: of the cell that carries it.
+CARRIER_VOICE_FRAME = (
+    len(encode_message(Data(encode(CallMedia(bytes(PACKET_LEN)))))) + FRAME_HEADER_LEN + SEGMENT_HEADER_LEN
+)
+#: A carrier carries a call only with this much more room than its media frames need: the lanes
+#: ahead of VOICE (CONTROL, FLASH) take their bytes first, and speech must not lose a frame to them.
+CARRIER_VOICE_HEADROOM = 1.25
+#: The longest cell interval a call accepts: speech waits up to one interval for its cell, and the
+#: whole added latency (that wait, the jitter buffer, the network) has a 60 ms budget.
+CARRIER_MAX_INTERVAL = 0.040
 
 
 class CallState(enum.Enum):
@@ -132,6 +153,32 @@ _REASON_FOR = {
 }
 
 
+def carrier_voice_problem(setting: CarrierSetting) -> str | None:
+    """Why a carrier of ``setting`` cannot carry a call, or None when it can.
+
+    A call in carrier mode puts one media frame in the VOICE lane every :data:`MEDIA_FRAME`. The
+    carrier must give those frames :data:`CARRIER_VOICE_HEADROOM` times the bytes they take
+    (:data:`CARRIER_VOICE_FRAME` each, cell headers counted) and send a cell at least every
+    :data:`CARRIER_MAX_INTERVAL`; otherwise speech would queue behind the cells and arrive later
+    and later, or be dropped.
+    """
+    if setting.interval > CARRIER_MAX_INTERVAL + 1e-9:
+        return (
+            f"its cells leave every {round(setting.interval * 1e3)} ms, and a call needs one at least "
+            f"every {round(CARRIER_MAX_INTERVAL * 1e3)} ms"
+        )
+    per_frame = (setting.cell_size - CELL_HEADER_LEN) * MEDIA_FRAME / setting.interval
+    needed = CARRIER_VOICE_FRAME * CARRIER_VOICE_HEADROOM
+    if per_frame < needed:
+        per_second = round((setting.cell_size - CELL_HEADER_LEN) / setting.interval)
+        return (
+            f"it carries {per_second} bytes a second and a call needs "
+            f"{math.ceil(needed / MEDIA_FRAME)} (50 media frames of {CARRIER_VOICE_FRAME} bytes, "
+            f"and a quarter more)"
+        )
+    return None
+
+
 class Call:
     """One call on one line, from either end. Make one with :meth:`place` or :meth:`offered`.
 
@@ -173,7 +220,16 @@ class Call:
     | both | any | refused by the station | ENDED | `failed`; tells `FAILED`, nothing queued before |
     """
 
-    def __init__(self, call_id: bytes, *, caller: bool, local_index: int, binding: bytes, now: float) -> None:
+    def __init__(
+        self,
+        call_id: bytes,
+        *,
+        caller: bool,
+        local_index: int,
+        binding: bytes,
+        now: float,
+        path: Path = Path.UDP,
+    ) -> None:
         if not binding:
             raise ValueError("a call needs the session's handshake hash (channel binding)")
         self.call_id = call_id
@@ -181,7 +237,8 @@ class Call:
         self.local_index = local_index
         self.remote_index: int | None = None
         self.state = CallState.OFFERING if caller else CallState.RINGING
-        self.path = Path.UDP
+        #: Where media goes; a call made with ``Path.SESSION`` (a carrier line) never tries UDP.
+        self.path = path
         self.created_at = now
         self.answered_at: float | None = None
         self.ended_at: float | None = None
@@ -211,13 +268,15 @@ class Call:
         binding: bytes,
         dh_secret: bytes,
         kem_seed: bytes,
+        path: Path = Path.UDP,
     ) -> Call:
         """An outgoing call; its offer waits in :meth:`messages_to_send`.
 
         ``binding`` is the session's handshake hash; ``dh_secret`` (32) and ``kem_seed`` (64) are
-        fresh random bytes for this call's exchange.
+        fresh random bytes for this call's exchange. ``path`` is ``Path.SESSION`` on a line whose
+        session runs a carrier: media rides inside it from the first frame.
         """
-        call = cls(call_id, caller=True, local_index=local_index, binding=binding, now=now)
+        call = cls(call_id, caller=True, local_index=local_index, binding=binding, now=now, path=path)
         exchange = CallerExchange(call_id, dh_secret=dh_secret, kem_seed=kem_seed)
         call._caller_exchange = exchange
         call._outbox.append(CallOffer(call_id, local_index, CODEC, exchange.commitment, exchange.kem_public))
@@ -225,13 +284,22 @@ class Call:
 
     @classmethod
     def offered(
-        cls, offer: CallOffer, local_index: int, now: float, *, binding: bytes, dh_secret: bytes, kem: Kem
+        cls,
+        offer: CallOffer,
+        local_index: int,
+        now: float,
+        *,
+        binding: bytes,
+        dh_secret: bytes,
+        kem: Kem,
+        path: Path = Path.UDP,
     ) -> Call:
         """An incoming call from ``offer``; it rings here and sends the caller our key share.
 
-        ``dh_secret`` is 32 fresh random bytes; ``kem`` encapsulates to the caller's ML-KEM key.
+        ``dh_secret`` is 32 fresh random bytes; ``kem`` encapsulates to the caller's ML-KEM key;
+        ``path`` as in :meth:`place`.
         """
-        call = cls(offer.call_id, caller=False, local_index=local_index, binding=binding, now=now)
+        call = cls(offer.call_id, caller=False, local_index=local_index, binding=binding, now=now, path=path)
         call.remote_index = offer.index
         if offer.codec != CODEC:
             call._end(EndReason.FAILED, now, tell=Signal.DECLINED)
@@ -417,7 +485,8 @@ class Call:
         self.state = CallState.ACTIVE
         self.answered_at = now
         self._deadline = None
-        # the clocks start at the answer: media gets FALLBACK_AFTER to arrive over UDP
+        # the clocks start at the answer: media gets FALLBACK_AFTER to arrive over UDP (a call on a
+        # session path from the start has only the second clock)
         self._last_media = now
         self._last_udp = None
         self._events.append(Answered())
@@ -447,8 +516,12 @@ class Call:
 
 
 __all__ = [
+    "CARRIER_MAX_INTERVAL",
+    "CARRIER_VOICE_FRAME",
+    "CARRIER_VOICE_HEADROOM",
     "CODEC",
     "FALLBACK_AFTER",
+    "MEDIA_FRAME",
     "MEDIA_LOST_AFTER",
     "OFFER_TIMEOUT",
     "RING_TIMEOUT",
@@ -461,4 +534,5 @@ __all__ = [
     "Path",
     "PathChanged",
     "Ringing",
+    "carrier_voice_problem",
 ]

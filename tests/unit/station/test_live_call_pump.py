@@ -47,12 +47,17 @@ class Channel:
 
     peer_ip_port = ("127.0.0.1", 9)
     is_closed = False
+    #: no carrier: media may go over UDP, as on a line without one
+    carrier = None
     handshake_hash = BINDING
 
     def __init__(self) -> None:
         self.sent: list[tuple[LineMessage, int]] = []
 
-    def send_nowait(self, data: bytes) -> None:
+    def carrier_status(self) -> None:
+        return None
+
+    def send_nowait(self, data: bytes, lane: object = None) -> None:
         self.sent.append((linemsg.decode(data), pumps_on_stack()))
 
     def flush(self) -> None:

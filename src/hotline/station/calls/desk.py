@@ -3,8 +3,10 @@
 The :class:`CallDesk` owns the station's media socket (UDP, on the same port number as the TCP
 listener) and knows every call: by line, one at a time, and by the receiver index that each media
 packet carries. Each call is a :class:`hotline.station.calls.live.LiveCall`, run as a child of the
-station's task group. The desk knows the station and its lines only through the narrow protocols of
-:mod:`hotline.station.calls.needs`.
+station's task group. On a line whose session runs a carrier, a call never uses the media socket:
+it rides in the carrier's VOICE lane, and a carrier too slow for speech refuses the call at once
+(:func:`hotline.proto.call.carrier_voice_problem`). The desk knows the station and its lines only
+through the narrow protocols of :mod:`hotline.station.calls.needs`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from hotline.crypto.random import random_bytes
 from hotline.net.tcp import ChannelClosed
 from hotline.net.udp import Address, MediaSocket, bind
 from hotline.proto import linemsg
-from hotline.proto.call import Call, CallState, EndReason
+from hotline.proto.call import Call, CallState, EndReason, carrier_voice_problem
+from hotline.proto.call import Path as MediaPath
 from hotline.proto.callkeys import DH_SECRET_LEN, KEM_SEED_LEN
+from hotline.proto.carrier import Lane, LaneFull
 from hotline.proto.linemsg import (
     CallAnswer,
     CallMedia,
@@ -36,7 +40,7 @@ from hotline.proto.linemsg import (
 from hotline.proto.media import packet_index
 from hotline.station.calls.audio import Discard, Silence, Sink, Source, WavFileSink, WavFileSource
 from hotline.station.calls.live import LiveCall, Media, show_call_id
-from hotline.station.calls.needs import CallLine, CallSession, CallStation
+from hotline.station.calls.needs import CallChannel, CallLine, CallSession, CallStation
 from hotline.station.errors import StationError
 
 log = logging.getLogger("hotline.calls")
@@ -149,6 +153,9 @@ class CallDesk(Generic[LineT]):
             raise StationError("line-down", f"the line to {line.peer} is down: a call needs the line up")
         if line.peer in self._by_line:
             raise StationError("busy", f"a call is already on the line to {line.peer}: one call per line")
+        too_slow = _carrier_too_slow(line.peer, session.channel)
+        if too_slow is not None:
+            raise StationError("bad-config", too_slow)
         machine = Call.place(
             random_bytes(linemsg.CALL_ID_LEN),
             self._new_index(),
@@ -156,6 +163,7 @@ class CallDesk(Generic[LineT]):
             binding=session.channel.handshake_hash,
             dh_secret=random_bytes(DH_SECRET_LEN),
             kem_seed=random_bytes(KEM_SEED_LEN),
+            path=_media_path(session.channel),
         )
         call = self._register(line, session, machine)
         call.attach(media)  # the offer goes out once the call is logged
@@ -181,9 +189,17 @@ class CallDesk(Generic[LineT]):
     def _on_offer(self, line: LineT, session: CallSession, offer: CallOffer) -> None:
         if line.peer in self._by_line:
             # one call per line; two offers crossing each other both get busy and the operators retry
-            with contextlib.suppress(ChannelClosed):
-                session.channel.send_nowait(linemsg.encode(CallSignal(offer.call_id, Signal.BUSY)))
+            _refuse(session.channel, offer, Signal.BUSY)
             self.station.record(line, "call-busy", {"call": show_call_id(offer.call_id)})
+            return
+        too_slow = _carrier_too_slow(line.peer, session.channel)
+        if too_slow is not None:
+            # the caller's end refuses such a call itself: this one comes from a carrier set otherwise
+            _refuse(session.channel, offer, Signal.FAILED)
+            log.warning("call refused", extra={"peer": line.peer, "reason": too_slow})
+            self.station.record(
+                line, "call-refused", {"call": show_call_id(offer.call_id), "reason": too_slow}
+            )
             return
         machine = Call.offered(
             offer,
@@ -192,6 +208,7 @@ class CallDesk(Generic[LineT]):
             binding=session.channel.handshake_hash,
             dh_secret=random_bytes(DH_SECRET_LEN),
             kem=MLKEM768(),
+            path=_media_path(session.channel),
         )
         self._register(line, session, machine)  # it rings once logged: see rung()
 
@@ -234,6 +251,31 @@ class CallDesk(Generic[LineT]):
         call = self._by_index.get(index)
         if call is not None:
             call.on_packet(data, address)
+
+
+def _media_path(channel: CallChannel) -> MediaPath:
+    """Where a new call's media goes: inside the session from the first frame on a carrier line."""
+    return MediaPath.UDP if channel.carrier is None else MediaPath.SESSION
+
+
+def _carrier_too_slow(peer: str, channel: CallChannel) -> str | None:
+    """Why the carrier of ``peer``'s line cannot carry a call, naming the setting to change; None
+    when it can (or the line runs no carrier)."""
+    setting = channel.carrier
+    problem = None if setting is None else carrier_voice_problem(setting)
+    if problem is None:
+        return None
+    return (
+        f"the line to {peer} runs a carrier too slow for a call: {problem}; in station.toml, raise "
+        f"[lines.{peer}] carrier_cell or lower carrier_interval_ms on both stations (the default, 1024 "
+        "bytes every 20 ms, carries a call)"
+    )
+
+
+def _refuse(channel: CallChannel, offer: CallOffer, signal: Signal) -> None:
+    """Tell the caller no, in the VOICE lane (a full lane costs the signal: the caller's offer times out)."""
+    with contextlib.suppress(ChannelClosed, LaneFull):
+        channel.send_nowait(linemsg.encode(CallSignal(offer.call_id, signal)), Lane.VOICE)
 
 
 __all__ = ["TRACE_ENV", "CallDesk"]

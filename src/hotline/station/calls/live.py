@@ -10,6 +10,13 @@ authentic packet (latching, which also passes NATs), and from then on both ends 
 that address only. If no media arrives over UDP for two seconds, both ends carry it inside the
 session instead (:class:`hotline.proto.linemsg.CallMedia`), and status says so.
 
+On a line whose session runs a carrier (docs/protocol.md §14) nothing of a call touches UDP: the
+signals and every media frame ride in the carrier's VOICE lane from the first frame, so a call does
+not change what an observer sees. Speech late is speech lost: at most :func:`voice_bound` frames
+wait in that lane (about one cell's worth, and one more), and a frame that finds it full waits
+beside it in one slot, where the next frame replaces it (the older is dropped and counted). A slow
+or preempted carrier costs the call loss, never a growing delay.
+
 The machine is fed one input at a time: what the call does about an event (tell its watchers, give
 the SAS verdict it was told to give, raise an alert) may itself be an input (a hang-up), and such an
 input waits until the event has been dealt with (see :meth:`LiveCall.pump`).
@@ -21,6 +28,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,10 +39,12 @@ from hotline.net.udp import Address, MediaSocket
 from hotline.proto import linemsg
 from hotline.proto.call import Answered, Call, CallState, Ended, EndReason, PathChanged, Ringing
 from hotline.proto.call import Path as MediaPath
+from hotline.proto.carrier import Lane, LaneFull
+from hotline.proto.carriermode import CarrierSetting
 from hotline.proto.linemsg import CallAnswer, CallMedia, CallReveal, CallRinging, CallSignal, LineMessage
 from hotline.proto.media import PAYLOAD_ROOM, MediaOpener, MediaSealer, packet_counter
 from hotline.station.calls.audio import SILENCE, Discard, Sink, Source
-from hotline.station.calls.needs import CallLine, CallServices, CallSession
+from hotline.station.calls.needs import CallChannel, CallLine, CallServices, CallSession
 from hotline.station.calls.recording import Recorder, log_end, log_start
 from hotline.station.errors import StationError
 from hotline.station.worker import StoreWorker
@@ -53,6 +63,12 @@ TAIL = 0.5
 _PATHS_KEPT = 512
 
 assert MAX_PAYLOAD <= PAYLOAD_ROOM, "voice payloads must fit a media packet"
+
+
+def voice_bound(setting: CarrierSetting) -> int:
+    """How many media frames may wait in a carrier's VOICE lane: the frames one cell interval
+    brings, and one more for a media clock and a cell clock that tick at different moments."""
+    return math.ceil(setting.interval / FRAME - 1e-9) + 1
 
 
 def show_call_id(call_id: bytes) -> str:
@@ -114,10 +130,21 @@ class LiveCall:
         self.session = session
         self.machine = machine
         self.media: Media | None = None
+        #: The carrier of the call's session: media and signals ride in its VOICE lane, never UDP.
+        self.carrier = session.channel.carrier
+        self._voice_bound = voice_bound(self.carrier) if self.carrier is not None else 0
+        #: A media frame that found the VOICE lane full; the next one replaces it (carrier only).
+        self._voice_held: bytes | None = None
+        #: Signals the VOICE lane had no room for, sent before anything else at the next tick.
+        self._signals_held: collections.deque[bytes] = collections.deque()
+        #: Media frames dropped here because the carrier could not take them in time.
+        self.dropped_late = 0
         self.sealer: MediaSealer | None = None
         self.opener: MediaOpener | None = None
         #: Where our UDP packets go; None until known.
-        self.target: Address | None = session.channel.peer_ip_port if session.initiated else None
+        self.target: Address | None = (
+            session.channel.peer_ip_port if session.initiated and self.carrier is None else None
+        )
         #: The address authentic packets come from, once the first one came.
         self.latched: Address | None = None
         self.sender = VoiceSender()
@@ -170,6 +197,14 @@ class LiveCall:
         stats = self.receiver.stats
         played = max(1, stats.jitter.played)
         lost = stats.filled_by_plc
+        dropped = {
+            "forged": self.opener.forged if self.opener else self._drops[0],
+            "replayed": self.opener.replayed if self.opener else self._drops[1],
+            "wrong_address": self.counts["wrong_address"],
+        }
+        if self.carrier is not None:
+            # frames this end dropped because the carrier's VOICE lane was full (carrier lines only)
+            dropped["late"] = self.dropped_late
         described: dict[str, object] = {
             "id": show_call_id(machine.call_id),
             "peer": self.line.peer,
@@ -185,12 +220,9 @@ class LiveCall:
             "jitter_ms": round(stats.jitter.jitter_ms, 1),
             "delay_ms": round(stats.jitter.target_delay_ms, 1),
             "packets": dict(self.counts),
-            "dropped": {
-                "forged": self.opener.forged if self.opener else self._drops[0],
-                "replayed": self.opener.replayed if self.opener else self._drops[1],
-                "wrong_address": self.counts["wrong_address"],
-            },
+            "dropped": dropped,
             "repaired": {"redundancy": stats.filled_by_redundancy, "fec": stats.filled_by_fec},
+            "carrier": self.carrier is not None,
         }
         if machine.end_reason is not None:
             described["end_reason"] = machine.end_reason.value
@@ -246,6 +278,10 @@ class LiveCall:
     def on_packet(self, packet: bytes, address: Address | None) -> None:
         """A media packet for this call, over UDP (``address``) or inside the session (None)."""
         if self.opener is None:
+            return
+        if address is not None and self.carrier is not None:
+            # a carrier line's call takes no UDP at all: a datagram for it is someone else's
+            self.counts["wrong_address"] += 1
             return
         if address is not None and self.latched is not None and address != self.latched:
             self.counts["wrong_address"] += 1
@@ -332,11 +368,19 @@ class LiveCall:
         channel = self.session.channel
         if self.line.current is not self.session or channel.is_closed:
             return
-        try:
-            channel.send_nowait(linemsg.encode(message))
-            channel.flush()
-        except ChannelClosed:
-            pass
+        data = linemsg.encode(message)
+        if self._signals_held:
+            self._signals_held.append(data)  # behind the ones already waiting: signals keep order
+            return
+        if not _send(channel, data):
+            self._signals_held.append(data)
+
+    def _send_held_signals(self) -> None:
+        channel = self.session.channel
+        while self._signals_held and not channel.is_closed:
+            if not _send(channel, self._signals_held[0]):
+                return
+            self._signals_held.popleft()
 
     def _activate(self) -> None:
         machine = self.machine
@@ -411,6 +455,8 @@ class LiveCall:
                 if self.line.current is not self.session and not self.machine.ended:
                     self.machine.line_down(now)
                 self.machine.handle_timer(now)
+                if self._signals_held:
+                    self._send_held_signals()
                 if self.machine.state is CallState.ACTIVE and self.sealer is not None:
                     self._tick(now)
                     if now >= next_stats:
@@ -444,7 +490,9 @@ class LiveCall:
         packet = self.sealer.seal(payload)
         if self._trace is not None:
             self._trace.write(f"S {self.sender.index - 1} {now:.6f}\n")
-        if self.machine.path is MediaPath.UDP:
+        if self.carrier is not None:
+            self._send_voice(packet)
+        elif self.machine.path is MediaPath.UDP:
             if self.target is not None and self.desk.socket is not None:
                 self.desk.socket.send(packet, self.target)
                 self.counts["udp_out"] += 1
@@ -476,15 +524,44 @@ class LiveCall:
             self.machine.hangup(now)
 
     def _send_media_in_session(self, packet: bytes) -> None:
+        if not self.session.channel.is_closed and _send(
+            self.session.channel, linemsg.encode(CallMedia(packet))
+        ):
+            self.counts["tcp_out"] += 1
+
+    def _send_voice(self, packet: bytes) -> None:
+        """A media frame into the carrier's VOICE lane, never more than :func:`voice_bound` waiting
+        there: the frame held beside the lane goes first if there is room, and a frame that finds no
+        room replaces the held one, which is dropped (speech late is speech lost)."""
         channel = self.session.channel
         if channel.is_closed:
             return
-        try:
-            channel.send_nowait(linemsg.encode(CallMedia(packet)))
-            channel.flush()
-            self.counts["tcp_out"] += 1
-        except ChannelClosed:
-            pass
+        if self._voice_held is not None and self._voice_room(channel):
+            held, self._voice_held = self._voice_held, None
+            self._send_media_in_session(held)
+        if self._voice_held is None and self._voice_room(channel):
+            self._send_media_in_session(packet)
+            return
+        if self._voice_held is not None:
+            self.dropped_late += 1
+        self._voice_held = packet
+
+    def _voice_room(self, channel: CallChannel) -> bool:
+        status = channel.carrier_status()
+        return status is None or status.waiting[Lane.VOICE].frames < self._voice_bound
+
+
+def _send(channel: CallChannel, data: bytes) -> bool:
+    """Queue a call's payload in its lane and put it on the wire; False when the carrier's lane has
+    no room for it now (nothing queued). A closed session swallows it: the call ends on its own."""
+    try:
+        channel.send_nowait(data, Lane.VOICE)
+        channel.flush()
+    except LaneFull:
+        return False
+    except ChannelClosed:
+        pass
+    return True
 
 
 def _payload_index(payload: bytes) -> int:
@@ -494,4 +571,4 @@ def _payload_index(payload: bytes) -> int:
         return -1
 
 
-__all__ = ["FRAME", "STATS_EVERY", "TAIL", "LiveCall", "Media", "Switchboard", "show_call_id"]
+__all__ = ["FRAME", "STATS_EVERY", "TAIL", "LiveCall", "Media", "Switchboard", "show_call_id", "voice_bound"]

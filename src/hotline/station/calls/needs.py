@@ -12,6 +12,8 @@ from collections.abc import Coroutine
 from typing import Any, Protocol, TypeVar
 
 from hotline.net.udp import Address
+from hotline.proto.carrier import CarrierStatus, Lane
+from hotline.proto.carriermode import CarrierSetting
 from hotline.station.config import StationConfig
 from hotline.station.worker import StoreWorker
 
@@ -34,8 +36,18 @@ class CallChannel(Protocol):
         """Where the far end is, or None once the socket is gone."""
         ...
 
-    def send_nowait(self, data: bytes) -> None:
-        """Queue one payload without waiting."""
+    @property
+    def carrier(self) -> CarrierSetting | None:
+        """The session's carrier setting, or None when it runs without one."""
+        ...
+
+    def carrier_status(self) -> CarrierStatus | None:
+        """What waits in the carrier's lanes (None without a carrier)."""
+        ...
+
+    def send_nowait(self, data: bytes, lane: Lane = ...) -> None:
+        """Queue one payload without waiting (in carrier mode, in ``lane``; raises ``LaneFull``
+        when it has no room)."""
 
     def flush(self) -> None:
         """Put what is queued on the wire now."""
