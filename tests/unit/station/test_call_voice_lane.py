@@ -26,7 +26,8 @@ from hotline.proto.linemsg import CallMedia, LineMessage
 from hotline.proto.media import PACKET_LEN
 from hotline.proto.messages import Data, encode_message
 from hotline.station.calls.audio import Discard, Silence
-from hotline.station.calls.live import LiveCall, Media, voice_bound
+from hotline.station.calls.live import LiveCall, Media
+from hotline.station.calls.voicelane import voice_bound
 from tests.support.farcall import answer_from_far_end
 
 BINDING = b"\x45" * 32
@@ -105,7 +106,7 @@ def test_a_call_on_a_carrier_line_sends_its_signals_and_media_in_the_voice_lane_
     assert lanes == {Lane.VOICE}
     assert all(isinstance(m, CallMedia) for m, _ in channel.sent)
     assert call.counts["tcp_out"] == 10 and call.counts["udp_out"] == 0
-    assert call.dropped_late == 0
+    assert call.voice.dropped_late == 0
     # a datagram for the call is not taken, even an authentic one
     call.on_packet(channel.sent[0][0].packet, ("127.0.0.1", 9))  # type: ignore[attr-defined]
     assert call.counts["udp_in"] == 0 and call.counts["wrong_address"] == 1
@@ -122,15 +123,15 @@ def test_a_stalled_carrier_costs_the_call_frames_not_delay() -> None:
         call._tick(START + 0.02 * tick)
         assert channel.waiting_voice() <= bound
     assert channel.waiting_voice() == bound
-    assert call.counts["tcp_out"] == bound and call.dropped_late == 50 - bound - 1
-    assert call.describe()["dropped"]["late"] == call.dropped_late  # type: ignore[index]
-    held = call._voice_held
+    assert call.counts["tcp_out"] == bound and call.voice.dropped_late == 50 - bound - 1
+    assert call.describe()["dropped"]["late"] == call.voice.dropped_late  # type: ignore[index]
+    held = call.voice.held
     channel.shaper.poll(START + 1.0)  # the carrier catches up: the lane empties
     assert channel.waiting_voice() == 0
     call._tick(START + 1.0)
     sent = [m.packet for m, _ in channel.sent[-2:]]  # type: ignore[attr-defined]
-    assert sent[0] == held and call._voice_held is None
-    assert call.dropped_late == 50 - bound - 1
+    assert sent[0] == held and call.voice.held is None
+    assert call.voice.dropped_late == 50 - bound - 1
 
 
 def test_a_full_voice_lane_holds_the_signals_back_in_order_and_nothing_raises() -> None:
@@ -139,15 +140,15 @@ def test_a_full_voice_lane_holds_the_signals_back_in_order_and_nothing_raises() 
     channel.shaper = Carrier(0.0, max_frame=4096, capacity=4 + 4096 + 10)
     channel.shaper.offer(Lane.VOICE, bytes(4096))
     call.hangup()
-    assert call.ended and call._signals_held
+    assert call.ended and call.voice.signals_held
     try:
         channel.shaper.offer(Lane.VOICE, bytes(100))
         raise AssertionError("the lane should be full")
     except LaneFull:
         pass
     channel.shaper.poll(10.0)
-    call._send_held_signals()
-    assert not call._signals_held and channel.take()[-1].signal == 3  # type: ignore[attr-defined]
+    call.voice.send_held_signals()
+    assert not call.voice.signals_held and channel.take()[-1].signal == 3  # type: ignore[attr-defined]
 
 
 def test_a_session_path_call_never_falls_back_or_tells_use_session() -> None:

@@ -12,10 +12,8 @@ session instead (:class:`hotline.proto.linemsg.CallMedia`), and status says so.
 
 On a line whose session runs a carrier (docs/protocol.md §14) nothing of a call touches UDP: the
 signals and every media frame ride in the carrier's VOICE lane from the first frame, so a call does
-not change what an observer sees. Speech late is speech lost: at most :func:`voice_bound` frames
-wait in that lane (about one cell's worth, and one more), and a frame that finds it full waits
-beside it in one slot, where the next frame replaces it (the older is dropped and counted). A slow
-or preempted carrier costs the call loss, never a growing delay.
+not change what an observer sees; :class:`hotline.station.calls.voicelane.VoiceLane` keeps that
+lane short (speech late is speech lost: a slow carrier costs the call loss, never a growing delay).
 
 The machine is fed one input at a time: what the call does about an event (tell its watchers, give
 the SAS verdict it was told to give, raise an alert) may itself be an input (a hang-up), and such an
@@ -28,24 +26,21 @@ import asyncio
 import collections
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
-from hotline.net.tcp import ChannelClosed
 from hotline.net.udp import Address, MediaSocket
 from hotline.proto import linemsg
 from hotline.proto.call import Answered, Call, CallState, Ended, EndReason, PathChanged, Ringing
 from hotline.proto.call import Path as MediaPath
-from hotline.proto.carrier import Lane, LaneFull
-from hotline.proto.carriermode import CarrierSetting
-from hotline.proto.linemsg import CallAnswer, CallMedia, CallReveal, CallRinging, CallSignal, LineMessage
+from hotline.proto.linemsg import CallAnswer, CallReveal, CallRinging, CallSignal, LineMessage
 from hotline.proto.media import PAYLOAD_ROOM, MediaOpener, MediaSealer, packet_counter
 from hotline.station.calls.audio import SILENCE, Discard, Sink, Source
-from hotline.station.calls.needs import CallChannel, CallLine, CallServices, CallSession
+from hotline.station.calls.needs import CallLine, CallServices, CallSession
 from hotline.station.calls.recording import Recorder, log_end, log_start
+from hotline.station.calls.voicelane import FRAME, VoiceLane
 from hotline.station.errors import StationError
 from hotline.station.worker import StoreWorker
 from hotline.voice.payload import MAX_PAYLOAD, unpack_payload
@@ -53,8 +48,6 @@ from hotline.voice.stream import VoiceReceiver, VoiceSender
 
 log = logging.getLogger("hotline.calls")
 
-#: The media clock's tick: one Opus frame.
-FRAME = 0.020
 #: Seconds between the figures a call sends its watchers.
 STATS_EVERY = 1.0
 #: Silence sent after a played file ends, before hanging up, so the far end hears the last words.
@@ -63,12 +56,6 @@ TAIL = 0.5
 _PATHS_KEPT = 512
 
 assert MAX_PAYLOAD <= PAYLOAD_ROOM, "voice payloads must fit a media packet"
-
-
-def voice_bound(setting: CarrierSetting) -> int:
-    """How many media frames may wait in a carrier's VOICE lane: the frames one cell interval
-    brings, and one more for a media clock and a cell clock that tick at different moments."""
-    return math.ceil(setting.interval / FRAME - 1e-9) + 1
 
 
 def show_call_id(call_id: bytes) -> str:
@@ -130,15 +117,10 @@ class LiveCall:
         self.session = session
         self.machine = machine
         self.media: Media | None = None
+        #: How signals and session media go into the session (bounded, on a carrier line).
+        self.voice = VoiceLane(session)
         #: The carrier of the call's session: media and signals ride in its VOICE lane, never UDP.
-        self.carrier = session.channel.carrier
-        self._voice_bound = voice_bound(self.carrier) if self.carrier is not None else 0
-        #: A media frame that found the VOICE lane full; the next one replaces it (carrier only).
-        self._voice_held: bytes | None = None
-        #: Signals the VOICE lane had no room for, sent before anything else at the next tick.
-        self._signals_held: collections.deque[bytes] = collections.deque()
-        #: Media frames dropped here because the carrier could not take them in time.
-        self.dropped_late = 0
+        self.carrier = self.voice.carrier
         self.sealer: MediaSealer | None = None
         self.opener: MediaOpener | None = None
         #: Where our UDP packets go; None until known.
@@ -204,7 +186,7 @@ class LiveCall:
         }
         if self.carrier is not None:
             # frames this end dropped because the carrier's VOICE lane was full (carrier lines only)
-            dropped["late"] = self.dropped_late
+            dropped["late"] = self.voice.dropped_late
         described: dict[str, object] = {
             "id": show_call_id(machine.call_id),
             "peer": self.line.peer,
@@ -365,22 +347,8 @@ class LiveCall:
                     self._finish(reason)
 
     def _send_signal(self, message: LineMessage) -> None:
-        channel = self.session.channel
-        if self.line.current is not self.session or channel.is_closed:
-            return
-        data = linemsg.encode(message)
-        if self._signals_held:
-            self._signals_held.append(data)  # behind the ones already waiting: signals keep order
-            return
-        if not _send(channel, data):
-            self._signals_held.append(data)
-
-    def _send_held_signals(self) -> None:
-        channel = self.session.channel
-        while self._signals_held and not channel.is_closed:
-            if not _send(channel, self._signals_held[0]):
-                return
-            self._signals_held.popleft()
+        if self.line.current is self.session and not self.session.channel.is_closed:
+            self.voice.signal(linemsg.encode(message))
 
     def _activate(self) -> None:
         machine = self.machine
@@ -455,8 +423,8 @@ class LiveCall:
                 if self.line.current is not self.session and not self.machine.ended:
                     self.machine.line_down(now)
                 self.machine.handle_timer(now)
-                if self._signals_held:
-                    self._send_held_signals()
+                if self.voice.signals_held:
+                    self.voice.send_held_signals()
                 if self.machine.state is CallState.ACTIVE and self.sealer is not None:
                     self._tick(now)
                     if now >= next_stats:
@@ -491,7 +459,7 @@ class LiveCall:
         if self._trace is not None:
             self._trace.write(f"S {self.sender.index - 1} {now:.6f}\n")
         if self.carrier is not None:
-            self._send_voice(packet)
+            self.counts["tcp_out"] += self.voice.paced(packet)
         elif self.machine.path is MediaPath.UDP:
             if self.target is not None and self.desk.socket is not None:
                 self.desk.socket.send(packet, self.target)
@@ -524,44 +492,8 @@ class LiveCall:
             self.machine.hangup(now)
 
     def _send_media_in_session(self, packet: bytes) -> None:
-        if not self.session.channel.is_closed and _send(
-            self.session.channel, linemsg.encode(CallMedia(packet))
-        ):
+        if self.voice.media(packet):
             self.counts["tcp_out"] += 1
-
-    def _send_voice(self, packet: bytes) -> None:
-        """A media frame into the carrier's VOICE lane, never more than :func:`voice_bound` waiting
-        there: the frame held beside the lane goes first if there is room, and a frame that finds no
-        room replaces the held one, which is dropped (speech late is speech lost)."""
-        channel = self.session.channel
-        if channel.is_closed:
-            return
-        if self._voice_held is not None and self._voice_room(channel):
-            held, self._voice_held = self._voice_held, None
-            self._send_media_in_session(held)
-        if self._voice_held is None and self._voice_room(channel):
-            self._send_media_in_session(packet)
-            return
-        if self._voice_held is not None:
-            self.dropped_late += 1
-        self._voice_held = packet
-
-    def _voice_room(self, channel: CallChannel) -> bool:
-        status = channel.carrier_status()
-        return status is None or status.waiting[Lane.VOICE].frames < self._voice_bound
-
-
-def _send(channel: CallChannel, data: bytes) -> bool:
-    """Queue a call's payload in its lane and put it on the wire; False when the carrier's lane has
-    no room for it now (nothing queued). A closed session swallows it: the call ends on its own."""
-    try:
-        channel.send_nowait(data, Lane.VOICE)
-        channel.flush()
-    except LaneFull:
-        return False
-    except ChannelClosed:
-        pass
-    return True
 
 
 def _payload_index(payload: bytes) -> int:
@@ -571,4 +503,4 @@ def _payload_index(payload: bytes) -> int:
         return -1
 
 
-__all__ = ["FRAME", "STATS_EVERY", "TAIL", "LiveCall", "Media", "Switchboard", "show_call_id", "voice_bound"]
+__all__ = ["FRAME", "STATS_EVERY", "TAIL", "LiveCall", "Media", "Switchboard", "show_call_id"]
