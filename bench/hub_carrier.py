@@ -40,7 +40,7 @@ class CarrierSettings:
 
     lines: int = 100
     #: Cell intervals tried in turn, until the hub keeps up with one.
-    intervals_ms: tuple[int, ...] = (20, 40, 100)
+    intervals_ms: tuple[int, ...] = (20, 50, 100)
     cell: int = 1024
     idle_seconds: float = 20.0
     settle_seconds: float = 3.0
@@ -49,7 +49,7 @@ class CarrierSettings:
 
 
 CARRIER = CarrierSettings()
-CARRIER_QUICK = CarrierSettings(lines=10, intervals_ms=(20,), idle_seconds=4.0, settle_seconds=1.0)
+CARRIER_QUICK = CarrierSettings(lines=10, intervals_ms=(20,), idle_seconds=3.0, settle_seconds=1.0)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from rich.console import Console
 from bench import traffic
 from bench.hub_carrier import CarrierResults
 from bench.report import Table, markdown_table, print_table
-from bench.traffic_adversary import CLASSIFIERS, IDLE_OR_ACTIVE, WHICH_SCENARIO
+from bench.traffic_adversary import CLASSIFIERS, IDLE_OR_ACTIVE, WHICH_SCENARIO, Verdict
 from bench.traffic_costs import FLASH_CONDITIONS, Shape, by_condition, percentile
 from bench.traffic_features import FEATURE_NAMES, Vector
 
@@ -43,17 +43,26 @@ def _percent(share: float) -> str:
 
 def best(r: traffic.Results, task: str, balanced: bool = False) -> float:
     """The best classifier's (balanced) accuracy on ``task``."""
-    scores = [r.verdict.score(task, name) for name in CLASSIFIERS]
+    return _best(r.verdict, task, balanced)
+
+
+def _best(v: Verdict, task: str, balanced: bool = False) -> float:
+    scores = [v.score(task, name) for name in CLASSIFIERS]
     return max(s.balanced if balanced else s.accuracy for s in scores)
 
 
-def goals(r: traffic.Results) -> tuple[bool, bool]:
-    """Whether ``r`` meets the carrier's two goals: idle or active (best balanced accuracy) at most
+def verdict_goals(v: Verdict) -> tuple[bool, bool]:
+    """Whether ``v`` meets the carrier's two goals: idle or active (best balanced accuracy) at most
     :data:`IDLE_GOAL`, which scenario (best accuracy) within :data:`SCENARIO_MARGIN` of chance."""
-    _, classes = r.verdict.chance[WHICH_SCENARIO]
-    idle = best(r, IDLE_OR_ACTIVE, balanced=True) <= IDLE_GOAL
-    which = best(r, WHICH_SCENARIO) <= 1 / classes + SCENARIO_MARGIN
+    _, classes = v.chance[WHICH_SCENARIO]
+    idle = _best(v, IDLE_OR_ACTIVE, balanced=True) <= IDLE_GOAL
+    which = _best(v, WHICH_SCENARIO) <= 1 / classes + SCENARIO_MARGIN
     return idle, which
+
+
+def goals(r: traffic.Results) -> tuple[bool, bool]:
+    """:func:`verdict_goals` of the run's verdict on every scenario."""
+    return verdict_goals(r.verdict)
 
 
 def tables(r: traffic.Results) -> list[Table]:
@@ -170,21 +179,24 @@ def goal_table(a: Analysis) -> Table:
     """Each mode's best classifier on both questions, against chance and the carrier's goals."""
     rows = []
     for r in a.modes:
-        _, classes = r.verdict.chance[WHICH_SCENARIO]
-        idle_ok, which_ok = goals(r)
-        on = r.settings.carrier_on
-        rows.append(
-            [
-                r.settings.carrier_label,
-                _percent(best(r, IDLE_OR_ACTIVE, balanced=True)),
-                _percent(best(r, IDLE_OR_ACTIVE)),
-                _percent(best(r, WHICH_SCENARIO)),
-                _percent(1 / classes),
-                ("met" if idle_ok and which_ok else "not met")
-                if on
-                else "(no goal: what the adversary gets today)",
-            ]
-        )
+        verdicts = [(r.settings.carrier_label, r.verdict)]
+        if r.without_calls is not None:
+            left = ", ".join(sorted(traffic.CALLS))
+            verdicts.append((f"{r.settings.carrier_label}, without {left}", r.without_calls))
+        for label, v in verdicts:
+            _, classes = v.chance[WHICH_SCENARIO]
+            idle_ok, which_ok = verdict_goals(v)
+            met = "met" if idle_ok and which_ok else "idle or active met" if idle_ok else "not met"
+            rows.append(
+                [
+                    label,
+                    _percent(_best(v, IDLE_OR_ACTIVE, balanced=True)),
+                    _percent(_best(v, IDLE_OR_ACTIVE)),
+                    _percent(_best(v, WHICH_SCENARIO)),
+                    _percent(1 / classes),
+                    met if r.settings.carrier_on else "(no goal: what the adversary gets today)",
+                ]
+            )
     return Table(
         "The adversary against the carrier's goals (best of the classifiers, cross-validated)",
         [
@@ -194,12 +206,15 @@ def goal_table(a: Analysis) -> Table:
             "which scenario: accuracy",
             "chance",
             "goals",
+            "verdict_goals",
         ],
         rows,
         note=f"Goals with the carrier on: idle or active at most {_percent(IDLE_GOAL)} (50 % is chance; "
         "balanced accuracy, since 1 window in 7 is idle and always guessing 'active' scores 86 %), and "
         f"which scenario within {100 * SCENARIO_MARGIN:.0f} points of chance (1 / scenarios; the "
-        "scenarios have as many windows each).",
+        "scenarios have as many windows each). The rows 'without' leave the scenarios with a call out "
+        "(the same windows, fewer of them): what the rest of the line gives away while calls go beside "
+        "the carrier.",
     )
 
 
@@ -355,6 +370,19 @@ def leaks(a: Analysis) -> list[str]:
             + ", ".join(f"{name} {count:.0f}" for name, count in acks.items())
             + "."
         )
+        interval = r.settings.line_settings().carrier_interval_ms
+        slow = {
+            condition: percentile(seconds, 95)
+            for condition, seconds in by_condition(r.flashes).items()
+            if seconds and percentile(seconds, 95) > 5 * interval / 1000
+        }
+        if slow:
+            out.append(
+                "- **FLASH behind the load**: with the carrier on, the FLASH p95 is "
+                + ", ".join(f"{1000 * p95:,.0f} ms {FLASH_CONDITIONS[c]}" for c, p95 in slow.items())
+                + f", far beyond one cell interval ({interval} ms) plus its own cells: the FLASH waits "
+                "behind what was handed to the carrier before it, which the carrier moves at its fixed rate."
+            )
         names = ", ".join(f"{name} ({100 * weight:.1f} %)" for name, weight in r.verdict.important[:4])
         out.append(f"- **What the forest leaned on** with the carrier on: {names}.")
     return out
@@ -480,4 +508,5 @@ __all__ = [
     "print_rich",
     "section",
     "tables",
+    "verdict_goals",
 ]

@@ -85,6 +85,7 @@ def results(carrier: tuple[tuple[str, object], ...] = ()) -> traffic.Results:
         Wire(60.0, 10**6, 10**6, 3000, 3000),
         flashes,
         shapes,
+        attack(vectors, labels, "idle") if carrier else None,
     )
 
 
@@ -113,9 +114,10 @@ def test_the_report_section_replaces_its_own_and_keeps_the_rest() -> None:
 def test_the_section_holds_the_goals_costs_flash_latency_and_the_hub() -> None:
     tables = {table.title: table for table in traffic_report.all_tables(analysis())}
     goals = next(t for title, t in tables.items() if title.startswith("The adversary against"))
-    assert [row[0] for row in goals.rows] == ["carrier off", "carrier on (1024-byte cells every 20 ms)"]
-    # the made-up windows differ on the wire: the carrier-on row misses its goals
-    assert goals.rows[1][-1] == "not met"
+    on = "carrier on (1024-byte cells every 20 ms)"
+    assert [row[0] for row in goals.rows] == ["carrier off", on, f"{on}, without call, mix"]
+    # the made-up windows differ on the wire: the carrier-on rows miss their goals
+    assert goals.rows[1][-1] == goals.rows[2][-1] == "not met"
     costs = next(t for title, t in tables.items() if title.startswith("What one line costs"))
     # 52,000 bytes a second each way is 4.49 GB a day; 0.4 CPU s per 30 s is 48 s an hour
     assert costs.rows[0][1] == "4.49 / 4.49" and costs.rows[0][4] == "48.0"
