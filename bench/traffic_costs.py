@@ -115,6 +115,10 @@ class Shape:
     coalesced: int
     #: The longest gap between two TCP data segments one way (seconds; the window when fewer than two).
     gap_max: float
+    #: The median and 99th percentile of those gaps, both ways pooled (seconds; the window when none):
+    #: with the carrier, how far the cells' timing strays from the interval.
+    gap_p50: float = 0.0
+    gap_p99: float = 0.0
 
 
 def shape(
@@ -140,7 +144,8 @@ def shape(
             side = ports[0] if packet.src_port == ports[0] or packet.dst_port == ports[1] else ports[1]
             times[side].append(packet.time)
     gaps = [b - a for series in times.values() for a, b in itertools.pairwise(series)]
-    return Shape(data, bare, udp, coalesced, max(gaps, default=length))
+    p50, p99 = (percentile(gaps, 50), percentile(gaps, 99)) if gaps else (length, length)
+    return Shape(data, bare, udp, coalesced, max(gaps, default=length), p50, p99)
 
 
 @dataclass(frozen=True)

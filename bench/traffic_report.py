@@ -206,7 +206,6 @@ def goal_table(a: Analysis) -> Table:
             "which scenario: accuracy",
             "chance",
             "goals",
-            "verdict_goals",
         ],
         rows,
         note=f"Goals with the carrier on: idle or active at most {_percent(IDLE_GOAL)} (50 % is chance; "
@@ -334,9 +333,10 @@ def leaks(a: Analysis) -> list[str]:
     for r in a.modes:
         if not r.settings.carrier_on or not r.shapes:
             continue
-        per: dict[str, list[Shape]] = {}
+        per: dict[str, list[Shape]] = {name: [] for name in traffic.SCENARIOS}
         for episode, sh in zip(r.episodes, r.shapes, strict=False):
             per.setdefault(episode.scenario, []).append(sh)
+        per = {name: shapes for name, shapes in per.items() if shapes}
         udp = sorted(name for name, shapes in per.items() if any(x.udp for x in shapes))
         if udp:
             out.append(
@@ -363,6 +363,17 @@ def leaks(a: Analysis) -> list[str]:
             + ", ".join(f"{name} {1000 * gap:,.0f}" for name, gap in gaps.items())
             + f" (the cell interval is {r.settings.line_settings().carrier_interval_ms} ms; "
             f"the worst is {worst})."
+        )
+        jitter = {
+            name: (statistics.median(x.gap_p50 for x in shapes), statistics.median(x.gap_p99 for x in shapes))
+            for name, shapes in per.items()
+        }
+        out.append(
+            "- **Cell timing under load**: gaps between data segments one way, median / 99th percentile per "
+            "window (ms, medians over the windows): "
+            + ", ".join(f"{name} {1000 * p50:.1f} / {1000 * p99:.1f}" for name, (p50, p99) in jitter.items())
+            + ". The cells leave on the station's event loop, so work on that loop (storing messages, "
+            "reading and writing documents) moves each cell by a little: a timing feature, not a size one."
         )
         acks = {name: statistics.median(x.bare for x in shapes) for name, shapes in per.items()}
         out.append(

@@ -71,7 +71,7 @@ def test_shape_tells_data_bare_acks_udp_and_coalesced_cells() -> None:
     ]
     got = shape(packets, (a, b), 0.0, 5.0, 1043)
     assert (got.data, got.bare, got.udp, got.coalesced) == (3, 1, 1, 1)
-    assert got.gap_max == pytest.approx(0.06)
+    assert got.gap_max == got.gap_p50 == got.gap_p99 == pytest.approx(0.06)
     assert shape([], (a, b), 0.0, 5.0, 1043).gap_max == 5.0
 
 
