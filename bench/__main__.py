@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import tomllib
 from pathlib import Path
 
 from rich.console import Console
 
-from bench import documents, hub, large_document, report, runner, station, traffic, traffic_report, voice
+from bench import (
+    documents,
+    hub,
+    hub_carrier,
+    large_document,
+    report,
+    runner,
+    station,
+    traffic,
+    traffic_report,
+    voice,
+)
 from bench.tls import make_contexts
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -39,8 +49,8 @@ def main(argv: list[str] | None = None) -> None:
         type=_carrier,
         default={},
         metavar="TOML",
-        help="station.toml settings, as TOML, that switch the constant-rate carrier on in both stations "
-        "of the traffic part (default: none, the carrier is off)",
+        help="the [lines.NAME] settings, as TOML, of the traffic part's carrier-on mode in both stations "
+        '(default: carrier = "steady" with the default cells); the carrier-off mode runs too',
     )
     parser.add_argument(
         "--large-gib",
@@ -57,9 +67,10 @@ def main(argv: list[str] | None = None) -> None:
 
     console = Console()
     large_settings = _large_settings(args.large_gib, args.quick)
-    traffic_settings = dataclasses.replace(
-        traffic.QUICK if args.quick else traffic.Settings(), carrier=args.carrier
-    )
+    try:
+        traffic_settings = traffic.modes(traffic.QUICK if args.quick else traffic.DEFAULT, args.carrier)
+    except station.BenchError as exc:
+        parser.error(str(exc))
     results, stations, hubs, voices, docs, large, analysis = asyncio.run(
         _run(parts, args.quick, large_settings, traffic_settings, console)
     )
@@ -108,7 +119,7 @@ async def _run(
     parts: set[str],
     quick: bool,
     large_settings: large_document.Settings,
-    traffic_settings: traffic.Settings,
+    traffic_settings: list[traffic.Settings],
     console: Console,
 ) -> tuple[
     runner.Results | None,
@@ -117,7 +128,7 @@ async def _run(
     voice.Results | None,
     documents.Results | None,
     large_document.Results | None,
-    traffic.Results | None,
+    traffic_report.Analysis | None,
 ]:
     results = stations = hubs = voices = docs = large = analysis = None
     if "protocol" in parts:
@@ -134,7 +145,15 @@ async def _run(
     if "large" in parts:
         large = await large_document.run(large_settings, console)
     if "traffic" in parts:
-        analysis = await traffic.run(traffic_settings, console)
+        modes = [await traffic.run(settings, console) for settings in traffic_settings]
+        try:
+            carrier_hub = await hub_carrier.run_carrier(
+                hub_carrier.CARRIER_QUICK if quick else hub_carrier.CARRIER, console
+            )
+        except station.BenchError as exc:  # the traffic analysis stands without it
+            console.log(f"[red]carrier hub failed: {exc}")
+            carrier_hub = None
+        analysis = traffic_report.Analysis(modes, carrier_hub)
     return results, stations, hubs, voices, docs, large, analysis
 
 

@@ -1214,7 +1214,10 @@ def markdown(
         "calls and rewrites only their section of this file; `python -m bench --only documents` (about two",
         "minutes) likewise runs only the document transfers and rewrites only their section;",
         "`python -m bench --only large` (about two minutes, 22 GB of free disk) sends one 10 GiB document",
-        "(`--large-gib N` for another size) and rewrites only its section.",
+        "(`--large-gib N` for another size) and rewrites only its section;",
+        "`python -m bench --only traffic` (about fifteen minutes, as root for tcpdump) measures the line",
+        "with the carrier off and on and rewrites only the traffic analysis (`--quick`: a few minutes, no",
+        "file written).",
         "",
     ]
     return "\n".join(lines)

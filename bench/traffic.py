@@ -19,15 +19,19 @@ and classifiers are scored by stratified cross-validation on "idle or active" an
 one has to find them, so these scores are an upper bound on its guess, which is what a defence
 should be measured against.
 
-:attr:`Settings.carrier` is where the constant-rate carrier will be switched on: the station.toml
-settings it names are written into both stations' config before they start. It is empty today (the
-carrier is off) and the same run, repeated with it set, measures what the carrier hides.
+:attr:`Settings.carrier` holds the ``[lines.NAME]`` settings of ``station.toml`` (``carrier``,
+``carrier_cell``, ``carrier_interval_ms``) that both stations give their line to each other: empty,
+the line runs as it does by default (carrier off); ``{"carrier": "steady"}`` runs it as a constant-rate
+carrier. :data:`MODES` are the settings one run measures in turn, each on a fresh pair of stations.
+Each mode also measures what the line costs idle and how fast a FLASH crosses it
+(:mod:`bench.traffic_costs`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import math
 import random
 import shutil
@@ -45,7 +49,20 @@ from tests.support.stations import PASSPHRASE, CliProcess, StationProc, pair
 from bench.station import HOST, BenchError, free_port
 from bench.traffic_adversary import Verdict, attack
 from bench.traffic_capture import Capture, observed
+from bench.traffic_costs import (
+    FLASH_CONDITIONS,
+    Flash,
+    Idle,
+    Shape,
+    Wire,
+    latencies,
+    measure_idle,
+    shape,
+    wire,
+)
 from bench.traffic_features import Vector, features
+from hotline.proto.constants import AEAD_TAG_LEN, RECORD_HEADER_LEN
+from hotline.station.config import LineSettings
 from hotline.station.home import create_station
 from hotline.station.quotarules import QuotaDefaults
 from hotline.voice.quality import speech_sample
@@ -61,6 +78,9 @@ SCENARIOS = {
     "mix": "a call with a few messages, a FLASH message and a document during it",
 }
 IDLE = "idle"
+#: The scenarios with a call in them: a second verdict leaves them out, to show what the rest of the
+#: line gives away while calls go beside the carrier (UDP) rather than in it.
+CALLS = frozenset({"call", "mix"})
 
 
 @dataclass(frozen=True)
@@ -74,19 +94,65 @@ class Settings:
     #: Quiet seconds between the end of one episode's traffic and the next episode.
     gap: float = 0.5
     seed: int = 1
-    #: station.toml settings (field name -> value) written into both stations' config to switch the
-    #: constant-rate carrier on. Empty: the carrier is off, as every station runs today. A setting the
-    #: station does not know is refused before anything starts.
+    #: ``[lines.NAME]`` settings of station.toml (field name -> value) both stations give their line
+    #: to each other. Empty: the line's defaults (carrier off). A setting the station does not know
+    #: is refused before anything starts.
     carrier: Mapping[str, Any] = field(default_factory=dict)
+    #: Seconds of the idle stretch before the first episode (CPU and bytes on the wire of an idle line).
+    idle_seconds: float = 30.0
+    #: FLASH messages per condition of :data:`~bench.traffic_costs.FLASH_CONDITIONS`.
+    flashes: int = 10
+    #: With the carrier on, the largest document of an episode is what the carrier moves in this
+    #: many seconds (at most 4 MiB), so that an episode ends in a few windows.
+    document_seconds: float = 10.0
+
+    def line_settings(self) -> LineSettings:
+        """The ``[lines.NAME]`` table both stations get.
+
+        Raises:
+            BenchError: a setting the station does not know.
+        """
+        try:
+            return LineSettings(**self.carrier)
+        except TypeError as exc:
+            raise BenchError(
+                f"[lines.NAME] has no such setting ({exc}): pass only settings the station knows "
+                "(--carrier, Settings.carrier)"
+            ) from None
+
+    @property
+    def carrier_on(self) -> bool:
+        return self.line_settings().carrier_setting() is not None
 
     @property
     def carrier_label(self) -> str:
-        if not self.carrier:
+        setting = self.line_settings().carrier_setting()
+        if setting is None:
             return "carrier off"
-        return "carrier on (" + ", ".join(f"{key} = {value!r}" for key, value in self.carrier.items()) + ")"
+        return f"carrier on ({setting.cell_size}-byte cells every {setting.interval * 1000:g} ms)"
+
+    def document_rate(self) -> float:
+        """Bytes per second a document moves at least, for its time limit (half the carrier's rate)."""
+        setting = self.line_settings().carrier_setting()
+        return 5e6 if setting is None else 0.5 * setting.cell_size / setting.interval
+
+    def biggest_document(self) -> int:
+        """The largest document of an episode, in bytes."""
+        setting = self.line_settings().carrier_setting()
+        if setting is None:
+            return 4 << 20
+        rate = setting.cell_size / setting.interval  # bytes per second, an upper bound
+        return min(4 << 20, max(64 << 10, round(rate * self.document_seconds)))
 
 
-QUICK = Settings(windows=5, window=4.0, gap=0.5)
+#: The ``[lines.NAME]`` settings a run measures in turn: the line as it runs by default, then as a
+#: carrier with the default cells.
+MODES: tuple[Mapping[str, Any], ...] = ({}, {"carrier": "steady"})
+
+#: 8 windows of 4 s per scenario and mode keep the whole traffic section (both modes and the carrier
+#: hub) within about fifteen minutes.
+DEFAULT = Settings(windows=8, window=4.0, idle_seconds=20.0)
+QUICK = Settings(windows=3, window=3.0, gap=0.5, idle_seconds=5.0, flashes=3)
 
 
 @dataclass(frozen=True)
@@ -113,6 +179,16 @@ class Results:
     #: Packets captured over the whole run, and how many the kernel dropped before tcpdump read them.
     packets: int
     dropped: int | None
+    #: The idle stretch before the first episode (CPU of both daemons, bytes on the wire).
+    idle: Idle | None = None
+    #: The wire from the first episode's start to the last one's end (every scenario together).
+    episodes_wire: Wire | None = None
+    #: FLASH messages queued idle, during a burst and during a document (after the last episode).
+    flashes: list[Flash] = field(default_factory=list)
+    #: Each episode's window: data segments, bare ACKs, UDP, coalesced cells, longest gap.
+    shapes: list[Shape] = field(default_factory=list)
+    #: The adversary on the windows of the scenarios without a call (:data:`CALLS` left out).
+    without_calls: Verdict | None = None
     measured_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
 
 
@@ -127,6 +203,10 @@ class _Line:
     b: StationProc
     work: Path
     clip: Path
+    #: The largest document of an episode, and the bytes per second a document is expected to move
+    #: at least (for its time limit).
+    biggest: int = 4 << 20
+    rate: float = 20_000.0
 
     def ends(self, rng: random.Random) -> tuple[StationProc, StationProc]:
         """A random (sender, receiver)."""
@@ -145,20 +225,14 @@ class _Line:
                 time.sleep(0.05)
 
 
-def _station(root: Path, name: str, carrier: Mapping[str, Any]) -> StationProc:
-    """A station with the default timers, no quota in the way, and the carrier's settings if any."""
+def _station(root: Path, name: str) -> StationProc:
+    """A station with the default timers and no quota in the way."""
     port = free_port()
     home = root / name
     create_station(home, name, f"{HOST}:{port}", PASSPHRASE, kdf="light")
     station = StationProc(home, name, port)
     # a run sends one line a few thousand messages in minutes: more than a government line's hourly quota
-    try:
-        station.configure(quotas=QuotaDefaults(entries_per_hour=10**9), **carrier)
-    except TypeError as exc:
-        raise BenchError(
-            f"station.toml has no such setting for the carrier ({exc}): "
-            "pass only settings the station knows (--carrier, Settings.carrier)"
-        ) from None
+    station.configure(quotas=QuotaDefaults(entries_per_hour=10**9))
     return station
 
 
@@ -214,18 +288,25 @@ def _burst(line: _Line, rng: random.Random, window: float, origin: float) -> Non
     sender.request("wait", id=last, timeout=60.0)
 
 
-def _document(line: _Line, rng: random.Random, window: float, origin: float, biggest: int = 4 << 20) -> None:
-    size = round(math.exp(rng.uniform(math.log(32 << 10), math.log(biggest))))
+def _document(line: _Line, rng: random.Random, window: float, origin: float, biggest: int = 0) -> None:
+    biggest = min(biggest or line.biggest, line.biggest)
+    size = round(math.exp(rng.uniform(math.log(min(32 << 10, biggest)), math.log(biggest))))
+    _at(origin, rng.uniform(0.0, 1.0))
+    _send_document(line, *line.ends(rng), size, rng)
+
+
+def _send_document(
+    line: _Line, sender: StationProc, receiver: StationProc, size: int, rng: random.Random
+) -> None:
+    """Send a document of ``size`` random bytes and return once the receiver has it whole."""
     path = line.work / f"document-{rng.getrandbits(32):08x}.bin"
     path.write_bytes(rng.randbytes(size))
-    _at(origin, rng.uniform(0.0, 1.0))
-    sender, receiver = line.ends(rng)
     try:
         sent = sender.request(
             "send.file", peer=receiver.name, path=str(path), precedence="routine", wait=False
         )
         ident = sent["document"]["id"]
-        deadline = time.monotonic() + 60.0
+        deadline = time.monotonic() + 60.0 + size / line.rate
         while True:
             docs = {d["id"]: d for d in receiver.request("files", peer=sender.name)["documents"]}
             doc = docs.get(ident)
@@ -234,7 +315,9 @@ def _document(line: _Line, rng: random.Random, window: float, origin: float, big
             if doc is not None and doc["state"] == "failed":
                 raise BenchError(f"{receiver.name} failed document {ident}: {doc.get('detail')}")
             if time.monotonic() > deadline:
-                raise BenchError(f"document {ident} not complete at {receiver.name} after 60 s")
+                raise BenchError(
+                    f"document {ident} of {size:,} bytes not complete at {receiver.name} in time"
+                )
             time.sleep(0.05)
     finally:
         path.unlink(missing_ok=True)
@@ -293,9 +376,58 @@ _DRIVERS: dict[str, Callable[[_Line, random.Random, float, float], None]] = {
 }
 
 
+def _flash_phase(line: _Line, settings: Settings, rng: random.Random) -> list[Flash]:
+    """FLASH messages alpha to bravo with the line idle, during a ROUTINE burst, during a document:
+    :attr:`Settings.flashes` each, one every half second while the load runs."""
+    out: list[Flash] = []
+    sender, receiver = line.a, line.b
+    for condition in FLASH_CONDITIONS:
+        stop = threading.Event()
+        failures: list[BaseException] = []
+
+        def load(
+            condition: str = condition, stop: threading.Event = stop, failures: list[BaseException] = failures
+        ) -> None:
+            loader = random.Random(rng.getrandbits(64))
+            try:
+                if condition == "burst":
+                    while not stop.is_set():
+                        for _ in range(20):
+                            _send(sender, receiver, _words(loader, loader.randint(50, 500)), "routine")
+                elif condition == "document":
+                    while not stop.is_set():
+                        _send_document(line, sender, receiver, line.biggest, loader)
+            except BaseException as exc:
+                failures.append(exc)
+
+        thread = threading.Thread(target=load, name=f"traffic-load-{condition}", daemon=True)
+        texts: list[str] = []
+        thread.start()
+        try:
+            time.sleep(1.0)  # the load is under way
+            for i in range(settings.flashes):
+                text = f"flash {condition} {i} {rng.getrandbits(32):08x}"
+                _send(sender, receiver, text, "flash")
+                texts.append(text)
+                time.sleep(0.5)
+        finally:
+            stop.set()
+            thread.join()
+        if failures:
+            raise failures[0]
+        line.quiet(timeout=120.0 + 2 * line.biggest / line.rate)
+        seconds = latencies(texts, receiver.inbox(sender))
+        out += [Flash(condition, seconds[text]) for text in texts]
+    return out
+
+
 def _start(root: Path, settings: Settings) -> _Line:
-    a, b = _station(root, "alpha", settings.carrier), _station(root, "bravo", settings.carrier)
+    lines = settings.line_settings()
+    a, b = _station(root, "alpha"), _station(root, "bravo")
     pair(a, b)
+    # each end's [lines.NAME] table names the other end's line
+    a.configure(lines={b.name: lines})
+    b.configure(lines={a.name: lines})
     try:
         for station in (a, b):
             station.start(wait=False)
@@ -305,7 +437,7 @@ def _start(root: Path, settings: Settings) -> _Line:
         b.wait_line(a, timeout=30.0)
     except AssertionError as exc:
         raise BenchError(f"the stations did not come up with {settings.carrier_label}: {exc}") from None
-    return _Line(a, b, root, speech_sample())
+    return _Line(a, b, root, speech_sample(), settings.biggest_document(), settings.document_rate())
 
 
 def _episode(line: _Line, scenario: str, seed: int, settings: Settings) -> Episode:
@@ -334,6 +466,10 @@ def _measure(settings: Settings, console: Console) -> Results:
         _send(line.b, line.a, "warm-up", "routine", wait=30.0)
         line.quiet()
         time.sleep(settings.gap)
+        pids = (line.a.pid, line.b.pid)
+        assert pids[0] is not None and pids[1] is not None
+        console.log(f"traffic: the line idle for {settings.idle_seconds:g} s (CPU and bytes on the wire)")
+        idle = measure_idle((pids[0], pids[1]), settings.idle_seconds)
 
         rng = random.Random(settings.seed)
         episodes: list[Episode] = []
@@ -345,16 +481,41 @@ def _measure(settings: Settings, console: Console) -> Results:
             console.log(
                 f"traffic: round {round_ + 1}/{settings.windows} done ({len(episodes)}/{total} windows)"
             )
+        episodes_end = time.time()
+        console.log(f"traffic: FLASH latency, {settings.flashes} messages each {', '.join(FLASH_CONDITIONS)}")
+        flashes = _flash_phase(line, settings, rng)
         capture.stop()
         packets = capture.packets()
         trace = observed(packets, line.a.port, line.b.port)
         windows = [features(trace, episode.start, settings.window) for episode in episodes]
+        idle = dataclasses.replace(idle, wire=wire(trace, idle.start, idle.end))
+        episodes_wire = wire(trace, episodes[0].start, episodes_end)
+        record = settings.line_settings().carrier_cell + RECORD_HEADER_LEN + AEAD_TAG_LEN
+        ports = (line.a.port, line.b.port)
+        shapes = [shape(packets, ports, episode.start, settings.window, record) for episode in episodes]
         console.log(
             f"traffic: {len(packets):,} packets captured ({capture.dropped} dropped by the kernel); "
             "training the adversary"
         )
-        verdict = attack(windows, [episode.scenario for episode in episodes], IDLE, seed=settings.seed)
-        return Results(settings, episodes, windows, verdict, len(packets), capture.dropped)
+        labels = [episode.scenario for episode in episodes]
+        verdict = attack(windows, labels, IDLE, seed=settings.seed)
+        kept = [i for i, label in enumerate(labels) if label not in CALLS]
+        without_calls = attack(
+            [windows[i] for i in kept], [labels[i] for i in kept], IDLE, seed=settings.seed
+        )
+        return Results(
+            settings,
+            episodes,
+            windows,
+            verdict,
+            len(packets),
+            capture.dropped,
+            idle,
+            episodes_wire,
+            flashes,
+            shapes,
+            without_calls,
+        )
     finally:
         if capture is not None:
             capture.stop()
@@ -371,4 +532,26 @@ async def run(settings: Settings, console: Console) -> Results:
     return await asyncio.to_thread(_measure, settings, console)
 
 
-__all__ = ["IDLE", "QUICK", "SCENARIOS", "Episode", "Results", "Settings", "run"]
+def modes(base: Settings, carrier: Mapping[str, Any] | None = None) -> list[Settings]:
+    """``base`` once per mode of :data:`MODES`; ``carrier`` replaces the settings of the carrier-on mode."""
+    out = [dataclasses.replace(base, carrier=mode) for mode in MODES]
+    if carrier:
+        out[-1] = dataclasses.replace(base, carrier=carrier)
+    for settings in out:
+        settings.line_settings()  # refuse an unknown setting before anything starts
+    return out
+
+
+__all__ = [
+    "CALLS",
+    "DEFAULT",
+    "IDLE",
+    "MODES",
+    "QUICK",
+    "SCENARIOS",
+    "Episode",
+    "Results",
+    "Settings",
+    "modes",
+    "run",
+]
