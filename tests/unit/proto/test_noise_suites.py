@@ -234,3 +234,51 @@ def test_an_injected_kem_must_be_the_protocol_s() -> None:
         HandshakeState(
             NoiseProtocol.from_name(CNSA2_NAME), initiator=True, s=ALICE, rs=BOB.public_key(), kem=MLKEM768()
         )
+
+
+# -- tampering under cnsa2 ---------------------------------------------------------------------------
+
+#: Offsets of one byte in each field: initiation e, e1, s, payload, mac1; response e, ekem1, payload.
+INIT_FIELDS = {"e": 0, "e1": 32 + 700, "s": 32 + 1584 + 10, "payload": 32 + 1584 + 48 + 3, "mac1": 1704 - 1}
+RESPONSE_FIELDS = {"e": 5, "ekem1": 32 + 900, "payload": 1632 - 1}
+
+
+def _cnsa2_initiator() -> InitiatorHandshake:
+    return InitiatorHandshake(
+        static=ALICE,
+        responder_static=BOB.public_key().raw,
+        line_key=LINE_KEY,
+        prologue=b"hotline/1",
+        timestamp_ns=5,
+        suite=CNSA2,
+    )
+
+
+def _consume(initiation: bytes) -> ResponderHandshake:
+    return ResponderHandshake.consume_initiation(
+        initiation,
+        static=BOB,
+        mac_key=mac1_key(BOB.public_key().raw, CNSA2.mac_hash),
+        peers=PeerTable({ALICE.public_key().raw: LINE_KEY}),
+        guard=TimestampGuard(),
+        prologue=b"hotline/1",
+        suite=CNSA2,
+    )
+
+
+@pytest.mark.parametrize("field", sorted(INIT_FIELDS))
+def test_a_flipped_bit_in_a_cnsa2_initiation_fails(field: str) -> None:
+    initiation = bytearray(_cnsa2_initiator().create_initiation())
+    initiation[INIT_FIELDS[field]] ^= 0x10
+    with pytest.raises(HandshakeFailed):
+        _consume(bytes(initiation))
+
+
+@pytest.mark.parametrize("field", sorted(RESPONSE_FIELDS))
+def test_a_flipped_bit_in_a_cnsa2_response_fails(field: str) -> None:
+    initiator = _cnsa2_initiator()
+    response, _ = _consume(initiator.create_initiation()).create_response()
+    altered = bytearray(response)
+    altered[RESPONSE_FIELDS[field]] ^= 0x10
+    with pytest.raises(HandshakeFailed):
+        initiator.consume_response(bytes(altered))
