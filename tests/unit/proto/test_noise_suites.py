@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers import aead as pyca_aead
 
 from hotline.crypto import aead as our_aead
 from hotline.crypto.aead import AESGCM_256, AesGcmKey, CipherKey, aesgcm_nonce
-from hotline.crypto.mlkem import MLKEM768, MLKEM1024
+from hotline.crypto.mlkem import MLKEM768, MLKEM1024, MLKEM1024PrivateKey
 from hotline.crypto.x25519 import X25519PrivateKey
 from hotline.proto.constants import PROTOCOL_NAME
 from hotline.proto.handshake import (
@@ -36,9 +36,10 @@ from hotline.proto.handshake import (
     mac1_key,
     response_len,
 )
-from hotline.proto.noise import MAX_NONCE, CipherState, HandshakeState, NoiseProtocol
+from hotline.proto.noise import MAX_NONCE, CipherState, HandshakeState, KemKeyPair, NoiseProtocol
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.suites import CNSA2, DEFAULT_PROFILE, STANDARD, SUITES, Suite, suite, suite_of_protocol
+from tests.support.vectors import load_json
 
 CNSA2_NAME = "Noise_IKpsk2+hfs_25519+MLKEM1024_AESGCM_SHA512"
 ALICE = X25519PrivateKey.from_bytes(bytes([1]) * 32)
@@ -282,3 +283,85 @@ def test_a_flipped_bit_in_a_cnsa2_response_fails(field: str) -> None:
     altered[RESPONSE_FIELDS[field]] ^= 0x10
     with pytest.raises(HandshakeFailed):
         initiator.consume_response(bytes(altered))
+
+
+# -- the pinned cnsa2 transcript (tests/vectors/hfs/golden-cnsa2.json) -------------------------------
+
+
+class _PinnedEncapsulation:
+    """The responder's KEM in a replay: hands back the transcript's (secret, ciphertext) for the
+    transcript's key only. Decapsulation stays pyca's, on the initiator's side."""
+
+    name = "MLKEM1024"
+    public_key_len = 1568
+    ciphertext_len = 1568
+
+    def __init__(self, public: bytes, secret: bytes, ciphertext: bytes) -> None:
+        self._public, self._secret, self._ciphertext = public, secret, ciphertext
+
+    def generate(self) -> tuple[bytes, bytes]:
+        raise AssertionError("the responder never generates a KEM key")
+
+    def encapsulate(self, public_key: bytes) -> tuple[bytes, bytes]:
+        assert public_key == self._public
+        return self._secret, self._ciphertext
+
+    def decapsulate(self, private_state: bytes, ciphertext: bytes) -> bytes:
+        raise AssertionError("the responder never decapsulates")
+
+
+def test_the_pinned_cnsa2_transcript() -> None:
+    golden = load_json("hfs", "golden-cnsa2.json")
+    assert "generate.py" in golden["source"] and "ML-KEM-1024" in golden["kem"]
+    [vector] = golden["vectors"]
+    assert vector["protocol_name"] == CNSA2.protocol_name
+    protocol = CNSA2.noise
+    seed, public = bytes.fromhex(vector["init_kem_seed"]), bytes.fromhex(vector["init_kem_public"])
+    secret, ciphertext = bytes.fromhex(vector["kem_shared_secret"]), bytes.fromhex(vector["kem_ciphertext"])
+    # the KEM parts in the clear (made by kyber-py) agree with pyca's ML-KEM-1024
+    assert MLKEM1024PrivateKey.from_seed(seed).public_key().raw == public
+    assert MLKEM1024PrivateKey.from_seed(seed).decapsulate(ciphertext) == secret
+
+    def key(field: str) -> X25519PrivateKey:
+        return X25519PrivateKey.from_bytes(bytes.fromhex(vector[field]))
+
+    prologue = bytes.fromhex(vector["prologue"])
+    initiator = HandshakeState(
+        protocol,
+        initiator=True,
+        prologue=prologue,
+        s=key("init_static"),
+        e=key("init_ephemeral"),
+        rs=key("resp_static").public_key(),
+        psks=[bytes.fromhex(p) for p in vector["init_psks"]],
+        kem=MLKEM1024(),
+        e1=KemKeyPair(seed, public),
+    )
+    responder = HandshakeState(
+        protocol,
+        initiator=False,
+        prologue=prologue,
+        s=key("resp_static"),
+        e=key("resp_ephemeral"),
+        psks=[bytes.fromhex(p) for p in vector["resp_psks"]],
+        kem=_PinnedEncapsulation(public, secret, ciphertext),
+    )
+    count = vector["handshake_message_count"]
+    assert count == 2
+    for i, message in enumerate(vector["messages"][:count]):
+        sender, receiver = (
+            (initiator, responder) if message["sender"] == "initiator" else (responder, initiator)
+        )
+        payload = bytes.fromhex(message["payload"])
+        sent = sender.write_message(payload)
+        assert sent.hex() == message["ciphertext"], f"handshake message {i}"
+        assert receiver.read_message(sent) == payload
+    assert initiator.handshake_hash.hex() == responder.handshake_hash.hex() == vector["handshake_hash"]
+    i_send, i_recv = initiator.split()
+    r_send, r_recv = responder.split()
+    for message in vector["messages"][count:]:
+        send, recv = (i_send, r_recv) if message["sender"] == "initiator" else (r_send, i_recv)
+        payload = bytes.fromhex(message["payload"])
+        sent = send.encrypt_with_ad(b"", payload)
+        assert sent.hex() == message["ciphertext"]
+        assert recv.decrypt_with_ad(b"", sent) == payload
