@@ -1,44 +1,84 @@
-"""Hashes, MACs and KDFs: BLAKE2s, SHA-256, HMAC and HKDF.
+"""Hashes, MACs and KDFs: BLAKE2s, BLAKE2b, SHA-256, SHA-384, SHA-512, HMAC and HKDF.
 
-BLAKE2s with a key (the initiation MAC) comes from :mod:`hashlib`, since pyca's BLAKE2s takes no key;
-everything else is pyca.
+BLAKE2s with a key (the initiation MAC) comes from :mod:`hashlib`, since pyca's BLAKE2s takes no key,
+and so do the incremental whole-document hashers (:func:`hasher`: OpenSSL's code either way, and
+hashlib releases the GIL on large updates); everything else is pyca.
 """
 
 import hashlib
 from hmac import compare_digest
-from typing import Literal
+from typing import Literal, Protocol
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from hotline.crypto.errors import CryptoError
 
+#: The four hashes a Noise protocol name may hold (Noise rev 34 §12.5-12.8).
 HashName = Literal["BLAKE2s", "SHA256", "BLAKE2b", "SHA512"]
+#: Every hash offered here: Noise's four, and SHA-384 (CNSA 2.0 lists SHA-384 and SHA-512; Noise
+#: defines no SHA384, so it is never a Noise hash).
+DigestName = Literal["BLAKE2s", "SHA256", "BLAKE2b", "SHA384", "SHA512"]
 
-#: Output length in bytes of each hash (Noise's HASHLEN).
+#: Output length in bytes of each Noise hash (Noise's HASHLEN).
 HASH_LEN: dict[HashName, int] = {"BLAKE2s": 32, "SHA256": 32, "BLAKE2b": 64, "SHA512": 64}
-#: Block length in bytes of each hash (Noise's BLOCKLEN), for HMAC.
+#: Block length in bytes of each Noise hash (Noise's BLOCKLEN), for HMAC.
 BLOCK_LEN: dict[HashName, int] = {"BLAKE2s": 64, "SHA256": 64, "BLAKE2b": 128, "SHA512": 128}
+#: Output length in bytes of every hash offered here.
+DIGEST_LEN: dict[DigestName, int] = {"BLAKE2s": 32, "SHA256": 32, "BLAKE2b": 64, "SHA384": 48, "SHA512": 64}
 
 
-def _algorithm(name: HashName) -> hashes.HashAlgorithm:
+def _algorithm(name: DigestName) -> hashes.HashAlgorithm:
     if name == "BLAKE2s":
         return hashes.BLAKE2s(32)
     if name == "SHA256":
         return hashes.SHA256()
     if name == "BLAKE2b":
         return hashes.BLAKE2b(64)
+    if name == "SHA384":
+        return hashes.SHA384()
     return hashes.SHA512()
 
 
-def digest(name: HashName, data: bytes) -> bytes:
+class Hasher(Protocol):
+    """An incremental hash (a whole document, read in chunks)."""
+
+    @property
+    def digest_size(self) -> int:
+        """Output length in bytes."""
+        ...
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        """Hash more bytes."""
+        ...
+
+    def digest(self) -> bytes:
+        """The hash of everything so far (the hasher can go on)."""
+        ...
+
+
+_HASHLIB_NAMES: dict[DigestName, str] = {
+    "BLAKE2s": "blake2s",
+    "SHA256": "sha256",
+    "BLAKE2b": "blake2b",
+    "SHA384": "sha384",
+    "SHA512": "sha512",
+}
+
+
+def hasher(name: DigestName) -> Hasher:
+    """A fresh incremental hasher for the named function (same output as :func:`digest`)."""
+    return hashlib.new(_HASHLIB_NAMES[name])
+
+
+def digest(name: DigestName, data: bytes) -> bytes:
     """Hash ``data`` with the named function."""
     h = hashes.Hash(_algorithm(name))
     h.update(data)
     return h.finalize()
 
 
-def hmac_digest(name: HashName, key: bytes, data: bytes) -> bytes:
+def hmac_digest(name: DigestName, key: bytes, data: bytes) -> bytes:
     """HMAC of ``data`` under ``key`` with the named hash (RFC 2104)."""
     h = hmac.HMAC(key, _algorithm(name))
     h.update(data)
@@ -63,6 +103,16 @@ def hkdf_sha256(ikm: bytes, *, salt: bytes | None, info: bytes, length: int) -> 
     if not 1 <= length <= 255 * 32:
         raise CryptoError("HKDF-SHA256 output is 1 to 8160 bytes")
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+
+
+def hkdf(name: DigestName, ikm: bytes, *, salt: bytes | None, info: bytes, length: int) -> bytes:
+    """HKDF (RFC 5869) extract-and-expand with the named hash.
+
+    Raises :class:`CryptoError` unless ``1 <= length <= 255 * HashLen`` (RFC 5869 §2.3).
+    """
+    if not 1 <= length <= 255 * DIGEST_LEN[name]:
+        raise CryptoError(f"HKDF output is 1 to {255 * DIGEST_LEN[name]} bytes")
+    return HKDF(algorithm=_algorithm(name), length=length, salt=salt, info=info).derive(ikm)
 
 
 def constant_time_equal(a: bytes, b: bytes) -> bool:

@@ -1,6 +1,12 @@
 """Hotline's handshake: Noise ``IKpsk2+hfs`` with X25519, ML-KEM-768, ChaChaPoly and BLAKE2s,
 plus an initiation MAC and an anti-replay timestamp (docs/protocol.md §3).
 
+The line profile is a parameter (``suite``, default :data:`~hotline.proto.suites.STANDARD`, whose
+protocol name is :data:`~hotline.proto.constants.PROTOCOL_NAME`), so another profile of
+:mod:`hotline.proto.suites` runs the same steps with its own KEM, cipher and hash; the message
+lengths change with the KEM (:func:`init_len`, :func:`response_len`) and the initiation MAC with the
+profile's MAC hash (keyed BLAKE2s for ``standard``, truncated HMAC-SHA-384 for ``cnsa2``).
+
     <- s
     ...
     -> e, es, e1, s, ss          payload: timestamp        then mac1
@@ -21,22 +27,40 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from hotline.crypto.hashing import blake2s, constant_time_equal
-from hotline.crypto.mlkem import MLKEM768, Kem
+from hotline.crypto.hashing import DigestName, blake2s, constant_time_equal, digest, hmac_digest
+from hotline.crypto.mlkem import Kem
 from hotline.crypto.x25519 import X25519PrivateKey, X25519PublicKey
-from hotline.proto.constants import MAC1_LABEL, MAC_LEN, PROTOCOL_NAME, TIMESTAMP_LEN
-from hotline.proto.noise import CipherState, HandshakeState, KemKeyPair, NoiseError, NoiseProtocol
+from hotline.proto.constants import MAC1_LABEL, MAC_LEN, TIMESTAMP_LEN
+from hotline.proto.noise import CipherState, HandshakeState, KemKeyPair, NoiseError
 from hotline.proto.ratelimit import HandshakeLimits
 from hotline.proto.replay import TimestampGuard
+from hotline.proto.suites import STANDARD, Suite
 
-_PROTOCOL = NoiseProtocol.from_name(PROTOCOL_NAME)
 _TAG = 16
-#: Noise message 1: e, e1 (encrypted), s (encrypted), payload (encrypted timestamp).
-NOISE_INIT_LEN = 32 + (1184 + _TAG) + (32 + _TAG) + (TIMESTAMP_LEN + _TAG)
-#: A first-handshake record body: Noise message 1 then mac1.
-INIT_LEN = NOISE_INIT_LEN + MAC_LEN
-#: Noise message 2: e, ekem1 (encrypted), payload (empty, encrypted).
-RESPONSE_LEN = 32 + (1088 + _TAG) + _TAG
+
+
+def noise_init_len(kem: Kem) -> int:
+    """Noise message 1: e, e1 (encrypted), s (encrypted), payload (encrypted timestamp)."""
+    return 32 + (kem.public_key_len + _TAG) + (32 + _TAG) + (TIMESTAMP_LEN + _TAG)
+
+
+def init_len(kem: Kem) -> int:
+    """A first-handshake record body: Noise message 1 then mac1."""
+    return noise_init_len(kem) + MAC_LEN
+
+
+def response_len(kem: Kem) -> int:
+    """Noise message 2: e, ekem1 (encrypted), payload (empty, encrypted)."""
+    return 32 + (kem.ciphertext_len + _TAG) + _TAG
+
+
+_STANDARD_KEM = STANDARD.kem()
+#: Noise message 1 of the default protocol (``standard``: ML-KEM-768).
+NOISE_INIT_LEN = noise_init_len(_STANDARD_KEM)
+#: A first-handshake record body of the default protocol.
+INIT_LEN = init_len(_STANDARD_KEM)
+#: Noise message 2 of the default protocol.
+RESPONSE_LEN = response_len(_STANDARD_KEM)
 
 
 class HandshakeFailed(Exception):
@@ -118,14 +142,22 @@ class HandshakeResult:
     peer_static: bytes
 
 
-def mac1_key(responder_static: bytes) -> bytes:
-    """The initiation MAC key: BLAKE2s(label || responder's static public key)."""
-    return blake2s(MAC1_LABEL + responder_static)
+def mac1_key(responder_static: bytes, mac_hash: DigestName = "BLAKE2s") -> bytes:
+    """The initiation MAC key: H(label || responder's static public key), its first 32 bytes.
+
+    ``mac_hash`` is the line profile's (:attr:`Suite.mac_hash`); BLAKE2s, the default, is ``standard``.
+    """
+    if mac_hash == "BLAKE2s":
+        return blake2s(MAC1_LABEL + responder_static)
+    return digest(mac_hash, MAC1_LABEL + responder_static)[:32]
 
 
-def mac1(key: bytes, message: bytes) -> bytes:
-    """The 16-byte keyed-BLAKE2s initiation MAC over Noise message 1."""
-    return blake2s(message, key=key, digest_size=MAC_LEN)
+def mac1(key: bytes, message: bytes, mac_hash: DigestName = "BLAKE2s") -> bytes:
+    """The 16-byte initiation MAC over Noise message 1: keyed BLAKE2s for ``BLAKE2s`` (the default,
+    ``standard``), else HMAC with ``mac_hash`` truncated to 16 bytes."""
+    if mac_hash == "BLAKE2s":
+        return blake2s(message, key=key, digest_size=MAC_LEN)
+    return hmac_digest(mac_hash, key, message)[:MAC_LEN]
 
 
 class InitiatorHandshake:
@@ -142,18 +174,22 @@ class InitiatorHandshake:
         ephemeral: X25519PrivateKey | None = None,
         kem: Kem | None = None,
         kem_ephemeral: KemKeyPair | None = None,
+        suite: Suite = STANDARD,
     ) -> None:
+        kem = kem if kem is not None else suite.kem()
+        self._suite = suite
         self._responder_static = responder_static
         self._timestamp_ns = timestamp_ns
+        self._response_len = response_len(kem)
         self._state = HandshakeState(
-            _PROTOCOL,
+            suite.noise,
             initiator=True,
             prologue=prologue,
             s=static,
             e=ephemeral,
             rs=X25519PublicKey.from_bytes(responder_static),
             psks=[line_key],
-            kem=kem if kem is not None else MLKEM768(),
+            kem=kem,
             e1=kem_ephemeral,
         )
 
@@ -163,11 +199,12 @@ class InitiatorHandshake:
         payload = self._timestamp_ns.to_bytes(TIMESTAMP_LEN, "big")
         message = self._state.write_message(payload)
         # append mac1 keyed by the responder's public key: cheap rejection of strangers
-        return message + mac1(mac1_key(self._responder_static), message)
+        mac_hash = self._suite.mac_hash
+        return message + mac1(mac1_key(self._responder_static, mac_hash), message, mac_hash)
 
     def consume_response(self, body: bytes) -> HandshakeResult:
         """Consume message 2 (``e, ee, ekem1, se, psk``). Raises :class:`HandshakeFailed`."""
-        if len(body) != RESPONSE_LEN:
+        if len(body) != self._response_len:
             raise HandshakeFailed("response has the wrong length")
         try:
             payload = self._state.read_message(body)
@@ -206,6 +243,7 @@ class ResponderHandshake:
         limits: HandshakeLimits | None = None,
         source: str | None = None,
         now: float = 0.0,
+        suite: Suite = STANDARD,
     ) -> ResponderHandshake:
         """Consume a first handshake record body. Raises :class:`HandshakeFailed`.
 
@@ -215,23 +253,27 @@ class ResponderHandshake:
         The timestamp is only *admitted* here (``guard.admit``): the caller confirms it once the
         session is confirmed (issue 13, F8). With ``limits``, the initiation must also fit the
         per-address limit of ``source`` before any DH, and the per-peer limit before the response
-        (issue 13, F12; ``now`` is monotonic seconds).
+        (issue 13, F12; ``now`` is monotonic seconds). ``suite`` is the line profile: its protocol
+        name, its KEM (unless ``kem`` is given) and its MAC hash (``mac_key`` must be
+        ``mac1_key(static, suite.mac_hash)``).
         """
-        if len(body) != INIT_LEN:
+        kem = kem if kem is not None else suite.kem()
+        noise_len = noise_init_len(kem)
+        if len(body) != noise_len + MAC_LEN:
             raise HandshakeFailed("initiation has the wrong length")
-        message, tag = body[:NOISE_INIT_LEN], body[NOISE_INIT_LEN:]
+        message, tag = body[:noise_len], body[noise_len:]
         # check mac1 before any asymmetric work
-        if not constant_time_equal(mac1(mac_key, message), tag):
+        if not constant_time_equal(mac1(mac_key, message, suite.mac_hash), tag):
             raise HandshakeFailed("bad mac1")
         if limits is not None and not limits.allow_source(source, now):
             raise HandshakeFailed("too many initiations from this address")
         state = HandshakeState(
-            _PROTOCOL,
+            suite.noise,
             initiator=False,
             prologue=prologue,
             s=static,
             e=ephemeral,
-            kem=kem if kem is not None else MLKEM768(),
+            kem=kem,
             new_ephemeral=new_ephemeral,
         )
         # e, es, e1, s, ss: decrypt the initiator's identity and authenticate it

@@ -1,8 +1,9 @@
 """The Noise Protocol Framework (revision 34) with the ``hfs`` KEM modifier (hfs spec revision 1).
 
 Our own implementation of CipherState (§5.1), SymmetricState (§5.2) and HandshakeState (§5.3),
-for DH ``25519``, cipher ``ChaChaPoly`` and hashes ``BLAKE2s``/``SHA256``/``BLAKE2b``/``SHA512``,
-with any pattern of :mod:`hotline.proto.patterns` and the ``pskN`` and ``hfs`` modifiers.
+for DH ``25519``, ciphers ``ChaChaPoly`` and ``AESGCM`` (AES-256-GCM, §12.4's big-endian nonce),
+hashes ``BLAKE2s``/``SHA256``/``BLAKE2b``/``SHA512``, KEMs ``MLKEM768`` and ``MLKEM1024`` behind
+``hfs``, with any pattern of :mod:`hotline.proto.patterns` and the ``pskN`` and ``hfs`` modifiers.
 
 This module is sans-IO: ephemeral keys come in as arguments (or are drawn through
 :mod:`hotline.crypto` by the caller), and the KEM is an injected :class:`~hotline.crypto.mlkem.Kem`
@@ -15,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hotline.crypto.aead import CipherKey, noise_nonce
+from hotline.crypto.aead import CHACHAPOLY, Aead, AeadKey, aead
 from hotline.crypto.errors import CryptoError
 from hotline.crypto.hashing import BLOCK_LEN, HASH_LEN, HashName, digest, hmac_digest
 from hotline.crypto.mlkem import MLKEM768, Kem
+from hotline.crypto.mlkem import kem as kem_by_name
 from hotline.crypto.x25519 import X25519PrivateKey, X25519PublicKey
 from hotline.proto.patterns import HandshakePattern, parse_pattern
 
@@ -27,6 +29,8 @@ MAX_MESSAGE_LEN = 65535
 MAX_NONCE = 2**64 - 1  # reserved by §5.1; using it is an error
 _ZEROLEN = b""
 _ZEROS32 = bytes(32)
+#: The KEMs ``hfs`` may name (hfs spec rev 1 leaves the KEM open; these are FIPS 203's two upper sets).
+KEMS = frozenset({"MLKEM768", "MLKEM1024"})
 
 
 class NoiseError(Exception):
@@ -57,30 +61,44 @@ class NoiseProtocol:
         pattern = parse_pattern(pattern_name)
         if dh != "25519":
             raise ValueError(f"unsupported DH {dh!r}")
-        if cipher != "ChaChaPoly":
-            raise ValueError(f"unsupported cipher {cipher!r}")
+        aead(cipher)  # raises ValueError for a cipher we do not have
         if hash_name not in HASH_LEN:
             raise ValueError(f"unsupported hash {hash_name!r}")
         if pattern.has_hfs != bool(kem):
             raise ValueError("the hfs modifier and a KEM name go together")
-        if kem and kem != "MLKEM768":
+        if kem and kem not in KEMS:
             raise ValueError(f"unsupported KEM {kem!r}")
         return cls(name, pattern, dh, kem or None, cipher, hash_name)
 
+    @property
+    def aead(self) -> Aead:
+        """The AEAD the cipher name stands for."""
+        return aead(self.cipher)
+
 
 class CipherState:
-    """Noise §5.1: a key ``k`` (or none) and a 64-bit nonce ``n``. Not safe for concurrent use."""
+    """Noise §5.1: a key ``k`` (or none) and a 64-bit nonce ``n``. Not safe for concurrent use.
 
-    __slots__ = ("_key", "n")
+    ``aead`` is the protocol's cipher (ChaChaPoly unless given): it makes the key and encodes ``n``.
+    """
 
-    def __init__(self, key: bytes | None = None) -> None:
-        self._key: CipherKey | None = None
+    __slots__ = ("_aead", "_key", "_nonce", "n")
+
+    def __init__(self, key: bytes | None = None, aead: Aead = CHACHAPOLY) -> None:
+        self._aead = aead
+        self._nonce = aead.nonce
+        self._key: AeadKey | None = None
         self.n = 0
         self.initialize_key(key)
 
+    @property
+    def aead(self) -> Aead:
+        """The cipher this state seals with."""
+        return self._aead
+
     def initialize_key(self, key: bytes | None) -> None:
         """InitializeKey(key): set ``k`` and reset ``n``."""
-        self._key = CipherKey(key) if key is not None else None
+        self._key = self._aead.key(key) if key is not None else None
         self.n = 0
 
     def has_key(self) -> bool:
@@ -98,7 +116,7 @@ class CipherState:
             return plaintext
         if self.n >= MAX_NONCE:
             raise NoiseError("nonce exhausted")
-        out = self._key.seal(noise_nonce(self.n), ad, plaintext)
+        out = self._key.seal(self._nonce(self.n), ad, plaintext)
         self.n += 1
         return out
 
@@ -108,7 +126,7 @@ class CipherState:
             raise NoiseError("no key")
         if self.n >= MAX_NONCE:
             raise NoiseError("nonce exhausted")
-        self._key.seal_into(noise_nonce(self.n), ad, plaintext, out)
+        self._key.seal_into(self._nonce(self.n), ad, plaintext, out)
         self.n += 1
 
     def decrypt_with_ad(self, ad: bytes, ciphertext: bytes | memoryview) -> bytes:
@@ -118,7 +136,7 @@ class CipherState:
         if self.n >= MAX_NONCE:
             raise NoiseError("nonce exhausted")
         try:
-            out = self._key.open(noise_nonce(self.n), ad, ciphertext)
+            out = self._key.open(self._nonce(self.n), ad, ciphertext)
         except CryptoError as exc:
             raise NoiseError("decryption failed") from exc
         self.n += 1
@@ -129,16 +147,17 @@ class CipherState:
         if self._key is None:
             return
         n = self.n
-        self._key = CipherKey(self._key.seal(noise_nonce(MAX_NONCE), _ZEROLEN, _ZEROS32)[:32])
+        self._key = self._aead.key(self._key.seal(self._nonce(MAX_NONCE), _ZEROLEN, _ZEROS32)[:32])
         self.n = n
 
 
 class SymmetricState:
     """Noise §5.2: the chaining key ``ck``, the handshake hash ``h`` and a CipherState."""
 
-    __slots__ = ("_hash", "_hashlen", "cipher", "ck", "h")
+    __slots__ = ("_aead", "_hash", "_hashlen", "cipher", "ck", "h")
 
-    def __init__(self, protocol_name: bytes, hash_name: HashName) -> None:
+    def __init__(self, protocol_name: bytes, hash_name: HashName, aead: Aead = CHACHAPOLY) -> None:
+        self._aead = aead
         self._hash: HashName = hash_name
         self._hashlen = HASH_LEN[hash_name]
         # InitializeSymmetric: pad a short name with zeros, hash a long one
@@ -147,7 +166,7 @@ class SymmetricState:
         else:
             self.h = digest(hash_name, protocol_name)
         self.ck = self.h
-        self.cipher = CipherState()
+        self.cipher = CipherState(aead=aead)
 
     def _hkdf(self, ikm: bytes, outputs: int) -> list[bytes]:
         # §4.3 HKDF(chaining_key, input_key_material, num_outputs)
@@ -189,7 +208,7 @@ class SymmetricState:
     def split(self) -> tuple[CipherState, CipherState]:
         """Split(): the two transport CipherStates, initiator-to-responder first."""
         k1, k2 = self._hkdf(_ZEROLEN, 2)
-        return CipherState(k1[:32]), CipherState(k2[:32])
+        return CipherState(k1[:32], self._aead), CipherState(k2[:32], self._aead)
 
     @property
     def block_len(self) -> int:
@@ -218,7 +237,8 @@ class HandshakeState:
         rs: the peer's static public key, if known in advance.
         re: the peer's ephemeral public key (pre-message patterns only).
         psks: pre-shared keys, consumed in order by ``psk`` tokens.
-        kem: the KEM behind ``e1``/``ekem1``; defaults to ML-KEM-768 from the OS CSPRNG.
+        kem: the KEM behind ``e1``/``ekem1``; defaults to the protocol name's KEM drawing from the OS
+            CSPRNG. An injected one must carry the protocol name's KEM name.
         e1: our KEM ephemeral key pair, injected; else generated through ``kem``.
         new_ephemeral: draws an X25519 key when ``e`` is not injected.
     """
@@ -245,13 +265,17 @@ class HandshakeState:
         self.rs = rs
         self.re = re
         self._psks = list(psks or [])
-        self._kem: Kem = kem if kem is not None else MLKEM768()
+        if kem is not None and protocol.kem is not None and kem.name != protocol.kem:
+            raise ValueError(f"a {kem.name} KEM for a {protocol.kem} protocol")
+        if kem is None:
+            kem = kem_by_name(protocol.kem) if protocol.kem is not None else MLKEM768()
+        self._kem: Kem = kem
         self.e1 = e1
         self.re1: bytes | None = None
         self._new_ephemeral = new_ephemeral
         self._pattern = protocol.pattern
         self._index = 0
-        self.symmetric = SymmetricState(protocol.name.encode("ascii"), protocol.hash)
+        self.symmetric = SymmetricState(protocol.name.encode("ascii"), protocol.hash, protocol.aead)
         self.symmetric.mix_hash(prologue)
         # pre-messages, initiator's first (§7.1); in PSK handshakes "e" also calls MixKey (§9.2)
         for owner_is_initiator, tokens in (

@@ -7,9 +7,11 @@ Two independent sets (provenance in ``tests/vectors/noise/README.md``):
 - ``snow-snow.txt`` from the Rust implementation: the same patterns plus multi-PSK names such as
   ``IKpsk0+psk2``; it carries no ``handshake_hash``, so those vectors check messages only.
 
-We collect every vector whose primitives we implement (DH 25519, ChaChaPoly, any of our four
-hashes). The others (448, AESGCM) are not collected, but we do not let a parse failure hide a
-vector: the filter looks at the primitives only, so a pattern our parser rejects fails here.
+We collect every vector whose primitives we implement (DH 25519, ChaChaPoly or AESGCM, any of our
+four hashes). The others (448) are not collected, but we do not let a parse failure hide a vector:
+the filter looks at the primitives only, so a pattern our parser rejects fails here. The count of
+vectors run is checked (and printed) per suite, i.e. per ``<cipher>_<hash>``, so ``AESGCM_SHA512``
+(the ``cnsa2`` profile's) cannot drop out unnoticed.
 
 Both sets use the same convention: messages alternate initiator/responder, and transport messages
 after Split() continue the alternation, except in one-way patterns where only the initiator sends.
@@ -30,7 +32,12 @@ from tests.support.vectors import load_json
 SOURCES = ("cacophony.txt", "snow-snow.txt")
 
 #: What each source yields today. A loader or filter regression must not silently shrink these.
-MINIMUM_COUNTS: dict[str, int] = {"cacophony.txt": 236, "snow-snow.txt": 204}
+MINIMUM_COUNTS: dict[str, int] = {"cacophony.txt": 472, "snow-snow.txt": 408}
+#: Vectors per suite (``<cipher>_<hash>``) in each source: 59 patterns in cacophony, 51 in snow.
+MINIMUM_PER_SUITE: dict[str, int] = {"cacophony.txt": 59, "snow-snow.txt": 51}
+SUITES = tuple(
+    f"{c}_{h}" for c in ("ChaChaPoly", "AESGCM") for h in ("BLAKE2s", "SHA256", "BLAKE2b", "SHA512")
+)
 MINIMUM_PER_PATTERN: dict[str, dict[str, int]] = {
     "cacophony.txt": {"IK": 4, "IKpsk2": 4, "XX": 4},
     "snow-snow.txt": {"IK": 4, "IKpsk0+psk2": 4, "XX": 4},
@@ -40,7 +47,7 @@ MINIMUM_PER_PATTERN: dict[str, dict[str, int]] = {
 def _has_supported_primitives(protocol_name: str) -> bool:
     # Only the primitives decide collection; the pattern must then parse (or the test fails).
     _, _, dh, cipher, hash_name = protocol_name.split("_")
-    return dh == "25519" and cipher == "ChaChaPoly" and hash_name in HASH_LEN
+    return dh == "25519" and cipher in ("ChaChaPoly", "AESGCM") and hash_name in HASH_LEN
 
 
 def _collect() -> dict[str, list[tuple[int, dict[str, Any]]]]:
@@ -118,6 +125,20 @@ def test_vector(vector: dict[str, Any]) -> None:
         ciphertext = send.encrypt_with_ad(b"", payload)
         assert ciphertext.hex() == message["ciphertext"], f"transport message {i}"
         assert recv.decrypt_with_ad(b"", ciphertext) == payload, f"transport message {i}"
+
+
+def _suite_counts(source: str) -> Counter[str]:
+    return Counter("_".join(vector["protocol_name"].split("_")[3:]) for _, vector in COLLECTED[source])
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_vector_counts_per_suite(source: str) -> None:
+    """Every cipher and hash pair runs its full share, AESGCM_SHA512 and AESGCM_SHA256 included."""
+    counts = _suite_counts(source)
+    print(f"{source}: " + ", ".join(f"{suite}={counts[suite]}" for suite in SUITES))
+    assert set(counts) == set(SUITES)
+    for suite in SUITES:
+        assert counts[suite] >= MINIMUM_PER_SUITE[source], suite
 
 
 def _pattern_counts(source: str) -> Counter[str]:
