@@ -36,13 +36,13 @@ from typing import Any, Protocol
 
 import msgspec
 
-from hotline.proto import linemsg
 from hotline.proto.document import DocMetaError, DocState, decode_meta
 from hotline.proto.linemsg import MAX_RETRY_AFTER, DocProgress, Entry, HoldReason, Kind, Withhold
 from hotline.station.config import StationConfig, load_config
 from hotline.station.errors import StationError
 from hotline.station.home import StationPaths
 from hotline.station.ids import show_id
+from hotline.station.lanes import send_in_lane
 from hotline.station.lines.registry import LineRegistry
 from hotline.station.ports import Link, LinkSession
 from hotline.station.quotarules import (
@@ -319,11 +319,10 @@ class QuotaDesk:
 
     @staticmethod
     def _send(session: LinkSession, message: Withhold | DocProgress) -> None:
-        if session.channel.is_closed:
-            return
-        with contextlib.suppress(Exception):
-            session.channel.send_nowait(linemsg.encode(message))
-            session.channel.flush()
+        # in carrier mode in the CONTROL lane, kept until it has room: never dropped while the
+        # session lasts (a lost RESUME would hold the peer's entries until the next session)
+        if not session.channel.is_closed:
+            send_in_lane(session.channel, message)
 
     # -- sending entries
 
