@@ -98,6 +98,7 @@ class QuotaLine(Link, Protocol):
     """What the quota desk reads of a line besides :class:`~hotline.station.ports.Link`."""
 
     def clear_alerts(self, kinds: tuple[str, ...] | None = None) -> int: ...
+    def close_session(self, session: LinkSession, why: str) -> None: ...
 
 
 class QuotaHost(Protocol):
@@ -462,7 +463,7 @@ class QuotaDesk:
 
     async def reload(self) -> dict[str, object]:
         """Read the quotas (and the per-line settings) in ``station.toml`` again; paused lines that now
-        fit resume at once.
+        fit resume at once, and a line whose carrier setting changed starts a new session with it.
 
         Raises:
             StationError: ``bad-config`` naming the problem (the settings in force stay).
@@ -471,6 +472,10 @@ class QuotaDesk:
         fresh = load_config(station.paths.config)
         station.config = _with_quotas(station.config, fresh)
         for line in list(station.lines.values()):
+            session = line.current
+            if session is not None and session.channel.carrier != fresh.line(line.peer).carrier_setting():
+                # a session keeps the carrier it was made with: the next one takes the new setting
+                line.close_session(session, "its carrier setting changed")
             await self.load(line)
             quota = self._of(line)
             if quota.paused is not None and self._verdict(line, quota.blocked, time.time()) is None:
