@@ -265,7 +265,10 @@ class Line:
                 if self.was_up and not self.station.stopping:
                     self.was_up = False
                     self._down_alerted = True
-                    self.alert("line-down", f"the session with {self.peer} ended")
+                    # the reason says what ended it: a peer stopped or killed (connection lost),
+                    # silence, a protocol violation
+                    why = "closed" if ended is None else ended.reason
+                    self.alert("line-down", f"the session with {self.peer} ended: {why}")
                 self._changed.set()
 
     async def _reader(self, session: LinkSession) -> None:
