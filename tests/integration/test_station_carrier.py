@@ -12,9 +12,12 @@ burst), so no assertion depends on how fast the machine is.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import itertools
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +28,7 @@ from bench.traffic_capture import Capture, Packet, TrafficError
 
 from hotline.proto.constants import AEAD_TAG_LEN, RECORD_HEADER_LEN
 from hotline.station.config import LineSettings
-from tests.support.stations import Cluster, StationProc, pair, wait_for
+from tests.support.stations import Cluster, StationProc, free_port, pair, wait_for
 
 STEADY = LineSettings(carrier="steady")
 #: Bytes on the wire of one default cell: its record header, the 1024-byte plaintext and the tag.
@@ -182,6 +185,72 @@ def test_the_alert_clears_once_the_ends_agree(cluster: Cluster) -> None:
     b.wait_line(a, timeout=30)
     for station, peer in ((a, b), (b, a)):
         station.wait_until(lambda _, s=station, p=peer: not alerts(s, p, "carrier"), 10, "the alert gone")
+
+
+class _Gate:
+    """Two forwarding proxies, one in front of each station, that hold their first connections until
+    both have one: the two stations' first dials then meet as a tie (both dial at once)."""
+
+    def __init__(self, routes: dict[int, int]) -> None:
+        self.routes = routes  # the proxy's port -> the station's port
+        self.held: list[asyncio.Event] = []
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        threading.Thread(target=self._run, args=(ready,), daemon=True).start()
+        ready.wait(10)
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        for port, target in self.routes.items():
+            serve = asyncio.start_server(lambda r, w, t=target: self._forward(r, w, t), "127.0.0.1", port)
+            self.loop.run_until_complete(serve)
+        ready.set()
+        self.loop.run_forever()
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, target: int) -> None:
+        if len(self.held) < 2:
+            met = asyncio.Event()
+            self.held.append(met)
+            if len(self.held) == 2:
+                for event in self.held:
+                    event.set()
+            await met.wait()
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def test_both_ends_dialling_at_once_keep_one_carrier_session(cluster: Cluster) -> None:
+    a, b = cluster.add("alpha", heartbeat=10.0), cluster.add("bravo", heartbeat=10.0)
+    via_a, via_b = free_port(), free_port()
+    pair(a, b, a_endpoints=[f"127.0.0.1:{via_b}"], b_endpoints=[f"127.0.0.1:{via_a}"])
+    a.configure(lines={"bravo": STEADY})
+    b.configure(lines={"alpha": STEADY})
+    gate = _Gate({via_a: a.port, via_b: b.port})
+    try:
+        cluster.start_all(a, b)
+        a.wait_line(b, timeout=30)
+        b.wait_line(a, timeout=30)
+        assert len(gate.held) == 2, "the two first dials did not meet at the gate"
+        time.sleep(4)  # past the tie window (3 s), when a late loser would have shown
+        for station, peer in ((a, b), (b, a)):
+            line = station.line(peer)
+            assert line["state"] == "up" and line["alerts"] == [], line
+            assert not logged_alerts(station, peer, "line-down")
+        a.send(b, "after the tie", "flash")
+        wait_for(lambda: "after the tie" in texts(b, a), 20, "a message after the tie")
+    finally:
+        gate.close()
 
 
 # -- what reaches the wire -----------------------------------------------------------------------
