@@ -36,13 +36,13 @@ from typing import Any, Protocol
 
 import msgspec
 
-from hotline.proto import linemsg
 from hotline.proto.document import DocMetaError, DocState, decode_meta
 from hotline.proto.linemsg import MAX_RETRY_AFTER, DocProgress, Entry, HoldReason, Kind, Withhold
 from hotline.station.config import StationConfig, load_config
 from hotline.station.errors import StationError
 from hotline.station.home import StationPaths
 from hotline.station.ids import show_id
+from hotline.station.lanes import send_in_lane
 from hotline.station.lines.registry import LineRegistry
 from hotline.station.ports import Link, LinkSession
 from hotline.station.quotarules import (
@@ -98,6 +98,7 @@ class QuotaLine(Link, Protocol):
     """What the quota desk reads of a line besides :class:`~hotline.station.ports.Link`."""
 
     def clear_alerts(self, kinds: tuple[str, ...] | None = None) -> int: ...
+    def close_session(self, session: LinkSession, why: str) -> None: ...
 
 
 class QuotaHost(Protocol):
@@ -319,11 +320,10 @@ class QuotaDesk:
 
     @staticmethod
     def _send(session: LinkSession, message: Withhold | DocProgress) -> None:
-        if session.channel.is_closed:
-            return
-        with contextlib.suppress(Exception):
-            session.channel.send_nowait(linemsg.encode(message))
-            session.channel.flush()
+        # in carrier mode in the CONTROL lane, kept until it has room: never dropped while the
+        # session lasts (a lost RESUME would hold the peer's entries until the next session)
+        if not session.channel.is_closed:
+            send_in_lane(session.channel, message)
 
     # -- sending entries
 
@@ -463,7 +463,7 @@ class QuotaDesk:
 
     async def reload(self) -> dict[str, object]:
         """Read the quotas (and the per-line settings) in ``station.toml`` again; paused lines that now
-        fit resume at once.
+        fit resume at once, and a line whose carrier setting changed starts a new session with it.
 
         Raises:
             StationError: ``bad-config`` naming the problem (the settings in force stay).
@@ -472,6 +472,10 @@ class QuotaDesk:
         fresh = load_config(station.paths.config)
         station.config = _with_quotas(station.config, fresh)
         for line in list(station.lines.values()):
+            session = line.current
+            if session is not None and session.channel.carrier != fresh.line(line.peer).carrier_setting():
+                # a session keeps the carrier it was made with: the next one takes the new setting
+                line.close_session(session, "its carrier setting changed")
             await self.load(line)
             quota = self._of(line)
             if quota.paused is not None and self._verdict(line, quota.blocked, time.time()) is None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import hotline.station.documents
 
-#: What the wing may use of the rest of the station: its store worker, message ids and errors.
-ALLOWED = {"hotline.station.worker", "hotline.station.ids", "hotline.station.errors"}
+#: What the wing may use of the rest of the station: its store worker, message ids, errors, and the
+#: sender that keeps a message for a full carrier lane (hotline.station.lanes).
+ALLOWED = {"hotline.station.worker", "hotline.station.ids", "hotline.station.errors", "hotline.station.lanes"}
 
 
 def _imports(path: Path) -> set[str]:

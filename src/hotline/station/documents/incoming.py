@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, assert_never
 
-from hotline.net.tcp import ChannelClosed
-from hotline.proto import linemsg
 from hotline.proto.constants import DOC_CHUNK
 from hotline.proto.document import DocMetaError, DocState, decode_meta
 from hotline.proto.linemsg import DocData, DocProgress, Entry
@@ -48,6 +46,7 @@ from hotline.station.documents.blobfiles import writable_blob
 from hotline.station.documents.needs import DocLine, DocQuotas, DocSession, LineT, Publish, SpawnTask
 from hotline.station.documents.views import describe_doc
 from hotline.station.documents.writer import WRITER_HIGH_WATER, DocumentWriter
+from hotline.station.lanes import send_in_lane
 from hotline.station.worker import StoreWorker
 from hotline.store.blobs import Blob
 from hotline.store.db import Store
@@ -64,15 +63,12 @@ TELL_EVERY = 0.25
 
 
 def send_progress(line: DocLine, message: DocProgress) -> None:
-    """Send ``message`` on ``line``'s current session, if it has one that is open."""
+    """Send ``message`` on ``line``'s current session, if it has one that is open (in carrier mode in
+    the CONTROL lane, kept until it has room: never dropped while the session lasts)."""
     session = line.current
     if session is None or session.channel.is_closed:
         return
-    try:
-        session.channel.send_nowait(linemsg.encode(message))
-        session.channel.flush()
-    except ChannelClosed:
-        pass
+    send_in_lane(session.channel, message)
 
 
 @dataclass(eq=False)

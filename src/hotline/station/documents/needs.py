@@ -13,25 +13,24 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from hotline.proto.carrier import Lane
+from hotline.proto.carriermode import CarrierSetting
+from hotline.station.lanes import LaneChannel
 from hotline.station.worker import StoreWorker
 from hotline.store.db import Store
 from hotline.store.rows import DocRow
 
 
-class DocChannel(Protocol):
+class DocChannel(LaneChannel, Protocol):
     """The secure channel of a session, as documents use it."""
 
     @property
-    def is_closed(self) -> bool:
-        """Whether the session has ended."""
+    def carrier(self) -> CarrierSetting | None:
+        """The session's carrier (docs/protocol.md §14), or None without one."""
         ...
 
-    def send_nowait(self, data: bytes) -> None:
-        """Queue one payload without waiting for the socket."""
-        ...
-
-    def flush(self) -> None:
-        """Put what is queued on the wire now."""
+    async def send(self, data: bytes, lane: Lane = ..., /) -> None:
+        """Send one payload, waiting for room in ``lane`` (carrier mode) and for the socket."""
         ...
 
     async def drain(self) -> None:

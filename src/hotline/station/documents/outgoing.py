@@ -6,7 +6,9 @@ so the description is receipted, chained and covered by line tests. The bytes go
 receiver asks for them: a ``DocProgress(RECEIVING, stored)`` says "send from ``stored``". Each
 session runs one sender task that streams the chunks of the wanted documents, oldest first, waiting
 for the socket after every chunk; messages never wait behind more than what the socket holds, so a
-FLASH overtakes a transfer within a record or two.
+FLASH overtakes a transfer within a record or two. On a carrier line (docs/protocol.md §14) the
+chunks go in the DOCUMENTS lane instead, waiting for its room: they fill only what messages and
+voice leave of each cell, at the carrier's fixed rate.
 
 The rules (where to send from, the window, what a report means) are
 :class:`hotline.proto.transfer.Sender`'s; this module reads the file and feeds the session.
@@ -28,6 +30,7 @@ from typing import Generic
 from hotline.crypto.random import random_bytes
 from hotline.net.tcp import ChannelClosed
 from hotline.proto import linemsg
+from hotline.proto.carrier import Lane
 from hotline.proto.constants import DOC_ID_LEN, DOC_MAX_SIZE
 from hotline.proto.document import DocMeta, DocState, clean_name, encode_meta
 from hotline.proto.linemsg import DocData, DocProgress, Kind, Precedence
@@ -196,6 +199,7 @@ class OutgoingDocuments(Generic[LineT]):
             self._give_up(line, out, f"{row.source} changed since it was queued: send it again")
             return
         loop = asyncio.get_running_loop()
+        carried = channel.carrier is not None
         fd = os.open(row.source or "", os.O_RDONLY)
         # the next block is read while this one goes out
         ahead: asyncio.Future[bytes] | None = None
@@ -224,10 +228,18 @@ class OutgoingDocuments(Generic[LineT]):
                     if chunk is None or chunk[0] != offset + at:
                         break  # the far end asked for something else (it paused, or restarted)
                     piece = bytes(view[at : at + sender.chunk])
-                    channel.send_nowait(linemsg.encode(DocData(row.doc_id, offset + at, piece)))
+                    data = linemsg.encode(DocData(row.doc_id, offset + at, piece))
+                    if carried:
+                        # the DOCUMENTS lane: it takes only what the lanes above leave of each
+                        # cell and holds at most about 2 MiB, so the document is paced by the
+                        # cells and never piles up in memory
+                        await channel.send(data, Lane.DOCUMENTS)
+                    else:
+                        channel.send_nowait(data)
                     # after the last byte the far end says COMPLETE (or pauses) from here
                     sender.chunk_sent(offset + at, len(piece))
-                    await channel.drain()
+                    if not carried:
+                        await channel.drain()
         except ChannelClosed:
             pass
         finally:

@@ -31,13 +31,21 @@ from typing import Any
 from hotline.net.tcp import ChannelClosed, SecureChannel
 from hotline.proto import linemsg
 from hotline.proto.cards import StationCard, decode_card
-from hotline.proto.carrier import LaneFull
 from hotline.proto.constants import TIE_WINDOW
 from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Kind, Receipt
 from hotline.station.entryrules import Refused
 from hotline.station.events import AlertBoard
 from hotline.station.ids import show_id
+from hotline.station.lanes import send_in_lane
+from hotline.station.lines.carriercheck import (
+    CARRIER_ALERT,
+    RATE_CHECK_EVERY,
+    Mismatch,
+    PeerRate,
+    interval_mismatch,
+    session_mismatch,
+)
 from hotline.station.lines.delivery import Delivery
 from hotline.station.lines.dialer import Dialer
 from hotline.station.lines.linetest import TestResult, test_schedule
@@ -78,6 +86,8 @@ class Line:
         self._tg: asyncio.TaskGroup | None = None
         self._down_alerted = False
         self._dialer = Dialer(lambda: station.config)
+        #: The carrier mismatch the standing ``carrier`` alert tells of (said once, not per redial).
+        self._carrier_mismatch: Mismatch | None = None
 
     # -- what the line is
 
@@ -225,6 +235,8 @@ class Line:
                 for listener in self.station.session_listeners:
                     for work in listener.session_tasks(self, session):
                         tg.create_task(work)
+                if channel.carrier is not None:
+                    tg.create_task(self._watch_carrier(session))
                 await self._reader(session)
                 raise _SessionOver
         except* _SessionOver:
@@ -238,6 +250,9 @@ class Line:
         finally:
             ended = channel.close_reason
             await channel.close()
+            mismatch = session_mismatch(ended, channel.carrier, peer=self.peer, us=self.station.config.name)
+            if mismatch is not None:
+                self._carrier_differs(mismatch)
             went_silent = ended is not None and ended.code is ErrorCode.IDLE_TIMEOUT
             if ended is not None and ended.code is ErrorCode.RATE_LIMITED:
                 self.station.handshakes.rekey_flood(self)  # issue 13, F12
@@ -250,7 +265,10 @@ class Line:
                 if self.was_up and not self.station.stopping:
                     self.was_up = False
                     self._down_alerted = True
-                    self.alert("line-down", f"the session with {self.peer} ended")
+                    # the reason says what ended it: a peer stopped or killed (connection lost),
+                    # silence, a protocol violation
+                    why = "closed" if ended is None else ended.reason
+                    self.alert("line-down", f"the session with {self.peer} ended: {why}")
                 self._changed.set()
 
     async def _reader(self, session: LinkSession) -> None:
@@ -285,6 +303,45 @@ class Line:
                     if not await route.handle(self, session, message):
                         return
 
+    # -- carrier mismatches (docs/protocol.md §14.5)
+
+    async def _watch_carrier(self, session: LinkSession) -> None:
+        """Count the peer's cells against ours while ``session`` lasts: an interval that differs
+        ends no session, so only the counts show it."""
+        channel = session.channel
+        setting = channel.carrier
+        assert setting is not None
+        rates = PeerRate(setting.interval)
+        told = False
+        while not channel.is_closed:
+            await asyncio.sleep(RATE_CHECK_EVERY)
+            if channel.is_closed:
+                return
+            found = rates.look(*channel.records)
+            if found is None:
+                continue
+            if found.same:
+                if self._carrier_mismatch is not None and not self._carrier_mismatch.fatal:
+                    self._carrier_agrees()
+            elif not told:
+                told = True
+                us = self.station.config.name
+                self._carrier_differs(interval_mismatch(setting, found.their_ms, peer=self.peer, us=us))
+
+    def _carrier_differs(self, mismatch: Mismatch) -> None:
+        """Raise the ``carrier`` alert, once for each difference found (a redial that finds the same
+        says nothing new, even when the operator cleared it)."""
+        known = self._carrier_mismatch
+        if known is not None and known.key == mismatch.key:
+            return
+        self._alerts.drop((CARRIER_ALERT,))
+        self._carrier_mismatch = mismatch
+        self.alert(CARRIER_ALERT, mismatch.detail)
+
+    def _carrier_agrees(self) -> None:
+        self._carrier_mismatch = None
+        self._alerts.drop((CARRIER_ALERT,))
+
     # -- inbound
 
     async def _on_hello(self, session: LinkSession, hello: Hello) -> bool:
@@ -296,6 +353,8 @@ class Line:
             self.alerts = [a for a in self.alerts if a["kind"] not in ("line-down",)]
             self.alert("line-up", f"session with {self.peer} via {session.endpoint}", active=False)
         self._down_alerted = False
+        if self._carrier_mismatch is not None and self._carrier_mismatch.fatal:
+            self._carrier_agrees()  # a session came up: the two ends' carriers match now
         log.info("line up", extra={"peer": self.peer, "endpoint": session.endpoint})
         return True
 
@@ -381,16 +440,13 @@ class Line:
         self._alerts.alert(kind, detail, active=active, logged=logged)
 
     def send_now(self, message: linemsg.LineMessage) -> bool:
-        """Put ``message`` on the current session if the line is up (in carrier mode, in its lane,
-        if that has room); whether it went."""
+        """Put ``message`` on the current session if the line is up (in carrier mode in its lane, as
+        soon as that has room: :func:`~hotline.station.lanes.send_in_lane`); whether it went."""
         session = self.current
         if session is None or not self.up:
             return False
-        try:
-            session.channel.send_nowait(linemsg.encode(message), linemsg.carrier_lane(message))
-        except (ChannelClosed, LaneFull):
-            return False
-        return True
+        send_in_lane(session.channel, message)
+        return not session.channel.is_closed
 
 
 class _SessionOver(Exception):
