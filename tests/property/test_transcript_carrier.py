@@ -90,9 +90,11 @@ class StoreA:
     def place(self, row: Queued) -> Entry:
         seq = len(self.out) + 1
         ref = b"r" * 10 if row.kind == Kind.ACK else b""
-        fields = {"seq": seq, "id": row.rowid.to_bytes(10, "big"), "kind": row.kind,
-                  "precedence": row.precedence, "created_ms": row.rowid, "ref": ref, "body": row.body}  # fmt: skip
-        return Entry(chain=chain_next(self.head(), **fields), **fields)  # type: ignore[arg-type]
+        chain = chain_next(self.head(), seq=seq, id=row.rowid.to_bytes(10, "big"), kind=row.kind,
+                           precedence=row.precedence, created_ms=row.rowid, ref=ref, body=row.body)  # fmt: skip
+        return Entry(
+            seq, row.rowid.to_bytes(10, "big"), row.kind, row.precedence, row.rowid, ref, row.body, chain
+        )
 
     def number(self, room: int, lanes: LaneFacts | None) -> tuple[list[Entry], bool]:
         """As the station's numbering job (hotline.station.lines.deliveryjobs.number_entries)."""
@@ -311,9 +313,16 @@ class CarrierDelivery(RuleBasedStateMachine):
         """B sends an entry of its own; A stores it and receipts it in CONTROL."""
         head = self.b_out[-1].chain if self.b_out else self.chain_in0
         seq = len(self.b_out) + 1
-        fields = {"seq": seq, "id": (10**9 + seq).to_bytes(10, "big"), "kind": int(Kind.TEXT),
-                  "precedence": int(Precedence.ROUTINE), "created_ms": seq, "ref": b"", "body": b"b" * size}  # fmt: skip
-        entry = Entry(chain=chain_next(head, **fields), **fields)  # type: ignore[arg-type]
+        ident, kind, precedence, body = (
+            (10**9 + seq).to_bytes(10, "big"),
+            int(Kind.TEXT),
+            int(Precedence.ROUTINE),
+            b"b" * size,
+        )
+        chain = chain_next(
+            head, seq=seq, id=ident, kind=kind, precedence=precedence, created_ms=seq, ref=b"", body=body
+        )
+        entry = Entry(seq, ident, kind, precedence, seq, b"", body, chain)
         self.b_out.append(entry)
         self.machine.entry_received(entry)
         self.settle()
