@@ -90,7 +90,8 @@ class StoreA:
     def place(self, row: Queued) -> Entry:
         seq = len(self.out) + 1
         ref = b"r" * 10 if row.kind == Kind.ACK else b""
-        chain = chain_next(self.head(), seq=seq, id=row.rowid.to_bytes(10, "big"), kind=row.kind,
+        ident = row.rowid.to_bytes(10, "big")
+        chain = chain_next(self.head(), seq=seq, id=ident, kind=row.kind,
                            precedence=row.precedence, created_ms=row.rowid, ref=ref, body=row.body)  # fmt: skip
         return Entry(
             seq, row.rowid.to_bytes(10, "big"), row.kind, row.precedence, row.rowid, ref, row.body, chain
