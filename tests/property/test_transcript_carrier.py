@@ -91,8 +91,10 @@ class StoreA:
         seq = len(self.out) + 1
         ref = b"r" * 10 if row.kind == Kind.ACK else b""
         ident = row.rowid.to_bytes(10, "big")
-        chain = chain_next(self.head(), seq=seq, id=ident, kind=row.kind,
-                           precedence=row.precedence, created_ms=row.rowid, ref=ref, body=row.body)  # fmt: skip
+        chain = chain_next(
+            self.head(), seq=seq, id=ident, kind=row.kind, precedence=row.precedence, created_ms=row.rowid,
+            ref=ref, body=row.body,
+        )  # fmt: skip
         return Entry(
             seq, row.rowid.to_bytes(10, "big"), row.kind, row.precedence, row.rowid, ref, row.body, chain
         )
