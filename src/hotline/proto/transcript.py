@@ -25,13 +25,23 @@ Rules it keeps, all from §10:
 The sender is polled (:meth:`Transcript.poll_sender`), as a socket asks for data to send: between
 its steps the station may pause it (a peer's ``Withhold``, §10.3) and rewind it (:meth:`rewind`).
 
+In carrier mode (a session started with its ``cell_size``, §14.3) an entry is numbered when it is
+queued in a lane, so the sender paces itself by what the carrier holds, which the runtime reads off
+the channel and passes in as :class:`~hotline.proto.pacing.LaneFacts` with each poll and result:
+it reads back or numbers entries only while less than a cell's worth of entries waits in the FLASH
+and MESSAGES lanes, holds what it read or numbered beyond that "ahead" (at most
+:data:`~hotline.proto.pacing.CARRIER_READ` entries) and queues it as cells leave, each ``Send``
+naming its lane (:mod:`hotline.proto.pacing`). Rows marked "carrier" below apply only then; the
+others apply in both modes unless a carrier row overrides them.
+
 Transition table (``state`` is the session's :class:`LinkState`; docs/state-machines/delivery.md
 holds the same table):
 
 =============  ===========================================  ============  ===================================
 state          input                                        next          outputs
 =============  ===========================================  ============  ===================================
-any            session_started                              AWAIT_HELLO   Send Hello(committed in, out_seq)
+any            session_started(cell_size)                   AWAIT_HELLO   Send Hello(committed in, out_seq);
+                                                                          carrier mode if cell_size; no ahead
 any            session_ended                                DOWN          -
 AWAIT_HELLO,   hello_received, received_seq > out_seq       BROKEN        Broken(ROLLED_BACK)
 UP
@@ -65,16 +75,28 @@ any            marking_failed                               same          - (the
 UP             poll_sender, cursor < out_seq                same          ReadSent(cursor, RESEND_BATCH)
 UP             poll_sender, caught up, room in the window,  same          NumberQueued(room)
                entries may be queued
+UP carrier     poll_sender(lanes), entries ahead            same          Send(entry, lane) from ahead while
+                                                                          less than a cell waits; AwaitRoom
+                                                                          if some stay ahead
+UP carrier     poll_sender(lanes), nothing ahead, a read    same          AwaitRoom if a cell's worth waits,
+               or a numbering due (as the rows above)                     else ReadSent(cursor, CARRIER_READ)
+                                                                          or NumberQueued(room, lanes)
 UP             sent_read (this session)                     same          Send each Entry that follows the
                                                                           cursor; cursor to the last sent
+UP carrier     sent_read(lanes) (this session)              same          those entries ahead, then Send from
+                                                                          ahead as poll_sender
 any            numbered                                     same          out_seq, in flight; Send each if
                                                                           this session is UP and they follow
                                                                           the cursor
+any carrier    numbered(lanes, more)                        same          as above, but ahead and Send from
+                                                                          ahead as poll_sender; more: entries
+                                                                          may be queued
 any            numbering_failed                             same          - (entries may still be queued)
 any            numbered_now                                 same          out_seq, in flight; Send it (flush
                                                                           when alone) if UP, next, not held
+                                                                          and not carrier
 any            queued                                       same          - (entries may be queued)
-UP             rewind                                       same          cursor back to held_seq
+UP             rewind                                       same          cursor back to held_seq; no ahead
 BROKEN         hello, entry or receipt received             BROKEN        - (ignored: the session is ending)
 =============  ===========================================  ============  ===================================
 
@@ -83,148 +105,32 @@ Results that name an older session (``session`` differs) are dropped: that sessi
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
+from collections import deque
 
 from hotline.crypto.hashing import constant_time_equal
 from hotline.proto.constants import RESEND_BATCH, WINDOW
 from hotline.proto.delivery import Accept, ChainMismatch, Duplicate, Gap, Verdict, classify
 from hotline.proto.errors import LocalProtocolError
 from hotline.proto.linemsg import Entry, Hello, Receipt
-
-
-class LinkState(enum.Enum):
-    """Where the current session of a line stands, for delivery."""
-
-    #: No session.
-    DOWN = "down"
-    #: Our ``Hello`` is sent; the peer's has not come.
-    AWAIT_HELLO = "await-hello"
-    #: The peer's ``Hello`` came; its head is being read from the store to check it.
-    CHECK_HELLO = "check-hello"
-    #: Both ``Hello`` messages are in and checked: entries flow.
-    UP = "up"
-    #: The peer broke a rule (or our store failed): the session must end; its input is ignored.
-    BROKEN = "broken"
-
-
-class Why(enum.Enum):
-    """Why a session broke (:class:`Broken`)."""
-
-    #: A ``Hello`` claims more of our entries than we ever sent: our store was rolled back (§10.2.3).
-    ROLLED_BACK = "rolled-back"
-    #: A ``Hello``'s head differs from our chain at its sequence number.
-    HELLO_MISMATCH = "hello-mismatch"
-    #: An entry came after a gap (§10.1).
-    GAP = "gap"
-    #: An entry's head does not extend our inbound chain (§10.1).
-    CHAIN = "chain"
-    #: A receipt names an entry we never sent.
-    RECEIPT_BEYOND = "receipt-beyond"
-    #: A receipt's head differs from our chain at its sequence number.
-    RECEIPT_MISMATCH = "receipt-mismatch"
-    #: Storing accepted entries failed: they are forgotten and come again on the next session.
-    STORE_FAILED = "store-failed"
-
-
-# -- outputs: messages, store commands, events ------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Send ``message`` on the current session."""
-
-    message: Hello | Entry | Receipt
-    #: Put it on the wire now (the peer waits for it) rather than letting records fill up.
-    flush: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class StoreEntries:
-    """Store these accepted inbound entries in one transaction, then call ``entries_stored``.
-
-    Empty: nothing to store, a receipt is due; answer it on the runtime's next turn, so that a
-    burst of duplicates costs one receipt."""
-
-    entries: tuple[Entry, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ReadChain:
-    """Read our outbound chain head after entry ``seq`` and call ``chain_read``."""
-
-    session: int
-    seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReadSent:
-    """Read up to ``limit`` numbered outbound entries after ``after``, in order; call ``sent_read``."""
-
-    session: int
-    after: int
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
-class NumberQueued:
-    """Number up to ``room`` queued outbound entries (by precedence, then queue order) in one
-    transaction and call ``numbered``. Its result counts even if the session is gone meanwhile."""
-
-    session: int
-    room: int
-
-
-@dataclass(frozen=True, slots=True)
-class MarkDelivered:
-    """Mark our entries ``(after, upto]`` delivered in the store; call ``marked`` with their ids."""
-
-    after: int
-    upto: int
-
-
-StoreCommand = StoreEntries | ReadChain | ReadSent | NumberQueued | MarkDelivered
-
-
-@dataclass(frozen=True, slots=True)
-class LineUp:
-    """The peer's ``Hello`` checked out: the session carries entries now."""
-
-    session: int
-    #: How many of our entries the peer holds.
-    received_seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class Receipted:
-    """Our entries ``ids`` are stored at the peer (known at ``at``)."""
-
-    ids: tuple[bytes, ...]
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Broken:
-    """The session must end: ``why``, at sequence number ``seq`` (``other``: the number it should be
-    within or was due, where there is one)."""
-
-    session: int
-    why: Why
-    seq: int
-    other: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class PeerSentFewer:
-    """The peer's ``Hello`` says it sent ``sent_seq`` entries, but we hold ``held``: its store was
-    rolled back. An alert, and the session goes on."""
-
-    sent_seq: int
-    held: int
-
-
-DeliveryEvent = LineUp | Receipted | Broken | PeerSentFewer
-Output = Send | StoreCommand | DeliveryEvent
+from hotline.proto.pacing import CARRIER_READ, LaneFacts, LanePacer
+from hotline.proto.transcriptio import (
+    AwaitRoom,
+    Broken,
+    DeliveryEvent,
+    LineUp,
+    LinkState,
+    MarkDelivered,
+    NumberQueued,
+    Output,
+    PeerSentFewer,
+    ReadChain,
+    ReadSent,
+    Receipted,
+    Send,
+    StoreCommand,
+    StoreEntries,
+    Why,
+)
 
 
 class Transcript:
@@ -240,6 +146,8 @@ class Transcript:
 
     # one per line: slots keep a hub's memory per line down
     __slots__ = (
+        "_ahead",
+        "_cell",
         "_checking",
         "_inflight",
         "_marked",
@@ -301,6 +209,10 @@ class Transcript:
         self.cursor = 0
         self._reading = False
         self._checking: Hello | None = None
+        #: Carrier mode: the session's cell size (None: no carrier), and the entries after the
+        #: cursor that are read or numbered but not yet queued in a lane, in order.
+        self._cell: int | None = None
+        self._ahead: deque[Entry] = deque()
         self._outputs: list[Output] = []
 
     # -- outputs
@@ -321,13 +233,18 @@ class Transcript:
 
     # -- sessions
 
-    def session_started(self) -> int:
-        """Call when a new session carries the line (it replaces any other); returns its number."""
+    def session_started(self, cell_size: int | None = None) -> int:
+        """Call when a new session carries the line (it replaces any other); returns its number.
+
+        ``cell_size``: the session runs as a carrier with cells of this size (§14): its entries
+        are paced into lanes (§14.3) and the sender must pass :class:`LaneFacts` in."""
         self.session += 1
         self.state = LinkState.AWAIT_HELLO
         self.cursor = 0
         self._reading = False
         self._checking = None
+        self._cell = cell_size
+        self._ahead.clear()
         seq, head = self.committed_in
         # what is on our disk, not what is still being stored: the peer counts it as delivered
         self._outputs.append(Send(Hello(seq, head, self.out_seq)))
@@ -337,6 +254,7 @@ class Transcript:
         """Call when the session is gone (closed, cut, replaced without a new one yet)."""
         self.state = LinkState.DOWN
         self._checking = None
+        self._ahead.clear()
 
     def hello_received(self, hello: Hello, now: float) -> None:
         """The peer's ``Hello`` came on the current session."""
@@ -373,6 +291,7 @@ class Transcript:
             self._outputs.append(PeerSentFewer(hello.sent_seq, self.in_seq))
         self._note_receipt(received, now)
         self.cursor = received
+        self._ahead.clear()
         self._maybe_queued = True  # a numbering cut short with the last session may have left some
         self.state = LinkState.UP
         self._outputs.append(LineUp(self.session, received))
@@ -497,11 +416,21 @@ class Transcript:
 
     # -- outbound: the sender
 
-    def poll_sender(self, session: int) -> ReadSent | NumberQueued | None:
+    def poll_sender(
+        self, session: int, lanes: LaneFacts | None = None
+    ) -> ReadSent | NumberQueued | AwaitRoom | None:
         """The sender's next store command on ``session``, or None (wait until something changes:
-        an entry queued or numbered, a receipt, a result)."""
+        an entry queued or numbered, a receipt, a result).
+
+        In carrier mode ``lanes`` says what the carrier holds now: entries read or numbered ahead
+        are queued (``Send``) while it has room, and :class:`AwaitRoom` says to poll again when
+        cells have left."""
         if session != self.session or self.state is not LinkState.UP:
             return None
+        if self._cell is not None:
+            if lanes is None:
+                raise LocalProtocolError("a sender in carrier mode polls with its lanes")
+            return self._poll_paced(session, LanePacer(lanes))
         if self.cursor < self.out_seq:
             if self._reading:
                 return None
@@ -514,12 +443,57 @@ class Transcript:
             return NumberQueued(session, room)
         return None
 
-    def sent_read(self, session: int, entries: list[Entry]) -> None:
-        """Result of :class:`ReadSent`: the entries to send again, in order."""
+    def _poll_paced(self, session: int, pacer: LanePacer) -> ReadSent | NumberQueued | AwaitRoom | None:
+        # §14.3: what waits ahead goes first; nothing is read or numbered while the lanes are full
+        if self._ahead:
+            self._pace(pacer)
+            if self._ahead:
+                return AwaitRoom()
+        if self.cursor < self.out_seq:
+            if self._reading:
+                return None
+            if not pacer.may_queue():
+                return AwaitRoom()
+            self._reading = True
+            return ReadSent(session, self.cursor, CARRIER_READ)
+        if self.room > 0 and self._maybe_queued and not self._numbering:
+            if not pacer.may_queue():
+                return AwaitRoom()
+            self._maybe_queued = False
+            self._numbering = True
+            return NumberQueued(session, self.room, pacer.facts)
+        return None
+
+    def _pace(self, pacer: LanePacer) -> None:
+        """Queue what waits ahead while the lanes have room (§14.3), each in its lane."""
+        ahead = self._ahead
+        while ahead and pacer.may_queue():
+            entry = ahead.popleft()
+            self._outputs.append(Send(entry, lane=pacer.queue(entry)))
+            self.cursor = entry.seq
+
+    def _take_ahead(self, entries: list[Entry], lanes: LaneFacts | None) -> None:
+        """Carrier mode: keep the entries that follow the cursor (and what waits ahead) in order,
+        and queue what the lanes take now."""
+        ahead = self._ahead
+        for entry in entries:
+            if entry.seq != (ahead[-1].seq if ahead else self.cursor) + 1:
+                break  # the cursor went back meanwhile (a Hello again, a rewind): read again
+            ahead.append(entry)
+        if lanes is None:
+            raise LocalProtocolError("a sender in carrier mode gives its lanes with each result")
+        self._pace(LanePacer(lanes))
+
+    def sent_read(self, session: int, entries: list[Entry], lanes: LaneFacts | None = None) -> None:
+        """Result of :class:`ReadSent`: the entries to send again, in order (in carrier mode, as
+        the lanes that ``lanes`` describe take them)."""
         if session != self.session:
             return
         self._reading = False
         if self.state is not LinkState.UP:
+            return
+        if self._cell is not None:
+            self._take_ahead(entries, lanes)
             return
         for entry in entries:
             if entry.seq != self.cursor + 1:
@@ -527,13 +501,26 @@ class Transcript:
             self._outputs.append(Send(entry))
             self.cursor = entry.seq
 
-    def numbered(self, session: int, entries: list[Entry], room: int) -> None:
-        """Result of :class:`NumberQueued`: these entries got their place (committed)."""
+    def numbered(
+        self,
+        session: int,
+        entries: list[Entry],
+        room: int,
+        lanes: LaneFacts | None = None,
+        *,
+        more: bool = False,
+    ) -> None:
+        """Result of :class:`NumberQueued`: these entries got their place (committed). ``more``:
+        the numbering stopped because the lanes were full (carrier mode), not the queue empty;
+        ``lanes``, in carrier mode, what the carrier holds now."""
         self._numbering = False
-        if len(entries) == room:
-            self._maybe_queued = True  # the window filled: more may wait behind
+        if len(entries) == room or more:
+            self._maybe_queued = True  # the window or the lanes filled: more may wait behind
         self._count(entries)
         if session != self.session or self.state is not LinkState.UP or not entries:
+            return
+        if self._cell is not None:
+            self._take_ahead(entries, lanes)
             return
         if entries[0].seq != self.cursor + 1:
             return  # another numbering landed first: the sender resends in order from the store
@@ -550,8 +537,8 @@ class Transcript:
         """The operator's request queued and numbered ``entry`` in one transaction. Sent at once if
         it is next on an up session the peer does not withhold (``held``); True if so."""
         self._count([entry])
-        if self.state is not LinkState.UP or self.cursor != entry.seq - 1 or held:
-            return False
+        if self.state is not LinkState.UP or self.cursor != entry.seq - 1 or held or self._cell is not None:
+            return False  # in carrier mode the sender paces it from the store (§14.3)
         # alone on the line: put it on the wire now; under load, records fill up instead
         self._outputs.append(Send(entry, flush=self.out_seq - self.peer_seq == 1))
         self.cursor = entry.seq
@@ -565,6 +552,7 @@ class Transcript:
         """The peer withholds our entries after ``held_seq`` (§10.3): resend from there later."""
         if session == self.session:
             self.cursor = min(self.cursor, held_seq)
+            self._ahead.clear()
 
     def _count(self, entries: list[Entry]) -> None:
         for entry in entries:
@@ -580,6 +568,7 @@ class Transcript:
 
 
 __all__ = [
+    "AwaitRoom",
     "Broken",
     "DeliveryEvent",
     "LineUp",

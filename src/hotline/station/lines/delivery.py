@@ -10,6 +10,12 @@ Store jobs get plain values (line id, chain start, entries), never the line. The
 result back to the machine belong to the line's TaskGroup, so a result is never lost when the
 session that asked for it ends: the numbering that commits while a session closes still counts.
 
+In carrier mode (docs/protocol.md §14.3) the machine paces the entries itself: this module reads
+what the carrier holds off the channel (:class:`LaneFacts`) for each poll and result, puts each
+message in the lane it names, and wakes the sender when cells have left. A message a lane refuses
+(``LaneFull``) is never lost: a control message waits for room in order, an entry is sent again
+from the store.
+
 Quotas (§10.3) stay with the station: before an entry the machine would accept is fed, the quota
 desk may withhold it; the desk may drop a leftover entry past a gap it caused; and it may pause
 the sender between its steps or call :meth:`Delivery.rewind` when the peer withholds our entries.
@@ -22,15 +28,17 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, Protocol
 
-from hotline.crypto.hashing import constant_time_equal
 from hotline.net.tcp import ChannelClosed, SecureChannel
 from hotline.proto import linemsg
-from hotline.proto.delivery import Accept, Gap, entry_chain
-from hotline.proto.linemsg import Entry, Hello, Kind, Precedence, Receipt, TestProbe
+from hotline.proto.carrier import Lane, LaneFull
+from hotline.proto.delivery import Accept, Gap
+from hotline.proto.linemsg import Entry, Hello, Receipt
+from hotline.proto.pacing import LaneFacts, LanePacer
 from hotline.proto.transcript import (
+    AwaitRoom,
     Broken,
     LineUp,
     MarkDelivered,
@@ -44,22 +52,24 @@ from hotline.proto.transcript import (
     Transcript,
     Why,
 )
-from hotline.station.entryrules import check_entry
-from hotline.station.ids import new_message_id, show_id
+from hotline.station.ids import show_id
+from hotline.station.lines.deliveryjobs import (
+    DocHook,
+    Stored,
+    check_probe,
+    entry_of,
+    next_place,
+    number_entries,
+    store_inbound,
+)
 from hotline.station.worker import StoreWorker
 from hotline.store.db import Store
 from hotline.store.errors import StoreError
 from hotline.store.messages import MessageStore
 from hotline.store.rows import LineRow, MessageRow
-from hotline.store.schema import IN, OUT
+from hotline.store.schema import OUT
 
 log = logging.getLogger("hotline.line")
-
-#: What storing one inbound entry gave: its row, and what the line needs to act on it (a refusal,
-#: the ACK's outcome, a document problem, a line test's verdict).
-Stored = list[tuple[MessageRow, Any]]
-#: Stores a DOC entry's document row in the entry's transaction: a problem, or None.
-DocHook = Callable[[Store, Entry, float], str | None]
 
 
 class DeliverySession(Protocol):
@@ -128,7 +138,7 @@ class Delivery:
     """Drives one line's :class:`Transcript`. Belongs to the line's event loop."""
 
     # one per line: slots keep a hub's memory per line down
-    __slots__ = ("_line", "_number", "_session", "_waiters", "_wake", "machine")
+    __slots__ = ("_backlog", "_line", "_number", "_session", "_waiters", "_wake", "machine")
 
     def __init__(self, line: DeliveryLine, inbound: tuple[int, bytes], outbound: tuple[int, bytes]) -> None:
         self._line = line
@@ -142,6 +152,8 @@ class Delivery:
         self._wake = asyncio.Event()
         #: Futures for ``wait``: set to the time the peer's receipt came.
         self._waiters: dict[bytes, list[asyncio.Future[float]]] = {}
+        #: Carrier mode: control messages of the current session a full lane refused, in order.
+        self._backlog: list[tuple[bytes, Lane]] = []
 
     # -- following the line's session
 
@@ -155,10 +167,12 @@ class Delivery:
         current = self._line.current
         if current is not self._session:
             self._session = current
+            self._backlog = []
             if current is None:
                 self.machine.session_ended()
             else:
-                self._number = self.machine.session_started()
+                carrier = current.channel.carrier
+                self._number = self.machine.session_started(None if carrier is None else carrier.cell_size)
                 self._carry_out()  # the Hello, before anything else goes on the session
 
     def rewind(self, session: DeliverySession, held_seq: int) -> None:
@@ -177,15 +191,18 @@ class Delivery:
         """
         alive, read = True, None
         session = self._session
+        refused = False  # an entry a full lane refused: the ones after it are not sent either
         for output in self.machine.pop_outputs():
             match output:
-                case Send(message, flush):
-                    if session is None or session.channel.is_closed:
+                case Send(message, flush, lane):
+                    if (
+                        session is None
+                        or session.channel.is_closed
+                        or (refused and isinstance(message, Entry))
+                    ):
                         continue
                     try:
-                        session.channel.send_nowait(linemsg.encode(message))
-                        if flush:
-                            session.channel.flush()
+                        refused = not self._send(session, message, flush, lane)
                     except ChannelClosed:
                         if not quiet_close:
                             raise
@@ -222,6 +239,59 @@ class Delivery:
         if session is not None:
             session.cursor = self.machine.cursor
         return alive, read
+
+    def _send(
+        self, session: DeliverySession, message: Hello | Entry | Receipt, flush: bool, lane: Lane | None
+    ) -> bool:
+        """Put ``message`` in its lane (without a carrier, on the session's stream); False: an
+        entry that a full lane refused, to be sent again from the store."""
+        channel, data = session.channel, linemsg.encode(message)
+        lane = linemsg.carrier_lane(message) if lane is None else lane
+        if self._backlog and not isinstance(message, Entry):
+            self._backlog.append((data, lane))  # behind what a full lane refused before it
+            return True
+        try:
+            channel.send_nowait(data, lane)
+        except LaneFull:
+            if isinstance(message, Entry):
+                # the pacing keeps the entry lanes far below their bound; should one refuse anyway,
+                # the entry stays numbered in the store and the sender resends from it, in order
+                self.machine.rewind(self._number, message.seq - 1)
+                self._wake.set()
+                return False
+            self._backlog.append((data, lane))
+            self._line.spawn(self._send_backlog(session))
+            return True
+        if flush:
+            channel.flush()
+        return True
+
+    async def _send_backlog(self, session: DeliverySession) -> None:
+        """Offer the control messages a full lane refused again, in order, as cells leave."""
+        channel = session.channel
+        while self._backlog and self._session is session and not channel.is_closed:
+            await channel.wait_room()
+            while self._backlog and self._session is session:
+                data, lane = self._backlog[0]
+                try:
+                    channel.send_nowait(data, lane)
+                except LaneFull:
+                    break
+                except ChannelClosed:
+                    return
+                self._backlog.pop(0)
+
+    def _lanes(self) -> LaneFacts | None:
+        """What the current session's carrier holds of our entries now; None without a carrier."""
+        session = self._session
+        if session is None:
+            return None
+        channel = session.channel
+        status, carrier = channel.carrier_status(), channel.carrier
+        if status is not None:
+            return LaneFacts.of(status)
+        # gone under us: as if the lanes were full, so nothing more is queued on it
+        return None if carrier is None else LaneFacts(carrier.cell_size, carrier.cell_size, 0)
 
     def _broken(self, broken: Broken) -> None:
         peer = self._line.peer
@@ -374,46 +444,69 @@ class Delivery:
             if self._session is not session:
                 return
             self._wake.clear()
-            command = self.machine.poll_sender(self._number)
+            command = self.machine.poll_sender(self._number, self._lanes())
+            self._carry_out(quiet_close=False)  # in carrier mode, what waited ahead and fits now
             if isinstance(command, ReadSent):
                 read = MessageStore.job(
                     MessageStore.sent_after, line_id=line.row.id, seq=command.after, limit=command.limit
                 )
                 rows = await line.station.worker.call(read)
                 self._sync()
-                self.machine.sent_read(command.session, [entry_of(row) for row in rows])
+                self.machine.sent_read(command.session, [entry_of(row) for row in rows], self._lanes())
                 self._carry_out(quiet_close=False)
             elif isinstance(command, NumberQueued):
                 # carried by the line, not this session: what it numbers counts even if we close
                 line.spawn(self._numbering(command))
                 await self._wake.wait()
+            elif isinstance(command, AwaitRoom):
+                await self._room_or_wake(channel)
             else:
                 await self._wake.wait()
             await channel.drain()
 
+    async def _room_or_wake(self, channel: SecureChannel) -> None:
+        """Carrier mode: wait until cells have left (the lanes take more) or something changed."""
+        room = asyncio.ensure_future(channel.wait_room())
+        wake = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait((room, wake), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            room.cancel()
+            wake.cancel()
+
     async def _numbering(self, command: NumberQueued) -> None:
         line = self._line
-        line_id, start, room = line.row.id, line.row.chain_out0, command.room
+        line_id, start, room, lanes = line.row.id, line.row.chain_out0, command.room, command.lanes
+        # carrier mode: a cell's worth at most (§14.3); small entries fill it, so read a few more
+        limit = room if lanes is None else min(room, lanes.cell_size // 32 + 1)
 
-        def assign(store: Store) -> list[MessageRow]:
-            return number_entries(store, line_id, start, store.messages.next_queued(line_id, room))
+        def assign(store: Store) -> tuple[list[MessageRow], bool]:
+            queued = store.messages.next_queued(line_id, limit)
+            pacer = None if lanes is None else LanePacer(lanes)
+            done = number_entries(store, line_id, start, queued, pacer)
+            return done, len(done) < len(queued) or (lanes is not None and len(queued) == limit)
 
         try:
-            rows = await line.station.worker.call(assign)
+            rows, more = await line.station.worker.call(assign)
         except StoreError as exc:
             self.machine.numbering_failed()  # still queued: tried again on the next wake
             line.alert("store-error", f"could not number entries for {line.peer}: {exc.reason}")
             return
         self._sync()
-        self.machine.numbered(command.session, [entry_of(row) for row in rows], room)
+        self.machine.numbered(
+            command.session, [entry_of(row) for row in rows], room, self._lanes(), more=more
+        )
         self._carry_out()
         self._wake.set()
 
     # -- what operators ask for
 
     def can_number_now(self) -> bool:
-        """Up, with room in the window: a new entry may be numbered as it is queued."""
-        return self._line.up and self.machine.room > 0
+        """Up, with room in the window and no carrier: a new entry may be numbered as it is queued
+        (in carrier mode it is numbered when the sender queues it in a lane, §14.3)."""
+        current = self._line.current
+        carrier = current is not None and current.channel.carrier is not None
+        return self._line.up and self.machine.room > 0 and not carrier
 
     def numbered_now(self, row: MessageRow) -> None:
         """``row`` was queued and numbered in one transaction: count it and send it if it is next."""
@@ -443,113 +536,6 @@ class Delivery:
                 waiting.remove(future)
             if not waiting:
                 del self._waiters[message_id]
-
-
-# -- store jobs (run on the store's thread, on values only)
-
-
-def store_inbound(
-    store: Store, *, line_id: int, chain_out0: bytes, peer: str, batch: list[Entry], doc_hook: DocHook
-) -> Stored:
-    """Store accepted inbound entries (one transaction: the worker's); what each one gave."""
-    now = time.time()
-    out: Stored = []
-    for entry in batch:
-        refused = check_entry(store, line_id, entry)
-        if refused is not None:
-            why, keep_id = refused
-            rowid = store.messages.add_refused(line_id, entry, why.why, now, keep_id=keep_id)
-            out.append((_inbound_row(rowid, line_id, entry, now), why))
-            continue
-        rowid = store.messages.add_incoming(
-            line_id,
-            id=entry.id,
-            seq=entry.seq,
-            kind=entry.kind,
-            precedence=entry.precedence,
-            created_ms=entry.created_ms,
-            ref=entry.ref,
-            body=entry.body,
-            chain=entry.chain,
-            now=now,
-        )
-        extra: Any = None
-        if entry.kind == Kind.ACK:
-            extra = store.messages.mark_acked(line_id, OUT, entry.ref, now)
-        elif entry.kind == Kind.DOC:
-            extra = doc_hook(store, entry, now)
-        elif entry.kind in (Kind.TEST, Kind.TEST_REPLY):
-            extra = check_probe(store, line_id, chain_out0, peer, entry)
-            if entry.kind == Kind.TEST:
-                reply = linemsg.encode(TestProbe(entry.seq, entry.chain))
-                store.messages.queue(
-                    line_id,
-                    id=new_message_id(),
-                    kind=Kind.TEST_REPLY,
-                    precedence=Precedence.FLASH,
-                    created_ms=int(now * 1000),
-                    ref=entry.id,
-                    body=reply,
-                    now=now,
-                )
-        out.append((_inbound_row(rowid, line_id, entry, now), extra))
-    return out
-
-
-def check_probe(store: Store, line_id: int, chain_out0: bytes, peer: str, entry: Entry) -> str | None:
-    """Compare the peer's view of our outbound transcript (a line test's body) with ours; a problem,
-    or None."""
-    try:
-        probe = linemsg.decode_probe(entry.body)
-    except linemsg.LineMessageError as exc:
-        return str(exc)
-    if probe.received_seq == 0:
-        ours: bytes | None = chain_out0
-    else:
-        ours = store.messages.chain_at(line_id, OUT, probe.received_seq)
-    if ours is None:
-        return f"{peer} holds entry {probe.received_seq} of ours, which we never sent"
-    if not constant_time_equal(ours, probe.received_head):
-        return f"{peer}'s chain head at our entry {probe.received_seq} differs from ours"
-    return None
-
-
-def number_entries(store: Store, line_id: int, chain0: bytes, rows: list[MessageRow]) -> list[MessageRow]:
-    """Give queued ``rows`` the next sequence numbers and chain heads of the line's outbound transcript.
-
-    Runs in the store's thread, inside the caller's transaction; returns the rows with their place.
-    """
-    seq, head = store.messages.position(line_id, OUT)
-    chain = head or chain0
-    done: list[MessageRow] = []
-    for row in rows:
-        seq, chain = next_place(seq, chain, row)
-        store.messages.assign(row.rowid, seq, chain)
-        done.append(_with_place(row, seq, chain))
-    return done
-
-
-def next_place(seq: int, head: bytes, row: MessageRow) -> tuple[int, bytes]:
-    """The sequence number and chain head ``row`` gets after entry ``seq`` whose head is ``head``."""
-    entry = Entry(seq + 1, row.id, row.kind, row.precedence, row.created_ms, row.ref, row.body, b"")
-    return seq + 1, entry_chain(head, entry)
-
-
-def entry_of(row: MessageRow) -> Entry:
-    """The wire entry of a numbered outbound row."""
-    assert row.seq is not None and row.chain is not None
-    return Entry(row.seq, row.id, row.kind, row.precedence, row.created_ms, row.ref, row.body, row.chain)
-
-
-def _inbound_row(rowid: int, line_id: int, entry: Entry, now: float) -> MessageRow:
-    return MessageRow(rowid, line_id, IN, entry.id, entry.seq, entry.kind, entry.precedence, entry.created_ms,
-                      entry.ref, entry.body, entry.chain, now, None, None)  # fmt: skip
-
-
-def _with_place(row: MessageRow, seq: int, chain: bytes) -> MessageRow:
-    return MessageRow(row.rowid, row.line_id, row.direction, row.id, seq, row.kind, row.precedence,
-                      row.created_ms, row.ref, row.body, chain, row.stored_at, row.delivered_at,
-                      row.acked_at)  # fmt: skip
 
 
 __all__ = [
