@@ -25,6 +25,11 @@ class AheadQueue:
         self.cell: int | None = None
         self._entries: deque[Entry] = deque()
 
+    @property
+    def carrier(self) -> bool:
+        """Whether the session runs as a carrier (its entries are paced)."""
+        return self.cell is not None
+
     def __bool__(self) -> bool:
         return bool(self._entries)
 

@@ -415,7 +415,7 @@ class Transcript:
         cells have left."""
         if session != self.session or self.state is not LinkState.UP:
             return None
-        if self._ahead.cell is not None:
+        if self._ahead.carrier:
             return self._poll_paced(session, self._ahead.pacer(lanes))
         if self.cursor < self.out_seq:
             if self._reading:
@@ -462,7 +462,7 @@ class Transcript:
         self._reading = False
         if self.state is not LinkState.UP:
             return
-        if self._ahead.cell is not None:
+        if self._ahead.carrier:
             return self._queue(self._ahead.take(entries, self.cursor, lanes))
         for entry in entries:
             if entry.seq != self.cursor + 1:
@@ -488,7 +488,7 @@ class Transcript:
         self._count(entries)
         if session != self.session or self.state is not LinkState.UP or not entries:
             return
-        if self._ahead.cell is not None:
+        if self._ahead.carrier:
             return self._queue(self._ahead.take(entries, self.cursor, lanes))
         if entries[0].seq != self.cursor + 1:
             return  # another numbering landed first: the sender resends in order from the store
@@ -505,12 +505,7 @@ class Transcript:
         """The operator's request queued and numbered ``entry`` in one transaction. Sent at once if
         it is next on an up session the peer does not withhold (``held``); True if so."""
         self._count([entry])
-        if (
-            self.state is not LinkState.UP
-            or self.cursor != entry.seq - 1
-            or held
-            or self._ahead.cell is not None
-        ):
+        if self.state is not LinkState.UP or self.cursor != entry.seq - 1 or held or self._ahead.carrier:
             return False  # in carrier mode the sender paces it from the store (§14.3)
         # alone on the line: put it on the wire now; under load, records fill up instead
         self._outputs.append(Send(entry, flush=self.out_seq - self.peer_seq == 1))
