@@ -105,12 +105,12 @@ Results that name an older session (``session`` differs) are dropped: that sessi
 
 from __future__ import annotations
 
-from collections import deque
-
 from hotline.crypto.hashing import constant_time_equal
+from hotline.proto.ahead import AheadQueue
 from hotline.proto.constants import RESEND_BATCH, WINDOW
 from hotline.proto.delivery import Accept, ChainMismatch, Duplicate, Gap, Verdict, classify
 from hotline.proto.errors import LocalProtocolError
+from hotline.proto.inflight import InFlight
 from hotline.proto.linemsg import Entry, Hello, Receipt
 from hotline.proto.pacing import CARRIER_READ, LaneFacts, LanePacer
 from hotline.proto.transcriptio import (
@@ -147,7 +147,6 @@ class Transcript:
     # one per line: slots keep a hub's memory per line down
     __slots__ = (
         "_ahead",
-        "_cell",
         "_checking",
         "_inflight",
         "_marked",
@@ -195,8 +194,8 @@ class Transcript:
         #: The highest of our sequence numbers the peer has receipted since we started, and when.
         self.peer_seq = 0
         self.receipted_at: float | None = None
-        #: Numbered since we started and not yet receipted, in order: seq -> (chain head, message id).
-        self._inflight: dict[int, tuple[bytes, bytes]] = {}
+        #: Numbered since we started and not yet receipted.
+        self._inflight = InFlight()
         self._marked = delivered_upto
         self._marking = False
         self._numbering = False
@@ -209,10 +208,8 @@ class Transcript:
         self.cursor = 0
         self._reading = False
         self._checking: Hello | None = None
-        #: Carrier mode: the session's cell size (None: no carrier), and the entries after the
-        #: cursor that are read or numbered but not yet queued in a lane, in order.
-        self._cell: int | None = None
-        self._ahead: deque[Entry] = deque()
+        #: Carrier mode: the cell size and the entries read or numbered ahead of the lanes.
+        self._ahead = AheadQueue()
         self._outputs: list[Output] = []
 
     # -- outputs
@@ -243,8 +240,7 @@ class Transcript:
         self.cursor = 0
         self._reading = False
         self._checking = None
-        self._cell = cell_size
-        self._ahead.clear()
+        self._ahead.start(cell_size)
         seq, head = self.committed_in
         # what is on our disk, not what is still being stored: the peer counts it as delivered
         self._outputs.append(Send(Hello(seq, head, self.out_seq)))
@@ -373,8 +369,7 @@ class Transcript:
             self._break(Why.RECEIPT_BEYOND, receipt.seq, self.out_seq)
             return
         # only a head we still hold in memory is checked: older ones were checked when they came
-        known = self._inflight.get(receipt.seq)
-        ours = self.chain_out0 if receipt.seq == 0 else known[0] if known is not None else None
+        ours = self._known_chain(receipt.seq)
         if ours is not None and not constant_time_equal(ours, receipt.head):
             self._break(Why.RECEIPT_MISMATCH, receipt.seq)
             return
@@ -386,14 +381,7 @@ class Transcript:
         self.peer_seq = seq
         self.receipted_at = now
         # the receipt is the delivery: whoever waits hears it now, before the store's mark commits
-        ids = []
-        inflight = self._inflight
-        while inflight:
-            first = next(iter(inflight))
-            if first > seq:
-                break
-            ids.append(inflight.pop(first)[1])
-        self._outputs.append(Receipted(tuple(ids), now))
+        self._outputs.append(Receipted(self._inflight.pop_upto(seq), now))
         if not self._marking:
             self._mark_next()
 
@@ -427,10 +415,8 @@ class Transcript:
         cells have left."""
         if session != self.session or self.state is not LinkState.UP:
             return None
-        if self._cell is not None:
-            if lanes is None:
-                raise LocalProtocolError("a sender in carrier mode polls with its lanes")
-            return self._poll_paced(session, LanePacer(lanes))
+        if self._ahead.carrier:
+            return self._poll_paced(session, self._ahead.pacer(lanes))
         if self.cursor < self.out_seq:
             if self._reading:
                 return None
@@ -446,7 +432,7 @@ class Transcript:
     def _poll_paced(self, session: int, pacer: LanePacer) -> ReadSent | NumberQueued | AwaitRoom | None:
         # §14.3: what waits ahead goes first; nothing is read or numbered while the lanes are full
         if self._ahead:
-            self._pace(pacer)
+            self._queue(self._ahead.pace(pacer, self.cursor))
             if self._ahead:
                 return AwaitRoom()
         if self.cursor < self.out_seq:
@@ -464,25 +450,9 @@ class Transcript:
             return NumberQueued(session, self.room, pacer.facts)
         return None
 
-    def _pace(self, pacer: LanePacer) -> None:
-        """Queue what waits ahead while the lanes have room (§14.3), each in its lane."""
-        ahead = self._ahead
-        while ahead and pacer.may_queue():
-            entry = ahead.popleft()
-            self._outputs.append(Send(entry, lane=pacer.queue(entry)))
-            self.cursor = entry.seq
-
-    def _take_ahead(self, entries: list[Entry], lanes: LaneFacts | None) -> None:
-        """Carrier mode: keep the entries that follow the cursor (and what waits ahead) in order,
-        and queue what the lanes take now."""
-        ahead = self._ahead
-        for entry in entries:
-            if entry.seq != (ahead[-1].seq if ahead else self.cursor) + 1:
-                break  # the cursor went back meanwhile (a Hello again, a rewind): read again
-            ahead.append(entry)
-        if lanes is None:
-            raise LocalProtocolError("a sender in carrier mode gives its lanes with each result")
-        self._pace(LanePacer(lanes))
+    def _queue(self, paced: tuple[list[Send], int]) -> None:
+        sends, self.cursor = paced  # carrier mode: what the lanes took from the ahead queue
+        self._outputs.extend(sends)
 
     def sent_read(self, session: int, entries: list[Entry], lanes: LaneFacts | None = None) -> None:
         """Result of :class:`ReadSent`: the entries to send again, in order (in carrier mode, as
@@ -492,9 +462,8 @@ class Transcript:
         self._reading = False
         if self.state is not LinkState.UP:
             return
-        if self._cell is not None:
-            self._take_ahead(entries, lanes)
-            return
+        if self._ahead.carrier:
+            return self._queue(self._ahead.take(entries, self.cursor, lanes))
         for entry in entries:
             if entry.seq != self.cursor + 1:
                 break  # the cursor went back while the read ran (a Hello again, a rewind): read again
@@ -519,9 +488,8 @@ class Transcript:
         self._count(entries)
         if session != self.session or self.state is not LinkState.UP or not entries:
             return
-        if self._cell is not None:
-            self._take_ahead(entries, lanes)
-            return
+        if self._ahead.carrier:
+            return self._queue(self._ahead.take(entries, self.cursor, lanes))
         if entries[0].seq != self.cursor + 1:
             return  # another numbering landed first: the sender resends in order from the store
         for entry in entries:
@@ -537,7 +505,7 @@ class Transcript:
         """The operator's request queued and numbered ``entry`` in one transaction. Sent at once if
         it is next on an up session the peer does not withhold (``held``); True if so."""
         self._count([entry])
-        if self.state is not LinkState.UP or self.cursor != entry.seq - 1 or held or self._cell is not None:
+        if self.state is not LinkState.UP or self.cursor != entry.seq - 1 or held or self._ahead.carrier:
             return False  # in carrier mode the sender paces it from the store (§14.3)
         # alone on the line: put it on the wire now; under load, records fill up instead
         self._outputs.append(Send(entry, flush=self.out_seq - self.peer_seq == 1))
@@ -558,13 +526,10 @@ class Transcript:
         for entry in entries:
             if entry.seq > self.out_seq:
                 self.out_seq, self.out_head = entry.seq, entry.chain
-                self._inflight[entry.seq] = (entry.chain, entry.id)
+                self._inflight.add(entry)
 
     def _known_chain(self, seq: int) -> bytes | None:
-        if seq == 0:
-            return self.chain_out0
-        known = self._inflight.get(seq)
-        return None if known is None else known[0]
+        return self.chain_out0 if seq == 0 else self._inflight.chain(seq)
 
 
 __all__ = [

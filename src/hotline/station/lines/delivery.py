@@ -134,6 +134,18 @@ class DeliveryLine(Protocol):
     def after_inbound(self, outcome: Stored) -> None: ...
 
 
+def lane_facts(session: DeliverySession | None) -> LaneFacts | None:
+    """What ``session``'s carrier holds of our entries now; None without a carrier (or session)."""
+    if session is None:
+        return None
+    channel = session.channel
+    status, carrier = channel.carrier_status(), channel.carrier
+    if status is not None:
+        return LaneFacts.of(status)
+    # gone under us: as if the lanes were full, so nothing more is queued on it
+    return None if carrier is None else LaneFacts(carrier.cell_size, carrier.cell_size, 0)
+
+
 class Delivery:
     """Drives one line's :class:`Transcript`. Belongs to the line's event loop."""
 
@@ -280,18 +292,6 @@ class Delivery:
                 except ChannelClosed:
                     return
                 self._backlog.pop(0)
-
-    def _lanes(self) -> LaneFacts | None:
-        """What the current session's carrier holds of our entries now; None without a carrier."""
-        session = self._session
-        if session is None:
-            return None
-        channel = session.channel
-        status, carrier = channel.carrier_status(), channel.carrier
-        if status is not None:
-            return LaneFacts.of(status)
-        # gone under us: as if the lanes were full, so nothing more is queued on it
-        return None if carrier is None else LaneFacts(carrier.cell_size, carrier.cell_size, 0)
 
     def _broken(self, broken: Broken) -> None:
         peer = self._line.peer
@@ -444,7 +444,7 @@ class Delivery:
             if self._session is not session:
                 return
             self._wake.clear()
-            command = self.machine.poll_sender(self._number, self._lanes())
+            command = self.machine.poll_sender(self._number, lane_facts(self._session))
             self._carry_out(quiet_close=False)  # in carrier mode, what waited ahead and fits now
             if isinstance(command, ReadSent):
                 read = MessageStore.job(
@@ -452,7 +452,9 @@ class Delivery:
                 )
                 rows = await line.station.worker.call(read)
                 self._sync()
-                self.machine.sent_read(command.session, [entry_of(row) for row in rows], self._lanes())
+                self.machine.sent_read(
+                    command.session, [entry_of(row) for row in rows], lane_facts(self._session)
+                )
                 self._carry_out(quiet_close=False)
             elif isinstance(command, NumberQueued):
                 # carried by the line, not this session: what it numbers counts even if we close
@@ -494,7 +496,7 @@ class Delivery:
             return
         self._sync()
         self.machine.numbered(
-            command.session, [entry_of(row) for row in rows], room, self._lanes(), more=more
+            command.session, [entry_of(row) for row in rows], room, lane_facts(self._session), more=more
         )
         self._carry_out()
         self._wake.set()
@@ -543,6 +545,7 @@ __all__ = [
     "DeliveryLine",
     "check_probe",
     "entry_of",
+    "lane_facts",
     "next_place",
     "number_entries",
     "store_inbound",
