@@ -60,16 +60,20 @@ class AeadKey(Protocol):
         ...
 
 
-class CipherKey:
-    """A 32-byte ChaCha20-Poly1305 key, ready to seal and open. Not safe for concurrent use."""
+class _AeadKey:
+    """A 32-byte key of one pyca AEAD with a 12-byte nonce and a 16-byte tag, ready to seal and
+    open. Not safe for concurrent use. Subclasses name the AEAD (``_NAMED``) and its pyca class."""
 
     __slots__ = ("_aead", "_raw")
+    #: The AEAD's name with its article, for errors.
+    _NAMED = ""
+    _PYCA: type[ChaCha20Poly1305] | type[AESGCM]
 
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_LEN:
-            raise CryptoError("a ChaCha20-Poly1305 key is 32 bytes")
+            raise CryptoError(f"{self._NAMED} key is 32 bytes")
         self._raw = bytes(key)
-        self._aead = ChaCha20Poly1305(self._raw)
+        self._aead = self._PYCA(self._raw)
 
     @property
     def raw(self) -> bytes:
@@ -82,19 +86,19 @@ class CipherKey:
         Raises :class:`CryptoError` when the nonce is not 12 bytes.
         """
         if len(nonce) != NONCE_LEN:
-            raise CryptoError("a ChaCha20-Poly1305 nonce is 12 bytes")
+            raise CryptoError(f"{self._NAMED} nonce is 12 bytes")
         return self._aead.encrypt(nonce, plaintext, ad)
 
     def seal_into(self, nonce: bytes, ad: bytes, plaintext: bytes, out: memoryview) -> None:
         """Like :meth:`seal`, writing into ``out``, which must be exactly ``len(plaintext) + 16`` bytes."""
         if len(nonce) != NONCE_LEN:
-            raise CryptoError("a ChaCha20-Poly1305 nonce is 12 bytes")
+            raise CryptoError(f"{self._NAMED} nonce is 12 bytes")
         self._aead.encrypt_into(nonce, plaintext, ad, out)
 
     def open(self, nonce: bytes, ad: bytes, ciphertext: bytes | memoryview) -> bytes:
         """Check and decrypt. Raises :class:`CryptoError` on any failure."""
         if len(nonce) != NONCE_LEN:
-            raise CryptoError("a ChaCha20-Poly1305 nonce is 12 bytes")
+            raise CryptoError(f"{self._NAMED} nonce is 12 bytes")
         if len(ciphertext) < TAG_LEN:
             raise CryptoError("ciphertext shorter than its tag")
         try:
@@ -103,11 +107,19 @@ class CipherKey:
             raise CryptoError("authentication failed") from exc
 
 
+class CipherKey(_AeadKey):
+    """A 32-byte ChaCha20-Poly1305 key, ready to seal and open. Not safe for concurrent use."""
+
+    __slots__ = ()
+    _NAMED = "a ChaCha20-Poly1305"
+    _PYCA = ChaCha20Poly1305
+
+
 #: The ChaCha20-Poly1305 key under the name that says which AEAD it is.
 ChaChaPolyKey = CipherKey
 
 
-class AesGcmKey:
+class AesGcmKey(_AeadKey):
     """A 32-byte AES-256-GCM key, ready to seal and open. Not safe for concurrent use.
 
     Only 256-bit keys and 96-bit nonces: the shorter keys are not in CNSA 2.0, and other nonce sizes
@@ -115,44 +127,9 @@ class AesGcmKey:
     never repeat under one key; GCM loses both confidentiality and authenticity when they do.
     """
 
-    __slots__ = ("_aead", "_raw")
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) != KEY_LEN:
-            raise CryptoError("an AES-256-GCM key is 32 bytes")
-        self._raw = bytes(key)
-        self._aead = AESGCM(self._raw)
-
-    @property
-    def raw(self) -> bytes:
-        """The key bytes (needed by Noise's REKEY and by tests)."""
-        return self._raw
-
-    def seal(self, nonce: bytes, ad: bytes, plaintext: bytes) -> bytes:
-        """Encrypt and authenticate: returns ciphertext with the 16-byte tag appended.
-
-        Raises :class:`CryptoError` when the nonce is not 12 bytes.
-        """
-        if len(nonce) != NONCE_LEN:
-            raise CryptoError("an AES-256-GCM nonce is 12 bytes")
-        return self._aead.encrypt(nonce, plaintext, ad)
-
-    def seal_into(self, nonce: bytes, ad: bytes, plaintext: bytes, out: memoryview) -> None:
-        """Like :meth:`seal`, writing into ``out``, which must be exactly ``len(plaintext) + 16`` bytes."""
-        if len(nonce) != NONCE_LEN:
-            raise CryptoError("an AES-256-GCM nonce is 12 bytes")
-        self._aead.encrypt_into(nonce, plaintext, ad, out)
-
-    def open(self, nonce: bytes, ad: bytes, ciphertext: bytes | memoryview) -> bytes:
-        """Check and decrypt. Raises :class:`CryptoError` on any failure."""
-        if len(nonce) != NONCE_LEN:
-            raise CryptoError("an AES-256-GCM nonce is 12 bytes")
-        if len(ciphertext) < TAG_LEN:
-            raise CryptoError("ciphertext shorter than its tag")
-        try:
-            return self._aead.decrypt(nonce, ciphertext, ad)
-        except (InvalidTag, ValueError) as exc:
-            raise CryptoError("authentication failed") from exc
+    __slots__ = ()
+    _NAMED = "an AES-256-GCM"
+    _PYCA = AESGCM
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ the other.
 
 from __future__ import annotations
 
+from typing import Generic, Self, TypeVar
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa
 
@@ -36,33 +38,43 @@ def _labelled(context: bytes, message: bytes) -> bytes:
     return len(context).to_bytes(1, "big") + context + message
 
 
-class HybridVerifyKey:
-    """The public half: Ed25519 and ML-DSA-65 keys. Immutable; compares by value."""
+_MLPublic = mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
+_MLPrivate = mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
+
+
+class _VerifyKey:
+    """The public half: an Ed25519 key and an ML-DSA key of the subclass's level. Immutable;
+    compares by value (and level)."""
 
     __slots__ = ("_ed", "_ml", "raw")
+    #: The level in errors ("" for ML-DSA-65), the ML-DSA class, and the encoding's lengths.
+    _LEVEL = ""
+    _ML: type[mldsa.MLDSA65PublicKey] | type[mldsa.MLDSA87PublicKey]
+    _KEY_LEN = 0
+    _SIGNATURE_LEN = 0
 
-    def __init__(self, ed: ed25519.Ed25519PublicKey, ml: mldsa.MLDSA65PublicKey) -> None:
+    def __init__(self, ed: ed25519.Ed25519PublicKey, ml: _MLPublic) -> None:
         self._ed = ed
         self._ml = ml
-        #: Ed25519 key (32 bytes) followed by the ML-DSA-65 key (1952 bytes).
+        #: The Ed25519 key (32 bytes) followed by the ML-DSA key.
         self.raw: bytes = ed.public_bytes_raw() + ml.public_bytes_raw()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> HybridVerifyKey:
-        """Load the 1984-byte encoding. Raises :class:`CryptoError`."""
-        if len(data) != PUBLIC_KEY_LEN:
-            raise CryptoError("a hybrid verify key is 1984 bytes")
+    def from_bytes(cls, data: bytes) -> Self:
+        """Load the encoding (Ed25519 key, then ML-DSA key). Raises :class:`CryptoError`."""
+        if len(data) != cls._KEY_LEN:
+            raise CryptoError(f"a hybrid{cls._LEVEL} verify key is {cls._KEY_LEN} bytes")
         try:
             ed = ed25519.Ed25519PublicKey.from_public_bytes(bytes(data[:ED25519_PUBLIC_LEN]))
-            ml = mldsa.MLDSA65PublicKey.from_public_bytes(bytes(data[ED25519_PUBLIC_LEN:]))
+            ml = cls._ML.from_public_bytes(bytes(data[ED25519_PUBLIC_LEN:]))
         except ValueError as exc:
             raise CryptoError("invalid hybrid verify key") from exc
         return cls(ed, ml)
 
     def verify(self, signature: bytes, message: bytes, *, context: bytes) -> None:
         """Check a hybrid signature. Raises :class:`CryptoError` unless both halves verify."""
-        if len(signature) != SIGNATURE_LEN:
-            raise CryptoError("a hybrid signature is 3373 bytes")
+        if len(signature) != self._SIGNATURE_LEN:
+            raise CryptoError(f"a hybrid{self._LEVEL} signature is {self._SIGNATURE_LEN} bytes")
         data = _labelled(context, message)
         ok = True
         try:
@@ -77,35 +89,59 @@ class HybridVerifyKey:
             raise CryptoError("signature does not verify")
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, HybridVerifyKey) and other.raw == self.raw
+        return type(other) is type(self) and isinstance(other, _VerifyKey) and other.raw == self.raw
 
     def __hash__(self) -> int:
         return hash(self.raw)
 
 
-class HybridSigningKey:
-    """The private half, held as two 32-byte seeds."""
+class HybridVerifyKey(_VerifyKey):
+    """Ed25519 and ML-DSA-65 public keys: 1984 bytes."""
+
+    __slots__ = ()
+    _ML = mldsa.MLDSA65PublicKey
+    _KEY_LEN = PUBLIC_KEY_LEN
+    _SIGNATURE_LEN = SIGNATURE_LEN
+
+
+class Hybrid87VerifyKey(_VerifyKey):
+    """Ed25519 and ML-DSA-87 public keys: 2624 bytes."""
+
+    __slots__ = ()
+    _LEVEL = " ML-DSA-87"
+    _ML = mldsa.MLDSA87PublicKey
+    _KEY_LEN = PUBLIC_KEY_LEN_87
+    _SIGNATURE_LEN = SIGNATURE_LEN_87
+
+
+V = TypeVar("V", bound=_VerifyKey)
+
+
+class _SigningKey(Generic[V]):
+    """The private half, held as two 32-byte seeds (Ed25519's, then ML-DSA's ``xi``)."""
 
     __slots__ = ("_ed", "_ml", "_public")
+    _ML: type[mldsa.MLDSA65PrivateKey] | type[mldsa.MLDSA87PrivateKey]
+    _VERIFY: type[V]
 
-    def __init__(self, ed: ed25519.Ed25519PrivateKey, ml: mldsa.MLDSA65PrivateKey) -> None:
+    def __init__(self, ed: ed25519.Ed25519PrivateKey, ml: _MLPrivate) -> None:
         self._ed = ed
         self._ml = ml
-        self._public = HybridVerifyKey(ed.public_key(), ml.public_key())
+        self._public = self._VERIFY(ed.public_key(), ml.public_key())
 
     @classmethod
-    def generate(cls) -> HybridSigningKey:
+    def generate(cls) -> Self:
         """A fresh key pair from the operating system's CSPRNG."""
-        return cls(ed25519.Ed25519PrivateKey.generate(), mldsa.MLDSA65PrivateKey.generate())
+        return cls(ed25519.Ed25519PrivateKey.generate(), cls._ML.generate())
 
     @classmethod
-    def from_seed(cls, seed: bytes) -> HybridSigningKey:
-        """Load from the 64-byte seed: Ed25519's 32 bytes, then ML-DSA-65's 32-byte ``xi``."""
+    def from_seed(cls, seed: bytes) -> Self:
+        """Load from the 64-byte seed: Ed25519's 32 bytes, then ML-DSA's 32-byte ``xi``."""
         if len(seed) != SEED_LEN:
             raise CryptoError("a hybrid signing seed is 64 bytes")
         return cls(
             ed25519.Ed25519PrivateKey.from_private_bytes(bytes(seed[:32])),
-            mldsa.MLDSA65PrivateKey.from_seed_bytes(bytes(seed[32:])),
+            cls._ML.from_seed_bytes(bytes(seed[32:])),
         )
 
     @property
@@ -113,7 +149,7 @@ class HybridSigningKey:
         """The 64-byte seed."""
         return self._ed.private_bytes_raw() + self._ml.private_bytes_raw()
 
-    def public_key(self) -> HybridVerifyKey:
+    def public_key(self) -> V:
         """The matching verify key."""
         return self._public
 
@@ -125,93 +161,20 @@ class HybridSigningKey:
         return self._ed.sign(data) + self._ml.sign(data, context)
 
 
-class Hybrid87VerifyKey:
-    """The public half at the higher level: Ed25519 and ML-DSA-87 keys. Immutable; compares by value."""
+class HybridSigningKey(_SigningKey[HybridVerifyKey]):
+    """Ed25519 and ML-DSA-65 private keys (the ``standard`` profile)."""
 
-    __slots__ = ("_ed", "_ml", "raw")
-
-    def __init__(self, ed: ed25519.Ed25519PublicKey, ml: mldsa.MLDSA87PublicKey) -> None:
-        self._ed = ed
-        self._ml = ml
-        #: Ed25519 key (32 bytes) followed by the ML-DSA-87 key (2592 bytes).
-        self.raw: bytes = ed.public_bytes_raw() + ml.public_bytes_raw()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Hybrid87VerifyKey:
-        """Load the 2624-byte encoding. Raises :class:`CryptoError`."""
-        if len(data) != PUBLIC_KEY_LEN_87:
-            raise CryptoError("a hybrid ML-DSA-87 verify key is 2624 bytes")
-        try:
-            ed = ed25519.Ed25519PublicKey.from_public_bytes(bytes(data[:ED25519_PUBLIC_LEN]))
-            ml = mldsa.MLDSA87PublicKey.from_public_bytes(bytes(data[ED25519_PUBLIC_LEN:]))
-        except ValueError as exc:
-            raise CryptoError("invalid hybrid verify key") from exc
-        return cls(ed, ml)
-
-    def verify(self, signature: bytes, message: bytes, *, context: bytes) -> None:
-        """Check a hybrid signature. Raises :class:`CryptoError` unless both halves verify."""
-        if len(signature) != SIGNATURE_LEN_87:
-            raise CryptoError("a hybrid ML-DSA-87 signature is 4691 bytes")
-        data = _labelled(context, message)
-        ok = True
-        try:
-            self._ed.verify(bytes(signature[:ED25519_SIGNATURE_LEN]), data)
-        except InvalidSignature:
-            ok = False
-        try:
-            self._ml.verify(bytes(signature[ED25519_SIGNATURE_LEN:]), data, context)
-        except (InvalidSignature, ValueError):
-            ok = False
-        if not ok:
-            raise CryptoError("signature does not verify")
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Hybrid87VerifyKey) and other.raw == self.raw
-
-    def __hash__(self) -> int:
-        return hash(self.raw)
+    __slots__ = ()
+    _ML = mldsa.MLDSA65PrivateKey
+    _VERIFY = HybridVerifyKey
 
 
-class Hybrid87SigningKey:
-    """The private half at the higher level, held as two 32-byte seeds (Ed25519, ML-DSA-87 ``xi``)."""
+class Hybrid87SigningKey(_SigningKey[Hybrid87VerifyKey]):
+    """Ed25519 and ML-DSA-87 private keys (the ``cnsa2`` profile)."""
 
-    __slots__ = ("_ed", "_ml", "_public")
-
-    def __init__(self, ed: ed25519.Ed25519PrivateKey, ml: mldsa.MLDSA87PrivateKey) -> None:
-        self._ed = ed
-        self._ml = ml
-        self._public = Hybrid87VerifyKey(ed.public_key(), ml.public_key())
-
-    @classmethod
-    def generate(cls) -> Hybrid87SigningKey:
-        """A fresh key pair from the operating system's CSPRNG."""
-        return cls(ed25519.Ed25519PrivateKey.generate(), mldsa.MLDSA87PrivateKey.generate())
-
-    @classmethod
-    def from_seed(cls, seed: bytes) -> Hybrid87SigningKey:
-        """Load from the 64-byte seed: Ed25519's 32 bytes, then ML-DSA-87's 32-byte ``xi``."""
-        if len(seed) != SEED_LEN:
-            raise CryptoError("a hybrid signing seed is 64 bytes")
-        return cls(
-            ed25519.Ed25519PrivateKey.from_private_bytes(bytes(seed[:32])),
-            mldsa.MLDSA87PrivateKey.from_seed_bytes(bytes(seed[32:])),
-        )
-
-    @property
-    def seed(self) -> bytes:
-        """The 64-byte seed."""
-        return self._ed.private_bytes_raw() + self._ml.private_bytes_raw()
-
-    def public_key(self) -> Hybrid87VerifyKey:
-        """The matching verify key."""
-        return self._public
-
-    def sign(self, message: bytes, *, context: bytes) -> bytes:
-        """Sign ``message`` under a domain-separation ``context`` (at most 255 bytes)."""
-        if len(context) > 255:
-            raise CryptoError("a signature context is at most 255 bytes")
-        data = _labelled(context, message)
-        return self._ed.sign(data) + self._ml.sign(data, context)
+    __slots__ = ()
+    _ML = mldsa.MLDSA87PrivateKey
+    _VERIFY = Hybrid87VerifyKey
 
 
 def ed25519_verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
