@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from hotline.station.config import LineSettings
-from tests.support.stations import Cluster, StationProc, pair, wait_for
+from tests.support.stations import StationProc, paired_and_up, wait_for
 
 ROUTINE = 1000
 #: A routine message's text: about 450 bytes framed, two to a cell, so the thousand take ~10 s of
@@ -26,15 +26,9 @@ FILLER = "x" * 380
 
 @pytest.fixture
 def carrier_pair() -> Iterator[tuple[StationProc, StationProc]]:
-    with Cluster() as cluster:
-        a, b = cluster.add("alpha"), cluster.add("bravo")
-        pair(a, b)
-        a.configure(lines={"bravo": LineSettings(carrier="steady")})
-        b.configure(lines={"alpha": LineSettings(carrier="steady")})
-        cluster.start_all(a, b)
-        a.wait_line(b)
-        b.wait_line(a)
-        yield a, b
+    """alpha and bravo, paired, their line a steady carrier at both ends, up."""
+    with paired_and_up(LineSettings(carrier="steady")) as stations:
+        yield stations
 
 
 def flash_latency(a: StationProc, b: StationProc, text: str) -> tuple[str, float]:

@@ -20,7 +20,7 @@ import pytest
 
 from hotline.console import HotlineConsole
 from hotline.station.config import LineSettings
-from tests.support.stations import PASSPHRASE, Cluster, StationProc, pair, wait_for
+from tests.support.stations import PASSPHRASE, Cluster, StationProc, pair, paired_and_up, wait_for
 
 MiB = 1 << 20
 #: The default carrier on the wire, per direction: (1024 + 19 + 52) bytes, 50 times a second.
@@ -30,15 +30,8 @@ DEFAULT_PER_DAY = 1095 * 50 * 86_400
 @pytest.fixture
 def carrier_line() -> Iterator[tuple[StationProc, StationProc]]:
     """alpha and bravo, paired, their line a steady carrier at both ends, up."""
-    with Cluster() as cluster:
-        a, b = cluster.add("alpha"), cluster.add("bravo")
-        pair(a, b)
-        a.configure(lines={"bravo": LineSettings(carrier="steady")})
-        b.configure(lines={"alpha": LineSettings(carrier="steady")})
-        cluster.start_all(a, b)
-        a.wait_line(b)
-        b.wait_line(a)
-        yield a, b
+    with paired_and_up(LineSettings(carrier="steady")) as stations:
+        yield stations
 
 
 def carrier_of(station: StationProc, peer: StationProc) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from typing import Any
 
 import msgspec
 
-from hotline.station.config import load_config, save_config
+from hotline.station.config import LineSettings, load_config, save_config
 from hotline.station.errors import StationError
 from hotline.station.home import create_station
 from hotline.station.offline import run_request
@@ -413,11 +413,15 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def paired_and_up() -> Iterator[tuple[StationProc, StationProc]]:
-    """alpha and bravo, paired and their daemons up with the line up at both ends; stopped after."""
+def paired_and_up(line: LineSettings | None = None) -> Iterator[tuple[StationProc, StationProc]]:
+    """alpha and bravo, paired and their daemons up with the line up at both ends; stopped after.
+    ``line`` gives both ends the same ``[lines.NAME]`` settings (a carrier, say)."""
     with Cluster() as cluster:
         a, b = cluster.add("alpha"), cluster.add("bravo")
         pair(a, b)
+        if line is not None:
+            a.configure(lines={b.name: line})
+            b.configure(lines={a.name: line})
         cluster.start_all(a, b)
         a.wait_line(b)
         b.wait_line(a)
