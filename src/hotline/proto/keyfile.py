@@ -1,10 +1,10 @@
 """Key files: a station identity encrypted under a passphrase, the only way it touches a disk.
 
-Format version 1 (``docs/protocol.md`` §8); integers are big-endian::
+Format versions 1 and 2 (``docs/protocol.md`` §8.6); integers are big-endian::
 
     offset  size  field
          0     8  magic        89 48 4c 4b 45 59 0d 0a   ("\\x89HLKEY\\r\\n")
-         8     1  version      01
+         8     1  version      01 or 02
          9     1  kdf          01 = Argon2id (RFC 9106, version 0x13)
         10     4  memory_kib   Argon2id memory, KiB
         14     4  iterations   Argon2id passes
@@ -17,8 +17,11 @@ Format version 1 (``docs/protocol.md`` §8); integers are big-endian::
 
 ``key`` is Argon2id(passphrase, salt) with the stored parameters, 32 bytes. A ``str`` passphrase is
 normalised to Unicode NFC and encoded as UTF-8 first, so the same words typed on another system open
-the file. The plaintext is MessagePack ``[name: str, static_key: bin(32), kem_seed: bin(64),
-signing_seed: bin(64)]``.
+the file. The plaintext is MessagePack: in version 1 ``[name: str, static_key: bin(32),
+kem_seed: bin(64), signing_seed: bin(64)]``; in version 2 the same four and then the cnsa2 parts
+``[mlkem1024_seed: bin(64), p384_key: bin(48), mldsa87_seed: bin(32)]`` as a fifth element. An
+identity with cnsa2 keys is written as version 2, one without as version 1 (so a file rewritten
+before its station adds cnsa2 keys stays readable by older stations); both are read.
 
 Why each part:
 
@@ -51,8 +54,11 @@ from hotline.proto.identity import Identity
 from hotline.proto.identity_errors import IdentityError, KeyFileCorrupt, KeyFileError, WrongPassphrase
 
 MAGIC = b"\x89HLKEY\r\n"
-#: The key file format this code writes and reads.
-KEYFILE_VERSION = 1
+#: The key file format of an identity without cnsa2 keys (read and written).
+KEYFILE_VERSION_1 = 1
+#: The key file format of an identity with cnsa2 keys (read and written).
+KEYFILE_VERSION = 2
+_VERSIONS = (KEYFILE_VERSION_1, KEYFILE_VERSION)
 #: Identifier of Argon2id in the ``kdf`` byte.
 KDF_ARGON2ID = 1
 SALT_LEN = 16
@@ -71,6 +77,8 @@ HEADER_LEN = _HEADER.size
 
 __all__ = [
     "DEFAULT_PARAMS",
+    "KEYFILE_VERSION",
+    "KEYFILE_VERSION_1",
     "KeyFileCorrupt",
     "KeyFileError",
     "WrongPassphrase",
@@ -87,8 +95,17 @@ class _Secrets(msgspec.Struct, array_like=True, forbid_unknown_fields=True, froz
     signing_seed: bytes
 
 
+class _Secrets2(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True):
+    name: str
+    static_key: bytes
+    kem_seed: bytes
+    signing_seed: bytes
+    cnsa2: tuple[bytes, bytes, bytes]
+
+
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(_Secrets)
+_DECODER_2 = msgspec.msgpack.Decoder(_Secrets2)
 
 
 def _passphrase_bytes(passphrase: str | bytes) -> bytes:
@@ -124,10 +141,17 @@ def seal_identity(
     if len(salt) != SALT_LEN or len(nonce) != NONCE_LEN:
         raise KeyFileError("a key file salt is 16 bytes and its nonce 12")
     static_key, kem_seed, signing_seed = identity.secret_parts
-    plaintext = _ENCODER.encode(_Secrets(identity.name, static_key, kem_seed, signing_seed))
+    cnsa2 = identity.cnsa2_parts
+    if cnsa2 is None:
+        version = KEYFILE_VERSION_1
+        plaintext = _ENCODER.encode(_Secrets(identity.name, static_key, kem_seed, signing_seed))
+    else:
+        version = KEYFILE_VERSION
+        parts = (cnsa2.kem_seed, cnsa2.seal_key, cnsa2.mldsa_seed)
+        plaintext = _ENCODER.encode(_Secrets2(identity.name, static_key, kem_seed, signing_seed, parts))
     header = _HEADER.pack(
         MAGIC,
-        KEYFILE_VERSION,
+        version,
         KDF_ARGON2ID,
         params.memory_kib,
         params.iterations,
@@ -149,7 +173,7 @@ def kdf_params(data: bytes) -> Argon2Params | None:
     checks the whole file.
     """
     data = bytes(data[:HEADER_LEN])
-    if len(data) < HEADER_LEN or data[: len(MAGIC)] != MAGIC or data[len(MAGIC)] != KEYFILE_VERSION:
+    if len(data) < HEADER_LEN or data[: len(MAGIC)] != MAGIC or data[len(MAGIC)] not in _VERSIONS:
         return None
     (_, _, kdf, memory_kib, iterations, lanes, *_) = _HEADER.unpack_from(data)
     if kdf != KDF_ARGON2ID:
@@ -180,8 +204,9 @@ def open_identity(data: bytes, passphrase: str | bytes) -> Identity:
         raise KeyFileCorrupt("key file is far too large to be a key file")
     if len(data) < len(MAGIC) + 1:
         raise KeyFileCorrupt("key file is truncated")
-    if data[len(MAGIC)] != KEYFILE_VERSION:
-        raise KeyFileCorrupt(f"key file version {data[len(MAGIC)]} is not supported")
+    version = data[len(MAGIC)]
+    if version not in _VERSIONS:
+        raise KeyFileCorrupt(f"key file version {version} is not supported")
     if len(data) < HEADER_LEN:
         raise KeyFileCorrupt("key file is truncated")
     (_, _, kdf, memory_kib, iterations, lanes, salt, nonce, length) = _HEADER.unpack_from(data)
@@ -213,7 +238,8 @@ def open_identity(data: bytes, passphrase: str | bytes) -> Identity:
         ) from None
     # read what was inside; only a forger holding the passphrase could get here with bad content
     try:
-        secrets = _DECODER.decode(plaintext)
+        secrets: _Secrets | _Secrets2
+        secrets = _DECODER.decode(plaintext) if version == KEYFILE_VERSION_1 else _DECODER_2.decode(plaintext)
     except (msgspec.DecodeError, ValueError):
         raise KeyFileCorrupt("key file contents are malformed") from None
     try:
@@ -222,6 +248,7 @@ def open_identity(data: bytes, passphrase: str | bytes) -> Identity:
             static_key=secrets.static_key,
             kem_seed=secrets.kem_seed,
             signing_seed=secrets.signing_seed,
+            cnsa2=secrets.cnsa2 if isinstance(secrets, _Secrets2) else None,
         )
     except (IdentityError, CryptoError) as exc:
         raise KeyFileCorrupt(f"key file contents are invalid: {exc}") from None

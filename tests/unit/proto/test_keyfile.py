@@ -134,7 +134,7 @@ CORRUPT = {
     "header-only": (SEALED[:HEADER_LEN], "truncated"),
     "trailing": (SEALED + b"\x00", "trailing bytes"),
     "damaged": (SEALED[:-1] + bytes([SEALED[-1] ^ 1]), "checksum"),
-    "version-2": (with_header(version=2), "version 2 is not supported"),
+    "version-3": (with_header(version=3), "version 3 is not supported"),
     "unknown-kdf": (with_header(kdf=2), "unknown key derivation"),
     "memory-too-large": (with_header(memory=3 * 1024 * 1024), "more Argon2id memory"),
     "iterations-too-many": (with_header(iterations=65), "more Argon2id memory or time"),
