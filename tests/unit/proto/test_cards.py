@@ -186,7 +186,8 @@ REFUSALS = {
     "three-elements": (msgspec.msgpack.encode([CARD.body_bytes(), CARD.signature, 1]), "wrong structure"),
     "non-canonical-envelope": (_non_canonical_envelope(), "not in canonical encoding"),
     "non-canonical-body": (_non_canonical_body(), "body is not in canonical encoding"),
-    "version-2": (signed_fields(version=2), "card version 2 is not supported"),
+    "version-3": (signed_fields(version=3), "card version 3 is not supported"),
+    "version-2-one-signature": (signed_fields(version=2), "a version 2 card carries two signatures"),
     "version-0": (signed_fields(version=0), "card version 0 is not supported"),
     "body-not-array": (signed(msgspec.msgpack.encode("hello")), "card body has the wrong structure"),
     "body-extra-field": (signed(msgspec.msgpack.encode([*body_fields(), 1])), "wrong structure"),
@@ -310,10 +311,10 @@ def test_dearmor_refuses_non_text() -> None:
 
 
 def test_dearmor_reports_a_bad_card_inside_good_armor() -> None:
-    data = signed_fields(version=2)
+    data = signed_fields(version=3)
     text = base64.b64encode(data).decode()
     armored = f"{ARMOR_BEGIN}\n{text}\n={blake2s(data)[:4].hex()}\n{ARMOR_END}\n"
-    with pytest.raises(CardError, match="version 2"):
+    with pytest.raises(CardError, match="version 3"):
         dearmor_card(armored)
 
 
