@@ -1,8 +1,8 @@
-"""Hypothesis properties for station cards and safety numbers.
+"""Hypothesis properties for station cards (versions 1 and 2) and safety numbers.
 
 * ``decode(encode(card)) == card`` and ``dearmor(armor(card)) == card`` for any valid name, endpoints
-  and time (pyca/cryptography ``tests/hypothesis/test_fernet.py`` style);
-* any single-byte change or truncation of a card, binary or armored, is refused with
+  and time, for cards of both versions (pyca/cryptography ``tests/hypothesis/test_fernet.py`` style);
+* any single-byte change or truncation of a card of either version, binary or armored, is refused with
   :class:`CardError`, and arbitrary input raises nothing else (h11's fuzz invariant);
 * the safety number does not depend on the order of the two cards.
 
@@ -35,6 +35,9 @@ CARD = issue_card(
 )
 ENCODED = encode_card(CARD)
 ARMORED = armor_card(CARD)
+assert CARD.version == 2
+CARD_V1 = issue_card(IDENTITIES[1], endpoints=["moscow.example:1"], created_at=1_700_000_000, version=1)
+ENCODED_V1 = encode_card(CARD_V1)
 
 names = st.text(
     alphabet=st.characters(codec="utf-8", categories=["L", "M", "N", "P", "S", "Zs"]), min_size=1, max_size=64
@@ -58,9 +61,43 @@ times = st.integers(0, 2**63 - 1)
 def test_round_trip(identity: Identity, name: str, endpoints: list[str], created_at: int) -> None:
     renamed = Identity(name, identity.static_key, identity.kem_key, identity.signing_key)
     card = issue_card(renamed, endpoints=endpoints, created_at=created_at)
+    assert card.version == 1
     assert decode_card(encode_card(card)) == card
     assert dearmor_card(armor_card(card)) == card
     assert card.fingerprint == identity.fingerprint
+
+
+@settings(max_examples=25, deadline=None)
+@given(identity=st.sampled_from(IDENTITIES), name=names, endpoints=endpoint_lists, created_at=times)
+def test_round_trip_version_2(identity: Identity, name: str, endpoints: list[str], created_at: int) -> None:
+    renamed = Identity(name, identity.static_key, identity.kem_key, identity.signing_key, identity.cnsa2)
+    card = issue_card(renamed, endpoints=endpoints, created_at=created_at)
+    assert card.version == 2
+    assert decode_card(encode_card(card)) == card
+    assert dearmor_card(armor_card(card)) == card
+    assert card.fingerprint_for("cnsa2") == identity.fingerprint_for("cnsa2")
+
+
+@settings(max_examples=200, deadline=None)
+@given(position=st.integers(0, len(ENCODED_V1) - 1), flip=st.integers(1, 255))
+def test_any_byte_change_of_a_version_1_card_is_refused(position: int, flip: int) -> None:
+    damaged = bytearray(ENCODED_V1)
+    damaged[position] ^= flip
+    try:
+        decode_card(bytes(damaged))
+    except CardError:
+        return
+    raise AssertionError(f"a version 1 card changed at byte {position} was accepted")
+
+
+@settings(max_examples=100, deadline=None)
+@given(length=st.integers(0, len(ENCODED_V1) - 1))
+def test_any_truncation_of_a_version_1_card_is_refused(length: int) -> None:
+    try:
+        decode_card(ENCODED_V1[:length])
+    except CardError:
+        return
+    raise AssertionError(f"a version 1 card cut to {length} bytes was accepted")
 
 
 @settings(max_examples=300, deadline=None)
@@ -141,7 +178,12 @@ _msgpack_values = st.recursive(
 def test_structured_garbage_raises_only_card_error(body: object, signature: object) -> None:
     """Well-formed MessagePack of the wrong shape gets past the first parser and must still be refused."""
     inner = msgspec.msgpack.encode(body) if not isinstance(body, bytes) else body
-    for data in (msgspec.msgpack.encode([inner, signature]), msgspec.msgpack.encode([body, signature])):
+    for data in (
+        msgspec.msgpack.encode([inner, signature]),
+        msgspec.msgpack.encode([body, signature]),
+        msgspec.msgpack.encode([inner, signature, signature]),
+        msgspec.msgpack.encode([body, CARD.signature, signature]),
+    ):
         try:
             decode_card(data)
         except CardError:
