@@ -216,3 +216,24 @@ def test_safety_number_is_symmetric(static: bytes, kem: bytes, signing: bytes, o
     assert forward == backward
     assert forward.matches(backward.digits) and forward.matches(" ".join(backward.words))
     assert safety_number(card, card) != forward
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    kem=st.binary(min_size=64, max_size=64),
+    mldsa=st.binary(min_size=32, max_size=32),
+    other=st.sampled_from(IDENTITIES),
+)
+def test_cnsa2_safety_number_is_symmetric(kem: bytes, mldsa: bytes, other: Identity) -> None:
+    static, kem768, signing = IDENTITIES[3].secret_parts
+    identity = Identity.from_parts(
+        "Station",
+        static_key=static,
+        kem_seed=kem768,
+        signing_seed=signing,
+        cnsa2=(kem, bytes([7]) * 48, mldsa),
+    )
+    card = issue_card(identity, endpoints=[], created_at=0)
+    other_card = issue_card(other, endpoints=[], created_at=0)
+    forward, backward = safety_number(card, other_card, "cnsa2"), safety_number(other_card, card, "cnsa2")
+    assert forward == backward and forward != safety_number(card, other_card)

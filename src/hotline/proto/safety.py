@@ -1,17 +1,31 @@
 """Safety numbers: what two operators compare over a trusted channel before a line is verified.
 
-The safety number of a line is a function of the two stations' keys and of nothing else: not of
-which station computes it, nor of names, endpoints or times (``docs/protocol.md`` §8). Both stations
-show the same value, as 60 digits in 12 groups of five (the Signal convention) and as 24 words from
-our own list (:mod:`hotline.proto.wordlist`); either form confirms the line.
+The safety number of a line is a function of the line's profile and the two stations' keys for it,
+and of nothing else: not of which station computes it, nor of names, endpoints or times
+(``docs/protocol.md`` §8.4). Both stations show the same value, as 60 digits in 12 groups of five
+(the Signal convention) and as 24 words from our own list (:mod:`hotline.proto.wordlist`); either
+form confirms the line.
 
-Derivation, with ``lo`` and ``hi`` the two stations' 32-byte key digests in byte order::
+Derivation, with ``lo`` and ``hi`` the two stations' 32-byte key digests *of the line's profile* in
+byte order. A ``standard`` line (unchanged since the first version)::
 
     h1 = BLAKE2s("hotline safety number v1" || lo || hi)
     h2 = BLAKE2s(h1 || lo || hi)
     material = h1 || h2                                   # 64 bytes
+
+A ``cnsa2`` line, over the cnsa2 key digests, with SHA-384 in place of BLAKE2s::
+
+    h1 = SHA-384("hotline safety number cnsa2 v1" || lo || hi)
+    h2 = SHA-384(h1 || lo || hi)
+    material = (h1 || h2)[0:64]
+
+Then, for both::
+
     group i  = u40be(material[5i : 5i+5]) mod 100000,     # i = 0..11, five digits each
     word j   = WORDS[material[j]]                         # j = 0..23
+
+The two profiles' digests, labels and hashes differ, so the two safety numbers of one pair of
+stations are unrelated: operators compare the one of the line they are verifying.
 
 Sorting the digests is what makes the number order-independent. Why these sizes: a man in the middle
 must find keys ``M1, M2`` with ``safety(A, M1) == safety(M2, B)``, a collision search, so an n-bit
@@ -25,9 +39,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hotline.crypto.hashing import blake2s, constant_time_equal
+from hotline.crypto.hashing import blake2s, constant_time_equal, digest
 from hotline.proto.cards import StationCard
 from hotline.proto.identity import KEY_DIGEST_LEN, PublicIdentity
+from hotline.proto.identity_errors import IdentityError
 from hotline.proto.wordlist import WORDS
 
 #: Groups of digits shown.
@@ -38,6 +53,7 @@ GROUP_DIGITS = 5
 WORD_COUNT = 24
 
 _LABEL = b"hotline safety number v1"
+_CNSA2_LABEL = b"hotline safety number cnsa2 v1"
 _CHUNK = 5
 
 __all__ = ["DIGIT_GROUPS", "GROUP_DIGITS", "WORD_COUNT", "SafetyNumber", "safety_number"]
@@ -94,21 +110,34 @@ class SafetyNumber:
         return f"SafetyNumber('{self.digits}')"
 
 
-def _digest_of(party: StationCard | PublicIdentity) -> bytes:
-    digest = party.key_digest
+def _digest_of(party: StationCard | PublicIdentity, profile: str) -> bytes:
+    digest = party.key_digest_for(profile)
     assert len(digest) == KEY_DIGEST_LEN
     return digest
 
 
-def safety_number(a: StationCard | PublicIdentity, b: StationCard | PublicIdentity) -> SafetyNumber:
-    """The safety number of the line between the stations ``a`` and ``b``; symmetric in them.
+def safety_number(
+    a: StationCard | PublicIdentity, b: StationCard | PublicIdentity, profile: str = "standard"
+) -> SafetyNumber:
+    """The safety number of the ``profile`` line between the stations ``a`` and ``b``; symmetric in them.
 
     Args:
         a: one station's card (or public identity).
         b: the other's.
+        profile: the line's profile, ``standard`` (the default) or ``cnsa2``.
+
+    Raises:
+        IdentityError: the profile does not exist, or a station holds no keys for it (a
+            :class:`~hotline.proto.identity_errors.CardError` for a version 1 card asked for cnsa2).
     """
-    lo, hi = sorted((_digest_of(a), _digest_of(b)))
+    lo, hi = sorted((_digest_of(a, profile), _digest_of(b, profile)))
     # iterate the hash until there is enough material
-    h1 = blake2s(_LABEL + lo + hi)
-    h2 = blake2s(h1 + lo + hi)
-    return SafetyNumber(h1 + h2)
+    if profile == "standard":
+        h1 = blake2s(_LABEL + lo + hi)
+        h2 = blake2s(h1 + lo + hi)
+        return SafetyNumber(h1 + h2)
+    if profile == "cnsa2":
+        h1 = digest("SHA384", _CNSA2_LABEL + lo + hi)
+        h2 = digest("SHA384", h1 + lo + hi)
+        return SafetyNumber((h1 + h2)[:64])
+    raise IdentityError(f"no line profile {profile!r}")  # pragma: no cover - key_digest_for refused it
