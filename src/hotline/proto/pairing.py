@@ -8,10 +8,18 @@ sealed line key (listener to dialer), then "done" (dialer to listener). Because 
 key confirmation, proves that each card came from the station the operators spoke about, it does the
 job of comparing safety numbers, and the line ends verified.
 
-The line key itself is sealed to the peer's card with HPKE (ML-KEM-768 + X25519) and signed
-(:mod:`hotline.proto.linekeys`), so it is post-quantum even though SPAKE2 is classical: SPAKE2 only
-authenticates the cards. A future quantum attacker who recorded a pairing learns the cards (public
-anyway) and nothing about the line key.
+The line key itself is sealed to the peer's card with HPKE (ML-KEM-768 + X25519 for a ``standard``
+line, ML-KEM-1024 + P-384 for a ``cnsa2`` one) and signed (:mod:`hotline.proto.linekeys`), so it is
+post-quantum even though SPAKE2 is classical: SPAKE2 only authenticates the cards. A future quantum
+attacker who recorded a pairing learns the cards (public anyway) and nothing about the line key.
+
+Each side pairs for the line profile its operator asked for (``pair --profile``). A ``cnsa2`` side
+sends a ``PROFILE`` frame naming it just before its card; a ``standard`` side sends none (so a
+``standard`` pairing is byte for byte what it was before the profiles, and pairs with older
+stations). The frames are sealed under consecutive nonces, so the ``PROFILE`` frame cannot be removed
+or added unnoticed. A side whose peer asked for another profile fails with
+:attr:`FailureKind.PROFILE_MISMATCH`, a reason naming both profiles, and tells the peer (``ABORT``);
+the peer finds the same on its own.
 
 This module owns the frames, the key schedule and :class:`PairingMachine`, one
 sans-IO machine per connection with a role. It refuses to know about sockets, clocks, stores or which
@@ -65,6 +73,7 @@ __all__ = [
     "PeerCardReceived",
     "Role",
     "Trigger",
+    "profile_mismatch_reason",
 ]
 
 # -- constants (docs/protocol.md §11) ----------------------------------------------------------------
@@ -131,6 +140,8 @@ class Trigger(Enum):
     PAKE_RECEIVED = "pake-received"
     #: The peer's confirmation matched ours and our card went out.
     CODE_CONFIRMED = "code-confirmed"
+    #: The peer said which line profile it pairs for (``cnsa2``; a ``standard`` peer says nothing).
+    PROFILE_RECEIVED = "profile-received"
     #: The peer's card arrived, decrypted and checked.
     CARD_RECEIVED = "card-received"
     #: Listener (local): the application sent the line key.
@@ -155,6 +166,9 @@ TRANSITIONS: dict[tuple[Role, PairingState, Trigger], PairingState] = {
     (D, S.AWAIT_PAKE, T.PAKE_RECEIVED): S.AWAIT_CONFIRM,
     (L, S.AWAIT_CONFIRM, T.CODE_CONFIRMED): S.AWAIT_CARD,
     (D, S.AWAIT_CONFIRM, T.CODE_CONFIRMED): S.AWAIT_CARD,
+    # a cnsa2 peer names its profile just before its card; the machine compares it with its own
+    (L, S.AWAIT_CARD, T.PROFILE_RECEIVED): S.AWAIT_CARD,
+    (D, S.AWAIT_CARD, T.PROFILE_RECEIVED): S.AWAIT_CARD,
     # the listener creates the line key once it has the dialer's card, then waits for "done"
     (L, S.AWAIT_CARD, T.CARD_RECEIVED): S.CHECK_CARD,
     (L, S.CHECK_CARD, T.LINE_KEY_SENT): S.AWAIT_DONE,
@@ -186,9 +200,11 @@ class FrameType(IntEnum):
     LINE_KEY = 4
     DONE = 5
     ABORT = 6
+    PROFILE = 7
 
 
 _TRIGGER_OF = {
+    FrameType.PROFILE: T.PROFILE_RECEIVED,
     FrameType.PAKE: T.PAKE_RECEIVED,
     FrameType.CONFIRM: T.CODE_CONFIRMED,
     FrameType.CARD: T.CARD_RECEIVED,
@@ -223,6 +239,20 @@ class FailureKind(Enum):
     TIMEOUT = "timeout"
     #: We gave up (:meth:`PairingMachine.abort`).
     ABORTED = "aborted"
+    #: The two stations asked for different line profiles; the reason names both.
+    PROFILE_MISMATCH = "profile-mismatch"
+
+
+#: The line profiles a pairing can be for.
+_PROFILES = ("standard", "cnsa2")
+
+
+def profile_mismatch_reason(ours: str, theirs: str) -> str:
+    """The reason a pairing gives when the two stations asked for different line profiles."""
+    return (
+        f"the two stations asked for different line profiles: this one {ours}, the other {theirs}; "
+        "both operators must pair with the same --profile"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,20 +323,30 @@ class PairingMachine:
         now: float,
         entropy: Callable[[int], bytes],
         timeout: float = EXCHANGE_TIMEOUT,
+        profile: str = "standard",
     ) -> None:
         """Start one end of a pairing.
 
         Args:
             role: listener or dialer.
             code: the code as typed; it is normalised here.
-            card: our own card, sent once the peer proved the code.
+            card: our own card, sent once the peer proved the code (a version 2 card for ``cnsa2``).
             now: the current time (any monotonic clock; the deadline is ``now + timeout``).
             entropy: returns that many random bytes (for the SPAKE2 scalar).
             timeout: seconds the exchange may take.
+            profile: the line profile our operator asked for, ``standard`` or ``cnsa2``.
 
         Raises:
             CodeError: ``code`` is not a code.
+            LocalProtocolError: ``profile`` does not exist, or is ``cnsa2`` and ``card`` carries no
+                cnsa2 keys.
         """
+        if profile not in _PROFILES:
+            raise LocalProtocolError(f"there is no line profile {profile!r}")
+        if profile == "cnsa2" and card.cnsa2 is None:
+            raise LocalProtocolError("a cnsa2 pairing sends a card with cnsa2 keys (card version 2)")
+        self._profile = profile
+        self._peer_profile: str | None = None
         self._role = role
         self._card = encode_card(card)
         self._state = S.AWAIT_PAKE
@@ -335,6 +375,11 @@ class PairingMachine:
     @property
     def state(self) -> PairingState:
         return self._state
+
+    @property
+    def profile(self) -> str:
+        """The line profile this end pairs for."""
+        return self._profile
 
     @property
     def finished(self) -> bool:
@@ -463,7 +508,16 @@ class PairingMachine:
         elif kind is FrameType.CONFIRM:
             if not self._consume_confirm(body):
                 return
+        elif kind is FrameType.PROFILE:
+            self._consume_profile(body)
+            if not self.finished:
+                self._state = following
+            return
         elif kind is FrameType.CARD:
+            theirs = self._peer_profile or "standard"  # a standard peer names no profile
+            if theirs != self._profile:
+                self._mismatch(theirs)
+                return
             card = self._consume_card(body)
             self._state = following
             self._events.append(PeerCardReceived(card))
@@ -521,15 +575,40 @@ class PairingMachine:
             return False
         self._confirmed = True
         self._events.append(CodeConfirmed())
-        # the peer proved the code: our card may go
+        # the peer proved the code: our profile (unless standard) and our card may go
+        if self._profile != "standard":
+            self._send_sealed(FrameType.PROFILE, self._profile.encode("ascii"))
         self._send_sealed(FrameType.CARD, self._card)
         return True
 
+    def _consume_profile(self, body: bytes) -> None:
+        text = self._open(FrameType.PROFILE, body)
+        if self._peer_profile is not None:
+            raise _Malformed("a second PROFILE frame")
+        try:
+            theirs = text.decode("ascii")
+        except UnicodeDecodeError:
+            raise _Malformed("a PROFILE frame that is not a profile name") from None
+        if theirs not in _PROFILES:
+            raise _Malformed(f"a PROFILE frame naming an unknown profile {theirs[:32]!r}")
+        self._peer_profile = theirs
+        if theirs != self._profile:
+            self._mismatch(theirs)
+
+    def _mismatch(self, theirs: str) -> None:
+        # tell the peer (it finds the same on its own), then fail naming both profiles
+        reason = profile_mismatch_reason(self._profile, theirs)
+        self._send_sealed(FrameType.ABORT, profile_mismatch_reason(theirs, self._profile).encode("utf-8"))
+        self._fail(FailureKind.PROFILE_MISMATCH, reason)
+
     def _consume_card(self, body: bytes) -> StationCard:
         try:
-            return decode_card(self._open(FrameType.CARD, body))
+            card = decode_card(self._open(FrameType.CARD, body))
         except CardError as exc:
             raise _Malformed(f"its card is not valid: {exc.reason}") from None
+        if self._profile == "cnsa2" and card.cnsa2 is None:
+            raise _Malformed("its card carries no cnsa2 keys (a version 1 card), for a cnsa2 pairing")
+        return card
 
     def _send_sealed(self, kind: FrameType, plaintext: bytes) -> None:
         assert self._send_key is not None
