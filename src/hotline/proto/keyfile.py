@@ -50,7 +50,7 @@ from hotline.crypto.errors import CryptoError
 from hotline.crypto.hashing import blake2s
 from hotline.crypto.passphrase import Argon2Params, derive_key
 from hotline.crypto.random import random_bytes
-from hotline.proto.identity import Identity
+from hotline.proto.identity import Cnsa2Parts, Identity
 from hotline.proto.identity_errors import IdentityError, KeyFileCorrupt, KeyFileError, WrongPassphrase
 
 MAGIC = b"\x89HLKEY\r\n"
@@ -85,6 +85,7 @@ __all__ = [
     "kdf_params",
     "open_identity",
     "seal_identity",
+    "upgrade_key_file",
 ]
 
 
@@ -252,3 +253,33 @@ def open_identity(data: bytes, passphrase: str | bytes) -> Identity:
         )
     except (IdentityError, CryptoError) as exc:
         raise KeyFileCorrupt(f"key file contents are invalid: {exc}") from None
+
+
+def upgrade_key_file(
+    data: bytes, passphrase: str | bytes, parts: Cnsa2Parts | None = None
+) -> tuple[Identity, bytes | None]:
+    """Open a key file and, if its identity has no cnsa2 keys, add them and seal it again.
+
+    The new file (version 2) keeps the old one's Argon2id costs and passphrase, with a fresh salt and
+    nonce; the standard keys, and so the station's store key and every standard pin, are unchanged.
+    The caller replaces the file atomically.
+
+    Args:
+        data: the key file's bytes.
+        passphrase: its passphrase.
+        parts: the cnsa2 parts to add; drawn fresh (:meth:`Cnsa2Parts.generate`) when omitted.
+
+    Returns:
+        ``(identity, new_file)``: the identity with cnsa2 keys, and the bytes to write, or None when
+        the file held cnsa2 keys already (nothing to write).
+
+    Raises:
+        KeyFileCorrupt, WrongPassphrase: as :func:`open_identity`.
+    """
+    identity = open_identity(data, passphrase)
+    if identity.cnsa2 is not None:
+        return identity, None
+    params = kdf_params(data)
+    assert params is not None  # open_identity read the same header
+    upgraded = identity.with_cnsa2(Cnsa2Parts.generate() if parts is None else parts)
+    return upgraded, seal_identity(upgraded, passphrase, params)

@@ -34,6 +34,7 @@ from hotline.proto.keyfile import (
     kdf_params,
     open_identity,
     seal_identity,
+    upgrade_key_file,
 )
 from tests.support.identities import fixed_cnsa2_identity, fixed_identity
 
@@ -223,3 +224,17 @@ def _forged_v2(plaintext: bytes) -> bytes:
 def test_malformed_version_2_contents(plaintext: bytes, reason: str) -> None:
     with pytest.raises(KeyFileCorrupt, match=reason):
         open_identity(_forged_v2(plaintext), PASSPHRASE)
+
+
+def test_upgrade_key_file_adds_cnsa2_keys_once() -> None:
+    old = seal_identity(PARIS_V1, PASSPHRASE, CHEAP, SALT, NONCE)
+    identity, new = upgrade_key_file(old, PASSPHRASE)
+    assert new is not None and new[8] == KEYFILE_VERSION and new[22:50] != old[22:50]
+    assert identity.profiles == ("standard", "cnsa2") and identity.secret_parts == PARIS_V1.secret_parts
+    assert open_identity(new, PASSPHRASE) == identity and kdf_params(new) == CHEAP
+    again, nothing = upgrade_key_file(new, PASSPHRASE)
+    assert again == identity and nothing is None
+    pinned, _ = upgrade_key_file(old, PASSPHRASE, PARIS.cnsa2_parts)
+    assert pinned == PARIS
+    with pytest.raises(WrongPassphrase):
+        upgrade_key_file(old, "not it")
