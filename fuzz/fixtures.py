@@ -20,7 +20,7 @@ from hotline.crypto.x25519 import X25519PrivateKey
 from hotline.proto.cards import StationCard, issue_card
 from hotline.proto.constants import PROLOGUE
 from hotline.proto.handshake import NOISE_INIT_LEN, InitiatorHandshake
-from hotline.proto.identity import Identity
+from hotline.proto.identity import Cnsa2Parts, Identity
 from hotline.proto.noise import KemKeyPair
 
 #: The initiator's wall clock in the genuine first handshake message (2023-11-14, nanoseconds).
@@ -50,16 +50,28 @@ BRAVO = fixed_identity("bravo", 11)
 CHARLIE = fixed_identity("charlie", 21)
 
 
+def with_cnsa2(identity: Identity, n: int) -> Identity:
+    """``identity`` with reproducible cnsa2 keys (one repeated byte per part)."""
+    return identity.with_cnsa2(Cnsa2Parts(bytes([n + 3]) * 64, bytes([n + 4]) * 48, bytes([n + 5]) * 32))
+
+
+#: The same three stations with cnsa2 keys (version 2 cards, cnsa2 line keys).
+ALPHA2 = with_cnsa2(ALPHA, 1)
+BRAVO2 = with_cnsa2(BRAVO, 11)
+CHARLIE2 = with_cnsa2(CHARLIE, 21)
+
+
 _CARDS: dict[str, StationCard] = {}
 
 
 def card(identity: Identity) -> StationCard:
     """``identity``'s card, issued once per process (ML-DSA signing is randomised, so two issues of
     the same card differ in their signature bytes; every one of them verifies)."""
-    if identity.name not in _CARDS:
+    key = f"{identity.name} {identity.profiles}"
+    if key not in _CARDS:
         endpoints = [f"{identity.name}.example:7000"]
-        _CARDS[identity.name] = issue_card(identity, endpoints=endpoints, created_at=CARD_TIME)
-    return _CARDS[identity.name]
+        _CARDS[key] = issue_card(identity, endpoints=endpoints, created_at=CARD_TIME)
+    return _CARDS[key]
 
 
 @cache

@@ -146,6 +146,9 @@ def cards() -> dict[str, bytes]:
         "alpha-armored-crlf-indented": b"\x01"
         + "".join(f"  {line}\r\n" for line in armored.splitlines()).encode(),
         "alpha-body": b"\x02" + alpha.body_bytes(),
+        "alpha2": b"\x00" + encode_card(fixtures.card(fixtures.ALPHA2)),
+        "alpha2-armored": b"\x01" + armor_card(fixtures.card(fixtures.ALPHA2)).encode("ascii"),
+        "alpha2-body": b"\x03" + fixtures.card(fixtures.ALPHA2).body_bytes(),
     }
 
 
@@ -163,6 +166,19 @@ def linekeys() -> dict[str, bytes]:
         out[f"sealed-{n}"] = b"\x00" + sealed
     body, _signature = msgspec.msgpack.decode(out["sealed-0"][1:])
     out["body-0"] = b"\x01" + body
+    bravo2 = fixtures.card(fixtures.BRAVO2)
+    for n, label in enumerate(fixtures.LINE_LABELS):
+        sealed = seal_line_key(
+            fixtures.LINE_KEY,
+            sender=fixtures.ALPHA2,
+            recipient=bravo2,
+            label=label,
+            created_at=1_700_000_000 + n,
+            profile="cnsa2",
+        )
+        out[f"cnsa2-sealed-{n}"] = b"\x02" + sealed
+    body, _signature = msgspec.msgpack.decode(out["cnsa2-sealed-0"][1:])
+    out["cnsa2-body-0"] = b"\x03" + body
     return out
 
 
