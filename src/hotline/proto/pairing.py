@@ -42,7 +42,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum, IntEnum
 
 from hotline.crypto.aead import CipherKey, noise_nonce
@@ -55,6 +54,17 @@ from hotline.proto.errors import LocalProtocolError
 from hotline.proto.identity_errors import CardError
 from hotline.proto.linekeys import MAX_SEALED_LEN
 from hotline.proto.pairingcode import normalise_code
+from hotline.proto.pairingevents import (
+    PROFILES,
+    CodeConfirmed,
+    FailureKind,
+    LineKeyReceived,
+    PairingDone,
+    PairingEvent,
+    PairingFailed,
+    PeerCardReceived,
+    profile_mismatch_reason,
+)
 
 __all__ = [
     "EXCHANGE_TIMEOUT",
@@ -221,81 +231,7 @@ def encode_frame(kind: FrameType, body: bytes) -> bytes:
     return size.to_bytes(_LENGTH_LEN, "big") + bytes([kind]) + body
 
 
-# -- events ------------------------------------------------------------------------------------------------
-
-
-class FailureKind(Enum):
-    """Why a pairing failed, for the adapter to word."""
-
-    #: The key confirmation did not match: the two operators have different codes (or an attacker guessed).
-    WRONG_CODE = "wrong-code"
-    #: The peer sent something that is not this protocol (malformed, unexpected, failed authentication).
-    MALFORMED = "malformed"
-    #: The peer gave up and said why (an ``Abort`` frame).
-    PEER_ABORTED = "peer-aborted"
-    #: The connection ended before the pairing did.
-    PEER_GONE = "peer-gone"
-    #: The exchange did not finish by its deadline.
-    TIMEOUT = "timeout"
-    #: We gave up (:meth:`PairingMachine.abort`).
-    ABORTED = "aborted"
-    #: The two stations asked for different line profiles; the reason names both.
-    PROFILE_MISMATCH = "profile-mismatch"
-
-
-#: The line profiles a pairing can be for.
-_PROFILES = ("standard", "cnsa2")
-
-
-def profile_mismatch_reason(ours: str, theirs: str) -> str:
-    """The reason a pairing gives when the two stations asked for different line profiles."""
-    return (
-        f"the two stations asked for different line profiles: this one {ours}, the other {theirs}; "
-        "both operators must pair with the same --profile"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class CodeConfirmed:
-    """The peer proved it has the same code; our card is on its way."""
-
-
-@dataclass(frozen=True, slots=True)
-class PeerCardReceived:
-    """The peer's card arrived, decrypted, decoded and its signature checked.
-
-    Listener: answer with :meth:`PairingMachine.send_line_key` or :meth:`PairingMachine.abort`.
-    """
-
-    #: The peer station's card; the code vouches that it is the station the operators spoke about.
-    card: StationCard
-
-
-@dataclass(frozen=True, slots=True)
-class LineKeyReceived:
-    """Dialer: the sealed line key arrived. Open it with the peer's card, store the line, then
-    :meth:`PairingMachine.finish` (or :meth:`PairingMachine.abort`)."""
-
-    #: The sealed line key (docs/protocol.md §8.5), not yet opened.
-    sealed: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class PairingDone:
-    """Paired: the listener got "done" (store the line now); the dialer sent it."""
-
-
-@dataclass(frozen=True, slots=True)
-class PairingFailed:
-    """The pairing is over without a line; close the connection after flushing :meth:`data_to_send`."""
-
-    #: What kind of failure.
-    kind: FailureKind
-    #: One sentence for the operator.
-    reason: str
-
-
-PairingEvent = CodeConfirmed | PeerCardReceived | LineKeyReceived | PairingDone | PairingFailed
+# -- events (hotline.proto.pairingevents, re-exported here) ----------------------------------------------
 
 
 class _Malformed(Exception):
@@ -341,7 +277,7 @@ class PairingMachine:
             LocalProtocolError: ``profile`` does not exist, or is ``cnsa2`` and ``card`` carries no
                 cnsa2 keys.
         """
-        if profile not in _PROFILES:
+        if profile not in PROFILES:
             raise LocalProtocolError(f"there is no line profile {profile!r}")
         if profile == "cnsa2" and card.cnsa2 is None:
             raise LocalProtocolError("a cnsa2 pairing sends a card with cnsa2 keys (card version 2)")
@@ -589,7 +525,7 @@ class PairingMachine:
             theirs = text.decode("ascii")
         except UnicodeDecodeError:
             raise _Malformed("a PROFILE frame that is not a profile name") from None
-        if theirs not in _PROFILES:
+        if theirs not in PROFILES:
             raise _Malformed(f"a PROFILE frame naming an unknown profile {theirs[:32]!r}")
         self._peer_profile = theirs
         if theirs != self._profile:
