@@ -12,6 +12,8 @@ import hashlib
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hotline.crypto.aead import CipherKey
 from hotline.crypto.hashing import blake2s
@@ -238,3 +240,27 @@ def test_upgrade_key_file_adds_cnsa2_keys_once() -> None:
     assert pinned == PARIS
     with pytest.raises(WrongPassphrase):
         upgrade_key_file(old, "not it")
+
+
+_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.text(max_size=20)
+    | st.binary(max_size=70),
+    lambda inner: st.lists(inner, max_size=6),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cnsa2=_values, tail=st.lists(_values, max_size=2))
+def test_any_version_2_contents_open_or_raise_key_file_corrupt(cnsa2: object, tail: list[object]) -> None:
+    """Whatever a passphrase holder puts in a version 2 file, opening it gives an identity or
+    KeyFileCorrupt, nothing else."""
+    plaintext = msgspec.msgpack.encode(["Paris", *PARIS_V1.secret_parts, cnsa2, *tail])
+    try:
+        identity = open_identity(_forged_v2(plaintext), PASSPHRASE)
+    except KeyFileCorrupt:
+        return
+    assert identity.cnsa2 is not None and identity.secret_parts == PARIS_V1.secret_parts
