@@ -188,7 +188,9 @@ def initiation_fits(body: bytes | memoryview, mac_key: bytes, suite: Suite, kem:
     if len(body) != noise_len + MAC_LEN:
         return False
     view = memoryview(body)
-    return constant_time_equal(mac1(mac_key, bytes(view[:noise_len]), suite.mac_hash), bytes(view[noise_len:]))
+    return constant_time_equal(
+        mac1(mac_key, bytes(view[:noise_len]), suite.mac_hash), bytes(view[noise_len:])
+    )
 
 
 class InitiatorHandshake:
