@@ -205,7 +205,7 @@ class Call:
     | caller | RINGING | `CallAnswer` | ACTIVE | |
     | caller | RINGING | 60 s from the ringing | ENDED | `no-answer`, tells `NO_ANSWER` |
     | callee | (offer) | another codec | ENDED | `failed`, tells `DECLINED` |
-    | callee | (offer) | ML-KEM key fails its check | ENDED | `bad-keys`, tells `BAD_KEYS` |
+    | callee | (offer) | ML-KEM key bad or another profile's | ENDED | `bad-keys`, tells `BAD_KEYS` |
     | callee | (offer) | good offer | RINGING | `CallRinging` sent |
     | callee | RINGING | `CallReveal` matches | RINGING | keys derived; answering: `CallAnswer` sent, ACTIVE |
     | callee | RINGING | `CallReveal` does not match | ENDED | `bad-keys`, tells `BAD_KEYS` |
