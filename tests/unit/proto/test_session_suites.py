@@ -36,7 +36,9 @@ from hotline.proto.records import RecordType
 from hotline.proto.session import Session
 from hotline.proto.states import SessionState
 from hotline.proto.suites import CNSA2, STANDARD, Suite
+from tests.support import goldsession
 from tests.support.pair import SessionPair
+from tests.support.vectors import load_json
 
 SUITES = [STANDARD, CNSA2]
 BINDING = bytes(range(32))
@@ -384,3 +386,14 @@ def test_mac1_keys_differ_per_profile() -> None:
     static = bytes(range(32))
     assert mac1_key(static, STANDARD.mac_hash) != mac1_key(static, CNSA2.mac_hash)
     assert isinstance(CNSA2.kem(), MLKEM1024)
+
+
+# -- golden sessions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", ["standard", "cnsa2"])
+def test_the_golden_session(profile: str) -> None:
+    """Every byte of a deterministic session (handshake, records, a rekey, the chain, a call's keys
+    and media) is what ``tests/vectors/hfs/golden-session-<profile>.json`` pins. The standard file
+    was written by the code from before line profiles: the standard wire has not changed."""
+    assert goldsession.run(profile) == load_json("hfs", f"golden-session-{profile}.json")
