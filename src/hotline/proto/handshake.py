@@ -17,8 +17,9 @@ It reads top to bottom like the spec (wireguard-go ``device/noise-protocol.go``)
 message per role, one comment per step.
 
 Before authentication nothing here raises anything but :class:`HandshakeFailed`, which the session
-turns into a silent drop. ``mac1`` is checked before any asymmetric operation, so a first message
-sent by someone who does not know our card costs us one BLAKE2s.
+turns into a silent drop (its subclass :class:`ProfileMismatchError`, an initiator whose line has the
+other profile, is also reported to the station). ``mac1`` is checked before any asymmetric
+operation, so a first message sent by someone who does not know our card costs us one MAC.
 """
 
 from __future__ import annotations

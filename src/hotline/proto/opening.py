@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from hotline.crypto.mlkem import Kem
 from hotline.crypto.x25519 import X25519PrivateKey
 from hotline.proto.constants import PROLOGUE
+from hotline.proto.events import ProfileMismatch
 from hotline.proto.handshake import (
     HandshakeFailed,
     HandshakeResult,
     InitiatorHandshake,
     PeerDirectory,
+    ProfileMismatchError,
     ResponderHandshake,
     init_len,
     initiation_fits,
@@ -121,18 +123,21 @@ class ResponderSide:
     its length is tried by its mac1 (docs/protocol.md §3.8), and ``keys_for`` makes our keys for the
     one that checks (only then, so a line's path computes nothing of another profile's). With
     ``line_suite``, an initiator whose line has another profile is refused with
-    :class:`~hotline.proto.handshake.ProfileMismatchError`.
+    :class:`~hotline.proto.handshake.ProfileMismatchError`, kept in :attr:`mismatch` and told to
+    ``on_mismatch``.
     """
 
     __slots__ = (
         "_keys_for",
         "_limits",
         "_line_suite",
+        "_on_mismatch",
         "_source",
         "_suites",
         "guard",
         "initiation_ts",
         "keys",
+        "mismatch",
         "peers",
     )
 
@@ -146,8 +151,12 @@ class ResponderSide:
         source: str | None,
         line_suite: Callable[[bytes], Suite | None] | None = None,
         suites: tuple[Suite, ...] = tuple(SUITES.values()),
+        on_mismatch: Callable[[ProfileMismatch], None] | None = None,
     ) -> None:
         self._keys_for = keys_for
+        self._on_mismatch = on_mismatch
+        #: The refusal of an initiation whose profile was not its line's (§3.8), if there was one.
+        self.mismatch: ProfileMismatch | None = None
         self._limits = limits
         self._source = source
         self._line_suite = line_suite
@@ -181,7 +190,20 @@ class ResponderSide:
             raise HandshakeFailed("expected an initiation")
         data = bytes(body)
         keys = self._keys_of(data)
-        hs = ResponderHandshake.consume_initiation(
+        try:
+            hs = self._consume(data, keys, now)
+        except ProfileMismatchError as exc:
+            self.mismatch = ProfileMismatch(exc.peer_static, exc.peer_profile, exc.our_profile)
+            if self._on_mismatch is not None:
+                self._on_mismatch(self.mismatch)
+            raise
+        response, result = hs.create_response()
+        self.initiation_ts = hs.timestamp_ns
+        self.keys = keys
+        return response, result
+
+    def _consume(self, data: bytes, keys: LocalKeys, now: float) -> ResponderHandshake:
+        return ResponderHandshake.consume_initiation(
             data,
             static=keys.static,
             mac_key=keys.mac_key,
@@ -196,10 +218,6 @@ class ResponderSide:
             suite=keys.suite,
             line_suite=self._line_suite,
         )
-        response, result = hs.create_response()
-        self.initiation_ts = hs.timestamp_ns
-        self.keys = keys
-        return response, result
 
     def confirm(self, peer_static: bytes) -> TimestampGuard:
         """Raise the station's guard once the initiator proved the line key (issue 13, F8); returns

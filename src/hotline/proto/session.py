@@ -69,7 +69,6 @@ from hotline.proto.handshake import (
     HandshakeFailed,
     HandshakeResult,
     PeerDirectory,
-    ProfileMismatchError,
     init_len,
     mac1_key,
     response_len,
@@ -160,8 +159,38 @@ def _undecided(config: SessionConfig) -> LocalKeys:
     return LocalKeys(config.static, b"", config.new_ephemeral, config.suite.kem(), config.suite)
 
 
+def _responder_side(
+    config: SessionConfig,
+    peers: PeerDirectory,
+    guard: TimestampGuard,
+    limits: HandshakeLimits | None,
+    source: str | None,
+) -> ResponderSide:
+    return ResponderSide(
+        partial(_local_keys, config),
+        peers=peers,
+        guard=guard,
+        limits=limits,
+        source=source,
+        line_suite=config.suite_for,
+        suites=_suites(config),
+        on_mismatch=config.on_profile_mismatch,
+    )
+
+
 #: The largest first-handshake record of any profile: what a responder reads before it knows which.
 _MAX_INIT_LEN = max(init_len(s.kem()) for s in SUITES.values())
+
+
+def _first_record_max(keys: LocalKeys, initiator: bool) -> int:
+    # the longest record a session reads before the handshake is done (a length field counts the type)
+    return (response_len(keys.kem) if initiator else _MAX_INIT_LEN) + 1
+
+
+def _dialled_suite(config: SessionConfig, peer_static: bytes) -> Suite:
+    # the initiator runs its line's profile; the config's when the key has no line
+    found = None if config.suite_for is None else config.suite_for(peer_static)
+    return config.suite if found is None else found
 
 
 class Session:
@@ -188,9 +217,7 @@ class Session:
         self._transport = Transport(
             config.rekey_after_records, config.rekey_after_bytes, config.reject_after_time
         )
-        self._reader = RecordReader(
-            max_len=(response_len(keys.kem) if self._initiator else _MAX_INIT_LEN) + 1
-        )
+        self._reader = RecordReader(max_len=_first_record_max(keys, self._initiator))
         self._started_at = now
         self._keepalive = Keepalive(config.keepalive_interval, config.keepalive_misses, now)
         #: In carrier mode its carrier (``status()``, each lane's ``room()``), else None. Read only.
@@ -223,8 +250,6 @@ class Session:
         # each role's side of the first handshake; the initiator keeps its side for rekeys
         self._initiator_side = initiator
         self._responder_side: ResponderSide | None = None
-        #: Why a responder refused its initiation, when the profiles disagreed (§3.8); else None.
-        self.mismatch: ProfileMismatch | None = None
 
     # -- construction ------------------------------------------------------------------------------
 
@@ -238,19 +263,13 @@ class Session:
         now: float,
         wall_time_ns: int,
     ) -> Session:
-        """Start a session to ``peer_static``; the first record is ready in :meth:`data_to_send`.
-
-        Args:
-            config: our station's session settings.
-            peer_static: the responder's X25519 static public key (from its card).
-            line_key: the 32-byte line key (Noise PSK).
-            now: monotonic time, seconds.
-            wall_time_ns: the anti-replay timestamp of this initiation (ns since the Unix epoch):
-                greater than any the station sent before (docs/protocol.md §3.3). The rekeys'
-                timestamps continue it with ``now``.
-        """
-        suite = config.suite if config.suite_for is None else config.suite_for(peer_static)
-        keys = _local_keys(config, suite if suite is not None else config.suite)
+        """Start a session to ``peer_static`` (the responder's X25519 static public key, from its
+        card) with the 32-byte ``line_key`` (the Noise PSK), under the profile of that line; the
+        first record is ready in :meth:`data_to_send`. ``now`` is monotonic seconds;
+        ``wall_time_ns`` the anti-replay timestamp of this initiation (ns since the Unix epoch),
+        greater than any the station sent before (docs/protocol.md §3.3), which the rekeys'
+        timestamps continue with ``now``."""
+        keys = _local_keys(config, _dialled_suite(config, peer_static))
         side = InitiatorSide(
             keys, peer_static=peer_static, line_key=line_key, wall_time_ns=wall_time_ns, started_at=now
         )
@@ -272,31 +291,17 @@ class Session:
         limits: HandshakeLimits | None = None,
         source: str | None = None,
     ) -> Session:
-        """Wait for an initiation on a freshly accepted connection.
+        """Wait for an initiation on a freshly accepted connection (``now``: monotonic seconds).
 
-        Args:
-            config: our station's session settings.
-            peers: looks up the line key of an initiator by its static key.
-            guard: the station's initiation timestamps (shared by all its sessions); raised only
-                when this session is confirmed (issue 13, F8).
-            now: monotonic time, seconds.
-            limits: the station's handshake rate limits (shared by all its sessions), if any.
-            source: the address the connection came from, for the per-address limit.
+        ``peers`` looks up the line key of an initiator by its static key; ``guard`` holds the
+        station's initiation timestamps, raised only when this session is confirmed (issue 13,
+        F8); ``limits`` the station's handshake rate limits, if any, with ``source`` the address
+        the connection came from. All three are shared by every session of the station.
         """
-        suites = _suites(config)
-        keys_for = partial(_local_keys, config)
         setting = config.carrier if config.carrier_for is None else None
         # the profile is known once the initiation is read: until then, the config's default
         session = cls(config, _undecided(config), None, now, setting)
-        session._responder_side = ResponderSide(
-            keys_for,
-            peers=peers,
-            guard=guard,
-            limits=limits,
-            source=source,
-            line_suite=config.suite_for,
-            suites=suites,
-        )
+        session._responder_side = _responder_side(config, peers, guard, limits, source)
         return session
 
     # -- read-only views ---------------------------------------------------------------------------
@@ -333,14 +338,18 @@ class Session:
 
     @property
     def protocol_name(self) -> str:
-        """The Noise protocol name of the session's line profile (a responder's is known once the
-        initiation is read)."""
+        """The Noise protocol name of :attr:`suite`."""
         return self._suite.protocol_name
 
     @property
     def suite(self) -> Suite:
-        """The session's line profile (a responder's is known once the initiation is read)."""
+        """The line profile (a responder's is known once it has read the initiation)."""
         return self._suite
+
+    @property
+    def mismatch(self) -> ProfileMismatch | None:
+        """Why a responder refused its initiation when the two profiles disagreed (§3.8), else None."""
+        return None if self._responder_side is None else self._responder_side.mismatch
 
     @property
     def has_full_record(self) -> bool:
@@ -458,13 +467,7 @@ class Session:
         assert side is not None
         try:
             response, result = side.answer(record_type, body, now)
-        except ProfileMismatchError as exc:
-            self._drop()
-            self.mismatch = ProfileMismatch(exc.peer_static, exc.peer_profile, exc.our_profile)
-            if self._config.on_profile_mismatch is not None:
-                self._config.on_profile_mismatch(self.mismatch)
-            return
-        except HandshakeFailed:
+        except HandshakeFailed:  # a profile mismatch too: the side reported it
             self._drop()
             return
         assert side.keys is not None
