@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from hotline.proto.carriermode import CarrierSetting
 from hotline.proto.events import HandshakeCompleted
+from hotline.proto.suites import CNSA2
 from tests.support.pair import SessionPair
 
 #: (role, from, on, to): docs/protocol.md §4, one row per line; "*" is any role. ``good`` is the
@@ -154,3 +155,12 @@ def run(handshake_steps: int, more: list[tuple[str, str]], **config: object) -> 
     for name in ("i", "r"):
         completed = [e for e in pair.events[name] if isinstance(e, HandshakeCompleted)]
         assert len(completed) == int(model.established_once[name]), name
+
+
+@given(st.integers(0, 5), ops)
+@settings(max_examples=150, deadline=None)
+def test_states_under_each_line_s_profile_follow_the_same_table(
+    handshake_steps: int, more: list[tuple[str, str]]
+) -> None:
+    # a line's profile changes the primitives, never the states (§3.8): cnsa2 lines, decided per line
+    run(handshake_steps, more, suite_for=lambda _key: CNSA2)

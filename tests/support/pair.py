@@ -41,11 +41,20 @@ def make_stations() -> tuple[Station, Station, bytes]:
 class SessionPair:
     """Initiator ``i`` and responder ``r`` wired back to back in memory."""
 
-    def __init__(self, now: float = 0.0, **config: object) -> None:
+    def __init__(
+        self,
+        now: float = 0.0,
+        *,
+        initiator_config: dict[str, object] | None = None,
+        responder_config: dict[str, object] | None = None,
+        **config: object,
+    ) -> None:
+        """``config`` goes to both ends' :class:`SessionConfig`, then ``initiator_config`` and
+        ``responder_config`` to one end each (a line whose ends are set differently)."""
         self.now = now
         self.a, self.b, self.line_key = make_stations()
-        self.ca = SessionConfig(static=self.a.static, **config)  # type: ignore[arg-type]
-        self.cb = SessionConfig(static=self.b.static, **config)  # type: ignore[arg-type]
+        self.ca = SessionConfig(static=self.a.static, **(config | (initiator_config or {})))  # type: ignore[arg-type]
+        self.cb = SessionConfig(static=self.b.static, **(config | (responder_config or {})))  # type: ignore[arg-type]
         self.i = Session.initiator(
             self.ca, peer_static=self.b.public, line_key=self.line_key, now=now, wall_time_ns=WALL_NS
         )

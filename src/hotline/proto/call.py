@@ -7,9 +7,10 @@ the time and fresh random bytes; the call gives back the messages to send
 never goes through here: the station only tells the call when media arrived, so that a call whose
 UDP path is dead falls back to the session, and a call that hears nothing at all ends.
 
-Every call runs its own committed X25519 + ML-KEM-768 exchange (:mod:`hotline.proto.callkeys`,
-findings F3 and F9), all of it while the call rings: the offer carries the caller's commitment, the
-ringing the callee's share, and the caller reveals as soon as it hears the ringing. The keys are
+Every call runs its own committed X25519 + ML-KEM exchange (:mod:`hotline.proto.callkeys`,
+findings F3 and F9) under the line's profile (ML-KEM-768 on ``standard``, ML-KEM-1024 on
+``cnsa2``), all of it while the call rings: the offer carries the caller's commitment, the ringing
+the callee's share, and the caller reveals as soon as it hears the ringing. The keys are
 dropped when the call ends.
 
 The transitions are in :class:`Call`'s docstring and in docs/state-machines/call.md: one table,
@@ -45,6 +46,7 @@ from hotline.proto.linemsg import (
 )
 from hotline.proto.media import PACKET_LEN
 from hotline.proto.messages import Data, encode_message
+from hotline.proto.suites import STANDARD, Suite
 
 #: The one media format there is: Opus, 48 kHz, mono, 20 ms frames.
 CODEC = "opus/48000/1/20"
@@ -203,7 +205,7 @@ class Call:
     | caller | RINGING | `CallAnswer` | ACTIVE | |
     | caller | RINGING | 60 s from the ringing | ENDED | `no-answer`, tells `NO_ANSWER` |
     | callee | (offer) | another codec | ENDED | `failed`, tells `DECLINED` |
-    | callee | (offer) | ML-KEM key fails its check | ENDED | `bad-keys`, tells `BAD_KEYS` |
+    | callee | (offer) | ML-KEM key bad or another profile's | ENDED | `bad-keys`, tells `BAD_KEYS` |
     | callee | (offer) | good offer | RINGING | `CallRinging` sent |
     | callee | RINGING | `CallReveal` matches | RINGING | keys derived; answering: `CallAnswer` sent, ACTIVE |
     | callee | RINGING | `CallReveal` does not match | ENDED | `bad-keys`, tells `BAD_KEYS` |
@@ -269,15 +271,17 @@ class Call:
         dh_secret: bytes,
         kem_seed: bytes,
         path: Path = Path.UDP,
+        suite: Suite = STANDARD,
     ) -> Call:
         """An outgoing call; its offer waits in :meth:`messages_to_send`.
 
         ``binding`` is the session's handshake hash; ``dh_secret`` (32) and ``kem_seed`` (64) are
         fresh random bytes for this call's exchange. ``path`` is ``Path.SESSION`` on a line whose
-        session runs a carrier: media rides inside it from the first frame.
+        session runs a carrier: media rides inside it from the first frame. ``suite`` is the line's
+        profile: the exchange's KEM and hash, and the media's AEAD (:attr:`CallKeys.aead`).
         """
         call = cls(call_id, caller=True, local_index=local_index, binding=binding, now=now, path=path)
-        exchange = CallerExchange(call_id, dh_secret=dh_secret, kem_seed=kem_seed)
+        exchange = CallerExchange(call_id, dh_secret=dh_secret, kem_seed=kem_seed, suite=suite)
         call._caller_exchange = exchange
         call._outbox.append(CallOffer(call_id, local_index, CODEC, exchange.commitment, exchange.kem_public))
         return call
@@ -293,11 +297,13 @@ class Call:
         dh_secret: bytes,
         kem: Kem,
         path: Path = Path.UDP,
+        suite: Suite = STANDARD,
     ) -> Call:
         """An incoming call from ``offer``; it rings here and sends the caller our key share.
 
-        ``dh_secret`` is 32 fresh random bytes; ``kem`` encapsulates to the caller's ML-KEM key;
-        ``path`` as in :meth:`place`.
+        ``dh_secret`` is 32 fresh random bytes; ``kem`` (``suite``'s KEM) encapsulates to the caller's
+        ML-KEM key; ``path`` and ``suite`` as in :meth:`place`. An offer whose key is not ``suite``'s
+        KEM's ends the call as ``bad-keys``.
         """
         call = cls(offer.call_id, caller=False, local_index=local_index, binding=binding, now=now, path=path)
         call.remote_index = offer.index
@@ -306,7 +312,7 @@ class Call:
             return call
         try:
             exchange = CalleeExchange(
-                offer.call_id, offer.commitment, offer.kem_public, dh_secret=dh_secret, kem=kem
+                offer.call_id, offer.commitment, offer.kem_public, dh_secret=dh_secret, kem=kem, suite=suite
             )
         except CallKeyError:
             call._end(EndReason.BAD_KEYS, now, tell=Signal.BAD_KEYS)

@@ -33,6 +33,11 @@ halves (``a``'s and ``b``'s keys, the ML-KEM seed, the shared secrets) are dropp
 keys are derived, and the keys when the call ends: nothing left in the session lets anyone derive a
 finished call's keys (per-call forward secrecy).
 
+The exchange follows the line's profile (:class:`~hotline.proto.suites.Suite`): ``standard`` is the
+above, ``cnsa2`` the same steps with ML-KEM-1024, SHA-384 for the commitment (truncated to 32 bytes)
+and the transcript, HKDF-SHA384, and labels of their own (``"hotline call commit v2/SHA384"``,
+``"hotline call v2/SHA384"``), so that a ``cnsa2`` call makes no ML-KEM-768, SHA-256 or BLAKE2 use.
+
 Randomness comes in as arguments (X25519 private bytes, the ML-KEM seed); ML-KEM encapsulation goes
 through an injected :class:`~hotline.crypto.mlkem.Kem`, as in the handshake.
 """
@@ -42,22 +47,37 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from hotline.crypto.aead import CHACHAPOLY, Aead
 from hotline.crypto.errors import CryptoError
-from hotline.crypto.hashing import constant_time_equal, digest, hkdf_sha256
-from hotline.crypto.mlkem import SEED_LEN, Kem, MLKEM768PrivateKey
+from hotline.crypto.hashing import constant_time_equal, digest, hkdf
+from hotline.crypto.mlkem import SEED_LEN, Kem, MLKEM768PrivateKey, MLKEM1024PrivateKey
 from hotline.crypto.x25519 import KEY_LEN, X25519PrivateKey, X25519PublicKey
+from hotline.proto.suites import STANDARD, Suite
 from hotline.proto.wordlist import WORDS
 
 #: Words in the short authentication string.
 SAS_WORDS = 4
-#: Bytes of a commitment (SHA-256).
+#: Bytes of a commitment (SHA-256, or the profile's hash truncated), under every profile.
 COMMITMENT_LEN = 32
 #: Bytes of an X25519 secret each end draws for a call.
 DH_SECRET_LEN = KEY_LEN
-#: Bytes of the ML-KEM-768 seed the caller draws for a call.
+#: Bytes of the ML-KEM seed the caller draws for a call (both parameter sets).
 KEM_SEED_LEN = SEED_LEN
 _COMMIT_LABEL = b"hotline call commit v2"
 _LABEL = b"hotline call v2"
+#: The caller's ML-KEM private key by the profile's KEM name, made from the seed it drew.
+_KEM_KEYS: dict[str, type[MLKEM768PrivateKey] | type[MLKEM1024PrivateKey]] = {
+    "MLKEM768": MLKEM768PrivateKey,
+    "MLKEM1024": MLKEM1024PrivateKey,
+}
+
+
+def _labels(suite: Suite) -> tuple[bytes, bytes]:
+    # standard keeps its labels (its wire is unchanged); another profile's name its hash
+    if suite.call_hash == "SHA256":
+        return _COMMIT_LABEL, _LABEL
+    tail = b"/" + suite.call_hash.encode()
+    return _COMMIT_LABEL + tail, _LABEL + tail
 
 
 class CallKeyError(ValueError):
@@ -71,6 +91,8 @@ class CallKeys:
     caller_to_callee: bytes
     callee_to_caller: bytes
     sas: tuple[str, ...]
+    #: The AEAD of the call's media: the line profile's (:mod:`hotline.proto.media`).
+    aead: Aead = CHACHAPOLY
 
     def sending(self, *, caller: bool) -> bytes:
         """The key this end seals with."""
@@ -81,9 +103,10 @@ class CallKeys:
         return self.callee_to_caller if caller else self.caller_to_callee
 
 
-def commitment(call_id: bytes, dh_public: bytes) -> bytes:
-    """What the caller sends in its offer instead of its X25519 public key."""
-    return digest("SHA256", _COMMIT_LABEL + call_id + dh_public)
+def commitment(call_id: bytes, dh_public: bytes, suite: Suite = STANDARD) -> bytes:
+    """What the caller sends in its offer instead of its X25519 public key (32 bytes)."""
+    label = _labels(suite)[0]
+    return digest(suite.call_hash, label + call_id + dh_public)[:COMMITMENT_LEN]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +123,12 @@ class Transcript:
     callee_dh: bytes
     kem_ciphertext: bytes
     caller_dh: bytes
+    #: The line's profile: whose hash this is.
+    suite: Suite = STANDARD
 
     def digest(self) -> bytes:
-        """SHA-256 of the whole, each field length-fixed or length-prefixed."""
+        """The profile's call hash (SHA-256 for ``standard``) of the whole, each field length-fixed
+        or length-prefixed."""
         parts = (
             self.binding,
             self.call_id,
@@ -113,27 +139,36 @@ class Transcript:
             self.kem_ciphertext,
             self.caller_dh,
         )
-        return digest("SHA256", _LABEL + b"".join(struct.pack(">H", len(p)) + p for p in parts))
+        label = _labels(self.suite)[1]
+        return digest(self.suite.call_hash, label + b"".join(struct.pack(">H", len(p)) + p for p in parts))
 
 
 def derive(transcript: Transcript, dh_secret: bytes, kem_secret: bytes) -> CallKeys:
-    """The call's keys and SAS from the two shared secrets and the public transcript."""
-    secret = hkdf_sha256(dh_secret + kem_secret, salt=transcript.digest(), info=_LABEL, length=68)
-    return CallKeys(secret[0:32], secret[32:64], tuple(WORDS[b] for b in secret[64 : 64 + SAS_WORDS]))
+    """The call's keys and SAS from the two shared secrets and the public transcript (HKDF with the
+    transcript's profile's call hash)."""
+    suite = transcript.suite
+    secret = hkdf(
+        suite.call_hash, dh_secret + kem_secret, salt=transcript.digest(), info=_labels(suite)[1], length=68
+    )
+    sas = tuple(WORDS[b] for b in secret[64 : 64 + SAS_WORDS])
+    return CallKeys(secret[0:32], secret[32:64], sas, suite.aead)
 
 
 class CallerExchange:
     """The caller's half: commit, then take the callee's share and reveal."""
 
-    def __init__(self, call_id: bytes, *, dh_secret: bytes, kem_seed: bytes) -> None:
+    def __init__(self, call_id: bytes, *, dh_secret: bytes, kem_seed: bytes, suite: Suite = STANDARD) -> None:
         if len(dh_secret) != DH_SECRET_LEN or len(kem_seed) != KEM_SEED_LEN:
             raise ValueError("a caller draws a 32-byte X25519 secret and a 64-byte ML-KEM seed")
+        self._suite = suite
         self._dh: X25519PrivateKey | None = X25519PrivateKey.from_bytes(dh_secret)
-        self._kem: MLKEM768PrivateKey | None = MLKEM768PrivateKey.from_seed(kem_seed)
+        self._kem: MLKEM768PrivateKey | MLKEM1024PrivateKey | None = _KEM_KEYS[suite.kem_name].from_seed(
+            kem_seed
+        )
         #: Our X25519 public key, sent only in the reveal.
         self.dh_public = self._dh.public_key().raw
         #: What the offer carries.
-        self.commitment = commitment(call_id, self.dh_public)
+        self.commitment = commitment(call_id, self.dh_public, suite)
         self.kem_public = self._kem.public_key().raw
 
     def finish(
@@ -169,6 +204,7 @@ class CallerExchange:
             callee_dh,
             ciphertext,
             self.dh_public,
+            self._suite,
         )
         return derive(transcript, dh_secret, kem_secret)
 
@@ -181,11 +217,22 @@ class CalleeExchange:
     """The callee's half: answer the commitment with a share, then check the reveal."""
 
     def __init__(
-        self, call_id: bytes, commitment: bytes, kem_public: bytes, *, dh_secret: bytes, kem: Kem
+        self,
+        call_id: bytes,
+        commitment: bytes,
+        kem_public: bytes,
+        *,
+        dh_secret: bytes,
+        kem: Kem,
+        suite: Suite = STANDARD,
     ) -> None:
-        """Raises :class:`CallKeyError` when the offer's ML-KEM key does not check."""
+        """Raises :class:`CallKeyError` when the offer's ML-KEM key does not check (an offer of
+        another profile's KEM does not), :class:`ValueError` when ``kem`` is not ``suite``'s."""
         if len(dh_secret) != DH_SECRET_LEN:
             raise ValueError("a callee draws a 32-byte X25519 secret")
+        if kem.name != suite.kem_name:
+            raise ValueError(f"a {suite.profile} call encapsulates with {suite.kem_name}, not {kem.name}")
+        self._suite = suite
         self._call_id = call_id
         self._commitment = commitment
         self._kem_public = kem_public
@@ -209,7 +256,7 @@ class CalleeExchange:
         self._dh = self._kem_secret = None
         if dh is None or kem_secret is None:
             raise CallKeyError("the callee's exchange is already finished")
-        if not constant_time_equal(commitment(self._call_id, caller_dh), self._commitment):
+        if not constant_time_equal(commitment(self._call_id, caller_dh, self._suite), self._commitment):
             raise CallKeyError("the caller's reveal does not match its commitment")
         try:
             dh_secret = dh.exchange(X25519PublicKey.from_bytes(caller_dh))
@@ -225,6 +272,7 @@ class CalleeExchange:
             self.dh_public,
             self.ciphertext,
             caller_dh,
+            self._suite,
         )
         return derive(transcript, dh_secret, kem_secret)
 

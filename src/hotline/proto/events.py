@@ -62,4 +62,24 @@ class SessionTerminated:
     by_peer: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileMismatch:
+    """A peer's initiation was made under another line profile than our line to it has: refused
+    unanswered, no session (docs/protocol.md §3.8).
+
+    Not a :data:`SessionEvent`: the session that meets it is dropped before it has any, as every
+    refusal before authentication is. It goes to ``SessionConfig.on_profile_mismatch`` (and
+    :attr:`Session.mismatch <hotline.proto.session.Session.mismatch>`) so the station can raise an
+    alert naming both profiles. The initiation's timestamp has passed the replay guard, so this is not
+    a recording from before a profile change.
+    """
+
+    #: The initiator's X25519 static public key (32 bytes): which line.
+    peer_static: bytes
+    #: The profile the peer's initiation was made under (``standard``, ``cnsa2``).
+    peer_profile: str
+    #: The profile of our line to that peer.
+    our_profile: str
+
+
 SessionEvent = HandshakeCompleted | RekeyCompleted | DataReceived | RoundTripMeasured | SessionTerminated

@@ -17,8 +17,9 @@ It reads top to bottom like the spec (wireguard-go ``device/noise-protocol.go``)
 message per role, one comment per step.
 
 Before authentication nothing here raises anything but :class:`HandshakeFailed`, which the session
-turns into a silent drop. ``mac1`` is checked before any asymmetric operation, so a first message
-sent by someone who does not know our card costs us one BLAKE2s.
+turns into a silent drop (its subclass :class:`ProfileMismatchError`, an initiator whose line has the
+other profile, is also reported to the station). ``mac1`` is checked before any asymmetric
+operation, so a first message sent by someone who does not know our card costs us one MAC.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from hotline.proto.constants import MAC1_LABEL, MAC_LEN, TIMESTAMP_LEN
 from hotline.proto.noise import CipherState, HandshakeState, KemKeyPair, NoiseError
 from hotline.proto.ratelimit import HandshakeLimits
 from hotline.proto.replay import TimestampGuard
-from hotline.proto.suites import STANDARD, Suite
+from hotline.proto.suites import STANDARD, ProfileName, Suite
 
 _TAG = 16
 
@@ -65,6 +66,23 @@ RESPONSE_LEN = response_len(_STANDARD_KEM)
 
 class HandshakeFailed(Exception):
     """The handshake cannot go on. Deliberately opaque (see module docstring)."""
+
+
+class ProfileMismatchError(HandshakeFailed):
+    """The initiation opened under one line profile, and the line to its sender has the other.
+
+    Still a silent drop to the initiator (nothing is answered), but the responder's station learns
+    who it was and which profiles disagree, to raise an alert naming both (docs/protocol.md §3.8).
+    """
+
+    def __init__(self, peer_static: bytes, peer_profile: ProfileName, our_profile: ProfileName) -> None:
+        super().__init__(f"the peer's initiation is {peer_profile}, our line to it is {our_profile}")
+        #: The initiator's static public key (32 bytes).
+        self.peer_static = peer_static
+        #: The profile the initiation was made under.
+        self.peer_profile: ProfileName = peer_profile
+        #: The profile of our line to that peer.
+        self.our_profile: ProfileName = our_profile
 
 
 class PeerDirectory(Protocol):
@@ -160,6 +178,22 @@ def mac1(key: bytes, message: bytes, mac_hash: DigestName = "BLAKE2s") -> bytes:
     return hmac_digest(mac_hash, key, message)[:MAC_LEN]
 
 
+def initiation_fits(body: bytes | memoryview, mac_key: bytes, suite: Suite, kem: Kem | None = None) -> bool:
+    """Whether ``body`` is a first handshake record of ``suite`` sent to us: its length is the
+    suite's and its mac1 checks under ``mac_key`` (``mac1_key(our static, suite.mac_hash)``).
+
+    How a responder finds the profile of an initiation before it knows who sent it (docs/protocol.md
+    §3.8): one length compare, then one MAC, no asymmetric work.
+    """
+    noise_len = noise_init_len(kem if kem is not None else suite.kem())
+    if len(body) != noise_len + MAC_LEN:
+        return False
+    view = memoryview(body)
+    return constant_time_equal(
+        mac1(mac_key, bytes(view[:noise_len]), suite.mac_hash), bytes(view[noise_len:])
+    )
+
+
 class InitiatorHandshake:
     """The initiator's side: :meth:`create_initiation`, then :meth:`consume_response`."""
 
@@ -244,6 +278,7 @@ class ResponderHandshake:
         source: str | None = None,
         now: float = 0.0,
         suite: Suite = STANDARD,
+        line_suite: Callable[[bytes], Suite | None] | None = None,
     ) -> ResponderHandshake:
         """Consume a first handshake record body. Raises :class:`HandshakeFailed`.
 
@@ -255,7 +290,9 @@ class ResponderHandshake:
         per-address limit of ``source`` before any DH, and the per-peer limit before the response
         (issue 13, F12; ``now`` is monotonic seconds). ``suite`` is the line profile: its protocol
         name, its KEM (unless ``kem`` is given) and its MAC hash (``mac_key`` must be
-        ``mac1_key(static, suite.mac_hash)``).
+        ``mac1_key(static, suite.mac_hash)``). With ``line_suite`` (the suite of our line to a peer,
+        by its static key; None for no line), an initiator whose line has another profile is refused
+        with :class:`ProfileMismatchError` once its timestamp is admitted, before any response work.
         """
         kem = kem if kem is not None else suite.kem()
         noise_len = noise_init_len(kem)
@@ -294,6 +331,14 @@ class ResponderHandshake:
         if not guard.admit(peer_static, timestamp_ns):
             peers.replayed(peer_static)
             raise HandshakeFailed("replayed initiation")
+        # the profile is the line's, fixed at both ends: an initiation under another one is refused
+        # (checked after the replay guard, so a recording from before a profile change is no alert)
+        if line_suite is not None:
+            ours = line_suite(peer_static)
+            if ours is None:
+                raise HandshakeFailed("initiator is not a known peer")
+            if ours != suite:
+                raise ProfileMismatchError(peer_static, suite.profile, ours.profile)
         # the peer's budget of answered handshakes: checked before the response's DH and KEM work
         if limits is not None and not limits.allow_peer(peer_static, now):
             raise HandshakeFailed("too many initiations from this peer")

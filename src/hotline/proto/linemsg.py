@@ -216,11 +216,16 @@ class Signal(enum.IntEnum):
 
 #: Call ids are 16 random bytes.
 CALL_ID_LEN = 16
-#: Sizes of a call's key exchange fields: SHA-256, X25519, ML-KEM-768 public key and ciphertext.
+#: Sizes of a call's key exchange fields: commitment, X25519, ML-KEM-768 public key and ciphertext
+#: (a ``standard`` line's; docs/protocol.md §12.2).
 CALL_COMMITMENT_LEN = 32
 CALL_DH_LEN = 32
 CALL_KEM_PUBLIC_LEN = 1184
 CALL_KEM_CIPHERTEXT_LEN = 1088
+#: The ML-KEM public key and ciphertext sizes of every line profile (ML-KEM-768, ML-KEM-1024):
+#: which one a call uses is the line's, checked when the exchange runs.
+CALL_KEM_PUBLIC_LENS = frozenset({CALL_KEM_PUBLIC_LEN, 1568})
+CALL_KEM_CIPHERTEXT_LENS = frozenset({CALL_KEM_CIPHERTEXT_LEN, 1568})
 #: A sealed media packet is never longer than this.
 MAX_MEDIA_PACKET = 1200
 
@@ -309,7 +314,7 @@ def _problem(message: LineMessage) -> str | None:
         case CallOffer(call_id, index, codec, commitment, kem_public):
             if len(call_id) != CALL_ID_LEN or not 0 < index < 2**32 or len(codec) > 64:
                 return "call offer out of range"
-            if len(commitment) != CALL_COMMITMENT_LEN or len(kem_public) != CALL_KEM_PUBLIC_LEN:
+            if len(commitment) != CALL_COMMITMENT_LEN or len(kem_public) not in CALL_KEM_PUBLIC_LENS:
                 return "call offer keys out of range"
         case CallAnswer(call_id):
             if len(call_id) != CALL_ID_LEN:
@@ -317,7 +322,7 @@ def _problem(message: LineMessage) -> str | None:
         case CallRinging(call_id, index, dh_public, kem_ciphertext):
             if len(call_id) != CALL_ID_LEN or not 0 < index < 2**32 or len(dh_public) != CALL_DH_LEN:
                 return "call ringing out of range"
-            if len(kem_ciphertext) != CALL_KEM_CIPHERTEXT_LEN:
+            if len(kem_ciphertext) not in CALL_KEM_CIPHERTEXT_LENS:
                 return "call ringing keys out of range"
         case CallReveal(call_id, dh_public):
             if len(call_id) != CALL_ID_LEN or len(dh_public) != CALL_DH_LEN:

@@ -7,9 +7,12 @@ again from anything the session keeps.
 Each packet, on UDP or inside the session when UDP does not pass, is exactly :data:`PACKET_LEN`
 bytes so its size says nothing about the speech in it::
 
-    0x56 | u32be receiver index | u64be counter | ChaCha20-Poly1305(u16be length || payload || zeros)
+    0x56 | u32be receiver index | u64be counter | AEAD(u16be length || payload || zeros)
 
-The first 13 bytes are the associated data; the nonce is the counter, as in Noise. The receiver
+The AEAD is the line profile's (``CallKeys.aead``): ChaCha20-Poly1305 for ``standard``, AES-256-GCM
+for ``cnsa2``, both with a 16-byte tag, so a packet has the same length under both. The first 13
+bytes are the associated data; the nonce is the counter, encoded as the profile's Noise cipher
+encodes it (little-endian for ChaChaPoly, big-endian for AESGCM). The receiver
 keeps a sliding window of :data:`REPLAY_WINDOW` counters and takes each counter at most once, after
 the tag checks, so a forged packet cannot move the window.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import struct
 
-from hotline.crypto.aead import TAG_LEN, CipherKey, noise_nonce
+from hotline.crypto.aead import CHACHAPOLY, TAG_LEN, Aead
 from hotline.crypto.errors import CryptoError
 
 #: The first byte of every media packet.
@@ -54,10 +57,11 @@ def packet_counter(packet: bytes | memoryview) -> int | None:
 class MediaSealer:
     """Seals one direction of a call's media; counts from 0 and never reuses a counter."""
 
-    __slots__ = ("_cipher", "_counter", "_index")
+    __slots__ = ("_cipher", "_counter", "_index", "_nonce")
 
-    def __init__(self, key: bytes, receiver_index: int) -> None:
-        self._cipher = CipherKey(key)
+    def __init__(self, key: bytes, receiver_index: int, aead: Aead = CHACHAPOLY) -> None:
+        self._cipher = aead.key(key)
+        self._nonce = aead.nonce
         self._index = receiver_index
         self._counter = 0
 
@@ -74,7 +78,7 @@ class MediaSealer:
             raise CryptoError("media counter exhausted")
         header = _HEADER.pack(PACKET_TYPE, self._index, self._counter)
         body = _LENGTH.pack(len(payload)) + payload + bytes(PAYLOAD_ROOM - len(payload))
-        sealed = self._cipher.seal(noise_nonce(self._counter), header, body)
+        sealed = self._cipher.seal(self._nonce(self._counter), header, body)
         self._counter += 1
         return header + sealed
 
@@ -110,10 +114,11 @@ class ReplayWindow:
 class MediaOpener:
     """Opens one direction of a call's media: authentic, fresh packets only."""
 
-    __slots__ = ("_cipher", "_index", "_window", "forged", "replayed")
+    __slots__ = ("_cipher", "_index", "_nonce", "_window", "forged", "replayed")
 
-    def __init__(self, key: bytes, receiver_index: int) -> None:
-        self._cipher = CipherKey(key)
+    def __init__(self, key: bytes, receiver_index: int, aead: Aead = CHACHAPOLY) -> None:
+        self._cipher = aead.key(key)
+        self._nonce = aead.nonce
         self._index = receiver_index
         self._window = ReplayWindow()
         #: Packets whose tag did not check (or that were not packets of this call).
@@ -131,7 +136,7 @@ class MediaOpener:
             return False
         view = memoryview(packet)
         try:
-            self._cipher.open(noise_nonce(counter), bytes(view[:HEADER_LEN]), view[HEADER_LEN:])
+            self._cipher.open(self._nonce(counter), bytes(view[:HEADER_LEN]), view[HEADER_LEN:])
         except CryptoError:
             return False
         return True
@@ -150,7 +155,7 @@ class MediaOpener:
             return None
         view = memoryview(packet)
         try:
-            body = self._cipher.open(noise_nonce(counter), bytes(view[:HEADER_LEN]), view[HEADER_LEN:])
+            body = self._cipher.open(self._nonce(counter), bytes(view[:HEADER_LEN]), view[HEADER_LEN:])
         except CryptoError:
             self.forged += 1
             return None

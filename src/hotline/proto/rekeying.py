@@ -114,8 +114,13 @@ class Rekeying:
         record of the session is sealed."""
         self._carrier = carrier
 
+    def use_keys(self, keys: LocalKeys) -> None:
+        """Make rekeys with ``keys``: a responder learns the line's profile from the initiation,
+        and every rekey of the session runs under that profile."""
+        self._keys = keys
+
     def _prologue(self) -> bytes:
-        # bind the new handshake to the one it replaces
+        # bind the new handshake to the one it replaces (the profile is bound by the protocol name)
         assert self._transport.handshake_hash is not None
         return PROLOGUE + b" rekey " + self._transport.handshake_hash
 
@@ -221,6 +226,7 @@ class Rekeying:
                 prologue=self._prologue(),
                 new_ephemeral=keys.new_ephemeral,
                 kem=keys.kem,
+                suite=keys.suite,
             )
             response, result = hs.create_response()
         except HandshakeFailed as exc:

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from hotline.crypto.mlkem import MLKEM768, Kem
+from hotline.crypto.mlkem import Kem
 from hotline.crypto.x25519 import X25519PrivateKey
 from hotline.proto.carrier import Lane
 from hotline.proto.carriermode import CarrierMode, CarrierSetting
@@ -51,7 +51,6 @@ from hotline.proto.constants import (
     KEEPALIVE_INTERVAL,
     KEEPALIVE_MISSES,
     MAX_DATA_LEN,
-    PROTOCOL_NAME,
     REJECT_AFTER_TIME,
     REKEY_AFTER_BYTES,
     REKEY_AFTER_RECORDS,
@@ -62,16 +61,17 @@ from hotline.proto.constants import (
 from hotline.proto.errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from hotline.proto.events import (
     HandshakeCompleted,
+    ProfileMismatch,
     SessionEvent,
     SessionTerminated,
 )
 from hotline.proto.handshake import (
-    INIT_LEN,
-    RESPONSE_LEN,
     HandshakeFailed,
     HandshakeResult,
     PeerDirectory,
+    init_len,
     mac1_key,
+    response_len,
 )
 from hotline.proto.keepalive import Keepalive
 from hotline.proto.messages import (
@@ -86,6 +86,7 @@ from hotline.proto.records import RecordError, RecordReader, RecordType
 from hotline.proto.rekeying import Rekeying
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.states import SessionState, Trigger, transition
+from hotline.proto.suites import STANDARD, SUITES, Suite
 from hotline.proto.transport import Transport
 
 
@@ -106,8 +107,20 @@ class SessionConfig:
     #: per peer static key shared by every session made with this config, so a new session does
     #: not bring a new burst; past it the session ends with ``RATE_LIMITED`` (§5.4; issue 13, F12).
     rekey_limits: KeyedBuckets = field(default_factory=lambda: KeyedBuckets(REKEY_RATE, REKEY_BURST))
-    #: The KEM behind the ``hfs`` tokens (a deterministic one in golden tests).
-    kem: Kem = field(default_factory=MLKEM768)
+    #: The KEM behind the ``hfs`` tokens of handshakes under the profile whose KEM it is (a
+    #: deterministic one in golden tests); None for each suite's own, drawing from the OS.
+    kem: Kem | None = None
+    #: The line profile of every session made with this config, unless ``suite_for`` is given.
+    suite: Suite = STANDARD
+    #: The line profile chosen per peer, by its static key (None: no line to that key). When given
+    #: it decides for every session made with this config: an initiator runs the profile of the line
+    #: it dials (``suite`` if the key has no line); a responder takes the profile of the initiation
+    #: whose mac1 checks, then refuses an initiator whose line has the other one (§3.8). The answer
+    #: must not depend on anything but the key.
+    suite_for: Callable[[bytes], Suite | None] | None = None
+    #: Told of each initiation refused because its profile is not its line's (§3.8), so the
+    #: station can raise an alert naming both. Called from :meth:`Session.receive_data`.
+    on_profile_mismatch: Callable[[ProfileMismatch], None] | None = None
     #: Draws a fresh X25519 ephemeral for each handshake.
     new_ephemeral: Callable[[], X25519PrivateKey] = X25519PrivateKey.generate
     #: Where an adapter that dials takes each first initiation's timestamp (ns; docs/protocol.md
@@ -129,10 +142,55 @@ class SessionConfig:
 _HANDSHAKE_EXPIRED = (ErrorCode.HANDSHAKE_TIMEOUT, "handshake did not complete")
 
 
-def _local_keys(config: SessionConfig) -> LocalKeys:
-    return LocalKeys(
-        config.static, mac1_key(config.static.public_key().raw), config.new_ephemeral, config.kem
+def _local_keys(config: SessionConfig, suite: Suite) -> LocalKeys:
+    kem = config.kem if config.kem is not None and config.kem.name == suite.kem_name else suite.kem()
+    mac_key = mac1_key(config.static.public_key().raw, suite.mac_hash)
+    return LocalKeys(config.static, mac_key, config.new_ephemeral, kem, suite)
+
+
+def _suites(config: SessionConfig) -> tuple[Suite, ...]:
+    # the profiles a responder reads initiations under: every one when the line decides, else one
+    return tuple(SUITES.values()) if config.suite_for is not None else (config.suite,)
+
+
+def _undecided(config: SessionConfig) -> LocalKeys:
+    # a responder's keys until the initiation says its profile: nothing is made with them (the
+    # answer installs that profile's), and nothing of any profile is computed for them
+    return LocalKeys(config.static, b"", config.new_ephemeral, config.suite.kem(), config.suite)
+
+
+def _responder_side(
+    config: SessionConfig,
+    peers: PeerDirectory,
+    guard: TimestampGuard,
+    limits: HandshakeLimits | None,
+    source: str | None,
+) -> ResponderSide:
+    return ResponderSide(
+        partial(_local_keys, config),
+        peers=peers,
+        guard=guard,
+        limits=limits,
+        source=source,
+        line_suite=config.suite_for,
+        suites=_suites(config),
+        on_mismatch=config.on_profile_mismatch,
     )
+
+
+#: The largest first-handshake record of any profile: what a responder reads before it knows which.
+_MAX_INIT_LEN = max(init_len(s.kem()) for s in SUITES.values())
+
+
+def _first_record_max(keys: LocalKeys, initiator: bool) -> int:
+    # the longest record a session reads before the handshake is done (a length field counts the type)
+    return (response_len(keys.kem) if initiator else _MAX_INIT_LEN) + 1
+
+
+def _dialled_suite(config: SessionConfig, peer_static: bytes) -> Suite:
+    # the initiator runs its line's profile; the config's when the key has no line
+    found = None if config.suite_for is None else config.suite_for(peer_static)
+    return config.suite if found is None else found
 
 
 class Session:
@@ -152,13 +210,14 @@ class Session:
         setting: CarrierSetting | None = None,
     ) -> None:
         self._config = config
+        self._suite = keys.suite
         self._initiator = initiator is not None
         self._state = SessionState.AWAIT_RESPONSE if self._initiator else SessionState.AWAIT_INITIATION
         self._events: deque[SessionEvent] = deque()
         self._transport = Transport(
             config.rekey_after_records, config.rekey_after_bytes, config.reject_after_time
         )
-        self._reader = RecordReader(max_len=(RESPONSE_LEN if self._initiator else INIT_LEN) + 1)
+        self._reader = RecordReader(max_len=_first_record_max(keys, self._initiator))
         self._started_at = now
         self._keepalive = Keepalive(config.keepalive_interval, config.keepalive_misses, now)
         #: In carrier mode its carrier (``status()``, each lane's ``room()``), else None. Read only.
@@ -204,18 +263,13 @@ class Session:
         now: float,
         wall_time_ns: int,
     ) -> Session:
-        """Start a session to ``peer_static``; the first record is ready in :meth:`data_to_send`.
-
-        Args:
-            config: our station's session settings.
-            peer_static: the responder's X25519 static public key (from its card).
-            line_key: the 32-byte line key (Noise PSK).
-            now: monotonic time, seconds.
-            wall_time_ns: the anti-replay timestamp of this initiation (ns since the Unix epoch):
-                greater than any the station sent before (docs/protocol.md §3.3). The rekeys'
-                timestamps continue it with ``now``.
-        """
-        keys = _local_keys(config)
+        """Start a session to ``peer_static`` (the responder's X25519 static public key, from its
+        card) with the 32-byte ``line_key`` (the Noise PSK), under the profile of that line; the
+        first record is ready in :meth:`data_to_send`. ``now`` is monotonic seconds;
+        ``wall_time_ns`` the anti-replay timestamp of this initiation (ns since the Unix epoch),
+        greater than any the station sent before (docs/protocol.md §3.3), which the rekeys'
+        timestamps continue with ``now``."""
+        keys = _local_keys(config, _dialled_suite(config, peer_static))
         side = InitiatorSide(
             keys, peer_static=peer_static, line_key=line_key, wall_time_ns=wall_time_ns, started_at=now
         )
@@ -237,21 +291,17 @@ class Session:
         limits: HandshakeLimits | None = None,
         source: str | None = None,
     ) -> Session:
-        """Wait for an initiation on a freshly accepted connection.
+        """Wait for an initiation on a freshly accepted connection (``now``: monotonic seconds).
 
-        Args:
-            config: our station's session settings.
-            peers: looks up the line key of an initiator by its static key.
-            guard: the station's initiation timestamps (shared by all its sessions); raised only
-                when this session is confirmed (issue 13, F8).
-            now: monotonic time, seconds.
-            limits: the station's handshake rate limits (shared by all its sessions), if any.
-            source: the address the connection came from, for the per-address limit.
+        ``peers`` looks up the line key of an initiator by its static key; ``guard`` holds the
+        station's initiation timestamps, raised only when this session is confirmed (issue 13,
+        F8); ``limits`` the station's handshake rate limits, if any, with ``source`` the address
+        the connection came from. All three are shared by every session of the station.
         """
-        keys = _local_keys(config)
         setting = config.carrier if config.carrier_for is None else None
-        session = cls(config, keys, None, now, setting)
-        session._responder_side = ResponderSide(keys, peers=peers, guard=guard, limits=limits, source=source)
+        # the profile is known once the initiation is read: until then, the config's default
+        session = cls(config, _undecided(config), None, now, setting)
+        session._responder_side = _responder_side(config, peers, guard, limits, source)
         return session
 
     # -- read-only views ---------------------------------------------------------------------------
@@ -288,8 +338,18 @@ class Session:
 
     @property
     def protocol_name(self) -> str:
-        """The Noise protocol name."""
-        return PROTOCOL_NAME
+        """The Noise protocol name of :attr:`suite`."""
+        return self._suite.protocol_name
+
+    @property
+    def suite(self) -> Suite:
+        """The line profile (a responder's is known once it has read the initiation)."""
+        return self._suite
+
+    @property
+    def mismatch(self) -> ProfileMismatch | None:
+        """Why a responder refused its initiation when the two profiles disagreed (§3.8), else None."""
+        return None if self._responder_side is None else self._responder_side.mismatch
 
     @property
     def has_full_record(self) -> bool:
@@ -407,9 +467,12 @@ class Session:
         assert side is not None
         try:
             response, result = side.answer(record_type, body, now)
-        except HandshakeFailed:
+        except HandshakeFailed:  # a profile mismatch too: the side reported it
             self._drop()
             return
+        assert side.keys is not None
+        self._suite = side.keys.suite
+        self._rekeying.use_keys(side.keys)
         self._line_key = side.peers.line_key(result.peer_static)
         if self._config.carrier_for is not None:
             # nothing of the session has been sealed yet: the carrier can still be chosen
@@ -459,7 +522,7 @@ class Session:
         self._events.append(
             HandshakeCompleted(
                 peer_static=self._peer_static,
-                protocol_name=PROTOCOL_NAME,
+                protocol_name=self._suite.protocol_name,
                 handshake_hash=handshake_hash,
                 initiator=self._initiator,
             )

@@ -38,10 +38,11 @@ Why SHA512 in the Noise name and SHA-384 for documents:
     document hash is published (card-checked, shown to people) and SHA-384 is CNSA 2.0's named hash,
     at the same speed as SHA-512 on 64-bit machines and with a shorter digest.
 
-Not here yet (the station wiring): identities holding keys for both profiles, cards carrying them,
-sealed line keys (HPKE with ML-KEM-1024 + P-384 is what pyca offers for a CNSA-aligned seal), the
-store's encryption at rest, safety numbers, transcripts and every other BLAKE2s use that a ``cnsa2``
-line must not make.
+A session follows its line's suite end to end (docs/protocol.md §3.8): the handshake and every
+rekey, the records (the AEAD of the Noise split), the transcript hash chain
+(:mod:`hotline.proto.delivery`, keyed with :attr:`Suite.mac_hash`), each call's own key exchange
+(:mod:`hotline.proto.callkeys`: :attr:`Suite.kem_name` and :attr:`Suite.call_hash`) and its media
+(:mod:`hotline.proto.media`: :attr:`Suite.aead`).
 """
 
 from __future__ import annotations
@@ -80,10 +81,13 @@ class Suite:
     record_aead: AeadName
     #: Hash of whole documents.
     document_hash: DigestName
-    #: Hash of the initiation MAC (keyed BLAKE2s for ``BLAKE2s``, else truncated HMAC).
+    #: Keyed hash of the line's path: the initiation MAC and the transcript hash chain (keyed
+    #: BLAKE2s for ``BLAKE2s``, else HMAC truncated to the output the field has).
     mac_hash: DigestName
     #: Hybrid signature over what the line signs (cards, sealed line keys).
     signature: SignatureName
+    #: Hash of a call's key exchange: its commitment, its transcript and the HKDF of its keys.
+    call_hash: DigestName
 
     def __post_init__(self) -> None:
         protocol = _parse(self.protocol_name)  # raises ValueError for a name we cannot run
@@ -130,6 +134,7 @@ STANDARD = Suite(
     document_hash="SHA256",
     mac_hash="BLAKE2s",
     signature="Ed25519+ML-DSA-65",
+    call_hash="SHA256",
 )
 
 CNSA2 = Suite(
@@ -139,6 +144,7 @@ CNSA2 = Suite(
     document_hash="SHA384",
     mac_hash="SHA384",
     signature="Ed25519+ML-DSA-87",
+    call_hash="SHA384",
 )
 
 #: Every profile by name; ``standard`` is the default of a new line.
@@ -152,6 +158,15 @@ def suite(profile: str) -> Suite:
         if name == profile:
             return found
     raise ValueError(f"no line profile {profile!r} (there are: {', '.join(SUITES)})")
+
+
+def suite_of_kem(kem_name: str) -> Suite:
+    """The suite whose handshake and calls use this KEM (``MLKEM768``, ``MLKEM1024``). Raises
+    :class:`ValueError`."""
+    for found in SUITES.values():
+        if found.kem_name == kem_name:
+            return found
+    raise ValueError(f"no line profile uses the KEM {kem_name!r}")
 
 
 def suite_of_protocol(protocol_name: str) -> Suite:

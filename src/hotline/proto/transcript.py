@@ -113,6 +113,7 @@ from hotline.proto.errors import LocalProtocolError
 from hotline.proto.inflight import InFlight
 from hotline.proto.linemsg import Entry, Hello, Receipt
 from hotline.proto.pacing import CARRIER_READ, LaneFacts, LanePacer
+from hotline.proto.suites import STANDARD, Suite
 from hotline.proto.transcriptio import (
     AwaitRoom,
     Broken,
@@ -142,6 +143,7 @@ class Transcript:
         chain_out0: the head of our empty outbound transcript.
         delivered_upto: our entries the store already marks delivered.
         window: entries in flight at most (§10.2 rule 1; smaller only in tests).
+        suite: the line's profile, whose hash the chain is (§10.1).
     """
 
     # one per line: slots keep a hub's memory per line down
@@ -169,6 +171,7 @@ class Transcript:
         "receipted_at",
         "session",
         "state",
+        "suite",
         "window",
     )
 
@@ -180,7 +183,9 @@ class Transcript:
         chain_out0: bytes,
         delivered_upto: int,
         window: int = WINDOW,
+        suite: Suite = STANDARD,
     ) -> None:
+        self.suite = suite
         # inbound: accepted (perhaps still being stored), and what is on our disk
         self.in_seq, self.in_head = inbound
         self.committed_in = inbound
@@ -226,7 +231,7 @@ class Transcript:
 
     def verdict(self, entry: Entry) -> Verdict:
         """What :meth:`entry_received` would make of ``entry`` now (changes nothing)."""
-        return classify(self.in_seq, self.in_head, entry)
+        return classify(self.in_seq, self.in_head, entry, self.suite)
 
     # -- sessions
 
@@ -303,7 +308,7 @@ class Transcript:
         asks first, to let its quotas refuse an entry that would be accepted, §10.3), or None."""
         if self.state is LinkState.BROKEN:
             return
-        match classify(self.in_seq, self.in_head, entry) if verdict is None else verdict:
+        match classify(self.in_seq, self.in_head, entry, self.suite) if verdict is None else verdict:
             case Accept(head):
                 self.in_seq, self.in_head = entry.seq, head
                 self._pending.append(entry)

@@ -36,6 +36,7 @@ from hotline.proto.linemsg import (
     decode,
     encode,
 )
+from hotline.proto.suites import CNSA2, Suite
 from hotline.proto.wordlist import WORDS
 from tests.support.reachable import reachable
 
@@ -121,7 +122,10 @@ def test_every_public_value_feeds_the_keys_and_the_words(field: str) -> None:
     secrets = random.randbytes(32), random.randbytes(32)
     base = derive(transcript, *secrets)
     value = getattr(transcript, field)
-    changed = value + 1 if isinstance(value, int) else bytes([value[0] ^ 1]) + value[1:]
+    if isinstance(value, Suite):
+        changed: object = CNSA2  # the profile: its hash and labels
+    else:
+        changed = value + 1 if isinstance(value, int) else bytes([value[0] ^ 1]) + value[1:]
     other = derive(dataclasses.replace(transcript, **{field: changed}), *secrets)
     assert other.caller_to_callee != base.caller_to_callee and other.callee_to_caller != base.callee_to_caller
     assert other.sas != base.sas

@@ -93,7 +93,7 @@ def test_lookup_by_profile_and_by_protocol_name() -> None:
 )
 def test_a_suite_must_name_a_line_handshake(name: str) -> None:
     with pytest.raises(ValueError):
-        Suite("cnsa2", name, "AESGCM", "SHA384", "SHA384", "Ed25519+ML-DSA-87")
+        Suite("cnsa2", name, "AESGCM", "SHA384", "SHA384", "Ed25519+ML-DSA-87", "SHA384")
 
 
 def test_suites_are_frozen() -> None:

@@ -17,6 +17,7 @@ from hotline.crypto.x25519 import X25519PrivateKey
 from hotline.proto import linemsg
 from hotline.proto.call import Call, CallState
 from hotline.proto.callkeys import CalleeExchange, CallerExchange, CallKeys
+from hotline.proto.constants import PROTOCOL_NAME
 from hotline.proto.linemsg import CallOffer, LineMessage
 from hotline.proto.media import MediaOpener, MediaSealer
 from hotline.station.calls.live import LiveCall
@@ -34,6 +35,7 @@ class Channel:
     #: no carrier: media may go over UDP, as on a line without one
     carrier = None
     handshake_hash = BINDING
+    protocol_name = PROTOCOL_NAME
 
     def __init__(self) -> None:
         self.sent: list[LineMessage] = []

@@ -22,6 +22,7 @@ from hotline.proto.call import (
 )
 from hotline.proto.carrier import SEGMENT_HEADER_LEN, Carrier, CarrierStatus, Lane, LaneFull
 from hotline.proto.carriermode import CarrierSetting
+from hotline.proto.constants import PROTOCOL_NAME
 from hotline.proto.linemsg import CallMedia, LineMessage
 from hotline.proto.media import PACKET_LEN
 from hotline.proto.messages import Data, encode_message
@@ -42,6 +43,7 @@ class CarrierChannel:
     peer_ip_port = ("127.0.0.1", 9)
     is_closed = False
     handshake_hash = BINDING
+    protocol_name = PROTOCOL_NAME
 
     def __init__(self, setting: CarrierSetting) -> None:
         self.carrier = setting

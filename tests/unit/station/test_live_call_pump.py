@@ -18,6 +18,7 @@ from typing import Any
 from hotline.crypto.mlkem import MLKEM768
 from hotline.proto import linemsg
 from hotline.proto.call import Call, CallState, EndReason
+from hotline.proto.constants import PROTOCOL_NAME
 from hotline.proto.linemsg import (
     CallOffer,
     CallRinging,
@@ -50,6 +51,7 @@ class Channel:
     #: no carrier: media may go over UDP, as on a line without one
     carrier = None
     handshake_hash = BINDING
+    protocol_name = PROTOCOL_NAME
 
     def __init__(self) -> None:
         self.sent: list[tuple[LineMessage, int]] = []

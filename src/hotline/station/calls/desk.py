@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 from typing import Generic, TextIO, TypeVar
 
-from hotline.crypto.mlkem import MLKEM768
 from hotline.crypto.random import random_bytes
 from hotline.net.tcp import ChannelClosed
 from hotline.net.udp import Address, MediaSocket, bind
@@ -38,6 +37,7 @@ from hotline.proto.linemsg import (
     Signal,
 )
 from hotline.proto.media import packet_index
+from hotline.proto.suites import suite_of_protocol
 from hotline.station.calls.audio import Discard, Silence, Sink, Source, WavFileSink, WavFileSource
 from hotline.station.calls.live import LiveCall, Media, show_call_id
 from hotline.station.calls.needs import CallChannel, CallLine, CallSession, CallStation
@@ -164,6 +164,7 @@ class CallDesk(Generic[LineT]):
             dh_secret=random_bytes(DH_SECRET_LEN),
             kem_seed=random_bytes(KEM_SEED_LEN),
             path=_media_path(session.channel),
+            suite=suite_of_protocol(session.channel.protocol_name),
         )
         call = self._register(line, session, machine)
         call.attach(media)  # the offer goes out once the call is logged
@@ -201,14 +202,16 @@ class CallDesk(Generic[LineT]):
                 line, "call-refused", {"call": show_call_id(offer.call_id), "reason": too_slow}
             )
             return
+        suite = suite_of_protocol(session.channel.protocol_name)  # the line's profile
         machine = Call.offered(
             offer,
             self._new_index(),
             time.monotonic(),
             binding=session.channel.handshake_hash,
             dh_secret=random_bytes(DH_SECRET_LEN),
-            kem=MLKEM768(),
+            kem=suite.kem(),
             path=_media_path(session.channel),
+            suite=suite,
         )
         self._register(line, session, machine)  # it rings once logged: see rung()
 

@@ -355,8 +355,8 @@ class LiveCall:
         keys = machine.keys
         assert machine.remote_index is not None and keys is not None
         # the sealer and opener hold the only other references to the keys: dropped at the end
-        self.sealer = MediaSealer(keys.sending(caller=machine.caller), machine.remote_index)
-        self.opener = MediaOpener(keys.receiving(caller=machine.caller), machine.local_index)
+        self.sealer = MediaSealer(keys.sending(caller=machine.caller), machine.remote_index, keys.aead)
+        self.opener = MediaOpener(keys.receiving(caller=machine.caller), machine.local_index, keys.aead)
         self.answered_wall = time.time()
         self._tell({"event": "answered", "sas": list(keys.sas)})
         log.info("call answered", extra={"peer": self.line.peer, "call": show_call_id(machine.call_id)})

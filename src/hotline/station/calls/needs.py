@@ -27,6 +27,11 @@ class CallChannel(Protocol):
         ...
 
     @property
+    def protocol_name(self) -> str:
+        """The session's Noise protocol name: its line profile, whose KEM, hash and AEAD a call uses."""
+        ...
+
+    @property
     def is_closed(self) -> bool:
         """Whether the session has ended."""
         ...
