@@ -34,6 +34,7 @@ from hotline.proto.cards import StationCard, decode_card
 from hotline.proto.constants import TIE_WINDOW
 from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Kind, Receipt
+from hotline.proto.suites import ProfileName, Suite, suite
 from hotline.station.entryrules import Refused
 from hotline.station.events import AlertBoard
 from hotline.station.ids import show_id
@@ -53,6 +54,9 @@ from hotline.station.ports import LineContext, LinkSession
 from hotline.store.rows import LineRow, MessageRow
 
 log = logging.getLogger("hotline.line")
+
+#: The alert raised when the two ends of a line have different profiles.
+PROFILE_MISMATCH = "profile-mismatch"
 
 
 class Line:
@@ -88,12 +92,24 @@ class Line:
         self._dialer = Dialer(lambda: station.config)
         #: The carrier mismatch the standing ``carrier`` alert tells of (said once, not per redial).
         self._carrier_mismatch: Mismatch | None = None
+        #: The peer's profile the standing ``profile-mismatch`` alert tells of (said once per profile).
+        self._profile_mismatch: str | None = None
 
     # -- what the line is
 
     @property
     def peer(self) -> str:
         return self.row.peer
+
+    @property
+    def profile(self) -> ProfileName:
+        """The line's profile, fixed when it was made (docs/protocol.md §3.8)."""
+        return self.row.profile
+
+    @property
+    def suite(self) -> Suite:
+        """Everything the line's profile fixes: the handshake, records, media, values at rest."""
+        return suite(self.row.profile)
 
     @property
     def alerts(self) -> list[dict[str, object]]:
@@ -338,6 +354,35 @@ class Line:
         self._carrier_mismatch = mismatch
         self.alert(CARRIER_ALERT, mismatch.detail)
 
+    # -- profile mismatches (docs/protocol.md §3.8)
+
+    def profile_mismatch(self, theirs: str) -> None:
+        """The peer's end of this line has the profile ``theirs``, not ours: no session can come up.
+
+        Raises the ``profile-mismatch`` alert naming both profiles and what each end would run to
+        agree, once for each profile the peer is found with (a redial that finds the same says
+        nothing new, even when the operator cleared it).
+        """
+        ours = self.profile
+        if theirs == ours or theirs == self._profile_mismatch:
+            return
+        self._alerts.drop((PROFILE_MISMATCH,))
+        self._profile_mismatch = theirs
+        us = self.station.config.name
+        self.alert(
+            PROFILE_MISMATCH,
+            f"the line to {self.peer} is {ours} here but {theirs} at {self.peer}: no session until both "
+            f"ends have one profile. Agree with {self.peer}'s operator which it is; for {theirs}, run "
+            f"`hotline line profile {self.peer} {theirs}` here; for {ours}, {self.peer}'s operator runs "
+            f"`hotline line profile {us} {ours}` there. The end that changes re-keys and re-verifies",
+        )
+
+    def profiles_agree(self) -> None:
+        """The two ends have one profile again (a session came up, or ours changed): the alert goes."""
+        if self._profile_mismatch is not None:
+            self._profile_mismatch = None
+            self._alerts.drop((PROFILE_MISMATCH,))
+
     def _carrier_agrees(self) -> None:
         self._carrier_mismatch = None
         self._alerts.drop((CARRIER_ALERT,))
@@ -355,6 +400,7 @@ class Line:
         self._down_alerted = False
         if self._carrier_mismatch is not None and self._carrier_mismatch.fatal:
             self._carrier_agrees()  # a session came up: the two ends' carriers match now
+        self.profiles_agree()  # and so do their profiles
         log.info("line up", extra={"peer": self.peer, "endpoint": session.endpoint})
         return True
 
@@ -453,4 +499,4 @@ class _SessionOver(Exception):
     pass
 
 
-__all__ = ["Line", "LinkSession", "TestResult"]
+__all__ = ["PROFILE_MISMATCH", "Line", "LinkSession", "TestResult"]
