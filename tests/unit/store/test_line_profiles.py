@@ -274,3 +274,22 @@ def add_line_in(store: Store, peer: str) -> int:
         chain_out0=b"\x00" * 32,
         chain_in0=b"\x01" * 32,
     ).id
+
+
+def test_the_page_layer_is_the_one_docs_store_md_describes(store: Store, path: Path) -> None:
+    """The pages are the same for every line: SQLCipher's AES-256-CBC with an HMAC-SHA512 per page
+    (docs/store.md, README); a driver built otherwise would make those pages wrong."""
+    raw = raw_connection(path)
+    try:
+        settings = {
+            name: str(raw.execute(f"PRAGMA {name}").fetchone()[0])
+            for name in ("cipher", "cipher_hmac_algorithm", "cipher_page_size", "cipher_use_hmac")
+        }
+    finally:
+        raw.close()
+    assert settings == {
+        "cipher": "AES-256-CBC",
+        "cipher_hmac_algorithm": "HMAC_SHA512",
+        "cipher_page_size": "4096",
+        "cipher_use_hmac": "1",
+    }
