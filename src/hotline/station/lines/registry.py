@@ -174,6 +174,14 @@ class Directory:
     def replayed(self, peer_static: bytes) -> None:
         self._registry.replayed(peer_static)
 
+    def suite_for(self, peer_static: bytes) -> Suite | None:
+        """The suite of our line to ``peer_static`` (None: no such line)."""
+        return self._registry.suite_for(peer_static)
+
+    def profile_mismatch(self, peer_static: bytes, theirs: str) -> None:
+        """A handshake showed that ``peer_static`` runs our line with the profile ``theirs``."""
+        self._registry.profile_mismatch(peer_static, theirs)
+
 
 async def _supervise(line: Line) -> None:
     # a line's supervisor that fails (a bug) is logged and restarted; the other lines go on
