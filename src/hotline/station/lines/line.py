@@ -50,13 +50,11 @@ from hotline.station.lines.carriercheck import (
 from hotline.station.lines.delivery import Delivery
 from hotline.station.lines.dialer import Dialer
 from hotline.station.lines.linetest import TestResult, test_schedule
+from hotline.station.lines.profilecheck import ProfileCheck
 from hotline.station.ports import LineContext, LinkSession
 from hotline.store.rows import LineRow, MessageRow
 
 log = logging.getLogger("hotline.line")
-
-#: The alert raised when the two ends of a line have different profiles.
-PROFILE_MISMATCH = "profile-mismatch"
 
 
 class Line:
@@ -92,8 +90,7 @@ class Line:
         self._dialer = Dialer(lambda: station.config)
         #: The carrier mismatch the standing ``carrier`` alert tells of (said once, not per redial).
         self._carrier_mismatch: Mismatch | None = None
-        #: The peer's profile the standing ``profile-mismatch`` alert tells of (said once per profile).
-        self._profile_mismatch: str | None = None
+        self._profiles = ProfileCheck(self._alerts)
 
     # -- what the line is
 
@@ -354,34 +351,17 @@ class Line:
         self._carrier_mismatch = mismatch
         self.alert(CARRIER_ALERT, mismatch.detail)
 
-    # -- profile mismatches (docs/protocol.md §3.8)
+    # -- profile mismatches (docs/protocol.md §3.8; hotline.station.lines.profilecheck)
 
     def profile_mismatch(self, theirs: str) -> None:
-        """The peer's end of this line has the profile ``theirs``, not ours: no session can come up.
-
-        Raises the ``profile-mismatch`` alert naming both profiles and what each end would run to
-        agree, once for each profile the peer is found with (a redial that finds the same says
-        nothing new, even when the operator cleared it).
-        """
-        ours = self.profile
-        if theirs == ours or theirs == self._profile_mismatch:
-            return
-        self._alerts.drop((PROFILE_MISMATCH,))
-        self._profile_mismatch = theirs
+        """The peer's end of this line has the profile ``theirs``: if it is not ours, no session can
+        come up, and the ``profile-mismatch`` alert says so (once per profile found)."""
         us = self.station.config.name
-        self.alert(
-            PROFILE_MISMATCH,
-            f"the line to {self.peer} is {ours} here but {theirs} at {self.peer}: no session until both "
-            f"ends have one profile. Agree with {self.peer}'s operator which it is; for {theirs}, run "
-            f"`hotline line profile {self.peer} {theirs}` here; for {ours}, {self.peer}'s operator runs "
-            f"`hotline line profile {us} {ours}` there. The end that changes re-keys and re-verifies",
-        )
+        self._profiles.differs(peer=self.peer, us=us, ours=self.profile, theirs=theirs)
 
     def profiles_agree(self) -> None:
         """The two ends have one profile again (a session came up, or ours changed): the alert goes."""
-        if self._profile_mismatch is not None:
-            self._profile_mismatch = None
-            self._alerts.drop((PROFILE_MISMATCH,))
+        self._profiles.agree()
 
     def _carrier_agrees(self) -> None:
         self._carrier_mismatch = None
@@ -499,4 +479,4 @@ class _SessionOver(Exception):
     pass
 
 
-__all__ = ["PROFILE_MISMATCH", "Line", "LinkSession", "TestResult"]
+__all__ = ["Line", "LinkSession", "TestResult"]

@@ -30,7 +30,8 @@ from hotline.station.cardkeys import key_clash
 from hotline.station.documents import doc_dir
 from hotline.station.documents.blobfiles import remove_line
 from hotline.station.errors import StationError
-from hotline.station.lines.line import PROFILE_MISMATCH, Line
+from hotline.station.lines.line import Line
+from hotline.station.lines.profilecheck import PROFILE_MISMATCH
 from hotline.station.requests.base import Args, Emit, NoArgs, PeerArgs, StationHost, check_peer_name
 from hotline.station.views import describe_line
 from hotline.store.db import Store
