@@ -117,9 +117,13 @@ def pair(
         Text.assemble(
             "line to ",
             render.text(peer, "bold"),
-            " (",
-            render.profile_text(result),
-            ") added with its line key; it is ",
+            # a line that is not standard says so (the default goes without saying)
+            *(
+                ()
+                if result.get("profile", "standard") == "standard"
+                else (" (", render.profile_text(result), ")")
+            ),
+            " added with its line key; it is ",
             Text("not verified yet", style="bold yellow"),
             " and carries nothing until it is",
         )
