@@ -17,7 +17,7 @@ from rich.text import Text
 from hotline.cli import reach, render
 from hotline.cli.errors import Failure
 from hotline.cli.files import PrivateFile, read_bytes, read_text
-from hotline.cli.options import ENDPOINT, json_option, settings
+from hotline.cli.options import ENDPOINT, PROFILE, json_option, settings
 
 __all__ = ["line"]
 
@@ -37,18 +37,33 @@ def line() -> None:
     type=ENDPOINT,
     help="Where to dial PEER (repeatable, tried in order); defaults to the endpoints on its card.",
 )
+@click.option(
+    "--profile",
+    type=PROFILE,
+    default=None,
+    help="The line's profile, the same at both ends: standard (the default for a new line) or cnsa2 "
+    "(aligned with CNSA 2.0). Given for a line that exists with another one, it changes the "
+    "profile: a key change (new line key, verify again).",
+)
 @json_option
-def add(peer: str, card_file: str, endpoints: tuple[str, ...]) -> None:
+def add(peer: str, card_file: str, endpoints: tuple[str, ...], profile: str | None) -> None:
     """Add a line to PEER from the card in CARD_FILE (`-` reads it from stdin)."""
     card = read_text(card_file, "card file")
     opts = settings()
-    result = reach.call(opts, "line.add", peer=peer, card=card, endpoints=list(endpoints))
+    args: dict[str, object] = {"peer": peer, "card": card, "endpoints": list(endpoints)}
+    if profile is not None:
+        args["profile"] = profile
+    result = reach.call(opts, "line.add", **args)
     if opts.json:
         render.emit_json(result)
         return
     out = render.console()
-    out.print(Text.assemble("line to ", render.text(peer, "bold"), " added, fingerprint ",
-                            render.text(result.get("fingerprint"), "cyan")))  # fmt: skip
+    shown = (
+        render.text(peer, "bold"),
+        render.profile_text(result),
+        render.text(result.get("fingerprint"), "cyan"),
+    )
+    out.print(Text.assemble("line to ", shown[0], " (", shown[1], ") added, fingerprint ", shown[2]))
     click.echo(f"next: compare the safety number with {peer}'s operator: `hotline line verify {peer}`")
 
 
@@ -125,6 +140,33 @@ def verify(peer: str, confirm: bool) -> None:
             f"compare this with {peer}'s operator over a channel you trust (voice, in person); if every "
             f"group matches, run `hotline line verify {peer} --confirm`"
         )
+
+
+@line.command()
+@click.argument("peer")
+@click.argument("profile", type=PROFILE)
+@json_option
+def profile(peer: str, profile: str) -> None:
+    """Change the profile of the line to PEER: a key change, made at both ends.
+
+    The line drops its session and its key and is no longer verified: once PEER's end has the same
+    profile, grant and accept a new line key (or pair again) and compare the safety number again.
+    """
+    opts = settings()
+    result = reach.call(opts, "line.profile", peer=peer, profile=profile)
+    if opts.json:
+        render.emit_json(result)
+        return
+    if not result.get("changed"):
+        click.echo(f"the line to {peer} already has the profile {profile}: nothing changed")
+        return
+    name, now = render.text(peer, "bold"), render.profile_text(result)
+    gone = "; its line key and verification are gone"
+    render.console().print(Text.assemble("line to ", name, " now has the profile ", now, gone))
+    click.echo(
+        f"next: {peer}'s operator runs `hotline line profile <this station> {profile}`; then `hotline line "
+        f"grant {peer}` here and `line accept` there (or pair again), and `hotline line verify {peer}`"
+    )
 
 
 @line.command("clear-alerts")

@@ -18,7 +18,16 @@ import click
 
 from hotline.cli.errors import Failure
 
-__all__ = ["ENDPOINT", "HOST_PORT", "Settings", "json_option", "settings", "wide_option"]
+__all__ = [
+    "ENDPOINT",
+    "HOST_PORT",
+    "PROFILE",
+    "PROFILE_NAMES",
+    "Settings",
+    "json_option",
+    "settings",
+    "wide_option",
+]
 
 #: Where a station lives when neither ``--home`` nor ``HOTLINE_HOME`` says.
 DEFAULT_HOME = "~/.hotline"
@@ -200,3 +209,7 @@ class HostPort(click.ParamType[str]):
 HOST_PORT = HostPort(allow_zero=True)
 #: ``--endpoint``: where others dial us, so a real port.
 ENDPOINT = HostPort(allow_zero=False)
+#: A line profile (docs/protocol.md §3.8), as ``hotline.proto.suites.SUITES`` names them; spelled out
+#: here so that ``--help`` loads no cryptography (a test keeps the two lists the same).
+PROFILE_NAMES = ("standard", "cnsa2")
+PROFILE = click.Choice(PROFILE_NAMES)

@@ -27,7 +27,7 @@ from rich.text import Text
 
 from hotline.cli import render
 from hotline.cli.errors import Failure
-from hotline.cli.options import ENDPOINT, HOST_PORT, Settings, json_option, settings
+from hotline.cli.options import ENDPOINT, HOST_PORT, PROFILE, Settings, json_option, settings
 from hotline.client import ControlClient, NotRunning
 
 __all__ = ["pair"]
@@ -59,6 +59,13 @@ ShowEvent = Callable[[dict[str, Any]], None]
     help="Where to dial PEER later (repeatable, tried in order); defaults to the endpoints on its card.",
 )
 @click.option(
+    "--profile",
+    type=PROFILE,
+    default="standard",
+    show_default=True,
+    help="The line's profile: standard or cnsa2 (aligned with CNSA 2.0). Both operators give the same one.",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True, max=86_400),
     default=DEFAULT_TIMEOUT,
@@ -72,6 +79,7 @@ def pair(
     connect: str | None,
     code: str | None,
     endpoints: tuple[str, ...],
+    profile: str,
     timeout: float,
 ) -> None:
     """Pair with PEER by a code read aloud: cards and line key in one step; then verify.
@@ -88,6 +96,8 @@ def pair(
         raise click.UsageError("--code goes with --connect: the listening side makes the code")
     opts = settings()
     args: dict[str, Any] = {"peer": peer, "endpoints": list(endpoints), "timeout": timeout}
+    if profile != "standard":
+        args["profile"] = profile  # a station from before profiles then still understands the request
     if listen is not None:
         op = "pair.listen"
         args["listen"] = listen
@@ -107,6 +117,12 @@ def pair(
         Text.assemble(
             "line to ",
             render.text(peer, "bold"),
+            # a line that is not standard says so (the default goes without saying)
+            *(
+                ()
+                if result.get("profile", "standard") == "standard"
+                else (" (", render.profile_text(result), ")")
+            ),
             " added with its line key; it is ",
             Text("not verified yet", style="bold yellow"),
             " and carries nothing until it is",

@@ -42,6 +42,7 @@ OFFLINE_OPS = frozenset(
         "line.grant",
         "line.accept",
         "line.verify",
+        "line.profile",
         "line.list",
         "line.remove",
         "send",

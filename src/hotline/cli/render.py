@@ -143,6 +143,12 @@ def _table(*columns: str, wrap: tuple[str, ...] = ()) -> Table:
     return table
 
 
+def profile_text(line: Result) -> Text:
+    """A line's profile (``standard`` for a station that does not say: it predates profiles)."""
+    profile = str(line.get("profile") or "standard")
+    return text(profile, "bold cyan" if profile != "standard" else "")
+
+
 def _state(line: Result) -> Text:
     state = line.get("state")
     return text(state, _STATE_STYLE.get(str(state), ""))
@@ -209,13 +215,16 @@ def fit_table(
 
 def line_table(lines: Iterable[Result]) -> Table:
     """The ``line.list`` view: one row per line (``--json`` has every field, e.g. when it was added)."""
-    table = _table("peer", "state", "verified", "key", "endpoints", "fingerprint", wrap=("fingerprint",))
+    table = _table(
+        "peer", "state", "profile", "verified", "key", "endpoints", "fingerprint", wrap=("fingerprint",)
+    )
     for line in lines:
         key_at = line.get("key_created_at")
         key = when(key_at)[:10] if line.get("has_key") and key_at is not None else "none"
         table.add_row(
             text(line.get("peer"), "bold"),
             _state(line),
+            profile_text(line),
             Text("yes", style="green") if line.get("verified") else Text("no", style="magenta"),
             text(key),
             text(", ".join(map(str, line.get("endpoints") or [])) or None),
@@ -288,6 +297,7 @@ def status_view(out: Console, result: Result, *, wide: bool = False) -> None:
                 "last test": last_test,
                 "session": text(duration(line.get("session_age"))),
                 "queued": text(queued),
+                "profile": profile_text(line),
             }
         )
         # what does not fit a cell is said under the table, one line per fact
@@ -298,8 +308,8 @@ def status_view(out: Console, result: Result, *, wide: bool = False) -> None:
             held = f"the peer paused the line; our messages wait for it (`hotline log {peer}`)"
             notes.append(Text.assemble(text(peer, "bold"), ": ", text(held, "yellow")))
         alerts.extend(line.get("alerts") or [])
-    columns = ("peer", "state", "since", "endpoint", "rtt ms", "last test", "session", "queued")
-    optional = ("endpoint", "session", "since", "rtt ms")
+    columns = ("peer", "state", "since", "endpoint", "rtt ms", "last test", "session", "queued", "profile")
+    optional = ("endpoint", "session", "since", "rtt ms", "profile")
     out.print(fit_table(columns, rows, out.width, optional=optional, wide=wide))
     for note in notes:
         out.print(hanging(note, out.width, wide=wide), soft_wrap=wide)

@@ -1,4 +1,5 @@
-"""The line board: one row per line with its lamp, since when, RTT and its history, the last line test,
+"""The line board: one row per line with its lamp, its profile when it is not ``standard`` (beside its
+name, so the board stays within 80 columns), since when, RTT and its history, the last line test,
 queued and unread counts and its carrier (how full, FLASH frames and the backlog waiting), sorted by
 :meth:`hotline.console.model.StationView.rows` (alarms first).
 
@@ -85,6 +86,8 @@ class LineBoard(DataTable[Text]):
 def _cells(row: LineRow, now: float) -> list[Text]:
     lamp = Text("● " + row.lamp.value.upper(), style=row.lamp.style)
     peer = safe(row.peer, "bold")
+    if row.profile != "standard":
+        peer.append_text(safe(f" {row.profile}", "cyan"))
     if row.call is not None:
         state, direction = row.call
         peer.append(" ☎", style="bold cyan blink" if (state, direction) == ("ringing", "in") else "cyan")

@@ -255,6 +255,8 @@ class LineRow:
     call: tuple[str, str] | None
     #: Its carrier as the board shows it (text, style), or None when the line runs none.
     carrier: tuple[str, str] | None = None
+    #: Its profile (``standard`` when the station does not say: it predates profiles).
+    profile: str = "standard"
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,6 +411,7 @@ class StationView:
                     if isinstance(call, Mapping)
                     else None,
                     carrier=carrier_brief(line.get("carrier")),
+                    profile=str(line.get("profile") or "standard"),
                 )
             )
         rows.sort(key=lambda r: (r.lamp.rank, -r.unread_flash, -r.unread, r.peer))

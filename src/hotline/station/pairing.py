@@ -8,7 +8,10 @@ locally first (a typo must not burn the other side's code), then dials.
 Both drive a :class:`~hotline.proto.pairing.PairingMachine` and answer its events; the protocol
 decisions are the machine's. What this module decides is the station's part:
 
-* before anything is sent: the line name must be free (``line-exists``) and the endpoints valid;
+* before anything is sent: the line name must be free (``line-exists``), the endpoints valid and the
+  profile one there is (``bad-request``);
+* the line's profile (docs/protocol.md §3.8): each operator gives it (``standard`` unless said), the
+  exchange carries it, and the line is stored with it;
 * on the peer's card: refuse our own card and one sharing a key with a line we already hold
   (``line-exists``, :mod:`hotline.station.cardkeys`);
 * storing: the line and its key go into the store in **one** store call (one savepoint), then the
@@ -56,6 +59,7 @@ from hotline.proto.pairing import (
     Role,
 )
 from hotline.proto.pairingcode import CodeError, new_code, normalise_code
+from hotline.proto.suites import DEFAULT_PROFILE, SUITES, ProfileName, suite
 from hotline.station.cardkeys import key_clash
 from hotline.station.errors import StationError
 from hotline.station.lines.line import Line
@@ -104,7 +108,7 @@ def _show_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _check_new_line(station: PairingHost, peer: str, endpoints: list[str]) -> None:
+def _check_new_line(station: PairingHost, peer: str, endpoints: list[str], profile: str) -> ProfileName:
     if not peer or len(peer) > 64 or not all(c.isalnum() or c in "-_." for c in peer):
         raise StationError(
             "bad-request", f"{peer!r} is not a line name: use 1 to 64 letters, digits, '-', '_', '.'"
@@ -119,6 +123,12 @@ def _check_new_line(station: PairingHost, peer: str, endpoints: list[str]) -> No
             parse_endpoint(endpoint)
         except ValueError as exc:
             raise StationError("bad-request", f"endpoint {endpoint!r}: {exc}") from None
+    try:
+        return suite(profile).profile
+    except ValueError:
+        raise StationError(
+            "bad-request", f"{profile!r} is not a line profile: use one of {', '.join(SUITES)}"
+        ) from None
 
 
 # -- one pairing per line name ---------------------------------------------------------------------------
@@ -199,7 +209,14 @@ async def _unless_superseded(work: Coroutine[Any, Any, T], claim: _Claim, peer: 
 
 
 async def pair_listen(
-    station: PairingHost, *, peer: str, listen: str, endpoints: list[str], timeout: float, emit: Emit
+    station: PairingHost,
+    *,
+    peer: str,
+    listen: str,
+    endpoints: list[str],
+    timeout: float,
+    emit: Emit,
+    profile: str = DEFAULT_PROFILE,
 ) -> Line:
     """Show a code, take the first connection on ``listen`` and pair over it (``pair.listen``).
 
@@ -211,16 +228,23 @@ async def pair_listen(
     Raises:
         StationError: ``bad-request``, ``line-exists`` or ``pairing-failed``.
     """
-    _check_new_line(station, peer, endpoints)
+    line_profile = _check_new_line(station, peer, endpoints, profile)
     host, port = split_address(listen, allow_zero=True)
     async with station.pairings.claim(peer) as claim:
         return await _unless_superseded(
-            _listen(station, claim, peer, host, port, endpoints, timeout, emit), claim, peer
+            _listen(station, claim, peer, host, port, endpoints, timeout, emit, line_profile), claim, peer
         )
 
 
 async def pair_connect(
-    station: PairingHost, *, peer: str, connect: str, code: str, endpoints: list[str], timeout: float
+    station: PairingHost,
+    *,
+    peer: str,
+    connect: str,
+    code: str,
+    endpoints: list[str],
+    timeout: float,
+    profile: str = DEFAULT_PROFILE,
 ) -> Line:
     """Connect to a listening station and pair with ``code`` (``pair.connect``).
 
@@ -231,7 +255,7 @@ async def pair_connect(
         StationError: ``bad-request`` (including a code that is not spelled like one, checked before
             dialling), ``line-exists`` or ``pairing-failed``.
     """
-    _check_new_line(station, peer, endpoints)
+    line_profile = _check_new_line(station, peer, endpoints, profile)
     host, port = split_address(connect, allow_zero=False)
     try:
         code = normalise_code(code)
@@ -239,7 +263,7 @@ async def pair_connect(
         raise StationError("bad-request", str(exc)) from None
     async with station.pairings.claim(peer) as claim:
         return await _unless_superseded(
-            _connect(station, claim, peer, host, port, code, endpoints, timeout), claim, peer
+            _connect(station, claim, peer, host, port, code, endpoints, timeout, line_profile), claim, peer
         )
 
 
@@ -252,6 +276,7 @@ async def _listen(
     endpoints: list[str],
     timeout: float,
     emit: Emit,
+    profile: ProfileName,
 ) -> Line:
     code = new_code(random_bytes)
     where = _show_address(host, port)
@@ -285,7 +310,7 @@ async def _listen(
         conn.close()
         raise
     await emit({"connected": shown})
-    pairing = _Pairing(station, Role.LISTENER, peer, endpoints)
+    pairing = _Pairing(station, Role.LISTENER, peer, endpoints, profile)
     return await pairing.run(code, reader, writer, timeout)
 
 
@@ -298,6 +323,7 @@ async def _connect(
     code: str,
     endpoints: list[str],
     timeout: float,
+    profile: ProfileName,
 ) -> Line:
     where = _show_address(host, port)
     try:
@@ -309,7 +335,7 @@ async def _connect(
         raise StationError("pairing-failed", f"cannot connect to {where}: {_why(exc)}") from None
     claim.connected = True
     log.info("pairing: connected", extra={"peer": peer, "to": where})
-    pairing = _Pairing(station, Role.DIALER, peer, endpoints)
+    pairing = _Pairing(station, Role.DIALER, peer, endpoints, profile)
     return await pairing.run(code, reader, writer, timeout)
 
 
@@ -353,11 +379,16 @@ class _Refusal(Exception):
 class _Pairing:
     """One end of one pairing connection: drives the machine and does the station's part."""
 
-    def __init__(self, station: PairingHost, role: Role, peer: str, endpoints: list[str]) -> None:
+    def __init__(
+        self, station: PairingHost, role: Role, peer: str, endpoints: list[str], profile: ProfileName
+    ) -> None:
         self.station = station
         self.role = role
         self.peer = peer
         self.endpoints = endpoints
+        #: The line's profile as our operator gave it; the exchange carries it to the peer, and
+        #: the line is stored with it.
+        self.profile: ProfileName = profile
         self.card: StationCard | None = None
         self.key: LineKey | None = None
         self.line: Line | None = None
@@ -369,6 +400,8 @@ class _Pairing:
         """Pair over the connection; the machine's deadline (at most ``timeout`` s) bounds the exchange."""
         loop = asyncio.get_running_loop()
         try:
+            # the profile goes to the machine once pairing frames carry it (docs/protocol.md §11):
+            # then the two ends' profiles must match, or the pairing fails and nothing is stored
             machine = PairingMachine(
                 self.role,
                 code,
@@ -531,6 +564,7 @@ class _Pairing:
                 now=time.time(),
                 chain_out0=chain_start(ours, theirs),
                 chain_in0=chain_start(theirs, ours),
+                profile=self.profile,
             )
             s.lines.set_key(row.id, key.key, key.created_at)
             # never set_verified here: only the operators' comparison of the safety number verifies

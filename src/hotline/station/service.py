@@ -33,6 +33,7 @@ from hotline.proto.handshake import InitiationTimestamps
 from hotline.proto.identity import Identity
 from hotline.proto.linemsg import DocData, DocProgress, LineMessage, Withhold
 from hotline.proto.session import SessionConfig
+from hotline.proto.suites import Suite
 from hotline.station.calls.desk import CallDesk
 from hotline.station.config import StationConfig
 from hotline.station.control import serve_control
@@ -206,6 +207,16 @@ class Station:
         no such line: a stranger's handshake fails before this matters)."""
         line = self.registry.by_static(peer_static)
         return None if line is None else self.config.line(line.peer).carrier_setting()
+
+    def suite_for(self, peer_static: bytes) -> Suite | None:
+        """The suite of the line to ``peer_static``: what its handshakes, records and media run
+        (docs/protocol.md §3.8). None: no such line (a stranger's handshake fails anyway)."""
+        return self.registry.suite_for(peer_static)
+
+    def profile_mismatch(self, peer_static: bytes, theirs: str) -> None:
+        """A handshake found that the station ``peer_static`` runs our line with the profile
+        ``theirs``: the line's ``profile-mismatch`` alert names both and what each end would run."""
+        self.registry.profile_mismatch(peer_static, theirs)
 
     def initiation_timestamp(self) -> int:
         """The anti-replay timestamp for a handshake we start now (docs/protocol.md §3.3): the wall

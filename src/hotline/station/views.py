@@ -114,6 +114,7 @@ def describe_line(line: LineFacts, *, running: bool) -> dict[str, object]:
         "station": card.name,
         "fingerprint": str(card.fingerprint),
         "endpoints": list(row.endpoints),
+        "profile": row.profile,
         "verified": row.verified,
         "has_key": row.has_key,
         "key_created_at": row.key_created_at,

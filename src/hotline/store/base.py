@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Concatenate, ParamSpec, Self, TypeVar
 
+from hotline.proto.suites import Suite, suite
 from hotline.store.connection import DRIVER_ERRORS
 from hotline.store.connection import dbapi as sqlite3
 from hotline.store.errors import StoreCorrupt, StoreError, StoreFull
@@ -56,15 +57,83 @@ def execute_checked(
         raise translate(exc, path) from None
 
 
+def line_suite(profile: str, path: Path | None) -> Suite:
+    """The suite of a stored profile name; a name this Hotline does not know is a store error."""
+    try:
+        return suite(profile)
+    except ValueError:
+        raise StoreError(
+            f"a line in {path or 'the store'} has the profile {profile!r}, which this Hotline does not "
+            "know: it was written by a newer Hotline"
+        ) from None
+
+
+class LineSealers:
+    """Each line's sealer (:meth:`Sealer.for_suite` of its profile), its profile read once.
+
+    Shared by every part of one store. A profile remembered here may come from a transaction that
+    is then rolled back: the store calls :meth:`forget` on every rollback.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, sealer: Sealer, path: Path | None) -> None:
+        self._conn = conn
+        self._sealer = sealer
+        self._path = path
+        self._profiles: dict[int, Suite] = {}
+
+    def suite(self, line_id: int) -> Suite:
+        """The suite of the line ``line_id`` (``standard`` for a line that is not there)."""
+        found = self._profiles.get(line_id)
+        if found is None:
+            row = execute_checked(
+                self._conn, self._path, "SELECT profile FROM lines WHERE id = ?", (line_id,)
+            ).fetchone()
+            found = line_suite("standard" if row is None else str(row[0]), self._path)
+            if row is not None:
+                self._profiles[line_id] = found
+        return found
+
+    def line(self, line_id: int) -> Sealer:
+        """The sealer of the values of the line ``line_id``."""
+        return self._sealer.for_suite(self.suite(line_id))
+
+    def call(self, call_rowid: int) -> Sealer:
+        """The sealer of a logged call's values (its line's)."""
+        row = execute_checked(
+            self._conn, self._path, "SELECT line_id FROM calls WHERE rowid = ?", (call_rowid,)
+        ).fetchone()
+        return self._sealer if row is None else self.line(int(row[0]))
+
+    def set(self, line_id: int, line_suite: Suite) -> None:
+        """The line's profile was just stored as ``line_suite``."""
+        self._profiles[line_id] = line_suite
+
+    def forget(self, line_id: int | None = None) -> None:
+        """Read the profile of ``line_id`` (of every line: ``None``) from the store again next time."""
+        if line_id is None:
+            self._profiles.clear()
+        else:
+            self._profiles.pop(line_id, None)
+
+
 class TablePart:
     """One table family of the store, over the store's connection. Not thread-safe, like the store."""
 
     #: The :class:`~hotline.store.db.Store` attribute this part is reached through.
     attribute: ClassVar[str]
 
-    def __init__(self, conn: sqlite3.Connection, sealer: Sealer, path: Path | None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        sealer: Sealer,
+        path: Path | None,
+        sealers: LineSealers | None = None,
+    ) -> None:
         self._conn = conn
+        #: The station-wide sealer (``standard``); a line's values go through :attr:`_sealers`.
         self._sealer = sealer
+        #: Each line's sealer, by its profile.
+        self._sealers = sealers if sealers is not None else LineSealers(conn, sealer, path)
         #: The SQLite file, named in errors.
         self.path = path
 
@@ -90,4 +159,4 @@ class TablePart:
         return run
 
 
-__all__ = ["TablePart", "damaged", "execute_checked", "translate"]
+__all__ = ["LineSealers", "TablePart", "damaged", "execute_checked", "line_suite", "translate"]

@@ -54,11 +54,14 @@ class CallStore(TablePart):
 
     @staticmethod
     def _audio_ad(call_rowid: int, direction: int, seq: int) -> bytes:
+        """What a run of audio is bound to at rest: its call, direction and place."""
         return b"call_audio|%d|%d|%d" % (call_rowid, direction, seq)
 
     def add_audio(self, call_rowid: int, direction: int, seq: int, frames: bytes) -> None:
         """Keep a run of a call's Opus frames, sealed at rest."""
-        sealed = self._sealer.seal_padded(self._audio_ad(call_rowid, direction, seq), frames)
+        sealed = self._sealers.call(call_rowid).seal_padded(
+            self._audio_ad(call_rowid, direction, seq), frames
+        )
         self.execute_checked(
             "INSERT INTO call_audio (call_rowid, direction, seq, frames) VALUES (?, ?, ?, ?)",
             (call_rowid, direction, seq, sealed),
@@ -66,12 +69,13 @@ class CallStore(TablePart):
 
     def audio(self, call_rowid: int, direction: int) -> Iterator[bytes]:
         """A recorded call's runs of frames in one direction, in order, opened."""
+        sealer = self._sealers.call(call_rowid)
         cursor = self._conn.execute(
             "SELECT seq, frames FROM call_audio WHERE call_rowid = ? AND direction = ? ORDER BY seq",
             (call_rowid, direction),
         )
         for seq, sealed in cursor:
-            yield self._sealer.open_padded(self._audio_ad(call_rowid, direction, int(seq)), bytes(sealed))
+            yield sealer.open_padded(self._audio_ad(call_rowid, direction, int(seq)), bytes(sealed))
 
 
 def _call(r: Any) -> CallRow:

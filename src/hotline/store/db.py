@@ -11,7 +11,8 @@ transactions: ``store.lines`` (:mod:`~hotline.store.lines`), ``store.messages`` 
 
 Durability: WAL with ``synchronous=FULL``, so a committed transaction survives a killed process and
 a power cut. At rest the file and its log are encrypted page by page (:mod:`hotline.store.connection`),
-and message bodies, call audio and line keys are sealed again inside (:mod:`hotline.store.sealing`).
+and message bodies, call audio and line keys are sealed again inside, with the AEAD of each line's
+profile (:mod:`hotline.store.sealing`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from hotline.store.base import damaged, execute_checked, translate
+from hotline.store.base import LineSealers, damaged, execute_checked, translate
 from hotline.store.calls import CallStore
 from hotline.store.connection import DRIVER_ERRORS, open_encrypted
 from hotline.store.connection import dbapi as sqlite3
@@ -55,18 +56,20 @@ class Store:
         self._sealer = sealer
         #: The SQLite file (documents live in a directory beside it).
         self.path = path
-        #: The station's lines, with their cards and sealed keys.
-        self.lines = LineStore(conn, sealer, path)
+        # each line's values are sealed by its profile's sealer; every part shares one cache of them
+        self._sealers = sealers = LineSealers(conn, sealer, path)
+        #: The station's lines, with their cards, profiles and sealed keys.
+        self.lines = LineStore(conn, sealer, path, sealers)
         #: Both directions of every line's transcript.
-        self.messages = MessageStore(conn, sealer, path)
+        self.messages = MessageStore(conn, sealer, path, sealers)
         #: Documents in both directions, and where received ones' bytes live.
-        self.documents = DocumentStore(conn, sealer, path)
+        self.documents = DocumentStore(conn, sealer, path, sealers)
         #: The call log and recorded calls' audio.
-        self.calls = CallStore(conn, sealer, path)
+        self.calls = CallStore(conn, sealer, path, sealers)
         #: What happened on a line or the station.
-        self.events = EventStore(conn, sealer, path)
+        self.events = EventStore(conn, sealer, path, sealers)
         #: Station-level values (schema version, key check, handshake timestamps).
-        self.meta = MetaStore(conn, sealer, path)
+        self.meta = MetaStore(conn, sealer, path, sealers)
 
     @classmethod
     def open(cls, path: Path, key: bytes, *, max_page_count: int | None = None) -> Store:
@@ -172,10 +175,12 @@ class Store:
                 )
             self._conn.execute("COMMIT")
         except DRIVER_ERRORS as exc:
+            self._sealers.forget()  # a profile changed in it may not have been kept
             with contextlib.suppress(*DRIVER_ERRORS):
                 self._conn.execute("ROLLBACK")
             raise translate(exc, self.path) from None
         except BaseException:
+            self._sealers.forget()
             with contextlib.suppress(*DRIVER_ERRORS):
                 self._conn.execute("ROLLBACK")
             raise
@@ -187,6 +192,7 @@ class Store:
         try:
             yield
         except BaseException:
+            self._sealers.forget()
             # after SQLITE_FULL, SQLite may have rolled back the whole transaction already
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK TO op")

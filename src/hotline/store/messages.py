@@ -31,6 +31,7 @@ class MessageStore(TablePart):
 
     @staticmethod
     def _body_ad(line_id: int, direction: int, message_id: bytes) -> bytes:
+        """What a body is bound to at rest: its line, direction and id."""
         return b"body" + line_id.to_bytes(8, "big") + bytes([direction]) + message_id
 
     def _message(self, row: Any) -> MessageRow:
@@ -45,7 +46,9 @@ class MessageStore(TablePart):
             precedence=int(row[6]),
             created_ms=int(row[7]),
             ref=bytes(row[8]),
-            body=self._sealer.open_padded(self._body_ad(line_id, direction, message_id), bytes(row[9])),
+            body=self._sealers.line(line_id).open_padded(
+                self._body_ad(line_id, direction, message_id), bytes(row[9])
+            ),
             chain=None if row[10] is None else bytes(row[10]),
             stored_at=float(row[11]),
             delivered_at=None if row[12] is None else float(row[12]),
@@ -69,7 +72,7 @@ class MessageStore(TablePart):
 
         ``place`` (sequence number, chain head) numbers it at once, when the caller knows it is next.
         """
-        sealed = self._sealer.seal_padded(self._body_ad(line_id, OUT, id), body)
+        sealed = self._sealers.line(line_id).seal_padded(self._body_ad(line_id, OUT, id), body)
         seq, chain = place if place is not None else (None, None)
         cursor = self.execute_checked(
             "INSERT INTO messages (line_id, direction, id, seq, kind, precedence, created_ms, ref, body,"
@@ -152,7 +155,7 @@ class MessageStore(TablePart):
         now: float,
     ) -> int:
         """Append a received entry to the inbound transcript; returns its rowid."""
-        sealed = self._sealer.seal_padded(self._body_ad(line_id, IN, id), body)
+        sealed = self._sealers.line(line_id).seal_padded(self._body_ad(line_id, IN, id), body)
         cursor = self.execute_checked(
             "INSERT INTO messages (line_id, direction, id, seq, kind, precedence, created_ms, ref, body,"
             " chain, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -283,7 +286,7 @@ class MessageStore(TablePart):
         ``keep_id`` False: its id is already the line's, so it is kept under a random id of ours.
         """
         message_id = entry.id if keep_id else random_bytes(len(entry.id))
-        sealed = self._sealer.seal(self._body_ad(line_id, IN, message_id), entry.body)
+        sealed = self._sealers.line(line_id).seal(self._body_ad(line_id, IN, message_id), entry.body)
         cursor = self.execute_checked(
             "INSERT INTO messages (line_id, direction, id, seq, kind, precedence, created_ms, ref, body,"
             " chain, stored_at, refused) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

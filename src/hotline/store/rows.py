@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hotline.proto.suites import ProfileName
+
 
 @dataclass(frozen=True, slots=True)
 class LineRow:
@@ -24,6 +26,8 @@ class LineRow:
     chain_in0: bytes
     #: Outbound entries up to this sequence number are marked delivered.
     delivered_upto: int = 0
+    #: The line's profile (:mod:`hotline.proto.suites`): fixed when made, the same at both ends.
+    profile: ProfileName = "standard"
 
     @property
     def verified(self) -> bool:

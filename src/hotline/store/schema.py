@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Directions of a line's transcript, as stored.
 OUT = 0
@@ -128,10 +128,18 @@ CREATE INDEX documents_doc_id ON documents (doc_id);
 ALTER TABLE messages ADD COLUMN refused TEXT;     -- why a peer's entry was refused, NULL when taken
 """
 
+#: Version 4: every line has a profile (docs/protocol.md §3.8), fixed when the line is made and the
+#: same at both ends; the lines of an older store were all ``standard``. Which names are valid is the
+#: code's to say (:func:`hotline.proto.suites.suite`), not a CHECK: a later profile needs no rebuild.
+LINE_PROFILES = """
+ALTER TABLE lines ADD COLUMN profile TEXT NOT NULL DEFAULT 'standard';
+"""
+
 #: What takes a store of version N - 1 to version N.
-MIGRATIONS = {2: CALLS, 3: BLOB_ROWS}
+MIGRATIONS = {2: CALLS, 3: BLOB_ROWS, 4: LINE_PROFILES}
 SCHEMA += CALLS
 SCHEMA += BLOB_ROWS
+SCHEMA += LINE_PROFILES
 
 #: A transcript entry's columns, in the order :class:`hotline.store.db.MessageRow` takes them.
 MESSAGE_COLUMNS = (
@@ -139,4 +147,4 @@ MESSAGE_COLUMNS = (
     "stored_at, delivered_at, acked_at"
 )
 
-__all__ = ["IN", "MESSAGE_COLUMNS", "MIGRATIONS", "OUT", "SCHEMA", "SCHEMA_VERSION"]
+__all__ = ["IN", "LINE_PROFILES", "MESSAGE_COLUMNS", "MIGRATIONS", "OUT", "SCHEMA", "SCHEMA_VERSION"]

@@ -8,19 +8,36 @@ call audio and line keys are sealed once more, each with a fresh random nonce an
 associated data) to where it lives, so a value moved to another row or line does not open; bodies
 and audio are padded to a size bucket first (:func:`padded_length`), so even an opened page would
 not give a text's exact length.
+
+A line's values (message bodies, call audio, its line key) are sealed with the AEAD of the line's
+profile (:mod:`hotline.proto.suites`), each under a key of its own profile (:meth:`Sealer.for_suite`):
+
+- ``standard``: ChaCha20-Poly1305 under the store key itself, subkeys by HKDF-SHA-256, exactly as
+  every store before profiles existed wrote them (nothing stored changes);
+- ``cnsa2``: AES-256-GCM under ``HKDF-SHA-384(store key, "hotline/store-line-key/v1|cnsa2")``,
+  subkeys by HKDF-SHA-384 under that key.
+
+Both keep the same layout, ``nonce (12) ‖ ciphertext ‖ tag (16)``. Station-wide values (the key
+check) stay ``standard``.
 """
 
 from __future__ import annotations
 
-from hotline.crypto.aead import CipherKey
+from hotline.crypto.aead import AeadKey
 from hotline.crypto.errors import CryptoError
-from hotline.crypto.hashing import hkdf_sha256
+from hotline.crypto.hashing import DigestName, hkdf, hkdf_sha256
 from hotline.crypto.random import random_bytes
+from hotline.proto.suites import STANDARD, ProfileName, Suite
 from hotline.store.errors import StoreCorrupt
 
 NONCE_LEN = 12
 _KEY_INFO = b"hotline/store-key/v1"
 _PAGE_KEY_INFO = b"hotline/store-page-key/v1"
+_LINE_KEY_INFO = b"hotline/store-line-key/v1|"
+_SUBKEY_INFO = b"hotline/store-subkey/v1|"
+#: The KDF hash of each profile's values at rest. ``standard`` keeps SHA-256, which every store made
+#: before profiles derived its subkeys with; ``cnsa2`` takes SHA-384, CNSA 2.0's hash.
+AT_REST_KDF: dict[ProfileName, DigestName] = {"standard": "SHA256", "cnsa2": "SHA384"}
 #: Padded values are sealed under their own associated data, so a value sealed before padding
 #: existed (an older store's) is told apart and still opens.
 _PADDED_AD = b"padded|"
@@ -68,16 +85,39 @@ def _unpad(padded: bytes) -> bytes:
 
 
 class Sealer:
-    """Seals and opens stored values under the store key. Use it from one thread (the store's)."""
+    """Seals and opens stored values under the store key. Use it from one thread (the store's).
 
-    __slots__ = ("_key",)
+    ``Sealer(store_key)`` seals station-wide values and ``standard`` lines' ones;
+    :meth:`for_suite` gives the sealer of another profile's lines.
+    """
 
-    def __init__(self, key: bytes) -> None:
-        self._key = CipherKey(key)
+    __slots__ = ("_kdf", "_key", "_profiles", "_store_key", "suite")
+
+    def __init__(self, key: bytes, suite: Suite = STANDARD) -> None:
+        self._store_key = key
+        #: The profile whose values this sealer seals.
+        self.suite = suite
+        self._kdf: DigestName = AT_REST_KDF[suite.profile]
+        if suite.profile == STANDARD.profile:
+            raw = key  # as before profiles: a standard line's values open as they always did
+        else:
+            raw = hkdf(self._kdf, key, salt=None, info=_LINE_KEY_INFO + suite.profile.encode(), length=32)
+        self._key: AeadKey = suite.aead.key(raw)
+        self._profiles: dict[str, Sealer] = {suite.profile: self}
+
+    def for_suite(self, suite: Suite) -> Sealer:
+        """The sealer of the values of a line with ``suite`` (made once, then kept)."""
+        found = self._profiles.get(suite.profile)
+        if found is None:
+            found = Sealer(self._store_key, suite)
+            self._profiles[suite.profile] = found
+        return found
 
     def derive(self, label: bytes) -> bytes:
         """A 32-byte key of its own for ``label`` (what seals a document's bytes, say)."""
-        return hkdf_sha256(self._key.raw, salt=None, info=b"hotline/store-subkey/v1|" + label, length=32)
+        if self._kdf == "SHA256":
+            return hkdf_sha256(self._key.raw, salt=None, info=_SUBKEY_INFO + label, length=32)
+        return hkdf(self._kdf, self._key.raw, salt=None, info=_SUBKEY_INFO + label, length=32)
 
     def seal(self, ad: bytes, plaintext: bytes) -> bytes:
         """``nonce ‖ ciphertext`` of ``plaintext`` bound to ``ad``."""
@@ -110,5 +150,18 @@ class Sealer:
         except StoreCorrupt:
             return self.open(ad, sealed)
 
+    def reseal(self, ad: bytes, sealed: bytes, into: Sealer) -> bytes:
+        """``sealed`` (a :meth:`seal` or :meth:`seal_padded` result of ours) sealed again by ``into``,
+        in the same form: what a line's values become when its profile changes.
 
-__all__ = ["PAD_MIN", "Sealer", "derive_page_key", "derive_store_key", "padded_length"]
+        Raises:
+            StoreCorrupt: it does not open under this key and ``ad``.
+        """
+        try:
+            padded = self.open(_PADDED_AD + ad, sealed)
+        except StoreCorrupt:
+            return into.seal(ad, self.open(ad, sealed))
+        return into.seal(_PADDED_AD + ad, padded)
+
+
+__all__ = ["AT_REST_KDF", "PAD_MIN", "Sealer", "derive_page_key", "derive_store_key", "padded_length"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hotline.proto.suites import CNSA2, Suite
 from hotline.station.lines import registry
 from hotline.station.lines.registry import REFUSAL_LOG_INTERVAL, Directory
 
@@ -45,3 +46,24 @@ def test_replays_go_to_the_registry() -> None:
     lines = _Lines()
     Directory(lines).replayed(b"known")  # type: ignore[arg-type]
     assert lines.replays == [b"known"]
+
+
+class _Profiles:
+    """A registry that knows one line's suite and records the mismatches it is told of."""
+
+    def __init__(self) -> None:
+        self.mismatches: list[tuple[bytes, str]] = []
+
+    def suite_for(self, peer_static: bytes) -> Suite | None:
+        return CNSA2 if peer_static == b"known" else None
+
+    def profile_mismatch(self, peer_static: bytes, theirs: str) -> None:
+        self.mismatches.append((peer_static, theirs))
+
+
+def test_suites_and_profile_mismatches_go_to_the_registry() -> None:
+    lines = _Profiles()
+    directory = Directory(lines)  # type: ignore[arg-type]
+    assert directory.suite_for(b"known") == CNSA2 and directory.suite_for(b"stranger") is None
+    directory.profile_mismatch(b"known", "standard")
+    assert lines.mismatches == [(b"known", "standard")]

@@ -30,3 +30,8 @@ def add_line(store: Store, peer: str = "bravo", now: float = 100.0) -> LineRow:
             chain_out0=b"\x00" * 32,
             chain_in0=b"\x01" * 32,
         )
+
+
+def undo_line_profiles(raw: dbapi.Connection) -> None:
+    """Take schema version 4's line profiles out of a store (to make it what an older Hotline wrote)."""
+    raw.execute("ALTER TABLE lines DROP COLUMN profile")

@@ -9,7 +9,7 @@ import pytest
 from hotline.store.db import Store
 from hotline.store.errors import StoreCorrupt
 from hotline.store.schema import CALLS, IN, OUT, SCHEMA, SCHEMA_VERSION
-from tests.unit.store.helpers import KEY, add_line, raw_connection
+from tests.unit.store.helpers import KEY, add_line, raw_connection, undo_line_profiles
 
 
 def test_a_call_is_logged_and_updated(store: Store) -> None:
@@ -94,11 +94,12 @@ def test_a_version_1_store_is_brought_to_the_current_version(tmp_path: Path) -> 
     raw.execute("DROP TABLE calls")
     raw.execute("DROP TABLE documents")
     raw.execute("ALTER TABLE messages DROP COLUMN refused")  # version 3's
+    undo_line_profiles(raw)  # version 4's
     raw.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (b"1",))
     raw.commit()
     raw.close()
     store = Store.open(path, KEY)
-    assert store.meta.get("schema") == str(SCHEMA_VERSION).encode() == b"3"
+    assert store.meta.get("schema") == str(SCHEMA_VERSION).encode()
     assert [line.peer for line in store.lines.all()] == ["bravo"]
     with store.transaction():
         store.calls.add(store.lines.all()[0].id, b"\x01" * 16, OUT, 1.0)

@@ -21,8 +21,8 @@ from hotline.station.documents.blobfiles import remove_line_blobs, writable_blob
 from hotline.store.blobs import LEGACY_SLOT, SLOT, Blob, sealed_size
 from hotline.store.db import Store
 from hotline.store.errors import StoreCorrupt, StoreError
-from hotline.store.schema import IN, OUT
-from tests.unit.store.helpers import KEY, add_line, raw_connection
+from hotline.store.schema import IN, OUT, SCHEMA_VERSION
+from tests.unit.store.helpers import KEY, add_line, raw_connection, undo_line_profiles
 
 DOC_ID = bytes(range(16))
 #: What schema version 2 named two documents' files.
@@ -196,6 +196,7 @@ def _make_v2(path: Path) -> None:
     for column in ("blob_name", "blob_key", "blob_legacy"):
         raw.execute(f"ALTER TABLE documents DROP COLUMN {column}")
     raw.execute("ALTER TABLE messages DROP COLUMN refused")
+    undo_line_profiles(raw)
     raw.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (b"2",))
     raw.commit()
     raw.close()
@@ -235,7 +236,7 @@ def test_a_version_2_store_keeps_its_documents_readable(tmp_path: Path) -> None:
     (docs / HALF_FILE).write_bytes(b"half")
 
     store = Store.open(path, KEY)
-    assert store.meta.get("schema") == b"3"
+    assert store.meta.get("schema") == str(SCHEMA_VERSION).encode()
     ref = store.documents.blob_of(done)
     assert ref is not None and ref.legacy and ref.name == DONE_FILE
     blob = Blob(docs / ref.name, ref.key, b"\x0d" * 16, legacy=True)

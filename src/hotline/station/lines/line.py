@@ -34,6 +34,7 @@ from hotline.proto.cards import StationCard, decode_card
 from hotline.proto.constants import TIE_WINDOW
 from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Kind, Receipt
+from hotline.proto.suites import ProfileName, Suite, suite
 from hotline.station.entryrules import Refused
 from hotline.station.events import AlertBoard
 from hotline.station.ids import show_id
@@ -49,6 +50,7 @@ from hotline.station.lines.carriercheck import (
 from hotline.station.lines.delivery import Delivery
 from hotline.station.lines.dialer import Dialer
 from hotline.station.lines.linetest import TestResult, test_schedule
+from hotline.station.lines.profilecheck import ProfileCheck
 from hotline.station.ports import LineContext, LinkSession
 from hotline.store.rows import LineRow, MessageRow
 
@@ -88,12 +90,23 @@ class Line:
         self._dialer = Dialer(lambda: station.config)
         #: The carrier mismatch the standing ``carrier`` alert tells of (said once, not per redial).
         self._carrier_mismatch: Mismatch | None = None
+        self._profiles = ProfileCheck(self._alerts)
 
     # -- what the line is
 
     @property
     def peer(self) -> str:
         return self.row.peer
+
+    @property
+    def profile(self) -> ProfileName:
+        """The line's profile, fixed when it was made (docs/protocol.md §3.8)."""
+        return self.row.profile
+
+    @property
+    def suite(self) -> Suite:
+        """Everything the line's profile fixes: the handshake, records, media, values at rest."""
+        return suite(self.row.profile)
 
     @property
     def alerts(self) -> list[dict[str, object]]:
@@ -338,6 +351,18 @@ class Line:
         self._carrier_mismatch = mismatch
         self.alert(CARRIER_ALERT, mismatch.detail)
 
+    # -- profile mismatches (docs/protocol.md §3.8; hotline.station.lines.profilecheck)
+
+    def profile_mismatch(self, theirs: str) -> None:
+        """The peer's end of this line has the profile ``theirs``: if it is not ours, no session can
+        come up, and the ``profile-mismatch`` alert says so (once per profile found)."""
+        us = self.station.config.name
+        self._profiles.differs(peer=self.peer, us=us, ours=self.profile, theirs=theirs)
+
+    def profiles_agree(self) -> None:
+        """The two ends have one profile again (a session came up, or ours changed): the alert goes."""
+        self._profiles.agree()
+
     def _carrier_agrees(self) -> None:
         self._carrier_mismatch = None
         self._alerts.drop((CARRIER_ALERT,))
@@ -355,6 +380,7 @@ class Line:
         self._down_alerted = False
         if self._carrier_mismatch is not None and self._carrier_mismatch.fatal:
             self._carrier_agrees()  # a session came up: the two ends' carriers match now
+        self.profiles_agree()  # and so do their profiles
         log.info("line up", extra={"peer": self.peer, "endpoint": session.endpoint})
         return True
 

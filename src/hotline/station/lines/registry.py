@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from hotline.net.tcp import SecureChannel
+from hotline.proto.suites import Suite
 from hotline.station.errors import StationError
 from hotline.station.lines.line import Line
 from hotline.station.ports import LineContext
@@ -110,6 +111,17 @@ class LineRegistry:
             return None
         return line.key
 
+    def suite_for(self, peer_static: bytes) -> Suite | None:
+        """The suite of the line to ``peer_static`` (its handshake's protocol name), if we have one."""
+        line = self.by_static(peer_static)
+        return None if line is None else line.suite
+
+    def profile_mismatch(self, peer_static: bytes, theirs: str) -> None:
+        """The station ``peer_static`` runs our line with the profile ``theirs``: alert on that line."""
+        line = self.by_static(peer_static)
+        if line is not None:
+            line.profile_mismatch(theirs)
+
     def refused(self, peer_static: bytes) -> None:
         """A station we will not talk to completed the first half of a handshake."""
         line = self.by_static(peer_static)
@@ -161,6 +173,14 @@ class Directory:
 
     def replayed(self, peer_static: bytes) -> None:
         self._registry.replayed(peer_static)
+
+    def suite_for(self, peer_static: bytes) -> Suite | None:
+        """The suite of our line to ``peer_static`` (None: no such line)."""
+        return self._registry.suite_for(peer_static)
+
+    def profile_mismatch(self, peer_static: bytes, theirs: str) -> None:
+        """A handshake showed that ``peer_static`` runs our line with the profile ``theirs``."""
+        self._registry.profile_mismatch(peer_static, theirs)
 
 
 async def _supervise(line: Line) -> None:

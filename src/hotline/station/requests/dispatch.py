@@ -73,6 +73,7 @@ OPS: dict[str, Op[Any]] = {
     "line.grant": Op(PeerArgs, lines.line_grant, offline=True),
     "line.accept": Op(lines.LineAcceptArgs, lines.line_accept, offline=True),
     "line.verify": Op(lines.LineVerifyArgs, lines.line_verify, offline=True),
+    "line.profile": Op(lines.LineProfileArgs, lines.line_profile, offline=True),
     "line.list": Op(NoArgs, lines.line_list, offline=True),
     "line.remove": Op(PeerArgs, lines.line_remove, offline=True),
     "alerts.clear": Op(lines.AlertsClearArgs, lines.alerts_clear),

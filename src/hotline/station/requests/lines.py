@@ -1,8 +1,14 @@
-"""Requests about lines: add, grant, accept, verify, list, remove, and clearing a line's alerts.
+"""Requests about lines: add, grant, accept, verify, profile, list, remove, and clearing alerts.
 
 A line is made from the peer's card (``line.add``), keyed by one side's ``line.grant`` and the
 other's ``line.accept``, and carries traffic once the operators compared the safety number and
 confirmed it (``line.verify`` with ``confirm``); docs/protocol.md §8.
+
+A line has a profile (docs/protocol.md §3.8), given when it is made and ``standard`` unless said.
+Changing it (``line.profile``, or ``line.add`` again naming another one) is a key change
+(docs/control.md "Line profiles"): the line key and the verification go, the line drops its
+session, and a ``profile-changed`` alert says what to do next. ``line.add`` again *without* a
+profile keeps the line's own: refreshing a card never changes a profile by omission.
 """
 
 from __future__ import annotations
@@ -14,15 +20,18 @@ from typing import Any
 
 import msgspec
 
-from hotline.proto.cards import dearmor_card, encode_card, parse_endpoint
+from hotline.proto.cards import StationCard, dearmor_card, encode_card, parse_endpoint
 from hotline.proto.delivery import chain_start
 from hotline.proto.identity_errors import CardError, LineKeyError
 from hotline.proto.linekeys import check_supersedes, create_line_key, next_created_at, open_line_key
 from hotline.proto.safety import safety_number
+from hotline.proto.suites import DEFAULT_PROFILE, SUITES, ProfileName, Suite, suite
 from hotline.station.cardkeys import key_clash
 from hotline.station.documents import doc_dir
 from hotline.station.documents.blobfiles import remove_line
 from hotline.station.errors import StationError
+from hotline.station.lines.line import Line
+from hotline.station.lines.profilecheck import PROFILE_MISMATCH
 from hotline.station.requests.base import Args, Emit, NoArgs, PeerArgs, StationHost, check_peer_name
 from hotline.station.views import describe_line
 from hotline.store.db import Store
@@ -32,6 +41,70 @@ class LineAddArgs(Args):
     peer: str
     card: str
     endpoints: list[str] = msgspec.field(default_factory=list)
+    #: None: ``standard`` for a new line, the line's own for one we hold.
+    profile: str | None = None
+
+
+class LineProfileArgs(Args):
+    peer: str
+    profile: str
+
+
+#: The alert of a line whose profile was changed here.
+PROFILE_CHANGED = "profile-changed"
+
+
+def check_profile(name: str) -> Suite:
+    """The suite of the profile ``name`` an operator gave.
+
+    Raises:
+        StationError: ``bad-request`` naming the profiles there are.
+    """
+    try:
+        return suite(name)
+    except ValueError:
+        raise StationError(
+            "bad-request", f"{name!r} is not a line profile: use one of {', '.join(SUITES)}"
+        ) from None
+
+
+def check_card_carries(card: StationCard, line_suite: Suite) -> None:
+    """Refuse a card that lacks the keys a line of ``line_suite`` needs.
+
+    Every card carries what a ``standard`` line needs. A ``cnsa2`` line also needs the peer's
+    ML-DSA-87 and P-384 keys, which come with version 2 cards; this is where a card without them is
+    refused, once cards carry them.
+    """
+    del card, line_suite
+
+
+async def change_profile(station: StationHost, line: Line, profile: ProfileName) -> bool:
+    """Give ``line`` the profile ``profile``: a key change. Whether it changed.
+
+    The store drops the line key and the verification and seals the line's values again under the
+    new profile, in one transaction; the line then drops its session (it is no longer keyed and
+    verified) and raises ``profile-changed``.
+    """
+    old, line_id = line.profile, line.row.id
+
+    def change(store: Store) -> Any:
+        changed = store.lines.set_profile(line_id, profile)
+        return changed, store.lines.by_id(line_id)
+
+    changed, row = await station.worker.call(change)
+    if not changed:
+        return False
+    line.refresh(row, None)
+    line.profiles_agree()  # whatever the peer was found with, it is told again after the change
+    line.clear_alerts((PROFILE_MISMATCH,))
+    line.alert(
+        PROFILE_CHANGED,
+        f"the line to {line.peer} changed its profile from {old} to {profile}: a key change. It carries "
+        f"nothing until {line.peer}'s end has the same profile, a new line key is granted and accepted "
+        f"(or the stations pair again) and both operators compare the safety number again "
+        f"(`hotline line verify {line.peer}`)",
+    )
+    return True
 
 
 class LineAcceptArgs(Args):
@@ -69,6 +142,9 @@ async def line_add(station: StationHost, args: LineAddArgs, emit: Emit) -> dict[
         raise clash
     ours, theirs = station.identity.key_digest, card.key_digest
     existing = station.lines.get(args.peer)
+    asked = None if args.profile is None else check_profile(args.profile)
+    line_suite = asked or (existing.suite if existing is not None else suite(DEFAULT_PROFILE))
+    check_card_carries(card, line_suite)
     if existing is None:
         row = await station.worker.call(
             lambda store: store.lines.add(
@@ -80,6 +156,7 @@ async def line_add(station: StationHost, args: LineAddArgs, emit: Emit) -> dict[
                 now=time.time(),
                 chain_out0=chain_start(ours, theirs),
                 chain_in0=chain_start(theirs, ours),
+                profile=line_suite.profile,
             )
         )
         line = await station.add_line(row)
@@ -102,6 +179,8 @@ async def line_add(station: StationHost, args: LineAddArgs, emit: Emit) -> dict[
 
     row, key = await station.worker.call(update)
     existing.refresh(row, key)
+    if asked is not None:
+        await change_profile(station, existing, asked.profile)
     return describe_line(existing, running=station.running)
 
 
@@ -178,6 +257,15 @@ async def line_verify(station: StationHost, args: LineVerifyArgs, emit: Emit) ->
     }
 
 
+async def line_profile(station: StationHost, args: LineProfileArgs, emit: Emit) -> dict[str, object]:
+    """``line.profile``: give the line another profile (a key change; nothing when it has it)."""
+    line = station.line(args.peer)
+    new = check_profile(args.profile)
+    check_card_carries(line.card, new)
+    changed = await change_profile(station, line, new.profile)
+    return {**describe_line(line, running=station.running), "changed": changed}
+
+
 async def alerts_clear(station: StationHost, args: AlertsClearArgs, emit: Emit) -> dict[str, object]:
     """``alerts.clear``: the operator has seen a line's alerts (all, or of some kinds): they stop standing."""
     line = station.line(args.peer)
@@ -200,15 +288,21 @@ async def line_remove(station: StationHost, args: PeerArgs, emit: Emit) -> dict[
 
 
 __all__ = [
+    "PROFILE_CHANGED",
     "AlertsClearArgs",
     "LineAcceptArgs",
     "LineAddArgs",
+    "LineProfileArgs",
     "LineVerifyArgs",
     "alerts_clear",
+    "change_profile",
+    "check_card_carries",
+    "check_profile",
     "line_accept",
     "line_add",
     "line_grant",
     "line_list",
+    "line_profile",
     "line_remove",
     "line_verify",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from hotline.proto.safety import safety_number
+from hotline.proto.suites import DEFAULT_PROFILE
 from hotline.station.errors import StationError
 from hotline.station.lines.line import Line
 from hotline.station.pairing import pair_connect as connect
@@ -19,6 +20,7 @@ class PairListenArgs(Args):
     listen: str
     endpoints: list[str] = msgspec.field(default_factory=list)
     timeout: float = 600.0
+    profile: str = DEFAULT_PROFILE
 
 
 class PairConnectArgs(Args):
@@ -27,6 +29,7 @@ class PairConnectArgs(Args):
     code: str
     endpoints: list[str] = msgspec.field(default_factory=list)
     timeout: float = 600.0
+    profile: str = DEFAULT_PROFILE
 
 
 async def pair_listen(station: StationHost, args: PairListenArgs, emit: Emit) -> dict[str, object]:
@@ -39,6 +42,7 @@ async def pair_listen(station: StationHost, args: PairListenArgs, emit: Emit) ->
         endpoints=list(args.endpoints),
         timeout=args.timeout,
         emit=emit,
+        profile=args.profile,
     )
     return _paired(station, line)
 
@@ -53,6 +57,7 @@ async def pair_connect(station: StationHost, args: PairConnectArgs, emit: Emit) 
         code=args.code,
         endpoints=list(args.endpoints),
         timeout=args.timeout,
+        profile=args.profile,
     )
     return _paired(station, line)
 
