@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from hotline.crypto.hashing import digest as hash_of
+from hotline.crypto.hashing import hasher
 from tests.support.stations import Cluster, RequestFailed, StationProc, pair, wait_for
 
 MiB = 2**20
@@ -36,8 +38,8 @@ def two_up(cluster: Cluster, **settings: Any) -> tuple[StationProc, StationProc]
 
 
 def random_file(path: Path, size: int, seed: int = 1) -> str:
-    """Write ``size`` pseudo-random bytes; their SHA-256."""
-    digest = hashlib.sha256()
+    """Write ``size`` pseudo-random bytes; their BLAKE3 (a ``standard`` line's document hash)."""
+    digest = hasher("BLAKE3")
     block = hashlib.sha256(str(seed).encode()).digest() * (MiB // 32)
     with path.open("wb") as f:
         left, n = size, 0
@@ -47,7 +49,7 @@ def random_file(path: Path, size: int, seed: int = 1) -> str:
             digest.update(chunk)
             left -= len(chunk)
             n += 1
-    return digest.hexdigest()
+    return digest.digest().hex()
 
 
 def document(station: StationProc, message_id: str) -> dict[str, Any]:
@@ -71,7 +73,7 @@ def test_a_document_arrives_verified_and_is_written_out_once(cluster: Cluster, t
     sent = a.request("send.file", peer=b.name, path=str(source), precedence="priority")
     assert sent["kind"] == "doc" and sent["document"]["size"] == 5 * MiB + 123
     got = wait_state(b, sent["id"], "complete")
-    assert got["sha256"] == sha and got["direction"] == "in" and got["stored"] == got["size"]
+    assert got["digest"] == sha and got["direction"] == "in" and got["stored"] == got["size"]
     assert got["name"] == "2026.pdf"  # a label only: no directory part survives
     wait_state(a, sent["id"], "complete")
     # it is in the inbox like a message and can be acknowledged
@@ -82,7 +84,7 @@ def test_a_document_arrives_verified_and_is_written_out_once(cluster: Cluster, t
     # written out where the operator says, never over an existing file
     out = tmp_path / "received.pdf"
     written = b.request("file.get", id=sent["id"], out=str(out))
-    assert written["sha256"] == sha and hashlib.sha256(out.read_bytes()).hexdigest() == sha
+    assert written["digest"] == sha and hash_of("BLAKE3", out.read_bytes()).hex() == sha
     with pytest.raises(RequestFailed) as again:
         b.request("file.get", id=sent["id"], out=str(out))
     assert again.value.code == "bad-request"
@@ -124,10 +126,10 @@ def test_a_transfer_survives_kill_9_and_resends_nothing_already_stored(
     assert 0 < held < 300 * MiB
     killed.start()
     got = wait_state(b, sent["id"], "complete", timeout=120)
-    assert got["sha256"] == sha
+    assert got["digest"] == sha
     out = tmp_path / "out.bin"
     b.request("file.get", id=sent["id"], out=str(out))
-    assert hashlib.sha256(out.read_bytes()).hexdigest() == sha
+    assert hash_of("BLAKE3", out.read_bytes()).hex() == sha
 
 
 def test_flash_overtakes_a_transfer(cluster: Cluster, tmp_path: Path) -> None:
@@ -168,7 +170,7 @@ def test_a_full_disk_pauses_the_document_and_space_resumes_it(cluster: Cluster, 
     b.configure(documents_max_bytes=0)
     b.start()
     got = wait_state(b, sent["id"], "complete", timeout=120)
-    assert got["sha256"] == sha
+    assert got["digest"] == sha
 
 
 def test_a_document_that_does_not_match_its_hash_is_refused(cluster: Cluster, tmp_path: Path) -> None:

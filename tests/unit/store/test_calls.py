@@ -98,7 +98,7 @@ def test_a_version_1_store_is_brought_to_the_current_version(tmp_path: Path) -> 
     raw.commit()
     raw.close()
     store = Store.open(path, KEY)
-    assert store.meta.get("schema") == str(SCHEMA_VERSION).encode() == b"3"
+    assert store.meta.get("schema") == str(SCHEMA_VERSION).encode() == b"4"
     assert [line.peer for line in store.lines.all()] == ["bravo"]
     with store.transaction():
         store.calls.add(store.lines.all()[0].id, b"\x01" * 16, OUT, 1.0)
