@@ -448,7 +448,7 @@ def _transfer(a: StationProc, b: StationProc, path: Path, flashes: int = 0) -> H
     args = {"peer": b.name, "path": str(path), "precedence": "routine", "wait": False}
     sent = a.request("send.file", io_timeout=600.0, **args)
     queued = perf_counter() - started
-    sha256 = sent["document"]["sha256"]
+    digest = sent["document"]["digest"]
     finished: list[float] = []
     stored: list[float] = []
     failure: list[str] = []
@@ -457,7 +457,7 @@ def _transfer(a: StationProc, b: StationProc, path: Path, flashes: int = 0) -> H
         deadline = perf_counter() + 600.0
         while perf_counter() < deadline:
             for ident, doc in _incoming(b, a.name).items():
-                if ident in before or doc["sha256"] != sha256:
+                if ident in before or doc["digest"] != digest:
                     continue
                 if doc["state"] == "complete":
                     finished.append(perf_counter() - started)

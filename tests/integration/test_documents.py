@@ -188,7 +188,7 @@ def test_a_document_that_does_not_match_its_hash_is_refused(cluster: Cluster, tm
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     a.start()
     got = wait_state(b, sent["id"], "failed", timeout=60)
-    assert "SHA-256" in (got["detail"] or "")
+    assert "BLAKE3" in (got["detail"] or "")
     assert any(x["kind"] == "document-failed" for x in b.line(a)["alerts"])
     wait_state(a, sent["id"], "failed", timeout=30)
     with pytest.raises(RequestFailed) as refused:
@@ -258,3 +258,71 @@ def test_a_sender_that_lies_about_the_size_gets_a_failed_document(
     assert refused.value.code == "not-complete"
     message = a.send(b, "still here")
     assert a.request("wait", id=message["id"], timeout=10)["state"] == "delivered"
+
+
+#: Run in a daemon (through ``sitecustomize``): its documents follow the profile named by
+#: HOTLINE_DOC_PROFILE (the station passes a line's profile the same way, as ``profile_of``), or,
+#: with HOTLINE_DOC_HASH=SHA256, it hashes as a station from before the profiles did.
+PROFILED = """
+import os
+from hotline.proto import document
+from hotline.station.documents import desk
+
+if os.environ.get("HOTLINE_DOC_HASH"):
+    document.PROFILE_HASH["standard"] = os.environ["HOTLINE_DOC_HASH"]
+if os.environ.get("HOTLINE_DOC_PROFILE"):
+    _init = desk.DocumentDesk.__init__
+
+    def _profiled(self, **kwargs):
+        _init(self, **kwargs, profile_of=lambda line: os.environ["HOTLINE_DOC_PROFILE"])
+
+    desk.DocumentDesk.__init__ = _profiled
+"""
+
+
+@pytest.mark.parametrize(
+    ("sender_env", "receiver_env", "hash_name", "label"),
+    [
+        ({"HOTLINE_DOC_HASH": "SHA256"}, {}, "SHA256", "SHA-256"),
+        ({}, {}, "BLAKE3", "BLAKE3"),
+        ({"HOTLINE_DOC_PROFILE": "cnsa2"}, {"HOTLINE_DOC_PROFILE": "cnsa2"}, "SHA384", "SHA-384"),
+    ],
+    ids=["sha256-from-before-the-profiles", "blake3-standard", "sha384-cnsa2"],
+)
+def test_a_document_with_each_hash_arrives_verified(
+    cluster: Cluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sender_env: dict[str, str],
+    receiver_env: dict[str, str],
+    hash_name: str,
+    label: str,
+) -> None:
+    """Each hash a DOC entry may name, between real daemons: a standard receiver takes a SHA-256
+    entry (queued by a station from before the profiles) and a BLAKE3 one; cnsa2 ends hash with
+    SHA-384 and seal the file at rest with AES-256-GCM (written out again through it)."""
+    a, b = cluster.add("alpha"), cluster.add("bravo")
+    pair(a, b)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(PROFILED)
+    for station, env in ((a, sender_env), (b, receiver_env)):
+        with monkeypatch.context() as patched:
+            patched.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+            for key, value in env.items():
+                patched.setenv(key, value)
+            station.start()
+    a.wait_line(b)
+    source = tmp_path / "doc.bin"
+    random_file(source, 2 * MiB + 7, seed=11)
+    data = source.read_bytes()
+    want = hash_of(hash_name, data).hex()  # type: ignore[arg-type]
+    sent = a.request("send.file", peer=b.name, path=str(source))
+    assert sent["document"]["hash"] == label and sent["document"]["digest"] == want
+    got = wait_state(b, sent["id"], "complete")
+    assert got["hash"] == label and got["digest"] == want
+    assert ("sha256" in got) == (hash_name == "SHA256")
+    assert label in next(m for m in b.inbox(a) if m["id"] == sent["id"])["text"]
+    out = tmp_path / "out.bin"
+    written = b.request("file.get", id=sent["id"], out=str(out))
+    assert written["digest"] == want and out.read_bytes() == data
