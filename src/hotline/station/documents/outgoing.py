@@ -69,6 +69,8 @@ class Outgoing:
     moved: asyncio.Event = field(default_factory=asyncio.Event)
     watchers: set[asyncio.Queue[dict[str, object]]] = field(default_factory=set)
     last_event: float = 0.0
+    #: When its progress was last written to the store (monotonic seconds).
+    last_stored: float = 0.0
 
 
 class OutgoingDocuments(Generic[LineT]):
@@ -266,15 +268,20 @@ class OutgoingDocuments(Generic[LineT]):
         done = state in ("complete", "failed")
         completed = time.time() if done else None
         rowid = out.row.rowid
+        changed = state != out.row.state
         out.row = dataclasses.replace(
             out.row, stored=stored, state=state, detail=detail, completed_at=completed
         )
-        self.worker.submit(
-            lambda store: store.documents.update(
-                rowid, stored=stored, state=state, detail=detail, completed_at=completed
-            )
-        )
         now = time.monotonic()
+        if done or changed or now - out.last_stored >= PROGRESS_EVERY:
+            # progress alone is stored a few times a second, not for every report (one a MiB): a
+            # sender that restarts only asks from an older point, and the far end answers from its own
+            out.last_stored = now
+            self.worker.submit(
+                lambda store: store.documents.update(
+                    rowid, stored=stored, state=state, detail=detail, completed_at=completed
+                )
+            )
         if done or now - out.last_event >= PROGRESS_EVERY:
             out.last_event = now
             event: dict[str, object] = {"document": describe_doc(out.row, line.peer)}

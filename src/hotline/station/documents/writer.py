@@ -23,7 +23,7 @@ from hotline.store.blobs import Blob
 from hotline.store.errors import StoreError
 
 #: Bytes the writer takes between two reports of what it has written (to lift a paused read).
-WRITTEN_EVERY = 256 * 2**10
+WRITTEN_EVERY = 2**20
 #: Bytes handed to a document's writer thread before the line stops reading, and when it reads again.
 WRITER_HIGH_WATER = 8 * 2**20
 WRITER_LOW_WATER = 2 * 2**20
