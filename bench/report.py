@@ -1217,7 +1217,8 @@ def _large_section(large: large_bench.Results) -> list[str]:
         f"One document of {_gib(large.settings.size)} of random bytes, sent once between the same two "
         "daemons as above, to show that neither holds the file in memory: each daemon's memory is "
         "sampled along the whole transfer, the received bytes are checked against the source's "
-        "BLAKE3 (the `standard` document hash), and the received blob's size on disk is compared to the document's. The goal is "
+        "BLAKE3 (the `standard` document hash), and the received blob's size on disk is compared to "
+        "the document's. The goal is "
         f"constant memory, a peak below {large_bench.MEMORY_GOAL_MB:g} MB per daemon, for any size up to "
         f"at least {large_bench.SIZE_GOAL_GIB:g} GiB.",
         "",
