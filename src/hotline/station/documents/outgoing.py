@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic
+from typing import Generic, cast
 
 from hotline.crypto.hashing import hasher
 from hotline.crypto.random import random_bytes
@@ -238,7 +238,9 @@ class OutgoingDocuments(Generic[LineT]):
                     chunk = sender.next_chunk()
                     if chunk is None or chunk[0] != offset + at:
                         break  # the far end asked for something else (it paused, or restarted)
-                    piece = bytes(view[at : at + sender.chunk])
+                    # a view, not a copy: the message is encoded at once (msgspec writes a
+                    # memoryview as bytes) and never kept
+                    piece = cast(bytes, view[at : at + sender.chunk])
                     data = linemsg.encode(DocData(row.doc_id, offset + at, piece))
                     if carried:
                         # the DOCUMENTS lane: it takes only what the lanes above leave of each
