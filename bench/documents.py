@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import hashlib
 import ipaddress
 import os
 import shutil
@@ -55,6 +54,7 @@ from tests.support.stations import FAST, PASSPHRASE, StationProc, pair
 
 from bench import scp as scp_bench
 from bench.station import HOST, TEXT, BenchError, free_port
+from hotline.crypto.hashing import HasherName, hasher
 from hotline.proto.document import CHUNK as CHUNK_BYTES
 from hotline.station.home import create_station
 from hotline.station.quotarules import QuotaDefaults
@@ -159,8 +159,9 @@ class Settings:
     """How big the file is and how often it goes."""
 
     size: int = 2**30
-    #: Runs of each transfer (Hotline, TCP, TLS, scp, taking turns); each keeps its fastest.
-    runs: int = 2
+    #: Runs of each transfer (Hotline standard and cnsa2, TCP, TLS, scp, taking turns); each row
+    #: shows its median run.
+    runs: int = 3
     #: FLASH messages with the line idle, and again during a transfer.
     flashes: int = 20
 
@@ -221,28 +222,44 @@ class Results:
     load: tuple[float, float] = (0.0, 0.0)
     #: What ``ssh -V`` said (the scp baselines' OpenSSH and OpenSSL).
     openssh: str = ""
+    #: The same transfers between two daemons whose documents follow the ``cnsa2`` profile
+    #: (:data:`CNSA2_SITE`); empty when not measured.
+    cnsa2: list[HotlineRun] = field(default_factory=list)
     measured_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
 
     @property
     def best(self) -> HotlineRun:
-        return min(self.hotline, key=lambda run: run.total)
+        """The median run of the ``standard`` transfers (the name is older than the medians)."""
+        return median_run(self.hotline)
+
+    @property
+    def cnsa2_run(self) -> HotlineRun | None:
+        """The median run of the ``cnsa2`` transfers, if they were measured."""
+        return median_run(self.cnsa2) if self.cnsa2 else None
 
     def mb_per_s(self, seconds: float) -> float:
         return self.settings.size / seconds / 1e6
 
     def baseline(self, mode: str) -> float:
-        """The fastest run of a baseline, in seconds."""
-        return min(self.baselines[mode])
+        """The median run of a baseline, in seconds."""
+        return statistics.median_low(self.baselines[mode])
 
     def baseline_cpu_per_gib(self, mode: str) -> float:
-        """CPU seconds per GiB of the fastest run of a baseline (both processes)."""
+        """CPU seconds per GiB of the median run of a baseline (both processes)."""
         runs = self.baselines[mode]
-        return scp_bench.cpu_per_gib(self.baseline_cpu[mode][runs.index(min(runs))], self.settings.size)
+        at = runs.index(self.baseline(mode))
+        return scp_bench.cpu_per_gib(self.baseline_cpu[mode][at], self.settings.size)
 
     @property
     def hotline_cpu_per_gib(self) -> float:
-        """CPU seconds per GiB of both daemons over Hotline's fastest transfer."""
+        """CPU seconds per GiB of both daemons over Hotline's median transfer."""
         return scp_bench.cpu_per_gib(sum(self.best.cpu), self.settings.size)
+
+    @property
+    def cnsa2_cpu_per_gib(self) -> float:
+        """CPU seconds per GiB of both ``cnsa2`` daemons over their median transfer (nan: none)."""
+        run = self.cnsa2_run
+        return float("nan") if run is None else scp_bench.cpu_per_gib(sum(run.cpu), self.settings.size)
 
     @property
     def peak_kib(self) -> tuple[int, int]:
@@ -255,6 +272,12 @@ class Results:
         return [flash.seconds for flash in self.busy.flashes if flash.during]
 
 
+def median_run(runs: list[HotlineRun]) -> HotlineRun:
+    """The run of median total time (the lower middle one of an even count)."""
+    ordered = sorted(runs, key=lambda run: run.total)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def percentile_ms(seconds: list[float], p: int) -> float:
     """The ``p``-th percentile in milliseconds (inclusive method, as elsewhere in the benchmarks)."""
     if len(seconds) < 2:
@@ -265,25 +288,36 @@ def percentile_ms(seconds: list[float], p: int) -> float:
 # -- the pieces
 
 
-#: The passes over every byte of a document that Hotline cannot leave out: the sender hashes it and
-#: seals it into records, the receiver opens the records, seals the chunks at rest and hashes them.
-HOTLINE_PASSES = {"SHA-256": 2, "ChaCha20-Poly1305": 3}
+#: The passes over every byte of a document that Hotline cannot leave out, by profile: the sender
+#: hashes it and seals it into records, the receiver opens the records, seals the chunks at rest and
+#: hashes them.
+HOTLINE_PASSES = {"BLAKE3": 2, "ChaCha20-Poly1305": 3}
+CNSA2_PASSES = {"SHA-384": 2, "AES-256-GCM": 3}
 #: What the TLS baseline does to every byte: seal at one end, open at the other.
 TLS_PASSES = {"AES-256-GCM": 2}
+#: The same for the two scp baselines, by cipher.
+SCP_CIPHER_PASSES = {
+    "chacha20-poly1305@openssh.com": {"ChaCha20-Poly1305": 2},
+    "aes256-gcm@openssh.com": {"AES-256-GCM": 2},
+}
 
 
 def crypto_floor(sample: int = 256 * 2**20) -> dict[str, float]:
     """CPU seconds per GiB of one pass of each primitive over 64 KiB pieces (``sample`` bytes timed,
-    best of 3): SHA-256 (hashlib), ChaCha20-Poly1305 and AES-256-GCM seal (pyca), in this process."""
+    best of 3), in this process: the document hashes (BLAKE3, SHA-256, SHA-384, one thread each) and
+    ChaCha20-Poly1305 and AES-256-GCM seals (pyca)."""
     piece = os.urandom(CHUNK_BYTES)
     pieces = sample // CHUNK_BYTES
     nonce = bytes(12)
     chacha, aes = ChaCha20Poly1305(os.urandom(32)), AESGCM(os.urandom(32))
 
-    def sha256() -> None:
-        digest = hashlib.sha256()
-        for _ in range(pieces):
-            digest.update(piece)
+    def hashing(name: HasherName) -> Callable[[], None]:
+        def run() -> None:
+            digest = hasher(name)
+            for _ in range(pieces):
+                digest.update(piece)
+
+        return run
 
     def seal(aead: ChaCha20Poly1305 | AESGCM) -> Callable[[], None]:
         def run() -> None:
@@ -292,7 +326,13 @@ def crypto_floor(sample: int = 256 * 2**20) -> dict[str, float]:
 
         return run
 
-    passes = {"SHA-256": sha256, "ChaCha20-Poly1305": seal(chacha), "AES-256-GCM": seal(aes)}
+    passes = {
+        "BLAKE3": hashing("BLAKE3"),
+        "SHA-256": hashing("SHA256"),
+        "SHA-384": hashing("SHA384"),
+        "ChaCha20-Poly1305": seal(chacha),
+        "AES-256-GCM": seal(aes),
+    }
     floor = {}
     for name, run in passes.items():
         best = float("inf")
@@ -302,6 +342,25 @@ def crypto_floor(sample: int = 256 * 2**20) -> dict[str, float]:
             best = min(best, time.process_time() - start)
         floor[name] = best * 2**30 / (pieces * CHUNK_BYTES)
     return floor
+
+
+#: Put on the ``cnsa2`` daemons' path (as ``sitecustomize``): their documents follow the ``cnsa2``
+#: profile (SHA-384, AES-256-GCM at rest) through the document desk's ``profile_of``, the hook the
+#: station fills with each line's profile. Their sessions are still the ``standard`` line's
+#: (ChaCha20-Poly1305 records) until stations run ``cnsa2`` sessions: AES-256-GCM records would cost
+#: less than these, so the row is a conservative stand-in for a whole ``cnsa2`` line.
+CNSA2_SITE = """
+from hotline.station.documents import desk
+
+_init = desk.DocumentDesk.__init__
+
+
+def _cnsa2(self, **kwargs):
+    _init(self, **kwargs, profile_of=lambda line: "cnsa2")
+
+
+desk.DocumentDesk.__init__ = _cnsa2
+"""
 
 
 def _random_file(path: Path, size: int) -> None:
@@ -383,6 +442,31 @@ def _baseline(mode: str, path: Path, size: int, out: Path, certs: Path) -> tuple
         out.unlink(missing_ok=True)
 
 
+def _start_pair(
+    root: Path, names: tuple[str, str], site: Path | None = None
+) -> tuple[StationProc, StationProc]:
+    """Two stations made, paired, started and with the line up; ``site``: a directory put first on
+    their ``PYTHONPATH`` (a ``sitecustomize`` there runs in each daemon)."""
+    a, b = _station(root, names[0]), _station(root, names[1])
+    pair(a, b)
+    saved = os.environ.get("PYTHONPATH")
+    try:
+        if site is not None:
+            os.environ["PYTHONPATH"] = os.pathsep.join([str(site), saved or ""])
+        for station in (a, b):
+            station.start(wait=False)
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    for station in (a, b):
+        station.wait_ready()
+    a.wait_line(b)
+    b.wait_line(a)
+    return a, b
+
+
 def _station(root: Path, name: str) -> StationProc:
     port = free_port()
     home = root / name
@@ -448,7 +532,7 @@ def _transfer(a: StationProc, b: StationProc, path: Path, flashes: int = 0) -> H
     args = {"peer": b.name, "path": str(path), "precedence": "routine", "wait": False}
     sent = a.request("send.file", io_timeout=600.0, **args)
     queued = perf_counter() - started
-    sha256 = sent["document"]["sha256"]
+    digest = sent["document"]["digest"]
     finished: list[float] = []
     stored: list[float] = []
     failure: list[str] = []
@@ -457,7 +541,7 @@ def _transfer(a: StationProc, b: StationProc, path: Path, flashes: int = 0) -> H
         deadline = perf_counter() + 600.0
         while perf_counter() < deadline:
             for ident, doc in _incoming(b, a.name).items():
-                if ident in before or doc["sha256"] != sha256:
+                if ident in before or doc["digest"] != digest:
                     continue
                 if doc["state"] == "complete":
                     finished.append(perf_counter() - started)
@@ -502,15 +586,13 @@ def _measure(settings: Settings, console: Console) -> Results:
         _self_signed("client", certs)
         keys = scp_bench.Keys.make(root / "ssh")
 
-        a, b = _station(root, "alpha"), _station(root, "bravo")
-        pair(a, b)
-        for station in (a, b):
-            station.start(wait=False)
-            started.append(station)
-        for station in (a, b):
-            station.wait_ready()
-        a.wait_line(b)
-        b.wait_line(a)
+        a, b = _start_pair(root, ("alpha", "bravo"))
+        started += [a, b]
+        site = root / "cnsa2-site"
+        site.mkdir()
+        (site / "sitecustomize.py").write_text(CNSA2_SITE)
+        c, d = _start_pair(root, ("charlie", "delta"), site)
+        started += [c, d]
 
         console.log(f"documents: {settings.flashes} FLASH messages on the idle line (after 5 warm-up)")
         _flashes(a, b, 5, perf_counter())
@@ -524,13 +606,16 @@ def _measure(settings: Settings, console: Console) -> Results:
         baselines: dict[str, list[float]] = {mode: [] for mode in modes}
         baseline_cpu: dict[str, list[float]] = {mode: [] for mode in modes}
         cipher = ""
+        cnsa2_runs: list[HotlineRun] = []
         for n in range(settings.runs):
-            run = _transfer(a, b, source)
-            runs.append(run)
-            console.log(
-                f"documents: run {n + 1}/{settings.runs}: Hotline {run.total:.2f} s "
-                f"({size / run.total / 1e6:,.0f} MB/s; hashing and queueing {run.queued:.2f} s)"
-            )
+            for label, pair_, out in (("standard", (a, b), runs), ("cnsa2", (c, d), cnsa2_runs)):
+                run = _transfer(*pair_, source)
+                out.append(run)
+                console.log(
+                    f"documents: run {n + 1}/{settings.runs}: Hotline {label} {run.total:.2f} s "
+                    f"({size / run.total / 1e6:,.0f} MB/s, {scp_bench.cpu_per_gib(sum(run.cpu), size):.2f} "
+                    f"CPU s per GiB; hashing and queueing {run.queued:.2f} s)"
+                )
             for mode in modes:
                 if mode in scp_bench.CIPHERS:
                     seconds, cpu = scp_bench.copy(source, mode, keys, root)
@@ -564,6 +649,7 @@ def _measure(settings: Settings, console: Console) -> Results:
             idle_flashes=idle_flashes,
             load=(load, os.getloadavg()[0]),
             openssh=scp_bench.openssh_version(),
+            cnsa2=cnsa2_runs,
         )
     finally:
         for station in started:
@@ -578,11 +664,14 @@ async def run(settings: Settings, console: Console) -> Results:
 
 
 __all__ = [
+    "CNSA2_PASSES",
+    "CNSA2_SITE",
     "FLASH_EVERY",
     "FLASH_GOAL_MS",
     "HOTLINE_PASSES",
     "MEMORY_GOAL_MB",
     "QUICK",
+    "SCP_CIPHER_PASSES",
     "TCP",
     "THROUGHPUT_GOAL",
     "TLS",
@@ -592,6 +681,7 @@ __all__ = [
     "Results",
     "Settings",
     "crypto_floor",
+    "median_run",
     "percentile_ms",
     "run",
 ]

@@ -11,7 +11,8 @@ point is not speed but that neither daemon holds the file in memory, whatever it
   before ``send.file`` until complete, and VmHWM (peak RSS) at the end, reset through
   ``/proc/PID/clear_refs`` just before the transfer. The RSS at 10, 50 and 90 % of the transfer is
   the sample nearest the poll that first saw that share of the bytes durable at bravo.
-- **Integrity**: the source's SHA-256, computed here after the transfer, against the SHA-256 alpha
+- **Integrity**: the source's BLAKE3 (a ``standard`` line's document hash; the fields keep their
+  older ``sha256`` names), computed here after the transfer, against the digest alpha
   and bravo list for the document (bravo marks a document ``complete`` only once the bytes it stored
   hash to the one the sender described).
 - **Disk**: the received blob (sealed chunks, :mod:`hotline.store.blobs`): its length and the blocks
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
@@ -41,6 +41,7 @@ from tests.support.stations import StationProc, pair
 
 from bench.documents import _proc_status, _random_file, _reset_peak, _station
 from bench.station import BenchError
+from hotline.crypto.hashing import hasher
 from hotline.store.blobs import sealed_size
 
 #: Seconds between two polls of the receiver's ``files``.
@@ -94,7 +95,7 @@ class Results:
     samples: list[Sample]
     #: (seconds since just before ``send.file``, bytes durable at bravo), one per poll.
     progress: list[tuple[float, int]]
-    #: The source's SHA-256 (computed here), and the ones alpha and bravo list for the document.
+    #: The source's BLAKE3 (computed here), and the digests alpha and bravo list for the document.
     source_sha256: str
     sender_sha256: str
     receiver_sha256: str
@@ -164,7 +165,7 @@ class _Sampler:
 
 def _incoming(b: StationProc, peer: str, sha256: str) -> dict[str, Any] | None:
     for doc in b.request("files", peer=peer)["documents"]:
-        if doc["direction"] == "in" and doc["sha256"] == sha256:
+        if doc["direction"] == "in" and doc["digest"] == sha256:
             return dict(doc)
     return None
 
@@ -190,7 +191,10 @@ def _wait_complete(
 
 def _source_sha256(path: Path) -> str:
     with path.open("rb", buffering=0) as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        digest = hasher("BLAKE3")
+        while block := f.read(4 * 2**20):
+            digest.update(block)
+        return digest.digest().hex()
 
 
 def _blob(b: StationProc) -> Path:
@@ -248,7 +252,7 @@ def _measure(settings: Settings, console: Console) -> Results:
             args = {"peer": b.name, "path": str(source), "precedence": "routine", "wait": False}
             sent = a.request("send.file", io_timeout=timeout, **args)
             queued = perf_counter() - origin
-            sender_sha256 = str(sent["document"]["sha256"])
+            sender_sha256 = str(sent["document"]["digest"])
             doc, progress = _wait_complete(b, a.name, sender_sha256, origin, origin + timeout)
             total = perf_counter() - origin
         hwm = (_proc_status(a.pid, "VmHWM"), _proc_status(b.pid, "VmHWM"))
@@ -267,7 +271,7 @@ def _measure(settings: Settings, console: Console) -> Results:
             progress=progress,
             source_sha256=_source_sha256(source),
             sender_sha256=sender_sha256,
-            receiver_sha256=str(doc["sha256"]),
+            receiver_sha256=str(doc["digest"]),
             blob_bytes=blob.st_size,
             blob_disk_bytes=blob.st_blocks * 512,
             load=(load, load_after),

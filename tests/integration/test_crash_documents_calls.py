@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import filecmp
-import hashlib
 import os
 import random
 import threading
@@ -47,6 +46,7 @@ from typing import Any
 
 import pytest
 
+from hotline.crypto.hashing import digest as hash_of
 from hotline.proto.constants import DOC_TAKEN_EVERY as TAKEN_EVERY
 from hotline.proto.constants import DOC_WINDOW as WINDOW
 from hotline.voice.quality import speech_sample
@@ -118,7 +118,7 @@ class Documents:
         data = self.rng.randbytes(size)
         path = self.folder / name
         path.write_bytes(data)
-        self.made[name] = (path, hashlib.sha256(data).hexdigest())
+        self.made[name] = (path, hash_of("BLAKE3", data).hex())
         return name
 
     def send(self, sender: StationProc, peer: str, name: str) -> None:
@@ -303,8 +303,8 @@ def _check_documents(
     for doc in held:
         path, sha = docs.made[doc["name"]]
         out = tmp_path / f"got-{doc['id']}"
-        if doc["state"] != "complete" or doc["sha256"] != sha:
-            problems.append(f"{doc['name']}: {doc['state']} with SHA-256 {doc['sha256'][:12]}…")
+        if doc["state"] != "complete" or doc["digest"] != sha:
+            problems.append(f"{doc['name']}: {doc['state']} with BLAKE3 {doc['digest'][:12]}…")
             mismatched += 1
             continue
         receiver.request("file.get", id=doc["id"], out=str(out))

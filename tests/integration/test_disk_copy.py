@@ -20,7 +20,6 @@ logs (kept outside the station directories here) are searched for texts, documen
 from __future__ import annotations
 
 import base64
-import hashlib
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from hotline.crypto.hashing import digest as hash_of
 from hotline.proto.delivery import chain_next
 from hotline.station.config import LineSettings
 from hotline.station.home import unlock
@@ -108,7 +108,7 @@ def _known(home: Path, peer: StationProc) -> tuple[list[tuple[str, bytes]], int]
             known.append(("dictionary head", candidate))
         heads[row.direction] = row.chain
     for doc in documents:
-        known += [("document id", doc.doc_id), ("document sha-256", doc.sha256)]
+        known += [("document id", doc.doc_id), ("document digest", doc.digest)]
     assert len(documents) == 1 and len(calls) == 1
     known.append(("call id", calls[0][0]))
     if peer.name == "quebec-ops":
@@ -165,7 +165,7 @@ def test_a_copy_of_the_station_directory_reveals_nothing_but_sizes(cluster: Clus
         secrets_of[station.name], hits = _known(station.home, peer)
         dictionary_hits += hits
     assert dictionary_hits >= 2 * len(GUESSABLE), "the dictionary attack should work on the true inputs"
-    assert ("document sha-256", hashlib.sha256(source.read_bytes()).digest()) in secrets_of[a.name]
+    assert ("document digest", hash_of("BLAKE3", source.read_bytes())) in secrets_of[a.name]
 
     texts = [t.encode() for t in [*GUESSABLE, DISTINCT] if len(t) >= 6]  # shorter ones: the hashes above
     cleartext = [("text", t) for t in texts] + [

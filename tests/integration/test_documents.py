@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from hotline.crypto.hashing import digest as hash_of
+from hotline.crypto.hashing import hasher
 from tests.support.stations import Cluster, RequestFailed, StationProc, pair, wait_for
 
 MiB = 2**20
@@ -36,8 +38,8 @@ def two_up(cluster: Cluster, **settings: Any) -> tuple[StationProc, StationProc]
 
 
 def random_file(path: Path, size: int, seed: int = 1) -> str:
-    """Write ``size`` pseudo-random bytes; their SHA-256."""
-    digest = hashlib.sha256()
+    """Write ``size`` pseudo-random bytes; their BLAKE3 (a ``standard`` line's document hash)."""
+    digest = hasher("BLAKE3")
     block = hashlib.sha256(str(seed).encode()).digest() * (MiB // 32)
     with path.open("wb") as f:
         left, n = size, 0
@@ -47,7 +49,7 @@ def random_file(path: Path, size: int, seed: int = 1) -> str:
             digest.update(chunk)
             left -= len(chunk)
             n += 1
-    return digest.hexdigest()
+    return digest.digest().hex()
 
 
 def document(station: StationProc, message_id: str) -> dict[str, Any]:
@@ -71,7 +73,7 @@ def test_a_document_arrives_verified_and_is_written_out_once(cluster: Cluster, t
     sent = a.request("send.file", peer=b.name, path=str(source), precedence="priority")
     assert sent["kind"] == "doc" and sent["document"]["size"] == 5 * MiB + 123
     got = wait_state(b, sent["id"], "complete")
-    assert got["sha256"] == sha and got["direction"] == "in" and got["stored"] == got["size"]
+    assert got["digest"] == sha and got["direction"] == "in" and got["stored"] == got["size"]
     assert got["name"] == "2026.pdf"  # a label only: no directory part survives
     wait_state(a, sent["id"], "complete")
     # it is in the inbox like a message and can be acknowledged
@@ -82,7 +84,7 @@ def test_a_document_arrives_verified_and_is_written_out_once(cluster: Cluster, t
     # written out where the operator says, never over an existing file
     out = tmp_path / "received.pdf"
     written = b.request("file.get", id=sent["id"], out=str(out))
-    assert written["sha256"] == sha and hashlib.sha256(out.read_bytes()).hexdigest() == sha
+    assert written["digest"] == sha and hash_of("BLAKE3", out.read_bytes()).hex() == sha
     with pytest.raises(RequestFailed) as again:
         b.request("file.get", id=sent["id"], out=str(out))
     assert again.value.code == "bad-request"
@@ -124,10 +126,10 @@ def test_a_transfer_survives_kill_9_and_resends_nothing_already_stored(
     assert 0 < held < 300 * MiB
     killed.start()
     got = wait_state(b, sent["id"], "complete", timeout=120)
-    assert got["sha256"] == sha
+    assert got["digest"] == sha
     out = tmp_path / "out.bin"
     b.request("file.get", id=sent["id"], out=str(out))
-    assert hashlib.sha256(out.read_bytes()).hexdigest() == sha
+    assert hash_of("BLAKE3", out.read_bytes()).hex() == sha
 
 
 def test_flash_overtakes_a_transfer(cluster: Cluster, tmp_path: Path) -> None:
@@ -168,7 +170,7 @@ def test_a_full_disk_pauses_the_document_and_space_resumes_it(cluster: Cluster, 
     b.configure(documents_max_bytes=0)
     b.start()
     got = wait_state(b, sent["id"], "complete", timeout=120)
-    assert got["sha256"] == sha
+    assert got["digest"] == sha
 
 
 def test_a_document_that_does_not_match_its_hash_is_refused(cluster: Cluster, tmp_path: Path) -> None:
@@ -186,7 +188,7 @@ def test_a_document_that_does_not_match_its_hash_is_refused(cluster: Cluster, tm
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     a.start()
     got = wait_state(b, sent["id"], "failed", timeout=60)
-    assert "SHA-256" in (got["detail"] or "")
+    assert "BLAKE3" in (got["detail"] or "")
     assert any(x["kind"] == "document-failed" for x in b.line(a)["alerts"])
     wait_state(a, sent["id"], "failed", timeout=30)
     with pytest.raises(RequestFailed) as refused:
@@ -256,3 +258,71 @@ def test_a_sender_that_lies_about_the_size_gets_a_failed_document(
     assert refused.value.code == "not-complete"
     message = a.send(b, "still here")
     assert a.request("wait", id=message["id"], timeout=10)["state"] == "delivered"
+
+
+#: Run in a daemon (through ``sitecustomize``): its documents follow the profile named by
+#: HOTLINE_DOC_PROFILE (the station passes a line's profile the same way, as ``profile_of``), or,
+#: with HOTLINE_DOC_HASH=SHA256, it hashes as a station from before the profiles did.
+PROFILED = """
+import os
+from hotline.proto import document
+from hotline.station.documents import desk
+
+if os.environ.get("HOTLINE_DOC_HASH"):
+    document.PROFILE_HASH["standard"] = os.environ["HOTLINE_DOC_HASH"]
+if os.environ.get("HOTLINE_DOC_PROFILE"):
+    _init = desk.DocumentDesk.__init__
+
+    def _profiled(self, **kwargs):
+        _init(self, **kwargs, profile_of=lambda line: os.environ["HOTLINE_DOC_PROFILE"])
+
+    desk.DocumentDesk.__init__ = _profiled
+"""
+
+
+@pytest.mark.parametrize(
+    ("sender_env", "receiver_env", "hash_name", "label"),
+    [
+        ({"HOTLINE_DOC_HASH": "SHA256"}, {}, "SHA256", "SHA-256"),
+        ({}, {}, "BLAKE3", "BLAKE3"),
+        ({"HOTLINE_DOC_PROFILE": "cnsa2"}, {"HOTLINE_DOC_PROFILE": "cnsa2"}, "SHA384", "SHA-384"),
+    ],
+    ids=["sha256-from-before-the-profiles", "blake3-standard", "sha384-cnsa2"],
+)
+def test_a_document_with_each_hash_arrives_verified(
+    cluster: Cluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sender_env: dict[str, str],
+    receiver_env: dict[str, str],
+    hash_name: str,
+    label: str,
+) -> None:
+    """Each hash a DOC entry may name, between real daemons: a standard receiver takes a SHA-256
+    entry (queued by a station from before the profiles) and a BLAKE3 one; cnsa2 ends hash with
+    SHA-384 and seal the file at rest with AES-256-GCM (written out again through it)."""
+    a, b = cluster.add("alpha"), cluster.add("bravo")
+    pair(a, b)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(PROFILED)
+    for station, env in ((a, sender_env), (b, receiver_env)):
+        with monkeypatch.context() as patched:
+            patched.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+            for key, value in env.items():
+                patched.setenv(key, value)
+            station.start()
+    a.wait_line(b)
+    source = tmp_path / "doc.bin"
+    random_file(source, 2 * MiB + 7, seed=11)
+    data = source.read_bytes()
+    want = hash_of(hash_name, data).hex()  # type: ignore[arg-type]
+    sent = a.request("send.file", peer=b.name, path=str(source))
+    assert sent["document"]["hash"] == label and sent["document"]["digest"] == want
+    got = wait_state(b, sent["id"], "complete")
+    assert got["hash"] == label and got["digest"] == want
+    assert ("sha256" in got) == (hash_name == "SHA256")
+    assert label in next(m for m in b.inbox(a) if m["id"] == sent["id"])["text"]
+    out = tmp_path / "out.bin"
+    written = b.request("file.get", id=sent["id"], out=str(out))
+    assert written["digest"] == want and out.read_bytes() == data

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from hotline.crypto.hashing import digest as hash_of
 from tests.support.stations import Cluster, RequestFailed, StationProc, pair, wait_for
 
 #: Loaded by a station daemon through ``sitecustomize``. With ``HOTLINE_DOC_ID`` (hex), its next
@@ -217,7 +218,7 @@ def _random_file(path: Path, size: int, seed: bytes) -> str:
         :size
     ]
     path.write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
+    return hash_of("BLAKE3", data).hex()
 
 
 def _complete(station: StationProc, message_id: str) -> dict[str, Any]:
@@ -261,8 +262,8 @@ def test_a_document_id_reused_on_a_hub_reaches_nothing_of_the_other_line(
     assert _blobs(hub) == before
     assert [d["id"] for d in hub.request("files")["documents"]] == [sent["id"]]
     out = tmp_path / "out.bin"
-    assert hub.request("file.get", id=sent["id"], out=str(out))["sha256"] == sha
-    assert hashlib.sha256(out.read_bytes()).hexdigest() == sha
+    assert hub.request("file.get", id=sent["id"], out=str(out))["digest"] == sha
+    assert hash_of("BLAKE3", out.read_bytes()).hex() == sha
 
     hub.request("line.remove", peer=victim.name)
     assert _blobs(hub) == {}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import os
 import threading
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 from bench.traffic_capture import Capture, Packet, TrafficError
 
+from hotline.crypto.hashing import digest as hash_of
 from hotline.proto.constants import AEAD_TAG_LEN, RECORD_HEADER_LEN
 from hotline.station.config import LineSettings
 from tests.support.stations import Cluster, StationProc, free_port, pair, wait_for
@@ -65,7 +65,7 @@ def logged_alerts(station: StationProc, peer: StationProc, kind: str) -> list[di
 def random_file(path: Path, size: int) -> str:
     data = os.urandom(size)
     path.write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
+    return hash_of("BLAKE3", data).hex()
 
 
 def texts(station: StationProc, peer: StationProc) -> set[str]:
@@ -106,7 +106,7 @@ def test_messages_flash_a_line_test_and_a_document_cross_a_carrier_line(
         return doc if doc is not None and doc["state"] == "complete" else None
 
     got = wait_for(doc_complete, 60, "the document complete at bravo")
-    assert got["sha256"] == sha
+    assert got["digest"] == sha
     wait_for(
         lambda: (document_state(a, sent_doc["id"]) or {}).get("state") == "complete", 30, "complete at alpha"
     )

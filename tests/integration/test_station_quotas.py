@@ -85,7 +85,7 @@ def test_a_flooding_line_pauses_the_other_line_flows_and_nothing_is_lost(
     doc = post.request("send.file", peer=hub.name, path=str(source))
     said = [post.send(hub, f"post #{i}")["id"] for i in range(10)]
     post.request("wait", id=said[-1], timeout=30)
-    assert wait_state(hub, doc["id"], "complete", timeout=60)["sha256"] == sha
+    assert wait_state(hub, doc["id"], "complete", timeout=60)["digest"] == sha
     assert [m["text"] for m in hub.inbox(post) if m["text"].startswith("post #")] == [
         f"post #{i}" for i in range(10)
     ]
@@ -149,7 +149,7 @@ def test_a_line_over_its_stored_bytes_pauses_until_the_quota_is_raised(
     post.request("wait", id=post.send(hub, "the other line")["id"], timeout=30)
 
     raise_quota(hub, flood, stored_bytes=20 * MiB)
-    assert wait_state(hub, two["id"], "complete", timeout=60)["sha256"] == sha
+    assert wait_state(hub, two["id"], "complete", timeout=60)["digest"] == sha
     flood.request("wait", id=after["id"], timeout=30)
     assert [m["text"] for m in hub.inbox(flood)][-1] == "behind the second document"
 
@@ -178,7 +178,7 @@ def test_a_big_document_is_held_until_the_operator_accepts_it(cluster: Cluster, 
         hub.request("file.accept", id=too_big["id"])
     assert refused_twice.value.code == "not-held"
     assert hub.request("file.accept", id=held["id"])["document"]["state"] == "receiving"
-    assert wait_state(hub, held["id"], "complete")["sha256"] == sha
+    assert wait_state(hub, held["id"], "complete")["digest"] == sha
     assert hub.request("file.refuse", id=refused["id"])["document"]["state"] == "failed"
     wait_state(flood, refused["id"], "failed")
     wait_state(flood, held["id"], "complete")

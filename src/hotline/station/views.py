@@ -14,7 +14,7 @@ from hotline.proto.cards import StationCard
 from hotline.proto.carrier import CarrierStatus, Lane
 from hotline.proto.carriermode import CarrierSetting
 from hotline.proto.constants import AEAD_TAG_LEN, RECORD_HEADER_LEN
-from hotline.proto.document import DocMetaError, decode_meta
+from hotline.proto.document import DocMetaError, decode_meta, hash_label
 from hotline.proto.linemsg import Kind, Precedence
 from hotline.station.ids import show_id
 from hotline.store.rows import LineRow, MessageRow
@@ -101,7 +101,9 @@ def message_text(row: MessageRow) -> str:
             meta = decode_meta(row.body)
         except DocMetaError:
             return "(a document we could not read)"
-        return f"document {meta.name} ({meta.size:,} bytes, SHA-256 {meta.sha256.hex()[:16]}…)"
+        return (
+            f"document {meta.name} ({meta.size:,} bytes, {hash_label(meta.hash)} {meta.digest.hex()[:16]}…)"
+        )
     return ""
 
 

@@ -30,6 +30,8 @@ class BlobRef:
     key: bytes
     #: Written before schema version 3 (:mod:`hotline.store.blobs`): read only.
     legacy: bool = False
+    #: The AEAD that seals its chunks (a Noise cipher name; files before schema 4: ChaCha20-Poly1305).
+    aead: str = "ChaChaPoly"
 
 
 def _key_ad(name: str) -> bytes:
@@ -50,16 +52,17 @@ class DocumentStore(TablePart):
         message_id: bytes,
         name: str,
         size: int,
-        sha256: bytes,
+        digest: bytes,
+        hash: str,
         now: float,
         source: str | None = None,
         source_mtime: int | None = None,
     ) -> DocRow:
         """Record a document (out: when queued; in: when its DOC entry is stored)."""
         cursor = self.execute_checked(
-            "INSERT INTO documents (line_id, direction, doc_id, message_id, name, size, sha256, state,"
-            " source, source_mtime, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'receiving', ?, ?, ?)",
-            (line_id, direction, doc_id, message_id, name, size, sha256, source, source_mtime, now),
+            "INSERT INTO documents (line_id, direction, doc_id, message_id, name, size, digest, hash,"
+            " state, source, source_mtime, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'receiving', ?, ?, ?)",
+            (line_id, direction, doc_id, message_id, name, size, digest, hash, source, source_mtime, now),
         )
         rowid = int(cursor.lastrowid or 0)
         doc = self.by_rowid(rowid)
@@ -119,23 +122,25 @@ class DocumentStore(TablePart):
         its own in its row (:meth:`new_blob`), never one derived from the id its sender chose."""
         return self._sealer.derive(b"document|%d|" % direction + doc_id)
 
-    def new_blob(self, rowid: int) -> BlobRef:
-        """Give the inbound document ``rowid`` a new file name and key of its own (its bytes start over).
+    def new_blob(self, rowid: int, aead: str = "ChaChaPoly") -> BlobRef:
+        """Give the inbound document ``rowid`` a new file name and key of its own (its bytes start over),
+        sealed with ``aead`` (a Noise cipher name: the line's suite's AEAD).
 
         The name is random and unique among rows, so the file it names is made by this row alone.
         """
         name = random_bytes(BLOB_NAME_LEN).hex() + ".in"
         key = random_bytes(BLOB_KEY_LEN)
         self.execute_checked(
-            "UPDATE documents SET blob_name = ?, blob_key = ?, blob_legacy = 0, stored = 0 WHERE rowid = ?",
-            (name, self._sealer.seal(_key_ad(name), key), rowid),
+            "UPDATE documents SET blob_name = ?, blob_key = ?, blob_legacy = 0, blob_aead = ?, stored = 0"
+            " WHERE rowid = ?",
+            (name, self._sealer.seal(_key_ad(name), key), aead, rowid),
         )
-        return BlobRef(name, key)
+        return BlobRef(name, key, aead=aead)
 
     def blob_of(self, rowid: int) -> BlobRef | None:
         """The file and key of the inbound document ``rowid`` (None: it has none)."""
         row = self.execute_checked(
-            "SELECT blob_name, blob_key, blob_legacy, doc_id FROM documents"
+            "SELECT blob_name, blob_key, blob_legacy, doc_id, blob_aead FROM documents"
             " WHERE rowid = ? AND direction = ?",
             (rowid, IN),
         ).fetchone()
@@ -145,7 +150,8 @@ class DocumentStore(TablePart):
         if row[1] is None:
             # a legacy blob: its key was derived, and the migration recorded its file
             return BlobRef(name, self.blob_key(bytes(row[3]), IN), legacy=True)
-        return BlobRef(name, self._sealer.open(_key_ad(name), bytes(row[1])), legacy=bool(row[2]))
+        key = self._sealer.open(_key_ad(name), bytes(row[1]))
+        return BlobRef(name, key, legacy=bool(row[2]), aead=str(row[4]))
 
     def id_in_use(self, doc_id: bytes) -> bool:
         """Whether any document of the station, on any line and in either direction, has ``doc_id``."""
@@ -161,15 +167,15 @@ class DocumentStore(TablePart):
 
 
 _DOC_COLUMNS = (
-    "rowid, line_id, direction, doc_id, message_id, name, size, sha256, stored, state, detail, source,"
-    " source_mtime, created_at, completed_at"
+    "rowid, line_id, direction, doc_id, message_id, name, size, digest, stored, state, detail, source,"
+    " source_mtime, created_at, completed_at, hash"
 )
 
 
 def _doc(r: Any) -> DocRow:
     return DocRow(
         int(r[0]), int(r[1]), int(r[2]), bytes(r[3]), bytes(r[4]), str(r[5]), int(r[6]), bytes(r[7]),
-        int(r[8]), str(r[9]), r[10], r[11], r[12], float(r[13]), r[14],
+        int(r[8]), str(r[9]), r[10], r[11], r[12], float(r[13]), r[14], str(r[15]),
     )  # fmt: skip
 
 

@@ -77,7 +77,8 @@ class DocRow:
     message_id: bytes
     name: str
     size: int
-    sha256: bytes
+    #: The whole document's digest, by :attr:`hash`.
+    digest: bytes
     stored: int
     state: str
     detail: str | None
@@ -85,6 +86,9 @@ class DocRow:
     source_mtime: int | None
     created_at: float
     completed_at: float | None
+    #: The hash of :attr:`digest` (``SHA256``, ``BLAKE3``, ``SHA384``; rows from before the profiles:
+    #: SHA-256).
+    hash: str = "SHA256"
 
 
 @dataclass(frozen=True)

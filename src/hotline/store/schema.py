@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Directions of a line's transcript, as stored.
 OUT = 0
@@ -135,11 +135,22 @@ LINE_PROFILES = """
 ALTER TABLE lines ADD COLUMN profile TEXT NOT NULL DEFAULT 'standard';
 """
 
+#: Version 5 (documents follow the line's profile, docs/protocol.md §13): a document row says which hash
+#: its digest is (``digest``, once ``sha256``: every row before this version is SHA-256) and which AEAD
+#: seals its file at rest (every file before this version is ChaCha20-Poly1305). Self-contained: it
+#: touches the documents table alone.
+DOC_HASHES = """
+ALTER TABLE documents RENAME COLUMN sha256 TO digest;
+ALTER TABLE documents ADD COLUMN hash TEXT NOT NULL DEFAULT 'SHA256';
+ALTER TABLE documents ADD COLUMN blob_aead TEXT NOT NULL DEFAULT 'ChaChaPoly'
+"""
+
 #: What takes a store of version N - 1 to version N.
-MIGRATIONS = {2: CALLS, 3: BLOB_ROWS, 4: LINE_PROFILES}
+MIGRATIONS = {2: CALLS, 3: BLOB_ROWS, 4: LINE_PROFILES, 5: DOC_HASHES}
 SCHEMA += CALLS
 SCHEMA += BLOB_ROWS
 SCHEMA += LINE_PROFILES
+SCHEMA += DOC_HASHES + ";"
 
 #: A transcript entry's columns, in the order :class:`hotline.store.db.MessageRow` takes them.
 MESSAGE_COLUMNS = (
@@ -147,4 +158,13 @@ MESSAGE_COLUMNS = (
     "stored_at, delivered_at, acked_at"
 )
 
-__all__ = ["IN", "LINE_PROFILES", "MESSAGE_COLUMNS", "MIGRATIONS", "OUT", "SCHEMA", "SCHEMA_VERSION"]
+__all__ = [
+    "DOC_HASHES",
+    "IN",
+    "LINE_PROFILES",
+    "MESSAGE_COLUMNS",
+    "MIGRATIONS",
+    "OUT",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+]

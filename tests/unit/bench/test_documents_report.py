@@ -19,6 +19,9 @@ def results(with_scp: bool = True) -> documents.Results:
     slower = documents.HotlineRun(
         total=5.0, queued=0.6, total_stored=4.9, cpu=(3.0, 5.0), hwm_kib=(71_000, 69_000), hwm_reset=True
     )
+    cnsa2 = documents.HotlineRun(
+        total=4.5, queued=0.5, total_stored=4.4, cpu=(3.0, 4.0), hwm_kib=(70_000, 68_000), hwm_reset=True
+    )
     baselines = {documents.TLS: [2.5, 2.7], documents.TCP: [2.6, 2.5]}
     cpu = {documents.TLS: [3.5, 3.9], documents.TCP: [3.1, 3.0]}
     if with_scp:
@@ -35,6 +38,7 @@ def results(with_scp: bool = True) -> documents.Results:
         idle_rss_kib=(60_000, 60_000),
         idle_flashes=[0.005, 0.006],
         openssh="OpenSSH_9.2p1 Debian-2+deb12u10, OpenSSL 3.0.19 27 Jan 2026",
+        cnsa2=[cnsa2, slower, run],
     )
 
 
@@ -54,9 +58,9 @@ def test_every_throughput_row_with_a_rate_has_cpu_per_gib() -> None:
     t = table(report.document_tables(results()), "Document transfer")
     cpu = t.columns.index("CPU s per GiB")
     rows = {row[0]: row for row in t.rows}
-    assert (
-        rows["Hotline: `send.file` until the receiver shows it `complete` (hashing included)"][cpu] == "6.00"
-    )
+    standard = next(label for label in rows if label.startswith("Hotline `standard`"))
+    assert rows[standard][cpu] == "6.00"
+    assert rows["Hotline `cnsa2` documents (SHA-384, AES-256-GCM at rest): the same"][cpu] == "7.00"
     assert rows["scp (SFTP mode), chacha20-poly1305"][cpu] == "4.50"
     assert rows["scp (SFTP mode), aes256-gcm"][cpu] == "3.00"
     assert rows["scp (SFTP mode), aes256-gcm"][2] == f"{GIB / 2.0 / 1e6:,.1f}"
@@ -86,6 +90,29 @@ def test_no_scp_table_without_scp_runs() -> None:
 def test_the_cpu_table_lists_scp() -> None:
     t = table(report.document_tables(results()), "Where the CPU goes")
     rows = dict((row[0], row[1]) for row in t.rows)
-    assert rows["Hotline, both daemons"] == "6.00"
+    assert rows["Hotline `standard`, both daemons"] == "6.00"
+    assert rows["Hotline `cnsa2`, both daemons"] == "7.00"
     assert rows["scp (SFTP mode), chacha20-poly1305, every process"] == "4.50"
     assert rows["scp (SFTP mode), aes256-gcm, every process"] == "3.00"
+
+
+def test_the_goals_set_each_profile_against_its_scp() -> None:
+    """``standard`` (4 s) against scp chacha20-poly1305 (3 s), ``cnsa2`` (median 4.5 s) against scp
+    aes256-gcm (2 s), as ratios of the same run."""
+    t = table(report.document_tables(results()), "Document goals")
+    rows = {row[0]: row for row in t.rows}
+    standard = rows["Hotline `standard` documents over scp with chacha20-poly1305"]
+    cnsa2 = rows["Hotline `cnsa2` documents over scp with aes256-gcm"]
+    assert standard[1].startswith("0.75x") and standard[3] == "not met"
+    assert cnsa2[1].startswith("0.44x") and cnsa2[3] == "not met"
+
+
+def test_the_floor_table_prices_each_profiles_passes() -> None:
+    r = results()
+    r = documents.Results(**{**r.__dict__, "floor": {"BLAKE3": 0.25, "ChaCha20-Poly1305": 0.5,
+                                                     "SHA-384": 2.5, "AES-256-GCM": 0.25}})  # fmt: skip
+    t = table(report.document_tables(r), "The floor")
+    rows = {row[0]: row for row in t.rows}
+    assert rows["Hotline `standard`"][2:] == ["2.00", "6.00", "4.00"]
+    assert rows["Hotline `cnsa2`"][2:] == ["5.75", "7.00", "1.25"]
+    assert rows["scp, chacha20-poly1305"][2] == "1.00" and rows["scp, aes256-gcm"][2] == "0.50"

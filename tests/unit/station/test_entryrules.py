@@ -82,7 +82,7 @@ def test_a_document_id_in_use_anywhere_is_refused(store: Store) -> None:
     doc_id = b"\x42" * 16
     with store.transaction():
         store.documents.add(other.id, OUT, doc_id=doc_id, message_id=mid(9), name="a", size=1,
-                            sha256=b"\x00" * 32, now=1.0)  # fmt: skip
+                            digest=b"\x00" * 32, hash="SHA256", now=1.0)  # fmt: skip
     body = encode_meta(DocMeta(doc_id, "b", 1, b"\x00" * 32))
     refused = check_entry(store, line.id, entry(1, 1, Kind.DOC, body=body))
     assert refused is not None and doc_id.hex() in refused[0].why

@@ -35,3 +35,10 @@ def add_line(store: Store, peer: str = "bravo", now: float = 100.0) -> LineRow:
 def undo_line_profiles(raw: dbapi.Connection) -> None:
     """Take schema version 4's line profiles out of a store (to make it what an older Hotline wrote)."""
     raw.execute("ALTER TABLE lines DROP COLUMN profile")
+
+
+def undo_document_hashes(raw: dbapi.Connection) -> None:
+    """Take schema version 5's document hash and AEAD columns out of a store (back to ``sha256``)."""
+    raw.execute("ALTER TABLE documents DROP COLUMN hash")
+    raw.execute("ALTER TABLE documents DROP COLUMN blob_aead")
+    raw.execute("ALTER TABLE documents RENAME COLUMN digest TO sha256")

@@ -22,7 +22,7 @@ from hotline.store.blobs import LEGACY_SLOT, SLOT, Blob, sealed_size
 from hotline.store.db import Store
 from hotline.store.errors import StoreCorrupt, StoreError
 from hotline.store.schema import IN, OUT, SCHEMA_VERSION
-from tests.unit.store.helpers import KEY, add_line, raw_connection, undo_line_profiles
+from tests.unit.store.helpers import KEY, add_line, raw_connection, undo_document_hashes, undo_line_profiles
 
 DOC_ID = bytes(range(16))
 #: What schema version 2 named two documents' files.
@@ -40,7 +40,7 @@ def add_doc(store: Store, line_id: int, doc_id: bytes = DOC_ID, *, direction: in
     with store.transaction():
         doc = store.documents.add(
             line_id, direction, doc_id=doc_id, message_id=n.to_bytes(10, "big"), name="a.txt",
-            size=3 * CHUNK, sha256=b"\x00" * 32, now=1.0,
+            size=3 * CHUNK, digest=b"\x00" * 32, hash="SHA256", now=1.0,
         )  # fmt: skip
         return doc.rowid
 
@@ -188,15 +188,25 @@ def test_removing_a_line_lists_its_files_to_delete(tmp_path: Path, store: Store)
 # -- version 2 stores -------------------------------------------------------------------------------
 
 
+def _make_v3(path: Path) -> None:
+    """Turn a current store into what schema version 3 wrote: no hash or AEAD column, ``sha256``."""
+    raw = raw_connection(path)
+    undo_document_hashes(raw)
+    undo_line_profiles(raw)
+    raw.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (b"3",))
+    raw.commit()
+    raw.close()
+
+
 def _make_v2(path: Path) -> None:
     """Turn a current store into what schema version 2 wrote."""
+    _make_v3(path)
     raw = raw_connection(path)
     raw.execute("DROP INDEX documents_blob")
     raw.execute("DROP INDEX documents_doc_id")
     for column in ("blob_name", "blob_key", "blob_legacy"):
         raw.execute(f"ALTER TABLE documents DROP COLUMN {column}")
     raw.execute("ALTER TABLE messages DROP COLUMN refused")
-    undo_line_profiles(raw)
     raw.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (b"2",))
     raw.commit()
     raw.close()
@@ -259,3 +269,57 @@ def test_a_version_2_store_keeps_its_documents_readable(tmp_path: Path) -> None:
     assert store.documents.blob_of(shared_again) is None and store.documents.blob_of(outbound) is None
     store.close()
     assert os.path.exists(docs / DONE_FILE)
+
+
+def test_a_version_3_store_keeps_its_sha256_documents(tmp_path: Path) -> None:
+    """Schema 4: a document row stored before the profiles keeps its digest, says SHA-256, and its
+    file (sealed with ChaCha20-Poly1305) still opens; a new cnsa2 file is AES-256-GCM."""
+    path = tmp_path / "store.sqlite"
+    store = Store.open(path, KEY)
+    line = add_line(store)
+    rowid = add_doc(store, line.id)
+    with store.transaction():
+        ref = store.documents.new_blob(rowid)
+    blob = Blob(tmp_path / ref.name, ref.key, DOC_ID, create=True)
+    blob.write(0, b"old" * 10)
+    blob.close()
+    store.close()
+    _make_v3(path)
+    raw = raw_connection(path)
+    raw.execute("UPDATE documents SET sha256 = ? WHERE rowid = ?", (b"\x5a" * 32, rowid))
+    raw.commit()
+    raw.close()
+
+    store = Store.open(path, KEY)
+    assert store.meta.get("schema") == str(SCHEMA_VERSION).encode()
+    row = store.documents.by_rowid(rowid)
+    assert row is not None and row.hash == "SHA256" and row.digest == b"\x5a" * 32
+    again = store.documents.blob_of(rowid)
+    assert again == ref and again.aead == "ChaChaPoly"
+    reader = Blob(tmp_path / again.name, again.key, DOC_ID, cipher=again.aead)
+    assert reader.read(0, 30) == b"old" * 10
+    reader.close()
+    with store.transaction():
+        fresh = store.documents.new_blob(rowid, "AESGCM")
+    assert store.documents.blob_of(rowid) == fresh and fresh.aead == "AESGCM"
+    store.close()
+
+
+def test_a_cnsa2_blob_is_aes_gcm_and_does_not_open_as_chacha(tmp_path: Path) -> None:
+    """A document at rest on a cnsa2 line is sealed with AES-256-GCM: it reads back under that AEAD
+    and fails under ChaCha20-Poly1305 with the same key."""
+    path = tmp_path / "doc.in"
+    blob = Blob(path, KEY, DOC_ID, create=True, cipher="AESGCM")
+    blob.write(0, b"a" * CHUNK)
+    blob.write(1, b"tail")
+    blob.close()
+    assert os.path.getsize(path) == sealed_size(CHUNK + 4)
+    reader = Blob(path, KEY, DOC_ID, cipher="AESGCM")
+    assert reader.read(0, CHUNK) == b"a" * CHUNK and reader.read(1, 4) == b"tail"
+    reader.close()
+    wrong = Blob(path, KEY, DOC_ID)
+    with pytest.raises(StoreCorrupt):
+        wrong.read(1, 4)
+    wrong.close()
+    with pytest.raises(StoreError):
+        Blob(path, KEY, DOC_ID, legacy=True, cipher="AESGCM")

@@ -19,7 +19,7 @@ from typing import Generic
 from hotline.proto.document import DocState
 from hotline.proto.linemsg import DocData, DocProgress, Entry, Precedence
 from hotline.station.documents.incoming import IncomingDocuments
-from hotline.station.documents.needs import DocQuotas, DocSession, LineT, Publish, SpawnTask
+from hotline.station.documents.needs import DocQuotas, DocSession, LineT, Publish, SpawnTask, standard_profile
 from hotline.station.documents.outgoing import Emit, OutgoingDocuments
 from hotline.station.worker import StoreWorker
 from hotline.store.db import Store
@@ -37,6 +37,8 @@ class DocumentDesk(Generic[LineT]):
         spawn: runs a coroutine as a child of the station's task group.
         directory: where received documents' files are kept.
         max_bytes: the cap on the bytes of documents being received (0: none), read when needed.
+        profile_of: a line's profile (``standard``, ``cnsa2``: docs/protocol.md §13 hashes and seals
+            its documents by it); every line is ``standard`` without it.
     """
 
     def __init__(
@@ -48,8 +50,11 @@ class DocumentDesk(Generic[LineT]):
         spawn: SpawnTask,
         directory: Path,
         max_bytes: Callable[[], int],
+        profile_of: Callable[[LineT], str] = standard_profile,
     ) -> None:
-        self.outgoing: OutgoingDocuments[LineT] = OutgoingDocuments(worker=worker, publish=publish)
+        self.outgoing: OutgoingDocuments[LineT] = OutgoingDocuments(
+            worker=worker, publish=publish, profile_of=profile_of
+        )
         self.incoming: IncomingDocuments[LineT] = IncomingDocuments(
             worker=worker,
             quotas=quotas,
@@ -57,6 +62,7 @@ class DocumentDesk(Generic[LineT]):
             spawn=spawn,
             directory=directory,
             max_bytes=max_bytes,
+            profile_of=profile_of,
         )
 
     # -- sending

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -25,9 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, assert_never
 
+from hotline.crypto.hashing import Hasher, hasher
 from hotline.proto.constants import DOC_CHUNK
-from hotline.proto.document import DocMetaError, DocState, decode_meta
+from hotline.proto.document import ACCEPTED_HASHES, DocMetaError, DocState, decode_meta, hash_label
 from hotline.proto.linemsg import DocData, DocProgress, Entry
+from hotline.proto.suites import suite
 from hotline.proto.transfer import (
     Completed,
     DataVerdict,
@@ -43,7 +44,15 @@ from hotline.proto.transfer import (
     Write,
 )
 from hotline.station.documents.blobfiles import writable_blob
-from hotline.station.documents.needs import DocLine, DocQuotas, DocSession, LineT, Publish, SpawnTask
+from hotline.station.documents.needs import (
+    DocLine,
+    DocQuotas,
+    DocSession,
+    LineT,
+    Publish,
+    SpawnTask,
+    standard_profile,
+)
 from hotline.station.documents.views import describe_doc
 from hotline.station.documents.writer import WRITER_HIGH_WATER, DocumentWriter
 from hotline.station.lanes import send_in_lane
@@ -77,7 +86,7 @@ class Incoming:
 
     row: DocRow
     blob: Blob
-    hasher: hashlib._Hash
+    hasher: Hasher
     receiver: Receiver
     writer: DocumentWriter | None = None
     #: Set while the writer has room for more.
@@ -129,8 +138,10 @@ class IncomingDocuments(Generic[LineT]):
         spawn: SpawnTask,
         directory: Path,
         max_bytes: Callable[[], int],
+        profile_of: Callable[[LineT], str] = standard_profile,
     ) -> None:
         self.worker = worker
+        self._profile_of = profile_of
         self._quotas = quotas
         self._publish = publish
         self.spawn = spawn
@@ -146,7 +157,10 @@ class IncomingDocuments(Generic[LineT]):
         """On the event loop: the store job that makes the row of ``line``'s DOC entries (in the entry's
         transaction; a problem, or None), bound to the values it needs."""
         return functools.partial(
-            store_doc_entry, line_id=line.row.id, judge=self._quotas().document_judge(line)
+            store_doc_entry,
+            line_id=line.row.id,
+            judge=self._quotas().document_judge(line),
+            profile=self._profile_of(line),
         )
 
     async def resume(self, line: LineT, session: DocSession) -> None:
@@ -180,12 +194,12 @@ class IncomingDocuments(Generic[LineT]):
         def prepare() -> Incoming:
             if old is not None:
                 (directory / old).unlink(missing_ok=True)
-            blob = Blob(path, ref.key, row.doc_id, create=True)
+            blob = Blob(path, ref.key, row.doc_id, create=True, cipher=ref.aead)
             blob.truncate(row.stored)  # what was written after the last durable point goes again
-            hasher = hashlib.sha256()
+            running = hasher(row.hash)  # type: ignore[arg-type]  # a name decode_meta checked
             for index in range(row.stored // DOC_CHUNK):
-                hasher.update(blob.read(index, DOC_CHUNK))
-            return Incoming(row, blob, hasher, Receiver(row.doc_id, row.size, row.stored))
+                running.update(blob.read(index, DOC_CHUNK))
+            return Incoming(row, blob, running, Receiver(row.doc_id, row.size, row.stored))
 
         try:
             incoming = await asyncio.get_running_loop().run_in_executor(None, prepare)
@@ -206,7 +220,7 @@ class IncomingDocuments(Generic[LineT]):
             loop.call_soon_threadsafe(callback)
 
         reports = _Reports(self, line, incoming)
-        incoming.writer = DocumentWriter(incoming.blob, incoming.hasher, row.size, row.sha256, reports, post)
+        incoming.writer = DocumentWriter(incoming.blob, incoming.hasher, row.size, row.digest, reports, post)
         self._incoming[key] = incoming
         return incoming
 
@@ -229,7 +243,7 @@ class IncomingDocuments(Generic[LineT]):
             incoming = await self._open(line, doc)
             if incoming is not None:
                 if incoming.row.size == 0:
-                    await self.finish(line, incoming, incoming.hasher.digest() == incoming.row.sha256)
+                    await self.finish(line, incoming, incoming.hasher.digest() == incoming.row.digest)
                 else:
                     self._ask(line, incoming)
 
@@ -382,7 +396,7 @@ class IncomingDocuments(Generic[LineT]):
         elif reason is FailReason.SHORT_CHUNK:
             why = f"{line.peer} sent a short chunk inside document {row.name} (at byte {offset}): {mismatch}"
         elif reason is FailReason.HASH_MISMATCH:
-            why = f"document {row.name} from {line.peer} does not match its SHA-256"
+            why = f"document {row.name} from {line.peer} does not match its {hash_label(row.hash)}"
         else:
             why = f"document {row.name} from {line.peer} was refused"
         line.alert("document-failed", why, logged=_NAMELESS_IN)
@@ -443,17 +457,26 @@ class IncomingDocuments(Generic[LineT]):
 
 
 def store_doc_entry(
-    store: Store, entry: Entry, now: float, *, line_id: int, judge: Callable[[Store, DocRow], None]
+    store: Store,
+    entry: Entry,
+    now: float,
+    *,
+    line_id: int,
+    judge: Callable[[Store, DocRow], None],
+    profile: str = "standard",
 ) -> str | None:
-    """In the store's thread, in the DOC entry's transaction: make its document row. A problem, or None."""
+    """In the store's thread, in the DOC entry's transaction: make its document row. A problem, or None.
+
+    The entry must name a hash the line's ``profile`` takes (docs/protocol.md §13); the document's file
+    is sealed with the profile's AEAD."""
     try:
-        meta = decode_meta(entry.body)
+        meta = decode_meta(entry.body, ACCEPTED_HASHES[profile])
     except DocMetaError as exc:
         return str(exc)
     # the doc id is new to the station (hotline.station.entryrules): its row gets a file of its own
     doc = store.documents.add(line_id, IN, doc_id=meta.doc_id, message_id=entry.id, name=meta.name,
-                              size=meta.size, sha256=meta.sha256, now=now)  # fmt: skip
-    store.documents.new_blob(doc.rowid)
+                              size=meta.size, digest=meta.digest, hash=meta.hash, now=now)  # fmt: skip
+    store.documents.new_blob(doc.rowid, suite(profile).record_aead)
     judge(store, doc)  # F5: too big: refused; big: held
     return None
 

@@ -108,6 +108,11 @@ class DocQuotas(Protocol[LineT_contra]):
         ...
 
 
+def standard_profile(line: DocLine) -> str:
+    """Every line's profile until the station says otherwise: ``standard``."""
+    return "standard"
+
+
 class SpawnTask(Protocol):
     """Runs a coroutine as a child of the station's task group (dropped when the station stops)."""
 
@@ -163,4 +168,5 @@ __all__ = [
     "SpawnTask",
     "StationWithDocuments",
     "StationWithHome",
+    "standard_profile",
 ]

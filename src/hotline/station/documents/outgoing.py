@@ -1,6 +1,7 @@
 """Sending documents (docs/protocol.md §13): hashing and queueing, then streaming what is asked for.
 
-``queue_document`` hashes the file (SHA-256, in a thread), then queues a DOC entry and the
+``queue_document`` hashes the file (with the line's document hash: BLAKE3 on ``standard``, SHA-384 on
+``cnsa2``; in a thread), then queues a DOC entry and the
 document's row in one transaction, exactly like a message; the entry carries name, size and hash,
 so the description is receipted, chained and covered by line tests. The bytes go only when the
 receiver asks for them: a ``DocProgress(RECEIVING, stored)`` says "send from ``stored``". Each
@@ -18,25 +19,25 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import os
 import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic
+from typing import Generic, cast
 
+from hotline.crypto.hashing import hasher
 from hotline.crypto.random import random_bytes
 from hotline.net.tcp import ChannelClosed
 from hotline.proto import linemsg
 from hotline.proto.carrier import Lane
 from hotline.proto.constants import DOC_ID_LEN, DOC_MAX_SIZE
-from hotline.proto.document import DocMeta, DocState, clean_name, encode_meta
+from hotline.proto.document import DocMeta, DocState, clean_name, document_hash, encode_meta
 from hotline.proto.linemsg import DocData, DocProgress, Kind, Precedence
 from hotline.proto.transfer import Sender
 from hotline.station.documents.incoming import send_progress
-from hotline.station.documents.needs import DocSession, LineT, Publish
+from hotline.station.documents.needs import DocSession, LineT, Publish, standard_profile
 from hotline.station.documents.views import describe_doc
 from hotline.station.errors import StationError
 from hotline.station.ids import new_message_id
@@ -68,14 +69,23 @@ class Outgoing:
     moved: asyncio.Event = field(default_factory=asyncio.Event)
     watchers: set[asyncio.Queue[dict[str, object]]] = field(default_factory=set)
     last_event: float = 0.0
+    #: When its progress was last written to the store (monotonic seconds).
+    last_stored: float = 0.0
 
 
 class OutgoingDocuments(Generic[LineT]):
     """Every outbound document not yet complete, by line id and document id, and their senders."""
 
-    def __init__(self, *, worker: StoreWorker, publish: Publish) -> None:
+    def __init__(
+        self,
+        *,
+        worker: StoreWorker,
+        publish: Publish,
+        profile_of: Callable[[LineT], str] = standard_profile,
+    ) -> None:
         self.worker = worker
         self._publish = publish
+        self._profile_of = profile_of
         self._outgoing: dict[tuple[int, bytes], Outgoing] = {}
         self._wake: dict[int, asyncio.Event] = {}
 
@@ -97,9 +107,10 @@ class OutgoingDocuments(Generic[LineT]):
             raise StationError("bad-file", f"{path} is larger than 1 TiB")
         loop = asyncio.get_running_loop()
         progress: list[int] = [0]
+        hash_name = document_hash(self._profile_of(line))
 
         def hash_file() -> bytes:
-            digest = hashlib.sha256()
+            digest = hasher(hash_name)
             try:
                 with path.open("rb", buffering=0) as f:
                     while block := f.read(READ_BLOCK):
@@ -114,7 +125,7 @@ class OutgoingDocuments(Generic[LineT]):
             if emit is not None:
                 await emit({"hashing": {"done": progress[0], "size": info.st_size}})
             await asyncio.wait({hashing}, timeout=PROGRESS_EVERY)
-        sha256 = hashing.result()
+        digest = hashing.result()
         try:
             after = path.stat()
         except OSError as exc:
@@ -123,7 +134,7 @@ class OutgoingDocuments(Generic[LineT]):
             raise StationError(
                 "bad-file", f"{path} changed while it was read: send it again when it is still"
             )
-        meta = DocMeta(random_bytes(DOC_ID_LEN), clean_name(path.name), info.st_size, sha256)
+        meta = DocMeta(random_bytes(DOC_ID_LEN), clean_name(path.name), info.st_size, digest, hash_name)
         body = encode_meta(meta)
         message_id = new_message_id()
         now = time.time()
@@ -135,7 +146,7 @@ class OutgoingDocuments(Generic[LineT]):
                                          created_ms=created_ms, ref=b"", body=body, now=now)  # fmt: skip
             doc = store.documents.add(
                 line_id, OUT, doc_id=meta.doc_id, message_id=message_id, name=meta.name, size=meta.size,
-                sha256=sha256, now=now, source=str(path), source_mtime=info.st_mtime_ns,
+                digest=digest, hash=hash_name, now=now, source=str(path), source_mtime=info.st_mtime_ns,
             )  # fmt: skip
             row = MessageRow(rowid, line_id, OUT, message_id, None, Kind.DOC, precedence, created_ms,
                              b"", body, None, now, None, None)  # fmt: skip
@@ -227,7 +238,9 @@ class OutgoingDocuments(Generic[LineT]):
                     chunk = sender.next_chunk()
                     if chunk is None or chunk[0] != offset + at:
                         break  # the far end asked for something else (it paused, or restarted)
-                    piece = bytes(view[at : at + sender.chunk])
+                    # a view, not a copy: the message is encoded at once (msgspec writes a
+                    # memoryview as bytes) and never kept
+                    piece = cast(bytes, view[at : at + sender.chunk])
                     data = linemsg.encode(DocData(row.doc_id, offset + at, piece))
                     if carried:
                         # the DOCUMENTS lane: it takes only what the lanes above leave of each
@@ -257,15 +270,20 @@ class OutgoingDocuments(Generic[LineT]):
         done = state in ("complete", "failed")
         completed = time.time() if done else None
         rowid = out.row.rowid
+        changed = state != out.row.state
         out.row = dataclasses.replace(
             out.row, stored=stored, state=state, detail=detail, completed_at=completed
         )
-        self.worker.submit(
-            lambda store: store.documents.update(
-                rowid, stored=stored, state=state, detail=detail, completed_at=completed
-            )
-        )
         now = time.monotonic()
+        if done or changed or now - out.last_stored >= PROGRESS_EVERY:
+            # progress alone is stored a few times a second, not for every report (one a MiB): a
+            # sender that restarts only asks from an older point, and the far end answers from its own
+            out.last_stored = now
+            self.worker.submit(
+                lambda store: store.documents.update(
+                    rowid, stored=stored, state=state, detail=detail, completed_at=completed
+                )
+            )
         if done or now - out.last_event >= PROGRESS_EVERY:
             out.last_event = now
             event: dict[str, object] = {"document": describe_doc(out.row, line.peer)}

@@ -16,24 +16,17 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
+from hotline.crypto.hashing import Hasher
 from hotline.proto.constants import DOC_CHUNK
 from hotline.proto.transfer import WriteCadence
 from hotline.store.blobs import Blob
 from hotline.store.errors import StoreError
 
 #: Bytes the writer takes between two reports of what it has written (to lift a paused read).
-WRITTEN_EVERY = 256 * 2**10
+WRITTEN_EVERY = 2**20
 #: Bytes handed to a document's writer thread before the line stops reading, and when it reads again.
 WRITER_HIGH_WATER = 8 * 2**20
 WRITER_LOW_WATER = 2 * 2**20
-
-
-class Hasher(Protocol):
-    """A running SHA-256 (``hashlib.sha256()``)."""
-
-    def update(self, data: bytes, /) -> None: ...
-
-    def digest(self) -> bytes: ...
 
 
 class WriterReports(Protocol):
@@ -66,14 +59,14 @@ class DocumentWriter:
         blob: Blob,
         hasher: Hasher,
         size: int,
-        sha256: bytes,
+        digest: bytes,
         reports: WriterReports,
         post: Callable[[Callable[[], None]], None],
     ) -> None:
         self._blob = blob
         self._hasher = hasher
         self._size = size
-        self._sha256 = sha256
+        self._digest = digest
         self._reports = reports
         self._post = post
         self._queue: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
@@ -140,8 +133,9 @@ class DocumentWriter:
         blob.close()
 
     def _hash_loop(self) -> None:
-        # the whole document's SHA-256, over exactly what was written, in order; the last chunk's
-        # digest goes to the syncer, which reports it once that chunk is durable
+        # the whole document's hash (the DOC entry's: BLAKE3, SHA-384 or SHA-256), over exactly
+        # what was written, in order; the last chunk's digest goes to the syncer, which reports it
+        # once that chunk is durable
         while (item := self._hashes.get()) is not None:
             offset, data = item
             self._hasher.update(data)
@@ -161,7 +155,7 @@ class DocumentWriter:
                 self._post(functools.partial(reports.on_error, -1, exc))
                 continue
             if digest is not None:
-                self._post(functools.partial(reports.on_done, digest == self._sha256))
+                self._post(functools.partial(reports.on_done, digest == self._digest))
             else:
                 self._post(functools.partial(reports.on_synced, mark))
 
@@ -176,6 +170,5 @@ __all__ = [
     "WRITER_LOW_WATER",
     "WRITTEN_EVERY",
     "DocumentWriter",
-    "Hasher",
     "WriterReports",
 ]

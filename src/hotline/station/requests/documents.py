@@ -9,11 +9,11 @@ again on the way.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from pathlib import Path
 
-from hotline.proto.document import CHUNK, DocMetaError, decode_meta
+from hotline.crypto.hashing import hasher
+from hotline.proto.document import CHUNK, DocMetaError, decode_meta, hash_label
 from hotline.proto.linemsg import Precedence
 from hotline.station import outfile
 from hotline.station.documents import describe_doc, doc_dir
@@ -117,7 +117,9 @@ async def file_get(station: StationHost, args: FileGetArgs, emit: Emit) -> dict[
         "name": row.name,
         "out": str(out),
         "size": row.size,
-        "sha256": row.sha256.hex(),
+        "hash": hash_label(row.hash),
+        "digest": row.digest.hex(),
+        **({"sha256": row.digest.hex()} if row.hash == "SHA256" else {}),
     }
 
 
@@ -132,7 +134,7 @@ def entry_doc_id(body: bytes) -> bytes:
 def _write_out(blob_path: Path, ref: BlobRef, row: DocRow, out: Path) -> None:
     """Decrypt the document into ``out``, a new file, checking the hash; nothing is left on failure."""
     try:
-        blob = Blob(blob_path, ref.key, row.doc_id, legacy=ref.legacy)
+        blob = Blob(blob_path, ref.key, row.doc_id, legacy=ref.legacy, cipher=ref.aead)
     except StoreError as exc:
         raise StationError("corrupt", exc.reason) from None
     try:
@@ -140,16 +142,17 @@ def _write_out(blob_path: Path, ref: BlobRef, row: DocRow, out: Path) -> None:
     except BaseException:
         blob.close()
         raise
-    digest = hashlib.sha256()
+    digest = hasher(row.hash)  # type: ignore[arg-type]  # a name decode_meta checked
     try:
         with f:
             for index in range((row.size + CHUNK - 1) // CHUNK):
                 data = blob.read(index, min(CHUNK, row.size - index * CHUNK))
                 digest.update(data)
                 f.write(data)
-            if digest.digest() != row.sha256:
+            if digest.digest() != row.digest:
                 raise StationError(
-                    "corrupt", f"document {row.name} no longer matches its SHA-256: not written"
+                    "corrupt",
+                    f"document {row.name} no longer matches its {hash_label(row.hash)}: not written",
                 )
             f.flush()
             os.fsync(f.fileno())
