@@ -14,14 +14,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from hotline.proto.cards import armor_card, issue_card
+from hotline.proto.cards import armor_card, dearmor_card, issue_card
 from hotline.proto.identity import Identity
 from hotline.proto.keyfile import MAGIC, open_identity, seal_identity
+from hotline.proto.safety import safety_number
 from hotline.station.home import KDF_PROFILES
+from tests.integration.test_pairing import confirm, offline, start_listening
 from tests.support.stations import (
     PASSPHRASE,
     Cluster,
@@ -187,3 +190,31 @@ def test_a_station_with_a_version_1_key_file_upgrades_and_its_standard_line_work
     alpha.wait_line(bravo, timeout=WAIT)
     assert (alpha.home / "daemon.log").read_text().count("predates line profiles") == 1
     assert safety_digits(alpha, bravo) == before
+
+
+def test_a_line_paired_with_cnsa2_comes_up_with_the_cnsa2_safety_number(cluster: Cluster) -> None:
+    moscow, jerusalem = cluster.add("moscow"), cluster.add("jerusalem")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first, listening, _ = start_listening(pool, moscow, "jerusalem", profile="cnsa2")
+        connected = offline(
+            jerusalem,
+            "pair.connect",
+            peer="moscow",
+            connect=first["listen"],
+            code=first["code"],
+            profile="cnsa2",
+        )
+        listened = listening.result(timeout=WAIT)
+    assert listened["digits"] == connected["digits"]
+    card_m, card_j = (
+        dearmor_card(moscow.request("card")["armored"]),
+        dearmor_card(jerusalem.request("card")["armored"]),
+    )
+    assert listened["digits"] == safety_number(card_m, card_j, profile="cnsa2").digits
+    assert listened["digits"] != safety_number(card_m, card_j).digits
+    assert listened["fingerprint"] == str(card_j.fingerprint_for("cnsa2"))
+    confirm(moscow, jerusalem)
+    cluster.start_all(moscow, jerusalem)
+    moscow.wait_line(jerusalem, timeout=WAIT)
+    jerusalem.wait_line(moscow, timeout=WAIT)
+    exchange(moscow, jerusalem, 2)
