@@ -24,6 +24,7 @@ from hotline.proto.identity import Identity
 from hotline.proto.keyfile import MAGIC, open_identity, seal_identity
 from hotline.proto.safety import safety_number
 from hotline.station.home import KDF_PROFILES
+from tests.integration.test_calls import place_and_answer
 from tests.integration.test_pairing import confirm, offline, start_listening
 from tests.support.stations import (
     PASSPHRASE,
@@ -77,7 +78,9 @@ def safety_digits(a: StationProc, b: StationProc) -> tuple[str, str]:
     return a.request("line.verify", peer=b.name)["digits"], b.request("line.verify", peer=a.name)["digits"]
 
 
-def test_a_cnsa2_line_carries_messages_and_makes_no_standard_primitive_call(primitive_log: Path) -> None:
+def test_a_cnsa2_line_carries_messages_and_makes_no_standard_primitive_call(
+    primitive_log: Path, tmp_path: Path
+) -> None:
     with paired_and_up(profile="cnsa2", rekey_after=2.0) as (alpha, bravo):
         # the hook is live: starting a station makes station-wide BLAKE2 calls (key file, card armor)
         assert {p for _, p, _ in calls_since(primitive_log, 0.0)} >= {"BLAKE2"}
@@ -94,6 +97,10 @@ def test_a_cnsa2_line_carries_messages_and_makes_no_standard_primitive_call(prim
         exchange(alpha, bravo, 10)
         texts = {m["text"] for m in bravo.inbox(alpha)}
         assert {f"from alpha {i}" for i in range(10)} <= texts
+        # a call on the line: its key exchange, SAS and media follow the profile too
+        ended_a, ended_b, _ = place_and_answer(alpha, bravo, tmp_path, seconds=2.0)
+        assert ended_b["end_reason"] == "remote-hangup"
+        assert ended_a["end_reason"] == "hangup" and ended_a["packets"]["udp_out"] > 20
 
         used = [
             c
