@@ -11,7 +11,9 @@ line keeps working with the same safety number.
 
 from __future__ import annotations
 
+import json
 import os
+import tarfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,10 +29,12 @@ from hotline.station.home import KDF_PROFILES
 from tests.integration.test_calls import place_and_answer
 from tests.integration.test_pairing import confirm, offline, start_listening
 from tests.support.stations import (
+    FAST,
     PASSPHRASE,
     Cluster,
     RequestFailed,
     StationProc,
+    free_port,
     pair,
     paired_and_up,
     wait_for,
@@ -225,3 +229,41 @@ def test_a_line_paired_with_cnsa2_comes_up_with_the_cnsa2_safety_number(cluster:
     moscow.wait_line(jerusalem, timeout=WAIT)
     jerusalem.wait_line(moscow, timeout=WAIT)
     exchange(moscow, jerusalem, 2)
+
+
+#: Two stations made by Hotline before line profiles (key files version 1, store schema 3), paired and
+#: verified, with one message from alpha to bravo still queued; ``expected.json`` holds their
+#: fingerprints and the line's safety number as that version showed them.
+PRE_PROFILES = Path(__file__).resolve().parents[1] / "vectors" / "stations" / "pre-profiles.tar.gz"
+
+
+def test_stations_made_before_line_profiles_upgrade_and_their_line_works(cluster: Cluster) -> None:
+    with tarfile.open(PRE_PROFILES) as archive:
+        archive.extractall(cluster.root, filter="data")
+    expected = json.loads((cluster.root / "expected.json").read_text())
+    alpha, bravo = (StationProc(cluster.root / name, name, free_port()) for name in ("alpha", "bravo"))
+    for station in (alpha, bravo):
+        (station.home).chmod(0o700)
+        assert (station.home / "identity.key").read_bytes()[len(MAGIC)] == 1
+        station.configure(listen=station.endpoint, endpoints=[], **FAST)
+        cluster.stations.append(station)
+    cluster.start_all(alpha, bravo)
+    for station in (alpha, bravo):
+        assert (station.home / "identity.key").read_bytes()[len(MAGIC)] == 2
+    # the ports moved: each gives the other its fresh card (version 2, the same standard keys)
+    card_a, card_b = alpha.request("card"), bravo.request("card")
+    assert card_a["fingerprint"] == expected["alpha"] and card_b["fingerprint"] == expected["bravo"]
+    assert card_a["profiles"] == card_b["profiles"] == ["standard", "cnsa2"]
+    alpha.request("line.add", peer="bravo", card=card_b["armored"], endpoints=[bravo.endpoint])
+    bravo.request("line.add", peer="alpha", card=card_a["armored"], endpoints=[alpha.endpoint])
+    alpha.wait_line(bravo, timeout=WAIT)
+    bravo.wait_line(alpha, timeout=WAIT)
+    line = alpha.line(bravo)
+    assert line["profile"] == "standard" and line["verified"]
+    assert safety_digits(alpha, bravo) == (expected["digits"], expected["digits"])
+    wait_for(
+        lambda: any(m["text"] == "queued before line profiles" for m in bravo.inbox(alpha)),
+        WAIT,
+        "the old message",
+    )
+    exchange(alpha, bravo, 2)
