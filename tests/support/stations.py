@@ -413,12 +413,15 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def paired_and_up(line: LineSettings | None = None) -> Iterator[tuple[StationProc, StationProc]]:
+def paired_and_up(
+    line: LineSettings | None = None, *, profile: str | None = None, **settings: Any
+) -> Iterator[tuple[StationProc, StationProc]]:
     """alpha and bravo, paired and their daemons up with the line up at both ends; stopped after.
-    ``line`` gives both ends the same ``[lines.NAME]`` settings (a carrier, say)."""
+    ``line`` gives both ends the same ``[lines.NAME]`` settings (a carrier, say); ``profile`` is the
+    line's profile (``standard`` when None); ``settings`` go to both ``station.toml`` files."""
     with Cluster() as cluster:
-        a, b = cluster.add("alpha"), cluster.add("bravo")
-        pair(a, b)
+        a, b = cluster.add("alpha", **settings), cluster.add("bravo", **settings)
+        pair(a, b, profile=profile)
         if line is not None:
             a.configure(lines={b.name: line})
             b.configure(lines={a.name: line})
@@ -434,16 +437,18 @@ def pair(
     *,
     a_endpoints: list[str] | None = None,
     b_endpoints: list[str] | None = None,
+    profile: str | None = None,
 ) -> None:
     """Make a verified, keyed line between ``a`` and ``b`` (offline: neither daemon may be running).
 
     Cards cross with ``card`` + ``line.add``, ``a`` grants the line key and ``b`` accepts it, and
     both confirm the safety number. ``a_endpoints`` overrides where ``a`` dials ``b``, and
-    ``b_endpoints`` where ``b`` dials ``a``.
+    ``b_endpoints`` where ``b`` dials ``a``; ``profile`` is the line's (``standard`` when None).
     """
     card_a, card_b = a.request("card"), b.request("card")
-    a.request("line.add", peer=b.name, card=card_b["armored"], endpoints=a_endpoints or [b.endpoint])
-    b.request("line.add", peer=a.name, card=card_a["armored"], endpoints=b_endpoints or [a.endpoint])
+    given = {} if profile is None else {"profile": profile}
+    a.request("line.add", peer=b.name, card=card_b["armored"], endpoints=a_endpoints or [b.endpoint], **given)
+    b.request("line.add", peer=a.name, card=card_a["armored"], endpoints=b_endpoints or [a.endpoint], **given)
     sealed = a.request("line.grant", peer=b.name)["sealed"]
     b.request("line.accept", peer=a.name, sealed=sealed)
     number_a = a.request("line.verify", peer=b.name, confirm=True)

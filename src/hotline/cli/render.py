@@ -513,7 +513,10 @@ def safety_number(out: Console, result: Result) -> None:
     """The safety number: the 12 digit groups in two rows of six, then the 24 words in rows of eight."""
     groups = [str(g) for g in result.get("groups") or str(result.get("digits", "")).split()]
     words = [str(w) for w in result.get("words") or []]
-    out.print(Text.assemble("safety number of the line to ", text(result.get("peer"), "bold")))
+    # a line of another profile than standard has other numbers: say whose they are
+    profile = result.get("profile")
+    kind = f"{profile} line" if profile not in (None, "standard") else "line"
+    out.print(Text.assemble(f"safety number of the {kind} to ", text(result.get("peer"), "bold")))
     for row in range(0, len(groups), 6):
         out.print(text("    " + " ".join(groups[row : row + 6]), "bold cyan"))
     for row in range(0, len(words), 8):

@@ -15,19 +15,30 @@ HOME/                 0700
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from hotline.crypto.passphrase import Argon2Params
-from hotline.proto.identity import Identity
+from hotline.proto.identity import Cnsa2Parts, Identity
 from hotline.proto.identity_errors import IdentityError, KeyFileError, WrongPassphrase
-from hotline.proto.keyfile import DEFAULT_PARAMS, kdf_params, open_identity, seal_identity
+from hotline.proto.keyfile import (
+    DEFAULT_PARAMS,
+    KEYFILE_VERSION_1,
+    MAGIC,
+    kdf_params,
+    open_identity,
+    seal_identity,
+    upgrade_key_file,
+)
 from hotline.station.config import StationConfig, load_config, save_config
 from hotline.station.errors import StationError
 from hotline.station.protect import core_dumps_possible, protect_process
 from hotline.station.strength import ADVICE, passphrase_problem
+
+log = logging.getLogger("hotline.station")
 
 #: Argon2id costs by name: ``standard`` is RFC 9106's second recommendation; ``light`` is for test
 #: stations and small machines, and says so in the key file's header.
@@ -126,8 +137,12 @@ def create_station(
     }
 
 
-def unlock(home: Path, passphrase: str) -> tuple[StationConfig, Identity]:
+def unlock(home: Path, passphrase: str, *, upgrade: bool = True) -> tuple[StationConfig, Identity]:
     """Read the settings and open the identity.
+
+    With ``upgrade`` (every opening of the station but a passphrase change, which seals the file
+    anew itself), a version 1 key file, made before line profiles, gains the station's ``cnsa2``
+    keys (:func:`_open_upgraded`), so its card offers both profiles.
 
     Raises:
         StationError: ``no-station``, ``bad-config``, ``wrong-passphrase`` or ``bad-keyfile``.
@@ -138,7 +153,11 @@ def unlock(home: Path, passphrase: str) -> tuple[StationConfig, Identity]:
         raise StationError("no-station", f"no station at {home}: create one with `hotline init`")
     config = load_config(paths.config)
     try:
-        identity = open_identity(paths.keyfile.read_bytes(), passphrase)
+        identity = (
+            _open_upgraded(paths, passphrase)
+            if upgrade
+            else open_identity(paths.keyfile.read_bytes(), passphrase)
+        )
     except KeyFileError as exc:
         code = "wrong-passphrase" if isinstance(exc, WrongPassphrase) else "bad-keyfile"
         raise StationError(code, f"{paths.keyfile}: {exc.reason}") from None
@@ -179,7 +198,9 @@ def change_passphrase(home: Path, passphrase: str, new_passphrase: str) -> dict[
             raise StationError(
                 "busy", f"the passphrase of {home} is being changed by another process"
             ) from None
-        _, identity = unlock(home, passphrase)
+        _, identity = unlock(home, passphrase, upgrade=False)
+        if identity.cnsa2 is None:  # sealed anew anyway: the file gains the cnsa2 keys with it
+            identity = identity.with_cnsa2(Cnsa2Parts.generate())
         weak = passphrase_problem(new_passphrase, context=(identity.name,))
         if weak is not None:
             raise StationError("weak-passphrase", f"{weak}, so the passphrase was not changed; {ADVICE}")
@@ -192,6 +213,42 @@ def change_passphrase(home: Path, passphrase: str, new_passphrase: str) -> dict[
     finally:
         os.close(directory)  # also lets go of the lock
     return {"name": identity.name, "kdf": kdf_profile(home)}
+
+
+def _open_upgraded(paths: StationPaths, passphrase: str) -> Identity:
+    """Open the key file; a version 1 file gains ``cnsa2`` keys and is replaced, once.
+
+    The standard keys stay as they were (so the store key, every standard line's pins and safety
+    numbers too). The new file is written beside the old one and renamed over it, under the same
+    directory lock a passphrase change takes; while a passphrase change holds that lock, the file
+    is left as it is for this opening (the change itself adds the keys).
+
+    Raises:
+        KeyFileError: as :func:`open_identity`.
+        OSError: the key file cannot be read.
+    """
+    data = paths.keyfile.read_bytes()
+    if data[len(MAGIC) : len(MAGIC) + 1] != bytes([KEYFILE_VERSION_1]):
+        return open_identity(data, passphrase)
+    directory = os.open(paths.home, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(directory, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return open_identity(data, passphrase)
+        # read again under the lock: another opening may have upgraded it meanwhile
+        identity, upgraded = upgrade_key_file(paths.keyfile.read_bytes(), passphrase)
+        if upgraded is not None:
+            _replace(paths.keyfile, upgraded, directory)
+            log.warning(
+                "the key file predates line profiles: it now also holds this station's cnsa2 keys "
+                "(its standard keys, fingerprint and safety numbers are unchanged), so its card "
+                "offers both profiles",
+                extra={"keyfile": str(paths.keyfile)},
+            )
+        return identity
+    finally:
+        os.close(directory)  # also lets go of the lock
 
 
 def _replace(path: Path, data: bytes, directory: int) -> None:

@@ -44,7 +44,7 @@ from hotline.crypto.random import random_bytes
 from hotline.proto.cards import StationCard, encode_card, parse_endpoint
 from hotline.proto.delivery import chain_start
 from hotline.proto.identity import Identity
-from hotline.proto.identity_errors import LineKeyError
+from hotline.proto.identity_errors import IdentityError
 from hotline.proto.linekeys import LineKey, create_line_key, open_line_key
 from hotline.proto.pairing import (
     EXCHANGE_TIMEOUT,
@@ -400,8 +400,12 @@ class _Pairing:
         """Pair over the connection; the machine's deadline (at most ``timeout`` s) bounds the exchange."""
         loop = asyncio.get_running_loop()
         try:
-            # the profile goes to the machine once pairing frames carry it (docs/protocol.md §11):
-            # then the two ends' profiles must match, or the pairing fails and nothing is stored
+            # the two ends' profiles must match, or the pairing fails and nothing is stored (§11)
+            if self.profile not in self.station.identity.profiles:
+                raise StationError(
+                    "bad-request",
+                    f"this station holds no {self.profile} keys yet: restart it (opening it adds them)",
+                )
             machine = PairingMachine(
                 self.role,
                 code,
@@ -409,6 +413,7 @@ class _Pairing:
                 now=loop.time(),
                 entropy=random_bytes,
                 timeout=min(timeout, EXCHANGE_TIMEOUT),
+                profile=self.profile,
             )
             self.machine = machine
             await self._drive(machine, reader, writer)
@@ -471,8 +476,8 @@ class _Pairing:
             case LineKeyReceived(sealed):
                 assert self.card is not None
                 try:
-                    self.key = open_line_key(sealed, self.station.identity, self.card)
-                except LineKeyError as exc:
+                    self.key = open_line_key(sealed, self.station.identity, self.card, profile=self.profile)
+                except IdentityError as exc:
                     raise _Refusal(
                         "pairing-failed",
                         f"the line key from the other station does not open: {exc.reason}: {NOTHING_CHANGED}",
@@ -534,9 +539,13 @@ class _Pairing:
         label = f"{identity.name}-{card.name}"[:64]
         try:
             key, sealed = create_line_key(
-                sender=identity, recipient=card, label=label, created_at=int(time.time())
+                sender=identity,
+                recipient=card,
+                label=label,
+                created_at=int(time.time()),
+                profile=self.profile,
             )
-        except LineKeyError as exc:
+        except IdentityError as exc:
             raise _Refusal("pairing-failed", f"cannot make a line key: {exc.reason}", "no line key") from None
         self.key = key
         return sealed
@@ -546,7 +555,9 @@ class _Pairing:
         station, card, key, peer = self.station, self.card, self.key, self.peer
         assert card is not None and key is not None
         endpoints = list(self.endpoints) or list(card.endpoints)
-        ours, theirs = station.identity.key_digest, card.key_digest
+        # the line profile's digests: what its chains start from and what verification pins (§8.1)
+        line_suite = suite(self.profile)
+        ours, theirs = station.identity.key_digest_for(self.profile), card.key_digest_for(self.profile)
 
         def store(s: Store) -> LineRow:
             if s.lines.by_peer(peer) is not None:
@@ -562,8 +573,8 @@ class _Pairing:
                 static_public=card.static_public.raw,
                 endpoints=endpoints,
                 now=time.time(),
-                chain_out0=chain_start(ours, theirs),
-                chain_in0=chain_start(theirs, ours),
+                chain_out0=chain_start(ours, theirs, line_suite),
+                chain_in0=chain_start(theirs, ours, line_suite),
                 profile=self.profile,
             )
             s.lines.set_key(row.id, key.key, key.created_at)

@@ -29,6 +29,7 @@ from typing import Any
 from hotline.net.tcp import listen
 from hotline.proto.cards import StationCard, issue_card, parse_endpoint
 from hotline.proto.carriermode import CarrierSetting
+from hotline.proto.events import ProfileMismatch
 from hotline.proto.handshake import InitiationTimestamps
 from hotline.proto.identity import Identity
 from hotline.proto.linemsg import DocData, DocProgress, LineMessage, Withhold
@@ -88,6 +89,9 @@ class Station:
             reject_after_time=config.rekey_after + 60.0,
             initiation_clock=self.initiation_timestamp,
             carrier_for=self.carrier_for,
+            # each line's profile picks its handshake; an initiation under the other one is an alert
+            suite_for=self.suite_for,
+            on_profile_mismatch=self._profile_mismatch,
         )
         self.static_public = identity.static_key.public_key().raw
         # the group work is spawned in: the serving one while the daemon serves, else _background
@@ -217,6 +221,9 @@ class Station:
         """A handshake found that the station ``peer_static`` runs our line with the profile
         ``theirs``: the line's ``profile-mismatch`` alert names both and what each end would run."""
         self.registry.profile_mismatch(peer_static, theirs)
+
+    def _profile_mismatch(self, found: ProfileMismatch) -> None:
+        self.profile_mismatch(found.peer_static, found.peer_profile)
 
     def initiation_timestamp(self) -> int:
         """The anti-replay timestamp for a handshake we start now (docs/protocol.md §3.3): the wall

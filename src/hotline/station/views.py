@@ -114,7 +114,7 @@ def describe_line(line: LineFacts, *, running: bool) -> dict[str, object]:
     return {
         "peer": line.peer,
         "station": card.name,
-        "fingerprint": str(card.fingerprint),
+        "fingerprint": str(card.fingerprint_for(row.profile)),
         "endpoints": list(row.endpoints),
         "profile": row.profile,
         "verified": row.verified,

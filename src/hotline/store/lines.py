@@ -16,6 +16,7 @@ from hotline.store.base import TablePart, line_suite
 from hotline.store.calls import CallStore
 from hotline.store.messages import MessageStore
 from hotline.store.rows import LineRow
+from hotline.store.schema import IN, OUT
 
 _LINE_COLUMNS = (
     "id, peer, card, key_digest, static_public, endpoints, line_key IS NOT NULL, key_created_at, "
@@ -127,12 +128,22 @@ class LineStore(TablePart):
         """The suite of the line's profile."""
         return self._sealers.suite(line_id)
 
-    def set_profile(self, line_id: int, profile: ProfileName) -> bool:
+    def set_profile(
+        self,
+        line_id: int,
+        profile: ProfileName,
+        *,
+        key_digest: bytes | None = None,
+        chains: tuple[bytes, bytes] | None = None,
+    ) -> bool:
         """Give the line another profile: a key change. Whether anything changed.
 
         The line key and the verification go (the ``key_created_at`` stays, so a key older than the
         last one is still refused); the line's message bodies and call audio are sealed again under
-        the new profile's sealer, in the caller's transaction.
+        the new profile's sealer, in the caller's transaction. ``key_digest`` is the peer's key
+        digest of the new profile (what verification pins from now on). ``chains`` are the new
+        profile's ``(chain_out0, chain_in0)``: each replaces the stored one only for a direction
+        that holds no numbered entry yet (a transcript under way keeps its start).
 
         Raises:
             StoreError: ``profile`` is not a profile this Hotline knows.
@@ -162,6 +173,16 @@ class LineStore(TablePart):
             "UPDATE lines SET profile = ?, line_key = NULL, verified_digest = NULL WHERE id = ?",
             (new.profile, line_id),
         )
+        if key_digest is not None:
+            self.execute_checked("UPDATE lines SET key_digest = ? WHERE id = ?", (key_digest, line_id))
+        if chains is not None:
+            for column, direction, start in (("chain_out0", OUT, chains[0]), ("chain_in0", IN, chains[1])):
+                numbered = self.execute_checked(
+                    "SELECT 1 FROM messages WHERE line_id = ? AND direction = ? AND seq IS NOT NULL LIMIT 1",
+                    (line_id, direction),
+                ).fetchone()
+                if numbered is None:
+                    self.execute_checked(f"UPDATE lines SET {column} = ? WHERE id = ?", (start, line_id))
         self._sealers.set(line_id, new)
         return True
 

@@ -37,6 +37,7 @@ from hotline.proto.carrier import Lane, LaneFull
 from hotline.proto.delivery import Accept, Gap
 from hotline.proto.linemsg import Entry, Hello, Receipt
 from hotline.proto.pacing import LaneFacts, LanePacer
+from hotline.proto.suites import suite
 from hotline.proto.transcript import (
     AwaitRoom,
     Broken,
@@ -156,7 +157,11 @@ class Delivery:
         self._line = line
         row = line.row
         self.machine = Transcript(
-            inbound=inbound, outbound=outbound, chain_out0=row.chain_out0, delivered_upto=row.delivered_upto
+            inbound=inbound,
+            outbound=outbound,
+            chain_out0=row.chain_out0,
+            delivered_upto=row.delivered_upto,
+            suite=suite(row.profile),
         )
         #: The session the machine is on (the line's ``current`` when we last looked), and its number.
         self._session: Any = None
@@ -166,6 +171,18 @@ class Delivery:
         self._waiters: dict[bytes, list[asyncio.Future[float]]] = {}
         #: Carrier mode: control messages of the current session a full lane refused, in order.
         self._backlog: list[tuple[bytes, Lane]] = []
+
+    def follow_profile(self, row: LineRow) -> None:
+        """The line's profile changed (no session: the line is not keyed): the chain's hash is the new
+        profile's from the next entry on, and a direction with no entry yet starts from the new
+        profile's start (what the store now holds, :meth:`~hotline.store.lines.LineStore.set_profile`)."""
+        machine = self.machine
+        machine.suite = suite(row.profile)
+        if machine.out_seq == 0:
+            machine.chain_out0 = machine.out_head = row.chain_out0
+        if machine.in_seq == 0 and machine.committed_in[0] == 0:
+            machine.in_head = row.chain_in0
+            machine.committed_in = (0, row.chain_in0)
 
     # -- following the line's session
 
@@ -479,13 +496,14 @@ class Delivery:
     async def _numbering(self, command: NumberQueued) -> None:
         line = self._line
         line_id, start, room, lanes = line.row.id, line.row.chain_out0, command.room, command.lanes
+        chain_suite = self.machine.suite
         # carrier mode: a cell's worth at most (§14.3); small entries fill it, so read a few more
         limit = room if lanes is None else min(room, lanes.cell_size // 32 + 1)
 
         def assign(store: Store) -> tuple[list[MessageRow], bool]:
             queued = store.messages.next_queued(line_id, limit)
             pacer = None if lanes is None else LanePacer(lanes)
-            done = number_entries(store, line_id, start, queued, pacer)
+            done = number_entries(store, line_id, start, queued, pacer, chain_suite)
             return done, len(done) < len(queued) or (lanes is not None and len(queued) == limit)
 
         try:

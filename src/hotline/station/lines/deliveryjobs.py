@@ -13,6 +13,7 @@ from hotline.proto import linemsg
 from hotline.proto.delivery import entry_chain
 from hotline.proto.linemsg import Entry, Kind, Precedence, TestProbe
 from hotline.proto.pacing import LanePacer
+from hotline.proto.suites import STANDARD, Suite
 from hotline.station.entryrules import check_entry
 from hotline.station.ids import new_message_id
 from hotline.store.db import Store
@@ -93,7 +94,12 @@ def check_probe(store: Store, line_id: int, chain_out0: bytes, peer: str, entry:
 
 
 def number_entries(
-    store: Store, line_id: int, chain0: bytes, rows: list[MessageRow], pacer: LanePacer | None = None
+    store: Store,
+    line_id: int,
+    chain0: bytes,
+    rows: list[MessageRow],
+    pacer: LanePacer | None = None,
+    suite: Suite = STANDARD,
 ) -> list[MessageRow]:
     """Give queued ``rows`` the next sequence numbers and chain heads of the line's outbound transcript.
 
@@ -107,7 +113,7 @@ def number_entries(
     for row in rows:
         if pacer is not None and not pacer.may_queue():
             break
-        seq, chain = next_place(seq, chain, row)
+        seq, chain = next_place(seq, chain, row, suite)
         store.messages.assign(row.rowid, seq, chain)
         placed = _with_place(row, seq, chain)
         if pacer is not None:
@@ -116,10 +122,11 @@ def number_entries(
     return done
 
 
-def next_place(seq: int, head: bytes, row: MessageRow) -> tuple[int, bytes]:
-    """The sequence number and chain head ``row`` gets after entry ``seq`` whose head is ``head``."""
+def next_place(seq: int, head: bytes, row: MessageRow, suite: Suite = STANDARD) -> tuple[int, bytes]:
+    """The sequence number and chain head ``row`` gets after entry ``seq`` whose head is ``head``, on
+    a line of profile ``suite`` (its chain's hash, §10.1)."""
     entry = Entry(seq + 1, row.id, row.kind, row.precedence, row.created_ms, row.ref, row.body, b"")
-    return seq + 1, entry_chain(head, entry)
+    return seq + 1, entry_chain(head, entry, suite)
 
 
 def entry_of(row: MessageRow) -> Entry:

@@ -22,7 +22,7 @@ import msgspec
 
 from hotline.proto.cards import StationCard, dearmor_card, encode_card, parse_endpoint
 from hotline.proto.delivery import chain_start
-from hotline.proto.identity_errors import CardError, LineKeyError
+from hotline.proto.identity_errors import CardError, IdentityError, LineKeyError
 from hotline.proto.linekeys import check_supersedes, create_line_key, next_created_at, open_line_key
 from hotline.proto.safety import safety_number
 from hotline.proto.suites import DEFAULT_PROFILE, SUITES, ProfileName, Suite, suite
@@ -35,6 +35,7 @@ from hotline.station.lines.profilecheck import PROFILE_MISMATCH
 from hotline.station.requests.base import Args, Emit, NoArgs, PeerArgs, StationHost, check_peer_name
 from hotline.station.views import describe_line
 from hotline.store.db import Store
+from hotline.store.schema import OUT
 
 
 class LineAddArgs(Args):
@@ -72,10 +73,50 @@ def check_card_carries(card: StationCard, line_suite: Suite) -> None:
     """Refuse a card that lacks the keys a line of ``line_suite`` needs.
 
     Every card carries what a ``standard`` line needs. A ``cnsa2`` line also needs the peer's
-    ML-DSA-87 and P-384 keys, which come with version 2 cards; this is where a card without them is
-    refused, once cards carry them.
+    ML-KEM-1024, P-384 and ML-DSA-87 keys, which come with version 2 cards only.
+
+    Raises:
+        StationError: ``bad-card`` saying the peer must upgrade and send a fresh card.
     """
-    del card, line_suite
+    try:
+        card.require_profile(line_suite.profile)
+    except CardError:
+        raise StationError(
+            "bad-card",
+            f"the card of {card.name!r} carries no {line_suite.profile} keys (a version 1 card, from a "
+            f"station that predates line profiles): {card.name!r} must upgrade Hotline and open its "
+            f"station once (that adds the keys), then send a fresh card (`hotline card`) to add here "
+            f"with `hotline line add`",
+        ) from None
+
+
+def line_digests(station: StationHost, card: StationCard, line_suite: Suite) -> tuple[bytes, bytes]:
+    """``(ours, theirs)``: the two stations' key digests of the line's profile (docs/protocol.md
+    §8.1), what the transcript chains start from and what verification pins.
+
+    Raises:
+        StationError: ``bad-card`` (the card lacks the profile's keys), ``bad-request`` (this
+            station holds none: its key file could not be upgraded yet).
+    """
+    check_card_carries(card, line_suite)
+    profile = line_suite.profile
+    if profile not in station.identity.profiles:
+        raise StationError(
+            "bad-request",
+            f"this station holds no {profile} keys yet: restart it (opening it adds them) and try again",
+        )
+    return station.identity.key_digest_for(profile), card.key_digest_for(profile)
+
+
+async def _outbound_waiting(station: StationHost, line: Line) -> int:
+    line_id = line.row.id
+
+    def count(store: Store) -> int:
+        seq, _ = store.messages.position(line_id, OUT)
+        row = store.lines.by_id(line_id)
+        return 0 if row is None else max(0, seq - row.delivered_upto)
+
+    return int(await station.worker.call(count))
 
 
 async def change_profile(station: StationHost, line: Line, profile: ProfileName) -> bool:
@@ -86,15 +127,34 @@ async def change_profile(station: StationHost, line: Line, profile: ProfileName)
     verified) and raises ``profile-changed``.
     """
     old, line_id = line.profile, line.row.id
+    if old == profile:
+        return False
+    new = suite(profile)
+    ours, theirs = line_digests(station, line.card, new)
+    # the chain's hash follows the profile (§10.1): an entry chained under the old one and not yet
+    # receipted would reach the peer under the new one as tampering, so none may be waiting
+    waiting = await _outbound_waiting(station, line)
+    if waiting:
+        raise StationError(
+            "entries-waiting",
+            f"{waiting} of our entries on the line to {line.peer} wait for {line.peer}'s receipt: their "
+            f"chain is the {old} profile's. Let them be delivered (the line up), then change the profile",
+        )
 
     def change(store: Store) -> Any:
-        changed = store.lines.set_profile(line_id, profile)
+        changed = store.lines.set_profile(
+            line_id,
+            profile,
+            key_digest=theirs,
+            chains=(chain_start(ours, theirs, new), chain_start(theirs, ours, new)),
+        )
         return changed, store.lines.by_id(line_id)
 
     changed, row = await station.worker.call(change)
     if not changed:
         return False
     line.refresh(row, None)
+    line.delivery.follow_profile(row)
     line.profiles_agree()  # whatever the peer was found with, it is told again after the change
     line.clear_alerts((PROFILE_MISMATCH,))
     line.alert(
@@ -140,11 +200,14 @@ async def line_add(station: StationHost, args: LineAddArgs, emit: Emit) -> dict[
     static = card.static_public.raw
     if (clash := key_clash(station, card, peer=args.peer)) is not None:
         raise clash
-    ours, theirs = station.identity.key_digest, card.key_digest
     existing = station.lines.get(args.peer)
     asked = None if args.profile is None else check_profile(args.profile)
     line_suite = asked or (existing.suite if existing is not None else suite(DEFAULT_PROFILE))
-    check_card_carries(card, line_suite)
+    ours, theirs = line_digests(station, card, line_suite)
+    if existing is not None:
+        # the held line's digest is of its own profile; the change (if asked) comes after
+        check_card_carries(card, existing.suite)
+        theirs = card.key_digest_for(existing.profile)
     if existing is None:
         row = await station.worker.call(
             lambda store: store.lines.add(
@@ -154,8 +217,8 @@ async def line_add(station: StationHost, args: LineAddArgs, emit: Emit) -> dict[
                 static_public=static,
                 endpoints=endpoints,
                 now=time.time(),
-                chain_out0=chain_start(ours, theirs),
-                chain_in0=chain_start(theirs, ours),
+                chain_out0=chain_start(ours, theirs, line_suite),
+                chain_in0=chain_start(theirs, ours, line_suite),
                 profile=line_suite.profile,
             )
         )
@@ -192,9 +255,9 @@ async def line_grant(station: StationHost, args: PeerArgs, emit: Emit) -> dict[s
     label = f"{station.identity.name}-{card.name}"[:64]
     try:
         key, sealed = create_line_key(
-            sender=station.identity, recipient=card, label=label, created_at=created
+            sender=station.identity, recipient=card, label=label, created_at=created, profile=line.profile
         )
-    except LineKeyError as exc:
+    except IdentityError as exc:
         raise StationError("bad-line-key", exc.reason) from None
     line_id = line.row.id
 
@@ -214,8 +277,8 @@ async def line_accept(station: StationHost, args: LineAcceptArgs, emit: Emit) ->
     except (binascii.Error, ValueError):
         raise StationError("bad-line-key", "the sealed line key is not base64") from None
     try:
-        key = open_line_key(sealed, station.identity, line.card)
-    except LineKeyError as exc:
+        key = open_line_key(sealed, station.identity, line.card, profile=line.profile)
+    except IdentityError as exc:
         raise StationError(
             "bad-line-key", f"the line key from {args.peer!r} does not open: {exc.reason}"
         ) from None
@@ -236,7 +299,8 @@ async def line_accept(station: StationHost, args: LineAcceptArgs, emit: Emit) ->
 async def line_verify(station: StationHost, args: LineVerifyArgs, emit: Emit) -> dict[str, object]:
     """``line.verify``: the safety number; with ``confirm`` the line is verified."""
     line = station.line(args.peer)
-    number = safety_number(station.identity.public(), line.card)
+    # the number and the pin are the line profile's (§8.4): a profile change asks for both again
+    number = safety_number(station.identity.public(), line.card, profile=line.profile)
     if args.confirm and not line.row.verified:
         line_id, digest = line.row.id, line.row.key_digest
 
@@ -254,6 +318,8 @@ async def line_verify(station: StationHost, args: LineVerifyArgs, emit: Emit) ->
         "groups": list(number.groups),
         "words": list(number.words),
         "verified": line.row.verified,
+        "profile": line.profile,
+        "fingerprint": str(line.card.fingerprint_for(line.profile)),
     }
 
 
@@ -300,6 +366,7 @@ __all__ = [
     "check_profile",
     "line_accept",
     "line_add",
+    "line_digests",
     "line_grant",
     "line_list",
     "line_profile",

@@ -87,6 +87,7 @@ async def send(station: StationHost, args: SendArgs, emit: Emit) -> dict[str, ob
     waiter = line.delivery.waiter(message_id) if args.wait is not None else None
     now = time.time()
     line_id, chain0 = line.row.id, line.row.chain_out0
+    chain_suite = line.delivery.machine.suite  # the chain's hash is the line profile's (§10.1)
     number_now = line.delivery.can_number_now()
 
     def queue(store: Store) -> MessageRow:
@@ -98,7 +99,7 @@ async def send(station: StationHost, args: SendArgs, emit: Emit) -> dict[str, ob
         place = None
         if number_now and not store.messages.has_queued(line_id):
             seq, head = store.messages.position(line_id, OUT)
-            place = next_place(seq, head or chain0, row)
+            place = next_place(seq, head or chain0, row, chain_suite)
         rowid = store.messages.queue(line_id, id=message_id, kind=Kind.TEXT, precedence=precedence,
                                      created_ms=created_ms, ref=b"", body=body, now=now,
                                      place=place)  # fmt: skip

@@ -68,7 +68,7 @@ def _check_pair_timeout(timeout: float) -> None:
 
 
 def _paired(station: StationHost, line: Line) -> dict[str, object]:
-    number = safety_number(station.identity.public(), line.card)
+    number = safety_number(station.identity.public(), line.card, profile=line.profile)
     return {
         **describe_line(line, running=station.running),
         "digits": number.digits,

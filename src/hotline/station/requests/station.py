@@ -37,6 +37,7 @@ async def card(station: StationHost, _: NoArgs, emit: Emit) -> dict[str, object]
     return {
         "name": issued.name,
         "fingerprint": str(issued.fingerprint),
+        "profiles": list(issued.profiles),
         "armored": armor_card(issued),
         "endpoints": list(issued.endpoints),
     }
