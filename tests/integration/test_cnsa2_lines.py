@@ -1,8 +1,8 @@
 """cnsa2 lines between two real daemons, as operators make them.
 
-A line made with ``--profile cnsa2`` at both ends comes up, carries messages both ways, rekeys and
-shows the same cnsa2 safety number at both ends; and while it does so, neither daemon makes a
-ChaCha20, BLAKE2 or ML-KEM-768 operation (a start-up hook, ``tests/support/primitivelog``, logs
+A line made with ``--profile cnsa2`` at both ends comes up, carries messages both ways, rekeys,
+shows the same cnsa2 safety number at both ends, places a call and sends a document; and while it
+does so, neither daemon makes a ChaCha20, BLAKE2 or ML-KEM-768 operation (a start-up hook, ``tests/support/primitivelog``, logs
 every such call of the daemon processes with the time and the calling module). A line whose ends
 have different profiles gets no session and a ``profile-mismatch`` alert at both ends naming both.
 A station whose key file predates line profiles gains cnsa2 keys when it opens, and its standard
@@ -27,6 +27,7 @@ from hotline.proto.keyfile import MAGIC, open_identity, seal_identity
 from hotline.proto.safety import safety_number
 from hotline.station.home import KDF_PROFILES
 from tests.integration.test_calls import place_and_answer
+from tests.integration.test_documents import random_file, wait_state
 from tests.integration.test_pairing import confirm, offline, start_listening
 from tests.support.stations import (
     FAST,
@@ -105,6 +106,15 @@ def test_a_cnsa2_line_carries_messages_and_makes_no_standard_primitive_call(
         ended_a, ended_b, _ = place_and_answer(alpha, bravo, tmp_path, seconds=2.0)
         assert ended_b["end_reason"] == "remote-hangup"
         assert ended_a["end_reason"] == "hangup" and ended_a["packets"]["udp_out"] > 20
+        # a document: hashed with SHA-384, sealed in records and at rest with AES-256-GCM
+        source = tmp_path / "doc.bin"
+        random_file(source, 3 * 2**20 + 5, seed=16)
+        sent = alpha.request("send.file", peer=bravo.name, path=str(source))
+        assert sent["document"]["hash"] == "SHA-384"
+        got = wait_state(bravo, sent["id"], "complete")
+        out = tmp_path / "out.bin"
+        bravo.request("file.get", id=sent["id"], out=str(out))
+        assert got["digest"] == sent["document"]["digest"] and out.read_bytes() == source.read_bytes()
 
         used = [
             c

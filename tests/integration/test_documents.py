@@ -266,17 +266,9 @@ def test_a_sender_that_lies_about_the_size_gets_a_failed_document(
 PROFILED = """
 import os
 from hotline.proto import document
-from hotline.station.documents import desk
 
 if os.environ.get("HOTLINE_DOC_HASH"):
     document.PROFILE_HASH["standard"] = os.environ["HOTLINE_DOC_HASH"]
-if os.environ.get("HOTLINE_DOC_PROFILE"):
-    _init = desk.DocumentDesk.__init__
-
-    def _profiled(self, **kwargs):
-        _init(self, **kwargs, profile_of=lambda line: os.environ["HOTLINE_DOC_PROFILE"])
-
-    desk.DocumentDesk.__init__ = _profiled
 """
 
 
@@ -285,9 +277,8 @@ if os.environ.get("HOTLINE_DOC_PROFILE"):
     [
         ({"HOTLINE_DOC_HASH": "SHA256"}, {}, "SHA256", "SHA-256"),
         ({}, {}, "BLAKE3", "BLAKE3"),
-        ({"HOTLINE_DOC_PROFILE": "cnsa2"}, {"HOTLINE_DOC_PROFILE": "cnsa2"}, "SHA384", "SHA-384"),
     ],
-    ids=["sha256-from-before-the-profiles", "blake3-standard", "sha384-cnsa2"],
+    ids=["sha256-from-before-the-profiles", "blake3-standard"],
 )
 def test_a_document_with_each_hash_arrives_verified(
     cluster: Cluster,
@@ -299,8 +290,8 @@ def test_a_document_with_each_hash_arrives_verified(
     label: str,
 ) -> None:
     """Each hash a DOC entry may name, between real daemons: a standard receiver takes a SHA-256
-    entry (queued by a station from before the profiles) and a BLAKE3 one; cnsa2 ends hash with
-    SHA-384 and seal the file at rest with AES-256-GCM (written out again through it)."""
+    entry (queued by a station from before the profiles) and a BLAKE3 one. (A cnsa2 line's
+    SHA-384 documents, sealed at rest with AES-256-GCM: tests/integration/test_cnsa2_lines.py.)"""
     a, b = cluster.add("alpha"), cluster.add("bravo")
     pair(a, b)
     site = tmp_path / "site"

@@ -29,6 +29,15 @@ from hotline.client import ControlClient
 
 __all__ = ["file", "files", "send_file"]
 
+#: How people write each document hash a view names (docs/control.md).
+_HASH_LABELS = {"SHA256": "SHA-256", "SHA384": "SHA-384", "BLAKE3": "BLAKE3"}
+
+
+def _hash_label(document: dict[str, Any]) -> str:
+    """The hash a document was verified with, as people write it (SHA-256 for an older view)."""
+    name = str(document.get("hash") or "SHA256")
+    return _HASH_LABELS.get(name, name)
+
 
 @click.command("send-file")
 @click.argument("peer")
@@ -94,7 +103,10 @@ def send_file(peer: str, path: Path, precedence: str, no_wait: bool) -> None:
         document = result.get("document") or {}
         if document.get("state") == "complete":
             click.echo(
-                printable(f"{result.get('id')}  {document.get('name')}: {peer} holds it, SHA-256 verified")
+                printable(
+                    f"{result.get('id')}  {document.get('name')}: {peer} holds it, "
+                    f"{_hash_label(document)} verified"
+                )
             )
         else:
             raise Failure(
@@ -143,7 +155,7 @@ def file() -> None:
 @click.option("--peer", default=None, help=_PEER_HELP)
 @json_option
 def file_get(ident: str, out: Path, peer: str | None) -> None:
-    """Write out the received document ID, checking its SHA-256 on the way."""
+    """Write out the received document ID, checking its hash on the way."""
     opts = settings()
     if out.exists():
         raise Failure(f"{out} exists: choose a new file name (Hotline never overwrites)")
@@ -153,7 +165,10 @@ def file_get(ident: str, out: Path, peer: str | None) -> None:
         render.emit_json(result)
     else:
         click.echo(
-            printable(f"wrote {result.get('name')} ({result.get('size'):,} bytes, SHA-256 verified) to {out}")
+            printable(
+                f"wrote {result.get('name')} ({result.get('size'):,} bytes, "
+                f"{_hash_label(result)} verified) to {out}"
+            )
         )
 
 

@@ -8,7 +8,7 @@ keyed checks around the handshake, and the hybrid signature of what the line sig
 
 ``standard`` (the default) is today's line, unchanged:
     X25519 + ML-KEM-768 in ``Noise_IKpsk2+hfs_25519+MLKEM768_ChaChaPoly_BLAKE2s``,
-    ChaCha20-Poly1305 for records (constant time in software, fast without AES hardware), SHA-256
+    ChaCha20-Poly1305 for records (constant time in software, fast without AES hardware), BLAKE3
     for documents, keyed BLAKE2s for the initiation MAC, Ed25519 + ML-DSA-65 signatures.
 
 ``cnsa2`` is *aligned with* NSA's CNSA 2.0 (never "compliant": no validated module is involved):
@@ -52,7 +52,7 @@ from functools import cache
 from typing import Literal
 
 from hotline.crypto.aead import Aead, AeadName, aead
-from hotline.crypto.hashing import DigestName, HashName
+from hotline.crypto.hashing import DigestName, HasherName, HashName
 from hotline.crypto.mlkem import Kem
 from hotline.crypto.mlkem import kem as kem_by_name
 from hotline.proto.constants import PROTOCOL_NAME
@@ -80,7 +80,7 @@ class Suite:
     #: AEAD of transport records, call media and documents at rest (a Noise cipher name).
     record_aead: AeadName
     #: Hash of whole documents.
-    document_hash: DigestName
+    document_hash: HasherName
     #: Keyed hash of the line's path: the initiation MAC and the transcript hash chain (keyed
     #: BLAKE2s for ``BLAKE2s``, else HMAC truncated to the output the field has).
     mac_hash: DigestName
@@ -131,7 +131,7 @@ STANDARD = Suite(
     profile="standard",
     protocol_name=PROTOCOL_NAME,
     record_aead="ChaChaPoly",
-    document_hash="SHA256",
+    document_hash="BLAKE3",
     mac_hash="BLAKE2s",
     signature="Ed25519+ML-DSA-65",
     call_hash="SHA256",

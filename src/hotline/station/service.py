@@ -121,6 +121,7 @@ class Station:
             spawn=self.spawn,
             directory=doc_dir(self),
             max_bytes=lambda: self.config.documents_max_bytes,
+            profile_of=lambda line: line.profile,
         )
         # the wiring that keeps the line from knowing calls and documents
         self._routes: dict[type[LineMessage], Route[Line]] = {

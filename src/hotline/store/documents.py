@@ -14,8 +14,10 @@ from typing import Any
 
 from hotline.crypto.random import random_bytes
 from hotline.store.base import TablePart
+from hotline.store.errors import StoreError
 from hotline.store.rows import DocRow
 from hotline.store.schema import IN
+from hotline.store.sealing import Sealer
 
 #: Random bytes in a blob's file name (hex in the name).
 BLOB_NAME_LEN = 16
@@ -133,7 +135,7 @@ class DocumentStore(TablePart):
         self.execute_checked(
             "UPDATE documents SET blob_name = ?, blob_key = ?, blob_legacy = 0, blob_aead = ?, stored = 0"
             " WHERE rowid = ?",
-            (name, self._sealer.seal(_key_ad(name), key), aead, rowid),
+            (name, self._row_sealer(rowid).seal(_key_ad(name), key), aead, rowid),
         )
         return BlobRef(name, key, aead=aead)
 
@@ -150,8 +152,27 @@ class DocumentStore(TablePart):
         if row[1] is None:
             # a legacy blob: its key was derived, and the migration recorded its file
             return BlobRef(name, self.blob_key(bytes(row[3]), IN), legacy=True)
-        key = self._sealer.open(_key_ad(name), bytes(row[1]))
+        key = self._row_sealer(rowid).open(_key_ad(name), bytes(row[1]))
         return BlobRef(name, key, legacy=bool(row[2]), aead=str(row[4]))
+
+    def _row_sealer(self, rowid: int) -> Sealer:
+        # a file's key is one of its line's values: sealed with the line's profile (docs/store.md)
+        row = self.execute_checked("SELECT line_id FROM documents WHERE rowid = ?", (rowid,)).fetchone()
+        if row is None:
+            raise StoreError(f"no document row {rowid}")
+        return self._sealers.line(int(row[0]))
+
+    @staticmethod
+    def reseal_keys(store: TablePart, line_id: int, was: Sealer, into: Sealer) -> None:
+        """Seal the keys of ``line_id``'s received files again, from ``was`` into ``into`` (a profile
+        change, in the caller's transaction)."""
+        rows = store.execute_checked(
+            "SELECT rowid, blob_name, blob_key FROM documents WHERE line_id = ? AND blob_key IS NOT NULL",
+            (line_id,),
+        ).fetchall()
+        for rowid, name, sealed in rows:
+            resealed = was.reseal(_key_ad(str(name)), bytes(sealed), into)
+            store.execute_checked("UPDATE documents SET blob_key = ? WHERE rowid = ?", (resealed, rowid))
 
     def id_in_use(self, doc_id: bytes) -> bool:
         """Whether any document of the station, on any line and in either direction, has ``doc_id``."""

@@ -14,6 +14,7 @@ from typing import Any
 from hotline.proto.suites import DEFAULT_PROFILE, ProfileName, Suite
 from hotline.store.base import TablePart, line_suite
 from hotline.store.calls import CallStore
+from hotline.store.documents import DocumentStore
 from hotline.store.messages import MessageStore
 from hotline.store.rows import LineRow
 from hotline.store.schema import IN, OUT
@@ -139,9 +140,10 @@ class LineStore(TablePart):
         """Give the line another profile: a key change. Whether anything changed.
 
         The line key and the verification go (the ``key_created_at`` stays, so a key older than the
-        last one is still refused); the line's message bodies and call audio are sealed again under
-        the new profile's sealer, in the caller's transaction. ``key_digest`` is the peer's key
-        digest of the new profile (what verification pins from now on). ``chains`` are the new
+        last one is still refused); the line's message bodies, call audio and received files'
+        keys are sealed again under the new profile's sealer, in the caller's transaction.
+        ``key_digest`` is the peer's key digest of the new profile (what verification pins from now
+        on). ``chains`` are the new
         profile's ``(chain_out0, chain_in0)``: each replaces the stored one only for a direction
         that holds no numbered entry yet (a transcript under way keeps its start).
 
@@ -169,6 +171,7 @@ class LineStore(TablePart):
             ad = CallStore._audio_ad(int(call_rowid), int(direction), int(seq))
             resealed = was.reseal(ad, bytes(frames), into)
             self.execute_checked("UPDATE call_audio SET frames = ? WHERE rowid = ?", (resealed, rowid))
+        DocumentStore.reseal_keys(self, line_id, was, into)
         self.execute_checked(
             "UPDATE lines SET profile = ?, line_key = NULL, verified_digest = NULL WHERE id = ?",
             (new.profile, line_id),
