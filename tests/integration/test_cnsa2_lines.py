@@ -4,9 +4,10 @@ A line made with ``--profile cnsa2`` at both ends comes up, carries messages bot
 shows the same cnsa2 safety number at both ends, places a call and sends a document; and while it
 does so, neither daemon makes a ChaCha20, BLAKE2 or ML-KEM-768 operation (a start-up hook,
 ``tests/support/primitivelog``, logs every such call of the daemon processes with the time and the
-calling module). A line whose ends have different profiles gets no session and a ``profile-mismatch`` alert at both ends naming both.
-A station whose key file predates line profiles gains cnsa2 keys when it opens, and its standard
-line keeps working with the same safety number.
+calling module). A line whose ends have different profiles gets no session and a
+``profile-mismatch`` alert at both ends naming both. A station whose key file predates line
+profiles gains cnsa2 keys when it opens, and its standard line keeps working with the same safety
+number.
 """
 
 from __future__ import annotations
