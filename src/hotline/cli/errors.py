@@ -120,6 +120,7 @@ NEXT_STEP: dict[str, Step] = {
     "pairing-failed": "start the pairing again at both stations (`hotline pair {peer}`)",
     "internal": "this is a bug: try again, and report it with the daemon's log",
     "ambiguous": "name the line with --peer",
+    "entries-waiting": "wait until `hotline log {peer}` shows every entry delivered, then change the profile",
     "line-down": "wait until `hotline status` shows the line to {peer} up (`hotline test {peer}` checks it)",
     "line-unverified": _VERIFY,
     "busy": _busy,
