@@ -20,6 +20,7 @@ key and the document id, nonce ``i``, no nonce in the file. They are only ever r
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Sequence
@@ -37,6 +38,8 @@ SLOT = NONCE_LEN + CHUNK + TAG_LEN
 LEGACY_SLOT = CHUNK + TAG_LEN
 #: Fresh nonces drawn from the system at a time (each used once, for one chunk).
 NONCE_BATCH = 256
+#: ``posix_fadvise``'s "not needed" advice, where the system has it.
+_DONTNEED: int | None = getattr(os, "POSIX_FADV_DONTNEED", None)
 #: Kept for callers that size a received document on disk.
 SEALED_CHUNK = SLOT
 
@@ -169,11 +172,21 @@ class Blob:
             ) from None
 
     def sync(self) -> None:
-        """Make what was written durable."""
+        """Make what was written durable, then let the kernel drop it from the page cache.
+
+        The file is sealed and read back only after a restart: its pages serve no one once durable.
+        Dropped, they are reused for the next writes; kept, every write takes fresh pages, which on
+        virtual machines whose host reclaims the guest's free memory cost several times the copy
+        itself (about 4 CPU s per GiB written, against 0.5, in the benchmark's profiles).
+        """
         try:
             os.fsync(self._fd)
         except OSError as exc:
             raise _store_error(self.path, exc) from None
+        if _DONTNEED is not None:
+            # only clean pages go: what was written since the fsync stays until the next one
+            with contextlib.suppress(OSError):
+                os.posix_fadvise(self._fd, 0, 0, _DONTNEED)
 
     def truncate(self, size: int) -> None:
         """Drop everything after the first ``size`` plaintext bytes' chunks."""
