@@ -51,8 +51,9 @@ from hotline.store.schema import OUT
 #: the operator sees names it).
 _NAMELESS_OUT = "a document could not be sent: see the station's documents"
 
-#: Bytes read from the file at a time (in a thread), then cut into chunks.
-READ_BLOCK = 4 * 2**20
+#: Bytes read from the file at a time (in a thread), then cut into chunks: two such buffers per
+#: document being sent (one read into while the other goes out), reused for every read.
+READ_BLOCK = 2**20
 #: Seconds between progress events to watchers.
 PROGRESS_EVERY = 0.25
 
