@@ -134,25 +134,21 @@ class DocumentWriter:
             helper.start()
         # when to report what is taken and when to fsync: the §13 cadence, kept on this thread
         cadence = WriteCadence(size)
-        since_posted = 0
         while (item := self._queue.get()) is not None:
             offset, chunks = item
             if offset < 0:
                 self._failed = False
                 continue
             length = sum(len(data) for data in chunks)
-            # in steps, not per run: every post wakes the loop through its self-pipe
-            since_posted += length
-            if since_posted >= WRITTEN_EVERY:
-                self._post(functools.partial(self._written, since_posted))
-                since_posted = 0
             if self._failed:
+                self._post(functools.partial(self._written, length))
                 continue  # sent before the sender heard we paused
             try:
                 blob.write_run(offset // DOC_CHUNK, chunks)
             except StoreError as exc:
                 # nothing of the run is hashed: the sender sends it again from its start
                 self._failed = True
+                self._post(functools.partial(self._written, length))
                 self._post(functools.partial(reports.on_error, offset, exc))
                 continue
             self._hashes.put((offset + length, chunks))
@@ -175,11 +171,19 @@ class DocumentWriter:
         # the whole document's hash (the DOC entry's: BLAKE3, SHA-384 or SHA-256), over exactly
         # what was written, in order; the last chunk's digest goes to the syncer, which reports it
         # once that chunk is durable
+        # the bytes handed over count as pending until they are hashed, not only written: a hash
+        # slower than the writes (SHA-384) holds the line back instead of its queue growing
         update = self._hasher.update
+        since_posted = 0
         while (item := self._hashes.get()) is not None:
             end, chunks = item
             for data in chunks:
                 update(data)
+                since_posted += len(data)
+            # in steps, not per run: every post wakes the loop through its self-pipe
+            if since_posted >= WRITTEN_EVERY or end == self._size:
+                self._post(functools.partial(self._written, since_posted))
+                since_posted = 0
             if end == self._size:
                 self._syncs.put((self._size, self._hasher.digest()))
         self._syncs.put(None)
@@ -201,6 +205,7 @@ class DocumentWriter:
                 self._post(functools.partial(reports.on_synced, mark))
 
     def _written(self, size: int) -> None:
+        # on the loop: ``size`` more bytes are written and hashed (or dropped after a failed write)
         self.pending -= size
         if self.pending <= WRITER_LOW_WATER:
             self._reports.on_room()
