@@ -20,8 +20,10 @@ key and the document id, nonce ``i``, no nonce in the file. They are only ever r
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from hotline.crypto.aead import NONCE_LEN, TAG_LEN, aead, noise_nonce
@@ -36,6 +38,8 @@ SLOT = NONCE_LEN + CHUNK + TAG_LEN
 LEGACY_SLOT = CHUNK + TAG_LEN
 #: Fresh nonces drawn from the system at a time (each used once, for one chunk).
 NONCE_BATCH = 256
+#: ``posix_fadvise``'s "not needed" advice, where the system has it.
+_DONTNEED: int | None = getattr(os, "POSIX_FADV_DONTNEED", None)
 #: Kept for callers that size a received document on disk.
 SEALED_CHUNK = SLOT
 
@@ -102,22 +106,45 @@ class Blob:
             StoreFull: no room on the disk.
             StoreError: any other failure to write.
         """
-        if not self._nonces:
-            # one draw from the system for many chunks: a syscall per 64 KiB chunk showed in profiles
-            self._nonces = memoryview(random_bytes(NONCE_LEN * NONCE_BATCH))
-        nonce, self._nonces = bytes(self._nonces[:NONCE_LEN]), self._nonces[NONCE_LEN:]
-        size = NONCE_LEN + len(data) + TAG_LEN
+        self.write_run(index, [data])
+
+    def write_run(self, index: int, chunks: Sequence[bytes]) -> None:
+        """Seal consecutive chunks ``index``, ``index + 1``, … each under a fresh random nonce and
+        write them in their places with one system call. Every chunk but the last is a full one.
+
+        One write of many slots, not one per chunk: the kernel copies the run into the page cache in
+        whole pages (adjacent slots share pages), which costs about half as much CPU per byte.
+
+        Raises:
+            StoreFull: no room on the disk (some of the run may be written: it is written again).
+            StoreError: any other failure to write.
+        """
+        if self._legacy:
+            raise StoreError(f"{self.path.name} is a legacy blob: it is read, never written again")
+        size = 0
+        for at, data in enumerate(chunks):
+            if len(data) > CHUNK or (len(data) < CHUNK and at != len(chunks) - 1):
+                raise StoreError(f"a chunk of {len(data)} bytes does not fit {self.path.name}")
+            size += NONCE_LEN + len(data) + TAG_LEN
         if size > len(self._buffer):
-            raise StoreError(f"a chunk of {len(data)} bytes does not fit {self.path.name}")
-        # sealed in place after its nonce: no copy of the chunk on the way to the disk
-        sealed = memoryview(self._buffer)[:size]
-        sealed[:NONCE_LEN] = nonce
-        self._cipher.seal_into(nonce, self._ad(index), data, sealed[NONCE_LEN:])
-        try:
-            written = os.pwrite(self._fd, sealed, index * self._slot)
-        except OSError as exc:
-            raise _store_error(self.path, exc) from None
-        if written != len(sealed):
+            self._buffer = bytearray(size)
+        # sealed in place after each nonce: no copy of a chunk on the way to the disk
+        with memoryview(self._buffer)[:size] as sealed:
+            pos = 0
+            for at, data in enumerate(chunks):
+                if not self._nonces:
+                    # one draw from the system for many chunks: a syscall per chunk showed in profiles
+                    self._nonces = memoryview(random_bytes(NONCE_LEN * NONCE_BATCH))
+                nonce, self._nonces = bytes(self._nonces[:NONCE_LEN]), self._nonces[NONCE_LEN:]
+                end = pos + NONCE_LEN + len(data) + TAG_LEN
+                sealed[pos : pos + NONCE_LEN] = nonce
+                self._cipher.seal_into(nonce, self._ad(index + at), data, sealed[pos + NONCE_LEN : end])
+                pos = end
+            try:
+                written = os.pwrite(self._fd, sealed, index * self._slot)
+            except OSError as exc:
+                raise _store_error(self.path, exc) from None
+        if written != size:
             raise StoreFull(f"short write to {self.path}: the disk is full")
 
     def read(self, index: int, length: int) -> bytes:
@@ -145,11 +172,21 @@ class Blob:
             ) from None
 
     def sync(self) -> None:
-        """Make what was written durable."""
+        """Make what was written durable, then let the kernel drop it from the page cache.
+
+        The file is sealed and read back only after a restart: its pages serve no one once durable.
+        Dropped, they are reused for the next writes; kept, every write takes fresh pages, which on
+        virtual machines whose host reclaims the guest's free memory cost several times the copy
+        itself (about 4 CPU s per GiB written, against 0.5, in the benchmark's profiles).
+        """
         try:
             os.fsync(self._fd)
         except OSError as exc:
             raise _store_error(self.path, exc) from None
+        if _DONTNEED is not None:
+            # only clean pages go: what was written since the fsync stays until the next one
+            with contextlib.suppress(OSError):
+                os.posix_fadvise(self._fd, 0, 0, _DONTNEED)
 
     def truncate(self, size: int) -> None:
         """Drop everything after the first ``size`` plaintext bytes' chunks."""

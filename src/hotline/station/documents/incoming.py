@@ -220,7 +220,9 @@ class IncomingDocuments(Generic[LineT]):
             loop.call_soon_threadsafe(callback)
 
         reports = _Reports(self, line, incoming)
-        incoming.writer = DocumentWriter(incoming.blob, incoming.hasher, row.size, row.digest, reports, post)
+        incoming.writer = DocumentWriter(
+            incoming.blob, incoming.hasher, row.size, row.digest, reports, post, soon=loop.call_soon
+        )
         self._incoming[key] = incoming
         return incoming
 

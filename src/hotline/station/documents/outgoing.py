@@ -51,8 +51,9 @@ from hotline.store.schema import OUT
 #: the operator sees names it).
 _NAMELESS_OUT = "a document could not be sent: see the station's documents"
 
-#: Bytes read from the file at a time (in a thread), then cut into chunks.
-READ_BLOCK = 4 * 2**20
+#: Bytes read from the file at a time (in a thread), then cut into chunks: two such buffers per
+#: document being sent (one read into while the other goes out), reused for every read.
+READ_BLOCK = 2**20
 #: Seconds between progress events to watchers.
 PROGRESS_EVERY = 0.25
 
@@ -111,11 +112,13 @@ class OutgoingDocuments(Generic[LineT]):
 
         def hash_file() -> bytes:
             digest = hasher(hash_name)
+            # one buffer read into again and again: a fresh block per read costs page faults
+            buffer = bytearray(READ_BLOCK)
             try:
-                with path.open("rb", buffering=0) as f:
-                    while block := f.read(READ_BLOCK):
-                        digest.update(block)
-                        progress[0] += len(block)
+                with path.open("rb", buffering=0) as f, memoryview(buffer) as view:
+                    while n := f.readinto(view):
+                        digest.update(view[:n])
+                        progress[0] += n
             except OSError as exc:
                 raise StationError("bad-file", f"cannot read {path}: {exc.strerror or exc}") from None
             return digest.digest()
@@ -212,47 +215,60 @@ class OutgoingDocuments(Generic[LineT]):
         loop = asyncio.get_running_loop()
         carried = channel.carrier is not None
         fd = os.open(row.source or "", os.O_RDONLY)
-        # the next block is read while this one goes out
-        ahead: asyncio.Future[bytes] | None = None
+        # two buffers read into in turn: the next block is read (in a thread) into one while the
+        # other's chunks go out; reused, because a fresh 4 MiB block per read costs page faults
+        buffers = (bytearray(READ_BLOCK), bytearray(READ_BLOCK))
+        turn = 0
+
+        def read(buffer: bytearray, offset: int) -> int:
+            return os.preadv(fd, [buffer], offset)
+
+        ahead: asyncio.Future[int] | None = None
         ahead_at = -1
         try:
             while sender.want is not None and sender.want < row.size and line.current is session:
                 offset = sender.want
-                if ahead is None or ahead_at != offset:
-                    ahead = loop.run_in_executor(None, os.pread, fd, READ_BLOCK, offset)
-                block = await ahead
+                if ahead is not None and ahead_at != offset:
+                    await ahead  # a read of somewhere else: its buffer is free once it is done
+                    ahead = None
+                if ahead is None:
+                    ahead = loop.run_in_executor(None, read, buffers[turn], offset)
+                length = await ahead
                 ahead = None
-                if not block:
+                if not length:
                     self._give_up(line, out, f"{row.source} is shorter than when it was queued")
                     return
-                if offset + len(block) < row.size:
-                    ahead_at = offset + len(block)
-                    ahead = loop.run_in_executor(None, os.pread, fd, READ_BLOCK, ahead_at)
-                view = memoryview(block)
-                for at in range(0, len(block), sender.chunk):
-                    # never more than the window ahead of what the far end has taken: what waits for
-                    # the disk there waits here, not in the socket buffers in front of the next FLASH
-                    while sender.window_full and line.current is session:
-                        out.moved.clear()
-                        await out.moved.wait()
-                    chunk = sender.next_chunk()
-                    if chunk is None or chunk[0] != offset + at:
-                        break  # the far end asked for something else (it paused, or restarted)
-                    # a view, not a copy: the message is encoded at once (msgspec writes a
-                    # memoryview as bytes) and never kept
-                    piece = cast(bytes, view[at : at + sender.chunk])
-                    data = linemsg.encode(DocData(row.doc_id, offset + at, piece))
-                    if carried:
-                        # the DOCUMENTS lane: it takes only what the lanes above leave of each
-                        # cell and holds at most about 2 MiB, so the document is paced by the
-                        # cells and never piles up in memory
-                        await channel.send(data, Lane.DOCUMENTS)
-                    else:
-                        channel.send_nowait(data)
-                    # after the last byte the far end says COMPLETE (or pauses) from here
-                    sender.chunk_sent(offset + at, len(piece))
-                    if not carried:
-                        await channel.drain()
+                block = buffers[turn]
+                turn ^= 1
+                if offset + length < row.size:
+                    ahead_at = offset + length
+                    ahead = loop.run_in_executor(None, read, buffers[turn], ahead_at)
+                with memoryview(block) as view:
+                    for at in range(0, length, sender.chunk):
+                        # never more than the window ahead of what the far end has taken: what
+                        # waits for the disk there waits here, not in the socket buffers in front
+                        # of the next FLASH
+                        while sender.window_full and line.current is session:
+                            out.moved.clear()
+                            await out.moved.wait()
+                        chunk = sender.next_chunk()
+                        if chunk is None or chunk[0] != offset + at:
+                            break  # the far end asked for something else (it paused, or restarted)
+                        # a view, not a copy: the message is encoded at once (msgspec writes a
+                        # memoryview as bytes) and never kept, so the buffer can be read into again
+                        piece = cast(bytes, view[at : min(at + sender.chunk, length)])
+                        data = linemsg.encode(DocData(row.doc_id, offset + at, piece))
+                        if carried:
+                            # the DOCUMENTS lane: it takes only what the lanes above leave of each
+                            # cell and holds at most about 2 MiB, so the document is paced by the
+                            # cells and never piles up in memory
+                            await channel.send(data, Lane.DOCUMENTS)
+                        else:
+                            channel.send_nowait(data)
+                        # after the last byte the far end says COMPLETE (or pauses) from here
+                        sender.chunk_sent(offset + at, len(piece))
+                        if not carried:
+                            await channel.drain()
         except ChannelClosed:
             pass
         finally:

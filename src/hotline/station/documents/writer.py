@@ -24,6 +24,9 @@ from hotline.store.errors import StoreError
 
 #: Bytes the writer takes between two reports of what it has written (to lift a paused read).
 WRITTEN_EVERY = 2**20
+#: Bytes of consecutive chunks handed to the writer thread at once, sealed and written with one
+#: system call, and hashed in one hand-over.
+WRITE_RUN = 2**20
 #: Bytes handed to a document's writer thread before the line stops reading, and when it reads again.
 WRITER_HIGH_WATER = 8 * 2**20
 WRITER_LOW_WATER = 2 * 2**20
@@ -51,7 +54,11 @@ class WriterReports(Protocol):
 class DocumentWriter:
     """Seals, writes, hashes and fsyncs one inbound document's chunks in threads of its own.
 
-    ``pending`` is read and written on the loop only.
+    Chunks are handed to the threads in runs of up to :data:`WRITE_RUN` bytes, not one by one: each
+    hand-over wakes a thread (and makes the threads take turns with the interpreter), which cost more
+    than the copies in profiles. A run is handed over once it is full, once it holds the document's
+    last byte, or at the end of the loop's turn (``soon``), so nothing waits for more chunks that may
+    not come. ``pending`` is read and written on the loop only.
     """
 
     def __init__(
@@ -62,6 +69,7 @@ class DocumentWriter:
         digest: bytes,
         reports: WriterReports,
         post: Callable[[Callable[[], None]], None],
+        soon: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self._blob = blob
         self._hasher = hasher
@@ -69,29 +77,54 @@ class DocumentWriter:
         self._digest = digest
         self._reports = reports
         self._post = post
-        self._queue: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
-        self._hashes: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
+        self._soon = soon
+        self._queue: queue.SimpleQueue[tuple[int, list[bytes]] | None] = queue.SimpleQueue()
+        self._hashes: queue.SimpleQueue[tuple[int, list[bytes]] | None] = queue.SimpleQueue()
         self._syncs: queue.SimpleQueue[tuple[int, bytes | None] | None] = queue.SimpleQueue()
         #: Bytes handed over and not yet written (read and written on the loop only).
         self.pending = 0
+        # the run being gathered on the loop: where it starts, its chunks, its bytes
+        self._run_at = 0
+        self._run: list[bytes] = []
+        self._run_bytes = 0
+        self._handing = False
         self._failed = False
-        self._thread = threading.Thread(target=self._run, name="document-writer", daemon=True)
+        self._thread = threading.Thread(target=self._run_writer, name="document-writer", daemon=True)
         self._thread.start()
 
     def put(self, offset: int, data: bytes) -> None:
-        """Write ``data`` at ``offset`` (a chunk boundary)."""
+        """Write ``data`` at ``offset`` (a chunk boundary; the chunk after the last one put, unless
+        :meth:`resume` came between)."""
         self.pending += len(data)
-        self._queue.put((offset, data))
+        if self._run and offset != self._run_at + self._run_bytes:
+            self._hand()  # not the next chunk of the run: a run is always consecutive chunks
+        if not self._run:
+            self._run_at = offset
+        self._run.append(data)
+        self._run_bytes += len(data)
+        if self._run_bytes >= WRITE_RUN or offset + len(data) >= self._size or self._soon is None:
+            self._hand()
+        elif not self._handing:
+            self._handing = True
+            self._soon(self._hand)
+
+    def _hand(self) -> None:
+        self._handing = False
+        if self._run:
+            self._queue.put((self._run_at, self._run))
+            self._run, self._run_bytes = [], 0
 
     def resume(self) -> None:
         """After a failed write was reported: take chunks again (the sender resends from there)."""
-        self._queue.put((-1, b""))
+        self._hand()
+        self._queue.put((-1, []))
 
     def stop(self) -> None:
         """Write what is queued, then close the file and end the threads."""
+        self._hand()
         self._queue.put(None)
 
-    def _run(self) -> None:
+    def _run_writer(self) -> None:
         blob, size, reports = self._blob, self._size, self._reports
         helpers = [
             threading.Thread(target=self._hash_loop, name="document-hasher", daemon=True),
@@ -101,32 +134,34 @@ class DocumentWriter:
             helper.start()
         # when to report what is taken and when to fsync: the §13 cadence, kept on this thread
         cadence = WriteCadence(size)
-        since_posted = 0
         while (item := self._queue.get()) is not None:
-            offset, data = item
+            offset, chunks = item
             if offset < 0:
                 self._failed = False
                 continue
-            # in steps, not per chunk: every post wakes the loop through its self-pipe
-            since_posted += len(data)
-            if since_posted >= WRITTEN_EVERY:
-                self._post(functools.partial(self._written, since_posted))
-                since_posted = 0
+            length = sum(len(data) for data in chunks)
             if self._failed:
+                self._post(functools.partial(self._written, length))
                 continue  # sent before the sender heard we paused
             try:
-                blob.write(offset // DOC_CHUNK, data)
+                blob.write_run(offset // DOC_CHUNK, chunks)
             except StoreError as exc:
+                # nothing of the run is hashed: the sender sends it again from its start
                 self._failed = True
+                self._post(functools.partial(self._written, length))
                 self._post(functools.partial(reports.on_error, offset, exc))
                 continue
-            self._hashes.put((offset, data))
-            end = offset + len(data)
-            report, sync = cadence.written(end, len(data))
+            self._hashes.put((offset + length, chunks))
+            report = False
+            end = offset
+            for data in chunks:
+                end += len(data)
+                chunk_report, chunk_sync = cadence.written(end, len(data))
+                report = report or chunk_report
+                if chunk_sync:
+                    self._syncs.put((end, None))
             if report:
                 self._post(functools.partial(reports.on_taken, end))
-            if sync:
-                self._syncs.put((end, None))
         self._hashes.put(None)
         for helper in helpers:
             helper.join()
@@ -136,10 +171,20 @@ class DocumentWriter:
         # the whole document's hash (the DOC entry's: BLAKE3, SHA-384 or SHA-256), over exactly
         # what was written, in order; the last chunk's digest goes to the syncer, which reports it
         # once that chunk is durable
+        # the bytes handed over count as pending until they are hashed, not only written: a hash
+        # slower than the writes (SHA-384) holds the line back instead of its queue growing
+        update = self._hasher.update
+        since_posted = 0
         while (item := self._hashes.get()) is not None:
-            offset, data = item
-            self._hasher.update(data)
-            if offset + len(data) == self._size:
+            end, chunks = item
+            for data in chunks:
+                update(data)
+                since_posted += len(data)
+            # in steps, not per run: every post wakes the loop through its self-pipe
+            if since_posted >= WRITTEN_EVERY or end == self._size:
+                self._post(functools.partial(self._written, since_posted))
+                since_posted = 0
+            if end == self._size:
                 self._syncs.put((self._size, self._hasher.digest()))
         self._syncs.put(None)
 
@@ -160,6 +205,7 @@ class DocumentWriter:
                 self._post(functools.partial(reports.on_synced, mark))
 
     def _written(self, size: int) -> None:
+        # on the loop: ``size`` more bytes are written and hashed (or dropped after a failed write)
         self.pending -= size
         if self.pending <= WRITER_LOW_WATER:
             self._reports.on_room()
@@ -168,6 +214,7 @@ class DocumentWriter:
 __all__ = [
     "WRITER_HIGH_WATER",
     "WRITER_LOW_WATER",
+    "WRITE_RUN",
     "WRITTEN_EVERY",
     "DocumentWriter",
     "WriterReports",
