@@ -222,8 +222,7 @@ class Results:
     load: tuple[float, float] = (0.0, 0.0)
     #: What ``ssh -V`` said (the scp baselines' OpenSSH and OpenSSL).
     openssh: str = ""
-    #: The same transfers between two daemons whose documents follow the ``cnsa2`` profile
-    #: (:data:`CNSA2_SITE`); empty when not measured.
+    #: The same transfers over a ``cnsa2`` line between two other daemons; empty when not measured.
     cnsa2: list[HotlineRun] = field(default_factory=list)
     measured_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
 
@@ -344,25 +343,6 @@ def crypto_floor(sample: int = 256 * 2**20) -> dict[str, float]:
     return floor
 
 
-#: Put on the ``cnsa2`` daemons' path (as ``sitecustomize``): their documents follow the ``cnsa2``
-#: profile (SHA-384, AES-256-GCM at rest) through the document desk's ``profile_of``, the hook the
-#: station fills with each line's profile. Their sessions are still the ``standard`` line's
-#: (ChaCha20-Poly1305 records) until stations run ``cnsa2`` sessions: AES-256-GCM records would cost
-#: less than these, so the row is a conservative stand-in for a whole ``cnsa2`` line.
-CNSA2_SITE = """
-from hotline.station.documents import desk
-
-_init = desk.DocumentDesk.__init__
-
-
-def _cnsa2(self, **kwargs):
-    _init(self, **kwargs, profile_of=lambda line: "cnsa2")
-
-
-desk.DocumentDesk.__init__ = _cnsa2
-"""
-
-
 def _random_file(path: Path, size: int) -> None:
     """``size`` random bytes at ``path``, fsynced (and left in the page cache)."""
     import numpy as np
@@ -443,23 +423,13 @@ def _baseline(mode: str, path: Path, size: int, out: Path, certs: Path) -> tuple
 
 
 def _start_pair(
-    root: Path, names: tuple[str, str], site: Path | None = None
+    root: Path, names: tuple[str, str], profile: str = "standard"
 ) -> tuple[StationProc, StationProc]:
-    """Two stations made, paired, started and with the line up; ``site``: a directory put first on
-    their ``PYTHONPATH`` (a ``sitecustomize`` there runs in each daemon)."""
+    """Two stations made, paired with a line of ``profile``, started and with the line up."""
     a, b = _station(root, names[0]), _station(root, names[1])
-    pair(a, b)
-    saved = os.environ.get("PYTHONPATH")
-    try:
-        if site is not None:
-            os.environ["PYTHONPATH"] = os.pathsep.join([str(site), saved or ""])
-        for station in (a, b):
-            station.start(wait=False)
-    finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+    pair(a, b, profile=profile)
+    for station in (a, b):
+        station.start(wait=False)
     for station in (a, b):
         station.wait_ready()
     a.wait_line(b)
@@ -588,10 +558,7 @@ def _measure(settings: Settings, console: Console) -> Results:
 
         a, b = _start_pair(root, ("alpha", "bravo"))
         started += [a, b]
-        site = root / "cnsa2-site"
-        site.mkdir()
-        (site / "sitecustomize.py").write_text(CNSA2_SITE)
-        c, d = _start_pair(root, ("charlie", "delta"), site)
+        c, d = _start_pair(root, ("charlie", "delta"), "cnsa2")
         started += [c, d]
 
         console.log(f"documents: {settings.flashes} FLASH messages on the idle line (after 5 warm-up)")
@@ -665,7 +632,6 @@ async def run(settings: Settings, console: Console) -> Results:
 
 __all__ = [
     "CNSA2_PASSES",
-    "CNSA2_SITE",
     "FLASH_EVERY",
     "FLASH_GOAL_MS",
     "HOTLINE_PASSES",
