@@ -13,6 +13,7 @@ from typing import assert_never
 
 from hotline.net.pacer import PacedSocket, lead, pacer
 from hotline.proto.carrier import Lane
+from hotline.proto.carriermode import CarrierMode
 from hotline.proto.errors import ErrorCode
 from hotline.proto.events import (
     DataReceived,
@@ -38,6 +39,12 @@ CARRIER_WRITE_LIMIT = 8 * 2**20
 #: Whether carrier sessions write their cells from the cell clock's thread (:mod:`hotline.net.pacer`)
 #: rather than from the event loop, so that a busy loop does not move them.
 PACED = True
+#: With the cell clock, a responder writes each cell this share of the interval after its tick. The
+#: responder's schedule starts when the initiator's first cell arrives, so without a shift its cells
+#: would leave just as the initiator's arrive: whether the kernel acknowledges those alone (a bare
+#: ACK) or with our next cell would then turn on tiny delays, and the count of bare ACKs would show
+#: how busy the station is.
+RESPONDER_SHIFT = 0.5
 
 
 class ChannelClosed(Exception):
@@ -52,7 +59,9 @@ class ChannelClosed(Exception):
 class SessionProtocol(asyncio.Protocol):
     """Drives one Session over one TCP connection."""
 
-    def __init__(self, make_session: collections.abc.Callable[[float, str | None], Session]) -> None:
+    def __init__(
+        self, make_session: collections.abc.Callable[[float, str | None], Session], *, responder: bool = False
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         self._make_session = make_session
         self.session: Session | None = None
@@ -81,6 +90,7 @@ class SessionProtocol(asyncio.Protocol):
         self._transmit_scheduled = False
         # carrier mode: the cell clock's queue for this connection, once the cells have started
         self._paced: PacedSocket | None = None
+        self._responder = responder
 
     # -- asyncio.Protocol ----------------------------------------------------------------------------
 
@@ -145,10 +155,9 @@ class SessionProtocol(asyncio.Protocol):
 
     # -- driving the session --------------------------------------------------------------------------
 
-    def _process(self, at: float | None = None, *, arm: bool = True) -> None:
-        """Drain events, transmit, and re-arm the timer: call after every input to the session.
-        ``at``: when what the session has to send is due (cells sealed ahead of their tick);
-        ``arm=False`` leaves the timer to a call that follows."""
+    def _process(self, *, arm: bool = True) -> None:
+        """Drain events, transmit, and re-arm the timer: call after every input to the session
+        (``arm=False``: a call that follows re-arms it)."""
         self._transmit_scheduled = False
         session = self.session
         assert session is not None and self.transport is not None
@@ -184,8 +193,8 @@ class SessionProtocol(asyncio.Protocol):
         if out and not self.transport.is_closing():
             if session.carrier is not None and self._paced is None:
                 self._paced = self._attach_pacer()
-            if self._paced is not None:
-                self._paced.write(out, self._loop.time() if at is None else at)
+            if self._paced is not None and session.carrier is not None:
+                self._paced.write(out, self._write_at(session.carrier, self._loop.time()))
             else:
                 self.transport.write(out)
             if session.carrier is not None:
@@ -206,7 +215,8 @@ class SessionProtocol(asyncio.Protocol):
             # the next cell is sealed ahead of its tick, and the cell clock writes it on time
             cell_at = session.carrier.next_deadline()
             if cell_at is not None and timer is not None:
-                timer = min(timer, cell_at - lead(session.carrier.setting.interval))
+                shift = self._shift(session.carrier)
+                timer = min(timer, cell_at + shift - lead(session.carrier.setting.interval))
         self._arm_timer(timer)
 
     def _attach_pacer(self) -> PacedSocket | None:
@@ -261,20 +271,35 @@ class SessionProtocol(asyncio.Protocol):
         now = self._loop.time()
         session.handle_timer(now)
         carrier = session.carrier
-        paced = self._paced is not None and carrier is not None
-        self._process(arm=not paced)
-        if carrier is None or not paced:
+        if self._paced is None or carrier is None:
+            self._process()
             return
-        if session.state is not SessionState.ESTABLISHED:
-            self._arm_timer(session.get_timer())
-            return
-        # seal the next cell now and let the cell clock write it at its tick: whatever keeps the
-        # loop busy then does not move it
-        cell_at = carrier.next_deadline()
-        ahead = cell_at is not None and cell_at - lead(carrier.setting.interval) <= now
-        if ahead and cell_at is not None and not carrier.seal_due(cell_at):
-            session.handle_timer(cell_at)  # the key is spent: the session's timer ends it
-        self._process(at=cell_at)
+        self._process(arm=False)
+        if session.state is SessionState.ESTABLISHED:
+            # seal the next cell now and let the cell clock write it at its tick: whatever keeps
+            # the loop busy then does not move it
+            cell_at = carrier.next_deadline()
+            lead_time = lead(carrier.setting.interval) - self._shift(carrier)
+            ahead = cell_at is not None and cell_at - lead_time <= now
+            if ahead and cell_at is not None and not carrier.seal_due(cell_at):
+                session.handle_timer(cell_at)  # the key is spent: the session's timer ends it
+        self._process()
+
+    def _shift(self, carrier: CarrierMode) -> float:
+        """How long after its tick each cell is written: a responder writes half an interval after,
+        so that on a short path neither end's cells arrive just as it sends its own."""
+        return RESPONDER_SHIFT * carrier.setting.interval if self._responder else 0.0
+
+    def _write_at(self, carrier: CarrierMode, now: float) -> float:
+        """When the cells just sealed go: the last one's tick (and shift), unless it was taken
+        ahead of the schedule (a ``Close``), which goes at once."""
+        deadline = carrier.next_deadline()
+        if deadline is None:
+            return now
+        due = deadline - carrier.setting.interval
+        if due > now + lead(carrier.setting.interval):
+            return now
+        return max(now, due + self._shift(carrier))
 
     def _finish(self, closed: ChannelClosed) -> None:
         if not self.closed.done():
