@@ -372,8 +372,10 @@ def leaks(a: Analysis) -> list[str]:
             "- **Cell timing under load**: gaps between data segments one way, median / 99th percentile per "
             "window (ms, medians over the windows): "
             + ", ".join(f"{name} {1000 * p50:.1f} / {1000 * p99:.1f}" for name, (p50, p99) in jitter.items())
-            + ". The cells leave on the station's event loop, so work on that loop (storing messages, "
-            "reading and writing documents) moves each cell by a little: a timing feature, not a size one."
+            + ". Each cell is sealed ahead of its tick and written at the tick by a thread that does "
+            "nothing else, so work on the station's event loop moves a cell only when it stalls the loop "
+            "past the seal-ahead time; what is left is the thread waiting for the interpreter and the "
+            "operating system on a busy machine."
         )
         acks = {name: statistics.median(x.bare for x in shapes) for name, shapes in per.items()}
         out.append(
@@ -440,7 +442,12 @@ def section(a: Analysis) -> list[str]:
         HEADING,
         "",
         f"Measured {first.measured_at}: {modes}, each on a fresh pair of stations, "
-        f"{s.windows} windows of {s.window:g} s per scenario and mode (`python -m bench --only traffic` "
+        + ", ".join(
+            f"{r.settings.windows} windows of {r.settings.window:g} s per scenario with the "
+            f"{r.settings.carrier_label.split(' (')[0]}"
+            for r in a.modes
+        )
+        + " (`python -m bench --only traffic` "
         "rewrites this section alone, in about fifteen minutes; `python -m bench --only traffic --quick` "
         "is a short run that writes nothing).",
         "",
