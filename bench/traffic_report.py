@@ -7,6 +7,7 @@ the wire, CPU), FLASH latency, and a hub of carrier lines (:mod:`bench.hub_carri
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -213,7 +214,25 @@ def goal_table(a: Analysis) -> Table:
         f"which scenario within {100 * SCENARIO_MARGIN:.0f} points of chance (1 / scenarios; the "
         "scenarios have as many windows each). The rows 'without' leave the scenarios with a call out "
         "(the same windows, fewer of them): what the rest of the line gives away while calls go beside "
-        "the carrier.",
+        "the carrier." + _spread(a),
+    )
+
+
+def _spread(a: Analysis) -> str:
+    """A sentence on how far one run's scenario accuracy moves by chance alone, carrier on."""
+    on = [r for r in a.modes if r.settings.carrier_on]
+    if not on:
+        return ""
+    r = on[0]
+    _, classes = r.verdict.chance[WHICH_SCENARIO]
+    n = len(r.windows)
+    p = 1 / classes
+    error = math.sqrt(p * (1 - p) / n)
+    return (
+        f" How far one run moves by chance alone: with {n} windows, an adversary that learns nothing "
+        f"still scores {_percent(p)} ± {100 * error:.1f} points (one standard error), and the best of "
+        "three such classifiers more; one window more or less right is "
+        f"{100 / n:.1f} points."
     )
 
 
