@@ -230,7 +230,8 @@ class SessionProtocol(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is None:
             return None
-        return pacer().attach(sock.fileno())
+        interval = session.carrier.setting.interval if session.carrier is not None else None
+        return pacer().attach(sock.fileno(), interval)
 
     def _write_backlog(self) -> int:
         """Bytes written and not yet taken by the socket (ours and the cell clock's)."""

@@ -48,9 +48,12 @@ class PacedSocket:
     """One connection's queue of timed writes. The loop calls :meth:`write`, :meth:`close` and
     :meth:`abort`; the pacer's thread does the sending."""
 
-    def __init__(self, pacer: Pacer, sock: socket.socket) -> None:
+    def __init__(self, pacer: Pacer, sock: socket.socket, interval: float | None = None) -> None:
         self._pacer = pacer
         self._sock = sock
+        # a carrier's next cell is due one interval after the last: the thread plans that wake-up
+        # itself, so the loop's hand-over of the cell (sealed ahead) need not wake it a second time
+        self._interval = interval
         self._queue: collections.deque[tuple[float, bytes | bytearray | memoryview]] = collections.deque()
         self._closing = False
         self._closed = False
@@ -108,6 +111,10 @@ class PacedSocket:
                 queue[0] = (at, memoryview(data)[sent:])
                 return now + RETRY
             queue.popleft()
+            if not queue and self._interval is not None and not self._closing:
+                # nothing queued after the cell just sent: come back at the next one's tick, which
+                # the loop will have handed over by then (a wake-up that finds nothing does no harm)
+                return at + self._interval
         if queue and self.error is None:
             return queue[0][0]
         if self._closing and not self._closed:
@@ -128,16 +135,17 @@ class Pacer:
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
 
-    def attach(self, fd: int) -> PacedSocket:
+    def attach(self, fd: int, interval: float | None = None) -> PacedSocket:
         """A paced queue for the connected socket ``fd`` (a duplicate is made: the caller keeps
-        and closes its own)."""
+        and closes its own). ``interval``: the seconds between the writes it expects (a carrier's
+        cells), so that the thread plans each wake-up rather than being woken for it."""
         sock = socket.socket(fileno=os.dup(fd))
         sock.setblocking(False)
         with self.lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="hotline-cell-clock", daemon=True)
                 self._thread.start()
-        return PacedSocket(self, sock)
+        return PacedSocket(self, sock, interval)
 
     def wake(self, paced: PacedSocket, at: float) -> None:
         """Have ``paced`` run at ``at`` at the latest (lock held)."""

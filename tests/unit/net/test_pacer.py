@@ -91,3 +91,24 @@ def test_the_lead_is_half_an_interval_at_most_10_ms() -> None:
     assert lead(0.020) == 0.010
     assert lead(0.010) == 0.005
     assert lead(1.0) == 0.010
+
+
+def test_a_carriers_socket_plans_its_next_wake_up_and_still_waits_for_each_write() -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        interval = 0.02
+        paced = Pacer().attach(a.fileno(), interval)
+        start = time.monotonic()
+        paced.write(b"cell0", start)
+        assert _read(b, 5) == b"cell0"
+        # handed over after the planned wake-up was set: it leaves at its own time, not before
+        paced.write(b"cell1", start + interval)
+        assert _read(b, 5) == b"cell1"
+        assert time.monotonic() - start >= interval - SLACK
+        # the planned wake-ups found nothing and are gone: a write off the grid still leaves on time
+        time.sleep(3 * interval)
+        at = time.monotonic() + 0.035
+        paced.write(b"late", at)
+        assert _read(b, 4) == b"late"
+        assert time.monotonic() >= at - SLACK
+        paced.close()
