@@ -368,16 +368,17 @@ async def wait_lines_up(control: Control, count: int, timeout: float) -> dict[st
 
 def _storage(path: Path) -> str:
     """The filesystem under ``path``, from /proc/mounts (the longest mount point that contains it)."""
-    best = ("", "unknown", "unknown")
+    best = ("", "unknown")
     try:
         with open("/proc/mounts", encoding="utf-8") as mounts:
             for line in mounts:
-                device, point, kind = line.split()[:3]
+                point, kind = line.split()[1:3]
                 if path.is_relative_to(point) and len(point) > len(best[0]):
-                    best = (point, kind, device)
+                    best = (point, kind)
     except OSError:
         pass
-    where = f"{best[1]} on {best[2]} ({tempfile.gettempdir()})"
+    # the filesystem type only: the report names no device or path of the machine it ran on
+    where = f"{best[1]} on the local disk"
     return f"{where}; {describe_driver()} (every page encrypted), WAL, synchronous=FULL"
 
 

@@ -7,6 +7,7 @@ the wire, CPU), FLASH latency, and a hub of carrier lines (:mod:`bench.hub_carri
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -213,7 +214,25 @@ def goal_table(a: Analysis) -> Table:
         f"which scenario within {100 * SCENARIO_MARGIN:.0f} points of chance (1 / scenarios; the "
         "scenarios have as many windows each). The rows 'without' leave the scenarios with a call out "
         "(the same windows, fewer of them): what the rest of the line gives away while calls go beside "
-        "the carrier.",
+        "the carrier." + _spread(a),
+    )
+
+
+def _spread(a: Analysis) -> str:
+    """A sentence on how far one run's scenario accuracy moves by chance alone, carrier on."""
+    on = [r for r in a.modes if r.settings.carrier_on]
+    if not on:
+        return ""
+    r = on[0]
+    _, classes = r.verdict.chance[WHICH_SCENARIO]
+    n = len(r.windows)
+    p = 1 / classes
+    error = math.sqrt(p * (1 - p) / n)
+    return (
+        f" How far one run moves by chance alone: with {n} windows, an adversary that learns nothing "
+        f"still scores {_percent(p)} ± {100 * error:.1f} points (one standard error), and the best of "
+        "three such classifiers more; one window more or less right is "
+        f"{100 / n:.1f} points."
     )
 
 
@@ -372,8 +391,10 @@ def leaks(a: Analysis) -> list[str]:
             "- **Cell timing under load**: gaps between data segments one way, median / 99th percentile per "
             "window (ms, medians over the windows): "
             + ", ".join(f"{name} {1000 * p50:.1f} / {1000 * p99:.1f}" for name, (p50, p99) in jitter.items())
-            + ". The cells leave on the station's event loop, so work on that loop (storing messages, "
-            "reading and writing documents) moves each cell by a little: a timing feature, not a size one."
+            + ". Each cell is sealed ahead of its tick and written at the tick by a thread that does "
+            "nothing else, so work on the station's event loop moves a cell only when it stalls the loop "
+            "past the seal-ahead time; what is left is the thread waiting for the interpreter and the "
+            "operating system on a busy machine."
         )
         acks = {name: statistics.median(x.bare for x in shapes) for name, shapes in per.items()}
         out.append(
@@ -440,7 +461,12 @@ def section(a: Analysis) -> list[str]:
         HEADING,
         "",
         f"Measured {first.measured_at}: {modes}, each on a fresh pair of stations, "
-        f"{s.windows} windows of {s.window:g} s per scenario and mode (`python -m bench --only traffic` "
+        + ", ".join(
+            f"{r.settings.windows} windows of {r.settings.window:g} s per scenario with the "
+            f"{r.settings.carrier_label.split(' (')[0]}"
+            for r in a.modes
+        )
+        + " (`python -m bench --only traffic` "
         "rewrites this section alone, in about fifteen minutes; `python -m bench --only traffic --quick` "
         "is a short run that writes nothing).",
         "",

@@ -31,6 +31,8 @@ async def test_lanes_deliver_everything_in_order_through_full_lanes() -> None:
         client = await connect("127.0.0.1", listener.port, config=ca, peer_static=b.public, line_key=key)
         server = await listener.accept()
         assert client.carrier == SETTING and server.carrier == SETTING
+        # the cells go through the cell clock's thread, on both ends
+        assert client._p._paced is not None and server._p._paced is not None
         payload = {Lane.DOCUMENTS: 60_000, Lane.MESSAGES: 3_000, Lane.FLASH: 200}
         counts = {Lane.DOCUMENTS: 80, Lane.MESSAGES: 40, Lane.FLASH: 5}  # ~5 MB: past 2 MiB per lane
 

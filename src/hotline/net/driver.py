@@ -11,7 +11,9 @@ import asyncio
 import collections
 from typing import assert_never
 
+from hotline.net.pacer import PacedSocket, lead, pacer
 from hotline.proto.carrier import Lane
+from hotline.proto.carriermode import CarrierMode
 from hotline.proto.errors import ErrorCode
 from hotline.proto.events import (
     DataReceived,
@@ -34,6 +36,15 @@ WRITE_HIGH_WATER = 2**20
 #: buffer: the peer has stopped reading (or the path cannot carry the cells), and a carrier never
 #: waits, so without a bound its cells would pile up in memory (160 s of the default carrier).
 CARRIER_WRITE_LIMIT = 8 * 2**20
+#: Whether carrier sessions write their cells from the cell clock's thread (:mod:`hotline.net.pacer`)
+#: rather than from the event loop, so that a busy loop does not move them.
+PACED = True
+#: With the cell clock, a responder writes each cell this share of the interval after its tick. The
+#: responder's schedule starts when the initiator's first cell arrives, so without a shift its cells
+#: would leave just as the initiator's arrive: whether the kernel acknowledges those alone (a bare
+#: ACK) or with our next cell would then turn on tiny delays, and the count of bare ACKs would show
+#: how busy the station is.
+RESPONDER_SHIFT = 0.5
 
 
 class ChannelClosed(Exception):
@@ -48,7 +59,9 @@ class ChannelClosed(Exception):
 class SessionProtocol(asyncio.Protocol):
     """Drives one Session over one TCP connection."""
 
-    def __init__(self, make_session: collections.abc.Callable[[float, str | None], Session]) -> None:
+    def __init__(
+        self, make_session: collections.abc.Callable[[float, str | None], Session], *, responder: bool = False
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         self._make_session = make_session
         self.session: Session | None = None
@@ -75,6 +88,9 @@ class SessionProtocol(asyncio.Protocol):
         self.rekeys = 0
         self.on_close: collections.abc.Callable[[SessionProtocol], None] | None = None
         self._transmit_scheduled = False
+        # carrier mode: the cell clock's queue for this connection, once the cells have started
+        self._paced: PacedSocket | None = None
+        self._responder = responder
 
     # -- asyncio.Protocol ----------------------------------------------------------------------------
 
@@ -103,6 +119,10 @@ class SessionProtocol(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._paced is not None and (
+            self.session is None or self.session.state is not SessionState.CLOSED
+        ):
+            self._paced.abort()  # the peer is gone: nothing queued can reach it
         if self.session is not None and self.session.state is not SessionState.CLOSED:
             self.session.receive_data(b"", self._loop.time())
             self._process()
@@ -135,15 +155,16 @@ class SessionProtocol(asyncio.Protocol):
 
     # -- driving the session --------------------------------------------------------------------------
 
-    def _process(self) -> None:
-        """Drain events, transmit, and re-arm the timer: call after every input to the session."""
+    def _process(self, *, arm: bool = True) -> None:
+        """Drain events, transmit, and re-arm the timer: call after every input to the session
+        (``arm=False``: a call that follows re-arms it)."""
         self._transmit_scheduled = False
         session = self.session
         assert session is not None and self.transport is not None
         if (
             session.carrier is not None
             and session.state is SessionState.ESTABLISHED
-            and self.transport.get_write_buffer_size() > CARRIER_WRITE_LIMIT
+            and self._write_backlog() > CARRIER_WRITE_LIMIT
         ):
             # a carrier never waits: for a peer that reads nothing its cells would pile up here
             session.close(self._loop.time(), ErrorCode.IDLE_TIMEOUT, "the peer stopped reading the carrier")
@@ -170,7 +191,12 @@ class SessionProtocol(asyncio.Protocol):
                     assert_never(event)
         out = session.data_to_send()
         if out and not self.transport.is_closing():
-            self.transport.write(out)
+            if session.carrier is not None and self._paced is None:
+                self._paced = self._attach_pacer()
+            if self._paced is not None and session.carrier is not None:
+                self._paced.write(out, self._write_at(session.carrier, self._loop.time()))
+            else:
+                self.transport.write(out)
             if session.carrier is not None:
                 self._carrier_sent()
         if session.state is SessionState.CLOSED:
@@ -178,8 +204,40 @@ class SessionProtocol(asyncio.Protocol):
             self.transport.close()
             # a peer that stops reading must not keep a closed session's socket open for ever
             self._loop.call_later(CLOSE_GRACE, self.transport.abort)
+            if self._paced is not None:
+                self._paced.close()
+                self._loop.call_later(CLOSE_GRACE, self._paced.abort)
             return
-        self._arm_timer(session.get_timer())
+        if not arm:
+            return
+        timer = session.get_timer()
+        if self._paced is not None and session.carrier is not None:
+            # the next cell is sealed ahead of its tick, and the cell clock writes it on time
+            cell_at = session.carrier.next_deadline()
+            if cell_at is not None and timer is not None:
+                shift = self._shift(session.carrier)
+                timer = min(timer, cell_at + shift - lead(session.carrier.setting.interval))
+        self._arm_timer(timer)
+
+    def _attach_pacer(self) -> PacedSocket | None:
+        """The cell clock's queue for this connection, once the session is established and what
+        the loop wrote before (the handshake) has left: from then on everything goes through it,
+        in order."""
+        transport, session = self.transport, self.session
+        assert transport is not None and session is not None
+        if not PACED or session.state is not SessionState.ESTABLISHED or transport.get_write_buffer_size():
+            return None
+        sock = transport.get_extra_info("socket")
+        if sock is None:
+            return None
+        interval = session.carrier.setting.interval if session.carrier is not None else None
+        return pacer().attach(sock.fileno(), interval)
+
+    def _write_backlog(self) -> int:
+        """Bytes written and not yet taken by the socket (ours and the cell clock's)."""
+        assert self.transport is not None
+        paced = 0 if self._paced is None else self._paced.backlog
+        return self.transport.get_write_buffer_size() + paced
 
     def _carrier_sent(self) -> None:
         """Cells left: lanes have room again."""
@@ -208,9 +266,41 @@ class SessionProtocol(asyncio.Protocol):
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        if self.session is not None:
-            self.session.handle_timer(self._loop.time())
+        session = self.session
+        if session is None:
+            return
+        now = self._loop.time()
+        session.handle_timer(now)
+        carrier = session.carrier
+        if self._paced is None or carrier is None:
             self._process()
+            return
+        self._process(arm=False)
+        if session.state is SessionState.ESTABLISHED:
+            # seal the next cell now and let the cell clock write it at its tick: whatever keeps
+            # the loop busy then does not move it
+            cell_at = carrier.next_deadline()
+            lead_time = lead(carrier.setting.interval) - self._shift(carrier)
+            ahead = cell_at is not None and cell_at - lead_time <= now
+            if ahead and cell_at is not None and not carrier.seal_due(cell_at):
+                session.handle_timer(cell_at)  # the key is spent: the session's timer ends it
+        self._process()
+
+    def _shift(self, carrier: CarrierMode) -> float:
+        """How long after its tick each cell is written: a responder writes half an interval after,
+        so that on a short path neither end's cells arrive just as it sends its own."""
+        return RESPONDER_SHIFT * carrier.setting.interval if self._responder else 0.0
+
+    def _write_at(self, carrier: CarrierMode, now: float) -> float:
+        """When the cells just sealed go: the last one's tick (and shift), unless it was taken
+        ahead of the schedule (a ``Close``), which goes at once."""
+        deadline = carrier.next_deadline()
+        if deadline is None:
+            return now
+        due = deadline - carrier.setting.interval
+        if due > now + lead(carrier.setting.interval):
+            return now
+        return max(now, due + self._shift(carrier))
 
     def _finish(self, closed: ChannelClosed) -> None:
         if not self.closed.done():
@@ -249,7 +339,10 @@ class SessionProtocol(asyncio.Protocol):
             return
         out = session.data_to_send()
         if out:
-            self.transport.write(out)
+            if self._paced is not None:
+                self._paced.write(out, self._loop.time())  # behind the cells already queued
+            else:
+                self.transport.write(out)
 
     async def wait_room(self) -> None:
         # like drain: one shared future, each waiter behind a shield

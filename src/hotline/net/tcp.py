@@ -347,7 +347,7 @@ class Listener:
                 self._config, peers=self._peers, guard=self._guard, now=now, limits=self.limits, source=source
             )
 
-        protocol = SessionProtocol(make)
+        protocol = SessionProtocol(make, responder=True)
         protocol.on_close = self._on_pending_closed
         if len(self._pending) >= self._max_pending:
             # shed the oldest half-open connection rather than grow without bound

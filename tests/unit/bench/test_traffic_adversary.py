@@ -167,3 +167,9 @@ def test_a_run_measures_every_mode_and_the_carrier_option_replaces_the_on_mode()
     assert custom[1].line_settings().carrier_cell == 512
     with pytest.raises(BenchError):
         traffic.modes(traffic.QUICK, {"carrier_speed": 3})
+
+
+def test_the_carrier_on_mode_gets_its_own_count_of_windows() -> None:
+    off, on = traffic.modes(traffic.DEFAULT)
+    assert off.windows == traffic.DEFAULT.windows
+    assert on.windows == traffic.DEFAULT.carrier_windows > off.windows

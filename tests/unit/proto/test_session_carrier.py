@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 
 import pytest
 
@@ -346,3 +347,40 @@ def test_ends_that_choose_differently_end_with_a_protocol_violation() -> None:
     ends = {name: of(SessionTerminated, link.take(name)) for name in ("i", "r")}
     assert "the peer does not use carrier mode" in ends["i"][0].reason
     assert "the peer uses carrier mode" in ends["r"][0].reason
+
+
+def test_a_flash_offered_while_idle_rides_in_the_next_cell_across_rekeys() -> None:
+    """An idle line's FLASH waits for nothing but the next tick, whichever end sends it and
+    wherever a rekey stands; the one exception is a rekey message in CONTROL ahead of it (a
+    ``RekeyInit`` or ``RekeyResponse`` fills a cell and more, and a response ends its cell, §14.4),
+    which sends it two cells later at most."""
+    link = started(SLOW, **FAST_REKEYS)
+    rng = random.Random(15)
+    rekeys = {"i": 0, "r": 0}
+    behind_rekey = 0
+    for n in range(400):  # about 150 s: five rekeys
+        link.run_until(link.now + rng.uniform(0.01, 0.7))
+        sender, receiver = ("i", "r") if rng.random() < 0.5 else ("r", "i")
+        session = getattr(link, sender)
+        assert session.carrier is not None
+        due = session.carrier.next_deadline()
+        assert due is not None
+        payload = b"FLASH %d" % n
+        session.send_data(payload, link.now, lane=Lane.FLASH)
+        link.run_until(due)
+        got: dict[str, list[bytes]] = {"i": [], "r": []}
+        for name in ("i", "r"):
+            events = link.take(name)
+            rekeys[name] += len(of(RekeyCompleted, events))
+            got[name] = data(events)
+        if not got[receiver]:
+            # the tick's cell went to a rekey message (counted: at most two per rekey)
+            behind_rekey += 1
+            link.run_until(due + 2 * SLOW.interval)
+            got[receiver] = data(link.take(receiver))
+        assert got[receiver] == [payload]
+        assert got[sender] == []
+    # the responder counts a rekey when it switches, the initiator when the answer comes
+    assert rekeys["r"] - 1 <= rekeys["i"] <= rekeys["r"] and rekeys["i"] >= 4
+    assert behind_rekey <= 2 * rekeys["r"]
+    assert link.i.state is link.r.state is SessionState.ESTABLISHED
