@@ -65,6 +65,7 @@ from hotline.crypto.sign import (
 from hotline.crypto.sign import PUBLIC_KEY_LEN as VERIFY_KEY_LEN
 from hotline.crypto.x25519 import KEY_LEN as STATIC_PUBLIC_LEN
 from hotline.crypto.x25519 import X25519PublicKey
+from hotline.proto import cardwire
 from hotline.proto.canonical import decode_canonical, decode_failure
 from hotline.proto.endpoints import endpoint_problem, parse_endpoint
 from hotline.proto.identity import (
@@ -172,8 +173,8 @@ class StationCard:
     def body_bytes(self) -> bytes:
         """The canonical encoding of everything but the signatures: what the signatures cover."""
         if self.cnsa2 is None:
-            return _ENCODER.encode(
-                _CardBody(
+            return cardwire.ENCODER.encode(
+                cardwire.CardBody(
                     self.version,
                     self.name,
                     self.static_public.raw,
@@ -183,8 +184,8 @@ class StationCard:
                     self.created_at,
                 )
             )
-        return _ENCODER.encode(
-            _CardBody2(
+        return cardwire.ENCODER.encode(
+            cardwire.CardBody2(
                 self.version,
                 self.name,
                 self.static_public.raw,
@@ -406,60 +407,11 @@ def shared_keys(card: StationCard, other: PublicIdentity) -> tuple[str, ...]:
 # -- binary encoding -----------------------------------------------------------------------------------
 
 
-class _CardBody(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True):
-    version: int
-    name: str
-    static_public: bytes
-    kem_public: bytes
-    verify_key: bytes
-    endpoints: list[str]
-    created_at: int
-
-
-class _CardBody2(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True):
-    version: int
-    name: str
-    static_public: bytes
-    kem_public: bytes
-    verify_key: bytes
-    kem1024_public: bytes
-    p384_public: bytes
-    mldsa87_public: bytes
-    endpoints: list[str]
-    created_at: int
-
-
-class _SignedCard(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True):
-    body: bytes
-    signature: bytes
-
-
-class _SignedCard2(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True):
-    body: bytes
-    signature: bytes
-    signature87: bytes
-
-
-class _VersionOnly(msgspec.Struct, array_like=True, frozen=True):
-    # Reads the first element of a body of any version; later elements are skipped.
-    version: int
-
-
-_ENCODER = msgspec.msgpack.Encoder()
-_SIGNED_DECODER = msgspec.msgpack.Decoder(_SignedCard)
-_SIGNED2_DECODER = msgspec.msgpack.Decoder(_SignedCard2)
-_VERSION_DECODER = msgspec.msgpack.Decoder(_VersionOnly)
-_BODY_DECODER = msgspec.msgpack.Decoder(_CardBody)
-_BODY2_DECODER = msgspec.msgpack.Decoder(_CardBody2)
-# The first byte of a canonical array of three elements: a version 2 envelope.
-_FIXARRAY_3 = 0x93
-
-
 def encode_card(card: StationCard) -> bytes:
     """The card as bytes (its one canonical encoding)."""
     if card.cnsa2 is None:
-        return _ENCODER.encode(_SignedCard(card.body_bytes(), card.signature))
-    return _ENCODER.encode(_SignedCard2(card.body_bytes(), card.signature, card.signature87))
+        return cardwire.ENCODER.encode(cardwire.SignedCard(card.body_bytes(), card.signature))
+    return cardwire.ENCODER.encode(cardwire.SignedCard2(card.body_bytes(), card.signature, card.signature87))
 
 
 def decode_card(data: bytes) -> StationCard:
@@ -470,33 +422,37 @@ def decode_card(data: bytes) -> StationCard:
             says what is wrong.
     """
     # parse the envelope: two elements for version 1, three for version 2
-    signed: _SignedCard | _SignedCard2
-    if isinstance(data, bytes | bytearray | memoryview) and bytes(data[:1]) == bytes([_FIXARRAY_3]):
-        signed = decode_canonical(_SIGNED2_DECODER, data, what="card", error=CardError, max_len=MAX_CARD_LEN)
+    signed: cardwire.SignedCard | cardwire.SignedCard2
+    if isinstance(data, bytes | bytearray | memoryview) and bytes(data[:1]) == bytes([cardwire.FIXARRAY_3]):
+        signed = decode_canonical(
+            cardwire.SIGNED2_DECODER, data, what="card", error=CardError, max_len=MAX_CARD_LEN
+        )
     else:
-        signed = decode_canonical(_SIGNED_DECODER, data, what="card", error=CardError, max_len=MAX_CARD_LEN)
+        signed = decode_canonical(
+            cardwire.SIGNED_DECODER, data, what="card", error=CardError, max_len=MAX_CARD_LEN
+        )
     # read the version before the rest, so a newer card gets a clear reason
     try:
-        version = _VERSION_DECODER.decode(signed.body).version
+        version = cardwire.VERSION_DECODER.decode(signed.body).version
     except (msgspec.DecodeError, ValueError) as exc:
         raise decode_failure(exc, "card body", CardError) from None
     if version not in CARD_VERSIONS:
         raise CardError(_unsupported_version(version))
-    if (version == CARD_VERSION) != isinstance(signed, _SignedCard2):
+    if (version == CARD_VERSION) != isinstance(signed, cardwire.SignedCard2):
         count = "two signatures" if version == CARD_VERSION else "one signature"
         raise CardError(f"a version {version} card carries {count}")
-    body: _CardBody | _CardBody2
-    if isinstance(signed, _SignedCard2):
-        body = decode_canonical(_BODY2_DECODER, signed.body, what="card body", error=CardError)
+    body: cardwire.CardBody | cardwire.CardBody2
+    if isinstance(signed, cardwire.SignedCard2):
+        body = decode_canonical(cardwire.BODY2_DECODER, signed.body, what="card body", error=CardError)
     else:
-        body = decode_canonical(_BODY_DECODER, signed.body, what="card body", error=CardError)
+        body = decode_canonical(cardwire.BODY_DECODER, signed.body, what="card body", error=CardError)
     # check the key lengths, then load the keys (ML-KEM runs FIPS 203's modulus check)
     lengths = [
         (body.static_public, STATIC_PUBLIC_LEN, "X25519 key"),
         (body.kem_public, KEM_PUBLIC_LEN, "ML-KEM-768 key"),
         (body.verify_key, VERIFY_KEY_LEN, "verify key"),
     ]
-    if isinstance(body, _CardBody2):
+    if isinstance(body, cardwire.CardBody2):
         lengths += [
             (body.kem1024_public, KEM1024_PUBLIC_LEN, "ML-KEM-1024 key"),
             (body.p384_public, P384_PUBLIC_LEN, "P-384 key"),
@@ -513,7 +469,7 @@ def decode_card(data: bytes) -> StationCard:
         verify_key = HybridVerifyKey.from_bytes(body.verify_key)
     except CryptoError:
         raise CardError("card verify key is invalid") from None
-    cnsa2 = _cnsa2_keys(body, verify_key) if isinstance(body, _CardBody2) else None
+    cnsa2 = _cnsa2_keys(body, verify_key) if isinstance(body, cardwire.CardBody2) else None
     # check the remaining fields, then the signatures
     card = StationCard(
         body.name,
@@ -525,13 +481,13 @@ def decode_card(data: bytes) -> StationCard:
         signed.signature,
         body.version,
         cnsa2,
-        signed.signature87 if isinstance(signed, _SignedCard2) else b"",
+        signed.signature87 if isinstance(signed, cardwire.SignedCard2) else b"",
     )
     card.verify()
     return card
 
 
-def _cnsa2_keys(body: _CardBody2, verify_key: HybridVerifyKey) -> Cnsa2PublicKeys:
+def _cnsa2_keys(body: cardwire.CardBody2, verify_key: HybridVerifyKey) -> Cnsa2PublicKeys:
     try:
         kem_public = MLKEM1024PublicKey.from_bytes(body.kem1024_public)
     except CryptoError:

@@ -60,6 +60,7 @@ from hotline.proto.pairing import (
 )
 from hotline.proto.pairingcode import CodeError, new_code, normalise_code
 from hotline.proto.suites import DEFAULT_PROFILE, SUITES, ProfileName, suite
+from hotline.station.addresses import show_address, split_address
 from hotline.station.cardkeys import key_clash
 from hotline.station.errors import StationError
 from hotline.station.lines.line import Line
@@ -83,29 +84,6 @@ __all__ = ["PairingClaims", "PairingHost", "pair_connect", "pair_listen", "split
 
 
 # -- arguments -------------------------------------------------------------------------------------------
-
-
-def split_address(text: str, *, allow_zero: bool) -> tuple[str, int]:
-    """``host:port`` (``[v6]:port`` for IPv6) → ``(host, port)``, host without brackets.
-
-    Raises:
-        StationError: ``bad-request`` naming what is wrong.
-    """
-    host, sep, port = text.strip().rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        host = ""
-    lowest = 0 if allow_zero else 1
-    if not sep or not host or not port.isascii() or not port.isdigit() or not lowest <= int(port) <= 65535:
-        raise StationError(
-            "bad-request", f"{text!r} is not HOST:PORT (e.g. 192.0.2.10:7444 or [2001:db8::1]:7444)"
-        )
-    return host, int(port)
-
-
-def _show_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _check_new_line(station: PairingHost, peer: str, endpoints: list[str], profile: str) -> ProfileName:
@@ -279,10 +257,10 @@ async def _listen(
     profile: ProfileName,
 ) -> Line:
     code = new_code(random_bytes)
-    where = _show_address(host, port)
+    where = show_address(host, port)
     sock = await _listening_socket(host, port)
     try:
-        bound = _show_address(host, int(sock.getsockname()[1]))
+        bound = show_address(host, int(sock.getsockname()[1]))
         await emit({"code": code, "listen": bound, "station": station.identity.name})
         log.info("pairing: waiting for a connection", extra={"peer": peer, "listen": bound})
         loop = asyncio.get_running_loop()
@@ -299,7 +277,7 @@ async def _listen(
         # one attempt per code: nobody else gets in, even while this one runs
         sock.close()
     claim.connected = True
-    shown = _show_address(str(address[0]), int(address[1]))
+    shown = show_address(str(address[0]), int(address[1]))
     log.info("pairing: connection", extra={"peer": peer, "from": shown})
     try:
         reader, writer = await asyncio.open_connection(sock=conn)
@@ -325,7 +303,7 @@ async def _connect(
     timeout: float,
     profile: ProfileName,
 ) -> Line:
-    where = _show_address(host, port)
+    where = show_address(host, port)
     try:
         async with asyncio.timeout(min(timeout, CONNECT_TIMEOUT)):
             reader, writer = await asyncio.open_connection(host, port)
@@ -341,7 +319,7 @@ async def _connect(
 
 async def _listening_socket(host: str, port: int) -> socket.socket:
     loop = asyncio.get_running_loop()
-    where = _show_address(host, port)
+    where = show_address(host, port)
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, kind, proto, _, address = infos[0]
