@@ -414,8 +414,9 @@ def leaks(a: Analysis) -> list[str]:
                 + ", ".join(f"{1000 * p95:,.0f} ms {FLASH_CONDITIONS[c]}" for c, p95 in slow.items())
                 + f", far beyond one cell interval ({interval} ms) plus its own cells. The figure runs "
                 "from `send` until the receiver stores the message, so it includes the sender's store "
-                "commit that queues it: in a trace of 40 FLASH messages across rekeys, the slow ones were slow `send` "
-                "requests (the disk busy), while queued-to-received on the line stayed under 30 ms."
+                "commit that queues it: in a trace of 40 FLASH messages across rekeys, the slow ones "
+                "were slow `send` requests (the disk busy), while queued-to-received on the line "
+                "stayed under 30 ms."
             )
         names = ", ".join(f"{name} ({100 * weight:.1f} %)" for name, weight in r.verdict.important[:4])
         out.append(f"- **What the forest leaned on** with the carrier on: {names}.")
