@@ -108,20 +108,24 @@ class _Demo:
         self.hotline(a, "line", "verify", b, "--confirm")
         self.hotline(b, "line", "verify", a, "--confirm")
 
-    def pair(self, a: str, b: str) -> None:
+    def pair(self, a: str, b: str, profile: str = "standard") -> None:
         """``a`` shows a pairing code, ``b`` types it; then they compare the safety number and confirm.
+        ``profile`` is the line's; both operators give it.
 
         The code makes the line and carries its key, but does not verify it: whoever heard the code
         could have paired with both stations in between (docs/protocol.md §11).
         """
         port = _free_port(set(self.ports.values()))
         listen = f"127.0.0.1:{port}"
+        chosen = [] if profile == "standard" else ["--profile", profile]
+        shown_profile = "".join(f" {word}" for word in chosen)
         self.console.print(
-            f"[bold cyan]$ hotline --home {a} pair {b} --listen {listen} &[/]  [dim](another terminal)[/]"
+            f"[bold cyan]$ hotline --home {a} pair {b} --listen {listen}{shown_profile} &[/]"
+            "  [dim](another terminal)[/]"
         )
         command = [sys.executable, "-m", "hotline", "--home", str(self.home(a)), "--json", "pair", b]
         listener = subprocess.Popen(
-            [*command, "--listen", listen, "--timeout", "60"],
+            [*command, "--listen", listen, "--timeout", "60", *chosen],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.root,
         )  # fmt: skip
         try:
@@ -131,7 +135,7 @@ class _Demo:
                 raise RuntimeError(f"`hotline pair` at {a} showed no code: {listener.communicate()[1]}")
             code = str(shown["code"])
             self.console.print(f"  {a}'s operator reads the code {code} to {b}'s operator over the phone")
-            self.hotline(b, "pair", a, "--connect", listen, "--code", code)
+            self.hotline(b, "pair", a, "--connect", listen, "--code", code, *chosen)
             _, err = listener.communicate(timeout=60)
             if listener.returncode != 0:
                 raise RuntimeError(f"`hotline pair` at {a} failed: {err.strip()}")
@@ -362,9 +366,13 @@ def _script(demo: _Demo) -> None:
     _step(console, "9. moscow sends jerusalem a document; jerusalem verifies it and writes it out")
     _document(demo)
 
-    _step(console, "10. washington pairs with jerusalem by a code read over the phone, then verifies")
+    _step(
+        console,
+        "10. washington pairs with jerusalem by a code read over the phone, on a cnsa2 line"
+        " (aligned with CNSA 2.0: ML-KEM-1024, AES-256-GCM, SHA-384, ML-DSA-87), then verifies",
+    )
     demo.create("washington")
-    demo.pair("jerusalem", "washington")
+    demo.pair("jerusalem", "washington", profile="cnsa2")
     demo.up("washington")
     demo.wait_up("washington", "jerusalem")
     demo.wait_up("jerusalem", "washington")
