@@ -14,7 +14,8 @@ is a bare ``asyncio.Protocol`` whose ``data_received`` only counts: asyncio read
 call (for TLS, decrypted by its SSL transport). We tried ``asyncio.BufferedProtocol`` reading into a
 reused buffer as well: no faster for TCP, and much slower for TLS (up to 2x at 64 B), so it is not
 used. Hotline is message-oriented, so its receiver awaits ``SecureChannel.receive()`` once per
-payload and counts.
+payload and counts. Hotline runs once per line profile (:data:`bench.line.PROFILES`): records
+in ChaCha20-Poly1305 for ``standard``, AES-256-GCM (the TLS baseline's cipher) for ``cnsa2``.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from collections.abc import Awaitable, Callable
 from time import perf_counter
 
 from bench.handshake import HOST, establish_in_memory
-from bench.line import dial, make_line
-from bench.stats import HOTLINE, TCP, TLS
+from bench.line import PROFILES, dial, make_line
+from bench.stats import TCP, TLS
 from bench.tls import SERVER_NAME, TlsContexts
 from hotline.net.tcp import listen
+from hotline.proto.suites import STANDARD, Suite
 
 CLOSE_TIMEOUT = 5.0
 
@@ -117,8 +119,8 @@ async def _baseline(payload: int, count: int, tls: TlsContexts | None) -> float:
     return end - start
 
 
-async def _hotline(payload: int, count: int) -> float:
-    line = make_line()
+async def _hotline(payload: int, count: int, suite: Suite = STANDARD) -> float:
+    line = make_line(suite)
     chunk = secrets.token_bytes(payload)
     total = payload * count
     async with listen(HOST, 0, config=line.server, peers=line.peers, guard=line.guard) as listener:
@@ -143,18 +145,22 @@ async def _hotline(payload: int, count: int) -> float:
 
 
 def cases(tls: TlsContexts) -> dict[str, Case]:
-    """The bulk cases by report label, baselines first."""
+    """The bulk cases by report label, baselines first, then Hotline in each profile."""
     return {
         TCP: lambda payload, count: _baseline(payload, count, None),
         TLS: lambda payload, count: _baseline(payload, count, tls),
-        HOTLINE: _hotline,
+        **{label: _profile(suite) for label, suite in PROFILES.items()},
     }
 
 
-def hotline_wire_bytes(payload: int, burst: int = 64) -> int:
+def _profile(suite: Suite) -> Case:
+    return lambda payload, count: _hotline(payload, count, suite)
+
+
+def hotline_wire_bytes(payload: int, burst: int = 64, suite: Suite = STANDARD) -> int:
     """Bytes Hotline puts on the stream per payload of this size in a burst of ``burst`` payloads
-    (message framing, record header, padding and tag; messages share records)."""
-    client, _ = establish_in_memory(make_line())
+    (message framing, record header, padding and tag; messages share records), on a ``suite`` line."""
+    client, _ = establish_in_memory(make_line(suite))
     for _ in range(burst):
         client.send_data(bytes(payload), 0.0)
     return round(len(client.data_to_send()) / burst)

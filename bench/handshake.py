@@ -8,6 +8,9 @@ server's handshake is done (after the client's Certificate, CertificateVerify an
 TCP connect is timed the same way as the floor under both. Connections are closed outside the timed
 window, one at a time.
 
+Hotline runs once per line profile (:data:`bench.line.PROFILES`): ``standard`` and ``cnsa2`` differ
+in the KEM (ML-KEM-768 or ML-KEM-1024), the handshake's cipher and hash and the initiation MAC.
+
 In memory, the same two protocols run without sockets or an event loop: two Hotline ``Session``
 objects passing records back and forth (initiation, response, key confirmation), and two
 ``ssl.SSLObject`` over ``MemoryBIO`` pairs for TLS.
@@ -21,13 +24,14 @@ import time
 from collections.abc import Awaitable, Callable
 from time import perf_counter
 
-from bench.line import Line, dial, make_line
-from bench.stats import HOTLINE, TCP, TLS, Latencies
+from bench.line import PROFILES, Line, dial, make_line
+from bench.stats import TCP, TLS, Latencies
 from bench.tls import SERVER_NAME, TlsContexts
 from hotline.net.tcp import listen
 from hotline.proto.ratelimit import HandshakeLimits
 from hotline.proto.session import Session
 from hotline.proto.states import SessionState
+from hotline.proto.suites import STANDARD, Suite
 
 HOST = "127.0.0.1"
 #: Timeout for closing a connection after a timed handshake (seconds).
@@ -83,9 +87,9 @@ async def baseline_loopback(n: int, warmup: int, tls: TlsContexts | None) -> Lat
     return Latencies(tuple(samples))
 
 
-async def hotline_loopback(n: int, warmup: int) -> Latencies:
-    """``n`` sequential Hotline handshakes over asyncio TCP."""
-    line = make_line()
+async def hotline_loopback(n: int, warmup: int, suite: Suite = STANDARD) -> Latencies:
+    """``n`` sequential Hotline handshakes of a ``suite`` line over asyncio TCP."""
+    line = make_line(suite)
     samples: list[float] = []
     # back-to-back handshakes of one peer from one address are what the rate limits stop
     # (docs/protocol.md §3.7); this measures the handshake, so they are lifted
@@ -121,9 +125,9 @@ def establish_in_memory(line: Line) -> tuple[Session, Session]:
     return client, server
 
 
-def hotline_in_memory(n: int, warmup: int) -> Latencies:
-    """``n`` Hotline handshakes without sockets: pure protocol and crypto cost."""
-    line = make_line()
+def hotline_in_memory(n: int, warmup: int, suite: Suite = STANDARD) -> Latencies:
+    """``n`` Hotline handshakes of a ``suite`` line without sockets: pure protocol and crypto cost."""
+    line = make_line(suite)
     samples: list[float] = []
     for i in range(warmup + n):
         start = perf_counter()
@@ -180,17 +184,25 @@ def tls_parameters(tls: TlsContexts) -> str:
 
 
 def loopback_cases(tls: TlsContexts) -> dict[str, Callable[[int, int], Awaitable[Latencies]]]:
-    """The loopback handshake cases by report label, baselines first."""
+    """The loopback handshake cases by report label, baselines first, then each profile."""
     return {
         TCP: lambda n, w: baseline_loopback(n, w, None),
         TLS: lambda n, w: baseline_loopback(n, w, tls),
-        HOTLINE: hotline_loopback,
+        **{label: _loopback(suite) for label, suite in PROFILES.items()},
     }
 
 
+def _loopback(suite: Suite) -> Callable[[int, int], Awaitable[Latencies]]:
+    return lambda n, w: hotline_loopback(n, w, suite)
+
+
+def _in_memory(suite: Suite) -> Callable[[int, int], Latencies]:
+    return lambda n, w: hotline_in_memory(n, w, suite)
+
+
 def in_memory_cases(tls: TlsContexts) -> dict[str, Callable[[int, int], Latencies]]:
-    """The in-memory handshake cases by report label, baseline first."""
+    """The in-memory handshake cases by report label, baseline first, then each profile."""
     return {
         TLS: lambda n, w: tls_in_memory(n, w, tls),
-        HOTLINE: hotline_in_memory,
+        **{label: _in_memory(suite) for label, suite in PROFILES.items()},
     }

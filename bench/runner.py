@@ -3,7 +3,8 @@
 Within each repetition the implementations take turns (baselines first, then Hotline), so a burst
 of noise from something else on the machine lands on one repetition of each rather than on all
 repetitions of one. Bulk cases are sized by a calibration run per implementation (which doubles as
-its warm-up) so that every timed transfer lasts about :attr:`Settings.bulk_seconds`.
+its warm-up) so that every timed transfer lasts about :attr:`Settings.bulk_seconds`. Hotline takes
+its turn once per line profile (``standard``, then ``cnsa2``), in every handshake and bulk case.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from rich.console import Console
 
 from bench import aead, bulk, handshake
+from bench.line import PROFILES
 from bench.stats import REPEATS, Latencies, Transfer, best_latencies, best_transfer
 from bench.tls import TlsContexts
 from hotline.net.tcp import MAX_DATA_LEN
@@ -41,7 +43,8 @@ class BulkRow:
     """One payload size: the best transfer of each implementation and what goes on the wire."""
 
     payload: int
-    hotline_wire: int
+    #: Hotline's bytes on the wire per payload, by profile label (:data:`bench.line.PROFILES`).
+    hotline_wire: dict[str, int]
     tls_wire: int
     transfers: dict[str, Transfer] = field(default_factory=dict)
 
@@ -82,7 +85,8 @@ async def run_all(settings: Settings, tls: TlsContexts, console: Console) -> Res
 
     for payload in PAYLOADS:
         console.log(f"bulk: {payload}-byte payloads, about {settings.bulk_seconds} s per transfer")
-        row = BulkRow(payload, bulk.hotline_wire_bytes(payload), bulk.tls_wire_bytes(payload))
+        wire = {label: bulk.hotline_wire_bytes(payload, suite=suite) for label, suite in PROFILES.items()}
+        row = BulkRow(payload, wire, bulk.tls_wire_bytes(payload))
         counts = {name: await _calibrate(case, payload, settings) for name, case in bulk.cases(tls).items()}
         runs: dict[str, list[Transfer]] = {name: [] for name in counts}
         for _ in range(repeats):
