@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from hotline.net.tcp import ChannelClosed
 from hotline.proto.carriermode import CarrierSetting
 from hotline.proto.errors import ErrorCode
+from hotline.station.events import AlertBoard
 
 #: The kind of the line alert a carrier mismatch raises.
 CARRIER_ALERT = "carrier"
@@ -185,9 +186,35 @@ class Rates:
     their_ms: int
 
 
+class CarrierCheck:
+    """The difference a line's standing ``carrier`` alert tells of. Event loop only."""
+
+    def __init__(self, alerts: AlertBoard) -> None:
+        self._alerts = alerts
+        #: The difference last found, while the two ends' carriers differ.
+        self.mismatch: Mismatch | None = None
+
+    def differs(self, mismatch: Mismatch) -> None:
+        """Raise the ``carrier`` alert, once for each difference found (a redial that finds the same
+        says nothing new, even when the operator cleared it)."""
+        if self.mismatch is not None and self.mismatch.key == mismatch.key:
+            return
+        self._alerts.drop((CARRIER_ALERT,))
+        self.mismatch = mismatch
+        self._alerts.alert(CARRIER_ALERT, mismatch.detail)
+
+    def agree(self, *, fatal: bool) -> None:
+        """The ends agree again on what a ``fatal`` difference (no session) or an interval difference
+        (``fatal`` false) was about: the alert goes if that is the one standing."""
+        if self.mismatch is not None and self.mismatch.fatal == fatal:
+            self.mismatch = None
+            self._alerts.drop((CARRIER_ALERT,))
+
+
 __all__ = [
     "CARRIER_ALERT",
     "RATE_CHECK_EVERY",
+    "CarrierCheck",
     "Mismatch",
     "PeerRate",
     "Rates",

@@ -40,9 +40,8 @@ from hotline.station.events import AlertBoard
 from hotline.station.ids import show_id
 from hotline.station.lanes import send_in_lane
 from hotline.station.lines.carriercheck import (
-    CARRIER_ALERT,
     RATE_CHECK_EVERY,
-    Mismatch,
+    CarrierCheck,
     PeerRate,
     interval_mismatch,
     session_mismatch,
@@ -89,7 +88,7 @@ class Line:
         self._down_alerted = False
         self._dialer = Dialer(lambda: station.config)
         #: The carrier mismatch the standing ``carrier`` alert tells of (said once, not per redial).
-        self._carrier_mismatch: Mismatch | None = None
+        self._carriers = CarrierCheck(self._alerts)
         self._profiles = ProfileCheck(self._alerts)
 
     # -- what the line is
@@ -265,7 +264,7 @@ class Line:
             await channel.close()
             mismatch = session_mismatch(ended, channel.carrier, peer=self.peer, us=self.station.config.name)
             if mismatch is not None:
-                self._carrier_differs(mismatch)
+                self._carriers.differs(mismatch)
             went_silent = ended is not None and ended.code is ErrorCode.IDLE_TIMEOUT
             if ended is not None and ended.code is ErrorCode.RATE_LIMITED:
                 self.station.handshakes.rekey_flood(self)  # issue 13, F12
@@ -334,22 +333,11 @@ class Line:
             if found is None:
                 continue
             if found.same:
-                if self._carrier_mismatch is not None and not self._carrier_mismatch.fatal:
-                    self._carrier_agrees()
+                self._carriers.agree(fatal=False)
             elif not told:
                 told = True
                 us = self.station.config.name
-                self._carrier_differs(interval_mismatch(setting, found.their_ms, peer=self.peer, us=us))
-
-    def _carrier_differs(self, mismatch: Mismatch) -> None:
-        """Raise the ``carrier`` alert, once for each difference found (a redial that finds the same
-        says nothing new, even when the operator cleared it)."""
-        known = self._carrier_mismatch
-        if known is not None and known.key == mismatch.key:
-            return
-        self._alerts.drop((CARRIER_ALERT,))
-        self._carrier_mismatch = mismatch
-        self.alert(CARRIER_ALERT, mismatch.detail)
+                self._carriers.differs(interval_mismatch(setting, found.their_ms, peer=self.peer, us=us))
 
     # -- profile mismatches (docs/protocol.md §3.8; hotline.station.lines.profilecheck)
 
@@ -363,10 +351,6 @@ class Line:
         """The two ends have one profile again (a session came up, or ours changed): the alert goes."""
         self._profiles.agree()
 
-    def _carrier_agrees(self) -> None:
-        self._carrier_mismatch = None
-        self._alerts.drop((CARRIER_ALERT,))
-
     # -- inbound
 
     async def _on_hello(self, session: LinkSession, hello: Hello) -> bool:
@@ -378,8 +362,7 @@ class Line:
             self.alerts = [a for a in self.alerts if a["kind"] not in ("line-down",)]
             self.alert("line-up", f"session with {self.peer} via {session.endpoint}", active=False)
         self._down_alerted = False
-        if self._carrier_mismatch is not None and self._carrier_mismatch.fatal:
-            self._carrier_agrees()  # a session came up: the two ends' carriers match now
+        self._carriers.agree(fatal=True)  # a session came up: the two ends' carriers match now
         self.profiles_agree()  # and so do their profiles
         log.info("line up", extra={"peer": self.peer, "endpoint": session.endpoint})
         return True
