@@ -40,6 +40,10 @@ def flash_latency(a: StationProc, b: StationProc, text: str) -> tuple[str, float
     return str(message["id"]), float(done["delivered_at"]) - sent_at
 
 
+#: Routine messages the carrier may number while the flash's ``send`` request runs.
+OVERTAKE_SLACK = 25
+
+
 def test_flash_overtakes_a_thousand_routine_in_the_carrier(
     carrier_pair: tuple[StationProc, StationProc],
 ) -> None:
@@ -69,8 +73,13 @@ def test_flash_overtakes_a_thousand_routine_in_the_carrier(
     # the routine messages kept their queue order; the flash overtook most of them
     routine_seqs = [ours[i]["seq"] for i in routine]
     assert routine_seqs == sorted(routine_seqs)
+    # every routine message still queued when the flash was sent stays behind it, but for the few
+    # numbered into cells while the send request ran (how many were queued depends on the machine's
+    # speed at queueing the thousand, not on the carrier, so that is what the check counts from)
     behind = sum(1 for seq in routine_seqs if seq > ours[flash]["seq"])
-    assert behind > ROUTINE // 2, f"only {behind} routine messages were still behind the flash"
+    waiting = int(backlog["queued"])
+    assert waiting > 0, f"the thousand were all delivered before the flash was sent: {backlog}"
+    assert behind >= waiting - OVERTAKE_SLACK, f"only {behind} of {waiting} queued routine stayed behind"
     # every message is receipted at alpha
     wait_for(
         lambda: all(m["state"] in ("delivered", "acked") for m in a.sent(b)),
