@@ -71,7 +71,7 @@ class ExportArgs(Args):
     out: str
 
 
-def _media(
+async def _media(
     station: StationHost, play: str | None, record: str | None, seconds: float | None, sas: str | None
 ) -> Media:
     for name, value in (("play", play), ("record", record)):
@@ -81,7 +81,9 @@ def _media(
         raise StationError("bad-request", "`seconds` is 0 to 86400")
     if sas not in (None, "confirm", "mismatch"):
         raise StationError("bad-request", "`sas` is 'confirm' or 'mismatch'")
-    source, sink = open_endpoints(play, record, station.config.audio)
+    # opening a sound card asks the sound server, which may take seconds on a busy machine: in the
+    # loop, that would starve every line's heartbeat and the peers would declare the lines dead
+    source, sink = await asyncio.to_thread(open_endpoints, play, record, station.config.audio)
     return Media(source, sink, seconds=seconds, hangup_at_end=play is not None and seconds is None, sas=sas)
 
 
@@ -130,7 +132,7 @@ async def place(station: StationHost, args: PlaceArgs, emit: Emit) -> dict[str, 
     """``call.place``: ring the peer and follow the call until it ends."""
     need_running(station, "calls")
     line = station.line(args.peer)
-    media = _media(station, args.play, args.record, args.seconds, args.sas)
+    media = await _media(station, args.play, args.record, args.seconds, args.sas)
     try:
         call = station.calls.place(line, media)
     except StationError:
@@ -158,7 +160,7 @@ async def answer(station: StationHost, args: AnswerArgs, emit: Emit) -> dict[str
             if loop.time() >= deadline:
                 raise
             await asyncio.sleep(0.05)
-    media = _media(station, args.play, args.record, args.seconds, args.sas)
+    media = await _media(station, args.play, args.record, args.seconds, args.sas)
     if not call.machine.can_answer:
         media.close()
         raise StationError("no-call", f"the call from {call.line.peer} stopped ringing")
