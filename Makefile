@@ -46,9 +46,10 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-# Two workers, each taking whole test files: most integration tests wait on real daemons and
-# timers, so two of them share two cores well (PYTEST_WORKERS=0 runs everything in one process).
-PYTEST_WORKERS ?= 2
+# One worker per core and one more, each taking whole test files: most integration tests wait on
+# real daemons and timers, so the cores would idle a quarter of the time with one worker each
+# (measured on two cores: 9 min against 11). PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 pytest: $(DEBIAN_STAMP) $(DEV_DEBIAN_STAMP) $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -m "not soak" -n $(PYTEST_WORKERS) --dist loadfile
 

@@ -29,8 +29,13 @@ from rich.console import Console
 from rich.panel import Panel
 
 from hotline.cli import render
+from hotline.cli.errors import Failure
 
 PASSPHRASE = "correct horse battery staple"  # a demo passphrase; a real operator types their own
+
+
+class DemoFailed(Failure):
+    """A step of the demo failed: one ``hotline: …`` line saying which, exit code 1."""
 
 
 def _free_port(taken: set[int]) -> int:
@@ -48,7 +53,7 @@ def _free_port(taken: set[int]) -> int:
             s.bind(("127.0.0.1", port))
             taken.add(port)
             return port
-    raise RuntimeError("no free port for a demo station on 127.0.0.1")
+    raise DemoFailed("no free port for a demo station on 127.0.0.1")
 
 
 class _Demo:
@@ -80,7 +85,7 @@ class _Demo:
                     "  " + output.replace("\n", "\n  "), highlight=False, markup=False, soft_wrap=True
                 )
         if check and result.returncode != 0:
-            raise RuntimeError(f"`{shown}` failed ({result.returncode}): {output}")
+            raise DemoFailed(f"`{shown}` failed ({result.returncode}): {output}")
         return result.stdout
 
     def json(self, station: str, *args: str) -> dict[str, object]:
@@ -132,13 +137,13 @@ class _Demo:
             assert listener.stdout is not None
             shown = json.loads(listener.stdout.readline() or "{}")
             if "code" not in shown:
-                raise RuntimeError(f"`hotline pair` at {a} showed no code: {listener.communicate()[1]}")
+                raise DemoFailed(f"`hotline pair` at {a} showed no code: {listener.communicate()[1]}")
             code = str(shown["code"])
             self.console.print(f"  {a}'s operator reads the code {code} to {b}'s operator over the phone")
             self.hotline(b, "pair", a, "--connect", listen, "--code", code, *chosen)
             _, err = listener.communicate(timeout=60)
             if listener.returncode != 0:
-                raise RuntimeError(f"`hotline pair` at {a} failed: {err.strip()}")
+                raise DemoFailed(f"`hotline pair` at {a} failed: {err.strip()}")
         finally:
             if listener.poll() is None:
                 listener.kill()
@@ -168,20 +173,22 @@ class _Demo:
             for name, process in self.daemons.items():
                 if process.poll() is not None:
                     log = (self.home(name) / "daemon.log").read_text(errors="replace").strip().splitlines()
-                    raise RuntimeError(
-                        f"{name}'s daemon stopped (exit {process.returncode}): {' | '.join(log[-3:])}"
-                    )
+                    why = f"{name}'s daemon stopped (exit {process.returncode}): {' | '.join(log[-3:])}"
+                    if "already in use" in why:
+                        # the port was free when the demo chose it; another program took it since
+                        why += "; another program took the port the demo chose: run `hotline demo` again"
+                    raise DemoFailed(why)
             if not (self.home(station) / "control.sock").exists():
                 time.sleep(0.1)  # not serving yet; asking now would open the station offline
                 continue
-            with contextlib.suppress(RuntimeError, ValueError):
+            with contextlib.suppress(DemoFailed, ValueError):
                 status = self.json(station, "status")
                 lines = status["lines"]
                 assert isinstance(lines, list)
                 if any(line["peer"] == peer and line["state"] == "up" for line in lines):
                     return time.monotonic() - started
             time.sleep(0.2)
-        raise RuntimeError(f"the line {station} → {peer} did not come up within {timeout:g} s")
+        raise DemoFailed(f"the line {station} → {peer} did not come up within {timeout:g} s")
 
     def newest_inbox_id(self, station: str, peer: str) -> str:
         inbox = self.json(station, "inbox", "--peer", peer)
