@@ -150,6 +150,27 @@ def pad(kind: ContentKind, *parts: bytes | memoryview | list[bytes | bytearray |
     return b"".join((header, *pieces, _ZEROS[: size - used]))
 
 
+def pad_into(out: bytearray, kind: ContentKind, pieces: list[bytes | bytearray | memoryview]) -> int:
+    """Build in ``out`` (at least :data:`MAX_PLAINTEXT` bytes, reused from record to record) the
+    padded transport plaintext whose content is the concatenation of ``pieces``, as :func:`pad`
+    would; returns its size (the plaintext is ``out[:size]``). Copies each byte once, allocating
+    nothing."""
+    length = sum(len(p) for p in pieces)
+    if length > MAX_CONTENT:
+        raise RecordError("content too long for one record")
+    used = PLAINTEXT_HEADER_LEN + length
+    size = bucket_for(used)
+    out[0] = kind
+    out[1:3] = length.to_bytes(2, "big")
+    pos = PLAINTEXT_HEADER_LEN
+    for piece in pieces:
+        end = pos + len(piece)
+        out[pos:end] = piece
+        pos = end
+    out[used:size] = _ZEROS[: size - used]
+    return size
+
+
 def unpad(plaintext: bytes) -> tuple[int, memoryview]:
     """Parse a padded transport plaintext into ``(kind, content)``.
 

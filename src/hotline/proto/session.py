@@ -75,6 +75,7 @@ from hotline.proto.handshake import (
 )
 from hotline.proto.keepalive import Keepalive
 from hotline.proto.messages import (
+    Bytes,
     Close,
     Data,
     Message,
@@ -402,6 +403,31 @@ class Session:
         if len(data) > MAX_DATA_LEN:
             raise LocalProtocolError("payload too large for one record", ErrorCode.MESSAGE_TOO_LARGE)
         self._send_message(Data(data), now, lane)
+
+    def send_parts(self, parts: list[Bytes], now: float, lane: Lane = Lane.MESSAGES) -> None:
+        """Queue one application payload given as the concatenation of ``parts``, the same bytes on
+        the wire as ``send_data(b"".join(parts))``, without copying the parts: they are borrowed
+        until they are sealed into records, so they must not change before :meth:`data_to_send`
+        (``flush=True``) or :meth:`own_queued` (in carrier mode they are joined at once).
+
+        Raises:
+            LaneFull: carrier mode, and ``lane`` is too full to take it now (nothing queued).
+            LocalProtocolError: not established, or the payload is too large.
+        """
+        if self.carrier is not None:
+            self.send_data(b"".join(parts), now, lane)
+            return
+        if self._state is not SessionState.ESTABLISHED:
+            raise LocalProtocolError(f"cannot send in state {self._state.value}")
+        if sum(len(part) for part in parts) > MAX_DATA_LEN:
+            raise LocalProtocolError("payload too large for one record", ErrorCode.MESSAGE_TOO_LARGE)
+        self._transport.stream_out.push_data(parts)
+        self._keepalive.sent(now)
+
+    def own_queued(self) -> None:
+        """Copy what is still queued of the parts given to :meth:`send_parts`, so that their owner may
+        change them (at most about one record's worth: full records are sealed as they fill)."""
+        self._transport.stream_out.own()
 
     def close(self, now: float, code: ErrorCode = ErrorCode.LOCAL_CLOSE, reason: str = "closed") -> None:
         """End the session; tells an authenticated peer why. Idempotent."""

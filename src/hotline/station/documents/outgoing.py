@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, cast
+from typing import Generic
 
 from hotline.crypto.hashing import hasher
 from hotline.crypto.random import random_bytes
@@ -254,21 +254,27 @@ class OutgoingDocuments(Generic[LineT]):
                         chunk = sender.next_chunk()
                         if chunk is None or chunk[0] != offset + at:
                             break  # the far end asked for something else (it paused, or restarted)
-                        # a view, not a copy: the message is encoded at once (msgspec writes a
-                        # memoryview as bytes) and never kept, so the buffer can be read into again
-                        piece = cast(bytes, view[at : min(at + sender.chunk, length)])
-                        data = linemsg.encode(DocData(row.doc_id, offset + at, piece))
+                        piece = view[at : min(at + sender.chunk, length)]
                         if carried:
                             # the DOCUMENTS lane: it takes only what the lanes above leave of each
                             # cell and holds at most about 2 MiB, so the document is paced by the
-                            # cells and never piles up in memory
+                            # cells and never piles up in memory (the message is encoded at once:
+                            # the buffer can be read into again)
+                            data = linemsg.encode(DocData(row.doc_id, offset + at, piece))
                             await channel.send(data, Lane.DOCUMENTS)
                         else:
-                            channel.send_nowait(data)
+                            # the chunk is not copied on its way into records: the session borrows
+                            # it until it is sealed (own_queued below, before the buffer is reused)
+                            head = linemsg.doc_data_head(row.doc_id, offset + at, len(piece))
+                            channel.send_parts_nowait([head, piece])
                         # after the last byte the far end says COMPLETE (or pauses) from here
                         sender.chunk_sent(offset + at, len(piece))
                         if not carried:
                             await channel.drain()
+                if not carried and not channel.is_closed:
+                    # what the session has not sealed yet of this block is copied now: the next
+                    # read goes into this buffer
+                    channel.own_queued()
         except ChannelClosed:
             pass
         finally:
