@@ -28,7 +28,10 @@ WRITTEN_EVERY = 2**20
 #: system call, and hashed in one hand-over.
 WRITE_RUN = 2**20
 #: Bytes handed to a document's writer thread before the line stops reading, and when it reads again.
-WRITER_HIGH_WATER = 8 * 2**20
+#: The sender keeps at most 4 MiB beyond what was written (§13), so only a hash behind the writes
+#: (SHA-384) reaches this; every byte held here is the receiver's memory, on top of what the line's
+#: unread payloads hold while it waits.
+WRITER_HIGH_WATER = 4 * 2**20
 WRITER_LOW_WATER = 2 * 2**20
 
 
