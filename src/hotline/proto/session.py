@@ -405,15 +405,9 @@ class Session:
         self._send_message(Data(data), now, lane)
 
     def send_parts(self, parts: list[Bytes], now: float, lane: Lane = Lane.MESSAGES) -> None:
-        """Queue one application payload given as the concatenation of ``parts``, the same bytes on
-        the wire as ``send_data(b"".join(parts))``, without copying the parts: they are borrowed
-        until they are sealed into records, so they must not change before :meth:`data_to_send`
-        (``flush=True``) or :meth:`own_queued` (in carrier mode they are joined at once).
-
-        Raises:
-            LaneFull: carrier mode, and ``lane`` is too full to take it now (nothing queued).
-            LocalProtocolError: not established, or the payload is too large.
-        """
+        """:meth:`send_data` of ``b"".join(parts)`` (the same bytes on the wire) without copying the
+        parts: they are borrowed, and must not change before :meth:`data_to_send` (``flush=True``)
+        or :meth:`own_queued`. In carrier mode they are joined at once. Raises as :meth:`send_data`."""
         if self.carrier is not None:
             self.send_data(b"".join(parts), now, lane)
             return
@@ -425,8 +419,7 @@ class Session:
         self._keepalive.sent(now)
 
     def own_queued(self) -> None:
-        """Copy what is still queued of the parts given to :meth:`send_parts`, so that their owner may
-        change them (at most about one record's worth: full records are sealed as they fill)."""
+        """Copy what is still queued of :meth:`send_parts`'s parts, so that their owner may change them."""
         self._transport.stream_out.own()
 
     def close(self, now: float, code: ErrorCode = ErrorCode.LOCAL_CLOSE, reason: str = "closed") -> None:

@@ -56,6 +56,11 @@ _NAMELESS_OUT = "a document could not be sent: see the station's documents"
 READ_BLOCK = 2**20
 #: Seconds between progress events to watchers.
 PROGRESS_EVERY = 0.25
+#: Bytes a document's sender keeps in flight beyond what the far end last said it has taken (§13
+#: allows 4 MiB). Every one of them may stand between a FLASH sent now and the far end (they are
+#: ahead of it in the session's stream), so less than the protocol allows; with reports every MiB,
+#: 2 MiB still arrive while the next report is on its way, so the transfer does not wait for them.
+SEND_WINDOW = 3 * 2**20
 
 Emit = Callable[[dict[str, object]], Awaitable[None]]
 
@@ -161,13 +166,15 @@ class OutgoingDocuments(Generic[LineT]):
             raise StationError(
                 "store-full" if isinstance(exc, StoreFull) else "store-error", exc.reason
             ) from None
-        self._outgoing[(line_id, meta.doc_id)] = Outgoing(doc, Sender(doc.size))
+        self._outgoing[(line_id, meta.doc_id)] = Outgoing(doc, Sender(doc.size, window=SEND_WINDOW))
         line.delivery.wake()
         return row, doc
 
     def watch(self, line: LineT, doc: DocRow) -> asyncio.Queue[dict[str, object]]:
         """Progress events of an outbound document (``{"document": …}``) until it ends."""
-        out = self._outgoing.setdefault((line.row.id, doc.doc_id), Outgoing(doc, Sender(doc.size)))
+        out = self._outgoing.setdefault(
+            (line.row.id, doc.doc_id), Outgoing(doc, Sender(doc.size, window=SEND_WINDOW))
+        )
         queue: asyncio.Queue[dict[str, object]] = asyncio.Queue()
         out.watchers.add(queue)
         return queue
@@ -363,7 +370,9 @@ class OutgoingDocuments(Generic[LineT]):
         except StoreError:
             return
         for row in rows:
-            self._outgoing.setdefault((row.line_id, row.doc_id), Outgoing(row, Sender(row.size, row.stored)))
+            self._outgoing.setdefault(
+                (row.line_id, row.doc_id), Outgoing(row, Sender(row.size, row.stored, window=SEND_WINDOW))
+            )
 
 
-__all__ = ["PROGRESS_EVERY", "READ_BLOCK", "Emit", "Outgoing", "OutgoingDocuments"]
+__all__ = ["PROGRESS_EVERY", "READ_BLOCK", "SEND_WINDOW", "Emit", "Outgoing", "OutgoingDocuments"]
