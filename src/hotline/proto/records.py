@@ -60,7 +60,8 @@ class RecordReader:
     """Cuts a byte stream into records. Holds at most one partial record (bounded by ``max_len``).
 
     Bodies are memoryviews into the fed bytes (no copy); only a record that straddles two feeds is
-    copied, once. Fed data must not change afterwards. Not safe for concurrent use.
+    copied, once, into a buffer that is then the record's own. Fed data must not change afterwards.
+    Not safe for concurrent use.
     """
 
     __slots__ = ("_partial", "_pos", "_view", "max_len")
@@ -112,8 +113,10 @@ class RecordReader:
             self._pos = pos + take
             if len(partial) < end:
                 return None
-            record = memoryview(bytes(partial))
-            partial.clear()
+            # the gathered bytes become the record's own (no second copy); the next partial record
+            # is gathered in a fresh buffer, so nothing changes under the view handed out
+            record = memoryview(partial)
+            self._partial = bytearray()
             return record[2], record[RECORD_HEADER_LEN:end]
         if len(view) - pos < 2:
             return None
