@@ -28,11 +28,12 @@ WRITTEN_EVERY = 2**20
 #: system call, and hashed in one hand-over.
 WRITE_RUN = 2**20
 #: Bytes handed to a document's writer thread before the line stops reading, and when it reads again.
-#: The sender keeps at most 4 MiB beyond what was written (§13), so only a hash behind the writes
-#: (SHA-384) reaches this; every byte held here is the receiver's memory, on top of what the line's
-#: unread payloads hold while it waits.
-WRITER_HIGH_WATER = 4 * 2**20
-WRITER_LOW_WATER = 2 * 2**20
+#: A sender keeps at most 4 MiB beyond what was written (§13), and the hasher gives back what it has
+#: hashed a MiB at a time, so only a hash far behind the writes reaches this: the line must not stop
+#: reading for anything less, because every message behind the chunk waits with it (a FLASH among
+#: them: stopped at 4 MiB, FLASH messages waited up to 0.9 s behind a busy disk).
+WRITER_HIGH_WATER = 6 * 2**20
+WRITER_LOW_WATER = 3 * 2**20
 
 
 class WriterReports(Protocol):
