@@ -6,7 +6,8 @@ after, and reported in CPU seconds per GiB: the main thread (the event loop: the
 messages, the hand-over of chunks) apart from every other thread (file reads and the hash before
 queueing on the sender; the writer, hash and fsync threads on the receiver).
 
-Run: ``python -m bench.documents_threads [MiB] [transfers]`` (two daemons per profile; heavy).
+Run: ``python -m bench.documents_threads [MiB] [transfers] [standard] [cnsa2]`` (two daemons per
+profile; heavy). It prints each daemon's peak RSS (VmHWM) over each transfer too.
 """
 
 from __future__ import annotations
@@ -56,12 +57,15 @@ def _sample(pid: int | None, peaks: dict[int, float], done: threading.Event) -> 
 def main(argv: list[str]) -> None:
     mib = int(argv[0]) if argv else 1024
     transfers = int(argv[1]) if len(argv) > 1 else 2
+    profiles = argv[2:] or ["standard", "cnsa2"]
     root = Path(tempfile.mkdtemp(prefix="hotline-threads-"))
     started: list[StationProc] = []
     try:
         source = root / "random.bin"
         _random_file(source, mib * 2**20)
         for profile, names in (("standard", ("alpha", "bravo")), ("cnsa2", ("charlie", "delta"))):
+            if profile not in profiles:
+                continue
             a, b = _start_pair(root, names, profile)
             started += [a, b]
             for n in range(transfers):
@@ -82,7 +86,8 @@ def main(argv: list[str]) -> None:
                 print(
                     f"{profile} transfer {n + 1}: {run.total:.2f} s; CPU s per GiB: sender loop "
                     f"{sm * per_gib:.2f}, sender other threads {sr * per_gib:.2f}; receiver loop "
-                    f"{rm * per_gib:.2f}, receiver other threads {rr * per_gib:.2f}",
+                    f"{rm * per_gib:.2f}, receiver other threads {rr * per_gib:.2f}; peak RSS (VmHWM) "
+                    f"sender {run.hwm_kib[0] / 1024:.1f} MiB, receiver {run.hwm_kib[1] / 1024:.1f} MiB",
                     flush=True,
                 )
     finally:
