@@ -101,7 +101,9 @@ def test_message_stream_survives_any_cut(msgs: list, draw: st.DataObject) -> Non
     got = []
     while out.pending:
         got += incoming.feed(b"".join(out.take(draw.draw(st.integers(1, 5000)))))
-    assert got == msgs and incoming.buffered == 0
+    # a large Data comes back as a DataView (its body a view): the same message on the wire
+    assert [encode_message(m) for m in got] == [encode_message(m) for m in msgs]  # type: ignore[arg-type]
+    assert incoming.buffered == 0
 
 
 @given(st.binary(max_size=600))
@@ -119,8 +121,10 @@ def test_a_frame_header_cut_after_a_long_partial_is_still_read() -> None:
     wire = b"".join(out.take(100))
     incoming = IncomingStream()
     assert incoming.feed(wire[:5]) == []  # inside the first frame
-    assert incoming.feed(wire[5:11]) == [Data(b"\x00")]  # finishes it, cuts the next header
-    assert incoming.feed(wire[11:]) == [Data(b"")]
+    (first,) = incoming.feed(wire[5:11])  # finishes it, cuts the next header
+    assert encode_message(first) == encode_message(Data(b"\x00"))  # type: ignore[arg-type]
+    (second,) = incoming.feed(wire[11:])
+    assert encode_message(second) == encode_message(Data(b""))  # type: ignore[arg-type]
 
 
 def test_oversized_frame_is_refused_before_buffering() -> None:

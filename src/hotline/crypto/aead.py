@@ -51,7 +51,7 @@ class AeadKey(Protocol):
         """Encrypt and authenticate: ciphertext with the tag appended."""
         ...
 
-    def seal_into(self, nonce: bytes, ad: bytes, plaintext: bytes, out: memoryview) -> None:
+    def seal_into(self, nonce: bytes, ad: bytes, plaintext: bytes | memoryview, out: memoryview) -> None:
         """Like :meth:`seal`, into ``out`` of exactly ``len(plaintext) + 16`` bytes."""
         ...
 
@@ -89,7 +89,7 @@ class _AeadKey:
             raise CryptoError(f"{self._NAMED} nonce is 12 bytes")
         return self._aead.encrypt(nonce, plaintext, ad)
 
-    def seal_into(self, nonce: bytes, ad: bytes, plaintext: bytes, out: memoryview) -> None:
+    def seal_into(self, nonce: bytes, ad: bytes, plaintext: bytes | memoryview, out: memoryview) -> None:
         """Like :meth:`seal`, writing into ``out``, which must be exactly ``len(plaintext) + 16`` bytes."""
         if len(nonce) != NONCE_LEN:
             raise CryptoError(f"{self._NAMED} nonce is 12 bytes")

@@ -22,6 +22,7 @@ from hotline.proto.events import (
     RoundTripMeasured,
     SessionTerminated,
 )
+from hotline.proto.messages import Bytes
 from hotline.proto.session import Session
 from hotline.proto.states import SessionState
 
@@ -70,7 +71,7 @@ class SessionProtocol(asyncio.Protocol):
         self._timer_at: float | None = None
         self.established: asyncio.Future[HandshakeCompleted] = self._loop.create_future()
         self.closed: asyncio.Future[ChannelClosed] = self._loop.create_future()
-        self.received: collections.deque[bytes] = collections.deque()
+        self.received: collections.deque[bytes | memoryview] = collections.deque()
         self.received_bytes = 0
         self._data_waiter: asyncio.Future[None] | None = None
         self._write_paused = False
@@ -317,13 +318,17 @@ class SessionProtocol(asyncio.Protocol):
 
     # -- used by SecureChannel ------------------------------------------------------------------------
 
-    def send(self, data: bytes, lane: Lane) -> None:
-        """Queue a payload: full records go out now, the rest on the next loop turn, so a burst
-        of small sends shares records (aioquic's ``_transmit_soon``). In carrier mode it goes in
-        ``lane`` and leaves with the cells (raises :class:`LaneFull` when the lane has no room)."""
+    def send(self, data: bytes | list[Bytes], lane: Lane) -> None:
+        """Queue a payload (or its parts, borrowed as :meth:`Session.send_parts` says): full records
+        go out now, the rest on the next loop turn, so a burst of small sends shares records
+        (aioquic's ``_transmit_soon``). In carrier mode it goes in ``lane`` and leaves with the
+        cells (raises :class:`LaneFull` when the lane has no room)."""
         session = self.session
         assert session is not None and self.transport is not None
-        session.send_data(data, self._loop.time(), lane)
+        if isinstance(data, list):
+            session.send_parts(data, self._loop.time(), lane)
+        else:
+            session.send_data(data, self._loop.time(), lane)
         if session.carrier is not None:
             return  # the timer seals the cells: nothing to write before it fires
         if session.has_full_record:
@@ -364,7 +369,12 @@ class SessionProtocol(asyncio.Protocol):
                 self._drain_waiter = self._loop.create_future()
             await asyncio.shield(self._drain_waiter)
 
-    def take(self) -> bytes:
+    def own_queued(self) -> None:
+        """Copy what is queued of borrowed parts (:meth:`Session.own_queued`)."""
+        if self.session is not None:
+            self.session.own_queued()
+
+    def take(self) -> bytes | memoryview:
         data = self.received.popleft()
         self.received_bytes -= len(data)
         if self._read_paused and self.received_bytes < RECEIVE_HIGH_WATER // 2:

@@ -28,7 +28,7 @@ from hotline.proto.events import (
     HandshakeCompleted,
 )
 from hotline.proto.handshake import PeerDirectory
-from hotline.proto.messages import Data, encode_message
+from hotline.proto.messages import Bytes, Data, encode_message
 from hotline.proto.ratelimit import HandshakeLimits
 from hotline.proto.replay import TimestampGuard
 from hotline.proto.session import Session, SessionConfig
@@ -121,6 +121,27 @@ class SecureChannel:
             raise ChannelClosed(ErrorCode.CONNECTION_LOST, "connection lost")
         p.send(data, lane)
 
+    def send_parts_nowait(self, parts: list[Bytes], lane: Lane = Lane.MESSAGES) -> None:
+        """Like :meth:`send_nowait` for the payload ``b"".join(parts)``, without copying the parts:
+        they are borrowed, and must not change until :meth:`own_queued` (or the next loop turn, which
+        seals them). In carrier mode they are joined at once.
+
+        Raises:
+            ChannelClosed: the session is over, or its connection is gone.
+            LaneFull: carrier mode, and the lane has no room for it now (nothing was queued).
+        """
+        p = self._p
+        if p.closed.done():
+            raise p.closed.result()
+        if p.transport is None or p.transport.is_closing():
+            raise ChannelClosed(ErrorCode.CONNECTION_LOST, "connection lost")
+        p.send(parts, lane)
+
+    def own_queued(self) -> None:
+        """Copy what is still queued of parts given to :meth:`send_parts_nowait` (at most about a
+        record's worth), so that their owner may change them now."""
+        self._p.own_queued()
+
     async def send(self, data: bytes, lane: Lane = Lane.MESSAGES) -> None:
         """Send one payload, waiting while the socket's write buffer is full, and in carrier mode
         while ``lane`` has no room for it.
@@ -167,8 +188,9 @@ class SecureChannel:
         peer = transport.get_extra_info("peername") if transport is not None else None
         return (str(peer[0]), int(peer[1])) if peer else None
 
-    async def receive(self) -> bytes:
-        """The next payload, in order.
+    async def receive(self) -> bytes | memoryview:
+        """The next payload, in order (a large one as a view of the bytes it arrived in, which never
+        change).
 
         Raises:
             ChannelClosed: the session ended and every received payload has been returned.

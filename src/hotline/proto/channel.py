@@ -20,7 +20,18 @@ from hotline.proto.carriermode import CarrierMode
 from hotline.proto.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from hotline.proto.events import DataReceived, RoundTripMeasured, SessionEvent
 from hotline.proto.keepalive import Keepalive
-from hotline.proto.messages import Close, Data, Message, Ping, Pong, RekeyInit, RekeyRequest, RekeyResponse
+from hotline.proto.messages import (
+    Close,
+    Data,
+    DataView,
+    Message,
+    Ping,
+    Pong,
+    ReceivedMessage,
+    RekeyInit,
+    RekeyRequest,
+    RekeyResponse,
+)
 from hotline.proto.rekeying import Rekeying
 from hotline.proto.transport import DirectionKey, Transport
 
@@ -154,8 +165,12 @@ class Channel:
         if recv is transport.recv and transport.volume_exceeded(recv):  # not a key this record retired
             self._rekeying.volume_reached(now)
 
-    def _dispatch(self, message: Message, now: float, peer_static: bytes, line_key: bytes | None) -> None:
+    def _dispatch(
+        self, message: ReceivedMessage | Message, now: float, peer_static: bytes, line_key: bytes | None
+    ) -> None:
         match message:
+            case DataView(body=view):
+                self._report(DataReceived(view))
             case Data(body=body):
                 self._report(DataReceived(body))
             case Ping(id=ping_id):

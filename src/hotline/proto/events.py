@@ -38,8 +38,9 @@ class RekeyCompleted:
 class DataReceived:
     """An application payload arrived, in order, exactly once."""
 
-    #: The payload bytes.
-    data: bytes
+    #: The payload bytes: for a large payload a view of the bytes it arrived in (no copy), which
+    #: keeps them alive; they never change.
+    data: bytes | memoryview
 
 
 @dataclass(frozen=True, slots=True)

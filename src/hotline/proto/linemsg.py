@@ -17,6 +17,7 @@ import msgspec
 
 from hotline.proto.carrier import Lane
 from hotline.proto.document import CHUNK, DOC_ID_LEN, MAX_SIZE, DocState
+from hotline.proto.messages import bin_header
 
 #: Upper bound on an entry's text, in bytes (UTF-8); documents travel another way.
 MAX_TEXT_LEN = 64 * 1024
@@ -133,11 +134,15 @@ class CallMedia(_LineMessage, frozen=True, tag=6):
 
 
 class DocData(_LineMessage, frozen=True, tag=7):
-    """One chunk of a document's bytes (docs/protocol.md §13)."""
+    """One chunk of a document's bytes (docs/protocol.md §13).
+
+    Decoded, ``data`` is a view of the bytes the message was decoded from (no copy of the chunk);
+    it keeps them alive, and they never change.
+    """
 
     doc_id: bytes
     offset: int
-    data: bytes
+    data: memoryview
 
 
 class DocProgress(_LineMessage, frozen=True, tag=8):
@@ -245,6 +250,7 @@ LineMessage = (
 )
 
 _DOC_STATES = frozenset(int(s) for s in DocState)
+_EMPTY_BIN = bin_header(0)
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(LineMessage)
 _PROBE_DECODER = msgspec.msgpack.Decoder(TestProbe)
@@ -272,7 +278,14 @@ def encode(message: LineMessage | TestProbe) -> bytes:
     return _ENCODER.encode(message)
 
 
-def decode(data: bytes) -> LineMessage:
+def doc_data_head(doc_id: bytes, offset: int, length: int) -> bytes:
+    """The encoding of ``DocData(doc_id, offset, data)`` up to its data, for ``length`` bytes of
+    data: with the data after it, exactly :func:`encode`'s bytes, without copying the chunk."""
+    empty = _ENCODER.encode(DocData(doc_id, offset, memoryview(b"")))
+    return empty[: -len(_EMPTY_BIN)] + bin_header(length)
+
+
+def decode(data: bytes | memoryview) -> LineMessage:
     """Parse and check one line message.
 
     Raises:
@@ -389,5 +402,6 @@ __all__ = [
     "carrier_lane",
     "decode",
     "decode_probe",
+    "doc_data_head",
     "encode",
 ]

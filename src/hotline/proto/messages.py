@@ -56,7 +56,18 @@ class Close(_Message, frozen=True, tag=6):
     reason: str
 
 
+class DataView(_Message, frozen=True, tag=0):
+    """A received :class:`Data` whose body is a view of the bytes it was decoded from, not a copy
+    (the same message on the wire). The view keeps those bytes alive; they never change."""
+
+    body: memoryview
+
+
 Message = Data | Ping | Pong | RekeyInit | RekeyResponse | RekeyRequest | Close
+#: A decoded message whose ``Data`` body is a view (:func:`decode_message_view`).
+ReceivedMessage = DataView | Ping | Pong | RekeyInit | RekeyResponse | RekeyRequest | Close
+#: Bytes as the messages take them: a piece of a payload, or a view of one.
+Bytes = bytes | bytearray | memoryview
 
 
 class MessageError(ValueError):
@@ -65,11 +76,41 @@ class MessageError(ValueError):
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
+_view_decoder: msgspec.msgpack.Decoder[ReceivedMessage] = msgspec.msgpack.Decoder(ReceivedMessage)
+#: A ``Data`` message before its body's bytes: a 2-element array, then the tag 0 (msgspec's
+#: array-like encoding of :class:`Data`), then the body's msgpack ``bin`` header.
+_DATA_HEAD = b"\x92\x00"
 
 
-def encode_message(message: Message) -> bytes:
+def encode_message(message: Message | ReceivedMessage) -> bytes:
     """Encode a message to its wire bytes."""
     return _encoder.encode(message)
+
+
+def bin_header(length: int) -> bytes:
+    """The msgpack ``bin`` header of ``length`` bytes, in the shortest form (as msgspec writes it)."""
+    if length < 0x100:
+        return b"\xc4" + length.to_bytes(1, "big")
+    if length < 0x10000:
+        return b"\xc5" + length.to_bytes(2, "big")
+    return b"\xc6" + length.to_bytes(4, "big")
+
+
+def data_head(length: int) -> bytes:
+    """The encoding of ``Data(body)`` up to its body, for a body of ``length`` bytes: with the body
+    after it, exactly :func:`encode_message`'s bytes, without copying the body."""
+    return _DATA_HEAD + bin_header(length)
+
+
+def decode_message_view(data: bytes | memoryview) -> ReceivedMessage:
+    """Strictly decode one message, a ``Data`` body as a view of ``data`` (:class:`DataView`): the
+    caller must not change ``data`` while the view lives. Raises :class:`MessageError`."""
+    try:
+        message = _view_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+        raise MessageError(str(exc)) from exc
+    _check(message)
+    return message
 
 
 def decode_message(data: bytes | memoryview) -> Message:
@@ -82,8 +123,8 @@ def decode_message(data: bytes | memoryview) -> Message:
     return message
 
 
-def _check(message: Message) -> None:
-    if type(message) is Data:
+def _check(message: Message | ReceivedMessage) -> None:
+    if type(message) is Data or type(message) is DataView:
         if len(message.body) > MAX_DATA_LEN:
             raise MessageError("data body too long")
         return

@@ -120,7 +120,7 @@ class CipherState:
         self.n += 1
         return out
 
-    def encrypt_with_ad_into(self, ad: bytes, plaintext: bytes, out: memoryview) -> None:
+    def encrypt_with_ad_into(self, ad: bytes, plaintext: bytes | memoryview, out: memoryview) -> None:
         """EncryptWithAd into ``out`` (exactly ``len(plaintext) + 16`` bytes); needs a key."""
         if self._key is None:
             raise NoiseError("no key")

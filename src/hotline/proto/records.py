@@ -60,7 +60,8 @@ class RecordReader:
     """Cuts a byte stream into records. Holds at most one partial record (bounded by ``max_len``).
 
     Bodies are memoryviews into the fed bytes (no copy); only a record that straddles two feeds is
-    copied, once. Fed data must not change afterwards. Not safe for concurrent use.
+    copied, once, into a buffer that is then the record's own. Fed data must not change afterwards.
+    Not safe for concurrent use.
     """
 
     __slots__ = ("_partial", "_pos", "_view", "max_len")
@@ -112,8 +113,10 @@ class RecordReader:
             self._pos = pos + take
             if len(partial) < end:
                 return None
-            record = memoryview(bytes(partial))
-            partial.clear()
+            # the gathered bytes become the record's own (no second copy); the next partial record
+            # is gathered in a fresh buffer, so nothing changes under the view handed out
+            record = memoryview(partial)
+            self._partial = bytearray()
             return record[2], record[RECORD_HEADER_LEN:end]
         if len(view) - pos < 2:
             return None
@@ -148,6 +151,27 @@ def pad(kind: ContentKind, *parts: bytes | memoryview | list[bytes | bytearray |
     size = bucket_for(used)
     header = bytes([kind]) + length.to_bytes(2, "big")
     return b"".join((header, *pieces, _ZEROS[: size - used]))
+
+
+def pad_into(out: bytearray, kind: ContentKind, pieces: list[bytes | bytearray | memoryview]) -> int:
+    """Build in ``out`` (at least :data:`MAX_PLAINTEXT` bytes, reused from record to record) the
+    padded transport plaintext whose content is the concatenation of ``pieces``, as :func:`pad`
+    would; returns its size (the plaintext is ``out[:size]``). Copies each byte once, allocating
+    nothing."""
+    length = sum(len(p) for p in pieces)
+    if length > MAX_CONTENT:
+        raise RecordError("content too long for one record")
+    used = PLAINTEXT_HEADER_LEN + length
+    size = bucket_for(used)
+    out[0] = kind
+    out[1:3] = length.to_bytes(2, "big")
+    pos = PLAINTEXT_HEADER_LEN
+    for piece in pieces:
+        end = pos + len(piece)
+        out[pos:end] = piece
+        pos = end
+    out[used:size] = _ZEROS[: size - used]
+    return size
 
 
 def unpad(plaintext: bytes) -> tuple[int, memoryview]:

@@ -75,6 +75,7 @@ from hotline.proto.handshake import (
 )
 from hotline.proto.keepalive import Keepalive
 from hotline.proto.messages import (
+    Bytes,
     Close,
     Data,
     Message,
@@ -402,6 +403,24 @@ class Session:
         if len(data) > MAX_DATA_LEN:
             raise LocalProtocolError("payload too large for one record", ErrorCode.MESSAGE_TOO_LARGE)
         self._send_message(Data(data), now, lane)
+
+    def send_parts(self, parts: list[Bytes], now: float, lane: Lane = Lane.MESSAGES) -> None:
+        """:meth:`send_data` of ``b"".join(parts)`` (the same bytes on the wire) without copying the
+        parts: they are borrowed, and must not change before :meth:`data_to_send` (``flush=True``)
+        or :meth:`own_queued`. In carrier mode they are joined at once. Raises as :meth:`send_data`."""
+        if self.carrier is not None:
+            self.send_data(b"".join(parts), now, lane)
+            return
+        if self._state is not SessionState.ESTABLISHED:
+            raise LocalProtocolError(f"cannot send in state {self._state.value}")
+        if sum(len(part) for part in parts) > MAX_DATA_LEN:
+            raise LocalProtocolError("payload too large for one record", ErrorCode.MESSAGE_TOO_LARGE)
+        self._transport.stream_out.push_data(parts)
+        self._keepalive.sent(now)
+
+    def own_queued(self) -> None:
+        """Copy what is still queued of :meth:`send_parts`'s parts, so that their owner may change them."""
+        self._transport.stream_out.own()
 
     def close(self, now: float, code: ErrorCode = ErrorCode.LOCAL_CLOSE, reason: str = "closed") -> None:
         """End the session; tells an authenticated peer why. Idempotent."""

@@ -284,7 +284,7 @@ class Write:
     """Write these bytes at ``offset`` (a chunk boundary) and pass them to the hash."""
 
     offset: int
-    data: bytes
+    data: bytes | memoryview
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,7 +413,7 @@ class Receiver:
             return DataVerdict.FAILED, self._fail(FailReason.SHORT_CHUNK, offset)
         return DataVerdict.TAKE, []
 
-    def accept(self, offset: int, data: bytes) -> list[ReceiverAction]:
+    def accept(self, offset: int, data: bytes | memoryview) -> list[ReceiverAction]:
         """Call after :meth:`data` said TAKE and the station has room: write the chunk."""
         assert self.receiving and offset == self.expected, "accept only what data() said to take"
         self.expected = offset + len(data)

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hotline.proto.constants import AEAD_TAG_LEN, MAX_CONTENT, RECORD_HEADER_LEN, REJECT_AFTER_MESSAGES
+from hotline.proto.constants import (
+    AEAD_TAG_LEN,
+    MAX_CONTENT,
+    MAX_PLAINTEXT,
+    RECORD_HEADER_LEN,
+    REJECT_AFTER_MESSAGES,
+)
 from hotline.proto.errors import ErrorCode, RemoteProtocolError
 from hotline.proto.handshake import HandshakeResult
-from hotline.proto.messages import Message, MessageError
+from hotline.proto.messages import Message, MessageError, ReceivedMessage
 from hotline.proto.noise import CipherState
-from hotline.proto.records import ContentKind, RecordError, RecordType, frame, pad, unpad
+from hotline.proto.records import ContentKind, RecordError, RecordType, frame, pad_into, unpad
 from hotline.proto.stream import IncomingStream, OutgoingStream
 
 TRANSPORT_TYPES = (RecordType.TRANSPORT_PHASE0, RecordType.TRANSPORT_PHASE1)
@@ -47,6 +53,7 @@ class Transport:
     """
 
     __slots__ = (
+        "_plain",
         "_reject_after_time",
         "_rekey_after_bytes",
         "_rekey_after_records",
@@ -67,6 +74,8 @@ class Transport:
         self._rekey_after_bytes = rekey_after_bytes
         self._reject_after_time = reject_after_time
         self.out: list[bytes | bytearray] = []
+        # each record's plaintext is built here before it is sealed: one buffer, reused
+        self._plain = bytearray(MAX_PLAINTEXT)
         self.stream_out = OutgoingStream()
         self.stream_in = IncomingStream()
         #: Transport records sealed and read (all epochs).
@@ -150,9 +159,12 @@ class Transport:
         sealed in the same call). Returns False when the key is spent: the stream is emptied and
         the session must end.
         """
-        stream = self.stream_out
+        stream, plain = self.stream_out, self._plain
         while stream.pending >= MAX_CONTENT or (stream.pending and not full_only):
-            if not self.seal_plaintext(pad(ContentKind.STREAM, stream.take(MAX_CONTENT))):
+            size = pad_into(plain, ContentKind.STREAM, stream.take(MAX_CONTENT))
+            with memoryview(plain) as view, view[:size] as plaintext:
+                sealed = self.seal_plaintext(plaintext)
+            if not sealed:
                 stream.clear()
                 return False
             send = self.send
@@ -160,7 +172,7 @@ class Transport:
                 on_volume()
         return True
 
-    def seal_plaintext(self, plaintext: bytes) -> bool:
+    def seal_plaintext(self, plaintext: bytes | memoryview) -> bool:
         """Seal one padded plaintext (a slice of the stream, or a carrier cell) as a record under
         the current sending key. Returns False, sealing nothing, when the key is spent."""
         send = self.send
@@ -214,7 +226,7 @@ class Transport:
         self.records_received += 1
         return recv, plaintext
 
-    def messages_in(self, plaintext: bytes) -> list[Message]:
+    def messages_in(self, plaintext: bytes) -> list[ReceivedMessage]:
         """The messages that ``plaintext`` (an opened record) completes on the incoming stream.
 
         Raises:

@@ -37,6 +37,15 @@ class DocChannel(LaneChannel, Protocol):
         """Wait while the socket's write buffer is full."""
         ...
 
+    def send_parts_nowait(self, parts: list[bytes | bytearray | memoryview], lane: Lane = ..., /) -> None:
+        """Queue the payload ``b"".join(parts)`` without copying the parts (borrowed until
+        :meth:`own_queued` or the next loop turn)."""
+        ...
+
+    def own_queued(self) -> None:
+        """Copy what is still queued of borrowed parts, so that their owner may change them."""
+        ...
+
 
 class DocSession(Protocol):
     """One session carrying a line: its channel, and the event set once both ends said hello."""

@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, cast
+from typing import Generic
 
 from hotline.crypto.hashing import hasher
 from hotline.crypto.random import random_bytes
@@ -56,6 +56,11 @@ _NAMELESS_OUT = "a document could not be sent: see the station's documents"
 READ_BLOCK = 2**20
 #: Seconds between progress events to watchers.
 PROGRESS_EVERY = 0.25
+#: Bytes a document's sender keeps in flight beyond what the far end last said it has taken (§13
+#: allows 4 MiB). Every one of them may stand between a FLASH sent now and the far end (they are
+#: ahead of it in the session's stream), so less than the protocol allows; with reports every MiB,
+#: 2 MiB still arrive while the next report is on its way, so the transfer does not wait for them.
+SEND_WINDOW = 3 * 2**20
 
 Emit = Callable[[dict[str, object]], Awaitable[None]]
 
@@ -161,13 +166,15 @@ class OutgoingDocuments(Generic[LineT]):
             raise StationError(
                 "store-full" if isinstance(exc, StoreFull) else "store-error", exc.reason
             ) from None
-        self._outgoing[(line_id, meta.doc_id)] = Outgoing(doc, Sender(doc.size))
+        self._outgoing[(line_id, meta.doc_id)] = Outgoing(doc, Sender(doc.size, window=SEND_WINDOW))
         line.delivery.wake()
         return row, doc
 
     def watch(self, line: LineT, doc: DocRow) -> asyncio.Queue[dict[str, object]]:
         """Progress events of an outbound document (``{"document": …}``) until it ends."""
-        out = self._outgoing.setdefault((line.row.id, doc.doc_id), Outgoing(doc, Sender(doc.size)))
+        out = self._outgoing.setdefault(
+            (line.row.id, doc.doc_id), Outgoing(doc, Sender(doc.size, window=SEND_WINDOW))
+        )
         queue: asyncio.Queue[dict[str, object]] = asyncio.Queue()
         out.watchers.add(queue)
         return queue
@@ -254,21 +261,27 @@ class OutgoingDocuments(Generic[LineT]):
                         chunk = sender.next_chunk()
                         if chunk is None or chunk[0] != offset + at:
                             break  # the far end asked for something else (it paused, or restarted)
-                        # a view, not a copy: the message is encoded at once (msgspec writes a
-                        # memoryview as bytes) and never kept, so the buffer can be read into again
-                        piece = cast(bytes, view[at : min(at + sender.chunk, length)])
-                        data = linemsg.encode(DocData(row.doc_id, offset + at, piece))
+                        piece = view[at : min(at + sender.chunk, length)]
                         if carried:
                             # the DOCUMENTS lane: it takes only what the lanes above leave of each
                             # cell and holds at most about 2 MiB, so the document is paced by the
-                            # cells and never piles up in memory
+                            # cells and never piles up in memory (the message is encoded at once:
+                            # the buffer can be read into again)
+                            data = linemsg.encode(DocData(row.doc_id, offset + at, piece))
                             await channel.send(data, Lane.DOCUMENTS)
                         else:
-                            channel.send_nowait(data)
+                            # the chunk is not copied on its way into records: the session borrows
+                            # it until it is sealed (own_queued below, before the buffer is reused)
+                            head = linemsg.doc_data_head(row.doc_id, offset + at, len(piece))
+                            channel.send_parts_nowait([head, piece])
                         # after the last byte the far end says COMPLETE (or pauses) from here
                         sender.chunk_sent(offset + at, len(piece))
                         if not carried:
                             await channel.drain()
+                if not carried and not channel.is_closed:
+                    # what the session has not sealed yet of this block is copied now: the next
+                    # read goes into this buffer
+                    channel.own_queued()
         except ChannelClosed:
             pass
         finally:
@@ -357,7 +370,9 @@ class OutgoingDocuments(Generic[LineT]):
         except StoreError:
             return
         for row in rows:
-            self._outgoing.setdefault((row.line_id, row.doc_id), Outgoing(row, Sender(row.size, row.stored)))
+            self._outgoing.setdefault(
+                (row.line_id, row.doc_id), Outgoing(row, Sender(row.size, row.stored, window=SEND_WINDOW))
+            )
 
 
-__all__ = ["PROGRESS_EVERY", "READ_BLOCK", "Emit", "Outgoing", "OutgoingDocuments"]
+__all__ = ["PROGRESS_EVERY", "READ_BLOCK", "SEND_WINDOW", "Emit", "Outgoing", "OutgoingDocuments"]

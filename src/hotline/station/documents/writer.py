@@ -14,7 +14,7 @@ import functools
 import queue
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from hotline.crypto.hashing import Hasher
 from hotline.proto.constants import DOC_CHUNK
@@ -28,8 +28,12 @@ WRITTEN_EVERY = 2**20
 #: system call, and hashed in one hand-over.
 WRITE_RUN = 2**20
 #: Bytes handed to a document's writer thread before the line stops reading, and when it reads again.
-WRITER_HIGH_WATER = 8 * 2**20
-WRITER_LOW_WATER = 2 * 2**20
+#: A sender keeps at most 4 MiB beyond what was written (§13), and the hasher gives back what it has
+#: hashed a MiB at a time, so only a hash far behind the writes reaches this: the line must not stop
+#: reading for anything less, because every message behind the chunk waits with it (a FLASH among
+#: them: stopped at 4 MiB, FLASH messages waited up to 0.9 s behind a busy disk).
+WRITER_HIGH_WATER = 6 * 2**20
+WRITER_LOW_WATER = 3 * 2**20
 
 
 class WriterReports(Protocol):
@@ -78,23 +82,23 @@ class DocumentWriter:
         self._reports = reports
         self._post = post
         self._soon = soon
-        self._queue: queue.SimpleQueue[tuple[int, list[bytes]] | None] = queue.SimpleQueue()
-        self._hashes: queue.SimpleQueue[tuple[int, list[bytes]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[int, list[bytes | memoryview]] | None] = queue.SimpleQueue()
+        self._hashes: queue.SimpleQueue[tuple[int, list[bytes | memoryview]] | None] = queue.SimpleQueue()
         self._syncs: queue.SimpleQueue[tuple[int, bytes | None] | None] = queue.SimpleQueue()
         #: Bytes handed over and not yet written (read and written on the loop only).
         self.pending = 0
         # the run being gathered on the loop: where it starts, its chunks, its bytes
         self._run_at = 0
-        self._run: list[bytes] = []
+        self._run: list[bytes | memoryview] = []
         self._run_bytes = 0
         self._handing = False
         self._failed = False
         self._thread = threading.Thread(target=self._run_writer, name="document-writer", daemon=True)
         self._thread.start()
 
-    def put(self, offset: int, data: bytes) -> None:
+    def put(self, offset: int, data: bytes | memoryview) -> None:
         """Write ``data`` at ``offset`` (a chunk boundary; the chunk after the last one put, unless
-        :meth:`resume` came between)."""
+        :meth:`resume` came between). ``data`` is kept until it is hashed: it must not change."""
         self.pending += len(data)
         if self._run and offset != self._run_at + self._run_bytes:
             self._hand()  # not the next chunk of the run: a run is always consecutive chunks
@@ -144,7 +148,8 @@ class DocumentWriter:
                 self._post(functools.partial(self._written, length))
                 continue  # sent before the sender heard we paused
             try:
-                blob.write_run(offset // DOC_CHUNK, chunks)
+                # views of the received messages (never changed), which the blob only reads
+                blob.write_run(offset // DOC_CHUNK, cast(list[bytes], chunks))
             except StoreError as exc:
                 # nothing of the run is hashed: the sender sends it again from its start
                 self._failed = True
