@@ -38,7 +38,8 @@ from hotline.proto.delivery import Accept, Gap
 from hotline.proto.linemsg import Entry, Hello, Receipt
 from hotline.proto.pacing import LaneFacts, LanePacer
 from hotline.proto.suites import suite
-from hotline.proto.transcript import (
+from hotline.proto.transcript import Transcript
+from hotline.proto.transcriptio import (
     AwaitRoom,
     Broken,
     LineUp,
@@ -50,7 +51,6 @@ from hotline.proto.transcript import (
     Receipted,
     Send,
     StoreEntries,
-    Transcript,
     Why,
 )
 from hotline.station.ids import show_id
@@ -176,13 +176,7 @@ class Delivery:
         """The line's profile changed (no session: the line is not keyed): the chain's hash is the new
         profile's from the next entry on, and a direction with no entry yet starts from the new
         profile's start (what the store now holds, :meth:`~hotline.store.lines.LineStore.set_profile`)."""
-        machine = self.machine
-        machine.suite = suite(row.profile)
-        if machine.out_seq == 0:
-            machine.chain_out0 = machine.out_head = row.chain_out0
-        if machine.in_seq == 0 and machine.committed_in[0] == 0:
-            machine.in_head = row.chain_in0
-            machine.committed_in = (0, row.chain_in0)
+        self.machine.follow_profile(suite(row.profile), row.chain_out0, row.chain_in0)
 
     # -- following the line's session
 
