@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +17,9 @@ import pytest
 
 from hotline.station.config import LineSettings
 from hotline.voice.quality import speech_sample
-from tests.support.stations import CliProcess, Cluster, RequestFailed, StationProc, pair
+from tests.support.stations import CliProcess, Cluster, RequestFailed, StationProc, pair, two_up
 
 SPEECH = speech_sample()
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    with Cluster() as c:
-        yield c
-
-
-def two_up(cluster: Cluster) -> tuple[StationProc, StationProc]:
-    a, b = cluster.add("alpha"), cluster.add("bravo")
-    pair(a, b)
-    cluster.start_all(a, b)
-    a.wait_line(b)
-    b.wait_line(a)
-    return a, b
 
 
 def short_call(a: StationProc, b: StationProc, record: Path) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -412,23 +412,31 @@ class Cluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+def two_up(
+    cluster: Cluster, line: LineSettings | None = None, *, profile: str | None = None, **settings: Any
+) -> tuple[StationProc, StationProc]:
+    """alpha and bravo in ``cluster``, paired, dialling each other directly, their daemons up with the
+    line up at both ends. ``line`` gives both ends the same ``[lines.NAME]`` settings (a carrier,
+    say); ``profile`` is the line's profile (``standard`` when None); ``settings`` go to both
+    ``station.toml`` files."""
+    a, b = cluster.add("alpha", **settings), cluster.add("bravo", **settings)
+    pair(a, b, profile=profile)
+    if line is not None:
+        a.configure(lines={b.name: line})
+        b.configure(lines={a.name: line})
+    cluster.start_all(a, b)
+    a.wait_line(b)
+    b.wait_line(a)
+    return a, b
+
+
 @contextlib.contextmanager
 def paired_and_up(
     line: LineSettings | None = None, *, profile: str | None = None, **settings: Any
 ) -> Iterator[tuple[StationProc, StationProc]]:
-    """alpha and bravo, paired and their daemons up with the line up at both ends; stopped after.
-    ``line`` gives both ends the same ``[lines.NAME]`` settings (a carrier, say); ``profile`` is the
-    line's profile (``standard`` when None); ``settings`` go to both ``station.toml`` files."""
+    """:func:`two_up` in a cluster of their own, stopped after."""
     with Cluster() as cluster:
-        a, b = cluster.add("alpha", **settings), cluster.add("bravo", **settings)
-        pair(a, b, profile=profile)
-        if line is not None:
-            a.configure(lines={b.name: line})
-            b.configure(lines={a.name: line})
-        cluster.start_all(a, b)
-        a.wait_line(b)
-        b.wait_line(a)
-        yield a, b
+        yield two_up(cluster, line, profile=profile, **settings)
 
 
 def pair(
@@ -572,5 +580,7 @@ __all__ = [
     "daemon_command",
     "free_port",
     "pair",
+    "paired_and_up",
+    "two_up",
     "wait_for",
 ]
