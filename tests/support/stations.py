@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -169,11 +169,15 @@ class StationProc:
 
     # -- the daemon
 
-    def start(self, *, wait: bool = True, timeout: float = 20.0) -> None:
-        """Start the daemon; with ``wait``, return once its control socket answers."""
+    def start(
+        self, *, wait: bool = True, timeout: float = 20.0, env: Mapping[str, str] | None = None
+    ) -> None:
+        """Start the daemon; with ``wait``, return once its control socket answers. ``env``: more
+        environment for this start only (:func:`sitecustomize`, say)."""
         assert not self.running, f"{self.name} is already running"
-        env = {
+        environment = {
             **os.environ,
+            **(env or {}),
             "HOTLINE_HOME": str(self.home),
             "HOTLINE_PASSPHRASE": PASSPHRASE,
             "PYTHONUNBUFFERED": "1",
@@ -187,7 +191,7 @@ class StationProc:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                env=env,
+                env=environment,
                 start_new_session=True,
             )
         if wait:
@@ -555,6 +559,14 @@ def request_once(
             return None
 
 
+def sitecustomize(directory: Path, code: str) -> dict[str, str]:
+    """Write ``code`` as ``sitecustomize.py`` in ``directory``; the environment that makes a daemon
+    load it before anything else (:meth:`StationProc.start`): a station that misbehaves on purpose."""
+    directory.mkdir()
+    (directory / "sitecustomize.py").write_text(code)
+    return {"PYTHONPATH": os.pathsep.join([str(directory), os.environ.get("PYTHONPATH", "")])}
+
+
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> Any:
     """Poll ``predicate()`` until it returns something truthy; return it, or fail after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -581,6 +593,7 @@ __all__ = [
     "free_port",
     "pair",
     "paired_and_up",
+    "sitecustomize",
     "two_up",
     "wait_for",
 ]
