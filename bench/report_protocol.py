@@ -56,40 +56,35 @@ def protocol_goal_table(results: Results) -> list[Table]:
     """The protocol's goals (issue 16): measured ratio, goal, pass or fail; cnsa2's handshake reported."""
     rows: list[list[str]] = []
     for where, cases in (("on loopback", results.loopback), ("in memory", results.in_memory)):
-        for label in _profiles(cases):
-            rows.append(
-                _goal_row(
-                    f"`{_PROFILE_NAMES[label]}` handshakes/s {where} over TLS 1.3 mutual certificates",
-                    (cases[label].per_second, cases[TLS].per_second, ",.0f"),
-                    HANDSHAKE_GOAL if label == HOTLINE else None,
-                )
-            )
+        handshakes = {label: run.per_second for label, run in cases.items()}
+        what = f"handshakes/s {where} over TLS 1.3 mutual certificates"
+        rows += _goal_rows(handshakes, what, ",.0f", (HOTLINE, HANDSHAKE_GOAL))
     t = _bulk_64k(results)
     if t is not None:
-        for label in _profiles(t):
-            rows.append(
-                _goal_row(
-                    f"`{_PROFILE_NAMES[label]}` 64 KiB bulk MB/s over TLS 1.3",
-                    (t[label].mb_per_s, t[TLS].mb_per_s, ",.1f"),
-                    CNSA2_BULK_GOAL if label == HOTLINE_CNSA2 else None,
-                )
-            )
+        bulk = {label: transfer.mb_per_s for label, transfer in t.items()}
+        rows += _goal_rows(bulk, "64 KiB bulk MB/s over TLS 1.3", ",.1f", (HOTLINE_CNSA2, CNSA2_BULK_GOAL))
     if not rows:
         return []
     return [Table("Protocol goals (one run, Hotline / TLS 1.3)", ["", "measured", "goal", "result"], rows)]
 
 
-def _goal_row(what: str, rates: tuple[float, float, str], goal: float | None) -> list[str]:
-    """A protocol goal's row: Hotline's rate over TLS 1.3's (``rates``: the two and how to show
-    them), against ``goal`` (None: reported, no goal)."""
-    ours, tls, shown = rates
-    ratio = ours / tls
-    return [
-        what,
-        f"{ratio:.2f}x ({ours:{shown}} vs {tls:{shown}})",
-        "(reported)" if goal is None else f">= {goal:g}x",
-        "-" if goal is None else verdict(ratio >= goal),
-    ]
+def _goal_rows(rates: dict[str, float], what: str, shown: str, goal: tuple[str, float]) -> list[list[str]]:
+    """A row per profile measured in ``rates``: its rate over TLS 1.3's (each shown as ``shown``
+    formats it), against the goal for the one profile ``goal`` names (the others: reported)."""
+    rows = []
+    for label in _profiles(rates):
+        ours, tls = rates[label], rates[TLS]
+        ratio = ours / tls
+        held = goal[1] if label == goal[0] else None
+        rows.append(
+            [
+                f"`{_PROFILE_NAMES[label]}` {what}",
+                f"{ratio:.2f}x ({ours:{shown}} vs {tls:{shown}})",
+                "(reported)" if held is None else f">= {held:g}x",
+                "-" if held is None else verdict(ratio >= held),
+            ]
+        )
+    return rows
 
 
 def tables(results: Results) -> list[Table]:
