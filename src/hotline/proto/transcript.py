@@ -22,6 +22,10 @@ Rules it keeps, all from §10:
   delivered-mark, and per session one resend read and one hello check. So no flag, lock or event
   is needed around them: the machine simply does not ask again until the result is in.
 
+The peer's entries in their batches are kept by :class:`~hotline.proto.inbound.InboundBatches`, the
+peer's receipts for ours by :class:`~hotline.proto.receipts.Receipts`; this class holds the session
+and the sender, and says what happens when.
+
 The sender is polled (:meth:`Transcript.poll_sender`), as a socket asks for data to send: between
 its steps the station may pause it (a peer's ``Withhold``, §10.3) and rewind it (:meth:`rewind`).
 
