@@ -59,13 +59,17 @@ FAST = {
 DAEMON_VIA_CLI = True
 
 
+#: The command line of the ``hotline`` CLI in this interpreter (its arguments follow).
+HOTLINE = (sys.executable, "-c", "from hotline.cli.main import main; main()")
+
+
 def daemon_command(home: Path) -> list[str]:
     """The command line that runs the station daemon for ``home`` in the foreground.
 
     The passphrase and home also travel in the environment (``HOTLINE_PASSPHRASE``, ``HOTLINE_HOME``).
     """
     if DAEMON_VIA_CLI:
-        return [sys.executable, "-c", "from hotline.cli.main import main; main()", "--home", str(home), "up"]
+        return [*HOTLINE, "--home", str(home), "up"]
     return [
         sys.executable,
         "-c",
@@ -581,6 +585,7 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
 
 __all__ = [
     "FAST",
+    "HOTLINE",
     "PASSPHRASE",
     "CliProcess",
     "Cluster",
