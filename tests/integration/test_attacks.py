@@ -44,15 +44,17 @@ def cluster() -> Iterator[Cluster]:
         yield c
 
 
-class Recorder:
-    """A TCP relay on ``port`` → ``target`` that keeps every byte the client sent, per connection."""
+class Relay:
+    """A TCP relay on ``port`` → ``target``: each connection a client makes, with one made to the
+    target for it, goes to :meth:`_connected`. A subclass sets itself up, then calls :meth:`_start`."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
-        self.sessions: list[bytearray] = []
         self._stop = threading.Event()
+
+    def _start(self) -> None:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -69,10 +71,29 @@ class Recorder:
             except OSError:  # the station is not listening yet: the dialler tries again
                 client.close()
                 continue
-            record = bytearray()
-            self.sessions.append(record)
-            threading.Thread(target=self._pipe, args=(client, upstream, record), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, None), daemon=True).start()
+            self._connected(client, upstream)
+
+    def _connected(self, client: socket.socket, upstream: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._stop.set()
+        self.server.close()
+
+
+class Recorder(Relay):
+    """A relay that keeps every byte the client sent, per connection."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        super().__init__(target)
+        self.sessions: list[bytearray] = []
+        self._start()
+
+    def _connected(self, client: socket.socket, upstream: socket.socket) -> None:
+        record = bytearray()
+        self.sessions.append(record)
+        threading.Thread(target=self._pipe, args=(client, upstream, record), daemon=True).start()
+        threading.Thread(target=self._pipe, args=(upstream, client, None), daemon=True).start()
 
     def _pipe(self, src: socket.socket, dst: socket.socket, record: bytearray | None) -> None:
         with contextlib.suppress(OSError):
@@ -87,10 +108,6 @@ class Recorder:
             time.sleep(0.1)
             src.close()
             dst.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self.server.close()
 
 
 def _silent(port: int, payload: bytes, wait: float = 1.0) -> bytes:
@@ -347,8 +364,8 @@ def _pass(_connection: int, record: bytes) -> bytes:
     return record
 
 
-class RecordProxy:
-    """A TCP relay on ``port`` → ``target`` that cuts what the dialling station sends into records
+class RecordProxy(Relay):
+    """A relay that cuts what the dialling station sends into records
     (``u16be(len) || type || body``, docs/protocol.md §5.1) and forwards each one through
     :attr:`rule`. What comes back is forwarded as it is and kept per connection.
 
@@ -356,9 +373,7 @@ class RecordProxy:
     """
 
     def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
+        super().__init__(target)
         self.rule: Rule = _pass
         #: Per connection: every record the client sent, as it sent it.
         self.sent: list[list[bytes]] = []
@@ -366,8 +381,7 @@ class RecordProxy:
         self.replies: list[bytearray] = []
         self._sockets: list[tuple[socket.socket, socket.socket]] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._start()
 
     @property
     def endpoint(self) -> str:
@@ -390,32 +404,18 @@ class RecordProxy:
             s.close()
 
     def close(self) -> None:
-        self._stop.set()
-        self.server.close()
+        super().close()
         for n in range(len(self._sockets)):
             self.hang_up(n)
 
-    def _accept(self) -> None:
-        self.server.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                client, _ = self.server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                n = len(self.sent)
-                self.sent.append([])
-                self.replies.append(bytearray())
-                self._sockets.append((client, upstream))
-            threading.Thread(target=self._forward, args=(n, client, upstream), daemon=True).start()
-            threading.Thread(target=self._back, args=(n, upstream, client), daemon=True).start()
+    def _connected(self, client: socket.socket, upstream: socket.socket) -> None:
+        with self._lock:
+            n = len(self.sent)
+            self.sent.append([])
+            self.replies.append(bytearray())
+            self._sockets.append((client, upstream))
+        threading.Thread(target=self._forward, args=(n, client, upstream), daemon=True).start()
+        threading.Thread(target=self._back, args=(n, upstream, client), daemon=True).start()
 
     def _forward(self, n: int, src: socket.socket, dst: socket.socket) -> None:
         buffer = bytearray()

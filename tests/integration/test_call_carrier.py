@@ -9,7 +9,6 @@ placed there must carry its speech with no UDP at all, in records all of one siz
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import threading
 import time
@@ -23,7 +22,7 @@ from hotline.proto.records import RecordReader
 from hotline.station.config import LineSettings
 from hotline.voice.quality import pesq_wb, speech_sample
 from tests.support.impair import ImpairProxy
-from tests.support.stations import CliProcess, Cluster, RequestFailed, StationProc, pair
+from tests.support.stations import CliProcess, Cluster, RequestFailed, StationProc, pair, sitecustomize
 
 SPEECH = speech_sample()
 #: Where bravo dials alpha: nowhere, so alpha dials and the session goes through the relay.
@@ -148,7 +147,7 @@ _desk._carrier_too_slow = lambda peer, channel: None
 
 
 def test_a_carrier_too_slow_for_speech_refuses_the_call_at_both_ends(
-    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cluster: Cluster, tmp_path: Path
 ) -> None:
     # 512-byte cells every 20 ms: 25 kB/s, less than a call's media with its headroom
     a, b, tap, udp = carrier_line(cluster, carrier_cell=512)
@@ -164,12 +163,7 @@ def test_a_carrier_too_slow_for_speech_refuses_the_call_at_both_ends(
         assert a.line(b)["call"] is None
         # a caller that does not check is told no by the answering end, which says why in its log
         a.stop()
-        unchecked = tmp_path / "unchecked"
-        unchecked.mkdir()
-        (unchecked / "sitecustomize.py").write_text(UNCHECKED)
-        with monkeypatch.context() as patched:
-            patched.setenv("PYTHONPATH", os.pathsep.join([str(unchecked), os.environ.get("PYTHONPATH", "")]))
-            a.start()
+        a.start(env=sitecustomize(tmp_path / "unchecked", UNCHECKED))
         a.wait_line(b)
         b.wait_line(a)
         ended = CliProcess(a, "call", b.name, "--play", str(SPEECH), "--seconds", "2").result()

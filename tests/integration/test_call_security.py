@@ -8,9 +8,7 @@ Calls here play the shipped speech clip for a second or two and are not scored f
 
 from __future__ import annotations
 
-import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +16,17 @@ import pytest
 
 from hotline.station.config import LineSettings
 from hotline.voice.quality import speech_sample
-from tests.support.stations import CliProcess, Cluster, RequestFailed, StationProc, pair
+from tests.support.stations import (
+    CliProcess,
+    Cluster,
+    RequestFailed,
+    StationProc,
+    pair,
+    sitecustomize,
+    two_up,
+)
 
 SPEECH = speech_sample()
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    with Cluster() as c:
-        yield c
-
-
-def two_up(cluster: Cluster) -> tuple[StationProc, StationProc]:
-    a, b = cluster.add("alpha"), cluster.add("bravo")
-    pair(a, b)
-    cluster.start_all(a, b)
-    a.wait_line(b)
-    b.wait_line(a)
-    return a, b
 
 
 def short_call(a: StationProc, b: StationProc, record: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -116,9 +107,7 @@ _calls.log_start = _no_log
 """
 
 
-def test_a_peer_that_reuses_a_call_id_is_refused(
-    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_peer_that_reuses_a_call_id_is_refused(cluster: Cluster, tmp_path: Path) -> None:
     """F7: a peer places a second call with the id of its first, to have the auto-answered recording
     of the first overwritten (it used to be named by the call id). The second offer is refused before
     anything is opened, with an alert naming the id; the first recording and the call log stay whole;
@@ -127,14 +116,8 @@ def test_a_peer_that_reuses_a_call_id_is_refused(
     inbox = tmp_path / "inbox"
     b.configure(lines={"alpha": LineSettings(auto_answer=True, answer_record=str(inbox))})
     pair(a, b)
-    reuser = tmp_path / "reuser"
-    reuser.mkdir()
-    (reuser / "sitecustomize.py").write_text(REUSER)
     call_id = "5a" * 16
-    with monkeypatch.context() as patched:
-        patched.setenv("PYTHONPATH", os.pathsep.join([str(reuser), os.environ.get("PYTHONPATH", "")]))
-        patched.setenv("HOTLINE_FIXED_CALL_ID", call_id)
-        a.start()
+    a.start(env={**sitecustomize(tmp_path / "reuser", REUSER), "HOTLINE_FIXED_CALL_ID": call_id})
     b.start()
     a.wait_line(b)
     first = CliProcess(a, "call", b.name, "--play", str(SPEECH), "--seconds", "2").result()
@@ -177,7 +160,7 @@ callkeys.CallerExchange.__init__ = _switch
 
 
 def test_a_caller_that_reveals_another_key_than_it_committed_to_is_cut_off(
-    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cluster: Cluster, tmp_path: Path
 ) -> None:
     """F3: the callee checks the caller's reveal against the commitment in its offer; a caller that
     changes its key after seeing the callee's share (to grind the words) ends the call at once, with
@@ -185,12 +168,7 @@ def test_a_caller_that_reveals_another_key_than_it_committed_to_is_cut_off(
     a, b = cluster.add("alpha"), cluster.add("bravo")
     b.configure(lines={"alpha": LineSettings(auto_answer=True)})
     pair(a, b)
-    switcher = tmp_path / "switcher"
-    switcher.mkdir()
-    (switcher / "sitecustomize.py").write_text(SWITCHER)
-    with monkeypatch.context() as patched:
-        patched.setenv("PYTHONPATH", os.pathsep.join([str(switcher), os.environ.get("PYTHONPATH", "")]))
-        a.start()
+    a.start(env=sitecustomize(tmp_path / "switcher", SWITCHER))
     b.start()
     a.wait_line(b)
     ended = CliProcess(a, "call", b.name, "--play", str(SPEECH), "--seconds", "2").result()

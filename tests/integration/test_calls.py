@@ -14,7 +14,6 @@ import stat
 import threading
 import time
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,27 +25,11 @@ from hotline.store.connection import connect
 from hotline.store.sealing import derive_store_key
 from hotline.voice.quality import pesq_wb, speech_sample
 from tests.support.impair import ImpairProxy
-from tests.support.stations import PASSPHRASE, CliProcess, Cluster, RequestFailed, StationProc, pair
+from tests.support.stations import PASSPHRASE, CliProcess, Cluster, RequestFailed, StationProc, pair, two_up
 
 SPEECH = speech_sample()
 #: Where bravo dials alpha when the test needs alpha to be the one that dials (through the proxy).
 NOWHERE = "127.0.0.1:9"
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    with Cluster() as c:
-        yield c
-
-
-def two_up(cluster: Cluster, **settings: Any) -> tuple[StationProc, StationProc]:
-    """alpha and bravo, paired and up, dialling each other directly."""
-    a, b = cluster.add("alpha", **settings), cluster.add("bravo", **settings)
-    pair(a, b)
-    cluster.start_all(a, b)
-    a.wait_line(b)
-    b.wait_line(a)
-    return a, b
 
 
 def proxied(cluster: Cluster, **settings: Any) -> tuple[StationProc, StationProc, ImpairProxy]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.stations import (
+    HOTLINE,
     PASSPHRASE,
     Cluster,
     ConnectionLost,
@@ -24,8 +24,6 @@ from tests.support.stations import (
     StationProc,
     control_request,
 )
-
-HOTLINE = [sys.executable, "-c", "from hotline.cli.main import main; main()"]
 
 
 @pytest.fixture

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-HOTLINE = [sys.executable, "-c", "from hotline.cli.main import main; main()"]
+from tests.support.stations import HOTLINE
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

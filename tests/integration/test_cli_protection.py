@@ -12,13 +12,13 @@ import json
 import os
 import resource
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.stations import (
+    HOTLINE,
     PASSPHRASE,
     Cluster,
     ConnectionLost,
@@ -27,8 +27,6 @@ from tests.support.stations import (
     control_request,
     wait_for,
 )
-
-HOTLINE = [sys.executable, "-c", "from hotline.cli.main import main; main()"]
 
 
 @pytest.fixture

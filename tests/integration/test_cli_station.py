@@ -13,7 +13,6 @@ import queue
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,9 +24,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hotline.cli.main import cli
+from tests.support.stations import HOTLINE
 
 PASSPHRASE = "correct horse battery staple"
-HOTLINE = [sys.executable, "-c", "from hotline.cli.main import main; main()"]
 
 
 def free_port() -> int:

@@ -17,7 +17,6 @@ import os
 import tarfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ from hotline.proto.safety import safety_number
 from hotline.station.home import KDF_PROFILES
 from tests.integration.test_calls import place_and_answer
 from tests.integration.test_documents import random_file, wait_state
-from tests.integration.test_pairing import confirm, offline, start_listening
+from tests.integration.test_pairing import confirm, pair_offline
 from tests.support.stations import (
     FAST,
     PASSPHRASE,
@@ -216,17 +215,7 @@ def test_a_station_with_a_version_1_key_file_upgrades_and_its_standard_line_work
 
 def test_a_line_paired_with_cnsa2_comes_up_with_the_cnsa2_safety_number(cluster: Cluster) -> None:
     moscow, jerusalem = cluster.add("moscow"), cluster.add("jerusalem")
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        first, listening, _ = start_listening(pool, moscow, "jerusalem", profile="cnsa2")
-        connected = offline(
-            jerusalem,
-            "pair.connect",
-            peer="moscow",
-            connect=first["listen"],
-            code=first["code"],
-            profile="cnsa2",
-        )
-        listened = listening.result(timeout=WAIT)
+    listened, connected = pair_offline(moscow, jerusalem, wait=WAIT, profile="cnsa2")
     assert listened["digits"] == connected["digits"]
     card_m, card_j = (
         dearmor_card(moscow.request("card")["armored"]),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +16,9 @@ import pytest
 
 from hotline.crypto.hashing import digest as hash_of
 from hotline.crypto.hashing import hasher
-from tests.support.stations import Cluster, RequestFailed, StationProc, pair, wait_for
+from tests.support.stations import Cluster, RequestFailed, StationProc, pair, two_up, wait_for
 
 MiB = 2**20
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    with Cluster() as c:
-        yield c
-
-
-def two_up(cluster: Cluster, **settings: Any) -> tuple[StationProc, StationProc]:
-    a, b = cluster.add("alpha", **settings), cluster.add("bravo", **settings)
-    pair(a, b)
-    cluster.start_all(a, b)
-    a.wait_line(b)
-    b.wait_line(a)
-    return a, b
 
 
 def random_file(path: Path, size: int, seed: int = 1) -> str:

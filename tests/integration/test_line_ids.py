@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 
 from hotline.crypto.hashing import digest as hash_of
-from tests.support.stations import Cluster, RequestFailed, StationProc, pair, wait_for
+from tests.support.stations import Cluster, RequestFailed, StationProc, pair, sitecustomize, wait_for
 
 #: Loaded by a station daemon through ``sitecustomize``. With ``HOTLINE_DOC_ID`` (hex), its next
 #: documents get that id. With ``HOTLINE_FORGE`` (a directory), the next message it queues takes the
@@ -89,28 +88,19 @@ def raw_id(shown: str) -> bytes:
     return base64.b32decode(shown.upper())
 
 
-def forged(station: StationProc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Path:
+def forged(station: StationProc, tmp_path: Path, **env: str) -> Path:
     """Start ``station``'s daemon with :data:`FORGE` loaded; the directory its forged ids come from."""
-    site = tmp_path / f"site-{station.name}"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(FORGE)
     forge = tmp_path / f"forge-{station.name}"
     forge.mkdir()
-    with monkeypatch.context() as patched:
-        patched.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
-        patched.setenv("HOTLINE_FORGE", str(forge))
-        for name, value in env.items():
-            patched.setenv(name, value)
-        station.start()
+    site = sitecustomize(tmp_path / f"site-{station.name}", FORGE)
+    station.start(env={**site, "HOTLINE_FORGE": str(forge), **env})
     return forge
 
 
-def with_mallory(
-    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[StationProc, StationProc, Path]:
+def with_mallory(cluster: Cluster, tmp_path: Path) -> tuple[StationProc, StationProc, Path]:
     alpha, mallory = cluster.add("alpha"), cluster.add("mallory")
     pair(alpha, mallory)
-    forge = forged(mallory, tmp_path, monkeypatch)
+    forge = forged(mallory, tmp_path)
     alpha.start()
     alpha.wait_line(mallory)
     mallory.wait_line(alpha)
@@ -140,12 +130,12 @@ def line_still_works(alpha: StationProc, mallory: StationProc) -> None:
 
 
 def test_a_peer_reusing_its_own_id_is_a_protocol_error_and_the_line_goes_on(
-    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cluster: Cluster, tmp_path: Path
 ) -> None:
     """B1: the peer sends a second entry with the id of its first. It is refused with a `protocol`
     alert naming the id (not `store-error`, which closed every session for good), only the first
     message shows, and the line carries on both ways, also after a restart."""
-    alpha, mallory, forge = with_mallory(cluster, tmp_path, monkeypatch)
+    alpha, mallory, forge = with_mallory(cluster, tmp_path)
     first = mallory.send(alpha, "the first")
     mallory.request("wait", id=first["id"], timeout=15)
     (forge / "next_id").write_text(raw_id(first["id"]).hex())
@@ -164,12 +154,12 @@ def test_a_peer_reusing_its_own_id_is_a_protocol_error_and_the_line_goes_on(
 
 
 def test_a_peer_sending_our_id_is_refused_and_our_ack_stays_unambiguous(
-    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cluster: Cluster, tmp_path: Path
 ) -> None:
     """B2: the peer sends an entry with the id of a message we sent it. Refused with a `protocol`
     alert naming the id; our log holds one message with that id, and `ack` of that id finds no
     received message."""
-    alpha, mallory, forge = with_mallory(cluster, tmp_path, monkeypatch)
+    alpha, mallory, forge = with_mallory(cluster, tmp_path)
     ours = alpha.send(mallory, "ours")
     alpha.request("wait", id=ours["id"], timeout=15)
     (forge / "next_id").write_text(raw_id(ours["id"]).hex())
@@ -185,12 +175,10 @@ def test_a_peer_sending_our_id_is_refused_and_our_ack_stays_unambiguous(
     line_still_works(alpha, mallory)
 
 
-def test_an_ack_naming_no_message_of_ours_is_refused(
-    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_ack_naming_no_message_of_ours_is_refused(cluster: Cluster, tmp_path: Path) -> None:
     """B3: the peer acknowledges one of its own messages, then an id nobody sent. Neither counts as
     an acknowledgement: `protocol` alerts name the references and our messages stay unread."""
-    alpha, mallory, forge = with_mallory(cluster, tmp_path, monkeypatch)
+    alpha, mallory, forge = with_mallory(cluster, tmp_path)
     ours = [alpha.send(mallory, "please read"), alpha.send(mallory, "this too")]
     alpha.request("wait", id=ours[1]["id"], timeout=15)
     own = mallory.send(alpha, "mallory's own")
@@ -230,7 +218,7 @@ def _complete(station: StationProc, message_id: str) -> dict[str, Any]:
 
 
 def test_a_document_id_reused_on_a_hub_reaches_nothing_of_the_other_line(
-    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cluster: Cluster, tmp_path: Path
 ) -> None:
     """F4: on a hub, a malicious line announces a document with the document id of the victim
     line's document. It is refused (`protocol` alert naming the id); the victim's sealed file is
@@ -241,8 +229,8 @@ def test_a_document_id_reused_on_a_hub_reaches_nothing_of_the_other_line(
     pair(hub, victim)
     pair(hub, mallory)
     hub.start()
-    forged(victim, tmp_path, monkeypatch, HOTLINE_DOC_ID=doc_id)  # an honest sender with a known id
-    forged(mallory, tmp_path, monkeypatch, HOTLINE_DOC_ID=doc_id)
+    forged(victim, tmp_path, HOTLINE_DOC_ID=doc_id)  # an honest sender with a known id
+    forged(mallory, tmp_path, HOTLINE_DOC_ID=doc_id)
     hub.wait_line(victim)
     hub.wait_line(mallory)
 
@@ -269,16 +257,14 @@ def test_a_document_id_reused_on_a_hub_reaches_nothing_of_the_other_line(
     assert _blobs(hub) == {}
 
 
-def test_an_id_two_lines_hold_is_named_by_its_line(
-    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_id_two_lines_hold_is_named_by_its_line(cluster: Cluster, tmp_path: Path) -> None:
     """F11: two peers of a hub send messages with the same id. `ack ID` does not pick one silently:
     it asks for the line, and with the line it acknowledges that line's message only."""
     hub, one, two = cluster.add("hub"), cluster.add("one"), cluster.add("two")
     pair(hub, one)
     pair(hub, two)
     hub.start()
-    forges = [forged(one, tmp_path, monkeypatch), forged(two, tmp_path, monkeypatch)]
+    forges = [forged(one, tmp_path), forged(two, tmp_path)]
     hub.wait_line(one)
     hub.wait_line(two)
     same = bytes(range(30, 40))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hotline.cli.main import cli
-from tests.integration.test_pairing import lines, offline, start_listening
+from tests.integration.test_pairing import lines, pair_offline
 from tests.support.stations import PASSPHRASE, Cluster
 
 WAIT = 20.0
@@ -71,17 +70,7 @@ def test_a_cnsa2_line_added_through_the_daemon_is_stored_and_shown(cluster: Clus
 
 def test_pairing_with_a_profile_stores_it_at_both_ends(cluster: Cluster) -> None:
     moscow, jerusalem = cluster.add("moscow"), cluster.add("jerusalem")
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        first, listening, _ = start_listening(pool, moscow, "jerusalem", profile="cnsa2")
-        connected = offline(
-            jerusalem,
-            "pair.connect",
-            peer="moscow",
-            connect=first["listen"],
-            code=first["code"],
-            profile="cnsa2",
-        )
-        listened = listening.result(timeout=WAIT)
+    listened, connected = pair_offline(moscow, jerusalem, profile="cnsa2")
     assert listened["profile"] == connected["profile"] == "cnsa2"
     assert (
         [line["profile"] for line in lines(moscow)]

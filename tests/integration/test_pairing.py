@@ -116,6 +116,19 @@ def start_listening(
     return first, future, events
 
 
+def pair_offline(
+    listener: StationProc, dialer: StationProc, *, wait: float = WAIT, **args: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Pair two stations offline by the listener's code, ``args`` (a profile) given to both ends; the
+    listener's result (awaited ``wait`` seconds at most) and the dialer's."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first, listening, _ = start_listening(pool, listener, dialer.name, **args)
+        connected = offline(
+            dialer, "pair.connect", peer=listener.name, connect=first["listen"], code=first["code"], **args
+        )
+        return listening.result(timeout=wait), connected
+
+
 def wrong(code: str) -> str:
     """The same code with another number: a valid spelling, the wrong secret."""
     number, rest = code.split("-", 1)

@@ -8,32 +8,17 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from tests.support.stations import Cluster, RequestFailed, StationProc, pair, wait_for
+from tests.support.stations import Cluster, RequestFailed, StationProc, pair, two_up, wait_for
 
 T = TypeVar("T")
 
 PRECEDENCES = ("flash", "immediate", "priority", "routine")
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    with Cluster() as c:
-        yield c
-
-
-def two_up(cluster: Cluster) -> tuple[StationProc, StationProc]:
-    a, b = cluster.add("alpha"), cluster.add("bravo")
-    pair(a, b)
-    cluster.start_all(a, b)
-    a.wait_line(b)
-    b.wait_line(a)
-    return a, b
 
 
 def test_round_trip_every_precedence_with_receipts_acks_and_line_test(cluster: Cluster) -> None:

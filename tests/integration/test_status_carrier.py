@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 
 from hotline.console import HotlineConsole
 from hotline.station.config import LineSettings
-from tests.support.stations import PASSPHRASE, Cluster, StationProc, pair, paired_and_up, wait_for
+from tests.support.stations import HOTLINE, PASSPHRASE, Cluster, StationProc, pair, paired_and_up, wait_for
 
 MiB = 1 << 20
 #: The default carrier on the wire, per direction: (1024 + 19 + 52) bytes, 50 times a second.
@@ -45,7 +44,7 @@ def hotline_status(station: StationProc, columns: int = 80) -> str:
     env = {**os.environ, "HOTLINE_HOME": str(station.home), "HOTLINE_PASSPHRASE": PASSPHRASE}
     env["COLUMNS"] = str(columns)
     done = subprocess.run(
-        [sys.executable, "-c", "from hotline.cli.main import main; main()", "status"],
+        [*HOTLINE, "status"],
         env=env,
         capture_output=True,
         text=True,

@@ -39,16 +39,21 @@ _LABEL = b"hotline/chain/v1"
 ids = st.binary(min_size=MESSAGE_ID_LEN, max_size=MESSAGE_ID_LEN)
 kinds = st.sampled_from([int(k) for k in Kind])
 precedences = st.sampled_from([int(p) for p in Precedence])
-payloads = st.fixed_dictionaries(
-    {
+
+
+def _payload_values(body_size: int) -> dict[str, st.SearchStrategy[Any]]:
+    """A strategy for each field of an entry's payload; bodies of ``body_size`` bytes at most."""
+    return {
         "id": ids,
         "kind": kinds,
         "precedence": precedences,
         "created_ms": st.integers(0, 2**48),
         "ref": st.one_of(st.just(b""), ids),
-        "body": st.binary(max_size=24),
+        "body": st.binary(max_size=body_size),
     }
-)
+
+
+payloads = st.fixed_dictionaries(_payload_values(24))
 payload_lists = st.lists(payloads, min_size=1, max_size=8)
 
 _FIELD_ORDER = ("seq", "id", "kind", "precedence", "created_ms", "ref", "body")
@@ -184,12 +189,7 @@ def test_resending_any_accepted_entry_is_a_duplicate(
 def _altered_value(data: st.DataObject, name: str, old: Any) -> Any:
     strategies: dict[str, st.SearchStrategy[Any]] = {
         "seq": st.integers(1, 2**32),
-        "id": ids,
-        "kind": kinds,
-        "precedence": precedences,
-        "created_ms": st.integers(0, 2**48),
-        "ref": st.one_of(st.just(b""), ids),
-        "body": st.binary(max_size=64),
+        **_payload_values(64),
         "chain": st.binary(min_size=CHAIN_LEN, max_size=CHAIN_LEN),
     }
     return data.draw(strategies[name].filter(lambda value: value != old), label=f"new {name}")
@@ -302,12 +302,7 @@ def deliveries(draw: st.DrawFn) -> list[Entry]:
             fields[name] = draw(
                 {
                     "seq": st.integers(1, len(entries) + 2),
-                    "id": ids,
-                    "kind": kinds,
-                    "precedence": precedences,
-                    "created_ms": st.integers(0, 2**48),
-                    "ref": st.one_of(st.just(b""), ids),
-                    "body": st.binary(max_size=8),
+                    **_payload_values(8),
                     "chain": st.binary(min_size=CHAIN_LEN, max_size=CHAIN_LEN),
                 }[name]
             )

@@ -36,7 +36,8 @@ from hotline.proto.delivery import chain_next, chain_start
 from hotline.proto.linemsg import Entry, Hello, Kind, Precedence, Receipt
 from hotline.proto.messages import Data, decode_message, encode_message
 from hotline.proto.pacing import LaneFacts, LanePacer, entry_size
-from hotline.proto.transcript import (
+from hotline.proto.transcript import Transcript
+from hotline.proto.transcriptio import (
     AwaitRoom,
     LinkState,
     MarkDelivered,
@@ -46,7 +47,6 @@ from hotline.proto.transcript import (
     Receipted,
     Send,
     StoreEntries,
-    Transcript,
 )
 
 A_KEY, B_KEY = b"\xaa" * 32, b"\xbb" * 32

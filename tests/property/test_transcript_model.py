@@ -24,7 +24,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from hotline.proto.delivery import chain_next, chain_start
 from hotline.proto.linemsg import Entry, Hello, Kind, Receipt
-from hotline.proto.transcript import (
+from hotline.proto.transcript import Transcript
+from hotline.proto.transcriptio import (
     Broken,
     LineUp,
     LinkState,
@@ -38,7 +39,6 @@ from hotline.proto.transcript import (
     Send,
     StoreCommand,
     StoreEntries,
-    Transcript,
     Why,
 )
 

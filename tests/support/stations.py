@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +59,17 @@ FAST = {
 DAEMON_VIA_CLI = True
 
 
+#: The command line of the ``hotline`` CLI in this interpreter (its arguments follow).
+HOTLINE = (sys.executable, "-c", "from hotline.cli.main import main; main()")
+
+
 def daemon_command(home: Path) -> list[str]:
     """The command line that runs the station daemon for ``home`` in the foreground.
 
     The passphrase and home also travel in the environment (``HOTLINE_PASSPHRASE``, ``HOTLINE_HOME``).
     """
     if DAEMON_VIA_CLI:
-        return [sys.executable, "-c", "from hotline.cli.main import main; main()", "--home", str(home), "up"]
+        return [*HOTLINE, "--home", str(home), "up"]
     return [
         sys.executable,
         "-c",
@@ -169,11 +173,15 @@ class StationProc:
 
     # -- the daemon
 
-    def start(self, *, wait: bool = True, timeout: float = 20.0) -> None:
-        """Start the daemon; with ``wait``, return once its control socket answers."""
+    def start(
+        self, *, wait: bool = True, timeout: float = 20.0, env: Mapping[str, str] | None = None
+    ) -> None:
+        """Start the daemon; with ``wait``, return once its control socket answers. ``env``: more
+        environment for this start only (:func:`sitecustomize`, say)."""
         assert not self.running, f"{self.name} is already running"
-        env = {
+        environment = {
             **os.environ,
+            **(env or {}),
             "HOTLINE_HOME": str(self.home),
             "HOTLINE_PASSPHRASE": PASSPHRASE,
             "PYTHONUNBUFFERED": "1",
@@ -187,7 +195,7 @@ class StationProc:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                env=env,
+                env=environment,
                 start_new_session=True,
             )
         if wait:
@@ -412,23 +420,31 @@ class Cluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+def two_up(
+    cluster: Cluster, line: LineSettings | None = None, *, profile: str | None = None, **settings: Any
+) -> tuple[StationProc, StationProc]:
+    """alpha and bravo in ``cluster``, paired, dialling each other directly, their daemons up with the
+    line up at both ends. ``line`` gives both ends the same ``[lines.NAME]`` settings (a carrier,
+    say); ``profile`` is the line's profile (``standard`` when None); ``settings`` go to both
+    ``station.toml`` files."""
+    a, b = cluster.add("alpha", **settings), cluster.add("bravo", **settings)
+    pair(a, b, profile=profile)
+    if line is not None:
+        a.configure(lines={b.name: line})
+        b.configure(lines={a.name: line})
+    cluster.start_all(a, b)
+    a.wait_line(b)
+    b.wait_line(a)
+    return a, b
+
+
 @contextlib.contextmanager
 def paired_and_up(
     line: LineSettings | None = None, *, profile: str | None = None, **settings: Any
 ) -> Iterator[tuple[StationProc, StationProc]]:
-    """alpha and bravo, paired and their daemons up with the line up at both ends; stopped after.
-    ``line`` gives both ends the same ``[lines.NAME]`` settings (a carrier, say); ``profile`` is the
-    line's profile (``standard`` when None); ``settings`` go to both ``station.toml`` files."""
+    """:func:`two_up` in a cluster of their own, stopped after."""
     with Cluster() as cluster:
-        a, b = cluster.add("alpha", **settings), cluster.add("bravo", **settings)
-        pair(a, b, profile=profile)
-        if line is not None:
-            a.configure(lines={b.name: line})
-            b.configure(lines={a.name: line})
-        cluster.start_all(a, b)
-        a.wait_line(b)
-        b.wait_line(a)
-        yield a, b
+        yield two_up(cluster, line, profile=profile, **settings)
 
 
 def pair(
@@ -547,6 +563,14 @@ def request_once(
             return None
 
 
+def sitecustomize(directory: Path, code: str) -> dict[str, str]:
+    """Write ``code`` as ``sitecustomize.py`` in ``directory``; the environment that makes a daemon
+    load it before anything else (:meth:`StationProc.start`): a station that misbehaves on purpose."""
+    directory.mkdir()
+    (directory / "sitecustomize.py").write_text(code)
+    return {"PYTHONPATH": os.pathsep.join([str(directory), os.environ.get("PYTHONPATH", "")])}
+
+
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> Any:
     """Poll ``predicate()`` until it returns something truthy; return it, or fail after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -561,6 +585,7 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
 
 __all__ = [
     "FAST",
+    "HOTLINE",
     "PASSPHRASE",
     "CliProcess",
     "Cluster",
@@ -572,5 +597,8 @@ __all__ = [
     "daemon_command",
     "free_port",
     "pair",
+    "paired_and_up",
+    "sitecustomize",
+    "two_up",
     "wait_for",
 ]

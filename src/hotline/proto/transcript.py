@@ -22,6 +22,10 @@ Rules it keeps, all from §10:
   delivered-mark, and per session one resend read and one hello check. So no flag, lock or event
   is needed around them: the machine simply does not ask again until the result is in.
 
+The peer's entries in their batches are kept by :class:`~hotline.proto.inbound.InboundBatches`, the
+peer's receipts for ours by :class:`~hotline.proto.receipts.Receipts`; this class holds the session
+and the sender, and says what happens when.
+
 The sender is polled (:meth:`Transcript.poll_sender`), as a socket asks for data to send: between
 its steps the station may pause it (a peer's ``Withhold``, §10.3) and rewind it (:meth:`rewind`).
 
@@ -110,26 +114,22 @@ from hotline.proto.ahead import AheadQueue
 from hotline.proto.constants import RESEND_BATCH, WINDOW
 from hotline.proto.delivery import Accept, ChainMismatch, Duplicate, Gap, Verdict, classify
 from hotline.proto.errors import LocalProtocolError
-from hotline.proto.inflight import InFlight
+from hotline.proto.inbound import InboundBatches
 from hotline.proto.linemsg import Entry, Hello, Receipt
 from hotline.proto.pacing import CARRIER_READ, LaneFacts, LanePacer
+from hotline.proto.receipts import Receipts
 from hotline.proto.suites import STANDARD, Suite
 from hotline.proto.transcriptio import (
     AwaitRoom,
     Broken,
-    DeliveryEvent,
     LineUp,
     LinkState,
-    MarkDelivered,
     NumberQueued,
     Output,
     PeerSentFewer,
     ReadChain,
     ReadSent,
-    Receipted,
     Send,
-    StoreCommand,
-    StoreEntries,
     Why,
 )
 
@@ -150,25 +150,16 @@ class Transcript:
     __slots__ = (
         "_ahead",
         "_checking",
-        "_inflight",
-        "_marked",
-        "_marking",
+        "_in",
         "_maybe_queued",
         "_numbering",
         "_outputs",
-        "_pending",
         "_reading",
-        "_receipt_due",
-        "_storing",
+        "_receipts",
         "chain_out0",
-        "committed_in",
         "cursor",
-        "in_head",
-        "in_seq",
         "out_head",
         "out_seq",
-        "peer_seq",
-        "receipted_at",
         "session",
         "state",
         "suite",
@@ -186,23 +177,12 @@ class Transcript:
         suite: Suite = STANDARD,
     ) -> None:
         self.suite = suite
-        # inbound: accepted (perhaps still being stored), and what is on our disk
-        self.in_seq, self.in_head = inbound
-        self.committed_in = inbound
-        self._pending: list[Entry] = []
-        self._storing: tuple[Entry, ...] | None = None
-        self._receipt_due = False
+        self._in = InboundBatches(inbound)
         # outbound
         self.window = window
         self.chain_out0 = chain_out0
         self.out_seq, self.out_head = outbound
-        #: The highest of our sequence numbers the peer has receipted since we started, and when.
-        self.peer_seq = 0
-        self.receipted_at: float | None = None
-        #: Numbered since we started and not yet receipted.
-        self._inflight = InFlight()
-        self._marked = delivered_upto
-        self._marking = False
+        self._receipts = Receipts(delivered_upto)
         self._numbering = False
         #: Unnumbered entries may wait in the store (true at start: we have not looked yet).
         self._maybe_queued = True
@@ -225,6 +205,31 @@ class Transcript:
         return outputs
 
     @property
+    def in_seq(self) -> int:
+        """The peer's last accepted entry (perhaps still being stored)."""
+        return self._in.seq
+
+    @property
+    def in_head(self) -> bytes:
+        """The peer's chain head after :attr:`in_seq`."""
+        return self._in.head
+
+    @property
+    def committed_in(self) -> tuple[int, bytes]:
+        """``(seq, head)`` of the peer's entries on our disk: all a receipt may name."""
+        return self._in.committed
+
+    @property
+    def peer_seq(self) -> int:
+        """The highest of our sequence numbers the peer has receipted since we started."""
+        return self._receipts.peer_seq
+
+    @property
+    def receipted_at(self) -> float | None:
+        """When :attr:`peer_seq` was receipted (None: not since we started)."""
+        return self._receipts.receipted_at
+
+    @property
     def room(self) -> int:
         """How many more entries may be numbered before the window is full."""
         return self.window - (self.out_seq - self.peer_seq)
@@ -232,6 +237,20 @@ class Transcript:
     def verdict(self, entry: Entry) -> Verdict:
         """What :meth:`entry_received` would make of ``entry`` now (changes nothing)."""
         return classify(self.in_seq, self.in_head, entry, self.suite)
+
+    def follow_profile(self, suite: Suite, chain_out0: bytes, chain_in0: bytes) -> None:
+        """The line's profile changed to ``suite`` (a key change: no session carries the line).
+
+        The chain's hash is ``suite``'s from the next entry on (§10.1), and a direction that holds
+        no entry yet starts again from the new profile's start, ``chain_out0`` for ours and
+        ``chain_in0`` for the peer's, as the store does
+        (:meth:`hotline.store.lines.LineStore.set_profile`); a direction under way keeps its start
+        and head. Pure: it sends and stores nothing.
+        """
+        self.suite = suite
+        if self.out_seq == 0:
+            self.chain_out0 = self.out_head = chain_out0
+        self._in.restart(chain_in0)
 
     # -- sessions
 
@@ -290,7 +309,7 @@ class Transcript:
             return
         if hello.sent_seq < self.in_seq:
             self._outputs.append(PeerSentFewer(hello.sent_seq, self.in_seq))
-        self._note_receipt(received, now)
+        self._outputs.extend(self._receipts.note(received, now))
         self.cursor = received
         self._ahead.clear()
         self._maybe_queued = True  # a numbering cut short with the last session may have left some
@@ -310,55 +329,29 @@ class Transcript:
             return
         match classify(self.in_seq, self.in_head, entry, self.suite) if verdict is None else verdict:
             case Accept(head):
-                self.in_seq, self.in_head = entry.seq, head
-                self._pending.append(entry)
+                batch = self._in.accept(entry, head)
             case Duplicate():
-                self._receipt_due = True
+                batch = self._in.duplicate()
             case Gap(expected):
-                self._break(Why.GAP, entry.seq, expected)
-                return
+                return self._break(Why.GAP, entry.seq, expected)
             case ChainMismatch():
-                self._break(Why.CHAIN, entry.seq)
-                return
-        if self._storing is None:
-            self._store_next()
-
-    def _store_next(self) -> None:
-        batch, self._pending = tuple(self._pending), []
-        self._receipt_due = False
-        self._storing = batch
-        self._outputs.append(StoreEntries(batch))
+                return self._break(Why.CHAIN, entry.seq)
+        if batch is not None:
+            self._outputs.append(batch)
 
     def entries_stored(self) -> None:
         """Result of :class:`StoreEntries`: the batch is on disk."""
-        batch = self._storing
-        if batch is None:
-            raise LocalProtocolError("no entries were being stored")
-        self._storing = None
-        if batch:
-            last = batch[-1]
-            self.committed_in = (last.seq, last.chain)
-        else:
-            # nothing was stored meanwhile: this receipt answers the duplicates that came since
-            self._receipt_due = False
-            if self._pending:
-                self._store_next()  # their receipt answers the duplicates too
-                return
-        if self.state is not LinkState.DOWN:
+        receipt_due, batch = self._in.stored()
+        if receipt_due and self.state is not LinkState.DOWN:
             seq, head = self.committed_in
             self._outputs.append(Send(Receipt(seq, head), flush=True))  # the sender waits for it
-        if self._pending or self._receipt_due:
-            self._store_next()
+        if batch is not None:
+            self._outputs.append(batch)
 
     def entries_not_stored(self) -> None:
         """Result of :class:`StoreEntries`: storing failed. What was not stored is forgotten; the peer
         sends it again on the next session."""
-        if self._storing is None:
-            raise LocalProtocolError("no entries were being stored")
-        self._storing = None
-        self.in_seq, self.in_head = self.committed_in
-        self._pending = []
-        seq = self.in_seq
+        seq = self._in.not_stored()
         if self.state is LinkState.DOWN:
             self._outputs.append(Broken(self.session, Why.STORE_FAILED, seq))
         else:
@@ -378,34 +371,16 @@ class Transcript:
         if ours is not None and not constant_time_equal(ours, receipt.head):
             self._break(Why.RECEIPT_MISMATCH, receipt.seq)
             return
-        self._note_receipt(receipt.seq, now)
-
-    def _note_receipt(self, seq: int, now: float) -> None:
-        if seq <= self.peer_seq:
-            return
-        self.peer_seq = seq
-        self.receipted_at = now
-        # the receipt is the delivery: whoever waits hears it now, before the store's mark commits
-        self._outputs.append(Receipted(self._inflight.pop_upto(seq), now))
-        if not self._marking:
-            self._mark_next()
-
-    def _mark_next(self) -> None:
-        self._marking = True
-        self._outputs.append(MarkDelivered(self._marked, self.peer_seq))
+        self._outputs.extend(self._receipts.note(receipt.seq, now))
 
     def marked(self, upto: int, ids: list[bytes], now: float) -> None:
         """Result of :class:`MarkDelivered`: ``ids`` were newly marked delivered (some may have been
         sent before we started, so not in flight here)."""
-        self._marking = False
-        self._marked = max(self._marked, upto)
-        self._outputs.append(Receipted(tuple(ids), now))
-        if self._marked < self.peer_seq:
-            self._mark_next()
+        self._outputs.extend(self._receipts.marked(upto, ids, now))
 
     def marking_failed(self) -> None:
         """Result of :class:`MarkDelivered`: it failed. The next receipt tries again."""
-        self._marking = False
+        self._receipts.marking_failed()
 
     # -- outbound: the sender
 
@@ -531,28 +506,10 @@ class Transcript:
         for entry in entries:
             if entry.seq > self.out_seq:
                 self.out_seq, self.out_head = entry.seq, entry.chain
-                self._inflight.add(entry)
+                self._receipts.numbered(entry)
 
     def _known_chain(self, seq: int) -> bytes | None:
-        return self.chain_out0 if seq == 0 else self._inflight.chain(seq)
+        return self.chain_out0 if seq == 0 else self._receipts.chain(seq)
 
 
-__all__ = [
-    "AwaitRoom",
-    "Broken",
-    "DeliveryEvent",
-    "LineUp",
-    "LinkState",
-    "MarkDelivered",
-    "NumberQueued",
-    "Output",
-    "PeerSentFewer",
-    "ReadChain",
-    "ReadSent",
-    "Receipted",
-    "Send",
-    "StoreCommand",
-    "StoreEntries",
-    "Transcript",
-    "Why",
-]
+__all__ = ["Transcript"]

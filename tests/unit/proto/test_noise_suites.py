@@ -10,15 +10,8 @@ standard handshake is unchanged by the parameter (same sizes, same defaults).
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
-
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import mlkem as pyca_mlkem
-from cryptography.hazmat.primitives.ciphers import aead as pyca_aead
 
-from hotline.crypto import aead as our_aead
 from hotline.crypto.aead import AESGCM_256, AesGcmKey, CipherKey, aesgcm_nonce
 from hotline.crypto.mlkem import MLKEM768, MLKEM1024, MLKEM1024PrivateKey
 from hotline.crypto.x25519 import X25519PrivateKey
@@ -179,30 +172,6 @@ def test_a_same_length_initiation_of_another_profile_fails_its_mac() -> None:
 # -- no standard-profile primitive runs in a cnsa2 handshake -----------------------------------------
 
 
-@pytest.fixture
-def standard_primitives_raise(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Make ChaCha20-Poly1305, BLAKE2s/BLAKE2b (pyca and hashlib) and ML-KEM-768 raise when touched."""
-
-    def boom(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a standard-profile primitive ran")
-
-    monkeypatch.setattr(our_aead, "ChaCha20Poly1305", boom)
-    monkeypatch.setattr(pyca_aead, "ChaCha20Poly1305", boom)
-    for name in ("blake2s", "blake2b"):
-        monkeypatch.setattr(hashlib, name, boom)
-    monkeypatch.setattr(
-        hashlib, "new", lambda name, *a, **k: boom() if "blake2" in name else _hashlib_new(name)
-    )
-    monkeypatch.setattr(hashes, "BLAKE2s", boom)
-    monkeypatch.setattr(hashes, "BLAKE2b", boom)
-    for name in ("MLKEM768PrivateKey", "MLKEM768PublicKey"):
-        monkeypatch.setattr(pyca_mlkem, name, boom)
-    yield
-
-
-_hashlib_new = hashlib.new
-
-
 @pytest.mark.usefixtures("standard_primitives_raise")
 def test_a_cnsa2_handshake_makes_no_chacha_blake2_or_mlkem768_call() -> None:
     i_result, r_result = _handshake(CNSA2, CNSA2)
@@ -212,7 +181,7 @@ def test_a_cnsa2_handshake_makes_no_chacha_blake2_or_mlkem768_call() -> None:
 
 @pytest.mark.usefixtures("standard_primitives_raise")
 def test_the_guard_catches_a_standard_handshake() -> None:
-    """The fixture above is not vacuous: the standard profile trips it at once."""
+    """The fixture (conftest.py) is not vacuous: the standard profile trips it at once."""
     with pytest.raises(AssertionError, match="standard-profile primitive"):
         _handshake(STANDARD, STANDARD)
 

@@ -146,12 +146,9 @@ def _entry(seq: int, head: bytes, suite: Suite) -> Entry:
     return Entry(**fields, ref=b"", body=b"entry %d" % seq, chain=chain)  # type: ignore[arg-type]
 
 
-def _call(suite: Suite, binding: bytes, callee_suite: Suite | None = None) -> CallKeys | None:
-    """One call's signalling and key exchange between two :class:`Call` machines; the caller's keys
-    (None when the callee ended it)."""
-    callee_suite = callee_suite or suite
-    rng = random.Random(7)
-    caller = Call.place(
+def _placed(rng: random.Random, suite: Suite, binding: bytes) -> Call:
+    """A caller's :class:`Call` on a line of ``suite``, its secrets drawn from ``rng``."""
+    return Call.place(
         bytes(16),
         1,
         0.0,
@@ -160,16 +157,28 @@ def _call(suite: Suite, binding: bytes, callee_suite: Suite | None = None) -> Ca
         kem_seed=rng.randbytes(64),
         suite=suite,
     )
-    (offer,) = caller.messages_to_send()
-    callee = Call.offered(
+
+
+def _offered(rng: random.Random, offer: object, suite: Suite, binding: bytes) -> Call:
+    """The callee's :class:`Call` for ``offer`` on a line of ``suite``, its secret drawn from ``rng``."""
+    return Call.offered(
         offer,  # type: ignore[arg-type]
         2,
         0.0,
         binding=binding,
         dh_secret=rng.randbytes(32),
-        kem=callee_suite.kem(),
-        suite=callee_suite,
+        kem=suite.kem(),
+        suite=suite,
     )
+
+
+def _call(suite: Suite, binding: bytes, callee_suite: Suite | None = None) -> CallKeys | None:
+    """One call's signalling and key exchange between two :class:`Call` machines; the caller's keys
+    (None when the callee ended it)."""
+    rng = random.Random(7)
+    caller = _placed(rng, suite, binding)
+    (offer,) = caller.messages_to_send()
+    callee = _offered(rng, offer, callee_suite or suite, binding)
     if callee.state is CallState.ENDED:
         return None
     for message in callee.messages_to_send():
@@ -285,38 +294,14 @@ def test_cnsa2_call_keys_differ_from_standard_ones_and_commit_in_32_bytes() -> N
 @pytest.mark.parametrize(("caller", "callee"), [(STANDARD, CNSA2), (CNSA2, STANDARD)], ids=["s-c", "c-s"])
 def test_a_call_between_profiles_gets_no_keys(caller: Suite, callee: Suite) -> None:
     rng = random.Random(1)
-    offer = Call.place(
-        bytes(16),
-        1,
-        0.0,
-        binding=BINDING,
-        dh_secret=rng.randbytes(32),
-        kem_seed=rng.randbytes(64),
-        suite=caller,
-    ).messages_to_send()[0]
-    far = Call.offered(
-        offer,  # type: ignore[arg-type]
-        2,
-        0.0,
-        binding=BINDING,
-        dh_secret=rng.randbytes(32),
-        kem=callee.kem(),
-        suite=callee,
-    )
+    offer = _placed(rng, caller, BINDING).messages_to_send()[0]
+    far = _offered(rng, offer, callee, BINDING)
     assert far.state is CallState.ENDED and far.end_reason is EndReason.BAD_KEYS
 
 
 def test_a_callee_kem_must_be_its_profile_s() -> None:
     rng = random.Random(2)
-    offer = Call.place(
-        bytes(16),
-        1,
-        0.0,
-        binding=BINDING,
-        dh_secret=rng.randbytes(32),
-        kem_seed=rng.randbytes(64),
-        suite=CNSA2,
-    ).messages_to_send()[0]
+    offer = _placed(rng, CNSA2, BINDING).messages_to_send()[0]
     with pytest.raises(ValueError, match="MLKEM1024"):
         Call.offered(offer, 2, 0.0, binding=BINDING, dh_secret=rng.randbytes(32), kem=MLKEM768(), suite=CNSA2)  # type: ignore[arg-type]
 

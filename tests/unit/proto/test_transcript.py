@@ -6,13 +6,16 @@ Each test names its scenario; ``now`` is a plain number and every output is asse
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from hotline.proto.constants import RESEND_BATCH, WINDOW
-from hotline.proto.delivery import Accept, Gap, chain_next, chain_start
+from hotline.proto.delivery import Accept, ChainMismatch, Gap, chain_next, chain_start, entry_chain
 from hotline.proto.errors import LocalProtocolError
 from hotline.proto.linemsg import Entry, Hello, Kind, Precedence, Receipt
-from hotline.proto.transcript import (
+from hotline.proto.suites import CNSA2, STANDARD, Suite
+from hotline.proto.transcript import Transcript
+from hotline.proto.transcriptio import (
     Broken,
     LineUp,
     LinkState,
@@ -24,7 +27,6 @@ from hotline.proto.transcript import (
     Receipted,
     Send,
     StoreEntries,
-    Transcript,
     Why,
 )
 
@@ -35,8 +37,9 @@ IN0 = chain_start(PEER, US)
 NOW = 1_000.0
 
 
-def chain(start: bytes, count: int, *, first_id: int = 0) -> list[Entry]:
-    """``count`` entries of one transcript from ``start``, as the sender numbers them."""
+def chain(start: bytes, count: int, *, first_id: int = 0, suite: Suite = STANDARD) -> list[Entry]:
+    """``count`` entries of one transcript from ``start`` on a line of profile ``suite``, as the
+    sender numbers them."""
     entries, head = [], start
     for seq in range(1, count + 1):
         fields = {
@@ -48,7 +51,7 @@ def chain(start: bytes, count: int, *, first_id: int = 0) -> list[Entry]:
             "ref": b"",
             "body": b"m%d" % seq,
         }
-        head = chain_next(head, **fields)
+        head = chain_next(head, suite=suite, **fields)
         entries.append(Entry(chain=head, **fields))
     return entries
 
@@ -501,3 +504,55 @@ def test_sent_read_for_an_old_session_is_dropped() -> None:
     t.hello_received(Hello(0, OUT0, 0), NOW)
     t.pop_outputs()
     assert t.poll_sender(new) == ReadSent(new, 0, RESEND_BATCH)
+
+
+# -- a new profile (a key change, no session)
+
+OUT0_CNSA2 = chain_start(US, PEER, CNSA2)
+IN0_CNSA2 = chain_start(PEER, US, CNSA2)
+
+
+def test_new_profile_on_an_empty_line_starts_both_chains_again() -> None:
+    """No entry either way: both directions start from the new profile's start and chain under its
+    hash; it is pure (no output)."""
+    t = fresh()
+    t.follow_profile(CNSA2, OUT0_CNSA2, IN0_CNSA2)
+    assert t.pop_outputs() == []
+    assert t.suite is CNSA2
+    assert (t.chain_out0, t.out_head) == (OUT0_CNSA2, OUT0_CNSA2)
+    assert (t.in_seq, t.in_head, t.committed_in) == (0, IN0_CNSA2, (0, IN0_CNSA2))
+    s = t.session_started()
+    assert t.pop_outputs() == [Send(Hello(0, IN0_CNSA2, 0))]
+    t.hello_received(Hello(0, OUT0, 0), NOW)  # the old start is not ours any more
+    assert t.pop_outputs() == [Broken(s, Why.HELLO_MISMATCH, 0)]
+    s = t.session_started()
+    t.pop_outputs()
+    t.hello_received(Hello(0, OUT0_CNSA2, 0), NOW)
+    assert t.pop_outputs() == [LineUp(s, 0)]
+    theirs = chain(IN0_CNSA2, 2, first_id=200, suite=CNSA2)
+    assert t.verdict(THEIRS[0]) == ChainMismatch(theirs[0].chain)  # the old profile's chain
+    t.entry_received(theirs[0])
+    assert t.pop_outputs() == [StoreEntries((theirs[0],))]
+
+
+def test_new_profile_keeps_a_transcript_under_way_and_chains_on_under_the_new_hash() -> None:
+    t = fresh(out=2, inbound=1)
+    t.follow_profile(CNSA2, OUT0_CNSA2, IN0_CNSA2)
+    assert t.pop_outputs() == []
+    assert t.suite is CNSA2
+    assert (t.chain_out0, t.out_seq, t.out_head) == (OUT0, 2, OURS[1].chain)
+    assert (t.in_seq, t.in_head, t.committed_in) == (1, THEIRS[0].chain, (1, THEIRS[0].chain))
+    # the peer's next entry extends its head under the new profile's hash, not the old one's
+    after = entry_chain(THEIRS[0].chain, THEIRS[1], CNSA2)
+    assert t.verdict(THEIRS[1]) == ChainMismatch(after)
+    assert t.verdict(msgspec.structs.replace(THEIRS[1], chain=after)) == Accept(after)
+
+
+def test_new_profile_keeps_a_peer_transcript_still_being_stored() -> None:
+    """An accepted entry not yet on disk is under way too: its start stays."""
+    t = fresh()
+    t.entry_received(THEIRS[0])
+    t.pop_outputs()
+    t.follow_profile(CNSA2, OUT0_CNSA2, IN0_CNSA2)
+    assert (t.in_seq, t.in_head, t.committed_in) == (1, THEIRS[0].chain, (0, IN0))
+    assert (t.chain_out0, t.out_head) == (OUT0_CNSA2, OUT0_CNSA2)

@@ -11,7 +11,8 @@ from hotline.proto.errors import LocalProtocolError
 from hotline.proto.linemsg import Entry, Hello, Kind, Precedence, encode
 from hotline.proto.messages import Data, encode_message
 from hotline.proto.pacing import CARRIER_READ, LaneFacts, LanePacer, entry_lane, entry_size
-from hotline.proto.transcript import AwaitRoom, LinkState, NumberQueued, ReadSent, Send, Transcript
+from hotline.proto.transcript import Transcript
+from hotline.proto.transcriptio import AwaitRoom, LinkState, NumberQueued, ReadSent, Send
 
 US, PEER = b"\x01" * 32, b"\x02" * 32
 OUT0, IN0 = chain_start(US, PEER), chain_start(PEER, US)

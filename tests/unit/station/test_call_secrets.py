@@ -14,48 +14,19 @@ from typing import Any
 from hotline.crypto.aead import CipherKey
 from hotline.crypto.mlkem import MLKEM768PrivateKey
 from hotline.crypto.x25519 import X25519PrivateKey
-from hotline.proto import linemsg
 from hotline.proto.call import Call, CallState
 from hotline.proto.callkeys import CalleeExchange, CallerExchange, CallKeys
-from hotline.proto.constants import PROTOCOL_NAME
-from hotline.proto.linemsg import CallOffer, LineMessage
+from hotline.proto.linemsg import CallOffer
 from hotline.proto.media import MediaOpener, MediaSealer
 from hotline.station.calls.live import LiveCall
-from tests.support.farcall import answer_from_far_end
+from tests.support.farcall import CallChannel, answer_from_far_end
 from tests.support.reachable import reachable
 
 BINDING = b"\x33" * 32
 
 
-class Channel:
-    """Carries what the live call sends, decoded."""
-
-    peer_ip_port = ("127.0.0.1", 9)
-    is_closed = False
-    #: no carrier: media may go over UDP, as on a line without one
-    carrier = None
-    handshake_hash = BINDING
-    protocol_name = PROTOCOL_NAME
-
-    def __init__(self) -> None:
-        self.sent: list[LineMessage] = []
-
-    def carrier_status(self) -> None:
-        return None
-
-    def send_nowait(self, data: bytes, lane: object = None) -> None:
-        self.sent.append(linemsg.decode(data))
-
-    def flush(self) -> None:
-        pass
-
-    def take(self) -> list[LineMessage]:
-        out, self.sent = self.sent, []
-        return out
-
-
-def live_caller() -> tuple[LiveCall, Channel, list[Any]]:
-    channel = Channel()
+def live_caller() -> tuple[LiveCall, CallChannel, list[Any]]:
+    channel = CallChannel(BINDING)
     session = SimpleNamespace(channel=channel, initiated=True)
     alerts: list[Any] = []
     line = SimpleNamespace(peer="bravo", current=session, alert=lambda *a: alerts.append(a))

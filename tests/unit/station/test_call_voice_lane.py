@@ -22,47 +22,35 @@ from hotline.proto.call import (
 )
 from hotline.proto.carrier import SEGMENT_HEADER_LEN, Carrier, CarrierStatus, Lane, LaneFull
 from hotline.proto.carriermode import CarrierSetting
-from hotline.proto.constants import PROTOCOL_NAME
-from hotline.proto.linemsg import CallMedia, LineMessage
+from hotline.proto.linemsg import CallMedia
 from hotline.proto.media import PACKET_LEN
 from hotline.proto.messages import Data, encode_message
 from hotline.station.calls.audio import Discard, Silence
 from hotline.station.calls.live import LiveCall, Media
 from hotline.station.calls.voicelane import voice_bound
-from tests.support.farcall import answer_from_far_end
+from tests.support.farcall import CallChannel, answer_from_far_end
 
 BINDING = b"\x45" * 32
 #: When the call's media starts, on the carrier's clock: its signals have all left by then.
 START = 1.0
 
 
-class CarrierChannel:
+class CarrierChannel(CallChannel):
     """The session's channel in carrier mode: each payload goes in a lane of a real carrier, wrapped
-    in a ``Data`` message as the session wraps it. Nothing polls the carrier unless a test does."""
-
-    peer_ip_port = ("127.0.0.1", 9)
-    is_closed = False
-    handshake_hash = BINDING
-    protocol_name = PROTOCOL_NAME
+    in a ``Data`` message as the session wraps it, and is kept with its lane. Nothing polls the
+    carrier unless a test does."""
 
     def __init__(self, setting: CarrierSetting) -> None:
+        super().__init__(BINDING)
         self.carrier = setting
         self.shaper = Carrier(0.0, interval=setting.interval, cell_size=setting.cell_size)
-        self.sent: list[tuple[LineMessage, Lane]] = []
 
     def carrier_status(self) -> CarrierStatus:
         return self.shaper.status()
 
-    def send_nowait(self, data: bytes, lane: Lane = Lane.MESSAGES) -> None:
+    def note(self, data: bytes, lane: Lane) -> object:
         self.shaper.offer(lane, encode_message(Data(data)))  # may raise LaneFull, as the session does
-        self.sent.append((linemsg.decode(data), lane))
-
-    def flush(self) -> None:
-        pass
-
-    def take(self) -> list[LineMessage]:
-        out, self.sent = self.sent, []
-        return [message for message, _ in out]
+        return lane
 
     def waiting_voice(self) -> int:
         return self.shaper.waiting(Lane.VOICE).frames

@@ -16,19 +16,17 @@ from types import SimpleNamespace
 from typing import Any
 
 from hotline.crypto.mlkem import MLKEM768
-from hotline.proto import linemsg
 from hotline.proto.call import Call, CallState, EndReason
-from hotline.proto.constants import PROTOCOL_NAME
+from hotline.proto.carrier import Lane
 from hotline.proto.linemsg import (
     CallOffer,
     CallRinging,
     CallSignal,
-    LineMessage,
     Signal,
 )
 from hotline.station.calls.audio import Discard, Silence
 from hotline.station.calls.live import LiveCall, Media
-from tests.support.farcall import answer_from_far_end
+from tests.support.farcall import CallChannel, answer_from_far_end
 
 BINDING = b"\x44" * 32
 
@@ -43,31 +41,14 @@ def pumps_on_stack() -> int:
     return count
 
 
-class Channel:
+class Channel(CallChannel):
     """Carries what the live call sends, decoded, with how deep in pumps each was sent."""
 
-    peer_ip_port = ("127.0.0.1", 9)
-    is_closed = False
-    #: no carrier: media may go over UDP, as on a line without one
-    carrier = None
-    handshake_hash = BINDING
-    protocol_name = PROTOCOL_NAME
-
     def __init__(self) -> None:
-        self.sent: list[tuple[LineMessage, int]] = []
+        super().__init__(BINDING)
 
-    def carrier_status(self) -> None:
-        return None
-
-    def send_nowait(self, data: bytes, lane: object = None) -> None:
-        self.sent.append((linemsg.decode(data), pumps_on_stack()))
-
-    def flush(self) -> None:
-        pass
-
-    def take(self) -> list[LineMessage]:
-        out, self.sent = self.sent, []
-        return [message for message, _ in out]
+    def note(self, data: bytes, lane: Lane) -> object:
+        return pumps_on_stack()
 
 
 class Feed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from hotline.store.connection import connect, dbapi
 from hotline.store.db import Store
@@ -17,19 +18,26 @@ def raw_connection(path: Path, key: bytes = KEY) -> dbapi.Connection:
     return connect(path, key)
 
 
-def add_line(store: Store, peer: str = "bravo", now: float = 100.0) -> LineRow:
-    """A line with recognisable fields, added in its own transaction."""
+def line_fields(peer: str = "bravo", now: float = 100.0, **changes: Any) -> dict[str, Any]:
+    """Recognisable fields of a new line to ``peer`` (the arguments of ``store.lines.add``), with
+    ``changes`` (a profile, say)."""
+    return {
+        "peer": peer,
+        "card": b"card:" + peer.encode(),
+        "key_digest": b"\xd1" * 32,
+        "static_public": b"\x5a" * 32,
+        "endpoints": [f"{peer}.example:7000", "127.0.0.1:7001"],
+        "now": now,
+        "chain_out0": b"\x00" * 32,
+        "chain_in0": b"\x01" * 32,
+        **changes,
+    }
+
+
+def add_line(store: Store, peer: str = "bravo", now: float = 100.0, **changes: Any) -> LineRow:
+    """A line with recognisable fields (:func:`line_fields`), added in its own transaction."""
     with store.transaction():
-        return store.lines.add(
-            peer=peer,
-            card=b"card:" + peer.encode(),
-            key_digest=b"\xd1" * 32,
-            static_public=b"\x5a" * 32,
-            endpoints=[f"{peer}.example:7000", "127.0.0.1:7001"],
-            now=now,
-            chain_out0=b"\x00" * 32,
-            chain_in0=b"\x01" * 32,
-        )
+        return store.lines.add(**line_fields(peer, now, **changes))
 
 
 def undo_line_profiles(raw: dbapi.Connection) -> None:

@@ -17,7 +17,14 @@ from hotline.store.errors import StoreCorrupt, StoreError
 from hotline.store.messages import MessageStore
 from hotline.store.schema import IN, OUT, SCHEMA_VERSION
 from hotline.store.sealing import NONCE_LEN, Sealer
-from tests.unit.store.helpers import KEY, add_line, raw_connection, undo_document_hashes, undo_line_profiles
+from tests.unit.store.helpers import (
+    KEY,
+    add_line,
+    line_fields,
+    raw_connection,
+    undo_document_hashes,
+    undo_line_profiles,
+)
 
 LINE_KEY = bytes(range(100, 132))
 #: What a cnsa2 line's values are sealed under: HKDF-SHA-384 of the store key, its own label.
@@ -41,18 +48,7 @@ def _raw(path: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
 
 
 def _cnsa2_line(store: Store, peer: str = "bravo") -> int:
-    with store.transaction():
-        row = store.lines.add(
-            peer=peer,
-            card=b"card",
-            key_digest=b"\xd1" * 32,
-            static_public=b"\x5a" * 32,
-            endpoints=[],
-            now=1.0,
-            chain_out0=b"\x00" * 32,
-            chain_in0=b"\x01" * 32,
-            profile="cnsa2",
-        )
+    row = add_line(store, peer, profile="cnsa2")
     assert row.profile == "cnsa2"
     return row.id
 
@@ -100,17 +96,7 @@ def test_a_line_keeps_the_profile_it_was_made_with(path: Path) -> None:
 
 def test_an_unknown_profile_is_refused_on_add(store: Store) -> None:
     with pytest.raises(StoreError, match="'suiteb'"), store.transaction():
-        store.lines.add(
-            peer="x",
-            card=b"c",
-            key_digest=b"d" * 32,
-            static_public=b"s" * 32,
-            endpoints=[],
-            now=1.0,
-            chain_out0=b"\x00" * 32,
-            chain_in0=b"\x01" * 32,
-            profile="suiteb",  # type: ignore[arg-type]
-        )
+        store.lines.add(**line_fields("x", profile="suiteb"))
     assert store.lines.all() == []
 
 
@@ -265,16 +251,7 @@ def test_a_profile_change_rolled_back_leaves_the_line_as_it_was(store: Store) ->
 
 def add_line_in(store: Store, peer: str) -> int:
     """A standard line added inside the caller's transaction."""
-    return store.lines.add(
-        peer=peer,
-        card=b"card",
-        key_digest=b"\xd2" * 32,
-        static_public=b"\x5b" * 32,
-        endpoints=[],
-        now=1.0,
-        chain_out0=b"\x00" * 32,
-        chain_in0=b"\x01" * 32,
-    ).id
+    return store.lines.add(**line_fields(peer, key_digest=b"\xd2" * 32, static_public=b"\x5b" * 32)).id
 
 
 def test_the_page_layer_is_the_one_docs_store_md_describes(store: Store, path: Path) -> None:

@@ -16,6 +16,11 @@ message in the lane it names, and wakes the sender when cells have left. A messa
 (``LaneFull``) is never lost: a control message waits for room in order, an entry is sent again
 from the store.
 
+Beside it: the messages on the session's lanes are :class:`~hotline.station.lines.outbox.Outbox`'s,
+who waits for which receipt :class:`~hotline.station.lines.waiters.ReceiptWaiters`', what a broken
+session tells the operator :mod:`hotline.station.lines.deliveryalerts`', and the store jobs
+:mod:`hotline.station.lines.deliveryjobs`'.
+
 Quotas (§10.3) stay with the station: before an entry the machine would accept is fed, the quota
 desk may withhold it; the desk may drop a leftover entry past a gap it caused; and it may pause
 the sender between its steps or call :meth:`Delivery.rewind` when the peer withholds our entries.
@@ -24,7 +29,6 @@ the sender between its steps or call :meth:`Delivery.rewind` when the peer withh
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -32,13 +36,12 @@ from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from hotline.net.tcp import ChannelClosed, SecureChannel
-from hotline.proto import linemsg
-from hotline.proto.carrier import Lane, LaneFull
 from hotline.proto.delivery import Accept, Gap
 from hotline.proto.linemsg import Entry, Hello, Receipt
 from hotline.proto.pacing import LaneFacts, LanePacer
 from hotline.proto.suites import suite
-from hotline.proto.transcript import (
+from hotline.proto.transcript import Transcript
+from hotline.proto.transcriptio import (
     AwaitRoom,
     Broken,
     LineUp,
@@ -50,10 +53,9 @@ from hotline.proto.transcript import (
     Receipted,
     Send,
     StoreEntries,
-    Transcript,
-    Why,
 )
 from hotline.station.ids import show_id
+from hotline.station.lines.deliveryalerts import broken_alert
 from hotline.station.lines.deliveryjobs import (
     DocHook,
     Stored,
@@ -63,6 +65,8 @@ from hotline.station.lines.deliveryjobs import (
     number_entries,
     store_inbound,
 )
+from hotline.station.lines.outbox import Outbox
+from hotline.station.lines.waiters import ReceiptWaiters
 from hotline.station.worker import StoreWorker
 from hotline.store.db import Store
 from hotline.store.errors import StoreError
@@ -151,7 +155,7 @@ class Delivery:
     """Drives one line's :class:`Transcript`. Belongs to the line's event loop."""
 
     # one per line: slots keep a hub's memory per line down
-    __slots__ = ("_backlog", "_line", "_number", "_session", "_waiters", "_wake", "machine")
+    __slots__ = ("_line", "_number", "_outbox", "_session", "_waiters", "_wake", "machine")
 
     def __init__(self, line: DeliveryLine, inbound: tuple[int, bytes], outbound: tuple[int, bytes]) -> None:
         self._line = line
@@ -167,22 +171,14 @@ class Delivery:
         self._session: Any = None
         self._number = 0
         self._wake = asyncio.Event()
-        #: Futures for ``wait``: set to the time the peer's receipt came.
-        self._waiters: dict[bytes, list[asyncio.Future[float]]] = {}
-        #: Carrier mode: control messages of the current session a full lane refused, in order.
-        self._backlog: list[tuple[bytes, Lane]] = []
+        self._waiters = ReceiptWaiters()
+        self._outbox = Outbox(line.spawn)
 
     def follow_profile(self, row: LineRow) -> None:
         """The line's profile changed (no session: the line is not keyed): the chain's hash is the new
         profile's from the next entry on, and a direction with no entry yet starts from the new
         profile's start (what the store now holds, :meth:`~hotline.store.lines.LineStore.set_profile`)."""
-        machine = self.machine
-        machine.suite = suite(row.profile)
-        if machine.out_seq == 0:
-            machine.chain_out0 = machine.out_head = row.chain_out0
-        if machine.in_seq == 0 and machine.committed_in[0] == 0:
-            machine.in_head = row.chain_in0
-            machine.committed_in = (0, row.chain_in0)
+        self.machine.follow_profile(suite(row.profile), row.chain_out0, row.chain_in0)
 
     # -- following the line's session
 
@@ -196,7 +192,7 @@ class Delivery:
         current = self._line.current
         if current is not self._session:
             self._session = current
-            self._backlog = []
+            self._outbox.follow(current)
             if current is None:
                 self.machine.session_ended()
             else:
@@ -231,10 +227,14 @@ class Delivery:
                     ):
                         continue
                     try:
-                        refused = not self._send(session, message, flush, lane)
+                        refused = not self._outbox.send(message, flush, lane)
                     except ChannelClosed:
                         if not quiet_close:
                             raise
+                    if refused and isinstance(message, Entry):
+                        # still numbered in the store: the sender resends from it, in order
+                        self.machine.rewind(self._number, message.seq - 1)
+                        self._wake.set()
                 case StoreEntries():
                     self._store(output)
                 case MarkDelivered():
@@ -251,7 +251,7 @@ class Delivery:
                     self._wake.set()
                 case Receipted(ids, at):
                     for message_id in ids:
-                        self._deliver(message_id, at)
+                        self._waiters.delivered(message_id, at)
                     self._wake.set()
                     if ids and self._line.station.has_followers:
                         shown = [show_id(message_id) for message_id in ids]
@@ -264,74 +264,12 @@ class Delivery:
                     )
                 case Broken():
                     alive = False
-                    self._broken(output)
+                    alert = broken_alert(self._line.peer, output)
+                    if alert is not None:
+                        self._line.alert(*alert)
         if session is not None:
             session.cursor = self.machine.cursor
         return alive, read
-
-    def _send(
-        self, session: DeliverySession, message: Hello | Entry | Receipt, flush: bool, lane: Lane | None
-    ) -> bool:
-        """Put ``message`` in its lane (without a carrier, on the session's stream); False: an
-        entry that a full lane refused, to be sent again from the store."""
-        channel, data = session.channel, linemsg.encode(message)
-        lane = linemsg.carrier_lane(message) if lane is None else lane
-        if self._backlog and not isinstance(message, Entry):
-            self._backlog.append((data, lane))  # behind what a full lane refused before it
-            return True
-        try:
-            channel.send_nowait(data, lane)
-        except LaneFull:
-            if isinstance(message, Entry):
-                # the pacing keeps the entry lanes far below their bound; should one refuse anyway,
-                # the entry stays numbered in the store and the sender resends from it, in order
-                self.machine.rewind(self._number, message.seq - 1)
-                self._wake.set()
-                return False
-            self._backlog.append((data, lane))
-            self._line.spawn(self._send_backlog(session))
-            return True
-        if flush:
-            channel.flush()
-        return True
-
-    async def _send_backlog(self, session: DeliverySession) -> None:
-        """Offer the control messages a full lane refused again, in order, as cells leave."""
-        channel = session.channel
-        while self._backlog and self._session is session and not channel.is_closed:
-            await channel.wait_room()
-            while self._backlog and self._session is session:
-                data, lane = self._backlog[0]
-                try:
-                    channel.send_nowait(data, lane)
-                except LaneFull:
-                    break
-                except ChannelClosed:
-                    return
-                self._backlog.pop(0)
-
-    def _broken(self, broken: Broken) -> None:
-        peer = self._line.peer
-        match broken.why:
-            case Why.ROLLED_BACK:
-                detail = (
-                    f"{peer} holds {broken.seq} of our entries but we sent only {broken.other}: "
-                    "was our store restored from an old copy?"
-                )
-            case Why.HELLO_MISMATCH:
-                detail = f"{peer}'s copy of our transcript differs at entry {broken.seq}"
-            case Why.GAP:
-                self._line.alert("gap", f"{peer} sent entry {broken.seq} where {broken.other} was due")
-                return
-            case Why.CHAIN:
-                detail = f"entry {broken.seq} from {peer} does not extend our chain"
-            case Why.RECEIPT_BEYOND:
-                detail = f"{peer} receipted entry {broken.seq}; we sent {broken.other}"
-            case Why.RECEIPT_MISMATCH:
-                detail = f"{peer}'s receipt for entry {broken.seq} has another chain head"
-            case Why.STORE_FAILED:
-                return  # the store's failure was told where it happened
-        self._line.alert("chain-mismatch", detail)
 
     # -- what the peer sends
 
@@ -420,11 +358,6 @@ class Delivery:
         self._carry_out()
 
     # -- receipts
-
-    def _deliver(self, message_id: bytes, at: float) -> None:
-        for waiter in self._waiters.pop(message_id, []):
-            if not waiter.done():
-                waiter.set_result(at)
 
     async def _mark(self, command: MarkDelivered) -> None:
         line = self._line
@@ -544,18 +477,11 @@ class Delivery:
 
     def waiter(self, message_id: bytes) -> asyncio.Future[float]:
         """A future set to the receipt's time when ``message_id`` (outbound) is receipted."""
-        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(message_id, []).append(future)
-        return future
+        return self._waiters.add(message_id)
 
     def unwait(self, message_id: bytes, future: asyncio.Future[float]) -> None:
         """Drop a waiter that is no longer needed."""
-        waiting = self._waiters.get(message_id)
-        if waiting is not None:
-            with contextlib.suppress(ValueError):
-                waiting.remove(future)
-            if not waiting:
-                del self._waiters[message_id]
+        self._waiters.remove(message_id, future)
 
 
 __all__ = [
