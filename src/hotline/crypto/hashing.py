@@ -74,14 +74,6 @@ _HASHLIB_NAMES: dict[DigestName, str] = {
 }
 
 
-_ONE_SHOT: dict[DigestName, Callable[[bytes], Hasher]] = {
-    "BLAKE2s": hashlib.blake2s,
-    "SHA256": hashlib.sha256,
-    "BLAKE2b": hashlib.blake2b,
-    "SHA384": hashlib.sha384,
-    "SHA512": hashlib.sha512,
-}
-
 #: Output length in bytes of every hash :func:`hasher` offers (BLAKE3 at its default 32 bytes).
 HASHER_LEN: dict[HasherName, int] = {
     "BLAKE2s": 32, "SHA256": 32, "BLAKE2b": 64, "SHA384": 48, "SHA512": 64, "BLAKE3": 32
@@ -100,8 +92,10 @@ def digest(name: HasherName, data: bytes) -> bytes:
     if name == "BLAKE3":
         return blake3.blake3(data).digest()
     # hashlib's one-shot is OpenSSL's code as pyca's is, without the object set-up: 0.3 to 1.3 us
-    # against 2 to 3 for the short inputs the handshake hashes a dozen times
-    return _ONE_SHOT[name](data).digest()
+    # against 2 to 3 for the short inputs the handshake hashes a dozen times (looked up on the
+    # module at each call, so whatever replaces hashlib's constructors sees every use)
+    one_shot: Callable[[bytes], Hasher] = getattr(hashlib, _HASHLIB_NAMES[name])
+    return one_shot(data).digest()
 
 
 def hmac_digest(name: DigestName, key: bytes, data: bytes) -> bytes:

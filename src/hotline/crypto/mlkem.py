@@ -11,7 +11,7 @@ their own :class:`Kem` implementation; the handshake only sees the protocol.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import mlkem
 
@@ -209,6 +209,20 @@ class Kem(Protocol):
         ...
 
 
+_K = TypeVar("_K")
+
+#: Keys a :class:`Kem` made and has not decapsulated with yet, at most this many per KEM object.
+_MADE_KEYS = 8
+
+
+def _remember(made: dict[bytes, _K], seed: bytes, key: _K) -> None:
+    # the handshake keeps only the seed; deriving the key from it again to decapsulate costs as
+    # much as making it (a tenth of a handshake), so the key made is kept until then
+    if len(made) >= _MADE_KEYS:
+        del made[next(iter(made))]
+    made[seed] = key
+
+
 class MLKEM768:
     """ML-KEM-768 as a :class:`Kem`, drawing randomness from the operating system."""
 
@@ -216,15 +230,20 @@ class MLKEM768:
     public_key_len = PUBLIC_KEY_LEN
     ciphertext_len = CIPHERTEXT_LEN
 
+    def __init__(self) -> None:
+        self._made: dict[bytes, MLKEM768PrivateKey] = {}
+
     def generate(self) -> tuple[bytes, bytes]:
         key = MLKEM768PrivateKey.generate()
+        _remember(self._made, key.seed, key)
         return key.seed, key.public_key().raw
 
     def encapsulate(self, public_key: bytes) -> tuple[bytes, bytes]:
         return MLKEM768PublicKey.from_bytes(public_key).encapsulate()
 
     def decapsulate(self, private_state: bytes, ciphertext: bytes) -> bytes:
-        return MLKEM768PrivateKey.from_seed(private_state).decapsulate(ciphertext)
+        key = self._made.pop(bytes(private_state), None) or MLKEM768PrivateKey.from_seed(private_state)
+        return key.decapsulate(ciphertext)
 
 
 class MLKEM1024:
@@ -234,15 +253,20 @@ class MLKEM1024:
     public_key_len = PUBLIC_KEY_LEN_1024
     ciphertext_len = CIPHERTEXT_LEN_1024
 
+    def __init__(self) -> None:
+        self._made: dict[bytes, MLKEM1024PrivateKey] = {}
+
     def generate(self) -> tuple[bytes, bytes]:
         key = MLKEM1024PrivateKey.generate()
+        _remember(self._made, key.seed, key)
         return key.seed, key.public_key().raw
 
     def encapsulate(self, public_key: bytes) -> tuple[bytes, bytes]:
         return MLKEM1024PublicKey.from_bytes(public_key).encapsulate()
 
     def decapsulate(self, private_state: bytes, ciphertext: bytes) -> bytes:
-        return MLKEM1024PrivateKey.from_seed(private_state).decapsulate(ciphertext)
+        key = self._made.pop(bytes(private_state), None) or MLKEM1024PrivateKey.from_seed(private_state)
+        return key.decapsulate(ciphertext)
 
 
 _KEMS: dict[str, type[MLKEM768] | type[MLKEM1024]] = {"MLKEM768": MLKEM768, "MLKEM1024": MLKEM1024}

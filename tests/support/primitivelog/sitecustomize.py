@@ -2,7 +2,8 @@
 
 Put this directory on a daemon's ``PYTHONPATH`` with ``HOTLINE_PRIMITIVE_LOG`` naming a file, and
 Python imports it at start-up, before any Hotline module: it replaces the entry points of those
-primitives (pyca's ``ChaCha20Poly1305``, ``hashes.BLAKE2s``/``BLAKE2b``, ``MLKEM768PrivateKey``/
+primitives (pyca's ``ChaCha20Poly1305``, ``hashes.BLAKE2s``/``BLAKE2b`` and every
+``Hash``, ``HMAC`` and ``HKDF`` over them, ``MLKEM768PrivateKey``/
 ``MLKEM768PublicKey``, the MLKEM768-X25519 HPKE keys; hashlib's ``blake2s``, ``blake2b`` and
 ``new``) with stand-ins that append ``monotonic time, primitive, calling Hotline module`` to the file,
 then do the real work (the module is every Hotline module on the stack, innermost
@@ -79,8 +80,24 @@ class _LoggedAead:
         return logged
 
 
+def _over_blake2(original: Any) -> Any:
+    """``original`` (pyca's Hash, HMAC or HKDF), logging each one made over a BLAKE2 algorithm."""
+
+    def made(*args: Any, **kwargs: Any) -> Any:
+        algorithm = kwargs.get("algorithm")
+        if algorithm is None:
+            algorithm = next((a for a in args if hasattr(a, "digest_size") and hasattr(a, "name")), None)
+        if algorithm is not None and str(algorithm.name).startswith("blake2"):
+            _log("BLAKE2")
+        return original(*args, **kwargs)
+
+    return made
+
+
 def _install() -> None:
     from cryptography.hazmat.primitives import hashes, hpke
+    from cryptography.hazmat.primitives import hmac as pyca_hmac
+    from cryptography.hazmat.primitives.kdf import hkdf
     from cryptography.hazmat.primitives.asymmetric import mlkem
     from cryptography.hazmat.primitives.ciphers import aead
 
@@ -108,6 +125,10 @@ def _install() -> None:
     hashlib.new = logged_new
     hashes.BLAKE2s = _Logged("BLAKE2", hashes.BLAKE2s)  # type: ignore[misc]
     hashes.BLAKE2b = _Logged("BLAKE2", hashes.BLAKE2b)  # type: ignore[misc]
+    # an algorithm object made once and kept is logged when it is made, not when it is used: each
+    # hash, HMAC and HKDF made over a BLAKE2 algorithm is logged too
+    for module, attr in ((hashes, "Hash"), (pyca_hmac, "HMAC"), (hkdf, "HKDF")):
+        setattr(module, attr, _over_blake2(getattr(module, attr)))
     for attr in ("MLKEM768PrivateKey", "MLKEM768PublicKey"):
         setattr(mlkem, attr, _Logged("ML-KEM-768", getattr(mlkem, attr)))
     for attr in ("MLKEM768X25519PrivateKey", "MLKEM768X25519PublicKey"):
