@@ -97,9 +97,9 @@ def _over_blake2(original: Any) -> Any:
 def _install() -> None:
     from cryptography.hazmat.primitives import hashes, hpke
     from cryptography.hazmat.primitives import hmac as pyca_hmac
-    from cryptography.hazmat.primitives.kdf import hkdf
     from cryptography.hazmat.primitives.asymmetric import mlkem
     from cryptography.hazmat.primitives.ciphers import aead
+    from cryptography.hazmat.primitives.kdf import hkdf
 
     chacha = aead.ChaCha20Poly1305
 
