@@ -74,8 +74,9 @@ class Transport:
         self._rekey_after_bytes = rekey_after_bytes
         self._reject_after_time = reject_after_time
         self.out: list[bytes | bytearray] = []
-        # each record's plaintext is built here before it is sealed: one buffer, reused
-        self._plain = bytearray(MAX_PLAINTEXT)
+        # each record's plaintext is built here before it is sealed: one buffer, reused, made at the
+        # first record (a connection that never authenticates must not cost 64 KiB)
+        self._plain: bytearray | None = None
         self.stream_out = OutgoingStream()
         self.stream_in = IncomingStream()
         #: Transport records sealed and read (all epochs).
@@ -160,6 +161,10 @@ class Transport:
         the session must end.
         """
         stream, plain = self.stream_out, self._plain
+        if plain is None:
+            if not stream.pending:
+                return True
+            plain = self._plain = bytearray(MAX_PLAINTEXT)
         while stream.pending >= MAX_CONTENT or (stream.pending and not full_only):
             size = pad_into(plain, ContentKind.STREAM, stream.take(MAX_CONTENT))
             with memoryview(plain) as view, view[:size] as plaintext:
