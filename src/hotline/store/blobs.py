@@ -108,7 +108,7 @@ class Blob:
         """
         self.write_run(index, [data])
 
-    def write_run(self, index: int, chunks: Sequence[bytes]) -> None:
+    def write_run(self, index: int, chunks: Sequence[bytes | memoryview]) -> None:
         """Seal consecutive chunks ``index``, ``index + 1``, … each under a fresh random nonce and
         write them in their places with one system call. Every chunk but the last is a full one.
 

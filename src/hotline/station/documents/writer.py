@@ -14,7 +14,7 @@ import functools
 import queue
 import threading
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import Protocol
 
 from hotline.crypto.hashing import Hasher
 from hotline.proto.constants import DOC_CHUNK
@@ -149,7 +149,7 @@ class DocumentWriter:
                 continue  # sent before the sender heard we paused
             try:
                 # views of the received messages (never changed), which the blob only reads
-                blob.write_run(offset // DOC_CHUNK, cast(list[bytes], chunks))
+                blob.write_run(offset // DOC_CHUNK, chunks)
             except StoreError as exc:
                 # nothing of the run is hashed: the sender sends it again from its start
                 self._failed = True
