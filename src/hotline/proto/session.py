@@ -10,9 +10,10 @@ through the factories in :class:`SessionConfig`.
 
 The Session owns the states, the events and the order of things; it composes the parts that do
 the work: each role's side of the handshake (:mod:`hotline.proto.opening`), the record layer
-(:mod:`hotline.proto.transport`), rekeys and their defences (:mod:`hotline.proto.rekeying`) and
-liveness (:mod:`hotline.proto.keepalive`). A session made with a carrier setting sends its
-messages in constant-rate cells (docs/protocol.md §14.5, :mod:`hotline.proto.carriermode`).
+(:mod:`hotline.proto.transport`), the sending side (:mod:`hotline.proto.outbox`), rekeys and their
+defences (:mod:`hotline.proto.rekeying`) and liveness (:mod:`hotline.proto.keepalive`). A session
+made with a carrier setting sends its messages in constant-rate cells (docs/protocol.md §14.5,
+:mod:`hotline.proto.carriermode`).
 
 A Session's transitions (``TRANSITIONS`` in :mod:`hotline.proto.states`; docs/state-machines/session.md)::
 
@@ -35,16 +36,11 @@ dialled starts rekeys, the other asks for one with ``RekeyRequest``.
 
 from __future__ import annotations
 
-import contextlib
 from collections import deque
-from functools import partial
 
 from hotline.proto.carrier import Lane
 from hotline.proto.carriermode import CarrierMode, CarrierSetting
 from hotline.proto.channel import Channel
-from hotline.proto.constants import (
-    MAX_DATA_LEN,
-)
 from hotline.proto.errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from hotline.proto.events import (
     HandshakeCompleted,
@@ -58,14 +54,10 @@ from hotline.proto.handshake import (
     PeerDirectory,
 )
 from hotline.proto.keepalive import Keepalive
-from hotline.proto.messages import (
-    Bytes,
-    Close,
-    Data,
-    Message,
-)
+from hotline.proto.messages import Bytes
 from hotline.proto.noise import NoiseError
 from hotline.proto.opening import InitiatorSide, LocalKeys, ResponderSide
+from hotline.proto.outbox import Outbox
 from hotline.proto.ratelimit import HandshakeLimits
 from hotline.proto.records import RecordError, RecordReader, RecordType
 from hotline.proto.rekeying import Rekeying
@@ -115,12 +107,18 @@ class Session:
         self._keepalive = Keepalive(config.keepalive_interval, config.keepalive_misses, now)
         #: In carrier mode its carrier (``status()``, each lane's ``room()``), else None. Read only.
         self.carrier = None if setting is None else CarrierMode(setting, self._transport)
+        self._outbox = Outbox(
+            self._transport, self._keepalive, key_spent=self._key_spent, carrier=self.carrier
+        )
+        #: Queues one of the session's own messages (in carrier mode in a lane, CONTROL by default).
+        self._send_message = self._outbox.send
         self._rekeying = Rekeying(
             self._transport,
             keys,
             initiator,
             send=self._send_message,
-            seal=partial(self._flush, before_switch=True),
+            # before a key switch: the last record sealed is the last under the old key
+            seal=self._outbox.flush,
             report=self._events.append,
             limits=config.rekey_limits,
             rekey_after_time=config.rekey_after_time,
@@ -258,8 +256,9 @@ class Session:
         the rest waits for a later call (the adapter uses this to coalesce a burst of sends into
         few records, and flushes on the next loop turn).
         """
-        self._flush(full_only=not flush)
-        return self._transport.take_output()
+        # reaching a key's volume limit queues a rekey (or a request for one), idempotent in an epoch
+        on_volume = self._channel.sent_volume if self._state is SessionState.ESTABLISHED else None
+        return self._outbox.take(full_only=not flush, on_volume=on_volume)
 
     def next_event(self) -> SessionEvent | None:
         """The next event, or None when there are no more."""
@@ -292,32 +291,22 @@ class Session:
         """
         if self._state is not SessionState.ESTABLISHED:
             raise LocalProtocolError(f"cannot send in state {self._state.value}")
-        if len(data) > MAX_DATA_LEN:
-            raise LocalProtocolError("payload too large for one record", ErrorCode.MESSAGE_TOO_LARGE)
-        self._send_message(Data(data), now, lane)
+        self._outbox.send_data(data, now, lane)
 
     def send_parts(self, parts: list[Bytes], now: float, lane: Lane = Lane.MESSAGES) -> None:
         """:meth:`send_data` of ``b"".join(parts)`` (the same bytes on the wire) without copying the
         parts: they are borrowed, and must not change before :meth:`data_to_send` (``flush=True``)
         or :meth:`own_queued`. In carrier mode they are joined at once. Raises as :meth:`send_data`."""
-        if self.carrier is not None:
-            self.send_data(b"".join(parts), now, lane)
-            return
         if self._state is not SessionState.ESTABLISHED:
             raise LocalProtocolError(f"cannot send in state {self._state.value}")
-        if sum(len(part) for part in parts) > MAX_DATA_LEN:
-            raise LocalProtocolError("payload too large for one record", ErrorCode.MESSAGE_TOO_LARGE)
-        self._transport.stream_out.push_data(parts)
-        self._keepalive.sent(now)
+        self._outbox.send_parts(parts, now, lane)
 
     def own_queued(self) -> None:
         """Copy what is still queued of :meth:`send_parts`'s parts, so that their owner may change them."""
-        self._transport.stream_out.own()
+        self._outbox.own_queued()
 
     def close(self, now: float, code: ErrorCode = ErrorCode.LOCAL_CLOSE, reason: str = "closed") -> None:
         """End the session; tells an authenticated peer why. Idempotent."""
-        if self._state is SessionState.CLOSED:
-            return
         self._terminate(code, reason, now, notify_peer=True)
 
     def receive_data(self, data: bytes | bytearray, now: float) -> None:
@@ -397,6 +386,7 @@ class Session:
 
     def _use_carrier(self, setting: CarrierSetting | None) -> None:
         self.carrier = carrier = None if setting is None else CarrierMode(setting, self._transport)
+        self._outbox.use_carrier(carrier)
         self._rekeying.use_carrier(carrier)
         self._channel.use_carrier(carrier)
 
@@ -464,31 +454,6 @@ class Session:
         self._state = transition(self._state, Trigger.TERMINATE)
         self._events.append(SessionTerminated(code, reason, by_peer=True))
 
-    # -- sending -----------------------------------------------------------------------------------
-
-    def _send_message(self, message: Message, now: float, lane: Lane = Lane.CONTROL) -> None:
-        """Queue ``message`` on the outgoing stream, or in carrier mode in ``lane``."""
-        if self.carrier is None:
-            self._transport.push(message)
-        else:
-            self.carrier.offer(lane, message, now)
-        self._keepalive.sent(now)
-
-    def _flush(self, *, full_only: bool = False, before_switch: bool = False) -> None:
-        """Seal the outgoing stream into records under the current sending key (with ``full_only``,
-        only whole records' worth). Reaching the volume limit queues a rekey (or a request for one),
-        unless ``before_switch``: then the last record sealed must be the last under this key."""
-        on_volume = None
-        if not before_switch and self._state is SessionState.ESTABLISHED:
-            on_volume = self._channel.sent_volume  # idempotent within an epoch
-        if (
-            not self._transport.seal(full_only=full_only, on_volume=on_volume)
-            and self._state is not SessionState.CLOSED
-        ):
-            # the sending key is spent: end rather than reuse a nonce
-            self._state = transition(self._state, Trigger.TERMINATE)
-            self._events.append(SessionTerminated(ErrorCode.KEY_EXPIRED, "key exhausted", by_peer=False))
-
     # -- ending ------------------------------------------------------------------------------------
 
     def _fail(self, exc: ProtocolError, now: float) -> None:
@@ -503,11 +468,15 @@ class Session:
         if self._state is SessionState.CLOSED:
             return
         if notify_peer and self._state is SessionState.ESTABLISHED:
-            # if the key is spent the peer sees the connection close instead
-            with contextlib.suppress(LocalProtocolError):
-                self._send_message(Close(int(code), reason[:1024]), now)
+            self._outbox.send_close(code, reason, now)
         self._state = transition(self._state, Trigger.TERMINATE)
         self._events.append(SessionTerminated(code, reason, by_peer=False))
+
+    def _key_spent(self) -> None:
+        # the sending key can seal no more records: end rather than reuse a nonce
+        if self._state is not SessionState.CLOSED:
+            self._state = transition(self._state, Trigger.TERMINATE)
+            self._events.append(SessionTerminated(ErrorCode.KEY_EXPIRED, "key exhausted", by_peer=False))
 
 
 __all__ = ["Session", "SessionConfig"]
