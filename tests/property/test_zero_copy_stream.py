@@ -110,6 +110,15 @@ def test_document_chunks_through_two_sessions_are_unchanged(lengths: list[int]) 
     buffer = bytearray(65536)
     sent: list[bytes] = []
     kept: list[memoryview] = []
+
+    def keep_received() -> None:
+        pair.drain()
+        for event in pair.take("r"):
+            if isinstance(event, DataReceived):
+                message = linemsg.decode(event.data)
+                assert isinstance(message, linemsg.DocData)
+                kept.append(message.data)
+
     for n, length in enumerate(lengths):
         buffer[:length] = _pattern(n, length)
         sent.append(bytes(buffer[:length]))
@@ -122,17 +131,7 @@ def test_document_chunks_through_two_sessions_are_unchanged(lengths: list[int]) 
         buffer[:] = bytes(65536)  # the next read goes into the same buffer
         if n % 3 == 0:
             pair.transfer(pair.i)
-        pair.drain()
-        for event in pair.take("r"):
-            if isinstance(event, DataReceived):
-                message = linemsg.decode(event.data)
-                assert isinstance(message, linemsg.DocData)
-                kept.append(message.data)
+        keep_received()
     pair.transfer(pair.i)
-    pair.drain()
-    for event in pair.take("r"):
-        if isinstance(event, DataReceived):
-            message = linemsg.decode(event.data)
-            assert isinstance(message, linemsg.DocData)
-            kept.append(message.data)
+    keep_received()
     assert [bytes(k) for k in kept] == sent

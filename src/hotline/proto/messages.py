@@ -6,6 +6,8 @@ strict: unknown tags, wrong types, extra or missing fields all fail with :class:
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import msgspec
 
 from hotline.proto.constants import MAX_DATA_LEN
@@ -75,6 +77,8 @@ class MessageError(ValueError):
 
 
 _encoder = msgspec.msgpack.Encoder()
+_M = TypeVar("_M", Message, ReceivedMessage)
+
 _decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 _view_decoder: msgspec.msgpack.Decoder[ReceivedMessage] = msgspec.msgpack.Decoder(ReceivedMessage)
 #: A ``Data`` message before its body's bytes: a 2-element array, then the tag 0 (msgspec's
@@ -105,18 +109,17 @@ def data_head(length: int) -> bytes:
 def decode_message_view(data: bytes | memoryview) -> ReceivedMessage:
     """Strictly decode one message, a ``Data`` body as a view of ``data`` (:class:`DataView`): the
     caller must not change ``data`` while the view lives. Raises :class:`MessageError`."""
-    try:
-        message = _view_decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
-        raise MessageError(str(exc)) from exc
-    _check(message)
-    return message
+    return _decoded(_view_decoder, data)
 
 
 def decode_message(data: bytes | memoryview) -> Message:
     """Strictly decode one message. Raises :class:`MessageError`."""
+    return _decoded(_decoder, data)
+
+
+def _decoded(decoder: msgspec.msgpack.Decoder[_M], data: bytes | memoryview) -> _M:
     try:
-        message = _decoder.decode(data)
+        message = decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise MessageError(str(exc)) from exc
     _check(message)
