@@ -47,7 +47,7 @@ contracts: $(STAMP)
 	$(BIN)/lint-imports
 
 # One worker per core and one more, each taking whole test files: most integration tests wait on
-# real daemons and timers, so the cores would idle a quarter of the time with one worker each
+# real daemons and timers, so the cores idled nearly a third of the time with one worker each
 # (measured on two cores: 9 min against 11). PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 pytest: $(DEBIAN_STAMP) $(DEV_DEBIAN_STAMP) $(STAMP)
