@@ -78,6 +78,11 @@ class Outgoing:
     #: When its progress was last written to the store (monotonic seconds).
     last_stored: float = 0.0
 
+    @classmethod
+    def of(cls, row: DocRow, stored: int = 0) -> Outgoing:
+        """The sending state of ``row``, whose first ``stored`` bytes the far end already holds."""
+        return cls(row, Sender(row.size, stored, window=SEND_WINDOW))
+
 
 class OutgoingDocuments(Generic[LineT]):
     """Every outbound document not yet complete, by line id and document id, and their senders."""
@@ -166,15 +171,13 @@ class OutgoingDocuments(Generic[LineT]):
             raise StationError(
                 "store-full" if isinstance(exc, StoreFull) else "store-error", exc.reason
             ) from None
-        self._outgoing[(line_id, meta.doc_id)] = Outgoing(doc, Sender(doc.size, window=SEND_WINDOW))
+        self._outgoing[(line_id, meta.doc_id)] = Outgoing.of(doc)
         line.delivery.wake()
         return row, doc
 
     def watch(self, line: LineT, doc: DocRow) -> asyncio.Queue[dict[str, object]]:
         """Progress events of an outbound document (``{"document": …}``) until it ends."""
-        out = self._outgoing.setdefault(
-            (line.row.id, doc.doc_id), Outgoing(doc, Sender(doc.size, window=SEND_WINDOW))
-        )
+        out = self._outgoing.setdefault((line.row.id, doc.doc_id), Outgoing.of(doc))
         queue: asyncio.Queue[dict[str, object]] = asyncio.Queue()
         out.watchers.add(queue)
         return queue
@@ -370,9 +373,7 @@ class OutgoingDocuments(Generic[LineT]):
         except StoreError:
             return
         for row in rows:
-            self._outgoing.setdefault(
-                (row.line_id, row.doc_id), Outgoing(row, Sender(row.size, row.stored, window=SEND_WINDOW))
-            )
+            self._outgoing.setdefault((row.line_id, row.doc_id), Outgoing.of(row, row.stored))
 
 
 __all__ = ["PROGRESS_EVERY", "READ_BLOCK", "SEND_WINDOW", "Emit", "Outgoing", "OutgoingDocuments"]
