@@ -1,0 +1,155 @@
+"""``docs/vectors/linekeys.json``: line keys sealed from station A to station B under both profiles,
+every HPKE intermediate value, and the file ``hotline line grant`` writes (docs/protocol.md §8.5, §8.7).
+
+The stations are those of ``cards.json``. Production code builds the body, the ``info`` bytes and the
+encodings; the HPKE encapsulation (fixed ML-KEM ``m`` and classical ephemeral) and the ML-DSA halves of
+the signatures (FIPS 204's deterministic variant) come from :mod:`tests.conformance.detcrypto`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hotline.proto import linekeys
+from hotline.proto.linekeys import LINE_KEY_CONTEXT, LINE_KEY_CONTEXT_CNSA2
+from tests.conformance.detcrypto import Sealing, hybrid_sign, seal_cnsa2, seal_standard
+from tests.conformance.stations import A, B
+from tests.conformance.vectorfile import fixed, fixed_note
+
+FILE = "linekeys.json"
+
+#: The label a station gives the line it grants a key for: its own name, "-", the peer's name.
+LABEL = f"{A.name}-{B.name}"
+#: When A created the keys (seconds since the Unix epoch).
+CREATED_AT = 1_800_000_100
+
+_INPUTS = {
+    "standard": {
+        "line_key": ("line key standard", 32),
+        "mlkem_m": ("seal standard/mlkem768 m", 32),
+        "ephemeral_private": ("seal standard/x25519 ephemeral", 32),
+    },
+    "cnsa2": {
+        "line_key": ("line key cnsa2", 32),
+        "mlkem_m": ("seal cnsa2/mlkem1024 m", 32),
+        "ephemeral_private": ("seal cnsa2/p384 ephemeral scalar", 48),
+    },
+}
+
+
+def _value(profile: str, name: str) -> bytes:
+    label, size = _INPUTS[profile][name]
+    return fixed(label, size)
+
+
+def _hpke(sealing: Sealing, info: bytes) -> dict[str, Any]:
+    return {
+        "info": info.hex(),
+        "mlkem_ciphertext": sealing.pq_ciphertext.hex(),
+        "mlkem_shared_secret": sealing.pq_shared_secret.hex(),
+        "ephemeral_public": sealing.classical_ciphertext.hex(),
+        "dh_shared_secret": sealing.classical_shared_secret.hex(),
+        "kem_shared_secret": sealing.shared_secret.hex(),
+        "suite_id": sealing.suite_id.hex(),
+        "key_schedule_context": sealing.key_schedule_context.hex(),
+        "aead_key": sealing.key.hex(),
+        "aead_base_nonce": sealing.base_nonce.hex(),
+        "aad": "",
+        "enc": sealing.enc.hex(),
+        "ciphertext": sealing.ciphertext.hex(),
+    }
+
+
+def _standard() -> dict[str, Any]:
+    sender, recipient = A.identity(), B.identity()
+    key = _value("standard", "line_key")
+    digests = sender.key_digest_for("standard"), recipient.key_digest_for("standard")
+    info = linekeys._hpke_info(*digests, LABEL)
+    card = B.card(version=2)
+    sealing = seal_standard(
+        key,
+        mlkem768_public=card.kem_public.raw,
+        x25519_public=card.static_public.raw,
+        info=info,
+        m=_value("standard", "mlkem_m"),
+        ephemeral=_value("standard", "ephemeral_private"),
+    )
+    body = linekeys._ENCODER.encode(
+        linekeys._Body(linekeys.LINE_KEY_VERSION, LABEL, *digests, CREATED_AT, sealing.sealed)
+    )
+    signature = hybrid_sign(
+        A.parts["ed25519_seed"], A.parts["mldsa65_xi"], body, context=LINE_KEY_CONTEXT, level=65
+    )
+    return _entry(1, key, digests, info, sealing, body, signature)
+
+
+def _cnsa2() -> dict[str, Any]:
+    sender, recipient = A.identity(), B.identity()
+    key = _value("cnsa2", "line_key")
+    digests = sender.key_digest_for("cnsa2"), recipient.key_digest_for("cnsa2")
+    info = linekeys._hpke_info_cnsa2(*digests, LABEL)
+    theirs = B.card(version=2).cnsa2_keys()
+    sealing = seal_cnsa2(
+        key,
+        mlkem1024_public=theirs.kem_public.raw,
+        p384_public=theirs.seal_public.raw,
+        info=info,
+        m=_value("cnsa2", "mlkem_m"),
+        ephemeral=_value("cnsa2", "ephemeral_private"),
+    )
+    body = linekeys._ENCODER.encode(
+        linekeys._Body2(linekeys.LINE_KEY_VERSION_CNSA2, "cnsa2", LABEL, *digests, CREATED_AT, sealing.sealed)
+    )
+    signature = hybrid_sign(
+        A.parts["ed25519_seed"], A.parts["mldsa87_xi"], body, context=LINE_KEY_CONTEXT_CNSA2, level=87
+    )
+    return _entry(2, key, digests, info, sealing, body, signature)
+
+
+def _entry(
+    version: int,
+    key: bytes,
+    digests: tuple[bytes, bytes],
+    info: bytes,
+    sealing: Sealing,
+    body: bytes,
+    signature: bytes,
+) -> dict[str, Any]:
+    sealed = linekeys._ENCODER.encode(linekeys._Signed(body, signature))
+    return {
+        "version": version,
+        "line_key": key.hex(),
+        "label": LABEL,
+        "created_at": CREATED_AT,
+        "sender": digests[0].hex(),
+        "recipient": digests[1].hex(),
+        "hpke": _hpke(sealing, info),
+        "body": body.hex(),
+        "signature": signature.hex(),
+        "sealed": sealed.hex(),
+        "grant_file": sealed.hex(),
+    }
+
+
+def build() -> dict[str, Any]:
+    """The file's content."""
+    return {
+        "about": (
+            "Line keys sealed by station A to station B (the stations of cards.json), one per profile "
+            "(docs/protocol.md §8.5): every HPKE intermediate value (RFC 9180 base mode; KEM "
+            "MLKEM768-X25519 or MLKEM1024-P384), the body, the signature and the encoded sealed key, "
+            "and the file `hotline line grant` writes and `hotline line accept` reads (§8.7)."
+        ),
+        "inputs": {
+            "label": LABEL,
+            "created_at": CREATED_AT,
+            **{
+                profile: {
+                    name: {"from": fixed_note(label), "hex": fixed(label, size).hex()}
+                    for name, (label, size) in names.items()
+                }
+                for profile, names in _INPUTS.items()
+            },
+        },
+        "sealed": {"standard": _standard(), "cnsa2": _cnsa2()},
+    }
