@@ -123,7 +123,9 @@ def seal_cnsa2(
     """HPKE base mode, MLKEM1024-P384 + HKDF-SHA384 + AES-256-GCM, empty aad."""
     ss_pq, ct_pq = ML_KEM_1024._encaps_internal(bytes(mlkem1024_public), bytes(m))
     eph = ec.derive_private_key(int.from_bytes(ephemeral, "big"), ec.SECP384R1())
-    ct_t = eph.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    ct_t = eph.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
     peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP384R1(), bytes(p384_public))
     ss_t = eph.exchange(ec.ECDH(), peer)
     shared = hashlib.sha3_256(bytes(ss_pq) + ss_t + ct_t + bytes(p384_public) + P384_LABEL).digest()

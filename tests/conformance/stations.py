@@ -88,7 +88,9 @@ class Station:
         body = unsigned.body_bytes()
         ed, xi65, xi87 = self.parts["ed25519_seed"], self.parts["mldsa65_xi"], self.parts["mldsa87_xi"]
         if version == 1:
-            return replace(unsigned, signature=hybrid_sign(ed, xi65, body, context=CARD_SIGNATURE_CONTEXT, level=65))
+            return replace(
+                unsigned, signature=hybrid_sign(ed, xi65, body, context=CARD_SIGNATURE_CONTEXT, level=65)
+            )
         return replace(
             unsigned,
             signature=hybrid_sign(ed, xi65, body, context=CARD_V2_SIGNATURE_CONTEXT, level=65),

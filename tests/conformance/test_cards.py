@@ -6,8 +6,6 @@ card, recomputes digests, fingerprints and safety numbers from the public keys, 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from hotline.crypto.aead import CipherKey
@@ -35,7 +33,9 @@ def _identity(letter: str, *, cnsa2: bool = True) -> Identity:
         static_key=private["x25519_private"],
         kem_seed=private["mlkem768_seed"],
         signing_seed=private["ed25519_seed"] + private["mldsa65_xi"],
-        cnsa2=Cnsa2Parts(private["mlkem1024_seed"], private["p384_scalar"], private["mldsa87_xi"]) if cnsa2 else None,
+        cnsa2=Cnsa2Parts(private["mlkem1024_seed"], private["p384_scalar"], private["mldsa87_xi"])
+        if cnsa2
+        else None,
     )
 
 
@@ -50,8 +50,15 @@ def test_public_keys_derive_from_the_private_inputs(letter: str) -> None:
     assert public.verify_key.raw.hex() == expected["verify_key"] == expected["ed25519"] + expected["mldsa65"]
     assert cnsa2.kem_public.raw.hex() == expected["mlkem1024"]
     assert cnsa2.seal_public.raw.hex() == expected["p384"]
-    assert cnsa2.verify_key.raw.hex() == expected["verify_key_cnsa2"] == expected["ed25519"] + expected["mldsa87"]
-    assert station["private"]["signing_seed"] == station["private"]["ed25519_seed"] + station["private"]["mldsa65_xi"]
+    assert (
+        cnsa2.verify_key.raw.hex()
+        == expected["verify_key_cnsa2"]
+        == expected["ed25519"] + expected["mldsa87"]
+    )
+    assert (
+        station["private"]["signing_seed"]
+        == station["private"]["ed25519_seed"] + station["private"]["mldsa65_xi"]
+    )
     assert identity.signing_key.seed.hex() == station["private"]["signing_seed"]
 
 
@@ -139,9 +146,14 @@ def test_key_file_opens_and_seals_again_byte_for_byte(name: str) -> None:
     identity = open_identity(data, passphrase)
     assert identity == _identity("A", cnsa2=cnsa2)
     params = Argon2Params(**DATA["inputs"]["key_file_argon2id"])
-    again = seal_identity(identity, passphrase, params, salt=_b(vector["salt"]["hex"]), nonce=_b(vector["nonce"]["hex"]))
+    again = seal_identity(
+        identity, passphrase, params, salt=_b(vector["salt"]["hex"]), nonce=_b(vector["nonce"]["hex"])
+    )
     assert again == data
     # the inside, for an implementer to check each step
     key = derive_key(passphrase.encode("utf-8"), _b(vector["salt"]["hex"]), params)
     assert key.hex() == vector["argon2id_key"]
-    assert CipherKey(key).open(data[22 + 16 : 50], data[:HEADER_LEN], data[HEADER_LEN:-16]).hex() == vector["plaintext"]
+    assert (
+        CipherKey(key).open(data[22 + 16 : 50], data[:HEADER_LEN], data[HEADER_LEN:-16]).hex()
+        == vector["plaintext"]
+    )

@@ -8,9 +8,12 @@ grant file is accepted once and refused when presented again.
 
 from __future__ import annotations
 
+import hashlib
+
 import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from hotline.crypto import hpke
 from hotline.crypto.mlkem import MLKEM768PrivateKey, MLKEM1024PrivateKey
@@ -71,7 +74,14 @@ def test_the_pieces_are_what_the_spec_says(profile: str) -> None:
     assert body.hex() == vector["body"] and signature.hex() == vector["signature"]
     fields = msgspec.msgpack.decode(body)
     head = [vector["version"]] + (["cnsa2"] if profile == "cnsa2" else [])
-    assert fields == [*head, vector["label"], _b(vector["sender"]), _b(vector["recipient"]), vector["created_at"], _b(seal["enc"] + seal["ciphertext"])]
+    assert fields == [
+        *head,
+        vector["label"],
+        _b(vector["sender"]),
+        _b(vector["recipient"]),
+        vector["created_at"],
+        _b(seal["enc"] + seal["ciphertext"]),
+    ]
     # info = context || 0x00 || ["cnsa2" || 0x00] || sender || recipient || label
     prefix = b"hotline line key v1\x00" if profile == "standard" else b"hotline line key v2\x00cnsa2\x00"
     info = prefix + _b(vector["sender"]) + _b(vector["recipient"]) + vector["label"].encode("utf-8")
@@ -81,27 +91,30 @@ def test_the_pieces_are_what_the_spec_says(profile: str) -> None:
     assert seal["aad"] == ""
     # B's keys give the two component shared secrets the file shows
     private = _b_private()
+    sealed = _b(seal["enc"] + seal["ciphertext"])
     if profile == "standard":
         mlkem = MLKEM768PrivateKey.from_seed(private["mlkem768_seed"])
-        dh = X25519PrivateKey.from_bytes(private["x25519_private"]).exchange(
-            X25519PublicKey.from_bytes(_b(seal["ephemeral_public"]))
-        )
-        opened = hpke.open_sealed(
-            _b(seal["enc"] + seal["ciphertext"]),
-            kem_private=mlkem,
-            dh_private=X25519PrivateKey.from_bytes(private["x25519_private"]),
-            info=info,
-        )
+        x25519 = X25519PrivateKey.from_bytes(private["x25519_private"])
+        dh = x25519.exchange(X25519PublicKey.from_bytes(_b(seal["ephemeral_public"])))
+        opened = hpke.open_sealed(sealed, kem_private=mlkem, dh_private=x25519, info=info)
+        ss_pq = mlkem.decapsulate(_b(seal["mlkem_ciphertext"]))
         assert seal["suite_id"] == b"HPKE".hex() + "647a00010003"
     else:
-        mlkem = MLKEM1024PrivateKey.from_seed(private["mlkem1024_seed"])  # type: ignore[assignment]
+        mlkem1024 = MLKEM1024PrivateKey.from_seed(private["mlkem1024_seed"])
         p384 = P384PrivateKey.from_bytes(private["p384_scalar"])
         dh = _p384_exchange(p384, P384PublicKey.from_bytes(_b(seal["ephemeral_public"])))
-        opened = hpke.open_sealed_cnsa2(
-            _b(seal["enc"] + seal["ciphertext"]), kem_private=mlkem, dh_private=p384, info=info  # type: ignore[arg-type]
-        )
+        opened = hpke.open_sealed_cnsa2(sealed, kem_private=mlkem1024, dh_private=p384, info=info)
+        ss_pq = mlkem1024.decapsulate(_b(seal["mlkem_ciphertext"]))
         assert seal["suite_id"] == b"HPKE".hex() + "005100020002"
-    assert mlkem.decapsulate(_b(seal["mlkem_ciphertext"])).hex() == seal["mlkem_shared_secret"]
+    assert ss_pq.hex() == seal["mlkem_shared_secret"]
+    # the combiner of §8.5, and the AEAD key and nonce the file gives open the ciphertext
+    label = b"\\.//^\\" if profile == "standard" else b"MLKEM1024-P384"
+    ek_t = CARDS["stations"]["B"]["public"]["x25519" if profile == "standard" else "p384"]
+    combined = ss_pq + dh + _b(seal["ephemeral_public"]) + _b(ek_t) + label
+    assert hashlib.sha3_256(combined).hexdigest() == seal["kem_shared_secret"]
+    aead = ChaCha20Poly1305 if profile == "standard" else AESGCM
+    plain = aead(_b(seal["aead_key"])).decrypt(_b(seal["aead_base_nonce"]), _b(seal["ciphertext"]), b"")
+    assert plain.hex() == vector["line_key"]
     assert dh.hex() == seal["dh_shared_secret"]
     assert opened.hex() == vector["line_key"]
 

@@ -1,5 +1,5 @@
 """``docs/vectors/cards.json``: station identities, cards, fingerprints, safety numbers and key files
-(docs/protocol.md §2.1, §8.1–§8.4, §8.6).
+(docs/protocol.md §2.1, §8.1 to §8.4, §8.6).
 
 Everything but the two ML-DSA signatures of each card is made by production code from the fixed
 inputs; the signatures are FIPS 204's deterministic variant (:mod:`tests.conformance.detcrypto`).
@@ -15,7 +15,7 @@ from hotline.crypto.sign import ED25519_PUBLIC_LEN
 from hotline.proto.cards import StationCard, armor_card, encode_card
 from hotline.proto.keyfile import HEADER_LEN, seal_identity
 from hotline.proto.safety import safety_number
-from tests.conformance.stations import A, B, CARD_CREATED_AT, Station
+from tests.conformance.stations import CARD_CREATED_AT, A, B, Station
 from tests.conformance.vectorfile import fixed, fixed_note
 
 FILE = "cards.json"
@@ -81,7 +81,10 @@ def _safety(profile: str) -> dict[str, Any]:
 
 def _key_file(s: Station, *, cnsa2: bool) -> dict[str, Any]:
     tag = "v2" if cnsa2 else "v1"
-    salt, nonce = fixed(f"station {s.letter}/key file {tag} salt", 16), fixed(f"station {s.letter}/key file {tag} nonce", 12)
+    salt, nonce = (
+        fixed(f"station {s.letter}/key file {tag} salt", 16),
+        fixed(f"station {s.letter}/key file {tag} nonce", 12),
+    )
     data = seal_identity(s.identity(cnsa2=cnsa2), PASSPHRASE, KEYFILE_PARAMS, salt=salt, nonce=nonce)
     key = derive_key(PASSPHRASE.encode("utf-8"), salt, KEYFILE_PARAMS)
     plaintext = CipherKey(key).open(nonce, data[:HEADER_LEN], data[HEADER_LEN:-16])
