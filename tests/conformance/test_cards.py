@@ -157,3 +157,15 @@ def test_key_file_opens_and_seals_again_byte_for_byte(name: str) -> None:
         CipherKey(key).open(data[22 + 16 : 50], data[:HEADER_LEN], data[HEADER_LEN:-16]).hex()
         == vector["plaintext"]
     )
+
+
+@pytest.mark.parametrize("case", DATA["refused_cards"], ids=lambda c: c["what"])
+def test_refused_cards(case: dict[str, str]) -> None:
+    with pytest.raises(CardError, match=case["refusal"]):
+        decode_card(_b(case["card"]))
+
+
+@pytest.mark.parametrize("case", DATA["refused_armor"], ids=lambda c: c["what"])
+def test_refused_armor(case: dict[str, str]) -> None:
+    with pytest.raises(CardError, match=case["refusal"]):
+        dearmor_card(case["armored"])

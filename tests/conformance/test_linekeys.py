@@ -142,3 +142,9 @@ def test_the_grant_file_is_accepted_once(profile: str) -> None:
     for held in (key.created_at, key.created_at + 1):
         with pytest.raises(LineKeyError, match="the one the line 'Ottawa' holds"):
             check_supersedes(key.created_at, held, line="Ottawa")
+
+
+@pytest.mark.parametrize("case", DATA["refused"], ids=lambda c: c["what"])
+def test_refused(case: dict[str, str]) -> None:
+    with pytest.raises(LineKeyError, match=case["refusal"]):
+        open_line_key(_b(case["sealed"]), _identity_b(), _card_a(), profile=case["profile"])

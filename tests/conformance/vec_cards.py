@@ -15,6 +15,7 @@ from hotline.crypto.sign import ED25519_PUBLIC_LEN
 from hotline.proto.cards import StationCard, armor_card, encode_card
 from hotline.proto.keyfile import HEADER_LEN, seal_identity
 from hotline.proto.safety import safety_number
+from tests.conformance.refusals import refused_armor, refused_cards
 from tests.conformance.stations import CARD_CREATED_AT, A, B, Station
 from tests.conformance.vectorfile import fixed, fixed_note
 
@@ -106,7 +107,8 @@ def build() -> dict[str, Any]:
             "and fingerprints (docs/protocol.md §8.1); their version 2 cards and A's version 1 card (A "
             "before it held cnsa2 keys), each as body, signatures, encoded card and armored text (§8.2, "
             "§8.3); the safety numbers of an A-B line under both profiles (§8.4); A's key files of "
-            "versions 2 and 1 (§8.6). ML-DSA signatures use FIPS 204's deterministic variant."
+            "versions 2 and 1 (§8.6); cards and armored texts a reader must refuse, each one fault away "
+            "from A's card (§2.1, §8.3). ML-DSA signatures use FIPS 204's deterministic variant."
         ),
         "inputs": {
             "A": A.inputs(),
@@ -127,4 +129,6 @@ def build() -> dict[str, Any]:
         },
         "safety_numbers": {"standard": _safety("standard"), "cnsa2": _safety("cnsa2")},
         "key_files": {"A_v2": _key_file(A, cnsa2=True), "A_v1": _key_file(A, cnsa2=False)},
+        "refused_cards": refused_cards(),
+        "refused_armor": refused_armor(),
     }
