@@ -2,7 +2,7 @@
 
 Everything here is reproducible: identities are rebuilt from one repeated byte per secret part, the
 first handshake message uses a fixed X25519 ephemeral, a fixed ML-KEM seed and a fixed timestamp,
-and pairing draws its SPAKE2 scalars from a SHAKE-256 stream. So a target can tell a genuine input
+and pairing draws its CPace scalars from a SHAKE-256 stream. So a target can tell a genuine input
 (one ``make_corpus.py`` wrote) from a forged one by comparing bytes, which is how the handshake
 target checks that the responder answers nobody else.
 

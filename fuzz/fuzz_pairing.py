@@ -58,7 +58,7 @@ def machine(role: Role) -> PairingMachine:
     )
 
 
-# SPAKE2 is pure Python: start each input from a copy of a machine that already drew its scalar
+# building a machine hashes the code to the curve: start each input from a copy of one that did
 _TEMPLATES: dict[Role, PairingMachine] = {}
 
 

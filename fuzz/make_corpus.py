@@ -120,7 +120,7 @@ def pairing() -> dict[str, bytes]:
             if isinstance(event, LineKeyReceived):
                 dialer.finish()
     assert listener.finished and dialer.finished, "the corpus exchange did not finish"
-    pake_frame = to_listener[: 4 + 1 + 33]
+    pake_frame = to_listener[: 4 + 1 + 32]
     return {
         "to-listener": b"\x10\xff" + to_listener,
         "to-dialer": b"\x11\xff" + to_dialer,

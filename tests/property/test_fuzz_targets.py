@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 FUZZ = Path(__file__).resolve().parents[2] / "fuzz"
 
-#: Target name -> examples per test, scaled to what one input costs (pairing runs SPAKE2 in pure
+#: Target name -> examples per test, scaled to what one input costs (pairing hashes to the curve in pure
 #: Python; cards and line keys sign or verify with ML-DSA).
 TARGETS = {
     "carrier": 800,

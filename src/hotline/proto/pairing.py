@@ -2,22 +2,23 @@
 
 Theory of operation. The listening station shows a short code (``7-hobby-beach-donkey``); its operator
 reads it to the other operator over a channel they trust; the dialling station connects with it. Both
-run symmetric SPAKE2 on the code, prove to each other that they got the same key (key confirmation),
-and only then reveal anything: their cards, encrypted under keys derived from the SPAKE2 key, then the
-sealed line key (listener to dialer), then "done" (dialer to listener). Because the code, checked by
+run CPace (the CFRG's balanced PAKE, :mod:`hotline.crypto.cpace`) on the code, the dialer as its
+initiator, prove to each other that they got the same key (key confirmation), and only then reveal
+anything: their cards, encrypted under keys derived from CPace's key, then the sealed line key
+(listener to dialer), then "done" (dialer to listener). Because the code, checked by
 key confirmation, proves that each card came from the station the operators spoke about, it does the
 job of comparing safety numbers, and the line ends verified.
 
 The line key itself is sealed to the peer's card with HPKE (ML-KEM-768 + X25519 for a ``standard``
 line, ML-KEM-1024 + P-384 for a ``cnsa2`` one) and signed (:mod:`hotline.proto.linekeys`), so it is
-post-quantum even though SPAKE2 is classical: SPAKE2 only authenticates the cards. A future quantum
+post-quantum even though CPace is classical: CPace only authenticates the cards. A future quantum
 attacker who recorded a pairing learns the cards (public anyway) and nothing about the line key.
 
 Each side pairs for the line profile its operator asked for (``pair --profile``). A ``cnsa2`` side
 sends a ``PROFILE`` frame naming it just before its card; a ``standard`` side sends none (so a
-``standard`` pairing is byte for byte what it was before the profiles, and pairs with older
-stations). The frames are sealed under consecutive nonces, so the ``PROFILE`` frame cannot be removed
-or added unnoticed. A side whose peer asked for another profile fails with
+``standard`` pairing has the frames it had before the profiles existed). The frames are sealed under
+consecutive nonces, so the ``PROFILE`` frame cannot be removed or added unnoticed. A side whose peer
+asked for another profile fails with
 :attr:`FailureKind.PROFILE_MISMATCH`, a reason naming both profiles, and tells the peer (``ABORT``);
 the peer finds the same on its own.
 
@@ -27,6 +28,9 @@ names the operators gave the line: the adapter (:mod:`hotline.station.pairing`) 
 with a peer's card and does the storing. The code's format (drawing, spelling, checking) is
 :mod:`hotline.proto.pairingcode`. Randomness comes in as an ``entropy`` function and time as ``now``
 arguments.
+
+A station from before CPace (SPAKE2, a 33-byte ``PAKE`` message) fails at the first ``PAKE`` frame
+either way: each side refuses a message of the other's length.
 
 Rules it keeps:
 
@@ -45,10 +49,11 @@ from collections.abc import Callable
 from enum import Enum, IntEnum
 
 from hotline.crypto.aead import CipherKey, noise_nonce
+from hotline.crypto.cpace import MESSAGE_LEN as PAKE_MESSAGE_LEN
+from hotline.crypto.cpace import CPace
+from hotline.crypto.cpace import Role as CPaceRole
 from hotline.crypto.errors import CryptoError
 from hotline.crypto.hashing import blake2s, constant_time_equal, hkdf_sha256
-from hotline.crypto.spake import MESSAGE_LEN as PAKE_MESSAGE_LEN
-from hotline.crypto.spake import SymmetricPake
 from hotline.proto.cards import StationCard, decode_card, encode_card
 from hotline.proto.errors import LocalProtocolError
 from hotline.proto.identity_errors import CardError
@@ -69,7 +74,10 @@ from hotline.proto.pairingevents import (
 __all__ = [
     "EXCHANGE_TIMEOUT",
     "MAX_FRAME",
-    "PAKE_CONTEXT",
+    "PAKE_AD_DIALER",
+    "PAKE_AD_LISTENER",
+    "PAKE_CI",
+    "PAKE_SID",
     "TRANSITIONS",
     "CodeConfirmed",
     "FailureKind",
@@ -88,13 +96,20 @@ __all__ = [
 
 # -- constants (docs/protocol.md §11) ----------------------------------------------------------------
 
-#: SPAKE2's ``idSymmetric``: binds the exchange to this protocol and version.
-PAKE_CONTEXT = b"hotline pairing v1"
+#: CPace's channel identifier CI: binds the exchange to this protocol and version (never sent).
+PAKE_CI = b"hotline pairing v2"
+#: CPace's session id: empty, because nothing has crossed the connection before the first message;
+#: the code itself is fresh for every pairing and good for one connection.
+PAKE_SID = b""
+#: CPace's associated data ADa (the dialer, the initiator) and ADb (the listener): the role names,
+#: known to both sides and so never sent.
+PAKE_AD_DIALER = b"dialer"
+PAKE_AD_LISTENER = b"listener"
 #: HKDF ``info`` labels; one per role and use, so no key or MAC can be reflected back at its sender.
-LABEL_CONFIRM_LISTENER = b"hotline pairing v1 confirm listener"
-LABEL_CONFIRM_DIALER = b"hotline pairing v1 confirm dialer"
-LABEL_SEAL_LISTENER = b"hotline pairing v1 seal listener"
-LABEL_SEAL_DIALER = b"hotline pairing v1 seal dialer"
+LABEL_CONFIRM_LISTENER = b"hotline pairing v2 confirm listener"
+LABEL_CONFIRM_DIALER = b"hotline pairing v2 confirm dialer"
+LABEL_SEAL_LISTENER = b"hotline pairing v2 seal listener"
+LABEL_SEAL_DIALER = b"hotline pairing v2 seal dialer"
 #: Length of a key confirmation (keyed BLAKE2s-256).
 CONFIRM_LEN = 32
 #: Largest frame body (type byte included), and so the most a peer can make us buffer.
@@ -247,7 +262,8 @@ class PairingMachine:
     Inputs: :meth:`receive_data` (``b""`` is EOF), :meth:`handle_timer`, and the application's answers
     :meth:`send_line_key` (listener), :meth:`finish` (dialer) and :meth:`abort`. Outputs:
     :meth:`data_to_send`, :meth:`next_event` and :meth:`get_timer`. After any input, drain events and
-    send. Our PAKE message is ready to send as soon as the machine exists.
+    send. The dialer (CPace's initiator) has its PAKE message ready as soon as the machine exists; the
+    listener sends its own on receiving the dialer's, with its confirmation.
     """
 
     def __init__(
@@ -268,7 +284,7 @@ class PairingMachine:
             code: the code as typed; it is normalised here.
             card: our own card, sent once the peer proved the code (a version 2 card for ``cnsa2``).
             now: the current time (any monotonic clock; the deadline is ``now + timeout``).
-            entropy: returns that many random bytes (for the SPAKE2 scalar).
+            entropy: returns that many random bytes (for the CPace scalar, drawn here).
             timeout: seconds the exchange may take.
             profile: the line profile our operator asked for, ``standard`` or ``cnsa2``.
 
@@ -297,10 +313,17 @@ class PairingMachine:
         self._send_n = 0
         self._recv_n = 0
         self._confirmed = False
-        # start the exchange: the PAKE message is our first frame
-        self._pake = SymmetricPake(normalise_code(code).encode("ascii"), PAKE_CONTEXT, entropy=entropy)
-        self._pake_ours = self._pake.start()
-        self._out.append(encode_frame(FrameType.PAKE, self._pake_ours))
+        # start the exchange: the dialer is CPace's initiator and speaks first; the listener answers
+        prs = normalise_code(code).encode("ascii")
+        if role is Role.DIALER:
+            ours, theirs, cpace_role = PAKE_AD_DIALER, PAKE_AD_LISTENER, CPaceRole.INITIATOR
+        else:
+            ours, theirs, cpace_role = PAKE_AD_LISTENER, PAKE_AD_DIALER, CPaceRole.RESPONDER
+        self._pake = CPace(
+            cpace_role, prs, ci=PAKE_CI, sid=PAKE_SID, ad_ours=ours, ad_theirs=theirs, entropy=entropy
+        )
+        if role is Role.DIALER:
+            self._out.append(encode_frame(FrameType.PAKE, self._pake.message))
 
     # -- what it is
 
@@ -476,16 +499,20 @@ class PairingMachine:
     def _consume_pake(self, body: bytes) -> None:
         if len(body) != PAKE_MESSAGE_LEN:
             raise _Malformed("a PAKE message of the wrong length")
-        # finish SPAKE2: the key is the same on both sides only if the codes are
+        # finish CPace: ISK is the same on both sides only if the codes are; a low-order point (the
+        # neutral element) or our own message reflected is refused
         try:
             shared = self._pake.finish(body)
         except CryptoError:
             raise _Malformed("an invalid PAKE message") from None
-        # bind the roles: the transcript is the listener's message, then the dialer's
+        # CPace's responder speaks second (the initiator-responder setting): our message goes now
         if self._role is L:
-            transcript = self._pake_ours + body
+            self._out.append(encode_frame(FrameType.PAKE, self._pake.message))
+        # bind the roles: the transcript is the dialer's message, then the listener's (CPace's order)
+        if self._role is L:
+            transcript = body + self._pake.message
         else:
-            transcript = body + self._pake_ours
+            transcript = self._pake.message + body
         # derive one confirmation key and one sealing key per role
         confirm_l = hkdf_sha256(shared, salt=None, info=LABEL_CONFIRM_LISTENER, length=32)
         confirm_d = hkdf_sha256(shared, salt=None, info=LABEL_CONFIRM_DIALER, length=32)

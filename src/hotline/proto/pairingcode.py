@@ -2,7 +2,7 @@
 
 A code is a number from 1 to 999 and three words of :mod:`hotline.proto.wordlist`, e.g.
 ``7-hobby-beach-donkey``: about 34 bits, read aloud from one operator to the other. This module
-knows only the text of a code; what a code is used for (the SPAKE2 password of a pairing) is
+knows only the text of a code; what a code is used for (the CPace password of a pairing) is
 :mod:`hotline.proto.pairing`'s business.
 """
 

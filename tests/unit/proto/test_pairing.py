@@ -208,12 +208,18 @@ def test_any_spelling_of_the_code_pairs(typed: str) -> None:
     assert listener.m.state is dialer.m.state is PairingState.DONE
 
 
-def test_the_first_frame_is_the_pake_message() -> None:
-    # golden: u32be(34) || 0x01 || "S" || 32-byte point
-    first = machine(Role.LISTENER).data_to_send()
-    assert first[:6] == bytes.fromhex("0000002201") + b"S" and len(first) == 38
+def test_the_dialer_speaks_first_with_the_pake_message() -> None:
+    # golden: u32be(33) || 0x01 || CPace's 32-byte Ya
+    first = machine(Role.DIALER).data_to_send()
+    assert first[:5] == bytes.fromhex("0000002101") and len(first) == 37
     # deterministic given the entropy
-    assert machine(Role.LISTENER).data_to_send() == first
+    assert machine(Role.DIALER).data_to_send() == first
+    # the listener (CPace's responder) says nothing until the dialer's message arrives, then its own
+    # message and its confirmation
+    listener = machine(Role.LISTENER)
+    assert listener.data_to_send() == b""
+    listener.receive_data(first)
+    assert [frame_type(f) for f in frames(listener.data_to_send())] == [FrameType.PAKE, FrameType.CONFIRM]
 
 
 # -- a wrong code ----------------------------------------------------------------------------------------
@@ -292,20 +298,31 @@ def test_a_maximal_frame_of_junk_fails() -> None:
     assert [e.kind for e in failures(listener)] == [FailureKind.MALFORMED]
 
 
-@pytest.mark.parametrize("body", [b"", b"S" * 10, b"S" * 34, b"A" + bytes(32), b"S" + bytes(32)])
-def test_malformed_pake_messages(body: bytes) -> None:
-    dialer = Side(machine(Role.DIALER))
-    dialer.outgoing()
-    dialer.feed(encode_frame(FrameType.PAKE, body))
-    assert [e.kind for e in failures(dialer)] == [FailureKind.MALFORMED]
-    assert not frames(dialer.m.data_to_send())  # no confirmation for a bad PAKE message
+LOW_ORDER = [
+    bytes(32),  # the neutral element
+    bytes.fromhex("0100000000000000000000000000000000000000000000000000000000000000"),  # order 4
+    bytes.fromhex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # order 2
+    bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),  # order 8
+    bytes.fromhex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # p: 0 again
+]
+
+
+@pytest.mark.parametrize("role", [Role.LISTENER, Role.DIALER])
+@pytest.mark.parametrize("body", [b"", bytes(10), bytes(31), b"S" + bytes(32), b"S" * 33, *LOW_ORDER])
+def test_malformed_pake_messages(role: Role, body: bytes) -> None:
+    """Wrong length (an older station's 33-byte SPAKE2 message too) or a low-order point: MALFORMED."""
+    side = Side(machine(role))
+    side.outgoing()
+    side.feed(encode_frame(FrameType.PAKE, body))
+    assert [e.kind for e in failures(side)] == [FailureKind.MALFORMED]
+    assert not frames(side.m.data_to_send())  # no PAKE answer, no confirmation for a bad message
 
 
 def test_our_own_pake_message_reflected_fails() -> None:
-    listener = Side(machine(Role.LISTENER))
-    ours = listener.outgoing()
-    listener.feed(ours[0])
-    assert [e.kind for e in failures(listener)] == [FailureKind.MALFORMED]
+    dialer = Side(machine(Role.DIALER))
+    ours = dialer.outgoing()
+    dialer.feed(ours[0])
+    assert [e.kind for e in failures(dialer)] == [FailureKind.MALFORMED]
 
 
 def test_unknown_frame_type() -> None:
