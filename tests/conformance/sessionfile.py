@@ -215,7 +215,15 @@ class _Run:
 
 
 def _entry(
-    head: bytes, suite: Suite, *, seq: int, id: bytes, kind: Kind, precedence: Precedence, ref: bytes, body: bytes
+    head: bytes,
+    suite: Suite,
+    *,
+    seq: int,
+    id: bytes,
+    kind: Kind,
+    precedence: Precedence,
+    ref: bytes,
+    body: bytes,
 ) -> Entry:
     created_ms = WALL_NS // 10**6 + seq
     chain = chain_next(
@@ -254,19 +262,33 @@ def _line_session(run: _Run, suite: Suite, v: dict[str, bytes]) -> list[dict[str
     send("initiator", "hello from the initiator", Hello(0, h0_ri, 0))
     send("responder", "hello from the responder", Hello(0, h0_ir, 0))
     text = dict(kind=Kind.TEXT, precedence=Precedence.ROUTINE, ref=b"")
-    e1 = _entry(h0_ir, suite, seq=1, id=ids["text 1"], body="Conformance text one.".encode(), **text)  # type: ignore[arg-type]
+    e1 = _entry(h0_ir, suite, seq=1, id=ids["text 1"], body=b"Conformance text one.", **text)  # type: ignore[arg-type]
     send("initiator", "TEXT entry 1", e1)
     e2 = _entry(e1.chain, suite, seq=2, id=ids["text 2"], body="Text two, é ü.".encode(), **text)  # type: ignore[arg-type]
     send("initiator", "TEXT entry 2", e2)
     send("responder", "receipt for entries 1 and 2", Receipt(2, e2.chain))
     ack = _entry(
-        h0_ri, suite, seq=1, id=ids["ack"], kind=Kind.ACK, precedence=Precedence.IMMEDIATE, ref=e1.id, body=b""
+        h0_ri,
+        suite,
+        seq=1,
+        id=ids["ack"],
+        kind=Kind.ACK,
+        precedence=Precedence.IMMEDIATE,
+        ref=e1.id,
+        body=b"",
     )
     send("responder", "ACK of entry 1", ack)
     send("initiator", "receipt for the ACK", Receipt(1, ack.chain))
     probe = linemsg.encode(TestProbe(1, ack.chain))
     test = _entry(
-        e2.chain, suite, seq=3, id=ids["test"], kind=Kind.TEST, precedence=Precedence.FLASH, ref=b"", body=probe
+        e2.chain,
+        suite,
+        seq=3,
+        id=ids["test"],
+        kind=Kind.TEST,
+        precedence=Precedence.FLASH,
+        ref=b"",
+        body=probe,
     )
     send("initiator", "TEST entry", test)
     reply_body = linemsg.encode(TestProbe(test.seq, test.chain))
@@ -299,9 +321,7 @@ def _line_session(run: _Run, suite: Suite, v: dict[str, bytes]) -> list[dict[str
 _IDS = ("text 1", "text 2", "ack", "test", "test reply", "after rekey")
 
 
-def _records(
-    run: _Run, suite: Suite, keys: dict[tuple[str, int], bytes]
-) -> list[dict[str, Any]]:
+def _records(run: _Run, suite: Suite, keys: dict[tuple[str, int], bytes]) -> list[dict[str, Any]]:
     """Every record, and for transport records the plaintext as laid out before sealing."""
     ciphers = {k: CipherState(key, suite.aead) for k, key in keys.items()}
     streams = {side: IncomingStream() for side in run.sides}
@@ -309,7 +329,12 @@ def _records(
     for record in run.records:
         body, kind = record["body"], record["type"]
         wire = (len(body) + 1).to_bytes(2, "big") + bytes([kind]) + body
-        row: dict[str, Any] = {"step": record["step"], "from": record["from"], "type": kind, "record": wire.hex()}
+        row: dict[str, Any] = {
+            "step": record["step"],
+            "from": record["from"],
+            "type": kind,
+            "record": wire.hex(),
+        }
         if kind in (RecordType.TRANSPORT_PHASE0, RecordType.TRANSPORT_PHASE1):
             phase = kind - RecordType.TRANSPORT_PHASE0
             cipher = ciphers[(record["from"], phase)]
@@ -389,7 +414,8 @@ def build(profile: str) -> dict[str, Any]:
             "session (§10): Hello each way, two TEXT entries, receipts, an ACK and a line test."
         ),
         "inputs": {
-            name: {"label": fixed_note(lab), "hex": v[name].hex()} for name, (lab, _) in inputs(profile).items()
+            name: {"label": fixed_note(lab), "hex": v[name].hex()}
+            for name, (lab, _) in inputs(profile).items()
         },
         "profile": profile,
         "protocol_name": suite.protocol_name,

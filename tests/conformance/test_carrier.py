@@ -56,7 +56,8 @@ def test_segments_are_as_given(scenario: dict[str, Any]) -> None:
         data = bytes.fromhex(cell["plaintext"])
         assert data[0] == 2 and len(data) == scenario["cell_size"]
         content = b"".join(
-            bytes([s["lane"]]) + s["length"].to_bytes(2, "big") + bytes.fromhex(s["bytes"]) for s in cell["segments"]
+            bytes([s["lane"]]) + s["length"].to_bytes(2, "big") + bytes.fromhex(s["bytes"])
+            for s in cell["segments"]
         )
         assert data[1:3] == cell["content_len"].to_bytes(2, "big") and data[3 : 3 + len(content)] == content
         assert not any(data[3 + len(content) :])

@@ -46,7 +46,14 @@ def _data(message: linemsg.LineMessage) -> bytes:
 def scenarios() -> list[dict[str, Any]]:
     """Each: a name, a cell size, the messages offered (lane, msgpack) and the cells to poll."""
     flash = Entry(
-        1, _v("entry id"), Kind.TEXT, Precedence.FLASH, 1_800_000_000_000, b"", b"FLASH: report now.", _v("head")
+        1,
+        _v("entry id"),
+        Kind.TEXT,
+        Precedence.FLASH,
+        1_800_000_000_000,
+        b"",
+        b"FLASH: report now.",
+        _v("head"),
     )
     routine = Entry(
         2, _v("entry id"), Kind.TEXT, Precedence.ROUTINE, 1_800_000_000_001, b"", b"Routine.", _v("head")
@@ -115,13 +122,20 @@ def build() -> dict[str, Any]:
             {
                 "name": scenario["name"],
                 "cell_size": scenario["cell_size"],
-                "offered": [{"lane": int(lane), "message": frame.hex()} for lane, frame in scenario["offers"]],
+                "offered": [
+                    {"lane": int(lane), "message": frame.hex()} for lane, frame in scenario["offers"]
+                ],
                 "cells": [
-                    {"plaintext": cell.hex(), "content_len": int.from_bytes(cell[1:3], "big"), "segments": segments(cell)}
+                    {
+                        "plaintext": cell.hex(),
+                        "content_len": int.from_bytes(cell[1:3], "big"),
+                        "segments": segments(cell),
+                    }
                     for cell in cells
                 ],
                 "records": {
-                    profile: seal(_v(f"record key {profile}"), profile, cells) for profile in ("standard", "cnsa2")
+                    profile: seal(_v(f"record key {profile}"), profile, cells)
+                    for profile in ("standard", "cnsa2")
                 },
             }
         )
@@ -130,7 +144,9 @@ def build() -> dict[str, Any]:
             "Carrier mode's cells (§14.1, §14.2): plaintext, segments and the transport record "
             "(§5.1, phase 0, nonce counter from 0 within each scenario) under each profile."
         ),
-        "inputs": {name: {"label": fixed_note(lab), "hex": _v(name).hex()} for name, (lab, _) in _INPUTS.items()},
+        "inputs": {
+            name: {"label": fixed_note(lab), "hex": _v(name).hex()} for name, (lab, _) in _INPUTS.items()
+        },
         "lanes": {lane.name: int(lane) for lane in Lane},
         "scenarios": rows,
     }

@@ -65,11 +65,29 @@ def examples() -> list[tuple[str, linemsg.LineMessage]]:
         ("Hello", Hello(7, _v("head"), 12)),
         (
             "Entry (TEXT)",
-            Entry(3, _v("entry id"), Kind.TEXT, Precedence.ROUTINE, 1_800_000_000_123, b"", b"Hello.", _v("head")),
+            Entry(
+                3,
+                _v("entry id"),
+                Kind.TEXT,
+                Precedence.ROUTINE,
+                1_800_000_000_123,
+                b"",
+                b"Hello.",
+                _v("head"),
+            ),
         ),
         (
             "Entry (ACK)",
-            Entry(4, _v("entry id"), Kind.ACK, Precedence.IMMEDIATE, 1_800_000_000_456, _v("ref id"), b"", _v("head")),
+            Entry(
+                4,
+                _v("entry id"),
+                Kind.ACK,
+                Precedence.IMMEDIATE,
+                1_800_000_000_456,
+                _v("ref id"),
+                b"",
+                _v("head"),
+            ),
         ),
         (
             "Entry (TEST)",
@@ -116,7 +134,9 @@ def _chain(profile: str) -> dict[str, Any]:
             (seq, args["id"], args["kind"], args["precedence"], args["created_ms"], args["ref"], args["body"])
         )
         head = chain_next(head, suite=suite, **args)  # type: ignore[arg-type]
-        out["entries"].append({"fields": fields, "hashed_fields_msgpack": hashed.hex(), f"H{seq}": head.hex()})
+        out["entries"].append(
+            {"fields": fields, "hashed_fields_msgpack": hashed.hex(), f"H{seq}": head.hex()}
+        )
     return out
 
 
@@ -124,9 +144,7 @@ def _refused() -> list[dict[str, str]]:
     """Messages our decoder refuses, each breaking one rule of §10."""
     head = _v("head")
     receipt = linemsg.encode(Receipt(5, head))
-    entry = linemsg.encode(
-        Entry(1, _v("entry id"), Kind.TEXT, Precedence.ROUTINE, 5, b"", b"x", head)
-    )
+    entry = linemsg.encode(Entry(1, _v("entry id"), Kind.TEXT, Precedence.ROUTINE, 5, b"", b"x", head))
     bad = [
         ("a bin field sent as str", bytes.fromhex("930205d920") + head),
         ("a bin field sent as nil", bytes.fromhex("930205c0")),
@@ -141,7 +159,10 @@ def _refused() -> list[dict[str, str]]:
         ("bytes after the message", receipt + b"\x00"),
         ("an unknown tag", bytes.fromhex("930c05c420") + head),
         ("an entry with sequence number 0", entry.replace(b"\x99\x01\x01", b"\x99\x01\x00", 1)),
-        ("an entry id of 9 bytes", entry.replace(b"\xc4\x0a" + _v("entry id"), b"\xc4\x09" + _v("entry id")[:9])),
+        (
+            "an entry id of 9 bytes",
+            entry.replace(b"\xc4\x0a" + _v("entry id"), b"\xc4\x09" + _v("entry id")[:9]),
+        ),
         ("an unknown entry kind", linemsg.encode(Entry(1, _v("entry id"), 5, 3, 5, b"", b"", head))),
         ("an unknown precedence", linemsg.encode(Entry(1, _v("entry id"), 0, 4, 5, b"", b"", head))),
         ("a Withhold asking for more than 3600 s", linemsg.encode(Withhold(1, HoldReason.RATE, 3601))),
@@ -156,7 +177,9 @@ def build() -> dict[str, Any]:
             "Every line message (§10), tag 0 to 11, as msgpack from fixed field values, and the "
             "transcript hash chain's first heads under both line profiles (§10.1)."
         ),
-        "inputs": {name: {"label": fixed_note(lab), "hex": _v(name).hex()} for name, (lab, _) in _INPUTS.items()},
+        "inputs": {
+            name: {"label": fixed_note(lab), "hex": _v(name).hex()} for name, (lab, _) in _INPUTS.items()
+        },
         "messages": [
             {"message": name, "tag": type(m).__struct_config__.tag, "msgpack": linemsg.encode(m).hex()}
             for name, m in examples()

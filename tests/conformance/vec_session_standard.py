@@ -1,4 +1,4 @@
-"""Conformance vectors: one whole session under the ``standard`` line profile (:mod:`tests.conformance.sessionfile`)."""
+"""Conformance vectors: one whole session under the ``standard`` line profile (see ``sessionfile``)."""
 
 from __future__ import annotations
 
