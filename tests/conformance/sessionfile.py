@@ -2,8 +2,9 @@
 
 Two stations talk under one profile with every random input fixed (SHAKE-256 of a label, as every
 conformance file): the first handshake, a short line session (``Hello`` each way, two TEXT entries,
-receipts, an ACK, a line test), a timed rekey and an entry after it. The file gives the handshake
-byte by byte with its parts and keys, the rekey in both roles, every record on the wire with its
+receipts, an ACK, a line test), a timed rekey, then a rekey the responder asks for (``RekeyRequest``
+once a key has carried its volume; its limit is set low for this). The file gives the handshake
+byte by byte with its parts and keys, each rekey in both roles, every record on the wire with its
 plaintext laid out, the padding rule for several sizes, the message stream's encodings and the line
 messages with their chain heads. ``vec_session_standard`` and ``vec_session_cnsa2`` publish it;
 ``test_session.py`` holds our code to it.
@@ -41,6 +42,8 @@ SUITES = {"standard": STANDARD, "cnsa2": CNSA2}
 #: When the session starts and when the timed rekey runs (the session's monotonic seconds).
 START = 100.0
 REKEY_AT = 161.0
+#: The responder's byte limit per key (§5.4's 2^30, lowered so that one long entry reaches it).
+RESPONDER_REKEY_AFTER_BYTES = 1024
 _TAG = 16
 
 
@@ -57,10 +60,13 @@ def inputs(profile: str) -> dict[str, tuple[str, int]]:
         "line_key": 32,
         "initiator_ephemeral_0": 32,
         "initiator_ephemeral_1": 32,
+        "initiator_ephemeral_2": 32,
         "responder_ephemeral_0": 32,
         "responder_ephemeral_1": 32,
+        "responder_ephemeral_2": 32,
         "initiator_kem_seed_0": 64,
         "initiator_kem_seed_1": 64,
+        "initiator_kem_seed_2": 64,
         "responder_kem_m": 32,
         "initiator_key_digest": 32,
         "responder_key_digest": 32,
@@ -161,16 +167,20 @@ class _Run:
         profile = suite.profile
 
         def ephemerals(side: str) -> Any:
-            return iter([_x(v[f"{side}_ephemeral_{n}"]) for n in range(2)]).__next__
+            return iter([_x(v[f"{side}_ephemeral_{n}"]) for n in range(3)]).__next__
 
-        kem_i = deterministic_kem(profile, [v[f"initiator_kem_seed_{n}"] for n in range(2)], bytes(32))
+        kem_i = deterministic_kem(profile, [v[f"initiator_kem_seed_{n}"] for n in range(3)], bytes(32))
         kem_r = deterministic_kem(profile, [], v["responder_kem_m"])
         common: dict[str, Any] = {"rekey_after_time": 60.0, "keepalive_interval": 1000.0, "suite": suite}
         config_i = SessionConfig(
             static=_x(v["initiator_static"]), kem=kem_i, new_ephemeral=ephemerals("initiator"), **common
         )
         config_r = SessionConfig(
-            static=_x(v["responder_static"]), kem=kem_r, new_ephemeral=ephemerals("responder"), **common
+            static=_x(v["responder_static"]),
+            kem=kem_r,
+            new_ephemeral=ephemerals("responder"),
+            rekey_after_bytes=RESPONDER_REKEY_AFTER_BYTES,
+            **common,
         )
         self.now = START
         self.sides = {
@@ -315,15 +325,26 @@ def _line_session(run: _Run, suite: Suite, v: dict[str, bytes]) -> list[dict[str
     after = _entry(test.chain, suite, seq=4, id=ids["after rekey"], body=b"After the rekey.", **text)  # type: ignore[arg-type]
     send("initiator", "TEXT entry 4, after the rekey", after)
     send("responder", "receipt for entry 4", Receipt(4, after.chain))
+    long_body = b"A long entry: its record takes the responder's key past its byte limit. " * 12
+    long = _entry(after.chain, suite, seq=5, id=ids["long"], body=long_body, **text)  # type: ignore[arg-type]
+    send("initiator", "TEXT entry 5 (long): the responder asks for a rekey", long)
+    send("responder", "receipt for entry 5", Receipt(5, long.chain))
+    last = _entry(long.chain, suite, seq=6, id=ids["last"], body=b"After the second rekey.", **text)  # type: ignore[arg-type]
+    send("initiator", "TEXT entry 6, after the second rekey", last)
+    send("responder", "receipt for entry 6", Receipt(6, last.chain))
     return steps
 
 
-_IDS = ("text 1", "text 2", "ack", "test", "test reply", "after rekey")
+_IDS = ("text 1", "text 2", "ack", "test", "test reply", "after rekey", "long", "last")
 
 
-def _records(run: _Run, suite: Suite, keys: dict[tuple[str, int], bytes]) -> list[dict[str, Any]]:
-    """Every record, and for transport records the plaintext as laid out before sealing."""
-    ciphers = {k: CipherState(key, suite.aead) for k, key in keys.items()}
+def _records(run: _Run, suite: Suite, keys: dict[str, list[bytes]]) -> list[dict[str, Any]]:
+    """Every record, and for transport records the plaintext as laid out before sealing.
+
+    ``keys``: per sending side, its key of each epoch in order; a record's key phase that differs
+    from the side's previous record's starts the next epoch (§5.4)."""
+    ciphers = {side: [CipherState(key, suite.aead) for key in side_keys] for side, side_keys in keys.items()}
+    epochs = {side: (0, 0) for side in keys}  # (epoch index, its phase)
     streams = {side: IncomingStream() for side in run.sides}
     out = []
     for record in run.records:
@@ -337,8 +358,13 @@ def _records(run: _Run, suite: Suite, keys: dict[tuple[str, int], bytes]) -> lis
         }
         if kind in (RecordType.TRANSPORT_PHASE0, RecordType.TRANSPORT_PHASE1):
             phase = kind - RecordType.TRANSPORT_PHASE0
-            cipher = ciphers[(record["from"], phase)]
+            epoch, current = epochs[record["from"]]
+            if phase != current:
+                epoch, current = epoch + 1, phase
+                epochs[record["from"]] = (epoch, current)
+            cipher = ciphers[record["from"]][epoch]
             row["key_phase"] = phase
+            row["epoch"] = epoch + 1
             row["nonce_counter"] = cipher.n
             plaintext = cipher.decrypt_with_ad(bytes([kind]), body)
             content_kind, content = unpad(plaintext)
@@ -389,27 +415,48 @@ def build(profile: str) -> dict[str, Any]:
     assert run.records[0]["body"].hex() == first["initiation"]
     assert run.records[1]["body"].hex() == first["response"]
     steps = _line_session(run, suite, v)
-    h1 = bytes.fromhex(first["handshake_hash"])
-    rekey_ts = WALL_NS + int((REKEY_AT - START) * 1e9)
-    rekey = handshake(suite, v, prologue=PROLOGUE + b" rekey " + h1, timestamp_ns=rekey_ts, n=1)
-    assert run.sides["initiator"].handshake_hash == bytes.fromhex(rekey["handshake_hash"])
-    keys: dict[tuple[str, int], bytes] = {}
-    for phase, hs in ((0, first), (1, rekey)):
-        keys[("initiator", phase)] = bytes.fromhex(hs["transport_keys"]["initiator_to_responder"])
-        keys[("responder", phase)] = bytes.fromhex(hs["transport_keys"]["responder_to_initiator"])
+    # both rekeys run at REKEY_AT: the second is dated one nanosecond after the first (§3.3)
+    timed_ts = WALL_NS + int((REKEY_AT - START) * 1e9)
+    rekeys, previous = [], first
+    for n, stamp in ((1, timed_ts), (2, timed_ts + 1)):
+        prologue = PROLOGUE + b" rekey " + bytes.fromhex(previous["handshake_hash"])
+        previous = handshake(suite, v, prologue=prologue, timestamp_ns=stamp, n=n)
+        rekeys.append(previous)
+    assert run.sides["initiator"].handshake_hash == bytes.fromhex(previous["handshake_hash"])
+    assert run.sides["initiator"].epoch == 3
+    keys = {
+        side: [bytes.fromhex(hs["transport_keys"][direction]) for hs in (first, *rekeys)]
+        for side, direction in (
+            ("initiator", "initiator_to_responder"),
+            ("responder", "responder_to_initiator"),
+        )
+    }
     records = _records(run, suite, keys)
-    init_msg = encode_message_hex("RekeyInit", rekey["initiation"])
-    resp_msg = encode_message_hex("RekeyResponse", rekey["response"])
-    carried = [r for r in records if init_msg in r.get("messages_completed", ())]
-    answered = [r for r in records if resp_msg in r.get("messages_completed", ())]
-    assert carried and answered, "the rekey's messages are on the wire"
-    rekey["rekey_init_message"] = init_msg
-    rekey["rekey_response_message"] = resp_msg
+    request = encode_message(RekeyRequest()).hex()
+    for n, rekey in enumerate(rekeys, 1):
+        init_msg = encode_message_hex("RekeyInit", rekey["initiation"])
+        resp_msg = encode_message_hex("RekeyResponse", rekey["response"])
+        carried = [r for r in records if init_msg in r.get("messages_completed", ())]
+        answered = [r for r in records if resp_msg in r.get("messages_completed", ())]
+        assert carried and answered, "the rekey's messages are on the wire"
+        rekey["rekey_init_message"] = init_msg
+        rekey["rekey_response_message"] = resp_msg
+        if n == 1:
+            rekey["started_by"] = "the initiator (the station that dialled), its keys being 60 s old"
+        else:
+            asked = [r for r in records if request in r.get("messages_completed", ())]
+            assert len(asked) == 1 and asked[0]["from"] == "responder"
+            rekey["started_by"] = (
+                f"the initiator, on the responder's RekeyRequest (its key had carried "
+                f"{RESPONDER_REKEY_AFTER_BYTES} bytes)"
+            )
+        rekey["answered_by"] = "the responder"
     v_pub = {name: _pub(v[name]).hex() for name in ("initiator_static", "responder_static")}
     return {
         "about": (
             f"One session under the {profile} line profile from fixed inputs: the first handshake "
-            "part by part (§3), the transport keys, a timed rekey in both roles (§5.4), every record "
+            "part by part (§3), the transport keys, two rekeys (§5.4: one on the initiator's timer, one "
+            "the responder asks for), each in both roles, every record "
             "on the wire with its plaintext (§5.1, §5.2), the message stream (§5.3) and a short line "
             "session (§10): Hello each way, two TEXT entries, receipts, an ACK and a line test."
         ),
@@ -425,18 +472,16 @@ def build(profile: str) -> dict[str, Any]:
         "times": {
             "session_start_s": START,
             "rekey_at_s": REKEY_AT,
+            "rekey_after_time_s": 60.0,
+            "responder_rekey_after_bytes": RESPONDER_REKEY_AFTER_BYTES,
             "wall_clock_at_start_ns": WALL_NS,
             "note": (
-                "the rekey's timestamp is the first initiation's plus the session's monotonic time "
-                "since it, in nanoseconds (§3.3)"
+                "a rekey's timestamp is the first initiation's plus the session's monotonic time "
+                "since it in nanoseconds, and at least one more than the previous one (§3.3)"
             ),
         },
         "handshake": first,
-        "rekey": {
-            "started_by": "initiator (the station that dialled), on its timer",
-            "answered_by": "responder",
-            **rekey,
-        },
+        "rekeys": rekeys,
         "padding": {"buckets": list(PADDING_BUCKETS), "examples": _padding()},
         "message_stream": _stream_examples(),
         "line": {

@@ -57,7 +57,7 @@ def _suite(v: dict[str, Any]) -> Suite:
 
 
 def _handshakes(v: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
-    return [(0, v["handshake"]), (1, v["rekey"])]
+    return list(enumerate([v["handshake"], *v["rekeys"]]))
 
 
 def test_static_keys_and_mac1_key(vectors: dict[str, Any]) -> None:
@@ -137,22 +137,43 @@ def test_a_changed_initiation_byte_is_refused(vectors: dict[str, Any]) -> None:
         _respond(v, 0, hs, bytes(initiation))
 
 
-def test_rekey_prologue_binds_the_first_handshake(vectors: dict[str, Any]) -> None:
+def test_rekeys_bind_the_handshake_before_and_are_dated_after_it(vectors: dict[str, Any]) -> None:
     v = vectors
     assert bytes.fromhex(v["handshake"]["prologue"]) == b"hotline/1"
-    expected = b"hotline/1 rekey " + bytes.fromhex(v["handshake"]["handshake_hash"])
-    assert bytes.fromhex(v["rekey"]["prologue"]) == expected
     elapsed = v["times"]["rekey_at_s"] - v["times"]["session_start_s"]
-    assert v["rekey"]["timestamp_ns"] == v["handshake"]["timestamp_ns"] + int(elapsed * 1e9)
+    last = v["handshake"]["timestamp_ns"]
+    previous = v["handshake"]
+    for rekey in v["rekeys"]:
+        assert bytes.fromhex(rekey["prologue"]) == b"hotline/1 rekey " + bytes.fromhex(
+            previous["handshake_hash"]
+        )
+        # §3.3: t = max(t0 + elapsed, last + 1); both rekeys run at the same moment
+        assert rekey["timestamp_ns"] == max(v["handshake"]["timestamp_ns"] + int(elapsed * 1e9), last + 1)
+        last, previous = rekey["timestamp_ns"], rekey
+
+
+def test_a_rekey_dated_no_later_than_the_last_is_refused(vectors: dict[str, Any]) -> None:
+    v = vectors
+    peer = bytes.fromhex(v["initiator_static_public"])
+    second = v["rekeys"][1]
+    # the session's own guard after the first rekey: its t is the greatest accepted
+    guard = TimestampGuard({peer: v["rekeys"][0]["timestamp_ns"]})
+    assert guard.admit(peer, second["timestamp_ns"])
+    assert not TimestampGuard({peer: second["timestamp_ns"]}).admit(peer, second["timestamp_ns"])
 
 
 def test_records_open_to_the_plaintexts_given(vectors: dict[str, Any]) -> None:
     v, suite = vectors, _suite(vectors)
-    keys = {}
-    for phase, hs in enumerate((v["handshake"], v["rekey"])):
-        keys[("initiator", phase)] = hs["transport_keys"]["initiator_to_responder"]
-        keys[("responder", phase)] = hs["transport_keys"]["responder_to_initiator"]
-    ciphers = {k: CipherState(bytes.fromhex(key), suite.aead) for k, key in keys.items()}
+    directions = {"initiator": "initiator_to_responder", "responder": "responder_to_initiator"}
+    ciphers = {
+        side: [
+            CipherState(bytes.fromhex(hs["transport_keys"][direction]), suite.aead)
+            for hs in (v["handshake"], *v["rekeys"])
+        ]
+        for side, direction in directions.items()
+    }
+    epochs = {side: 1 for side in directions}
+    phases = {side: 0 for side in directions}
     streams = {side: IncomingStream() for side in ("initiator", "responder")}
     records = v["records"]
     assert records[0]["record"][6:] == v["handshake"]["initiation"]
@@ -163,7 +184,11 @@ def test_records_open_to_the_plaintexts_given(vectors: dict[str, Any]) -> None:
         assert int.from_bytes(wire[:2], "big") == len(wire) - 2 and wire[2] == row["type"]
         if row["type"] not in (3, 4):
             continue
-        cipher = ciphers[(row["from"], row["key_phase"])]
+        side, phase = row["from"], row["type"] - 3
+        if phase != phases[side]:  # the phase flips with each new key (§5.4)
+            phases[side], epochs[side] = phase, epochs[side] + 1
+        assert (row["key_phase"], row["epoch"]) == (phase, epochs[side])
+        cipher = ciphers[side][epochs[side] - 1]
         assert cipher.n == row["nonce_counter"]
         plaintext = cipher.decrypt_with_ad(wire[2:3], wire[3:])
         assert plaintext.hex() == row["plaintext"]
@@ -219,4 +244,17 @@ def test_line_messages_decode_encode_and_chain(vectors: dict[str, Any]) -> None:
                 assert message.body.hex() == step["test_probe"]
                 probe = linemsg.decode_probe(message.body)
                 assert linemsg.encode(probe) == message.body
-    assert kinds.count(linemsg.Kind.TEXT) == 3 and linemsg.Kind.ACK in kinds
+    assert kinds.count(linemsg.Kind.TEXT) == 5 and linemsg.Kind.ACK in kinds
+
+
+def test_the_second_rekey_was_asked_for_by_the_responder(vectors: dict[str, Any]) -> None:
+    v = vectors
+    request = encode_message(decode_message(bytes.fromhex("9105")))
+    asked = [r for r in v["records"] if request.hex() in r.get("messages_completed", ())]
+    assert [r["from"] for r in asked] == ["responder"]
+    rekey_inits = [
+        i
+        for i, r in enumerate(v["records"])
+        if v["rekeys"][1]["rekey_init_message"] in r.get("messages_completed", ())
+    ]
+    assert rekey_inits and rekey_inits[0] > v["records"].index(asked[0])
