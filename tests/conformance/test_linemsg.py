@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from hotline.proto import linemsg
@@ -50,5 +51,9 @@ def test_chains(profile: str) -> None:
     for step in chain["entries"]:
         f = step["fields"]
         args = {k: bytes.fromhex(x) if isinstance(x, str) else x for k, x in f.items()}
+        hashed = msgspec.msgpack.encode(
+            [f["seq"], args["id"], f["kind"], f["precedence"], f["created_ms"], args["ref"], args["body"]]
+        )
+        assert hashed.hex() == step["hashed_fields_msgpack"]
         head = chain_next(head, suite=suite, **args)
         assert head.hex() == step[f"H{f['seq']}"]
