@@ -219,9 +219,12 @@ class _Run:
             if not moved:
                 return
 
-    def send(self, side: str, message: linemsg.LineMessage, step: str) -> None:
+    def send(self, side: str, message: linemsg.LineMessage, step: str, *, wait: bool = False) -> None:
+        """Send ``message`` from ``side``; unless ``wait``, exchange at once (else it shares a record
+        with what is sent next)."""
         self.sides[side].send_data(linemsg.encode(message), self.now)
-        self.exchange(step)
+        if not wait:
+            self.exchange(step)
 
 
 def _entry(
@@ -257,8 +260,8 @@ def _line_session(run: _Run, suite: Suite, v: dict[str, bytes]) -> list[dict[str
     ids = {name: fixed(label(suite.profile, f"id {name}"), linemsg.MESSAGE_ID_LEN) for name in _IDS}
     steps: list[dict[str, Any]] = []
 
-    def send(side: str, step: str, message: linemsg.LineMessage) -> None:
-        run.send(side, message, step)
+    def send(side: str, step: str, message: linemsg.LineMessage, *, wait: bool = False) -> None:
+        run.send(side, message, step, wait=wait)
         encoded = linemsg.encode(message)
         steps.append(
             {
@@ -332,10 +335,16 @@ def _line_session(run: _Run, suite: Suite, v: dict[str, bytes]) -> list[dict[str
     last = _entry(long.chain, suite, seq=6, id=ids["last"], body=b"After the second rekey.", **text)  # type: ignore[arg-type]
     send("initiator", "TEXT entry 6, after the second rekey", last)
     send("responder", "receipt for entry 6", Receipt(6, last.chain))
+    # two messages queued together share one record of the stream (§5.3)
+    seven = _entry(last.chain, suite, seq=7, id=ids["seven"], body=b"Seven.", **text)  # type: ignore[arg-type]
+    eight = _entry(seven.chain, suite, seq=8, id=ids["eight"], body=b"Eight.", **text)  # type: ignore[arg-type]
+    send("initiator", "TEXT entries 7 and 8, in one record", seven, wait=True)
+    send("initiator", "TEXT entries 7 and 8, in one record", eight)
+    send("responder", "receipt for entries 7 and 8", Receipt(8, eight.chain))
     return steps
 
 
-_IDS = ("text 1", "text 2", "ack", "test", "test reply", "after rekey", "long", "last")
+_IDS = ("text 1", "text 2", "ack", "test", "test reply", "after rekey", "long", "last", "seven", "eight")
 
 
 def _records(run: _Run, suite: Suite, keys: dict[str, list[bytes]]) -> list[dict[str, Any]]:
