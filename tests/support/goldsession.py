@@ -62,12 +62,17 @@ class DeterministicMLKEM1024:
         return bytes(ML_KEM_1024.decaps(dk, bytes(ciphertext)))
 
 
+def deterministic_kem(profile: str, seeds: list[bytes], m: bytes) -> Kem:
+    """The KEM of ``profile`` drawing its key pairs from ``seeds`` (64 bytes each, in order) and
+    encapsulating with ``m`` (32 bytes) every time. Never outside tests."""
+    if profile == "cnsa2":
+        return DeterministicMLKEM1024(list(seeds), m)
+    return DeterministicMLKEM768(seeds=list(seeds), m=m)
+
+
 def _kem(profile: str, side: str) -> Kem:
     seeds = [fixed(profile, f"{side} kem seed {n}", 64) for n in range(8)]
-    m = fixed(profile, f"{side} kem m", 32)
-    if profile == "cnsa2":
-        return DeterministicMLKEM1024(seeds, m)
-    return DeterministicMLKEM768(seeds=seeds, m=m)
+    return deterministic_kem(profile, seeds, fixed(profile, f"{side} kem m", 32))
 
 
 def _ephemerals(profile: str, side: str) -> Iterator[X25519PrivateKey]:
