@@ -1,9 +1,12 @@
 """The two stations of the identity vectors, A and B, from fixed inputs; their cards, signed
-deterministically. Shared by ``vec_cards`` and ``vec_linekeys``. Test-only.
+deterministically, and the line keys one seals to the other. Shared by ``vec_cards``,
+``vec_linekeys`` and ``vec_pairing``. Test-only.
 
 Every private input is :func:`~tests.conformance.vectorfile.fixed` under ``station <X>/<part>``. A card
 is made the way :func:`hotline.proto.cards.issue_card` makes it (production code builds and encodes
-the body) except that the signatures come from :func:`~tests.conformance.detcrypto.hybrid_sign`.
+the body) except that the signatures come from :func:`~tests.conformance.detcrypto.hybrid_sign`. A
+sealed line key (:func:`grant`) is made the way :func:`hotline.proto.linekeys.seal_line_key` makes it,
+except that the HPKE encapsulation and the signature come from :mod:`tests.conformance.detcrypto`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from hotline.crypto import p384
 from hotline.crypto.sign import SIGNATURE_LEN, SIGNATURE_LEN_87
+from hotline.proto import linekeys
 from hotline.proto.cards import (
     CARD_SIGNATURE_CONTEXT,
     CARD_V2_CNSA2_SIGNATURE_CONTEXT,
@@ -19,7 +23,8 @@ from hotline.proto.cards import (
     StationCard,
 )
 from hotline.proto.identity import Cnsa2Parts, Identity
-from tests.conformance.detcrypto import hybrid_sign
+from hotline.proto.linekeys import LINE_KEY_CONTEXT, LINE_KEY_CONTEXT_CNSA2
+from tests.conformance.detcrypto import Sealing, hybrid_sign, seal_cnsa2, seal_standard
 from tests.conformance.vectorfile import fixed, fixed_note
 
 #: When the cards were issued (seconds since the Unix epoch: 2027-01-15 08:00:00 UTC).
@@ -96,6 +101,76 @@ class Station:
             signature=hybrid_sign(ed, xi65, body, context=CARD_V2_SIGNATURE_CONTEXT, level=65),
             signature87=hybrid_sign(ed, xi87, body, context=CARD_V2_CNSA2_SIGNATURE_CONTEXT, level=87),
         )
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One sealed line key and every value that went into it (docs/protocol.md §8.5)."""
+
+    version: int
+    key: bytes
+    label: str
+    created_at: int
+    sender: bytes
+    recipient: bytes
+    info: bytes
+    sealing: Sealing
+    body: bytes
+    signature: bytes
+
+    @property
+    def sealed(self) -> bytes:
+        """The encoded sealed line key: ``[body, signature]``."""
+        return linekeys._ENCODER.encode(linekeys._Signed(self.body, self.signature))
+
+
+def grant(
+    sender: Station,
+    recipient: StationCard,
+    profile: str,
+    *,
+    key: bytes,
+    label: str,
+    created_at: int,
+    m: bytes,
+    ephemeral: bytes,
+) -> Grant:
+    """``sender`` seals ``key`` to ``recipient``'s card for a line of ``profile``, deterministically:
+    ``m`` is the ML-KEM encapsulation's randomness, ``ephemeral`` the classical ephemeral private key."""
+    digests = sender.identity().key_digest_for(profile), recipient.key_digest_for(profile)
+    ed = sender.parts["ed25519_seed"]
+    if profile == "standard":
+        info = linekeys._hpke_info(*digests, label)
+        sealing = seal_standard(
+            key,
+            mlkem768_public=recipient.kem_public.raw,
+            x25519_public=recipient.static_public.raw,
+            info=info,
+            m=m,
+            ephemeral=ephemeral,
+        )
+        version = linekeys.LINE_KEY_VERSION
+        body = linekeys._ENCODER.encode(linekeys._Body(version, label, *digests, created_at, sealing.sealed))
+        signature = hybrid_sign(ed, sender.parts["mldsa65_xi"], body, context=LINE_KEY_CONTEXT, level=65)
+    else:
+        theirs = recipient.cnsa2_keys()
+        info = linekeys._hpke_info_cnsa2(*digests, label)
+        sealing = seal_cnsa2(
+            key,
+            mlkem1024_public=theirs.kem_public.raw,
+            p384_public=theirs.seal_public.raw,
+            info=info,
+            m=m,
+            ephemeral=ephemeral,
+        )
+        version = linekeys.LINE_KEY_VERSION_CNSA2
+        body = linekeys._ENCODER.encode(
+            linekeys._Body2(version, "cnsa2", label, *digests, created_at, sealing.sealed)
+        )
+        signature = hybrid_sign(
+            ed, sender.parts["mldsa87_xi"], body, context=LINE_KEY_CONTEXT_CNSA2, level=87
+        )
+    return Grant(version, key, label, created_at, *digests, info, sealing, body, signature)
 
 
 def _label(letter: str, suffix: str) -> str:

@@ -13,15 +13,15 @@ from typing import Any
 import msgspec
 
 from hotline.proto import linekeys
-from hotline.proto.linekeys import LINE_KEY_CONTEXT, LINE_KEY_CONTEXT_CNSA2
-from tests.conformance.detcrypto import Sealing, hybrid_sign, seal_cnsa2, seal_standard
-from tests.conformance.stations import A, B
+from hotline.proto.linekeys import LINE_KEY_CONTEXT, LINE_KEY_CONTEXT_CNSA2, grant_label
+from tests.conformance.detcrypto import Sealing, hybrid_sign
+from tests.conformance.stations import A, B, grant
 from tests.conformance.vectorfile import fixed, fixed_note
 
 FILE = "linekeys.json"
 
 #: The label a station gives the line it grants a key for: its own name, "-", the peer's name.
-LABEL = f"{A.name}-{B.name}"
+LABEL = grant_label(A.name, B.name)
 #: When A created the keys (seconds since the Unix epoch).
 CREATED_AT = 1_800_000_100
 
@@ -62,74 +62,29 @@ def _hpke(sealing: Sealing, info: bytes) -> dict[str, Any]:
     }
 
 
-def _standard() -> dict[str, Any]:
-    sender, recipient = A.identity(), B.identity()
-    key = _value("standard", "line_key")
-    digests = sender.key_digest_for("standard"), recipient.key_digest_for("standard")
-    info = linekeys._hpke_info(*digests, LABEL)
-    card = B.card(version=2)
-    sealing = seal_standard(
-        key,
-        mlkem768_public=card.kem_public.raw,
-        x25519_public=card.static_public.raw,
-        info=info,
-        m=_value("standard", "mlkem_m"),
-        ephemeral=_value("standard", "ephemeral_private"),
+def _sealed(profile: str) -> dict[str, Any]:
+    made = grant(
+        A,
+        B.card(version=2),
+        profile,
+        key=_value(profile, "line_key"),
+        label=LABEL,
+        created_at=CREATED_AT,
+        m=_value(profile, "mlkem_m"),
+        ephemeral=_value(profile, "ephemeral_private"),
     )
-    body = linekeys._ENCODER.encode(
-        linekeys._Body(linekeys.LINE_KEY_VERSION, LABEL, *digests, CREATED_AT, sealing.sealed)
-    )
-    signature = hybrid_sign(
-        A.parts["ed25519_seed"], A.parts["mldsa65_xi"], body, context=LINE_KEY_CONTEXT, level=65
-    )
-    return _entry(1, key, digests, info, sealing, body, signature)
-
-
-def _cnsa2() -> dict[str, Any]:
-    sender, recipient = A.identity(), B.identity()
-    key = _value("cnsa2", "line_key")
-    digests = sender.key_digest_for("cnsa2"), recipient.key_digest_for("cnsa2")
-    info = linekeys._hpke_info_cnsa2(*digests, LABEL)
-    theirs = B.card(version=2).cnsa2_keys()
-    sealing = seal_cnsa2(
-        key,
-        mlkem1024_public=theirs.kem_public.raw,
-        p384_public=theirs.seal_public.raw,
-        info=info,
-        m=_value("cnsa2", "mlkem_m"),
-        ephemeral=_value("cnsa2", "ephemeral_private"),
-    )
-    body = linekeys._ENCODER.encode(
-        linekeys._Body2(linekeys.LINE_KEY_VERSION_CNSA2, "cnsa2", LABEL, *digests, CREATED_AT, sealing.sealed)
-    )
-    signature = hybrid_sign(
-        A.parts["ed25519_seed"], A.parts["mldsa87_xi"], body, context=LINE_KEY_CONTEXT_CNSA2, level=87
-    )
-    return _entry(2, key, digests, info, sealing, body, signature)
-
-
-def _entry(
-    version: int,
-    key: bytes,
-    digests: tuple[bytes, bytes],
-    info: bytes,
-    sealing: Sealing,
-    body: bytes,
-    signature: bytes,
-) -> dict[str, Any]:
-    sealed = linekeys._ENCODER.encode(linekeys._Signed(body, signature))
     return {
-        "version": version,
-        "line_key": key.hex(),
-        "label": LABEL,
-        "created_at": CREATED_AT,
-        "sender": digests[0].hex(),
-        "recipient": digests[1].hex(),
-        "hpke": _hpke(sealing, info),
-        "body": body.hex(),
-        "signature": signature.hex(),
-        "sealed": sealed.hex(),
-        "grant_file": sealed.hex(),
+        "version": made.version,
+        "line_key": made.key.hex(),
+        "label": made.label,
+        "created_at": made.created_at,
+        "sender": made.sender.hex(),
+        "recipient": made.recipient.hex(),
+        "hpke": _hpke(made.sealing, made.info),
+        "body": made.body.hex(),
+        "signature": made.signature.hex(),
+        "sealed": made.sealed.hex(),
+        "grant_file": made.sealed.hex(),
     }
 
 
@@ -151,7 +106,7 @@ def _refused() -> list[dict[str, str]]:
     def add(what: str, profile: str, sealed: bytes, refusal: str) -> None:
         out.append({"what": what, "profile": profile, "sealed": sealed.hex(), "refusal": refusal})
 
-    good = _standard()
+    good = _sealed("standard")
     body = bytes.fromhex(good["body"])
     hpke = bytes.fromhex(good["hpke"]["enc"] + good["hpke"]["ciphertext"])
     sender, recipient = bytes.fromhex(good["sender"]), bytes.fromhex(good["recipient"])
@@ -231,7 +186,7 @@ def _refused() -> list[dict[str, str]]:
         _sign("standard", other),
         "does not open",
     )
-    cnsa2 = _cnsa2()
+    cnsa2 = _sealed("cnsa2")
     fields = msgspec.msgpack.decode(bytes.fromhex(cnsa2["body"]))
     fields[1] = "standard"
     add(
@@ -264,6 +219,6 @@ def build() -> dict[str, Any]:
                 for profile, names in _INPUTS.items()
             },
         },
-        "sealed": {"standard": _standard(), "cnsa2": _cnsa2()},
+        "sealed": {profile: _sealed(profile) for profile in ("standard", "cnsa2")},
         "refused": _refused(),
     }

@@ -189,6 +189,12 @@ def check_supersedes(created_at: int, current: int | None, *, line: str) -> None
     )
 
 
+def grant_label(sender_name: str, recipient_name: str) -> str:
+    """The label a station gives a line key it grants (docs/protocol.md §8.5): its own name, ``-``,
+    then the name on the peer's card, cut to its first 64 characters."""
+    return f"{sender_name}-{recipient_name}"[:LABEL_MAX_LEN]
+
+
 def next_created_at(now: int, current: int | None) -> int:
     """The ``created_at`` of a key granted now on a line holding ``current``: the clock, but always
     strictly greater than ``current``, so the peer accepts it (issue 13, B4)."""

@@ -45,7 +45,7 @@ from hotline.proto.cards import StationCard, encode_card, parse_endpoint
 from hotline.proto.delivery import chain_start
 from hotline.proto.identity import Identity
 from hotline.proto.identity_errors import IdentityError
-from hotline.proto.linekeys import LineKey, create_line_key, open_line_key
+from hotline.proto.linekeys import LineKey, create_line_key, grant_label, open_line_key
 from hotline.proto.pairing import (
     EXCHANGE_TIMEOUT,
     CodeConfirmed,
@@ -514,7 +514,7 @@ class _Pairing:
 
     def _create_key(self, card: StationCard) -> bytes:
         identity = self.station.identity
-        label = f"{identity.name}-{card.name}"[:64]
+        label = grant_label(identity.name, card.name)
         try:
             key, sealed = create_line_key(
                 sender=identity,

@@ -23,7 +23,13 @@ import msgspec
 from hotline.proto.cards import StationCard, dearmor_card, encode_card, parse_endpoint
 from hotline.proto.delivery import chain_start
 from hotline.proto.identity_errors import CardError, IdentityError, LineKeyError
-from hotline.proto.linekeys import check_supersedes, create_line_key, next_created_at, open_line_key
+from hotline.proto.linekeys import (
+    check_supersedes,
+    create_line_key,
+    grant_label,
+    next_created_at,
+    open_line_key,
+)
 from hotline.proto.safety import safety_number
 from hotline.proto.suites import DEFAULT_PROFILE, SUITES, ProfileName, Suite, suite
 from hotline.station.cardkeys import key_clash
@@ -252,7 +258,7 @@ async def line_grant(station: StationHost, args: PeerArgs, emit: Emit) -> dict[s
     line = station.line(args.peer)
     card = line.card
     created = next_created_at(int(time.time()), line.row.key_created_at)
-    label = f"{station.identity.name}-{card.name}"[:64]
+    label = grant_label(station.identity.name, card.name)
     try:
         key, sealed = create_line_key(
             sender=station.identity, recipient=card, label=label, created_at=created, profile=line.profile
