@@ -1,10 +1,12 @@
-"""Our pairing against ``docs/vectors/pairing.json`` (docs/protocol.md §11), read from that file only.
+"""Our pairing against ``docs/vectors/pairing.json`` (docs/protocol.md §11), read from that file and
+``cards.json`` (the two stations) only.
 
-Three checks per line profile: the file's values follow the text of §11.3 (each byte layout built here
-from the specification, hashed with hashlib and the HKDF and BLAKE2s of ``hotline.crypto``); every
-sealed frame is the ChaCha20-Poly1305 seal the text describes; and our machines, given the file's
-inputs, send exactly the file's frames, and each one alone accepts the other side's recorded frames
-to the end.
+Per line profile: the file's values follow the text of §11.3 (each byte layout built here from the
+specification, hashed with hashlib and the HKDF and BLAKE2s of ``hotline.crypto``); every sealed frame
+is the ChaCha20-Poly1305 seal the text describes; the cards are the stations' version 2 cards and the
+line key opens for the dialer (§8.5); and our machines, given the file's inputs, send exactly the
+file's frames, each one alone accepts the other side's recorded frames to the end, and each side ends
+holding exactly the peer's card and the file's line key.
 """
 
 from __future__ import annotations
@@ -12,17 +14,24 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import msgspec
 import pytest
 
 from hotline.crypto.aead import CipherKey, noise_nonce
 from hotline.crypto.cpace import calculate_generator, scalar_mult_vfy
 from hotline.crypto.hashing import blake2s, hkdf_sha256
-from hotline.proto.pairing import FrameType, PairingDone, PeerCardReceived, Role
-from tests.conformance.vec_pairing import exchange, replay
+from hotline.proto.cards import StationCard, decode_card, encode_card
+from hotline.proto.linekeys import open_line_key
+from hotline.proto.pairing import FrameType, PairingDone, Role
+from hotline.proto.suites import ProfileName
+from tests.conformance.stations import Station
+from tests.conformance.vec_pairing import Setup, Side, exchange, replay
 from tests.conformance.vectorfile import load
 
 VECTORS: dict[str, Any] = load("pairing.json")
-PROFILES = ["standard", "cnsa2"]
+CARDS: dict[str, Any] = load("cards.json")
+PROFILES: list[ProfileName] = ["standard", "cnsa2"]
+ROLES = ("listener", "dialer")
 
 
 def case(profile: str) -> dict[str, Any]:
@@ -40,6 +49,65 @@ def hexes(section: dict[str, str]) -> dict[str, bytes]:
 
 def frames(profile: str, direction: str) -> list[bytes]:
     return [bytes.fromhex(f["frame"]) for f in case(profile)["frames"][direction]]
+
+
+def plaintexts(profile: str, direction: str, kind: str) -> list[bytes]:
+    entries = case(profile)["frames"][direction]
+    return [bytes.fromhex(f["plaintext"]) for f in entries if f["type"] == kind]
+
+
+def letter(role: str) -> str:
+    """Which station of cards.json plays ``role``."""
+    value: str = VECTORS["inputs"][role]
+    return value
+
+
+def station(role: str) -> Station:
+    """The station playing ``role``, with its private parts from cards.json."""
+    x = letter(role)
+    parts = {name: bytes.fromhex(entry["hex"]) for name, entry in CARDS["inputs"][x].items()}
+    return Station(x, CARDS["stations"][x]["name"], tuple(CARDS["stations"][x]["endpoints"]), parts)
+
+
+def card_bytes(role: str) -> bytes:
+    """The version 2 card of the station playing ``role``, as cards.json publishes it."""
+    return bytes.fromhex(CARDS["cards"][f"{letter(role)}_v2"]["card"])
+
+
+def card(role: str) -> StationCard:
+    return decode_card(card_bytes(role))
+
+
+def setup(profile: ProfileName) -> Setup:
+    """The run's inputs, from the files."""
+    fixed, codes = inputs(profile), case(profile)["codes"]
+    return Setup(
+        profile,
+        {"listener": codes["listener_typed"], "dialer": codes["dialer_typed"]},
+        {"listener": fixed["listener_scalar"], "dialer": fixed["dialer_scalar"]},
+        {role: station(role) for role in ROLES},
+        {role: card(role) for role in ROLES},
+        fixed["line_key"],
+        fixed["mlkem_m"],
+        fixed["ephemeral_private"],
+        VECTORS["inputs"]["key_created_at"],
+    )
+
+
+def other(role: str) -> str:
+    return "dialer" if role == "listener" else "listener"
+
+
+def assert_holds(side: Side, role: str, profile: str) -> None:
+    """``side`` finished, holding exactly the peer's card and the file's line key."""
+    assert isinstance(side.events[-1], PairingDone)
+    assert side.peer_card is not None and encode_card(side.peer_card) == card_bytes(other(role))
+    key, expected = side.line_key, case(profile)["line_key"]
+    assert key is not None
+    assert key.key.hex() == expected["line_key"] == VECTORS["inputs"][profile]["line_key"]["hex"]
+    assert (key.label, key.created_at, key.profile) == (expected["label"], expected["created_at"], profile)
+    assert key.sender.raw.hex() == expected["sender"][:40]
+    assert key.recipient.raw.hex() == expected["recipient"][:40]
 
 
 def test_the_file_holds_both_profiles() -> None:
@@ -109,49 +177,78 @@ def test_every_frame_is_what_the_specification_says(profile: str, direction: str
         assert bytes.fromhex(entry["frame"]) == (1 + len(body)).to_bytes(4, "big") + bytes([kind]) + body
 
 
-def _run_inputs(profile: str) -> tuple[dict[str, str], dict[str, bytes], dict[str, bytes], bytes]:
-    fixed, codes = inputs(profile), case(profile)["codes"]
-    typed = {"listener": codes["listener_typed"], "dialer": codes["dialer_typed"]}
-    scalars = {"listener": fixed["listener_scalar"], "dialer": fixed["dialer_scalar"]}
-    cards = {"listener": fixed["listener_card"], "dialer": fixed["dialer_card"]}
-    return typed, scalars, cards, fixed["sealed_line_key"]
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_cards_are_the_stations_version_2_cards(profile: str) -> None:
+    # the listener's card goes to the dialer and the dialer's to the listener, each exactly as
+    # cards.json publishes it, and each decodes and verifies (§8.3)
+    assert plaintexts(profile, "listener_to_dialer", "CARD") == [card_bytes("listener")]
+    assert plaintexts(profile, "dialer_to_listener", "CARD") == [card_bytes("dialer")]
+    assert (letter("listener"), letter("dialer")) == ("A", "B")
+    for role in ROLES:
+        assert card(role).version == 2 and card(role).cnsa2 is not None
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_two_machines_send_exactly_the_files_frames(profile: str) -> None:
-    run = exchange(profile, *_run_inputs(profile))
+def test_the_line_key_is_sealed_to_the_dialer_as_section_8_5_says(profile: str) -> None:
+    (sealed,) = plaintexts(profile, "listener_to_dialer", "LINE_KEY")
+    expected = case(profile)["line_key"]
+    # the dialer opens it with its private keys against the listener's card, for this profile
+    key = open_line_key(sealed, station("dialer").identity(), card("listener"), profile=profile)
+    assert key.key.hex() == expected["line_key"] == VECTORS["inputs"][profile]["line_key"]["hex"]
+    # the body as §8.5 lays it out: the version of the profile, the label the granting station
+    # chooses (its own name, "-", the name on the peer's card, cut to 64 characters), the
+    # listener's key creation time, and the two key digests of the profile
+    body, _ = msgspec.msgpack.decode(sealed)
+    fields = msgspec.msgpack.decode(body)
+    names = CARDS["stations"][letter("listener")]["name"], card("dialer").name
+    label = f"{names[0]}-{names[1]}"[:64]
+    head = [1] if profile == "standard" else [2, "cnsa2"]
+    assert fields[:-1] == [
+        *head,
+        label,
+        bytes.fromhex(CARDS["stations"][letter("listener")][f"key_digest_{profile}"]),
+        bytes.fromhex(CARDS["stations"][letter("dialer")][f"key_digest_{profile}"]),
+        VECTORS["inputs"]["key_created_at"],
+    ]
+    assert (expected["version"], expected["label"], expected["created_at"]) == (
+        head[0],
+        label,
+        VECTORS["inputs"]["key_created_at"],
+    )
+    assert (key.label, key.created_at) == (label, VECTORS["inputs"]["key_created_at"])
+    assert bytes.fromhex(expected["sender"]) == fields[len(head) + 1]
+    assert bytes.fromhex(expected["recipient"]) == fields[len(head) + 2]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_two_machines_send_exactly_the_files_frames(profile: ProfileName) -> None:
+    run = exchange(setup(profile))
     assert run.to_listener == frames(profile, "dialer_to_listener")
     assert run.to_dialer == frames(profile, "listener_to_dialer")
-    for events in run.events.values():
-        assert isinstance(events[-1], PairingDone)
+    for role in ROLES:
+        assert_holds(run.sides[role], role, profile)
+    assert run.sides["listener"].line_key == run.sides["dialer"].line_key
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("role", [Role.LISTENER, Role.DIALER])
-def test_each_machine_alone_accepts_the_recorded_frames(profile: str, role: Role) -> None:
-    typed, scalars, cards, sealed = _run_inputs(profile)
+def test_each_machine_alone_accepts_the_recorded_frames(profile: ProfileName, role: Role) -> None:
     theirs, ours = (
         ("dialer_to_listener", "listener_to_dialer")
         if role is Role.LISTENER
         else ("listener_to_dialer", "dialer_to_listener")
     )
-    sent, events = replay(
-        profile, role, typed[role.value], scalars[role.value], cards, sealed, frames(profile, theirs)
-    )
+    sent, side = replay(setup(profile), role, frames(profile, theirs))
     assert sent == frames(profile, ours)
-    assert isinstance(events[-1], PairingDone)
-    peer = [e for e in events if isinstance(e, PeerCardReceived)]
-    assert len(peer) == 1
+    assert_holds(side, role.value, profile)
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_a_flipped_bit_in_any_recorded_frame_is_refused(profile: str) -> None:
-    typed, scalars, cards, sealed = _run_inputs(profile)
+def test_a_flipped_bit_in_any_recorded_frame_is_refused(profile: ProfileName) -> None:
+    s = setup(profile)
     recorded = frames(profile, "dialer_to_listener")
     for index, frame in enumerate(recorded):
         changed = frame[:-1] + bytes([frame[-1] ^ 0x01])
         incoming = [*recorded[:index], changed, *recorded[index + 1 :]]
-        _, events = replay(
-            profile, Role.LISTENER, typed["listener"], scalars["listener"], cards, sealed, incoming
-        )
-        assert not any(isinstance(e, PairingDone) for e in events), index
+        _, side = replay(s, Role.LISTENER, incoming)
+        assert not any(isinstance(e, PairingDone) for e in side.events), index
