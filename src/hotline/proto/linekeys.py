@@ -191,8 +191,9 @@ def check_supersedes(created_at: int, current: int | None, *, line: str) -> None
 
 def grant_label(sender_name: str, recipient_name: str) -> str:
     """The label a station gives a line key it grants (docs/protocol.md §8.5): its own name, ``-``,
-    then the name on the peer's card, cut to its first 64 characters."""
-    return f"{sender_name}-{recipient_name}"[:LABEL_MAX_LEN]
+    then the name on the peer's card, cut to its first 64 characters, without the spaces the cut may
+    leave at its end (a label, like a name, never ends in one)."""
+    return f"{sender_name}-{recipient_name}"[:LABEL_MAX_LEN].rstrip(" ")
 
 
 def next_created_at(now: int, current: int | None) -> int:

@@ -17,6 +17,7 @@ from hotline.proto.linekeys import (
     LineKeyError,
     create_line_key,
     create_line_key_from_parts,
+    grant_label,
     open_line_key,
     seal_line_key,
 )
@@ -59,6 +60,22 @@ def test_sealing_is_randomised() -> None:
 def test_unicode_label() -> None:
     line_key, sealed = create_line_key(
         sender=PARIS, recipient=MOSCOW_CARD, label="Élysée \u2013 Kremlin", created_at=0
+    )
+    assert open_line_key(sealed, MOSCOW, PARIS_CARD) == line_key
+
+
+@pytest.mark.parametrize(
+    ("sender", "recipient", "label"),
+    [
+        ("Paris", "Moscow", "Paris-Moscow"),
+        ("P" * 59, "New York", "P" * 59 + "-New"),  # the cut falls on the space: it goes too
+        ("P" * 70, "Moscow", "P" * 64),
+    ],
+)
+def test_a_granted_label_is_always_a_valid_label(sender: str, recipient: str, label: str) -> None:
+    assert grant_label(sender, recipient) == label
+    line_key, sealed = create_line_key(
+        sender=PARIS, recipient=MOSCOW_CARD, label=grant_label(sender, recipient), created_at=0
     )
     assert open_line_key(sealed, MOSCOW, PARIS_CARD) == line_key
 
