@@ -49,6 +49,10 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
             raise _bad(endpoint, "has an invalid IPv6 address") from None
         if address.scope_id is not None:
             raise _bad(endpoint, "has an IPv6 zone (%...), which means nothing to the other station")
+        if address.ipv4_mapped is not None:
+            # one spelling per address: the IPv4 one (Python versions also disagree on how to
+            # print the mapped form)
+            raise _bad(endpoint, f"should write its IPv4-mapped address as {address.ipv4_mapped}")
         if str(address) != inner:
             raise _bad(endpoint, f"should write its IPv6 address as {address}")
         return inner, port

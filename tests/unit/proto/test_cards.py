@@ -418,6 +418,8 @@ def test_parse_endpoint(endpoint: str, host: str, port: int) -> None:
         ("[2001:DB8::1]:443", "should write its IPv6 address as 2001:db8::1"),
         ("[2001:db8:0:0:0:0:0:1]:443", "should write"),
         ("[fe80::1%eth0]:443", "zone"),
+        ("[::ffff:c000:20a]:443", "IPv4-mapped address as 192.0.2.10"),
+        ("[::ffff:192.0.2.10]:443", "IPv4-mapped address as 192.0.2.10"),
         ("[paris]:443", "invalid IPv6"),
     ],
 )
