@@ -136,7 +136,8 @@ class Link(Protocol):
         ...
 
 
-#: Answers one message of its type on a line's session: False ends the session.
+#: Answers one message of its type on a line's session. False: the peer broke the protocol (the handler
+#: raised the alert), and the session ends with ``PROTOCOL_VIOLATION`` (docs/protocol.md §6).
 MessageHandler = Callable[[L, LinkSession, LineMessage], Awaitable[bool]]
 
 
@@ -191,7 +192,7 @@ class QuotaGate(Protocol[L_contra]):
         ...
 
     def on_withhold(self, line: L_contra, session: LinkSession, message: Withhold) -> bool:
-        """The peer withholds our entries (or stops); False ends the session."""
+        """The peer withholds our entries (or stops); False: a violation, the session ends (§6)."""
         ...
 
     def holding(self, line: L_contra, session: LinkSession) -> bool:

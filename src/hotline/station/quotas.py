@@ -99,6 +99,7 @@ class QuotaLine(Link, Protocol):
 
     def clear_alerts(self, kinds: tuple[str, ...] | None = None) -> int: ...
     def close_session(self, session: LinkSession, why: str) -> None: ...
+    def violated(self, session: LinkSession, reason: str) -> None: ...
 
 
 class QuotaHost(Protocol):
@@ -336,6 +337,9 @@ class QuotaDesk:
             line.alert(
                 "protocol",
                 f"{line.peer} withheld our entries after {message.held_seq}, which does not fit what we sent",
+            )
+            line.violated(
+                session, f"Withhold after entry {message.held_seq} does not fit what we sent (§10.3)"
             )
             return False
         quota = self._of(line)

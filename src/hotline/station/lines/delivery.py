@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from hotline.net.tcp import ChannelClosed, SecureChannel
 from hotline.proto.delivery import Accept, Gap
+from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Receipt
 from hotline.proto.pacing import LaneFacts, LanePacer
 from hotline.proto.suites import suite
@@ -135,6 +136,7 @@ class DeliveryLine(Protocol):
 
     def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None: ...
     def close_session(self, session: Any, why: str) -> None: ...
+    def violated(self, session: Any, reason: str) -> None: ...
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
     def after_inbound(self, outcome: Stored) -> None: ...
 
@@ -267,6 +269,9 @@ class Delivery:
                     alert = broken_alert(self._line.peer, output)
                     if alert is not None:
                         self._line.alert(*alert)
+                    if session is not None and output.code is ErrorCode.PROTOCOL_VIOLATION:
+                        # the peer's fault: it hears so at once (§6), not a plain close of ours
+                        self._line.violated(session, output.reason)
         if session is not None:
             session.cursor = self.machine.cursor
         return alive, read

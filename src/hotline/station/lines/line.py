@@ -233,10 +233,19 @@ class Line:
         self._tg.create_task(self._serve(session))
 
     def close_session(self, session: LinkSession, why: str) -> None:
-        """Close ``session`` (in the background); what it still delivers is ignored."""
+        """Close ``session`` for a reason of ours (``LOCAL_CLOSE``, in the background); what it still
+        delivers is ignored."""
         log.info("closing session", extra={"peer": self.peer, "why": why})
         session.closing = True
         self.spawn(session.channel.close())
+
+    def violated(self, session: LinkSession, reason: str) -> None:
+        """The peer broke a rule of docs/protocol.md §10–§13 on ``session`` (the caller raised the
+        alert): end it now with ``PROTOCOL_VIOLATION`` and ``reason`` (§6), before anything else
+        closes it with another code. What it still delivers is ignored."""
+        log.info("closing session: the peer broke the protocol", extra={"peer": self.peer, "why": reason})
+        session.closing = True
+        session.channel.close_nowait(ErrorCode.PROTOCOL_VIOLATION, reason)
 
     async def _serve(self, session: LinkSession) -> None:
         channel = session.channel
@@ -296,6 +305,7 @@ class Line:
                 message = linemsg.decode(data)
             except linemsg.LineMessageError as exc:
                 self.alert("protocol", f"{self.peer} sent a malformed message: {exc}")
+                self.violated(session, f"malformed line message: {exc} (§10)")
                 return
             match message:
                 case Hello():
@@ -311,8 +321,11 @@ class Line:
                     route = self.station.routes.get(type(message), self.station.default_route)
                     if route.before_hello is not None and not session.hello.is_set():
                         self.alert("protocol", f"{self.peer} sent {route.before_hello} before its hello")
+                        self.violated(session, f"{type(message).__name__} before Hello (§10)")
                         return
                     if not await route.handle(self, session, message):
+                        # the handler raised the alert (and may have ended the session with its reason)
+                        self.violated(session, f"{type(message).__name__} not allowed here")
                         return
 
     # -- carrier mismatches (docs/protocol.md §14.5)
