@@ -240,7 +240,7 @@ class Line:
         self.spawn(session.channel.close())
 
     def violated(self, session: LinkSession, reason: str) -> None:
-        """The peer broke a rule of docs/protocol.md §10–§13 on ``session`` (the caller raised the
+        """The peer broke a rule of docs/protocol.md §10 to §13 on ``session`` (the caller raised the
         alert): end it now with ``PROTOCOL_VIOLATION`` and ``reason`` (§6), before anything else
         closes it with another code. What it still delivers is ignored."""
         log.info("closing session: the peer broke the protocol", extra={"peer": self.peer, "why": reason})
