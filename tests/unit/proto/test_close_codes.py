@@ -8,6 +8,7 @@ station closes with (tests/unit/station/test_close_codes.py drives a line throug
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,10 @@ from hotline.proto.messages import Close, Message, RekeyInit, RekeyRequest, Reke
 from hotline.proto.session import Session
 from hotline.proto.states import SessionState
 from hotline.proto.transcriptio import Broken, Why
+from tests.support.markdown import table_rows
 from tests.support.pair import SessionPair
+
+PROTOCOL_MD = Path(__file__).resolve().parents[3] / "docs" / "protocol.md"
 
 
 def _established() -> SessionPair:
@@ -98,3 +102,27 @@ def test_every_line_rule_a_peer_breaks_closes_with_protocol_violation(why: Why) 
 def test_our_own_store_failing_is_no_violation_of_the_peer() -> None:
     broken = Broken(session=1, why=Why.STORE_FAILED, seq=7)
     assert broken.code is ErrorCode.LOCAL_CLOSE
+
+
+def _section(title: str) -> str:
+    text = PROTOCOL_MD.read_text(encoding="utf-8")
+    start = text.index(f"\n{title}\n")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def test_the_spec_lists_every_code_by_its_number_and_name() -> None:
+    rows = table_rows(_section("## 6. Error codes"))[2:]
+    assert [(int(code), name.strip("`")) for code, name, _ in rows] == [(c.value, c.name) for c in ErrorCode]
+
+
+def test_every_code_the_violation_table_names_is_a_code() -> None:
+    """§6.1: each row's code is one of §6's, written as its number (and name where it is not 1)."""
+    section = _section("## 6. Error codes")
+    rows = table_rows(section[section.index("### 6.1") :])[2:]
+    assert len(rows) >= 20
+    for violation, code, rule in rows:
+        assert "§" in rule, violation
+        if code.startswith("none"):
+            continue
+        number = int(code.split()[0])
+        assert ErrorCode(number).name in code or number == ErrorCode.PROTOCOL_VIOLATION, code
