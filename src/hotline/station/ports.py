@@ -22,6 +22,7 @@ from hotline.net.tcp import SecureChannel
 from hotline.proto.cards import StationCard
 from hotline.proto.linemsg import Entry, LineMessage, Withhold
 from hotline.proto.session import SessionConfig
+from hotline.station.alertkinds import AlertKind
 from hotline.station.config import StationConfig
 from hotline.station.events import EventBus
 from hotline.station.worker import StoreWorker
@@ -131,7 +132,7 @@ class Link(Protocol):
         """The line's reliable delivery (§10)."""
         ...
 
-    def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None:
+    def alert(self, kind: AlertKind, detail: str, *, active: bool = True, logged: str | None = None) -> None:
         """Raise an alert on the line (see :class:`hotline.station.events.AlertBoard`)."""
         ...
 

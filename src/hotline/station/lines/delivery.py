@@ -55,6 +55,7 @@ from hotline.proto.transcriptio import (
     Send,
     StoreEntries,
 )
+from hotline.station.alertkinds import AlertKind
 from hotline.station.ids import show_id
 from hotline.station.lines.deliveryalerts import broken_alert
 from hotline.station.lines.deliveryjobs import (
@@ -134,7 +135,9 @@ class DeliveryLine(Protocol):
     @property
     def up(self) -> bool: ...
 
-    def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None: ...
+    def alert(
+        self, kind: AlertKind, detail: str, *, active: bool = True, logged: str | None = None
+    ) -> None: ...
     def close_session(self, session: Any, why: str) -> None: ...
     def violated(self, session: Any, reason: str) -> None: ...
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
@@ -262,7 +265,7 @@ class Delivery:
                 case PeerSentFewer(sent_seq, held):
                     peer = self._line.peer
                     self._line.alert(
-                        "chain-mismatch", f"{peer} says it sent {sent_seq} entries but we hold {held}"
+                        AlertKind.CHAIN_MISMATCH, f"{peer} says it sent {sent_seq} entries but we hold {held}"
                     )
                 case Broken():
                     alive = False
@@ -341,7 +344,7 @@ class Delivery:
         except Exception as exc:
             # forget what we did not store; the peer resends it on the next session
             if isinstance(exc, StoreError):
-                line.alert("store-error", f"could not store entries from {line.peer}: {exc.reason}")
+                line.alert(AlertKind.STORE_ERROR, f"could not store entries from {line.peer}: {exc.reason}")
                 why = "store failure"
             else:
                 log.error("storing entries failed", extra={"peer": line.peer}, exc_info=exc)
@@ -378,7 +381,7 @@ class Delivery:
                 )
             )
         except StoreError as exc:
-            line.alert("store-error", f"could not record receipts from {line.peer}: {exc.reason}")
+            line.alert(AlertKind.STORE_ERROR, f"could not record receipts from {line.peer}: {exc.reason}")
             self.machine.marking_failed()
             return
         self._sync()
@@ -448,7 +451,7 @@ class Delivery:
             rows, more = await line.station.worker.call(assign)
         except StoreError as exc:
             self.machine.numbering_failed()  # still queued: tried again on the next wake
-            line.alert("store-error", f"could not number entries for {line.peer}: {exc.reason}")
+            line.alert(AlertKind.STORE_ERROR, f"could not number entries for {line.peer}: {exc.reason}")
             return
         self._sync()
         self.machine.numbered(
