@@ -22,8 +22,10 @@ from tests.support.stations import Cluster, RequestFailed, StationProc, pair, si
 
 #: Loaded by a station daemon through ``sitecustomize``. With ``HOTLINE_DOC_ID`` (hex), its next
 #: documents get that id. With ``HOTLINE_FORGE`` (a directory), the next message it queues takes the
-#: id in the file ``next_id`` and its next ACK the reference in ``ack_ref`` (each file used once),
-#: and its own store stops refusing a repeated id, so it can send one twice.
+#: id in the file ``next_id``, its next ACK the reference in ``ack_ref`` and its next text the body in
+#: ``text_body`` (each file used once; a forged body is chained as stored, so the entry is numbered
+#: by the sender, never as it is queued), and its own store stops refusing a repeated id, so it can
+#: send one twice.
 FORGE = """
 import os
 from pathlib import Path
@@ -52,6 +54,13 @@ if _forge:
     _new_id = requests.new_message_id
     requests.new_message_id = lambda: _take("next_id") or _new_id()
 
+    from hotline.station.lines.delivery import Delivery
+
+    _can_number_now = Delivery.can_number_now
+    Delivery.can_number_now = lambda self: (
+        not (Path(_forge) / "text_body").exists() and _can_number_now(self)
+    )
+
     def _loosen(store):
         sql = store.execute_checked("SELECT sql FROM sqlite_master WHERE name = 'messages'").fetchone()[0]
         if "UNIQUE (id, direction, line_id)," not in sql:
@@ -72,6 +81,8 @@ if _forge:
         _loosen(self)
         if fields["kind"] == 1:
             fields["ref"] = _take("ack_ref") or fields["ref"]
+        if fields["kind"] == 0:
+            fields["body"] = _take("text_body") or fields["body"]
         return _queue(self, line_id, **fields)
 
     MessageStore.queue = _forged_queue
@@ -195,6 +206,23 @@ def test_an_ack_naming_no_message_of_ours_is_refused(cluster: Cluster, tmp_path:
         e["message"]["text"]: e["message"]["state"] for e in alpha.log(mallory) if e["kind"] == "message"
     }
     assert states["please read"] == states["this too"] == "delivered", states
+
+
+def test_a_text_that_is_not_utf8_is_refused_and_the_line_goes_on(cluster: Cluster, tmp_path: Path) -> None:
+    """G15: the peer sends a TEXT whose body is not UTF-8. It is refused as §10.2 rule 6 says: a
+    `protocol` alert naming its id, receipted (so never sent again) but no message, nothing shown
+    with replacement characters, and the next honest message is delivered."""
+    alpha, mallory, forge = with_mallory(cluster, tmp_path)
+    (forge / "text_body").write_text(b"caf\xc3 \xff\xfe not words".hex())
+    bad = mallory.send(alpha, "its body is replaced on the way to the store")
+    assert mallory.request("wait", id=bad["id"], timeout=15)["state"] == "delivered"
+    alert = protocol_alert(alpha, mallory, bad["id"])
+    assert "not UTF-8" in alert["detail"]
+    shown = [m["text"] for m in alpha.inbox(mallory)]
+    assert shown == [] and not any(m["message"]["id"] == bad["id"] for m in alpha.log(mallory)
+                                    if m["kind"] == "message")  # fmt: skip
+    line_still_works(alpha, mallory)
+    assert not any("\ufffd" in m["text"] for m in alpha.inbox(mallory))
 
 
 def _blobs(station: StationProc) -> dict[str, bytes]:

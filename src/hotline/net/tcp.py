@@ -202,17 +202,19 @@ class SecureChannel:
             await p.wait_data()
         return p.take()
 
-    def close_nowait(self) -> None:
-        """Close the session (telling the peer) without waiting for the connection to end."""
+    def close_nowait(self, code: ErrorCode = ErrorCode.LOCAL_CLOSE, reason: str = "closed") -> None:
+        """Close the session, telling the peer ``code`` and ``reason`` (docs/protocol.md §6), without
+        waiting for the connection to end. Once the session has ended this does nothing."""
         p = self._p
         if p.session is not None and not p.closed.done():
-            p.session.close(p._loop.time(), ErrorCode.LOCAL_CLOSE, "closed")
+            p.session.close(p._loop.time(), code, reason)
             p._process()
 
-    async def close(self) -> None:
-        """Close the session (telling the peer) and wait for the connection to end."""
+    async def close(self, code: ErrorCode = ErrorCode.LOCAL_CLOSE, reason: str = "closed") -> None:
+        """Close the session (telling the peer, as :meth:`close_nowait`) and wait for the connection
+        to end."""
         p = self._p
-        self.close_nowait()
+        self.close_nowait(code, reason)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(p.closed), 5)
 

@@ -455,7 +455,11 @@ class PairingMachine:
         if kind is FrameType.ABORT:
             if not self._confirmed:
                 raise _Malformed("an abort before the code was confirmed")
-            reason = self._open(kind, body)[:MAX_REASON].decode("utf-8", "replace")
+            opened = self._open(kind, body)[:MAX_REASON]
+            try:
+                reason = opened.decode("utf-8")
+            except UnicodeDecodeError:  # shown as ours, never as the peer's words with U+FFFD in them
+                reason = "(a reason that is not UTF-8)"
             self._fail(FailureKind.PEER_ABORTED, f"the other station gave up: {reason}")
             return
         trigger = _TRIGGER_OF[kind]

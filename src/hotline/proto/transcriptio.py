@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass
 
 from hotline.proto.carrier import Lane
+from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Receipt
 from hotline.proto.pacing import LaneFacts
 
@@ -146,6 +147,32 @@ class Broken:
     why: Why
     seq: int
     other: int = 0
+
+    @property
+    def code(self) -> ErrorCode:
+        """The ``Close`` code the session ends with (docs/protocol.md §6): the peer broke a rule of
+        §10, except when our own store failed."""
+        return ErrorCode.LOCAL_CLOSE if self.why is Why.STORE_FAILED else ErrorCode.PROTOCOL_VIOLATION
+
+    @property
+    def reason(self) -> str:
+        """The ``Close`` reason: what the peer sent that broke the rule, in its own terms (no names)."""
+        seq, other = self.seq, self.other
+        match self.why:
+            case Why.ROLLED_BACK:
+                return f"Hello names entry {seq} of ours; we sent {other} (§10.2 rule 3)"
+            case Why.HELLO_MISMATCH:
+                return f"Hello's head at our entry {seq} is not our chain's (§10.2 rule 3)"
+            case Why.GAP:
+                return f"entry {seq} where {other} was due (§10.1)"
+            case Why.CHAIN:
+                return f"entry {seq} does not extend the chain (§10.1)"
+            case Why.RECEIPT_BEYOND:
+                return f"Receipt for entry {seq}; we sent {other} (§10.2 rule 2)"
+            case Why.RECEIPT_MISMATCH:
+                return f"Receipt's head at entry {seq} is not our chain's (§10.2 rule 2)"
+            case Why.STORE_FAILED:
+                return "closed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from hotline.station.alertkinds import AlertKind
 from hotline.station.worker import StoreWorker
 from hotline.store.errors import StoreError
 
@@ -122,20 +123,20 @@ class AlertBoard:
         self._line_id = line_id
         self.standing: list[dict[str, object]] = []
 
-    def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None:
+    def alert(self, kind: AlertKind, detail: str, *, active: bool = True, logged: str | None = None) -> None:
         """Raise an alert: logged, stored, shown by ``status``, ``inbox --follow`` and ``log``.
 
         ``active=False`` only tells and records it (``line-up``): it does not stand. ``logged``
         replaces ``detail`` in the log when the detail names a document or a file: the operator sees
         those in the station, never in the log.
         """
-        peer = self._peer()
-        alert: dict[str, object] = {"at": time.time(), "peer": peer, "kind": kind, "detail": detail}
+        peer, name = self._peer(), str(kind)  # the plain value, wherever it goes
+        alert: dict[str, object] = {"at": time.time(), "peer": peer, "kind": name, "detail": detail}
         if active:
             self.standing = [*self.standing[-(STANDING_ALERTS - 1) :], alert]
-            line_log.warning(detail if logged is None else logged, extra={"peer": peer, "alert": kind})
+            line_log.warning(detail if logged is None else logged, extra={"peer": peer, "alert": name})
         self._bus.publish({"alert": alert})
-        self._bus.record(self._line_id(), kind, {"detail": detail})
+        self._bus.record(self._line_id(), name, {"detail": detail})
 
     def clear_alerts(self, kinds: tuple[str, ...] | None = None) -> int:
         """Stop showing the standing alerts (of ``kinds``); how many went. The log keeps them."""

@@ -22,6 +22,7 @@ from hotline.net.tcp import SecureChannel
 from hotline.proto.cards import StationCard
 from hotline.proto.linemsg import Entry, LineMessage, Withhold
 from hotline.proto.session import SessionConfig
+from hotline.station.alertkinds import AlertKind
 from hotline.station.config import StationConfig
 from hotline.station.events import EventBus
 from hotline.station.worker import StoreWorker
@@ -131,12 +132,13 @@ class Link(Protocol):
         """The line's reliable delivery (§10)."""
         ...
 
-    def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None:
+    def alert(self, kind: AlertKind, detail: str, *, active: bool = True, logged: str | None = None) -> None:
         """Raise an alert on the line (see :class:`hotline.station.events.AlertBoard`)."""
         ...
 
 
-#: Answers one message of its type on a line's session: False ends the session.
+#: Answers one message of its type on a line's session. False: the peer broke the protocol (the handler
+#: raised the alert), and the session ends with ``PROTOCOL_VIOLATION`` (docs/protocol.md §6).
 MessageHandler = Callable[[L, LinkSession, LineMessage], Awaitable[bool]]
 
 
@@ -191,7 +193,7 @@ class QuotaGate(Protocol[L_contra]):
         ...
 
     def on_withhold(self, line: L_contra, session: LinkSession, message: Withhold) -> bool:
-        """The peer withholds our entries (or stops); False ends the session."""
+        """The peer withholds our entries (or stops); False: a violation, the session ends (§6)."""
         ...
 
     def holding(self, line: L_contra, session: LinkSession) -> bool:

@@ -38,6 +38,7 @@ import msgspec
 
 from hotline.proto.document import DocMetaError, DocState, decode_meta
 from hotline.proto.linemsg import MAX_RETRY_AFTER, DocProgress, Entry, HoldReason, Kind, Withhold
+from hotline.station.alertkinds import AlertKind
 from hotline.station.config import StationConfig, load_config
 from hotline.station.errors import StationError
 from hotline.station.home import StationPaths
@@ -99,6 +100,7 @@ class QuotaLine(Link, Protocol):
 
     def clear_alerts(self, kinds: tuple[str, ...] | None = None) -> int: ...
     def close_session(self, session: LinkSession, why: str) -> None: ...
+    def violated(self, session: LinkSession, reason: str) -> None: ...
 
 
 class QuotaHost(Protocol):
@@ -258,7 +260,7 @@ class QuotaDesk:
             self._send(session, Withhold(line.delivery.machine.in_seq, reason, min(retry, MAX_RETRY_AFTER)))
         if quota.paused is None:
             quota.paused = reason
-            line.alert("quota", self._why(line, quota, reason, limit, retry))
+            line.alert(AlertKind.QUOTA, self._why(line, quota, reason, limit, retry))
             log.warning("line paused", extra={"peer": line.peer, "quota": reason.name.lower()})
         if not quota.resuming:
             quota.resuming = True
@@ -315,7 +317,7 @@ class QuotaDesk:
             self._send(session, Withhold(line.delivery.machine.in_seq, HoldReason.RESUME, 0))
         if was is not None:
             line.clear_alerts(("quota",))
-            line.alert("quota-resumed", f"the line to {line.peer} takes entries again", active=False)
+            line.alert(AlertKind.QUOTA_RESUMED, f"the line to {line.peer} takes entries again", active=False)
             log.info("line resumed", extra={"peer": line.peer})
 
     @staticmethod
@@ -334,8 +336,11 @@ class QuotaDesk:
             or not line.delivery.machine.peer_seq <= message.held_seq <= session.cursor
         ):
             line.alert(
-                "protocol",
+                AlertKind.PROTOCOL,
                 f"{line.peer} withheld our entries after {message.held_seq}, which does not fit what we sent",
+            )
+            line.violated(
+                session, f"Withhold after entry {message.held_seq} does not fit what we sent (§10.3)"
             )
             return False
         quota = self._of(line)
@@ -360,7 +365,7 @@ class QuotaDesk:
                 HoldReason.DISK: "its disk reserve",
             }.get(HoldReason(message.reason), "a quota")
             line.alert(
-                "peer-paused",
+                AlertKind.PEER_PAUSED,
                 f"{line.peer} stores none of our entries for now ({why}); they stay queued here, nothing is"
                 f" lost, and go by themselves when {line.peer} takes them again (next try in"
                 f" {message.retry_after} s); its operator can raise the quota",
@@ -401,12 +406,12 @@ class QuotaDesk:
         shown = show_id(doc.message_id)
         if doc.state == "held":
             line.alert(
-                "document-held",
+                AlertKind.DOCUMENT_HELD,
                 f"document {shown} from {line.peer} ({doc.size:,} bytes) waits for your approval:"
                 f" `hotline file accept {shown}` or `hotline file refuse {shown}`",
             )
         elif doc.state == "failed":
-            line.alert("document-refused", f"document {shown} from {line.peer} refused: {doc.detail}")
+            line.alert(AlertKind.DOCUMENT_REFUSED, f"document {shown} from {line.peer} refused: {doc.detail}")
             if line.current is not None:
                 self._send(line.current, DocProgress(doc.doc_id, 0, DocState.FAILED))
 

@@ -95,7 +95,12 @@ def describe_message(row: MessageRow, line: LineFacts | None) -> dict[str, objec
 def message_text(row: MessageRow) -> str:
     """The ``text`` of a message: its words, a line about its document, or nothing."""
     if row.kind == Kind.TEXT:
-        return row.body.decode("utf-8", "replace")
+        try:
+            return row.body.decode("utf-8")
+        except UnicodeDecodeError:
+            # only a row stored before stations refused such entries (§10.2 rule 6): nothing of it
+            # is shown as if it were the peer's words
+            return "(a text message that is not UTF-8)"
     if row.kind == Kind.DOC:
         try:
             meta = decode_meta(row.body)

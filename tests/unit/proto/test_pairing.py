@@ -425,6 +425,23 @@ def test_the_listener_aborts_on_the_card_and_the_dialer_hears_why() -> None:
     assert not any(isinstance(e, LineKeyReceived) for e in dialer.events)
 
 
+def test_an_abort_reason_that_is_not_utf8_is_never_shown_with_replacement_characters() -> None:
+    listener, dialer = Side(machine(Role.LISTENER)), Side(machine(Role.DIALER))
+
+    class Garbling(Side):
+        def pump(self) -> None:
+            while (event := self.m.next_event()) is not None:
+                self.events.append(event)
+                if isinstance(event, PeerCardReceived):
+                    self.m._send_sealed(FrameType.ABORT, b"caf\xc3 \xff")  # around abort()'s own UTF-8
+                    self.m._fail(FailureKind.ABORTED, "garbled")
+
+    run(Garbling(listener.m), dialer)
+    [failed] = failures(dialer)
+    assert failed.kind is FailureKind.PEER_ABORTED
+    assert failed.reason == "the other station gave up: (a reason that is not UTF-8)"
+
+
 def test_abort_before_confirmation_sends_nothing() -> None:
     m = machine(Role.LISTENER)
     m.data_to_send()

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import hotline.station.documents
 
-#: What the wing may use of the rest of the station: its store worker, message ids, errors, and the
-#: sender that keeps a message for a full carrier lane (hotline.station.lanes).
-ALLOWED = {"hotline.station.worker", "hotline.station.ids", "hotline.station.errors", "hotline.station.lanes"}
+#: What the wing may use of the rest of the station: its store worker, message ids, errors, the
+#: sender that keeps a message for a full carrier lane (hotline.station.lanes) and the alert kinds.
+ALLOWED = {
+    "hotline.station.worker",
+    "hotline.station.ids",
+    "hotline.station.errors",
+    "hotline.station.lanes",
+    "hotline.station.alertkinds",
+}
 
 
 def _imports(path: Path) -> set[str]:

@@ -6,6 +6,7 @@ no message of ours), F4 (a document id already used at the station).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +16,11 @@ from hypothesis import strategies as st
 
 from hotline.proto.document import DocMeta, encode_meta
 from hotline.proto.linemsg import Entry, Kind
-from hotline.station.entryrules import check_entry
+from hotline.station.entryrules import Refused, check_entry
+from hotline.station.lines.deliveryjobs import store_inbound
+from hotline.station.views import message_text
 from hotline.store.db import Store
+from hotline.store.rows import MessageRow
 from hotline.store.schema import IN, OUT
 from tests.unit.store.helpers import KEY, add_line
 
@@ -116,3 +120,49 @@ def test_whatever_ids_a_peer_sends_each_is_taken_once(
     assert store.messages.position(line.id, IN)[0] == len(ids)
     assert [row.id for row in store.messages.find(line_id=line.id)] == [mid(n) for n in taken]
     store.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xff",  # never in UTF-8
+        b"caf\xc3",  # cut inside a character
+        b"\xc0\xaf",  # an overlong "/"
+        b"\xed\xa0\x80",  # a surrogate (U+D800)
+        b"\xf4\x90\x80\x80",  # above U+10FFFF
+        b"ok \x80 then",  # a lone continuation byte
+    ],
+)
+def test_a_text_entry_that_is_not_utf8_is_refused_and_keeps_its_id(store: Store, body: bytes) -> None:
+    """§10.2 rule 6: a TEXT body must be UTF-8, strictly; the refusal names the entry's id."""
+    line = add_line(store)
+    refused = check_entry(store, line.id, entry(1, 1, body=body))
+    assert refused is not None and "not UTF-8" in refused[0].why and "entry 1" in refused[0].why
+    assert refused[1] is True  # the id is new to the line: it is kept with the refused entry
+
+
+@pytest.mark.parametrize("body", [b"", "caf\u00e9 \u2014 \U0001f4de".encode(), b"tab\tbell\x07nul\x00"])
+def test_any_utf8_text_is_taken_control_characters_and_empty_too(store: Store, body: bytes) -> None:
+    """What a TEXT body may hold beyond UTF-8: anything; showing it safely is the reader's affair."""
+    line = add_line(store)
+    assert check_entry(store, line.id, entry(1, 1, body=body)) is None
+
+
+def test_a_refused_text_keeps_its_place_and_the_next_entry_is_taken(store: Store) -> None:
+    """The refused entry is stored at its sequence number (chained, so it is receipted and never sent
+    again), shows nowhere, and the entry after it is an ordinary message."""
+    line = add_line(store)
+    batch = [entry(1, 1, body=b"\xffbad"), entry(2, 2, body=b"good")]
+    with store.transaction():
+        stored = store_inbound(store, line_id=line.id, chain_out0=CHAIN, peer="bravo", batch=batch,
+                               doc_hook=lambda *_: None)  # fmt: skip
+    assert isinstance(stored[0][1], Refused) and stored[1][1] is None
+    assert store.messages.position(line.id, IN)[0] == 2
+    assert [row.body for row in store.messages.find(line_id=line.id)] == [b"good"]
+
+
+def test_an_old_row_that_is_not_utf8_is_never_shown_with_replacement_characters() -> None:
+    """A row stored before the rule (§10.2 rule 6) reads as a note of ours, not as the peer's words."""
+    row = MessageRow(1, 1, IN, mid(1), 1, Kind.TEXT, 3, 1, b"", b"caf\xc3 \xff", CHAIN, 1.0, None, None)
+    assert message_text(row) == "(a text message that is not UTF-8)"
+    assert message_text(dataclasses.replace(row, body="café".encode())) == "café"

@@ -29,10 +29,15 @@ class _Channel:
         self._data = [linemsg.encode(m) for m in messages]
         self.is_closed = False
 
+        self.closed: list[tuple[ErrorCode, str]] = []
+
     async def receive(self) -> bytes:
         if not self._data:
             raise ChannelClosed(ErrorCode.NO_ERROR, "done")
         return self._data.pop(0)
+
+    def close_nowait(self, code: ErrorCode, reason: str) -> None:
+        self.closed.append((code, reason))
 
 
 class _Context:
@@ -69,11 +74,13 @@ HOLD = Withhold(0, HoldReason.RESUME, 0)
 def _read(context: _Context, messages: list[LineMessage], *, hello: bool) -> Line:
     async def scenario() -> Line:
         line = Line(context, ROW, (0, ROW.chain_in0), (0, ROW.chain_out0))  # type: ignore[arg-type]
-        session = LinkSession(_Channel(messages), True, "x:1", 0.0, 0.0)  # type: ignore[arg-type]
+        channel = _Channel(messages)
+        session = LinkSession(channel, True, "x:1", 0.0, 0.0)  # type: ignore[arg-type]
         if hello:
             session.hello.set()
         line.current = session
         await line._reader(session)
+        line.closed = channel.closed  # type: ignore[attr-defined]
         return line
 
     return asyncio.run(scenario())
@@ -94,9 +101,13 @@ def test_before_the_hello_a_routed_message_ends_the_session(message: LineMessage
     assert [(a["kind"], a["detail"]) for a in line.alerts] == [
         ("protocol", f"bravo sent {called} before its hello")
     ]
+    assert line.closed == [  # type: ignore[attr-defined]
+        (ErrorCode.PROTOCOL_VIOLATION, f"{type(message).__name__} before Hello (§10)")
+    ]
 
 
 def test_a_handler_that_refuses_ends_the_session() -> None:
     context = _Context(answer=False)
-    _read(context, [CALL, DOC], hello=True)
+    line = _read(context, [CALL, DOC], hello=True)
     assert context.handled == [("call", CALL)]
+    assert line.closed == [(ErrorCode.PROTOCOL_VIOLATION, "CallSignal not allowed here")]  # type: ignore[attr-defined]

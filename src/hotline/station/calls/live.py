@@ -37,6 +37,7 @@ from hotline.proto.call import Answered, Call, CallState, Ended, EndReason, Path
 from hotline.proto.call import Path as MediaPath
 from hotline.proto.linemsg import CallAnswer, CallReveal, CallRinging, CallSignal, LineMessage
 from hotline.proto.media import PAYLOAD_ROOM, MediaOpener, MediaSealer, packet_counter
+from hotline.station.alertkinds import AlertKind
 from hotline.station.calls.audio import SILENCE, Discard, Sink, Source
 from hotline.station.calls.needs import CallLine, CallServices, CallSession
 from hotline.station.calls.recording import Recorder, log_end, log_start
@@ -377,14 +378,14 @@ class LiveCall:
         self.sealer = self.opener = None
         if reason is EndReason.BAD_KEYS:
             self.line.alert(
-                "call-bad-keys",
+                AlertKind.CALL_BAD_KEYS,
                 f"the call with {self.line.peer} ended: its key exchange did not check (a key that "
                 "did not match its commitment, or was unusable); someone may be in the middle: check "
                 "the line's safety number before calling again",
             )
         if reason is EndReason.SAS_MISMATCH:
             self.line.alert(
-                "sas-mismatch",
+                AlertKind.SAS_MISMATCH,
                 f"the call with {self.line.peer} ended: the operators' words did not match; "
                 "someone may be in the middle: check the line's safety number before calling again",
             )

@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 from hotline.net.udp import Address
 from hotline.proto.carrier import CarrierStatus, Lane
 from hotline.proto.carriermode import CarrierSetting
+from hotline.station.alertkinds import AlertKind
 from hotline.station.config import StationConfig
 from hotline.station.worker import StoreWorker
 
@@ -101,7 +102,7 @@ class CallLine(Protocol):
         """A session is up and has said hello."""
         ...
 
-    def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None:
+    def alert(self, kind: AlertKind, detail: str, *, active: bool = True, logged: str | None = None) -> None:
         """Raise an alert on the line (logged, stored and shown to operators)."""
 
 

@@ -12,6 +12,7 @@ import time
 from typing import Protocol
 
 from hotline.proto.call import Call, EndReason
+from hotline.station.alertkinds import AlertKind
 from hotline.station.calls.needs import CallLine
 from hotline.station.worker import StoreWorker
 from hotline.store.db import Store
@@ -120,12 +121,13 @@ async def log_start(call: LoggedCall) -> bool:
         rowid = await call.worker.call(add)
     except StoreError as exc:
         call.line.alert(
-            "store-error", f"the call with {call.line.peer} ended: it could not be logged: {exc.reason}"
+            AlertKind.STORE_ERROR,
+            f"the call with {call.line.peer} ended: it could not be logged: {exc.reason}",
         )
         return False
     if rowid is None:
         call.line.alert(
-            "call-refused",
+            AlertKind.CALL_REFUSED,
             f"call {call_id.hex()} on the line to {call.line.peer} reuses an id already in the call log: "
             "refused (a station never reuses a call id; if it happens again, ask its operator)",
         )
@@ -159,7 +161,7 @@ async def log_end(call: LoggedCall) -> None:
         await call.worker.call(lambda store: store.calls.update(rowid, **fields))
     except StoreError as exc:
         call.line.alert(
-            "store-error", f"could not log the end of the call with {call.line.peer}: {exc.reason}"
+            AlertKind.STORE_ERROR, f"could not log the end of the call with {call.line.peer}: {exc.reason}"
         )
     except RuntimeError:
         pass  # the worker is stopping with the daemon: the row stays as "interrupted"

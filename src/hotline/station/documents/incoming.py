@@ -43,6 +43,7 @@ from hotline.proto.transfer import (
     Send,
     Write,
 )
+from hotline.station.alertkinds import AlertKind
 from hotline.station.documents.blobfiles import writable_blob
 from hotline.station.documents.needs import (
     DocLine,
@@ -205,7 +206,7 @@ class IncomingDocuments(Generic[LineT]):
             incoming = await asyncio.get_running_loop().run_in_executor(None, prepare)
         except StoreError as exc:
             line.alert(
-                "store-error",
+                AlertKind.STORE_ERROR,
                 f"cannot resume document {row.name} from {line.peer}: {exc.reason}",
                 logged=f"cannot resume a document: {exc.reason}",
             )
@@ -303,7 +304,7 @@ class IncomingDocuments(Generic[LineT]):
         if actions:  # not already paused
             row = incoming.row
             line.alert(
-                "document-paused",
+                AlertKind.DOCUMENT_PAUSED,
                 f"document {row.name} from {line.peer} paused: {exc.reason}",
                 logged=f"a document paused: {exc.reason}",
             )
@@ -401,7 +402,7 @@ class IncomingDocuments(Generic[LineT]):
             why = f"document {row.name} from {line.peer} does not match its {hash_label(row.hash)}"
         else:
             why = f"document {row.name} from {line.peer} was refused"
-        line.alert("document-failed", why, logged=_NAMELESS_IN)
+        line.alert(AlertKind.DOCUMENT_FAILED, why, logged=_NAMELESS_IN)
         self._incoming.pop((line.row.id, row.doc_id), None)
         self._close(incoming)
         path = incoming.blob.path

@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 from hotline.proto.carrier import Lane
 from hotline.proto.carriermode import CarrierSetting
+from hotline.station.alertkinds import AlertKind
 from hotline.station.lanes import LaneChannel
 from hotline.station.worker import StoreWorker
 from hotline.store.db import Store
@@ -91,7 +92,7 @@ class DocLine(Protocol):
         """The line's delivery (a queued DOC entry is sent through it)."""
         ...
 
-    def alert(self, kind: str, detail: str, *, active: bool = ..., logged: str | None = ...) -> None:
+    def alert(self, kind: AlertKind, detail: str, *, active: bool = ..., logged: str | None = ...) -> None:
         """Raise an alert on the line (``logged`` replaces ``detail`` in the log)."""
         ...
 

@@ -36,6 +36,7 @@ from hotline.proto.constants import DOC_ID_LEN, DOC_MAX_SIZE
 from hotline.proto.document import DocMeta, DocState, clean_name, document_hash, encode_meta
 from hotline.proto.linemsg import DocData, DocProgress, Kind, Precedence
 from hotline.proto.transfer import Sender
+from hotline.station.alertkinds import AlertKind
 from hotline.station.documents.incoming import send_progress
 from hotline.station.documents.needs import DocSession, LineT, Publish, standard_profile
 from hotline.station.documents.views import describe_doc
@@ -295,7 +296,9 @@ class OutgoingDocuments(Generic[LineT]):
 
     def _give_up(self, line: LineT, out: Outgoing, why: str) -> None:
         out.sender.give_up()
-        line.alert("document-failed", f"document {out.row.name} to {line.peer}: {why}", logged=_NAMELESS_OUT)
+        line.alert(
+            AlertKind.DOCUMENT_FAILED, f"document {out.row.name} to {line.peer}: {why}", logged=_NAMELESS_OUT
+        )
         self._set_out(line, out, out.sender.stored, "failed", why)
 
     def _set_out(self, line: LineT, out: Outgoing, stored: int, state: str, detail: str | None) -> None:
@@ -346,7 +349,7 @@ class OutgoingDocuments(Generic[LineT]):
             del self._outgoing[key]
         else:
             line.alert(
-                "document-failed",
+                AlertKind.DOCUMENT_FAILED,
                 f"{line.peer} refused document {out.row.name}: it failed its checks",
                 logged="the far end refused a document: it failed its checks",
             )

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from hotline.net.tcp import ChannelClosed
 from hotline.proto.carriermode import CarrierSetting
 from hotline.proto.errors import ErrorCode
+from hotline.station.alertkinds import AlertKind
 from hotline.station.events import AlertBoard
 
 #: The kind of the line alert a carrier mismatch raises.
-CARRIER_ALERT = "carrier"
+CARRIER_ALERT = AlertKind.CARRIER
 
 #: Seconds between two looks at the peer's record count.
 RATE_CHECK_EVERY = 1.0

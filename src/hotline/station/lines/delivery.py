@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from hotline.net.tcp import ChannelClosed, SecureChannel
 from hotline.proto.delivery import Accept, Gap
+from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Receipt
 from hotline.proto.pacing import LaneFacts, LanePacer
 from hotline.proto.suites import suite
@@ -54,6 +55,7 @@ from hotline.proto.transcriptio import (
     Send,
     StoreEntries,
 )
+from hotline.station.alertkinds import AlertKind
 from hotline.station.ids import show_id
 from hotline.station.lines.deliveryalerts import broken_alert
 from hotline.station.lines.deliveryjobs import (
@@ -133,8 +135,11 @@ class DeliveryLine(Protocol):
     @property
     def up(self) -> bool: ...
 
-    def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None: ...
+    def alert(
+        self, kind: AlertKind, detail: str, *, active: bool = True, logged: str | None = None
+    ) -> None: ...
     def close_session(self, session: Any, why: str) -> None: ...
+    def violated(self, session: Any, reason: str) -> None: ...
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
     def after_inbound(self, outcome: Stored) -> None: ...
 
@@ -260,13 +265,16 @@ class Delivery:
                 case PeerSentFewer(sent_seq, held):
                     peer = self._line.peer
                     self._line.alert(
-                        "chain-mismatch", f"{peer} says it sent {sent_seq} entries but we hold {held}"
+                        AlertKind.CHAIN_MISMATCH, f"{peer} says it sent {sent_seq} entries but we hold {held}"
                     )
                 case Broken():
                     alive = False
                     alert = broken_alert(self._line.peer, output)
                     if alert is not None:
                         self._line.alert(*alert)
+                    if session is not None and output.code is ErrorCode.PROTOCOL_VIOLATION:
+                        # the peer's fault: it hears so at once (§6), not a plain close of ours
+                        self._line.violated(session, output.reason)
         if session is not None:
             session.cursor = self.machine.cursor
         return alive, read
@@ -336,7 +344,7 @@ class Delivery:
         except Exception as exc:
             # forget what we did not store; the peer resends it on the next session
             if isinstance(exc, StoreError):
-                line.alert("store-error", f"could not store entries from {line.peer}: {exc.reason}")
+                line.alert(AlertKind.STORE_ERROR, f"could not store entries from {line.peer}: {exc.reason}")
                 why = "store failure"
             else:
                 log.error("storing entries failed", extra={"peer": line.peer}, exc_info=exc)
@@ -373,7 +381,7 @@ class Delivery:
                 )
             )
         except StoreError as exc:
-            line.alert("store-error", f"could not record receipts from {line.peer}: {exc.reason}")
+            line.alert(AlertKind.STORE_ERROR, f"could not record receipts from {line.peer}: {exc.reason}")
             self.machine.marking_failed()
             return
         self._sync()
@@ -443,7 +451,7 @@ class Delivery:
             rows, more = await line.station.worker.call(assign)
         except StoreError as exc:
             self.machine.numbering_failed()  # still queued: tried again on the next wake
-            line.alert("store-error", f"could not number entries for {line.peer}: {exc.reason}")
+            line.alert(AlertKind.STORE_ERROR, f"could not number entries for {line.peer}: {exc.reason}")
             return
         self._sync()
         self.machine.numbered(

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from hotline.proto.transcriptio import Broken, Why
+from hotline.station.alertkinds import AlertKind
 
 
-def broken_alert(peer: str, broken: Broken) -> tuple[str, str] | None:
+def broken_alert(peer: str, broken: Broken) -> tuple[AlertKind, str] | None:
     """The alert ``(kind, detail)`` for a session to ``peer`` that broke so; None: none (the
     store's failure was told where it happened)."""
     match broken.why:
@@ -18,7 +19,7 @@ def broken_alert(peer: str, broken: Broken) -> tuple[str, str] | None:
         case Why.HELLO_MISMATCH:
             detail = f"{peer}'s copy of our transcript differs at entry {broken.seq}"
         case Why.GAP:
-            return "gap", f"{peer} sent entry {broken.seq} where {broken.other} was due"
+            return AlertKind.GAP, f"{peer} sent entry {broken.seq} where {broken.other} was due"
         case Why.CHAIN:
             detail = f"entry {broken.seq} from {peer} does not extend our chain"
         case Why.RECEIPT_BEYOND:
@@ -27,7 +28,7 @@ def broken_alert(peer: str, broken: Broken) -> tuple[str, str] | None:
             detail = f"{peer}'s receipt for entry {broken.seq} has another chain head"
         case Why.STORE_FAILED:
             return None
-    return "chain-mismatch", detail
+    return AlertKind.CHAIN_MISMATCH, detail
 
 
 __all__ = ["broken_alert"]

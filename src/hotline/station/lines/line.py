@@ -35,6 +35,7 @@ from hotline.proto.constants import TIE_WINDOW
 from hotline.proto.errors import ErrorCode
 from hotline.proto.linemsg import Entry, Hello, Kind, Receipt
 from hotline.proto.suites import ProfileName, Suite, suite
+from hotline.station.alertkinds import AlertKind
 from hotline.station.entryrules import Refused
 from hotline.station.events import AlertBoard
 from hotline.station.ids import show_id
@@ -195,7 +196,7 @@ class Line:
                 down_for = time.monotonic() - down_since
                 if not self._down_alerted and down_for > 3 * self.station.config.heartbeat:
                     self._down_alerted = True
-                    self.alert("line-down", f"no session with {self.peer} for {down_for:.0f} s")
+                    self.alert(AlertKind.LINE_DOWN, f"no session with {self.peer} for {down_for:.0f} s")
 
     async def _dial(self) -> tuple[str, SecureChannel] | None:
         key = self.key
@@ -233,10 +234,19 @@ class Line:
         self._tg.create_task(self._serve(session))
 
     def close_session(self, session: LinkSession, why: str) -> None:
-        """Close ``session`` (in the background); what it still delivers is ignored."""
+        """Close ``session`` for a reason of ours (``LOCAL_CLOSE``, in the background); what it still
+        delivers is ignored."""
         log.info("closing session", extra={"peer": self.peer, "why": why})
         session.closing = True
         self.spawn(session.channel.close())
+
+    def violated(self, session: LinkSession, reason: str) -> None:
+        """The peer broke a rule of docs/protocol.md §10 to §13 on ``session`` (the caller raised the
+        alert): end it now with ``PROTOCOL_VIOLATION`` and ``reason`` (§6), before anything else
+        closes it with another code. What it still delivers is ignored."""
+        log.info("closing session: the peer broke the protocol", extra={"peer": self.peer, "why": reason})
+        session.closing = True
+        session.channel.close_nowait(ErrorCode.PROTOCOL_VIOLATION, reason)
 
     async def _serve(self, session: LinkSession) -> None:
         channel = session.channel
@@ -258,7 +268,7 @@ class Line:
         except* Exception as group:
             # a bug of ours must cost this session, never the line or the daemon
             log.error("session failed", extra={"peer": self.peer}, exc_info=group.exceptions[0])
-            self.alert("internal", f"the session with {self.peer} failed: {group.exceptions[0]!r}")
+            self.alert(AlertKind.INTERNAL, f"the session with {self.peer} failed: {group.exceptions[0]!r}")
         finally:
             ended = channel.close_reason
             await channel.close()
@@ -280,7 +290,7 @@ class Line:
                     # the reason says what ended it: a peer stopped or killed (connection lost),
                     # silence, a protocol violation
                     why = "closed" if ended is None else ended.reason
-                    self.alert("line-down", f"the session with {self.peer} ended: {why}")
+                    self.alert(AlertKind.LINE_DOWN, f"the session with {self.peer} ended: {why}")
                 self._changed.set()
 
     async def _reader(self, session: LinkSession) -> None:
@@ -295,7 +305,8 @@ class Line:
             try:
                 message = linemsg.decode(data)
             except linemsg.LineMessageError as exc:
-                self.alert("protocol", f"{self.peer} sent a malformed message: {exc}")
+                self.alert(AlertKind.PROTOCOL, f"{self.peer} sent a malformed message: {exc}")
+                self.violated(session, f"malformed line message: {exc} (§10)")
                 return
             match message:
                 case Hello():
@@ -310,9 +321,14 @@ class Line:
                 case _:
                     route = self.station.routes.get(type(message), self.station.default_route)
                     if route.before_hello is not None and not session.hello.is_set():
-                        self.alert("protocol", f"{self.peer} sent {route.before_hello} before its hello")
+                        self.alert(
+                            AlertKind.PROTOCOL, f"{self.peer} sent {route.before_hello} before its hello"
+                        )
+                        self.violated(session, f"{type(message).__name__} before Hello (§10)")
                         return
                     if not await route.handle(self, session, message):
+                        # the handler raised the alert (and may have ended the session with its reason)
+                        self.violated(session, f"{type(message).__name__} not allowed here")
                         return
 
     # -- carrier mismatches (docs/protocol.md §14.5)
@@ -360,7 +376,7 @@ class Line:
         self.was_up = True
         if self._down_alerted or any(a["kind"] == "line-down" for a in self.alerts):
             self.alerts = [a for a in self.alerts if a["kind"] not in ("line-down",)]
-            self.alert("line-up", f"session with {self.peer} via {session.endpoint}", active=False)
+            self.alert(AlertKind.LINE_UP, f"session with {self.peer} via {session.endpoint}", active=False)
         self._down_alerted = False
         self._carriers.agree(fatal=True)  # a session came up: the two ends' carriers match now
         self.profiles_agree()  # and so do their profiles
@@ -384,12 +400,12 @@ class Line:
         """Act on inbound entries now on our disk: alerts, followers, documents, line tests."""
         for row, extra in outcome:
             if isinstance(extra, Refused):
-                self.alert("protocol", f"{self.peer} {extra.why}: refused, the line goes on")
+                self.alert(AlertKind.PROTOCOL, f"{self.peer} {extra.why}: refused, the line goes on")
                 continue
             if row.kind == Kind.DOC:
                 if extra is not None:
                     self.alert(
-                        "document-failed",
+                        AlertKind.DOCUMENT_FAILED,
                         f"{self.peer} announced a document we cannot take: {extra}",
                         logged=f"{self.peer} announced a document we cannot take",
                     )
@@ -405,7 +421,7 @@ class Line:
                 self.station.publish({"acked": acked})
             elif row.kind == Kind.TEST:
                 if extra is not None:
-                    self.alert("chain-mismatch", extra)
+                    self.alert(AlertKind.CHAIN_MISMATCH, extra)
                 self.delivery.wake()  # our reply is queued
             elif row.kind == Kind.TEST_REPLY:
                 pending = self._tests.pop(row.ref, None)
@@ -440,7 +456,7 @@ class Line:
         """Stop showing the standing alerts (of ``kinds``); how many went. The log keeps them."""
         return self._alerts.clear_alerts(kinds)
 
-    def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None:
+    def alert(self, kind: AlertKind, detail: str, *, active: bool = True, logged: str | None = None) -> None:
         """Raise an alert: logged, stored, shown by ``status``, ``inbox --follow`` and ``log``.
 
         ``logged`` replaces ``detail`` in the log when the detail names a document or a file: the

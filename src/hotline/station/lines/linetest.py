@@ -17,13 +17,14 @@ from typing import Any, Protocol
 
 from hotline.proto import linemsg
 from hotline.proto.linemsg import Kind, Precedence, TestProbe
+from hotline.station.alertkinds import AlertKind
 from hotline.station.ids import new_message_id
 from hotline.station.ports import LineContext, LineDelivery
 from hotline.store.errors import StoreError
 from hotline.store.rows import LineRow
 
 #: The alerts a passing test answers.
-TEST_ALERTS = ("test-missed", "test-failed")
+TEST_ALERTS = (AlertKind.TEST_MISSED, AlertKind.TEST_FAILED)
 
 
 @dataclass
@@ -59,7 +60,9 @@ class LineUnderTest(Protocol):
 
     def expect_test_reply(self, test_id: bytes) -> asyncio.Future[TestResult]: ...
     def forget_test(self, test_id: bytes) -> None: ...
-    def alert(self, kind: str, detail: str, *, active: bool = True, logged: str | None = None) -> None: ...
+    def alert(
+        self, kind: AlertKind, detail: str, *, active: bool = True, logged: str | None = None
+    ) -> None: ...
 
 
 async def run_test(line: LineUnderTest, timeout: float) -> TestResult:
@@ -97,7 +100,7 @@ async def run_test(line: LineUnderTest, timeout: float) -> TestResult:
     line.last_test = result
     station.events.record(line_id, "test", result.as_dict())
     if not result.ok:
-        kind = "test-missed" if "no answer" in result.detail else "test-failed"
+        kind = AlertKind.TEST_MISSED if "no answer" in result.detail else AlertKind.TEST_FAILED
         line.alert(kind, result.detail)
     else:
         line.alerts = [a for a in line.alerts if a["kind"] not in TEST_ALERTS]

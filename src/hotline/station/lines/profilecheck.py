@@ -7,10 +7,11 @@ profiles and, for each, the command the end that changes would run.
 
 from __future__ import annotations
 
+from hotline.station.alertkinds import AlertKind
 from hotline.station.events import AlertBoard
 
 #: The alert raised when the two ends of a line have different profiles.
-PROFILE_MISMATCH = "profile-mismatch"
+PROFILE_MISMATCH = AlertKind.PROFILE_MISMATCH
 
 
 def mismatch_detail(*, peer: str, us: str, ours: str, theirs: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from hotline.net.tcp import SecureChannel
 from hotline.proto.suites import Suite
+from hotline.station.alertkinds import AlertKind
 from hotline.station.errors import StationError
 from hotline.station.lines.line import Line
 from hotline.station.ports import LineContext
@@ -129,7 +130,7 @@ class LineRegistry:
             log.warning("refused an unknown station", extra={"static_key": peer_static.hex()[:16]})
         else:
             why = "not verified" if not line.row.verified else "without a line key"
-            line.alert("refused", f"refused {line.peer}: the line is {why}")
+            line.alert(AlertKind.REFUSED, f"refused {line.peer}: the line is {why}")
 
     def replayed(self, peer_static: bytes) -> None:
         """A recording of a peer's earlier handshake was played back to us (and dropped unanswered)."""

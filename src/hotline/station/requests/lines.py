@@ -32,6 +32,7 @@ from hotline.proto.linekeys import (
 )
 from hotline.proto.safety import safety_number
 from hotline.proto.suites import DEFAULT_PROFILE, SUITES, ProfileName, Suite, suite
+from hotline.station.alertkinds import AlertKind
 from hotline.station.cardkeys import key_clash
 from hotline.station.documents import doc_dir
 from hotline.station.documents.blobfiles import remove_line
@@ -58,7 +59,7 @@ class LineProfileArgs(Args):
 
 
 #: The alert of a line whose profile was changed here.
-PROFILE_CHANGED = "profile-changed"
+PROFILE_CHANGED = AlertKind.PROFILE_CHANGED
 
 
 def check_profile(name: str) -> Suite:
@@ -232,7 +233,7 @@ async def line_add(station: StationHost, args: LineAddArgs, emit: Emit) -> dict[
         return describe_line(line, running=station.running)
     if existing.row.key_digest != theirs:
         # a key change is loud: the verified line keeps its pinned keys and the attempt is logged
-        existing.alert("key-changed", f"a card for {args.peer} with other keys was refused")
+        existing.alert(AlertKind.KEY_CHANGED, f"a card for {args.peer} with other keys was refused")
         raise StationError(
             "line-exists",
             f"the line {args.peer!r} has a card with other keys: if the peer really changed keys, "
