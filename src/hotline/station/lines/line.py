@@ -49,7 +49,7 @@ from hotline.station.lines.carriercheck import (
 )
 from hotline.station.lines.delivery import Delivery
 from hotline.station.lines.dialer import Dialer
-from hotline.station.lines.linetest import TestResult, test_schedule
+from hotline.station.lines.linetest import PendingTests, TestResult, test_schedule
 from hotline.station.lines.profilecheck import ProfileCheck
 from hotline.station.ports import LineContext, LinkSession
 from hotline.store.rows import LineRow, MessageRow
@@ -84,7 +84,7 @@ class Line:
         self._alerts = AlertBoard(station.events, lambda: self.peer, lambda: self.row.id)
         self.last_test: TestResult | None = None
         self._changed = asyncio.Event()
-        self._tests: dict[bytes, tuple[float, asyncio.Future[TestResult]]] = {}
+        self.tests = PendingTests()
         self._tg: asyncio.TaskGroup | None = None
         self._down_alerted = False
         self._dialer = Dialer(lambda: station.config)
@@ -424,31 +424,12 @@ class Line:
                     self.alert(AlertKind.CHAIN_MISMATCH, extra)
                 self.delivery.wake()  # our reply is queued
             elif row.kind == Kind.TEST_REPLY:
-                pending = self._tests.pop(row.ref, None)
-                if pending is not None:
-                    started, future = pending
-                    ok = extra is None
-                    detail = "chain heads match in both stores" if ok else str(extra)
-                    rtt = (time.monotonic() - started) * 1000
-                    if not future.done():
-                        future.set_result(TestResult(time.time(), ok, detail, rtt))
+                self.tests.answered(row.ref, extra)
 
     # -- outbound
 
     def _on_receipt(self, receipt: Receipt) -> bool:
         return self.delivery.on_receipt(receipt)
-
-    # -- line tests (hotline.station.lines.linetest runs them)
-
-    def expect_test_reply(self, test_id: bytes) -> asyncio.Future[TestResult]:
-        """A future set when the reply to the line test ``test_id`` is stored."""
-        future: asyncio.Future[TestResult] = asyncio.get_running_loop().create_future()
-        self._tests[test_id] = (time.monotonic(), future)
-        return future
-
-    def forget_test(self, test_id: bytes) -> None:
-        """Stop waiting for the reply to ``test_id``."""
-        self._tests.pop(test_id, None)
 
     # -- alerts and what wings ask of the line
 

@@ -40,6 +40,37 @@ class TestResult:
         return {"at": self.at, "ok": self.ok, "detail": self.detail, "rtt_ms": self.rtt_ms}
 
 
+class PendingTests:
+    """The line tests of one line waiting for their reply, by test id."""
+
+    __slots__ = ("_waiting",)
+
+    def __init__(self) -> None:
+        self._waiting: dict[bytes, tuple[float, asyncio.Future[TestResult]]] = {}
+
+    def expect(self, test_id: bytes) -> asyncio.Future[TestResult]:
+        """A future set when the reply to the line test ``test_id`` is stored."""
+        future: asyncio.Future[TestResult] = asyncio.get_running_loop().create_future()
+        self._waiting[test_id] = (time.monotonic(), future)
+        return future
+
+    def forget(self, test_id: bytes) -> None:
+        """Stop waiting for the reply to ``test_id``."""
+        self._waiting.pop(test_id, None)
+
+    def answered(self, test_id: bytes, problem: object | None) -> None:
+        """The reply to ``test_id`` is stored; ``problem`` is what its comparison found, if anything.
+        A reply to a test nobody waits for (timed out, or not ours) changes nothing."""
+        pending = self._waiting.pop(test_id, None)
+        if pending is None:
+            return
+        started, future = pending
+        ok = problem is None
+        detail = "chain heads match in both stores" if ok else str(problem)
+        if not future.done():
+            future.set_result(TestResult(time.time(), ok, detail, (time.monotonic() - started) * 1000))
+
+
 class LineUnderTest(Protocol):
     """What a line test needs of its line."""
 
@@ -58,8 +89,9 @@ class LineUnderTest(Protocol):
     last_test: TestResult | None
     alerts: list[dict[str, object]]
 
-    def expect_test_reply(self, test_id: bytes) -> asyncio.Future[TestResult]: ...
-    def forget_test(self, test_id: bytes) -> None: ...
+    #: The tests waiting for their reply.
+    tests: PendingTests
+
     def alert(
         self, kind: AlertKind, detail: str, *, active: bool = True, logged: str | None = None
     ) -> None: ...
@@ -69,7 +101,7 @@ async def run_test(line: LineUnderTest, timeout: float) -> TestResult:
     """Send a line test through both stores and compare chain heads; raise an alert if it fails."""
     station = line.station
     test_id = new_message_id()
-    future = line.expect_test_reply(test_id)
+    future = line.tests.expect(test_id)
     probe = linemsg.encode(TestProbe(*line.delivery.machine.committed_in))
     now = time.time()
     line_id = line.row.id
@@ -87,7 +119,7 @@ async def run_test(line: LineUnderTest, timeout: float) -> TestResult:
             )
         )
     except StoreError as exc:
-        line.forget_test(test_id)
+        line.tests.forget(test_id)
         result = TestResult(time.time(), False, f"could not queue the test: {exc.reason}")
     else:
         line.delivery.wake()
@@ -95,7 +127,7 @@ async def run_test(line: LineUnderTest, timeout: float) -> TestResult:
             async with asyncio.timeout(timeout):
                 result = await future
         except TimeoutError:
-            line.forget_test(test_id)
+            line.tests.forget(test_id)
             result = TestResult(time.time(), False, f"no answer from {line.peer} within {timeout:g} s")
     line.last_test = result
     station.events.record(line_id, "test", result.as_dict())
