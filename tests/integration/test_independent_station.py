@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conformance.independent import keys, wire
 from tests.conformance.independent.station import Line, Session, accept, dial, entry_of
 from tests.support.stations import HOTLINE, PASSPHRASE, Cluster, StationProc, free_port, wait_for
@@ -75,7 +77,8 @@ def test_the_package_imports_nothing_of_ours() -> None:
         assert len(path.read_text().splitlines()) < 400, path.name
 
 
-def test_an_independent_station_talks_to_a_real_daemon(tmp_path: Path) -> None:
+@pytest.mark.parametrize("card_version", [2, 1])
+def test_an_independent_station_talks_to_a_real_daemon(tmp_path: Path, card_version: int) -> None:
     with Cluster() as cluster:
         daemon = cluster.add("ottawa")
         wordlist = keys.words(ROOT / "docs" / "protocol.md")
@@ -84,7 +87,7 @@ def test_an_independent_station_talks_to_a_real_daemon(tmp_path: Path) -> None:
         # The independent station makes its identity and hands over its card file (§8.3, §8.7).
         me = keys.Identity.generate("Tallinn")
         card_file = tmp_path / "tallinn.card"
-        card_file.write_text(keys.armor(me.card([f"127.0.0.1:{own_port}"], int(time.time()))))
+        card_file.write_text(keys.armor(me.card([f"127.0.0.1:{own_port}"], int(time.time()), card_version)))
 
         # The daemon's operator: its card, our card, a line key for us.
         cli(daemon, "card", "--out", str(tmp_path / "ottawa.card"))
@@ -101,11 +104,14 @@ def test_an_independent_station_talks_to_a_real_daemon(tmp_path: Path) -> None:
         assert digits in shown and words in shown, shown
         assert keys.fingerprint(their_card.digest) in cli(daemon, "status").stdout
         assert not our_line(daemon)["verified"]
-        cli(daemon, "line", "verify", PEER, "--confirm")
-        assert our_line(daemon)["verified"]
 
+        # Until its operator confirms, the daemon answers no handshake of ours: silence (§8.4, §3.6).
         daemon.start()
         line = Line(me, their_card, line_key.key)
+        with pytest.raises(TimeoutError):
+            dial(line, ("127.0.0.1", daemon.port), timeout=2.0)
+        cli(daemon, "line", "verify", PEER, "--confirm")
+        assert our_line(daemon)["verified"]
 
         # As initiator: handshake, Hello both ways, one TEXT entry and its receipt.
         session = dial(line, ("127.0.0.1", daemon.port))

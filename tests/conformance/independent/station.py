@@ -181,13 +181,17 @@ class Line:
 def dial(line: Line, address: tuple[str, int], timeout: float = 10.0) -> Session:
     """Run the handshake as initiator (§3) and confirm the keys with a ``Ping`` (§3.5)."""
     sock = socket.create_connection(address, timeout=timeout)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    hs = noise.Initiator(line.me.x25519, line.peer.x25519, line.line_key)
-    sock.sendall(record(1, hs.initiation(line.next_timestamp())))
-    kind, body = read_record(sock, noise.RESPONSE_LEN + 1)
-    if kind != 2:
-        raise WireError("HANDSHAKE_FAILED: not a response")
-    send, receive, _ = hs.read_response(body)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        hs = noise.Initiator(line.me.x25519, line.peer.x25519, line.line_key)
+        sock.sendall(record(1, hs.initiation(line.next_timestamp())))
+        kind, body = read_record(sock, noise.RESPONSE_LEN + 1)
+        if kind != 2:
+            raise WireError("HANDSHAKE_FAILED: not a response")
+        send, receive, _ = hs.read_response(body)
+    except BaseException:
+        sock.close()
+        raise
     session = Session(sock, send, receive)
     session.send([PING, 1])
     return session
