@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import struct
 
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
@@ -113,12 +114,21 @@ class Symmetric:
 class Initiator:
     """The initiator's half: :meth:`initiation` then :meth:`read_response`."""
 
-    def __init__(self, static: x25519.X25519PrivateKey, responder_static: bytes, psk: bytes) -> None:
+    def __init__(
+        self,
+        static: x25519.X25519PrivateKey,
+        responder_static: bytes,
+        psk: bytes,
+        *,
+        ephemeral: bytes | None = None,
+        kem_seed: bytes | None = None,
+    ) -> None:
+        """``ephemeral`` and ``kem_seed`` fix the fresh keys (to replay docs/vectors); drawn if None."""
         self.s, self.rs, self.psk = static, responder_static, psk
         self.sym = Symmetric(PROLOGUE)
         self.sym.mix_hash(responder_static)  # <- s
-        self.e = x25519.X25519PrivateKey.generate()
-        self.kem = mlkem.MLKEM768PrivateKey.generate()
+        self.e = x25519.X25519PrivateKey.from_private_bytes(ephemeral or os.urandom(32))
+        self.kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(kem_seed or os.urandom(64))
 
     def initiation(self, timestamp_ns: int) -> bytes:
         """The initiation body (§3.2) with its ``mac1``."""
