@@ -114,8 +114,7 @@ def test_an_independent_station_talks_to_a_real_daemon(tmp_path: Path, card_vers
         assert our_line(daemon)["verified"]
 
         # As initiator: handshake, Hello both ways, one TEXT entry and its receipt.
-        session = dial(line, ("127.0.0.1", daemon.port))
-        session.send_line(line.hello())
+        session = dial(line, ("127.0.0.1", daemon.port), with_ping=(line.hello(),))  # one record (§3.5)
         line.check_hello(next_line_message(session, wire.HELLO))
         text = "Greetings from a station built from the specification alone."
         entry = line.new_entry(wire.TEXT, wire.ROUTINE, text.encode())

@@ -178,8 +178,11 @@ class Line:
         return self.last_timestamp
 
 
-def dial(line: Line, address: tuple[str, int], timeout: float = 10.0) -> Session:
-    """Run the handshake as initiator (§3) and confirm the keys with a ``Ping`` (§3.5)."""
+def dial(
+    line: Line, address: tuple[str, int], timeout: float = 10.0, with_ping: tuple[list[Value], ...] = ()
+) -> Session:
+    """Run the handshake as initiator (§3) and confirm the keys with a ``Ping`` (§3.5); the line
+    messages ``with_ping`` share that first record."""
     sock = socket.create_connection(address, timeout=timeout)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -193,7 +196,9 @@ def dial(line: Line, address: tuple[str, int], timeout: float = 10.0) -> Session
         sock.close()
         raise
     session = Session(sock, send, receive)
-    session.send([PING, 1])
+    first: list[list[Value]] = [[PING, 1]]
+    first.extend([DATA, pack(m)] for m in with_ping)
+    session.send(*first)
     return session
 
 
