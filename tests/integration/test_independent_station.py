@@ -110,6 +110,8 @@ def test_an_independent_station_talks_to_a_real_daemon(tmp_path: Path, card_vers
         line = Line(me, their_card, line_key.key)
         with pytest.raises(TimeoutError):
             dial(line, ("127.0.0.1", daemon.port), timeout=2.0)
+        refused = [a["detail"] for a in our_line(daemon)["alerts"] if a["kind"] == "refused"]
+        assert refused and all("not verified" in detail for detail in refused), refused
         cli(daemon, "line", "verify", PEER, "--confirm")
         assert our_line(daemon)["verified"]
 
@@ -163,4 +165,7 @@ def test_an_independent_station_talks_to_a_real_daemon(tmp_path: Path, card_vers
         line.check_receipt(next_line_message(session, wire.RECEIPT), 3)
         texts = [m["text"] for m in cli_json(daemon, "inbox", "--peer", PEER)["messages"]]
         assert texts[-1] == "Second session, we answered."
+        status = our_line(daemon)
+        assert status["last_test"]["ok"], status
+        assert not {a["kind"] for a in status["alerts"]} - {"line-down", "line-up", "refused"}, status
         session.close()
