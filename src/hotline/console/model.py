@@ -76,6 +76,14 @@ ALARM_KINDS = frozenset(
         "internal",
         # the two ends' carrier settings differ: no session can run until one end changes
         "carrier",
+        # the same for the line profiles
+        "profile-mismatch",
+        "call-bad-keys",
+        "document-failed",
+        "document-refused",
+        # a quota paused the line, here or at the peer: entries wait
+        "quota",
+        "peer-paused",
     }
 )
 
@@ -286,6 +294,12 @@ _ALERT_LABEL = {
     "store-error": "STORE ERROR",
     "internal": "INTERNAL ERROR",
     "carrier": "CARRIER MISMATCH",
+    "profile-mismatch": "PROFILE MISMATCH",
+    "call-bad-keys": "CALL KEYS BAD",
+    "document-failed": "DOCUMENT FAILED",
+    "document-refused": "DOCUMENT REFUSED",
+    "quota": "LINE PAUSED (QUOTA)",
+    "peer-paused": "PEER PAUSED THE LINE",
 }
 
 

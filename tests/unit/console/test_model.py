@@ -194,6 +194,23 @@ def test_alarms_name_down_lines_missed_tests_and_key_changes_but_not_cleared_one
     assert ("dog", "KEY CHANGED") not in [(a.peer, a.label) for a in view.alarms()]
 
 
+@pytest.mark.parametrize(
+    ("kind", "label"),
+    [
+        ("profile-mismatch", "PROFILE MISMATCH"),
+        ("call-bad-keys", "CALL KEYS BAD"),
+        ("document-failed", "DOCUMENT FAILED"),
+        ("document-refused", "DOCUMENT REFUSED"),
+        ("quota", "LINE PAUSED (QUOTA)"),
+        ("peer-paused", "PEER PAUSED THE LINE"),
+    ],
+)
+def test_alarms_show_what_stops_a_line_or_its_documents(kind: str, label: str) -> None:
+    view = StationView()
+    view.apply_status({"lines": [line("bravo", alerts=[alert(kind)]), line("easy")]})
+    assert [(a.peer, a.label) for a in view.alarms()] == [("bravo", label)]
+
+
 def test_transcript_keeps_texts_and_alarms_in_place_and_drops_acks_and_tests() -> None:
     out = {"id": "o1", "direction": "out", "kind": "text", "precedence": "flash", "state": "delivered"}
     ack = {"id": "k1", "direction": "in", "kind": "ack", "state": "received"}
