@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEBIAN_STAMP := $(VENV)/.debian-packages
 DEV_DEBIAN_STAMP := $(VENV)/.debian-packages-dev
 
-.PHONY: venv demo test lint typecheck contracts pytest soak bench fuzz lock clean debian-packages
+.PHONY: venv demo test lint typecheck contracts pytest soak bench fuzz vectors lock clean debian-packages
 
 $(BIN)/python:
 	@bash scripts/make-venv.sh $(PYTHON) $(VENV)
@@ -67,6 +67,11 @@ FUZZ_SUPPRESS ?=
 fuzz: $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check 'atheris>=3.0.0'
 	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS) --suppress '$(FUZZ_SUPPRESS)'
+
+# Rebuild the conformance vectors of docs/vectors/ (only on a deliberate change of the wire, with
+# docs/protocol.md in the same commit); `make test` checks they are what the code makes.
+vectors: $(STAMP)
+	$(BIN)/python -m tests.conformance.generate
 
 # Regenerate requirements.lock from pyproject.toml (needs network access to the package index).
 lock: $(BIN)/python
