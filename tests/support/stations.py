@@ -21,6 +21,7 @@ Rules the harness keeps, so tests stay honest and leave nothing behind:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import queue
@@ -78,11 +79,28 @@ def daemon_command(home: Path) -> list[str]:
     ]
 
 
+#: Listening ports for daemons come from below the kernel's ephemeral range (32768 and up on
+#: Linux), which every outgoing connection draws its source port from: a port found free there can be
+#: taken by some test's client before the daemon binds it. Each test worker has its own block, so
+#: two workers never hand out the same port, and a worker goes round its block in order.
+_PORT_BLOCK = 1500
+_PORT_BASE = 20000
+_next_port = itertools.count()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port on 127.0.0.1 that was free a moment ago and that no other test worker hands out."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    block = int(worker[2:]) % 8 if worker[2:].isdigit() else 0
+    for _ in range(_PORT_BLOCK):
+        port = _PORT_BASE + block * _PORT_BLOCK + next(_next_port) % _PORT_BLOCK
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in this worker's block {block}")
 
 
 class RequestFailed(Exception):
