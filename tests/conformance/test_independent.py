@@ -10,9 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import x25519
 
-from tests.conformance.independent import keys, noise, wire
+from tests.conformance.independent import keys, linekey, noise, wire
+from tests.conformance.independent.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "docs" / "vectors"
@@ -53,60 +55,112 @@ def test_identities_cards_and_safety_numbers() -> None:
         assert isinstance(envelope, list)  # signatures are hedged: the bodies match
         assert envelope[0] == bytes.fromhex(vector["body"])
         assert keys.read_card(keys.dearmor(keys.armor(ours))).digest == station.digest
-    digits, words = keys.safety_number(a.digest, b.digest, keys.words(ROOT / "docs" / "protocol.md"))
-    assert (digits, words) == (
-        cards["safety_numbers"]["standard"]["digits"],
-        cards["safety_numbers"]["standard"]["words"],
-    )
+    wordlist = keys.words(ROOT / "docs" / "protocol.md")
+    for profile in ("standard", "cnsa2"):
+        for who, station in (("A", a), ("B", b)):
+            digest = station.digest_of(profile)
+            assert digest.hex() == cards["stations"][who][f"key_digest_{profile}"]
+            assert keys.fingerprint(digest) == cards["stations"][who][f"fingerprint_{profile}"]
+            card = keys.read_card(keys.dearmor(cards["cards"][f"{who}_v2"]["armored"]))
+            assert card.digest_of(profile) == digest
+        digits, words = keys.safety_number(a.digest_of(profile), b.digest_of(profile), wordlist, profile)
+        assert (digits, words) == (
+            cards["safety_numbers"][profile]["digits"],
+            cards["safety_numbers"][profile]["words"],
+        )
 
 
-def test_opens_the_sealed_line_key() -> None:
+@pytest.mark.parametrize("profile", ["standard", "cnsa2"])
+def test_opens_the_sealed_line_key(profile: str) -> None:
     cards, linekeys = load("cards.json"), load("linekeys.json")
     sender = keys.read_card(keys.dearmor(cards["cards"]["A_v2"]["armored"]))
-    vector = linekeys["sealed"]["standard"]
-    opened = keys.open_line_key(bytes.fromhex(vector["grant_file"]), sender, identity(cards, "B"))
+    vector = linekeys["sealed"][profile]
+    grant = bytes.fromhex(vector["grant_file"])
+    opened = linekey.open_line_key(grant, sender, identity(cards, "B"), profile)
     assert (opened.key.hex(), opened.label, opened.created_at) == (
         vector["line_key"],
         vector["label"],
         vector["created_at"],
     )
+    other = "cnsa2" if profile == "standard" else "standard"
+    with pytest.raises(wire.WireError, match=f"not a {other} sealed key"):
+        linekey.open_line_key(grant, sender, identity(cards, "B"), other)
 
 
-def test_replays_the_first_handshake_and_its_records() -> None:
-    session = load("session-standard.json")
+class Wire:
+    """A socket that keeps what is sent, record by record."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.sent.append(data)
+
+
+@pytest.mark.parametrize("profile", ["standard", "cnsa2"])
+def test_replays_the_session_with_its_rekeys_as_initiator(profile: str) -> None:
+    """The first handshake in both roles, then every record of the session from the initiator's
+    side: ours byte for byte (Pongs, entries, both rekeys: the timed one and the requested one),
+    the responder's opened under the key of their phase."""
+    session = load(f"session-{profile}.json")
+    suite = noise.SUITES[profile]
     inputs = {k: bytes.fromhex(v["hex"]) for k, v in session["inputs"].items()}
     hs = session["handshake"]
+    static = x25519.X25519PrivateKey.from_private_bytes(inputs["initiator_static"])
     initiator = noise.Initiator(
-        x25519.X25519PrivateKey.from_private_bytes(inputs["initiator_static"]),
-        bytes.fromhex(session["responder_static_public"]),
-        inputs["line_key"],
-        ephemeral=inputs["initiator_ephemeral_0"],
-        kem_seed=inputs["initiator_kem_seed_0"],
-    )
+        static, bytes.fromhex(session["responder_static_public"]), inputs["line_key"], suite,
+        ephemeral=inputs["initiator_ephemeral_0"], kem_seed=inputs["initiator_kem_seed_0"],
+    )  # fmt: skip
     assert initiator.initiation(hs["timestamp_ns"]).hex() == hs["initiation"]
-    send, receive, handshake_hash = initiator.read_response(bytes.fromhex(hs["response"]))
-    assert handshake_hash.hex() == hs["handshake_hash"]
-    assert send.key is not None and send.key.hex() == hs["transport_keys"]["initiator_to_responder"]
-    # Every record of the first epoch: ours byte for byte, the responder's opened and decoded again.
-    readers = {"initiator": wire.StreamReader(), "responder": wire.StreamReader()}
+    keys_ = initiator.read_response(bytes.fromhex(hs["response"]))
+    assert keys_[2].hex() == hs["handshake_hash"]
+    assert keys_[0].key is not None and keys_[0].key.hex() == hs["transport_keys"]["initiator_to_responder"]
+    # the responder's side of the same handshake, byte for byte
+    responder = noise.Responder(x25519.X25519PrivateKey.from_private_bytes(inputs["responder_static"]), suite)
+    assert responder.read_initiation(bytes.fromhex(hs["initiation"])) == (
+        bytes.fromhex(session["initiator_static_public"]),
+        hs["timestamp_ns"],
+    )
+    response = responder.response(
+        inputs["line_key"], ephemeral=inputs["responder_ephemeral_0"], encapsulated=initiator.encapsulated
+    )
+    assert (response[0].hex(), response[3].hex()) == (hs["response"], hs["handshake_hash"])
+
+    sock = Wire()
+    ours = Session(
+        sock, keys_, initiator=True, suite=suite, static=static, peer_static=initiator.rs,  # type: ignore[arg-type]
+        psk=inputs["line_key"], t0=hs["timestamp_ns"], started=session["times"]["session_start_s"],
+    )  # fmt: skip
+    ours.clock = lambda: float(session["times"]["rekey_at_s"])
+    ours.fresh = [(inputs[f"initiator_ephemeral_{i}"], inputs[f"initiator_kem_seed_{i}"]) for i in (1, 2)]
     for rec in session["records"]:
-        if rec["type"] != wire.TRANSPORT_PHASE0 or rec["epoch"] != 1:
+        if rec["type"] not in (wire.TRANSPORT_PHASE0, wire.TRANSPORT_PHASE1):
             continue
         raw = bytes.fromhex(rec["record"])
-        content = wire.unpad(bytes.fromhex(rec["plaintext"]))
-        if rec["from"] == "initiator":
-            assert wire.record(3, send.encrypt(b"\x03", wire.pad(content))) == raw
-        else:
-            assert wire.unpad(receive.decrypt(b"\x03", raw[3:])) == content
-        messages = readers[rec["from"]].feed(content)
-        assert [wire.pack(m).hex() for m in messages] == rec["messages_completed"]
-    starts = session["line"]["chain_start"]
+        if rec["from"] == "responder":
+            ours.take_record(raw[2], raw[3:])  # acts on it: a Pong, a rekey's response or request
+            continue
+        if not sock.sent:  # nothing sent on its own: the record holds line messages (or our rekey)
+            messages = [wire.unpack(bytes.fromhex(m)) for m in rec["messages_completed"]]
+            assert all(isinstance(m, list) for m in messages)
+            if messages[0][0] == wire.REKEY_INIT:  # type: ignore[index]
+                ours.start_rekey()
+            else:
+                ours.send(*messages)  # type: ignore[arg-type]
+        assert sock.sent.pop(0).hex() == rec["record"], rec["step"]
+    assert not sock.sent and ours.rekeys == 2
+    for n, rekey in enumerate(session["rekeys"]):
+        assert rekey["timestamp_ns"] == hs["timestamp_ns"] + 61_000_000_000 + n
+    assert ours.handshake_hash.hex() == session["rekeys"][-1]["handshake_hash"]
     digests = inputs["initiator_key_digest"], inputs["responder_key_digest"]
-    assert wire.chain_start(*digests).hex() == starts["initiator_to_responder"]
+    assert (
+        wire.chain_start(*digests, profile).hex() == session["line"]["chain_start"]["initiator_to_responder"]
+    )
 
 
-def test_chain_heads() -> None:
-    chain = load("linemsg.json")["chains"]["standard"]
+@pytest.mark.parametrize("profile", ["standard", "cnsa2"])
+def test_chain_heads(profile: str) -> None:
+    chain = load("linemsg.json")["chains"][profile]
     head = bytes.fromhex(chain["H0"])
     for n, entry in enumerate(chain["entries"], start=1):
         f = entry["fields"]
@@ -115,5 +169,5 @@ def test_chain_heads() -> None:
             bytes.fromhex(f["ref"]), bytes.fromhex(f["body"]),
         ]  # fmt: skip
         assert wire.pack(fields).hex() == entry["hashed_fields_msgpack"]
-        head = wire.chain_next(head, fields)
+        head = wire.chain_next(head, fields, profile)
         assert head.hex() == entry[f"H{n}"]

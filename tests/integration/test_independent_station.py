@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.independent import keys, wire
+from tests.conformance.independent import keys, linekey, wire
 from tests.conformance.independent.station import Line, Session, accept, dial, entry_of
 from tests.support.stations import HOTLINE, PASSPHRASE, Cluster, StationProc, free_port, wait_for
 
@@ -95,7 +95,7 @@ def test_an_independent_station_talks_to_a_real_daemon(tmp_path: Path, card_vers
         assert their_card.name == "ottawa" and their_card.endpoints == [daemon.endpoint]
         cli(daemon, "line", "add", PEER, str(card_file), "--endpoint", f"127.0.0.1:{own_port}")
         cli(daemon, "line", "grant", PEER, "--out", str(tmp_path / "key.bin"))
-        line_key = keys.open_line_key((tmp_path / "key.bin").read_bytes(), their_card, me)
+        line_key = linekey.open_line_key((tmp_path / "key.bin").read_bytes(), their_card, me)
         assert line_key.label == "ottawa-Tallinn"
 
         # Both sides show the same safety number; the line is verified only on the operator's word.
