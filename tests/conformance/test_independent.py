@@ -97,61 +97,90 @@ class Wire:
         self.sent.append(data)
 
 
-@pytest.mark.parametrize("profile", ["standard", "cnsa2"])
-def test_replays_the_session_with_its_rekeys_as_initiator(profile: str) -> None:
-    """The first handshake in both roles, then every record of the session from the initiator's
-    side: ours byte for byte (Pongs, entries, both rekeys: the timed one and the requested one),
-    the responder's opened under the key of their phase."""
-    session = load(f"session-{profile}.json")
-    suite = noise.SUITES[profile]
-    inputs = {k: bytes.fromhex(v["hex"]) for k, v in session["inputs"].items()}
-    hs = session["handshake"]
-    static = x25519.X25519PrivateKey.from_private_bytes(inputs["initiator_static"])
-    initiator = noise.Initiator(
-        static, bytes.fromhex(session["responder_static_public"]), inputs["line_key"], suite,
-        ephemeral=inputs["initiator_ephemeral_0"], kem_seed=inputs["initiator_kem_seed_0"],
-    )  # fmt: skip
-    assert initiator.initiation(hs["timestamp_ns"]).hex() == hs["initiation"]
-    keys_ = initiator.read_response(bytes.fromhex(hs["response"]))
-    assert keys_[2].hex() == hs["handshake_hash"]
-    assert keys_[0].key is not None and keys_[0].key.hex() == hs["transport_keys"]["initiator_to_responder"]
-    # the responder's side of the same handshake, byte for byte
-    responder = noise.Responder(x25519.X25519PrivateKey.from_private_bytes(inputs["responder_static"]), suite)
-    assert responder.read_initiation(bytes.fromhex(hs["initiation"])) == (
-        bytes.fromhex(session["initiator_static_public"]),
-        hs["timestamp_ns"],
-    )
-    response = responder.response(
-        inputs["line_key"], ephemeral=inputs["responder_ephemeral_0"], encapsulated=initiator.encapsulated
-    )
-    assert (response[0].hex(), response[3].hex()) == (hs["response"], hs["handshake_hash"])
-
-    sock = Wire()
-    ours = Session(
-        sock, keys_, initiator=True, suite=suite, static=static, peer_static=initiator.rs,  # type: ignore[arg-type]
-        psk=inputs["line_key"], t0=hs["timestamp_ns"], started=session["times"]["session_start_s"],
-    )  # fmt: skip
-    ours.clock = lambda: float(session["times"]["rekey_at_s"])
-    ours.fresh = [(inputs[f"initiator_ephemeral_{i}"], inputs[f"initiator_kem_seed_{i}"]) for i in (1, 2)]
-    for rec in session["records"]:
+def replay(session: Session, records: list[dict[str, Any]], ours: str, sock: Wire) -> None:
+    """Play ``records`` through ``session`` on side ``ours``: the peer's records are taken (and acted
+    on: Pongs, rekeys), ours must come out byte for byte, whether sent on their own or, for line
+    messages and the initiator's timed rekey, when told to."""
+    for rec in records:
         if rec["type"] not in (wire.TRANSPORT_PHASE0, wire.TRANSPORT_PHASE1):
             continue
         raw = bytes.fromhex(rec["record"])
-        if rec["from"] == "responder":
-            ours.take_record(raw[2], raw[3:])  # acts on it: a Pong, a rekey's response or request
+        if rec["from"] != ours:
+            session.take_record(raw[2], raw[3:])
             continue
         if not sock.sent:  # nothing sent on its own: the record holds line messages (or our rekey)
             messages = [wire.unpack(bytes.fromhex(m)) for m in rec["messages_completed"]]
             assert all(isinstance(m, list) for m in messages)
             if messages[0][0] == wire.REKEY_INIT:  # type: ignore[index]
-                ours.start_rekey()
+                session.start_rekey()
             else:
-                ours.send(*messages)  # type: ignore[arg-type]
+                session.send(*messages)  # type: ignore[arg-type]
         assert sock.sent.pop(0).hex() == rec["record"], rec["step"]
-    assert not sock.sent and ours.rekeys == 2
-    for n, rekey in enumerate(session["rekeys"]):
-        assert rekey["timestamp_ns"] == hs["timestamp_ns"] + 61_000_000_000 + n
-    assert ours.handshake_hash.hex() == session["rekeys"][-1]["handshake_hash"]
+    assert not sock.sent and session.rekeys == 2
+
+
+@pytest.mark.parametrize("profile", ["standard", "cnsa2"])
+@pytest.mark.parametrize("role", ["initiator", "responder"])
+def test_replays_the_session_with_its_rekeys(profile: str, role: str) -> None:
+    """The first handshake in both roles, then every record of the session from one side: ours byte
+    for byte (Pongs, entries, both rekeys: the timed one and the requested one, started or
+    answered), the peer's opened under the key of their phase."""
+    session = load(f"session-{profile}.json")
+    suite = noise.SUITES[profile]
+    inputs = {k: bytes.fromhex(v["hex"]) for k, v in session["inputs"].items()}
+    statics = {
+        side: x25519.X25519PrivateKey.from_private_bytes(inputs[f"{side}_static"])
+        for side in ("initiator", "responder")
+    }
+    psk, hs, rekeys = inputs["line_key"], session["handshake"], session["rekeys"]
+    # Every handshake from the initiator's side (its fresh values are inputs), then the responder's
+    # replies rebuilt from its ephemerals and what the initiator's KEM key opened.
+    h = b""
+    answers: list[tuple[bytes, tuple[bytes, bytes]]] = []
+    for n, shake in enumerate([hs, *rekeys]):
+        prologue = noise.PROLOGUE if n == 0 else noise.REKEY_PROLOGUE + h
+        assert prologue.hex() == shake.get("prologue", prologue.hex())
+        initiator = noise.Initiator(
+            statics["initiator"], bytes.fromhex(session["responder_static_public"]), psk, suite, prologue,
+            ephemeral=inputs[f"initiator_ephemeral_{n}"], kem_seed=inputs[f"initiator_kem_seed_{n}"],
+        )  # fmt: skip
+        assert initiator.initiation(shake["timestamp_ns"]).hex() == shake["initiation"]
+        send, receive, h = initiator.read_response(bytes.fromhex(shake["response"]))
+        assert (h.hex(), send.key) == (
+            shake["handshake_hash"],
+            bytes.fromhex(shake["transport_keys"]["initiator_to_responder"]),
+        )
+        responder = noise.Responder(statics["responder"], suite, prologue)
+        assert responder.read_initiation(bytes.fromhex(shake["initiation"])) == (
+            bytes.fromhex(session["initiator_static_public"]),
+            shake["timestamp_ns"],
+        )
+        answer = (inputs[f"responder_ephemeral_{n}"], initiator.encapsulated)
+        response = responder.response(psk, ephemeral=answer[0], encapsulated=answer[1])
+        assert (response[0].hex(), response[3]) == (shake["response"], h)
+        answers.append(answer)
+        if n == 0:
+            first = (send, receive, h), response
+    assert [r["timestamp_ns"] - hs["timestamp_ns"] for r in rekeys] == [61_000_000_000, 61_000_000_001]
+
+    sock = Wire()
+    if role == "initiator":
+        ours = Session(
+            sock, first[0], initiator=True, suite=suite, static=statics["initiator"],  # type: ignore[arg-type]
+            peer_static=bytes.fromhex(session["responder_static_public"]), psk=psk, t0=hs["timestamp_ns"],
+            started=session["times"]["session_start_s"],
+        )  # fmt: skip
+        ours.clock = lambda: float(session["times"]["rekey_at_s"])
+        ours.fresh = [(inputs[f"initiator_ephemeral_{i}"], inputs[f"initiator_kem_seed_{i}"]) for i in (1, 2)]
+    else:
+        _, send_cs, receive_cs, h0 = first[1]
+        ours = Session(
+            sock, (send_cs, receive_cs, h0), initiator=False, suite=suite, static=statics["responder"],  # type: ignore[arg-type]
+            peer_static=bytes.fromhex(session["initiator_static_public"]), psk=psk, t0=hs["timestamp_ns"],
+        )  # fmt: skip
+        ours.fresh_answers = answers[1:]
+    replay(ours, session["records"], role, sock)
+    assert ours.handshake_hash.hex() == rekeys[-1]["handshake_hash"]
     digests = inputs["initiator_key_digest"], inputs["responder_key_digest"]
     assert (
         wire.chain_start(*digests, profile).hex() == session["line"]["chain_start"]["initiator_to_responder"]

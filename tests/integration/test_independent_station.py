@@ -3,7 +3,10 @@ only docs/protocol.md must be able to write a station that talks to ours").
 
 The independent station (``tests/conformance/independent``) shares no code with ``hotline``; the
 daemon's operator works only through the ``hotline`` CLI, as the README tells them to: card, line add,
-line grant, line verify (then ``--confirm``), send, inbox, log, test.
+line grant, line verify (then ``--confirm``), send, inbox, log, test; its ``station.toml`` only sets
+a short key age (``rekey_after``) so that the daemon's own rekeys come within the test. Each line
+profile runs once; rekeys run both ways: the independent station starts two as initiator, the daemon
+two when it dials.
 """
 
 from __future__ import annotations

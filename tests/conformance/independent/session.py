@@ -85,6 +85,7 @@ class Session:
         self.rekeys = 0  # rekeys completed in this session, either role
         self.clock = time.monotonic  # seams to replay docs/vectors: the clock, and the fresh keys
         self.fresh: list[tuple[bytes, bytes]] = []  # (X25519 ephemeral, ML-KEM seed) per rekey we start
+        self.fresh_answers: list[tuple[bytes, tuple[bytes, bytes]]] = []  # (ephemeral, (secret, ct))
         self.reader = StreamReader()
         self.pending: list[list[Value]] = []
 
@@ -185,7 +186,10 @@ class Session:
         initiator, t = hs.read_initiation(initiation)
         if initiator != self.peer_static or t <= self.t_last:
             raise WireError("HANDSHAKE_FAILED: another initiator, or a stale rekey timestamp")
-        response, send, receive, handshake_hash = hs.response(self.psk)
+        ephemeral, encapsulated = self.fresh_answers.pop(0) if self.fresh_answers else (None, None)
+        response, send, receive, handshake_hash = hs.response(
+            self.psk, ephemeral=ephemeral, encapsulated=encapsulated
+        )
         self.send([REKEY_RESPONSE, response])  # a record of its own: nothing else under the old key
         self.send_cs, self.send_type = send, _flip(self.send_type)
         self.superseded, self.receive_cs = self.receive_cs, receive
