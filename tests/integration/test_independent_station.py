@@ -29,7 +29,7 @@ from tests.support.stations import HOTLINE, PASSPHRASE, Cluster, StationProc, fr
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "tests" / "conformance" / "independent"
 PEER = "tallinn"  # the daemon operator's name for the independent station
-REKEY_AFTER = 2.0  # the daemon's key age for a rekey, seconds (station.toml's `rekey_after`)
+REKEY_AFTER = 1.0  # the daemon's key age for a rekey, seconds (station.toml's `rekey_after`)
 
 
 def cli(station: StationProc, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
