@@ -10,9 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import x25519
 
-from tests.conformance.independent import keys, noise, wire
+from tests.conformance.independent import keys, linekey, noise, wire
+from tests.conformance.independent.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "docs" / "vectors"
@@ -53,60 +55,141 @@ def test_identities_cards_and_safety_numbers() -> None:
         assert isinstance(envelope, list)  # signatures are hedged: the bodies match
         assert envelope[0] == bytes.fromhex(vector["body"])
         assert keys.read_card(keys.dearmor(keys.armor(ours))).digest == station.digest
-    digits, words = keys.safety_number(a.digest, b.digest, keys.words(ROOT / "docs" / "protocol.md"))
-    assert (digits, words) == (
-        cards["safety_numbers"]["standard"]["digits"],
-        cards["safety_numbers"]["standard"]["words"],
-    )
+    wordlist = keys.words(ROOT / "docs" / "protocol.md")
+    for profile in ("standard", "cnsa2"):
+        for who, station in (("A", a), ("B", b)):
+            digest = station.digest_of(profile)
+            assert digest.hex() == cards["stations"][who][f"key_digest_{profile}"]
+            assert keys.fingerprint(digest) == cards["stations"][who][f"fingerprint_{profile}"]
+            card = keys.read_card(keys.dearmor(cards["cards"][f"{who}_v2"]["armored"]))
+            assert card.digest_of(profile) == digest
+        digits, words = keys.safety_number(a.digest_of(profile), b.digest_of(profile), wordlist, profile)
+        assert (digits, words) == (
+            cards["safety_numbers"][profile]["digits"],
+            cards["safety_numbers"][profile]["words"],
+        )
 
 
-def test_opens_the_sealed_line_key() -> None:
+@pytest.mark.parametrize("profile", ["standard", "cnsa2"])
+def test_opens_the_sealed_line_key(profile: str) -> None:
     cards, linekeys = load("cards.json"), load("linekeys.json")
     sender = keys.read_card(keys.dearmor(cards["cards"]["A_v2"]["armored"]))
-    vector = linekeys["sealed"]["standard"]
-    opened = keys.open_line_key(bytes.fromhex(vector["grant_file"]), sender, identity(cards, "B"))
+    vector = linekeys["sealed"][profile]
+    grant = bytes.fromhex(vector["grant_file"])
+    opened = linekey.open_line_key(grant, sender, identity(cards, "B"), profile)
     assert (opened.key.hex(), opened.label, opened.created_at) == (
         vector["line_key"],
         vector["label"],
         vector["created_at"],
     )
+    other = "cnsa2" if profile == "standard" else "standard"
+    with pytest.raises(wire.WireError, match=f"not a {other} sealed key"):
+        linekey.open_line_key(grant, sender, identity(cards, "B"), other)
 
 
-def test_replays_the_first_handshake_and_its_records() -> None:
-    session = load("session-standard.json")
-    inputs = {k: bytes.fromhex(v["hex"]) for k, v in session["inputs"].items()}
-    hs = session["handshake"]
-    initiator = noise.Initiator(
-        x25519.X25519PrivateKey.from_private_bytes(inputs["initiator_static"]),
-        bytes.fromhex(session["responder_static_public"]),
-        inputs["line_key"],
-        ephemeral=inputs["initiator_ephemeral_0"],
-        kem_seed=inputs["initiator_kem_seed_0"],
-    )
-    assert initiator.initiation(hs["timestamp_ns"]).hex() == hs["initiation"]
-    send, receive, handshake_hash = initiator.read_response(bytes.fromhex(hs["response"]))
-    assert handshake_hash.hex() == hs["handshake_hash"]
-    assert send.key is not None and send.key.hex() == hs["transport_keys"]["initiator_to_responder"]
-    # Every record of the first epoch: ours byte for byte, the responder's opened and decoded again.
-    readers = {"initiator": wire.StreamReader(), "responder": wire.StreamReader()}
-    for rec in session["records"]:
-        if rec["type"] != wire.TRANSPORT_PHASE0 or rec["epoch"] != 1:
+class Wire:
+    """A socket that keeps what is sent, record by record."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.sent.append(data)
+
+
+def replay(session: Session, records: list[dict[str, Any]], ours: str, sock: Wire) -> None:
+    """Play ``records`` through ``session`` on side ``ours``: the peer's records are taken (and acted
+    on: Pongs, rekeys), ours must come out byte for byte, whether sent on their own or, for line
+    messages and the initiator's timed rekey, when told to."""
+    for rec in records:
+        if rec["type"] not in (wire.TRANSPORT_PHASE0, wire.TRANSPORT_PHASE1):
             continue
         raw = bytes.fromhex(rec["record"])
-        content = wire.unpad(bytes.fromhex(rec["plaintext"]))
-        if rec["from"] == "initiator":
-            assert wire.record(3, send.encrypt(b"\x03", wire.pad(content))) == raw
-        else:
-            assert wire.unpad(receive.decrypt(b"\x03", raw[3:])) == content
-        messages = readers[rec["from"]].feed(content)
-        assert [wire.pack(m).hex() for m in messages] == rec["messages_completed"]
-    starts = session["line"]["chain_start"]
+        if rec["from"] != ours:
+            session.take_record(raw[2], raw[3:])
+            continue
+        if not sock.sent:  # nothing sent on its own: the record holds line messages (or our rekey)
+            messages = [wire.unpack(bytes.fromhex(m)) for m in rec["messages_completed"]]
+            assert all(isinstance(m, list) for m in messages)
+            if messages[0][0] == wire.REKEY_INIT:  # type: ignore[index]
+                session.start_rekey()
+            else:
+                session.send(*messages)  # type: ignore[arg-type]
+        assert sock.sent.pop(0).hex() == rec["record"], rec["step"]
+    assert not sock.sent and session.rekeys == 2
+
+
+@pytest.mark.parametrize("profile", ["standard", "cnsa2"])
+@pytest.mark.parametrize("role", ["initiator", "responder"])
+def test_replays_the_session_with_its_rekeys(profile: str, role: str) -> None:
+    """The first handshake in both roles, then every record of the session from one side: ours byte
+    for byte (Pongs, entries, both rekeys: the timed one and the requested one, started or
+    answered), the peer's opened under the key of their phase."""
+    session = load(f"session-{profile}.json")
+    suite = noise.SUITES[profile]
+    inputs = {k: bytes.fromhex(v["hex"]) for k, v in session["inputs"].items()}
+    statics = {
+        side: x25519.X25519PrivateKey.from_private_bytes(inputs[f"{side}_static"])
+        for side in ("initiator", "responder")
+    }
+    psk, hs, rekeys = inputs["line_key"], session["handshake"], session["rekeys"]
+    # Every handshake from the initiator's side (its fresh values are inputs), then the responder's
+    # replies rebuilt from its ephemerals and what the initiator's KEM key opened.
+    h = b""
+    answers: list[tuple[bytes, tuple[bytes, bytes]]] = []
+    for n, shake in enumerate([hs, *rekeys]):
+        prologue = noise.PROLOGUE if n == 0 else noise.REKEY_PROLOGUE + h
+        assert prologue.hex() == shake.get("prologue", prologue.hex())
+        initiator = noise.Initiator(
+            statics["initiator"], bytes.fromhex(session["responder_static_public"]), psk, suite, prologue,
+            ephemeral=inputs[f"initiator_ephemeral_{n}"], kem_seed=inputs[f"initiator_kem_seed_{n}"],
+        )  # fmt: skip
+        assert initiator.initiation(shake["timestamp_ns"]).hex() == shake["initiation"]
+        send, receive, h = initiator.read_response(bytes.fromhex(shake["response"]))
+        assert (h.hex(), send.key) == (
+            shake["handshake_hash"],
+            bytes.fromhex(shake["transport_keys"]["initiator_to_responder"]),
+        )
+        responder = noise.Responder(statics["responder"], suite, prologue)
+        assert responder.read_initiation(bytes.fromhex(shake["initiation"])) == (
+            bytes.fromhex(session["initiator_static_public"]),
+            shake["timestamp_ns"],
+        )
+        answer = (inputs[f"responder_ephemeral_{n}"], initiator.encapsulated)
+        response = responder.response(psk, ephemeral=answer[0], encapsulated=answer[1])
+        assert (response[0].hex(), response[3]) == (shake["response"], h)
+        answers.append(answer)
+        if n == 0:
+            first = (send, receive, h), response
+    assert [r["timestamp_ns"] - hs["timestamp_ns"] for r in rekeys] == [61_000_000_000, 61_000_000_001]
+
+    sock = Wire()
+    if role == "initiator":
+        ours = Session(
+            sock, first[0], initiator=True, suite=suite, static=statics["initiator"],  # type: ignore[arg-type]
+            peer_static=bytes.fromhex(session["responder_static_public"]), psk=psk, t0=hs["timestamp_ns"],
+            started=session["times"]["session_start_s"],
+        )  # fmt: skip
+        ours.clock = lambda: float(session["times"]["rekey_at_s"])
+        ours.fresh = [(inputs[f"initiator_ephemeral_{i}"], inputs[f"initiator_kem_seed_{i}"]) for i in (1, 2)]
+    else:
+        _, send_cs, receive_cs, h0 = first[1]
+        ours = Session(
+            sock, (send_cs, receive_cs, h0), initiator=False, suite=suite, static=statics["responder"],  # type: ignore[arg-type]
+            peer_static=bytes.fromhex(session["initiator_static_public"]), psk=psk, t0=hs["timestamp_ns"],
+        )  # fmt: skip
+        ours.fresh_answers = answers[1:]
+    replay(ours, session["records"], role, sock)
+    assert ours.handshake_hash.hex() == rekeys[-1]["handshake_hash"]
     digests = inputs["initiator_key_digest"], inputs["responder_key_digest"]
-    assert wire.chain_start(*digests).hex() == starts["initiator_to_responder"]
+    assert (
+        wire.chain_start(*digests, profile).hex() == session["line"]["chain_start"]["initiator_to_responder"]
+    )
 
 
-def test_chain_heads() -> None:
-    chain = load("linemsg.json")["chains"]["standard"]
+@pytest.mark.parametrize("profile", ["standard", "cnsa2"])
+def test_chain_heads(profile: str) -> None:
+    chain = load("linemsg.json")["chains"][profile]
     head = bytes.fromhex(chain["H0"])
     for n, entry in enumerate(chain["entries"], start=1):
         f = entry["fields"]
@@ -115,5 +198,5 @@ def test_chain_heads() -> None:
             bytes.fromhex(f["ref"]), bytes.fromhex(f["body"]),
         ]  # fmt: skip
         assert wire.pack(fields).hex() == entry["hashed_fields_msgpack"]
-        head = wire.chain_next(head, fields)
+        head = wire.chain_next(head, fields, profile)
         assert head.hex() == entry[f"H{n}"]

@@ -3,7 +3,10 @@ only docs/protocol.md must be able to write a station that talks to ours").
 
 The independent station (``tests/conformance/independent``) shares no code with ``hotline``; the
 daemon's operator works only through the ``hotline`` CLI, as the README tells them to: card, line add,
-line grant, line verify (then ``--confirm``), send, inbox, log, test.
+line grant, line verify (then ``--confirm``), send, inbox, log, test; its ``station.toml`` only sets
+a short key age (``rekey_after``) so that the daemon's own rekeys come within the test. Each line
+profile runs once; rekeys run both ways: the independent station starts two as initiator, the daemon
+two when it dials.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ from typing import Any
 
 import pytest
 
-from tests.conformance.independent import keys, wire
+from tests.conformance.independent import keys, linekey, wire
 from tests.conformance.independent.station import Line, Session, accept, dial, entry_of
 from tests.support.stations import HOTLINE, PASSPHRASE, Cluster, StationProc, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "tests" / "conformance" / "independent"
 PEER = "tallinn"  # the daemon operator's name for the independent station
+REKEY_AFTER = 1.0  # the daemon's key age for a rekey, seconds (station.toml's `rekey_after`)
 
 
 def cli(station: StationProc, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -77,10 +81,12 @@ def test_the_package_imports_nothing_of_ours() -> None:
         assert len(path.read_text().splitlines()) < 400, path.name
 
 
-@pytest.mark.parametrize("card_version", [2, 1])
-def test_an_independent_station_talks_to_a_real_daemon(tmp_path: Path, card_version: int) -> None:
+@pytest.mark.parametrize(("profile", "card_version"), [("standard", 2), ("standard", 1), ("cnsa2", 2)])
+def test_an_independent_station_talks_to_a_real_daemon(
+    tmp_path: Path, profile: str, card_version: int
+) -> None:
     with Cluster() as cluster:
-        daemon = cluster.add("ottawa")
+        daemon = cluster.add("ottawa", rekey_after=REKEY_AFTER)  # its rekeys as initiator (§5.4)
         wordlist = keys.words(ROOT / "docs" / "protocol.md")
         own_port = free_port()
 
@@ -93,13 +99,16 @@ def test_an_independent_station_talks_to_a_real_daemon(tmp_path: Path, card_vers
         cli(daemon, "card", "--out", str(tmp_path / "ottawa.card"))
         their_card = keys.read_card(keys.dearmor((tmp_path / "ottawa.card").read_text()))
         assert their_card.name == "ottawa" and their_card.endpoints == [daemon.endpoint]
-        cli(daemon, "line", "add", PEER, str(card_file), "--endpoint", f"127.0.0.1:{own_port}")
+        endpoint = f"127.0.0.1:{own_port}"
+        cli(daemon, "line", "add", PEER, str(card_file), "--endpoint", endpoint, "--profile", profile)
         cli(daemon, "line", "grant", PEER, "--out", str(tmp_path / "key.bin"))
-        line_key = keys.open_line_key((tmp_path / "key.bin").read_bytes(), their_card, me)
+        line_key = linekey.open_line_key((tmp_path / "key.bin").read_bytes(), their_card, me, profile)
         assert line_key.label == "ottawa-Tallinn"
 
         # Both sides show the same safety number; the line is verified only on the operator's word.
-        digits, words = keys.safety_number(me.digest, their_card.digest, wordlist)
+        digits, words = keys.safety_number(
+            me.digest_of(profile), their_card.digest_of(profile), wordlist, profile
+        )
         shown = " ".join(cli(daemon, "line", "verify", PEER).stdout.split())  # as the operator reads it
         assert digits in shown and words in shown, shown
         assert keys.fingerprint(their_card.digest) in cli(daemon, "status").stdout
@@ -107,7 +116,7 @@ def test_an_independent_station_talks_to_a_real_daemon(tmp_path: Path, card_vers
 
         # Until its operator confirms, the daemon answers no handshake of ours: silence (§8.4, §3.6).
         daemon.start()
-        line = Line(me, their_card, line_key.key)
+        line = Line(me, their_card, line_key.key, profile)
         with pytest.raises(TimeoutError):
             dial(line, ("127.0.0.1", daemon.port), timeout=2.0)
         refused = [a["detail"] for a in our_line(daemon)["alerts"] if a["kind"] == "refused"]
@@ -151,6 +160,15 @@ def test_an_independent_station_talks_to_a_real_daemon(tmp_path: Path, card_vers
         out, err = test_run.communicate(timeout=60)
         assert test_run.returncode == 0, f"{out}\n{err}"
         assert json.loads(out)["ok"], out
+
+        # Two rekeys of ours, started early (§5.4): each flips the key phase; an entry after each.
+        for n in (1, 2):
+            session.start_rekey()
+            session.wait_rekeys(n, timeout=15)
+            after = line.new_entry(wire.TEXT, wire.ROUTINE, f"After our rekey {n}.".encode())
+            session.send_line(after.message())
+            line.check_receipt(next_line_message(session, wire.RECEIPT), after.seq)
+        assert our_line(daemon)["rekeys"] == 2
         session.close()
 
         # As responder: the daemon dials the endpoint on our card; we answer and carry on the line.
@@ -159,10 +177,13 @@ def test_an_independent_station_talks_to_a_real_daemon(tmp_path: Path, card_vers
         session.send_line(line.hello())
         hello = next_line_message(session, wire.HELLO)
         line.check_hello(hello)
-        assert hello[1] == 2 and hello[3] == 2  # both our entries held; its two numbered
+        assert hello[1] == 4 and hello[3] == 2  # all four of our entries held; its two numbered
+        # The daemon dialled, so it rekeys (on age, REKEY_AFTER here); we answer two, phase 1 then 0.
+        session.wait_rekeys(2, timeout=6 * REKEY_AFTER + 10)
         more = line.new_entry(wire.TEXT, wire.FLASH, b"Second session, we answered.")
         session.send_line(more.message())
-        line.check_receipt(next_line_message(session, wire.RECEIPT), 3)
+        line.check_receipt(next_line_message(session, wire.RECEIPT), 5)
+        assert our_line(daemon)["rekeys"] >= 2
         texts = [m["text"] for m in cli_json(daemon, "inbox", "--peer", PEER)["messages"]]
         assert texts[-1] == "Second session, we answered."
         status = our_line(daemon)

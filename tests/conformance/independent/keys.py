@@ -1,24 +1,17 @@
-"""Identities, cards, safety numbers and sealed line keys (§8.1 to §8.5, §8.7), `standard` profile.
-
-A version 2 card also carries the `cnsa2` public keys, so this module makes those keys too (§8.1) but
-uses them for nothing else.
-"""
+"""Identities, cards and safety numbers of both line profiles (§8.1 to §8.4, §8.7)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import os
 import re
-import struct
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, x25519
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from .wire import WireError, pack, unpack_canonical
 
@@ -39,14 +32,17 @@ def _sign(
     return ed.sign(m) + ml.sign(m, context)
 
 
-def verify_standard(verify_key: bytes, context: bytes, message: bytes, signature: bytes) -> None:
-    """Check a `standard` hybrid signature; raises :class:`WireError` unless both halves verify."""
-    if len(verify_key) != 1984 or len(signature) != 3373:
+def verify_hybrid(verify_key: bytes, context: bytes, message: bytes, signature: bytes) -> None:
+    """Check a hybrid signature (§8.2) under ``ed25519 || mldsa`` (ML-DSA-65 for a 1984-byte key,
+    ML-DSA-87 for 2624); raises :class:`WireError` unless both halves verify."""
+    sizes = {1984: 3373, 2624: 4691}
+    if len(verify_key) not in sizes or len(signature) != sizes[len(verify_key)]:
         raise WireError("hybrid key or signature of the wrong length")
+    ml_key = mldsa.MLDSA65PublicKey if len(verify_key) == 1984 else mldsa.MLDSA87PublicKey
     m = bytes([len(context)]) + context + message
     try:
         ed25519.Ed25519PublicKey.from_public_bytes(verify_key[:32]).verify(signature[:64], m)
-        mldsa.MLDSA65PublicKey.from_public_bytes(verify_key[32:]).verify(signature[64:], m, context)
+        ml_key.from_public_bytes(verify_key[32:]).verify(signature[64:], m, context)
     except Exception as exc:  # InvalidSignature, or a key pyca refuses
         raise WireError(f"signature does not verify: {exc!r}") from None
 
@@ -54,6 +50,12 @@ def verify_standard(verify_key: bytes, context: bytes, message: bytes, signature
 def key_digest(x25519_pub: bytes, mlkem768_pub: bytes, verify_key: bytes) -> bytes:
     """``key_digest_standard`` (§8.1); ``verify_key`` is ``ed25519 || mldsa65``."""
     return hashlib.blake2s(b"hotline station keys v1" + x25519_pub + mlkem768_pub + verify_key).digest()
+
+
+def key_digest_cnsa2(x25519_pub: bytes, mlkem1024_pub: bytes, p384_pub: bytes, verify87: bytes) -> bytes:
+    """``key_digest_cnsa2`` (§8.1); ``verify87`` is ``ed25519 || mldsa87``."""
+    data = b"hotline station keys cnsa2 v1" + x25519_pub + mlkem1024_pub + p384_pub + verify87
+    return hashlib.sha384(data).digest()[:32]
 
 
 def fingerprint(digest: bytes) -> str:
@@ -103,8 +105,35 @@ class Identity:
         return ed.public_key().public_bytes(*RAW) + ml.public_key().public_bytes_raw()
 
     @property
+    def mlkem1024(self) -> mlkem.MLKEM1024PrivateKey:
+        return mlkem.MLKEM1024PrivateKey.from_seed_bytes(self.mlkem1024_seed)
+
+    @property
+    def p384(self) -> ec.EllipticCurvePrivateKey:
+        return ec.derive_private_key(int.from_bytes(self.p384_scalar, "big"), ec.SECP384R1())
+
+    @property
+    def p384_public(self) -> bytes:
+        """The uncompressed point ``04 || x || y`` (97 bytes)."""
+        return self.p384.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+
+    @property
+    def verify_key_cnsa2(self) -> bytes:
+        ml87 = mldsa.MLDSA87PrivateKey.from_seed_bytes(self.mldsa87_xi).public_key().public_bytes_raw()
+        return self.verify_key[:32] + ml87
+
+    @property
     def digest(self) -> bytes:
         return key_digest(self.x25519_public, self.mlkem768.public_key().public_bytes_raw(), self.verify_key)
+
+    def digest_of(self, profile: str) -> bytes:
+        """The key digest of ``profile`` (§8.1)."""
+        if profile == "standard":
+            return self.digest
+        kem = self.mlkem1024.public_key().public_bytes_raw()
+        return key_digest_cnsa2(self.x25519_public, kem, self.p384_public, self.verify_key_cnsa2)
 
     def card(self, endpoints: list[str], created_at: int, version: int = 2) -> bytes:
         """This station's card (§8.3), version 2 (both profiles' keys) or 1 (`standard` only)."""
@@ -116,11 +145,8 @@ class Identity:
                 [1, self.name, self.x25519_public, kem768, self.verify_key, list(endpoints), created_at]
             )
             return pack([body, _sign(ed, ml65, b"hotline card v1", body)])
-        kem1024 = mlkem.MLKEM1024PrivateKey.from_seed_bytes(self.mlkem1024_seed).public_key()
-        p384 = ec.derive_private_key(int.from_bytes(self.p384_scalar, "big"), ec.SECP384R1()).public_key()
-        p384_point = p384.public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
+        kem1024 = self.mlkem1024.public_key()
+        p384_point = self.p384_public
         ml87 = mldsa.MLDSA87PrivateKey.from_seed_bytes(self.mldsa87_xi)
         body = pack(
             [
@@ -166,7 +192,7 @@ def dearmor(text: str) -> bytes:
 
 @dataclass(frozen=True)
 class Card:
-    """A peer's card, read and verified (§8.3); only what a `standard` line needs is kept."""
+    """A peer's card, read and verified (§8.3); the `cnsa2` keys are empty on a version 1 card."""
 
     version: int
     name: str
@@ -175,10 +201,25 @@ class Card:
     verify_key: bytes
     endpoints: list[str]
     created_at: int
+    mlkem1024: bytes = b""
+    p384: bytes = b""
+    mldsa87: bytes = b""
 
     @property
     def digest(self) -> bytes:
         return key_digest(self.x25519, self.mlkem768, self.verify_key)
+
+    @property
+    def verify_key_cnsa2(self) -> bytes:
+        return self.verify_key[:32] + self.mldsa87
+
+    def digest_of(self, profile: str) -> bytes:
+        """The key digest of ``profile`` (§8.1); a version 1 card has none for `cnsa2`."""
+        if profile == "standard":
+            return self.digest
+        if self.version != 2:
+            raise WireError("a version 1 card offers no cnsa2 keys")
+        return key_digest_cnsa2(self.x25519, self.mlkem1024, self.p384, self.verify_key_cnsa2)
 
 
 def read_card(card: bytes) -> Card:
@@ -225,22 +266,19 @@ def read_card(card: bytes) -> Card:
     if not isinstance(created_at, int) or not 0 <= created_at < 2**63:
         raise WireError("card created_at")
     mlkem.MLKEM768PublicKey.from_public_bytes(parsed["mlkem768"])  # the FIPS 203 modulus check
+    if body[0] == 2:
+        mlkem.MLKEM1024PublicKey.from_public_bytes(parsed["mlkem1024"])
+        if parsed["p384"][0] != 4:
+            raise WireError("p384 not an uncompressed point")
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP384R1(), parsed["p384"])  # on the curve
     signature = envelope[1]
     assert isinstance(signature, bytes)
-    verify_standard(parsed["verify_key"], b"hotline card v%d" % body[0], body_bytes, signature)
+    verify_hybrid(parsed["verify_key"], b"hotline card v%d" % body[0], body_bytes, signature)
     if body[0] == 2:
-        m = b"\x15hotline card v2 cnsa2" + body_bytes
         sig87 = envelope[2]
         assert isinstance(sig87, bytes)
-        if len(sig87) != 4691:
-            raise WireError("signature87 length")
-        try:
-            ed25519.Ed25519PublicKey.from_public_bytes(parsed["verify_key"][:32]).verify(sig87[:64], m)
-            mldsa.MLDSA87PublicKey.from_public_bytes(parsed["mldsa87"]).verify(
-                sig87[64:], m, b"hotline card v2 cnsa2"
-            )
-        except Exception as exc:
-            raise WireError(f"signature87 does not verify: {exc!r}") from None
+        verify87 = parsed["verify_key"][:32] + parsed["mldsa87"]
+        verify_hybrid(verify87, b"hotline card v2 cnsa2", body_bytes, sig87)
     return Card(
         body[0],
         name,
@@ -249,6 +287,9 @@ def read_card(card: bytes) -> Card:
         parsed["verify_key"],
         [str(e) for e in endpoints],
         created_at,
+        parsed.get("mlkem1024", b""),
+        parsed.get("p384", b""),
+        parsed.get("mldsa87", b""),
     )
 
 
@@ -270,75 +311,15 @@ def words(protocol: Path) -> list[str]:
     return found
 
 
-def safety_number(a: bytes, b: bytes, wordlist: list[str]) -> tuple[str, str]:
-    """The (digits, words) of a `standard` line between key digests ``a`` and ``b``."""
+def safety_number(a: bytes, b: bytes, wordlist: list[str], profile: str = "standard") -> tuple[str, str]:
+    """The (digits, words) of a line of ``profile`` between key digests ``a`` and ``b`` (of that
+    profile)."""
     lo, hi = sorted((a, b))
-    h1 = hashlib.blake2s(b"hotline safety number v1" + lo + hi).digest()
-    material = h1 + hashlib.blake2s(h1 + lo + hi).digest()
+    if profile == "standard":
+        h1 = hashlib.blake2s(b"hotline safety number v1" + lo + hi).digest()
+        material = h1 + hashlib.blake2s(h1 + lo + hi).digest()
+    else:
+        h1 = hashlib.sha384(b"hotline safety number cnsa2 v1" + lo + hi).digest()
+        material = (h1 + hashlib.sha384(h1 + lo + hi).digest())[:64]
     digits = " ".join(f"{int.from_bytes(material[5 * i : 5 * i + 5], 'big') % 100000:05d}" for i in range(12))
     return digits, " ".join(wordlist[material[j]] for j in range(24))
-
-
-# -- sealed line keys (§8.5), `standard` (version 1)
-
-SUITE_ID = b"HPKE" + bytes.fromhex("647a00010003")
-XWING_LABEL = b"\\.//^\\"
-
-
-def _extract(salt: bytes, label: bytes, ikm: bytes) -> bytes:
-    return hmac.digest(salt or bytes(32), b"HPKE-v1" + SUITE_ID + label + ikm, "sha256")
-
-
-def _expand(prk: bytes, label: bytes, info: bytes, length: int) -> bytes:
-    labeled = struct.pack(">H", length) + b"HPKE-v1" + SUITE_ID + label + info
-    out, block = b"", b""
-    for i in range(1, -(-length // 32) + 1):
-        block = hmac.digest(prk, block + labeled + bytes([i]), "sha256")
-        out += block
-    return out[:length]
-
-
-@dataclass(frozen=True)
-class LineKey:
-    """An opened sealed line key."""
-
-    label: str
-    created_at: int
-    key: bytes
-
-
-def open_line_key(sealed: bytes, sender: Card, me: Identity) -> LineKey:
-    """Open a `standard` sealed line key from ``sender`` to ``me`` (§8.5's eight checks)."""
-    if not 1 <= len(sealed) <= 8192:
-        raise WireError("sealed key size")
-    outer = unpack_canonical(sealed)
-    if not isinstance(outer, list) or len(outer) != 2 or not all(isinstance(v, bytes) for v in outer):
-        raise WireError("sealed key envelope")
-    body_bytes, signature = outer
-    assert isinstance(body_bytes, bytes) and isinstance(signature, bytes)
-    if len(signature) != 3373:
-        raise WireError("not a standard sealed key")
-    verify_standard(sender.verify_key, b"hotline line key v1", body_bytes, signature)
-    body = unpack_canonical(body_bytes)
-    if not isinstance(body, list) or len(body) != 6 or body[0] != 1:
-        raise WireError("sealed key body")
-    _, label, sender_digest, recipient_digest, created_at, sealed_key = body
-    assert isinstance(label, str) and isinstance(created_at, int)
-    assert isinstance(sender_digest, bytes) and isinstance(recipient_digest, bytes)
-    assert isinstance(sealed_key, bytes) and len(sealed_key) == 1168
-    if sender_digest != sender.digest or recipient_digest != me.digest:
-        raise WireError("sealed key digests")
-    enc, ct = sealed_key[:1120], sealed_key[1120:]
-    ct_pq, ct_t = enc[:1088], enc[1088:]
-    ss_pq = me.mlkem768.decapsulate(ct_pq)
-    ss_t = me.x25519.exchange(x25519.X25519PublicKey.from_public_bytes(ct_t))
-    shared = hashlib.sha3_256(ss_pq + ss_t + ct_t + me.x25519_public + XWING_LABEL).digest()
-    info = b"hotline line key v1\x00" + sender_digest + recipient_digest + label.encode("utf-8")
-    context = b"\x00" + _extract(b"", b"psk_id_hash", b"") + _extract(b"", b"info_hash", info)
-    secret = _extract(shared, b"secret", b"")
-    key = _expand(secret, b"key", context, 32)
-    nonce = _expand(secret, b"base_nonce", context, 12)
-    line_key = ChaCha20Poly1305(key).decrypt(nonce, ct, b"")
-    if len(line_key) != 32:
-        raise WireError("line key length")
-    return LineKey(label, created_at, line_key)

@@ -1,109 +1,38 @@
-"""A blocking, single-line station: dial or accept (§3), transport records (§5), and the line
-protocol of §10 (Hello, entries with their chain, receipts, line tests)."""
+"""A blocking, single-line station of either profile: dial or accept (§3), the session of
+:mod:`.session` (§5), and the line protocol of §10 (Hello, entries with their chain, receipts, line
+tests)."""
 
 from __future__ import annotations
 
 import os
 import socket
-import struct
 import time
 from dataclasses import dataclass, field
 
 from . import noise
 from .keys import Card, Identity
+from .session import Session, read_record
 from .wire import (
     DATA,
     ENTRY,
     FLASH,
+    HANDSHAKE_INIT,
+    HANDSHAKE_RESPONSE,
     HELLO,
-    MAX_CONTENT,
     PING,
-    PONG,
     RECEIPT,
     TEST,
     TEST_REPLY,
     TRANSPORT_PHASE0,
     Entry,
-    StreamReader,
     Value,
     WireError,
     chain_next,
     chain_start,
-    frame,
     pack,
-    pad,
     record,
     unpack,
-    unpad,
 )
-
-
-def read_record(sock: socket.socket, max_len: int = 65535) -> tuple[int, bytes]:
-    """One record: (type, body); refuses a length field above ``max_len`` (§5.1)."""
-    header = _read_exact(sock, 3)
-    length, kind = struct.unpack(">HB", header)
-    if not 1 <= length <= max_len:
-        raise WireError(f"record length {length}")
-    return kind, _read_exact(sock, length - 1)
-
-
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = sock.recv(n - len(out))
-        if not chunk:
-            raise ConnectionError("the peer closed the connection")
-        out += chunk
-    return out
-
-
-class Session:
-    """An established session (§5): phase 0 keys only; this station never rekeys."""
-
-    def __init__(self, sock: socket.socket, send: noise.CipherState, receive: noise.CipherState) -> None:
-        self.sock, self.send_cs, self.receive_cs = sock, send, receive
-        self.reader = StreamReader()
-        self.pending: list[list[Value]] = []
-
-    def send(self, *messages: list[Value]) -> None:
-        """Queue ``messages`` on the stream and seal them into as few records as they need."""
-        stream = b"".join(frame(m) for m in messages)
-        for at in range(0, len(stream), MAX_CONTENT):
-            content = stream[at : at + MAX_CONTENT]
-            ad = bytes([TRANSPORT_PHASE0])
-            self.sock.sendall(record(TRANSPORT_PHASE0, self.send_cs.encrypt(ad, pad(content))))
-
-    def send_line(self, *line_messages: list[Value]) -> None:
-        """Send line messages (§10), each as the body of one ``Data``."""
-        data: list[list[Value]] = [[DATA, pack(m)] for m in line_messages]
-        self.send(*data)
-
-    def receive(self, timeout: float) -> list[Value]:
-        """The next line message; answers ``Ping`` on the way (§5.3)."""
-        deadline = time.monotonic() + timeout
-        while not self.pending:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no line message in time")
-            self.sock.settimeout(left)
-            kind, body = read_record(self.sock)
-            if kind != TRANSPORT_PHASE0:
-                raise WireError(f"record type {kind} (this station never rekeys)")
-            content = unpad(self.receive_cs.decrypt(bytes([kind]), body))
-            for message in self.reader.feed(content):
-                if message[0] == PING:
-                    self.send([PONG, message[1]])
-                elif message[0] == DATA:
-                    inner = unpack(message[1]) if isinstance(message[1], bytes) else None
-                    if not isinstance(inner, list):
-                        raise WireError("a Data body holds one line message")
-                    self.pending.append(inner)
-                elif message[0] != PONG:
-                    raise WireError(f"unexpected session message {message[0]!r}")
-        return self.pending.pop(0)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @dataclass
@@ -113,16 +42,28 @@ class Line:
     me: Identity
     peer: Card
     line_key: bytes
+    profile: str = "standard"
     sent: list[Entry] = field(default_factory=list)
     received: list[Entry] = field(default_factory=list)
     last_timestamp: int = 0
     peer_guard: int = 0
 
+    @property
+    def suite(self) -> noise.Suite:
+        return noise.SUITES[self.profile]
+
+    def start(self, outbound: bool) -> bytes:
+        """``H0`` of our outbound direction, or of the peer's (§10.1)."""
+        ours, theirs = self.me.digest_of(self.profile), self.peer.digest_of(self.profile)
+        return (
+            chain_start(ours, theirs, self.profile) if outbound else chain_start(theirs, ours, self.profile)
+        )
+
     def out_head(self) -> bytes:
-        return self.sent[-1].chain if self.sent else chain_start(self.me.digest, self.peer.digest)
+        return self.sent[-1].chain if self.sent else self.start(True)
 
     def in_head(self) -> bytes:
-        return self.received[-1].chain if self.received else chain_start(self.peer.digest, self.me.digest)
+        return self.received[-1].chain if self.received else self.start(False)
 
     def hello(self) -> list[Value]:
         return [HELLO, len(self.received), self.in_head(), len(self.sent)]
@@ -135,15 +76,21 @@ class Line:
         assert isinstance(received_seq, int)
         if received_seq > len(self.sent):
             raise WireError("the peer's Hello claims entries we never sent")
-        start = chain_start(self.me.digest, self.peer.digest)
-        if head != (self.sent[received_seq - 1].chain if received_seq else start):
+        if head != (self.sent[received_seq - 1].chain if received_seq else self.start(True)):
             raise WireError("the peer's Hello does not match our chain")
 
     def new_entry(self, kind: int, precedence: int, body: bytes, ref: bytes = b"") -> Entry:
         seq, entry_id, created = len(self.sent) + 1, os.urandom(10), time.time_ns() // 1_000_000
         fields: list[Value] = [seq, entry_id, kind, precedence, created, ref, body]
         entry = Entry(
-            seq, entry_id, kind, precedence, created, ref, body, chain_next(self.out_head(), fields)
+            seq,
+            entry_id,
+            kind,
+            precedence,
+            created,
+            ref,
+            body,
+            chain_next(self.out_head(), fields, self.profile),
         )
         self.sent.append(entry)
         return entry
@@ -151,7 +98,7 @@ class Line:
     def take(self, entry: Entry) -> list[Value]:
         """Accept the peer's next entry (§10.1); returns the Receipt to send."""
         if entry.seq == len(self.received) + 1:
-            if chain_next(self.in_head(), entry.fields()) != entry.chain:
+            if chain_next(self.in_head(), entry.fields(), self.profile) != entry.chain:
                 raise WireError("chain head differs: tampering")
             self.received.append(entry)
         elif entry.seq > len(self.received) + 1:
@@ -184,18 +131,23 @@ def dial(
     """Run the handshake as initiator (§3) and confirm the keys with a ``Ping`` (§3.5); the line
     messages ``with_ping`` share that first record."""
     sock = socket.create_connection(address, timeout=timeout)
+    suite = line.suite
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        hs = noise.Initiator(line.me.x25519, line.peer.x25519, line.line_key)
-        sock.sendall(record(1, hs.initiation(line.next_timestamp())))
-        kind, body = read_record(sock, noise.RESPONSE_LEN + 1)
-        if kind != 2:
+        hs = noise.Initiator(line.me.x25519, line.peer.x25519, line.line_key, suite)
+        t0, started = line.next_timestamp(), time.monotonic()
+        sock.sendall(record(HANDSHAKE_INIT, hs.initiation(t0)))
+        kind, body = read_record(sock, suite.response_len + 1)
+        if kind != HANDSHAKE_RESPONSE:
             raise WireError("HANDSHAKE_FAILED: not a response")
-        send, receive, _ = hs.read_response(body)
+        keys = hs.read_response(body)
     except BaseException:
         sock.close()
         raise
-    session = Session(sock, send, receive)
+    session = Session(
+        sock, keys, initiator=True, suite=suite, static=line.me.x25519, peer_static=line.peer.x25519,
+        psk=line.line_key, t0=t0, started=started,
+    )  # fmt: skip
     first: list[list[Value]] = [[PING, 1]]
     first.extend([DATA, pack(m)] for m in with_ping)
     session.send(*first)
@@ -209,26 +161,23 @@ def accept(line: Line, listener: socket.socket, timeout: float = 10.0) -> Sessio
     sock.settimeout(timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     kind, body = read_record(sock, 1705)
-    if kind != 1:
-        raise WireError("not an initiation")
-    hs = noise.Responder(line.me.x25519)
+    if kind != HANDSHAKE_INIT or len(body) != line.suite.initiation_len:
+        raise WireError("not an initiation of the line's profile")
+    hs = noise.Responder(line.me.x25519, line.suite)
     initiator, t = hs.read_initiation(body)
     if initiator != line.peer.x25519 or t <= line.peer_guard:
         raise WireError("unknown initiator or replayed timestamp")
-    response, send, receive, _ = hs.response(line.line_key)
-    sock.sendall(record(2, response))
-    session = Session(sock, send, receive)
+    response, send, receive, handshake_hash = hs.response(line.line_key)
+    sock.sendall(record(HANDSHAKE_RESPONSE, response))
+    session = Session(
+        sock, (send, receive, handshake_hash), initiator=False, suite=line.suite,
+        static=line.me.x25519, peer_static=initiator, psk=line.line_key, t0=t,
+    )  # fmt: skip
     # the first record must authenticate (it may hold more than the Ping: keep what it carries)
     kind, first = read_record(sock)
     if kind != TRANSPORT_PHASE0:
         raise WireError("first record")
-    for message in session.reader.feed(unpad(receive.decrypt(bytes([kind]), first))):
-        if message[0] == PING:
-            session.send([PONG, message[1]])
-        elif message[0] == DATA and isinstance(message[1], bytes):
-            inner = unpack(message[1])
-            assert isinstance(inner, list)
-            session.pending.append(inner)
+    session.take_record(kind, first)
     line.peer_guard = t
     return session
 

@@ -7,6 +7,7 @@ The msgpack codec is written here from §2.1: only integers, ``str``, ``bin`` an
 from __future__ import annotations
 
 import hashlib
+import hmac
 import struct
 from dataclasses import dataclass
 
@@ -202,6 +203,7 @@ HELLO, ENTRY, RECEIPT = 0, 1, 2
 TEXT, ACK, TEST, TEST_REPLY = 0, 1, 2, 3
 FLASH, IMMEDIATE, PRIORITY, ROUTINE = 0, 1, 2, 3
 CHAIN_LABEL = b"hotline/chain/v1"
+CHAIN_LABEL_CNSA2 = b"hotline/chain/v1/SHA384"
 
 
 @dataclass(frozen=True)
@@ -240,11 +242,15 @@ class Entry:
         return Entry(seq, id_, kind, prec, created, ref, body, chain)
 
 
-def chain_start(sender_digest: bytes, recipient_digest: bytes) -> bytes:
-    """``H0`` of the direction from ``sender`` (standard line)."""
-    return hashlib.blake2s(CHAIN_LABEL + sender_digest + recipient_digest).digest()
+def chain_start(sender_digest: bytes, recipient_digest: bytes, profile: str = "standard") -> bytes:
+    """``H0`` of the direction from ``sender`` (§10.1), digests of the line's profile."""
+    if profile == "standard":
+        return hashlib.blake2s(CHAIN_LABEL + sender_digest + recipient_digest).digest()
+    return hashlib.sha384(CHAIN_LABEL_CNSA2 + sender_digest + recipient_digest).digest()[:32]
 
 
-def chain_next(head: bytes, fields: list[Value]) -> bytes:
-    """``Hn`` from ``H(n-1)`` and the entry's fields (standard line)."""
-    return hashlib.blake2s(head + pack(fields), key=CHAIN_LABEL).digest()
+def chain_next(head: bytes, fields: list[Value], profile: str = "standard") -> bytes:
+    """``Hn`` from ``H(n-1)`` and the entry's fields (§10.1)."""
+    if profile == "standard":
+        return hashlib.blake2s(head + pack(fields), key=CHAIN_LABEL).digest()
+    return hmac.digest(CHAIN_LABEL_CNSA2, head + pack(fields), "sha384")[:32]
