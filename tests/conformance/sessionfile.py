@@ -141,12 +141,17 @@ def handshake(
     assert result_i.handshake_hash == result_r.handshake_hash
     noise_len = noise_init_len(kem)
     kem_public = deterministic_kem(profile, [v[f"initiator_kem_seed_{n}"]], bytes(32)).generate()[1]
+    # what `ekem1` carries, in the clear: a library that cannot encapsulate from a fixed `m` can
+    # still replay the responder from these
+    kem_secret, kem_ciphertext = deterministic_kem(profile, [], v["responder_kem_m"]).encapsulate(kem_public)
     return {
         "prologue": prologue.hex(),
         "timestamp_ns": timestamp_ns,
         "initiator_ephemeral_public": _pub(v[f"initiator_ephemeral_{n}"]).hex(),
         "initiator_kem_public": kem_public.hex(),
         "responder_ephemeral_public": _pub(v[f"responder_ephemeral_{n}"]).hex(),
+        "kem_ciphertext": bytes(kem_ciphertext).hex(),
+        "kem_shared_secret": bytes(kem_secret).hex(),
         "initiation": initiation.hex(),
         "initiation_parts": split_initiation(initiation, kem.public_key_len),
         "mac1_input": {"from": 0, "to": noise_len},

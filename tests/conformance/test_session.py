@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from hotline.crypto.mlkem import MLKEM768PrivateKey, MLKEM1024PrivateKey
 from hotline.crypto.x25519 import X25519PrivateKey
 from hotline.proto import linemsg
 from hotline.proto.delivery import chain_start, entry_chain
@@ -126,6 +127,16 @@ def test_responder_answers_with_the_same_response(vectors: dict[str, Any]) -> No
         assert "".join(hs["response_parts"].values()) == hs["response"]
         assert result.handshake_hash.hex() == hs["handshake_hash"]
         assert (result.receive.key or b"").hex() == hs["transport_keys"]["initiator_to_responder"]
+
+
+def test_the_kem_values_given_in_the_clear_decapsulate(vectors: dict[str, Any]) -> None:
+    # the initiator's KEM key from its seed, decapsulating with the real KEM, not the test one
+    kem = {"standard": MLKEM768PrivateKey, "cnsa2": MLKEM1024PrivateKey}[vectors["profile"]]
+    for n, hs in _handshakes(vectors):
+        private = kem.from_seed(_in(vectors, f"initiator_kem_seed_{n}"))
+        assert private.public_key().raw.hex() == hs["initiator_kem_public"]
+        secret = private.decapsulate(bytes.fromhex(hs["kem_ciphertext"]))
+        assert secret.hex() == hs["kem_shared_secret"]
 
 
 def test_a_changed_initiation_byte_is_refused(vectors: dict[str, Any]) -> None:
